@@ -1,0 +1,1 @@
+"""The Shipments API: the app berth deploys (app room)."""

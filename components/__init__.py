@@ -1,0 +1,1 @@
+"""Reusable ComponentResources: they know nothing of environments or config files."""

@@ -1,0 +1,1 @@
+"""The environment layer: settings, composition, and operations on stacks."""
