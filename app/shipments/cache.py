@@ -1,0 +1,253 @@
+"""app room: Redis link (short timeouts, circuit breaker), cache-aside for shipments with an
+in-process L1 kept coherent through Redis pub/sub, and single-flight stampede protection.
+
+When Redis is down the cache steps aside: reads go to the database and the L1 is bypassed
+(invalidations could be missed while the subscription is broken, so it is not trusted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .lru import VersionedLRU
+from .metrics import METRICS
+
+log = logging.getLogger("shipments.cache")
+CHANNEL = "shipments:invalidate"
+KEY_PREFIX = "shipment:"
+
+# Stores "<version>|<json>" unless Redis already holds a newer version: a late fill from a
+# lagging replica can never overwrite a write-through of a newer version.
+SET_IF_NEWER_LUA = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+)|'))
+  if v and v > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[1], 'EX', tonumber(ARGV[3]))
+return 1
+"""
+
+REDIS_ERRORS = (RedisError, OSError, TimeoutError)
+
+
+class RedisLink:
+    """One Redis client plus a breaker: after a failure Redis is skipped for `cooldown` seconds."""
+
+    def __init__(self, url: str, socket_timeout: float, cooldown: float = 1.0):
+        self.url = url
+        self.client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            max_connections=64,
+            health_check_interval=0,
+        )
+        self.cooldown = cooldown
+        self.down_until = 0.0
+        self.connected = False
+        self.last_error: str | None = None
+        self.on_down: list[Callable[[], None]] = []
+
+    def available(self) -> bool:
+        return time.monotonic() >= self.down_until
+
+    def failed(self, exc: BaseException) -> None:
+        was = self.connected
+        self.connected = False
+        self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+        self.down_until = time.monotonic() + self.cooldown
+        METRICS.redis_up.set(0)
+        if was:
+            log.warning("redis unavailable", extra={"error": self.last_error})
+        for hook in self.on_down:
+            hook()
+
+    def succeeded(self) -> None:
+        if not self.connected:
+            log.info("redis available")
+        self.connected = True
+        self.last_error = None
+        METRICS.redis_up.set(1)
+
+    async def call(self, fn: Callable[[aioredis.Redis], Awaitable[Any]]) -> tuple[bool, Any]:
+        """(True, result) or (False, None) when Redis is down or fails: never raises RedisError."""
+        if not self.available():
+            return False, None
+        try:
+            result = await fn(self.client)
+        except REDIS_ERRORS as exc:
+            self.failed(exc)
+            return False, None
+        self.succeeded()
+        return True, result
+
+    async def ping(self) -> bool:
+        ok, _ = await self.call(lambda c: c.ping())
+        if not ok and not self.available():
+            # The breaker skipped the call; probe anyway so recovery is noticed promptly.
+            try:
+                await self.client.ping()
+            except REDIS_ERRORS as exc:
+                self.failed(exc)
+                return False
+            self.down_until = 0.0
+            self.succeeded()
+            return True
+        return ok
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class ShipmentCache:
+    def __init__(self, link: RedisLink, ttl: int, l1_size: int, l1_ttl: float):
+        self.link = link
+        self.ttl = ttl
+        self.l1 = VersionedLRU(l1_size, l1_ttl)
+        self.l1_enabled = False  # only while the invalidation subscription is live
+        self._inflight: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self._set_if_newer = link.client.register_script(SET_IF_NEWER_LUA)
+        self._task: asyncio.Task[None] | None = None
+        link.on_down.append(self._distrust_l1)
+
+    def _distrust_l1(self) -> None:
+        self.l1_enabled = False
+        self.l1.clear()
+
+    # -- coherence ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._subscribe_loop(), name="cache-invalidations")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, *REDIS_ERRORS):
+                pass
+
+    async def _subscribe_loop(self) -> None:
+        while True:
+            pubsub = self.link.client.pubsub()
+            try:
+                await pubsub.subscribe(CHANNEL)
+                # Anything cached before (re)subscribing may have missed an invalidation.
+                self.l1.clear()
+                self.l1_enabled = True
+                last_ping = time.monotonic()
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+                    if msg is not None and msg.get("type") == "message":
+                        self._on_invalidation(msg["data"])
+                    if time.monotonic() - last_ping > 1.0:
+                        # A paused Redis keeps the socket open: a ping notices it.
+                        await pubsub.ping()
+                        last_ping = time.monotonic()
+                    if not self.link.connected and not self.link.available():
+                        raise ConnectionError("redis marked down")
+            except asyncio.CancelledError:
+                await self._close_pubsub(pubsub)
+                raise
+            except (*REDIS_ERRORS, ConnectionError) as exc:
+                self._distrust_l1()
+                log.debug("invalidation subscription lost", extra={"error": repr(exc)})
+                await self._close_pubsub(pubsub)
+                await asyncio.sleep(0.5)
+
+    @staticmethod
+    async def _close_pubsub(pubsub: Any) -> None:
+        try:
+            await asyncio.wait_for(pubsub.aclose(), timeout=0.5)
+        except (*REDIS_ERRORS, asyncio.TimeoutError, RuntimeError):
+            pass
+
+    def _on_invalidation(self, data: bytes) -> None:
+        try:
+            key, version = data.decode().rsplit(":", 1)
+            self.l1.invalidate(key, int(version))
+        except (ValueError, UnicodeDecodeError):
+            log.warning("malformed invalidation message", extra={"data": repr(data)[:100]})
+
+    # -- cache-aside ----------------------------------------------------------------------------
+    async def get(
+        self,
+        key: str,
+        loader: Callable[[], Awaitable[dict[str, Any] | None]],
+        *,
+        skip_l1: bool = False,
+    ) -> dict[str, Any] | None:
+        if self.l1_enabled and not skip_l1:
+            value = self.l1.get(key)
+            if value is not None:
+                METRICS.hit("l1")
+                return value
+        ok, raw = await self.link.call(lambda c: c.get(KEY_PREFIX + key))
+        if ok and raw is not None:
+            version, _, payload = raw.partition(b"|")
+            value = json.loads(payload)
+            if self.l1_enabled:
+                self.l1.set(key, value, int(version))
+            METRICS.hit("redis")
+            return value
+        METRICS.miss()
+        return await self._load_once(key, loader)
+
+    async def _load_once(
+        self, key: str, loader: Callable[[], Awaitable[dict[str, Any] | None]]
+    ) -> dict[str, Any] | None:
+        """Single flight: concurrent misses of one key in this process share one database load."""
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await loader()
+            if value is not None:
+                await self.put(key, value, publish=False)
+            future.set_result(value)
+            return value
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def put(self, key: str, value: dict[str, Any], *, publish: bool) -> None:
+        """Store a value (write-through after a write, or a fill after a miss); publish on writes."""
+        version = int(value["version"])
+        payload = json.dumps(value, separators=(",", ":"))
+
+        async def store(client: aioredis.Redis) -> None:
+            async with client.pipeline(transaction=False) as pipe:
+                await self._set_if_newer(keys=[KEY_PREFIX + key], args=[payload, version, self.ttl], client=pipe)
+                if publish:
+                    pipe.publish(CHANNEL, f"{key}:{version}")
+                await pipe.execute()
+
+        await self.link.call(store)
+        if publish:
+            self.l1.invalidate(key, version)
+        if self.l1_enabled:
+            self.l1.set(key, value, version)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "connected": self.link.connected,
+            "l1_enabled": self.l1_enabled,
+            "l1_size": len(self.l1),
+            "l1_capacity": self.l1.maxsize,
+            "hits": METRICS.hits,
+            "misses": METRICS.misses,
+            "hit_rate": METRICS.hit_rate(),
+        }

@@ -1,0 +1,267 @@
+"""app room: database access: a read-write pool (primary via PgBouncer `shipments`), read-only
+pools (replicas via PgBouncer `shipments_ro`), replica health and lag tracking, and retries.
+
+Every statement runs inside an explicit transaction: PgBouncer 1.18 in transaction mode keeps a
+server connection only while a transaction is open, and asyncpg's unnamed statements (cache size 0)
+need Parse and Bind on the same server connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from .backoff import retry_async
+from .metrics import METRICS
+
+log = logging.getLogger("shipments.db")
+T = TypeVar("T")
+
+# Transient: safe to retry the whole transaction.
+RETRYABLE_SQL = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+# The connection or the server behind PgBouncer is gone or refusing.
+CONNECTION_ERRORS = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+    OSError,
+    TimeoutError,
+)
+
+LAG_SQL = """
+SELECT pg_is_in_recovery() AS in_recovery,
+       CASE WHEN NOT pg_is_in_recovery() THEN 0
+            WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+            ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0)
+       END::float8 AS lag,
+       pg_is_wal_replay_paused() AS paused
+"""
+
+
+class DatabaseUnavailable(Exception):
+    """No database could serve the request (maps to 503 with Retry-After)."""
+
+
+class ConnectPhaseError(Exception):
+    """The failure happened before any statement of the transaction ran: a retry is safe."""
+
+
+def redact(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    host = parts.hostname or "?"
+    return f"{host}:{parts.port or 5432}{parts.path}"
+
+
+@dataclass
+class Replica:
+    name: str
+    dsn: str
+    pool: asyncpg.Pool | None = None
+    reachable: bool = False
+    in_pool: bool = False
+    lag_seconds: float | None = None
+    last_error: str | None = None
+    last_check: float = 0.0
+    ejections: int = 0
+    reason: str = "not checked yet"
+
+    def eject(self, reason: str) -> None:
+        if self.in_pool:
+            self.ejections += 1
+            log.warning("replica left the read pool", extra={"replica": self.name, "reason": reason})
+        self.in_pool = False
+        self.reason = reason
+
+
+@dataclass
+class Database:
+    dsn: str
+    replica_dsns: tuple[str, ...]
+    pool_min: int = 1
+    pool_max: int = 10
+    command_timeout: float = 5.0
+    max_lag: float = 5.0
+    check_interval: float = 1.0
+    primary: asyncpg.Pool | None = None
+    replicas: list[Replica] = field(default_factory=list)
+    _rr: int = 0
+    _monitor: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.primary = await self._pool(self.dsn, self.pool_min)
+        self.replicas = [
+            Replica(name=f"replica-{i}:{redact(d)}", dsn=d, pool=await self._pool(d, 0))
+            for i, d in enumerate(self.replica_dsns)
+        ]
+        await self.check_replicas()
+        self._monitor = asyncio.create_task(self._monitor_loop(), name="replica-monitor")
+
+    async def _pool(self, dsn: str, min_size: int) -> asyncpg.Pool:
+        # min_size connections are opened lazily by a warm-up, so the app starts even if the
+        # database is down (readiness says so instead of a crash loop).
+        pool = asyncpg.create_pool(
+            dsn,
+            min_size=0,
+            max_size=self.pool_max,
+            statement_cache_size=0,
+            command_timeout=self.command_timeout,
+            max_inactive_connection_lifetime=60.0,
+        )
+        await pool
+        if min_size:
+            try:
+                async with pool.acquire(timeout=2.0) as conn:
+                    await conn.execute("SELECT 1")
+            except CONNECTION_ERRORS as exc:
+                log.warning("database not reachable at startup", extra={"error": repr(exc)})
+        return pool
+
+    async def close(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+        pools = [self.primary] + [r.pool for r in self.replicas]
+        for pool in pools:
+            if pool is not None:
+                try:
+                    await asyncio.wait_for(pool.close(), timeout=5.0)
+                except (TimeoutError, *CONNECTION_ERRORS):
+                    pool.terminate()
+
+    # -- replica health -------------------------------------------------------------------------
+    async def _monitor_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_interval)
+            try:
+                await self.check_replicas()
+            except Exception:  # the monitor must outlive any surprise
+                log.exception("replica check failed")
+
+    async def check_replicas(self) -> None:
+        await asyncio.gather(*(self._check(r) for r in self.replicas))
+
+    async def _check(self, replica: Replica) -> None:
+        assert replica.pool is not None
+        replica.last_check = time.time()
+        try:
+            async with replica.pool.acquire(timeout=1.0) as conn, conn.transaction(readonly=True):
+                row = await conn.fetchrow(LAG_SQL, timeout=1.0)
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            replica.reachable = False
+            replica.lag_seconds = None
+            replica.last_error = type(exc).__name__ + ": " + str(exc)[:200]
+            replica.eject("unreachable")
+            return
+        replica.reachable = True
+        replica.last_error = None
+        replica.lag_seconds = round(float(row["lag"]), 3)
+        if replica.lag_seconds > self.max_lag:
+            replica.eject(f"lag {replica.lag_seconds}s > {self.max_lag}s")
+        else:
+            if not replica.in_pool:
+                log.info("replica joined the read pool", extra={"replica": replica.name})
+            replica.in_pool = True
+            replica.reason = "healthy"
+
+    def pick_replica(self) -> Replica | None:
+        healthy = [r for r in self.replicas if r.in_pool]
+        if not healthy:
+            return None
+        self._rr = (self._rr + 1) % len(healthy)
+        return healthy[self._rr]
+
+    # -- running transactions ---------------------------------------------------------------------
+    async def _transaction(
+        self, pool: asyncpg.Pool, fn: Callable[[asyncpg.Connection], Awaitable[T]], readonly: bool
+    ) -> T:
+        stage_connected = False
+        try:
+            async with pool.acquire(timeout=self.command_timeout) as conn:
+                tx = conn.transaction(readonly=readonly)
+                await tx.start()
+                stage_connected = True
+                try:
+                    result = await fn(conn)
+                except BaseException:
+                    if not conn.is_closed():
+                        try:
+                            await tx.rollback()
+                        except CONNECTION_ERRORS:
+                            pass
+                    raise
+                await tx.commit()
+                return result
+        except CONNECTION_ERRORS as exc:
+            if not stage_connected:
+                raise ConnectPhaseError(repr(exc)) from exc
+            raise
+
+    async def write(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run fn in a read-write transaction on the primary, retrying transient failures."""
+        assert self.primary is not None
+        pool = self.primary
+
+        def count(exc: BaseException, _attempt: int) -> None:
+            METRICS.db_retries.labels(reason=type(exc).__name__).inc()
+
+        try:
+            return await retry_async(
+                lambda: self._transaction(pool, fn, readonly=False),
+                retry_on=(*RETRYABLE_SQL, ConnectPhaseError),
+                attempts=5,
+                on_retry=count,
+            )
+        except (ConnectPhaseError, *CONNECTION_ERRORS) as exc:
+            raise DatabaseUnavailable("primary database unavailable") from exc
+
+    async def read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, primary: bool = False) -> T:
+        """Run fn read-only on a healthy replica, else (or when asked, or on error) on the primary."""
+        assert self.primary is not None
+        replica = None if primary else self.pick_replica()
+        if replica is not None and replica.pool is not None:
+            try:
+                return await self._transaction(replica.pool, fn, readonly=True)
+            except (ConnectPhaseError, *CONNECTION_ERRORS) as exc:
+                replica.last_error = repr(exc)[:200]
+                replica.eject("error on read")
+                METRICS.replica_fallbacks.inc()
+        pool = self.primary
+
+        def count(exc: BaseException, _attempt: int) -> None:
+            METRICS.db_retries.labels(reason=type(exc).__name__).inc()
+
+        try:
+            # A read is idempotent: any connection error may be retried.
+            return await retry_async(
+                lambda: self._transaction(pool, fn, readonly=True),
+                retry_on=(*RETRYABLE_SQL, ConnectPhaseError, *CONNECTION_ERRORS),
+                attempts=4,
+                on_retry=count,
+            )
+        except (ConnectPhaseError, *CONNECTION_ERRORS) as exc:
+            raise DatabaseUnavailable("database unavailable") from exc
+
+    async def ping_primary(self) -> float:
+        """Round-trip latency to the primary in seconds; raises when it does not answer."""
+        assert self.primary is not None
+        start = time.perf_counter()
+        async with self.primary.acquire(timeout=1.0) as conn:
+            await conn.fetchval("SELECT 1", timeout=1.0)
+        return time.perf_counter() - start
+
+    def pool_stats(self) -> dict[str, Any]:
+        def stats(pool: asyncpg.Pool | None) -> dict[str, int]:
+            if pool is None:
+                return {"size": 0, "in_use": 0, "max": self.pool_max}
+            size = pool.get_size()
+            return {"size": size, "in_use": size - pool.get_idle_size(), "max": pool.get_max_size()}
+
+        return {"primary": stats(self.primary), **{r.name: stats(r.pool) for r in self.replicas}}

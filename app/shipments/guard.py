@@ -1,0 +1,60 @@
+"""app room: the per-request gate: rate-limit decision (Redis, else in-process) and the
+read-your-writes marker, fetched in one Redis round trip.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+import redis.asyncio as aioredis
+
+from .cache import RedisLink
+from .metrics import METRICS
+from .ratelimit import SLIDING_WINDOW_LUA, WINDOW_SECONDS, Decision, LocalSlidingWindow, decision_from_redis, redis_member
+
+
+class Guard:
+    def __init__(self, link: RedisLink, ryw_seconds: float):
+        self.link = link
+        self.ryw_seconds = ryw_seconds
+        self.local = LocalSlidingWindow()
+        self._script = link.client.register_script(SLIDING_WINDOW_LUA)
+        # Recent writers seen by this process; Redis shares the marker with the other processes.
+        self._recent_writers: OrderedDict[str, float] = OrderedDict()
+
+    async def check(self, scope: str, ident: str, limit: int, client: str | None = None) -> tuple[Decision, bool]:
+        """(rate-limit decision, whether `client` wrote within the read-your-writes window)."""
+        key = f"rl:{scope}:{ident}"
+
+        async def run(redis: aioredis.Redis) -> list[object]:
+            async with redis.pipeline(transaction=False) as pipe:
+                await self._script(keys=[key], args=[limit, WINDOW_SECONDS * 1000, redis_member()], client=pipe)
+                if client is not None:
+                    pipe.exists(f"ryw:{client}")
+                return await pipe.execute()
+
+        ok, result = await self.link.call(run)
+        if ok:
+            decision = decision_from_redis(result[0], limit)
+            recent = bool(client is not None and result[1])
+            backend = "redis"
+        else:
+            decision = self.local.hit(key, limit)
+            recent = False
+            backend = "local"
+        if client is not None and not recent:
+            until = self._recent_writers.get(client)
+            recent = until is not None and until > time.monotonic()
+        if not decision.allowed:
+            METRICS.block(scope, backend)
+        return decision, recent
+
+    async def mark_write(self, client: str) -> None:
+        if self.ryw_seconds <= 0:
+            return
+        self._recent_writers[client] = time.monotonic() + self.ryw_seconds
+        self._recent_writers.move_to_end(client)
+        while len(self._recent_writers) > 10000:
+            self._recent_writers.popitem(last=False)
+        await self.link.call(lambda r: r.set(f"ryw:{client}", 1, px=int(self.ryw_seconds * 1000)))

@@ -1,0 +1,595 @@
+"""app room: the Shipments API: FastAPI factory `create_app`, the module-level ASGI `app`, routes,
+middleware (request id, JSON access log, metrics, security headers, body limit) and health.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import KeyStore, Principal
+from .cache import RedisLink, ShipmentCache
+from .cursor import CursorError, decode_cursor, encode_cursor
+from .db import Database, DatabaseUnavailable
+from .guard import Guard
+from .logs import REQUEST_ID, configure_logging
+from .metrics import METRICS
+from .models import (
+    Error,
+    InquiryCreate,
+    InquiryCreated,
+    InquiryPage,
+    Shipment,
+    ShipmentCreate,
+    ShipmentPage,
+    ShipmentUpdate,
+    Status,
+)
+from .ratelimit import Decision
+from .settings import APP_VERSION, Settings, load_settings
+
+log = logging.getLogger("shipments.api")
+access_log = logging.getLogger("shipments.access")
+
+SECURITY_HEADERS = [
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+@dataclass
+class Lifecycle:
+    """Process-wide flags the server (SIGTERM handling) and the health endpoints share."""
+
+    draining: bool = False
+    started: float = field(default_factory=time.time)
+
+
+LIFECYCLE = Lifecycle()
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int):
+        super().__init__(413, detail={"error": "body_too_large", "message": f"request body over {limit} bytes",
+                                      "field": "body"})
+
+
+def error_body(status: int, detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return detail
+    slug = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+            405: "method_not_allowed", 409: "conflict", 413: "body_too_large", 415: "unsupported_media_type",
+            428: "precondition_required", 429: "rate_limited", 503: "unavailable"}.get(status, "error")
+    return {"error": slug, "message": str(detail)}
+
+
+class Observability:
+    """Pure ASGI middleware (BaseHTTPMiddleware costs a task per request): request id, body size
+    limit, security and rate-limit headers, Prometheus timing by route template, JSON access log."""
+
+    def __init__(self, app: ASGIApp, max_body: int):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        supplied = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        token = REQUEST_ID.set(request_id)
+        start = time.perf_counter()
+        status = 500
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                raw = message.setdefault("headers", [])
+                raw.extend(SECURITY_HEADERS)
+                raw.append((b"x-request-id", request_id.encode()))
+                decision = scope.get("state", {}).get("ratelimit")
+                if decision is not None:
+                    out = MutableHeaders(raw=raw)
+                    for name, value in decision.headers().items():
+                        if name not in out:
+                            out[name] = value
+            await send(message)
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge(self.max_body)
+            return message
+
+        try:
+            length = headers.get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body):
+                code = 413 if length.isdigit() else 400
+                body = error_body(code, "request body over the size limit" if code == 413 else "bad Content-Length")
+                body["field"] = "body" if code == 413 else "Content-Length"
+                await JSONResponse(body, status_code=code)(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, limited_receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope.get("path")})
+            if not started:
+                await JSONResponse({"error": "internal", "message": "internal error"}, status_code=500)(
+                    scope, receive, send_wrapper
+                )
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            METRICS.observe_request(scope["method"], template, status, elapsed)
+            access_log.info(
+                "request",
+                extra={"method": scope["method"], "route": template, "path": scope["path"], "status": status,
+                       "duration_ms": round(elapsed * 1000, 2),
+                       "client": (scope.get("client") or ("?",))[0]},
+            )
+            REQUEST_ID.reset(token)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    redis: RedisLink
+    cache: ShipmentCache
+    guard: Guard
+    keys: KeyStore
+    ready_cache: tuple[float, int, dict[str, Any]] | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def row_to_shipment(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "tracking_number": row["tracking_number"],
+        "origin": row["origin"],
+        "destination": row["destination"],
+        "weight_kg": row["weight_kg"],
+        "status": row["status"],
+        "version": row["version"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+def parse_if_match(value: str | None) -> int:
+    if value is None:
+        raise HTTPException(428, detail={"error": "precondition_required", "field": "If-Match",
+                                         "message": 'If-Match: "<version>" is required to update'})
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+        raise HTTPException(422, detail={"error": "validation_error", "field": "If-Match",
+                                         "message": 'If-Match must be a quoted version number, e.g. "3"'})
+    return int(text)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the ASGI app; settings default to the environment (read at startup, not import)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cfg = settings or load_settings()
+        configure_logging(cfg.log_level)
+        db = Database(cfg.database_url, cfg.database_ro_urls, cfg.db_pool_min, cfg.db_pool_max,
+                      cfg.db_command_timeout, cfg.replica_max_lag_seconds, cfg.replica_check_interval_seconds)
+        await db.start()
+        link = RedisLink(cfg.redis_url, cfg.redis_socket_timeout)
+        cache = ShipmentCache(link, cfg.cache_ttl_seconds, cfg.l1_cache_size, cfg.l1_cache_ttl_seconds)
+        services = Services(cfg, db, link, cache, Guard(link, cfg.read_your_writes_seconds), KeyStore(db))
+        await link.ping()
+        cache.start()
+        services.tasks.append(asyncio.create_task(_redis_monitor(link), name="redis-monitor"))
+        app.state.services = services
+        LIFECYCLE.draining = False
+        log.info("started", extra={"version": APP_VERSION, "replicas": len(cfg.database_ro_urls)})
+        try:
+            yield
+        finally:
+            for task in services.tasks:
+                task.cancel()
+            await cache.stop()
+            await db.close()
+            await link.close()
+            log.info("stopped")
+
+    app = FastAPI(
+        title="Shipments API",
+        version=APP_VERSION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    env_settings = settings
+    cors = (env_settings.cors_origins if env_settings else None)
+    max_body = env_settings.max_body_bytes if env_settings else None
+    if env_settings is None:
+        # The middleware stack is built before lifespan runs, so read the few knobs it needs now.
+        try:
+            early = load_settings()
+            cors, max_body = early.cors_origins, early.max_body_bytes
+        except ValueError:
+            cors, max_body = (), 16384
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(cors or ()),
+        allow_methods=["GET", "POST", "PATCH"],
+        allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
+        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "RateLimit-Limit",
+                        "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"],
+        max_age=600,
+    )
+    app.add_middleware(Observability, max_body=max_body or 16384)
+    _install_handlers(app)
+    _install_routes(app)
+    return app
+
+
+async def _redis_monitor(link: RedisLink) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        with suppress(Exception):
+            await link.ping()
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body(exc.status_code, exc.detail), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ())]
+            location = loc[0] if loc else "body"
+            name = ".".join(loc[1:]) if len(loc) > 1 else location
+            if err.get("type") == "json_invalid":
+                name = "body"
+            if location == "header":
+                name = {"if-match": "If-Match", "authorization": "Authorization"}.get(name, name)
+            errors.append({"field": name, "location": location, "message": str(err.get("msg", "")),
+                           "type": str(err.get("type", ""))})
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        return JSONResponse(
+            {"error": "validation_error", "message": f"{first['field']}: {first['message']}",
+             "field": first["field"], "errors": errors},
+            status_code=422,
+        )
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def unavailable(_request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        log.warning("database unavailable", extra={"error": repr(exc.__cause__)})
+        return JSONResponse({"error": "unavailable", "message": str(exc)}, 503, headers={"Retry-After": "1"})
+
+
+# --- access control -------------------------------------------------------------------------------
+
+async def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    challenge = {"WWW-Authenticate": 'Bearer realm="shipments"'}
+    if not authorization:
+        raise HTTPException(401, detail={"error": "unauthorized", "field": "Authorization",
+                                         "message": "send Authorization: Bearer <api key>"}, headers=challenge)
+    scheme, _, key = authorization.partition(" ")
+    found = await _services(request).keys.lookup(key.strip()) if scheme.lower() == "bearer" else None
+    if found is None:
+        raise HTTPException(401, detail={"error": "unauthorized", "field": "Authorization",
+                                         "message": "unknown or revoked API key"}, headers=challenge)
+    return found
+
+
+def access(role: str, kind: str) -> Callable[..., Awaitable[Principal]]:
+    async def check(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if not who.allows(role):
+            raise HTTPException(403, detail={"error": "forbidden", "field": "Authorization",
+                                             "message": f"this needs the {role} role; the key has {who.role}"})
+        services = _services(request)
+        cfg = services.settings
+        limit = cfg.rate_limit_reads_per_minute if kind == "read" else cfg.rate_limit_writes_per_minute
+        decision, recent = await services.guard.check(kind, who.key_id, limit, client=who.key_id)
+        _limit(request, decision, kind)
+        request.state.recent_writer = recent
+        return who
+
+    return check
+
+
+def _limit(request: Request, decision: Decision, scope: str) -> None:
+    request.state.ratelimit = decision
+    if not decision.allowed:
+        raise HTTPException(429, detail={"error": "rate_limited", "message": f"{scope} rate limit reached"},
+                            headers=decision.headers())
+
+
+Reader = Annotated[Principal, Depends(access("reader", "read"))]
+Writer = Annotated[Principal, Depends(access("writer", "write"))]
+AdminReader = Annotated[Principal, Depends(access("admin", "read"))]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Error} for code in (401, 403, 404, 409, 413, 422, 428, 429, 503)
+}
+
+
+def _install_routes(app: FastAPI) -> None:
+    # --- health ------------------------------------------------------------------------------------
+    @app.get("/api/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/health/ready", tags=["health"], responses={503: {"description": "not ready"}})
+    async def ready(request: Request) -> JSONResponse:
+        if LIFECYCLE.draining:
+            return JSONResponse({"status": "draining", "failed": ["draining"]}, 503)
+        services = _services(request)
+        now = time.monotonic()
+        if services.ready_cache and now - services.ready_cache[0] < 1.0:
+            _, code, body = services.ready_cache
+            return JSONResponse(body, code)
+        checks: dict[str, str] = {}
+        try:
+            await services.db.ping_primary()
+            checks["primary"] = "ok"
+        except Exception as exc:  # any failure means "not ready", whatever its type
+            checks["primary"] = f"failed: {type(exc).__name__}"
+        checks["redis"] = "ok" if await services.redis.ping() else "failed"
+        failed = [name for name, result in checks.items() if result != "ok"]
+        blocking = [f for f in failed if f != "redis" or services.settings.readiness_requires_redis]
+        status = "ok" if not failed else ("degraded" if failed == ["redis"] else "unavailable")
+        code = 503 if blocking else 200
+        body = {"status": status, "checks": checks, "failed": failed}
+        services.ready_cache = (now, code, body)
+        return JSONResponse(body, code)
+
+    @app.get("/api/health/detailed", tags=["health"])
+    async def detailed(request: Request) -> dict[str, Any]:
+        services = _services(request)
+        try:
+            latency = await services.db.ping_primary()
+            primary = {"reachable": True, "latency_ms": round(latency * 1000, 2)}
+        except Exception as exc:  # reported, not raised: this endpoint describes failures
+            primary = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
+        redis_ok = await services.redis.ping()
+        replicas = [
+            {"name": r.name, "reachable": r.reachable, "lag_seconds": r.lag_seconds, "in_read_pool": r.in_pool,
+             "reason": r.reason, "ejections": r.ejections, "last_error": r.last_error}
+            for r in services.db.replicas
+        ]
+        for r in services.db.replicas:
+            METRICS.replica_in_pool.labels(r.name).set(1 if r.in_pool else 0)
+            if r.lag_seconds is not None:
+                METRICS.replica_lag.labels(r.name).set(r.lag_seconds)
+        degraded = not redis_ok or any(not r["in_read_pool"] for r in replicas)
+        return {
+            "status": "unavailable" if not primary["reachable"] else ("degraded" if degraded else "ok"),
+            "draining": LIFECYCLE.draining,
+            "primary": primary,
+            "replicas": replicas,
+            "reads_from": "replica" if any(r["in_read_pool"] for r in replicas) else "primary",
+            "cache": {**services.cache.stats(), "redis_reachable": redis_ok, "redis_error": services.redis.last_error},
+            "pools": services.db.pool_stats(),
+            "rate_limit": {"blocks": METRICS.blocks_total, "backend": "redis" if redis_ok else "in-process"},
+            "uptime_seconds": round(time.time() - LIFECYCLE.started, 1),
+            "version": APP_VERSION,
+        }
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(METRICS.registry).decode(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/metrics", tags=["health"])
+    async def metrics_json() -> dict[str, Any]:
+        return {
+            "requests_total": METRICS.requests_total,
+            "requests_per_minute": METRICS.requests_last_minute(),
+            "rate_limit_blocks": METRICS.blocks_total,
+            "cache": {"hits": METRICS.hits, "misses": METRICS.misses, "hit_rate": METRICS.hit_rate()},
+            "uptime_seconds": round(time.time() - LIFECYCLE.started, 1),
+        }
+
+    # --- shipments ---------------------------------------------------------------------------------
+    @app.post("/api/shipments", status_code=201, tags=["shipments"], response_model=Shipment, responses=ERRORS)
+    async def create_shipment(body: ShipmentCreate, request: Request, who: Writer) -> JSONResponse:
+        services = _services(request)
+
+        async def insert(conn: asyncpg.Connection) -> asyncpg.Record:
+            return await conn.fetchrow(
+                """INSERT INTO shipments (tracking_number, origin, destination, weight_kg, status)
+                   VALUES ($1, $2, $3, $4, $5) RETURNING *""",
+                body.tracking_number, body.origin, body.destination, body.weight_kg, body.status,
+            )
+
+        try:
+            row = await services.db.write(insert)
+        except asyncpg.UniqueViolationError:
+            raise HTTPException(409, detail={"error": "conflict", "field": "tracking_number",
+                                             "message": "a shipment with this tracking_number exists"}) from None
+        value = row_to_shipment(row)
+        await services.cache.put(value["id"], value, publish=True)
+        await services.guard.mark_write(who.key_id)
+        return JSONResponse(value, 201, headers={"ETag": f'"{value["version"]}"',
+                                                 "Location": f"/api/shipments/{value['id']}"})
+
+    @app.get("/api/shipments/{shipment_id}", tags=["shipments"], response_model=Shipment, responses=ERRORS)
+    async def get_shipment(shipment_id: uuid.UUID, request: Request, _who: Reader) -> JSONResponse:
+        services = _services(request)
+        fresh = request.state.recent_writer
+
+        async def load() -> dict[str, Any] | None:
+            async def fetch(conn: asyncpg.Connection) -> asyncpg.Record | None:
+                return await conn.fetchrow("SELECT * FROM shipments WHERE id = $1", shipment_id)
+
+            row = await services.db.read(fetch, primary=fresh)
+            return row_to_shipment(row) if row else None
+
+        value = await services.cache.get(str(shipment_id), load, skip_l1=fresh)
+        if value is None:
+            raise HTTPException(404, detail={"error": "not_found", "field": "shipment_id",
+                                             "message": "no shipment with this id"})
+        return JSONResponse(value, headers={"ETag": f'"{value["version"]}"'})
+
+    @app.get("/api/shipments", tags=["shipments"], response_model=ShipmentPage, responses=ERRORS)
+    async def list_shipments(
+        request: Request,
+        _who: Reader,
+        status: Status | None = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> JSONResponse:
+        services = _services(request)
+        after = _cursor(cursor)
+
+        async def fetch(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+            return await conn.fetch(
+                """SELECT * FROM shipments
+                   WHERE ($1::text IS NULL OR status = $1)
+                     AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
+                   ORDER BY created_at DESC, id DESC LIMIT $4""",
+                status, after[0] if after else None, after[1] if after else None, limit + 1,
+            )
+
+        rows = await services.db.read(fetch, primary=request.state.recent_writer)
+        return JSONResponse(_page([row_to_shipment(r) for r in rows], rows, limit))
+
+    @app.patch("/api/shipments/{shipment_id}", tags=["shipments"], response_model=Shipment, responses=ERRORS)
+    async def update_shipment(
+        shipment_id: uuid.UUID,
+        body: ShipmentUpdate,
+        request: Request,
+        who: Writer,
+        if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    ) -> JSONResponse:
+        services = _services(request)
+        expected = parse_if_match(if_match)
+        changes = body.model_dump(exclude_unset=True)
+
+        async def update(conn: asyncpg.Connection) -> tuple[asyncpg.Record | None, int | None]:
+            row = await conn.fetchrow(
+                """UPDATE shipments SET origin = COALESCE($3, origin), destination = COALESCE($4, destination),
+                          weight_kg = COALESCE($5, weight_kg), status = COALESCE($6, status),
+                          version = version + 1, updated_at = clock_timestamp()
+                   WHERE id = $1 AND version = $2 RETURNING *""",
+                shipment_id, expected, changes.get("origin"), changes.get("destination"),
+                changes.get("weight_kg"), changes.get("status"),
+            )
+            if row is not None:
+                return row, None
+            current = await conn.fetchval("SELECT version FROM shipments WHERE id = $1", shipment_id)
+            return None, current
+
+        row, current = await services.db.write(update)
+        if row is None:
+            if current is None:
+                raise HTTPException(404, detail={"error": "not_found", "field": "shipment_id",
+                                                 "message": "no shipment with this id"})
+            METRICS.conflicts.inc()
+            raise HTTPException(409, detail={"error": "conflict", "field": "If-Match", "current_version": current,
+                                             "message": f"version {expected} is stale; current is {current}"},
+                                headers={"ETag": f'"{current}"'})
+        value = row_to_shipment(row)
+        await services.cache.put(value["id"], value, publish=True)
+        await services.guard.mark_write(who.key_id)
+        return JSONResponse(value, headers={"ETag": f'"{value["version"]}"'})
+
+    # --- inquiries ---------------------------------------------------------------------------------
+    @app.post("/api/inquiries", status_code=201, tags=["inquiries"], response_model=InquiryCreated,
+              responses=ERRORS)
+    async def create_inquiry(body: InquiryCreate, request: Request) -> JSONResponse:
+        services = _services(request)
+        client_ip = request.client.host if request.client else "unknown"
+        decision, _ = await services.guard.check("inquiry", client_ip, services.settings.rate_limit_inquiries_per_minute)
+        _limit(request, decision, "inquiry")
+
+        async def insert(conn: asyncpg.Connection) -> asyncpg.Record:
+            return await conn.fetchrow(
+                "INSERT INTO inquiries (name, email, message, client_ip) VALUES ($1, $2, $3, $4)"
+                " RETURNING id, created_at",
+                body.name, body.email, body.message, client_ip,
+            )
+
+        row = await services.db.write(insert)
+        return JSONResponse({"id": str(row["id"]), "created_at": row["created_at"].isoformat()}, 201)
+
+    @app.get("/api/inquiries", tags=["inquiries"], response_model=InquiryPage, responses=ERRORS)
+    async def list_inquiries(
+        request: Request,
+        _who: AdminReader,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> JSONResponse:
+        services = _services(request)
+        after = _cursor(cursor)
+
+        async def fetch(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+            return await conn.fetch(
+                """SELECT id, name, email, message, created_at FROM inquiries
+                   WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+                   ORDER BY created_at DESC, id DESC LIMIT $3""",
+                after[0] if after else None, after[1] if after else None, limit + 1,
+            )
+
+        rows = await services.db.read(fetch, primary=request.state.recent_writer)
+        items = [{"id": str(r["id"]), "name": r["name"], "email": r["email"], "message": r["message"],
+                  "created_at": r["created_at"].isoformat()} for r in rows]
+        return JSONResponse(_page(items, rows, limit))
+
+
+def _cursor(cursor: str | None) -> tuple[Any, uuid.UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        return decode_cursor(cursor)
+    except CursorError as exc:
+        raise HTTPException(400, detail={"error": "bad_request", "field": "cursor", "message": str(exc)}) from None
+
+
+def _page(items: list[dict[str, Any]], rows: list[asyncpg.Record], limit: int) -> dict[str, Any]:
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last["created_at"], last["id"])
+    return {"items": items[:limit], "next_cursor": next_cursor}
+
+
+app = create_app()

@@ -1,0 +1,84 @@
+"""app room: Prometheus metrics and the in-process counters behind /api/metrics.
+
+Route templates (never raw paths) label the HTTP series, so cardinality stays bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.http_duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0),
+            registry=r,
+        )
+        self.cache_hits = Counter("cache_hits_total", "Cache hits", ["layer"], registry=r)
+        self.cache_misses = Counter("cache_misses_total", "Cache misses (loaded from the database)", registry=r)
+        self.rate_limit_blocks = Counter(
+            "rate_limit_blocks_total", "Requests refused by a rate limit", ["scope", "backend"], registry=r
+        )
+        self.db_retries = Counter("db_retries_total", "Database transactions retried", ["reason"], registry=r)
+        self.conflicts = Counter(
+            "optimistic_lock_conflicts_total", "Updates refused for a stale version", registry=r
+        )
+        self.replica_fallbacks = Counter(
+            "replica_fallbacks_total", "Reads that fell back from a replica to the primary", registry=r
+        )
+        self.replica_in_pool = Gauge("replica_in_read_pool", "1 when the replica serves reads", ["replica"], registry=r)
+        self.replica_lag = Gauge("replica_lag_seconds", "Replication lag", ["replica"], registry=r)
+        self.redis_up = Gauge("redis_up", "1 when Redis answers", registry=r)
+        # Plain counters for the JSON summary (reading Prometheus collectors back is clumsy).
+        self.started = time.time()
+        self.requests_total = 0
+        self.blocks_total = 0
+        self.hits = 0
+        self.misses = 0
+        self._seconds: deque[list[int]] = deque()  # [epoch second, count], last 60 s
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_duration.labels(method, route).observe(seconds)
+        self.requests_total += 1
+        now = int(time.time())
+        if self._seconds and self._seconds[-1][0] == now:
+            self._seconds[-1][1] += 1
+        else:
+            self._seconds.append([now, 1])
+        while self._seconds and self._seconds[0][0] <= now - 60:
+            self._seconds.popleft()
+
+    def requests_last_minute(self) -> int:
+        cutoff = int(time.time()) - 60
+        return sum(c for s, c in self._seconds if s > cutoff)
+
+    def hit(self, layer: str) -> None:
+        self.hits += 1
+        self.cache_hits.labels(layer).inc()
+
+    def miss(self) -> None:
+        self.misses += 1
+        self.cache_misses.inc()
+
+    def block(self, scope: str, backend: str) -> None:
+        self.blocks_total += 1
+        self.rate_limit_blocks.labels(scope, backend).inc()
+
+    def hit_rate(self) -> float | None:
+        total = self.hits + self.misses
+        return round(self.hits / total, 4) if total else None
+
+
+METRICS = Metrics()

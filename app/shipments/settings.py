@@ -1,0 +1,104 @@
+"""app room: the Shipments API's settings, read once from environment variables.
+
+Every knob the Kubernetes Deployment may set lives here; app/README.md lists them. Plain pydantic
+(not pydantic-settings) keeps the container's dependency set to the `app` group.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+APP_VERSION = "0.1.0"
+
+
+class SettingsError(ValueError):
+    """A bad environment variable: the message names it, its value and what is allowed."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str = Field(description="Read-write DSN: PgBouncer database `shipments` (primary).")
+    database_ro_urls: tuple[str, ...] = Field(
+        default=(), description="Read-only DSNs (PgBouncer `shipments_ro`), comma-separated; empty = primary."
+    )
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_socket_timeout: float = Field(0.25, gt=0)
+    db_pool_min: int = Field(1, ge=0)
+    db_pool_max: int = Field(10, ge=1)
+    db_command_timeout: float = Field(5.0, gt=0)
+    rate_limit_reads_per_minute: int = Field(100, ge=1)
+    rate_limit_writes_per_minute: int = Field(20, ge=1)
+    rate_limit_inquiries_per_minute: int = Field(5, ge=1)
+    cache_ttl_seconds: int = Field(300, ge=1)
+    l1_cache_size: int = Field(500, ge=1)
+    l1_cache_ttl_seconds: float = Field(300.0, gt=0)
+    replica_max_lag_seconds: float = Field(5.0, gt=0)
+    replica_check_interval_seconds: float = Field(1.0, gt=0)
+    read_your_writes_seconds: float = Field(5.0, ge=0)
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = Field(16384, ge=256)
+    drain_seconds: float = Field(5.0, ge=0)
+    readiness_requires_redis: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return value
+
+
+# env var name -> settings field; the README table is generated from the same names.
+ENV_VARS: dict[str, str] = {
+    "DATABASE_URL": "database_url",
+    "DATABASE_RO_URL": "database_ro_urls",
+    "REDIS_URL": "redis_url",
+    "REDIS_SOCKET_TIMEOUT": "redis_socket_timeout",
+    "DB_POOL_MIN": "db_pool_min",
+    "DB_POOL_MAX": "db_pool_max",
+    "DB_COMMAND_TIMEOUT": "db_command_timeout",
+    "RATE_LIMIT_READS_PER_MINUTE": "rate_limit_reads_per_minute",
+    "RATE_LIMIT_WRITES_PER_MINUTE": "rate_limit_writes_per_minute",
+    "RATE_LIMIT_INQUIRIES_PER_MINUTE": "rate_limit_inquiries_per_minute",
+    "CACHE_TTL_SECONDS": "cache_ttl_seconds",
+    "L1_CACHE_SIZE": "l1_cache_size",
+    "L1_CACHE_TTL_SECONDS": "l1_cache_ttl_seconds",
+    "REPLICA_MAX_LAG_SECONDS": "replica_max_lag_seconds",
+    "REPLICA_CHECK_INTERVAL_SECONDS": "replica_check_interval_seconds",
+    "READ_YOUR_WRITES_SECONDS": "read_your_writes_seconds",
+    "CORS_ORIGINS": "cors_origins",
+    "MAX_BODY_BYTES": "max_body_bytes",
+    "DRAIN_SECONDS": "drain_seconds",
+    "READINESS_REQUIRES_REDIS": "readiness_requires_redis",
+    "LOG_LEVEL": "log_level",
+}
+_LISTS = {"database_ro_urls", "cors_origins"}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment; a bad value raises SettingsError naming the variable."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for env, field in ENV_VARS.items():
+        raw = environ.get(env)
+        if raw is None or (raw == "" and field != "database_url"):
+            continue
+        values[field] = tuple(p.strip() for p in raw.split(",") if p.strip()) if field in _LISTS else raw
+    if "database_url" not in values:
+        raise SettingsError("DATABASE_URL is required (a postgresql:// DSN of the read-write pool)")
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        field_to_env = {f: e for e, f in ENV_VARS.items()}
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            env = field_to_env.get(field, field)
+            problems.append(f"{env}={environ.get(env)!r}: {err['msg']}")
+        raise SettingsError("; ".join(problems)) from None

@@ -1,0 +1,638 @@
+"""Environment layer: the typed, validated settings of one stack.
+
+This module is the only reader of stack configuration. Every `berth:*` key of
+`Pulumi.<stack>.yaml` maps onto one pydantic model below; keys are camelCase in the
+file (Pulumi's convention) and snake_case in Python. Validation happens in
+`load_settings()` before the program registers a single resource, and every error
+names the key as written in the file, the offending value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+PROJECT = "berth"
+
+# The config namespaces this program reads. `berth:<area>` holds a structured object.
+AREAS = (
+    "network",
+    "cluster",
+    "database",
+    "pgbouncer",
+    "cache",
+    "cdn",
+    "app",
+    "alarms",
+    "backup",
+    "dr",
+)
+
+
+class ConfigError(Exception):
+    """A stack's configuration is invalid; the message lists every bad key."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.stack = stack
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid configuration for stack '{stack}':\n{lines}")
+
+
+@functools.cache
+def aws_regions() -> frozenset[str]:
+    """Every commercial AWS region botocore knows (offline: from its bundled endpoint data)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return frozenset(session.get_available_regions("ec2"))
+
+
+def _region(value: str) -> str:
+    if value not in aws_regions():
+        raise ValueError(f"not an AWS region; allowed: {', '.join(sorted(aws_regions()))}")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not an IPv4 CIDR block such as 10.0.0.0/16 ({exc})") from None
+    return str(net)
+
+
+def _private_cidr(value: str) -> str:
+    value = _cidr(value)
+    net = ipaddress.IPv4Network(value)
+    if not net.is_private or not (16 <= net.prefixlen <= 24):
+        raise ValueError("a VPC range must be a private (RFC 1918) block between /16 and /24")
+    return value
+
+
+_DIGEST = re.compile(r"^[\w.\-/:]+@sha256:[0-9a-f]{64}$")
+_IMAGE = re.compile(r"^[\w.\-/:]+(@sha256:[0-9a-f]{64})?$")
+
+
+def _image(value: str) -> str:
+    if not _IMAGE.match(value):
+        raise ValueError("an image reference such as repo/name:tag or repo/name@sha256:<64 hex>")
+    return value
+
+
+def is_digest(image: str) -> bool:
+    """True when an image reference is pinned by content digest."""
+    return bool(_DIGEST.match(image))
+
+
+Region = Annotated[str, AfterValidator(_region)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+VpcCidr = Annotated[str, AfterValidator(_private_cidr)]
+Image = Annotated[str, AfterValidator(_image)]
+# ddd:hh24:mi-ddd:hh24:mi, as RDS and ElastiCache expect maintenance windows.
+MaintenanceWindow = Annotated[
+    str, Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$")
+]
+DailyWindow = Annotated[str, Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")]
+LogRetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653]
+
+
+class Model(BaseModel):
+    """Strict base: camelCase keys in the file, unknown keys rejected, values re-validated on copy."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+
+class NetworkSettings(Model):
+    cidr: VpcCidr = "10.0.0.0/16"
+    az_count: int = Field(3, ge=2, le=3)
+    # "single": one NAT gateway shared by every AZ (cheap, one AZ's outage cuts egress);
+    # "one_per_az": each private subnet egresses through the NAT in its own AZ.
+    nat_gateways: Literal["single", "one_per_az"] = "one_per_az"
+    flow_logs_retention_days: LogRetentionDays = 90
+
+
+class ClusterSettings(Model):
+    version: str = Field("1.33", pattern=r"^1\.(2[89]|3[0-4])$")
+    public_access_cidrs: list[Cidr] = Field(default_factory=list)
+    instance_types: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]] = Field(
+        default_factory=lambda: ["m6i.large"], min_length=1
+    )
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    node_min: int = Field(2, ge=1, le=100)
+    node_max: int = Field(4, ge=1, le=100)
+    node_desired: int = Field(2, ge=1, le=100)
+    node_disk_gib: int = Field(50, ge=20, le=1000)
+    log_retention_days: LogRetentionDays = 90
+    admin_role_arns: list[Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")]] = Field(
+        default_factory=list
+    )
+    # Use an existing cluster instead of creating one: the kubeconfig comes from the
+    # secret config value `berth:kubeconfig` (never from this object).
+    existing: bool = False
+
+    @model_validator(mode="after")
+    def _sizes(self) -> ClusterSettings:
+        if not self.node_min <= self.node_desired <= self.node_max:
+            raise ValueError(
+                f"node sizes must satisfy nodeMin <= nodeDesired <= nodeMax "
+                f"(got {self.node_min} <= {self.node_desired} <= {self.node_max})"
+            )
+        if "0.0.0.0/0" in self.public_access_cidrs:
+            raise ValueError("publicAccessCidrs must not contain 0.0.0.0/0; list the operators' ranges")
+        return self
+
+
+class RestoreSource(Model):
+    """Where a database comes from instead of starting empty (disaster recovery)."""
+
+    kind: Literal["snapshot", "pitr", "replica"]
+    # snapshot: a DB snapshot identifier or ARN (a copy living in this stack's region).
+    snapshot_identifier: str | None = None
+    # pitr: the source instance (its ARN, or the DbiResourceId of replicated automated backups).
+    source_db_instance_arn: str | None = None
+    source_dbi_resource_id: str | None = None
+    restore_time: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+    use_latest_restorable_time: bool = True
+    # replica: an existing cross-region replica promoted to a standalone primary.
+    replica_identifier: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> RestoreSource:
+        need = {
+            "snapshot": ["snapshot_identifier"],
+            "pitr": [],
+            "replica": ["replica_identifier"],
+        }[self.kind]
+        missing = [to_camel(k) for k in need if getattr(self, k) is None]
+        if self.kind == "pitr" and not (self.source_db_instance_arn or self.source_dbi_resource_id):
+            missing.append("sourceDbInstanceArn or sourceDbiResourceId")
+        if missing:
+            raise ValueError(f"restore kind '{self.kind}' needs {', '.join(missing)}")
+        return self
+
+
+class DatabaseSettings(Model):
+    engine_version: str = Field("16.4", pattern=r"^16\.\d+$")
+    instance_class: str = Field("db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    replica_instance_class: str | None = Field(None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    replicas: int = Field(1, ge=0, le=5)
+    allocated_storage_gib: int = Field(50, ge=20, le=65536)
+    max_allocated_storage_gib: int = Field(200, ge=20, le=65536)
+    iops: int | None = Field(None, ge=3000, le=80000)
+    multi_az: bool = True
+    backup_retention_days: int = Field(7, ge=1, le=35)
+    backup_window: DailyWindow = "03:00-04:00"
+    maintenance_window: MaintenanceWindow = "sun:04:30-sun:05:30"
+    max_connections: int = Field(400, ge=50, le=5000)
+    # Connections kept free for superuser / migrations / operators.
+    reserved_connections: int = Field(20, ge=3, le=500)
+    slow_query_ms: int = Field(500, ge=0, le=60000)
+    idle_in_transaction_timeout_ms: int = Field(60000, ge=1000, le=3600000)
+    deletion_protection: bool = True
+    skip_final_snapshot: bool = False
+    performance_insights_retention_days: Literal[7, 31, 93, 186, 372, 731] = 7
+    monitoring_interval_seconds: Literal[1, 5, 10, 15, 30, 60] = 60
+    cross_region_replica: bool = False
+    restore: RestoreSource | None = None
+
+    @model_validator(mode="after")
+    def _storage(self) -> DatabaseSettings:
+        if self.max_allocated_storage_gib < self.allocated_storage_gib:
+            raise ValueError(
+                f"maxAllocatedStorageGib ({self.max_allocated_storage_gib}) must be >= "
+                f"allocatedStorageGib ({self.allocated_storage_gib})"
+            )
+        if self.reserved_connections >= self.max_connections:
+            raise ValueError("reservedConnections must be below maxConnections")
+        return self
+
+
+class PgBouncerSettings(Model):
+    image: Image = "bitnami/pgbouncer:1.23.1"
+    exporter_image: Image = "prometheuscommunity/pgbouncer-exporter:v0.10.2"
+    replicas: int = Field(2, ge=1, le=10)
+    # Server connections per (database, user) pair, per PgBouncer pod.
+    default_pool_size: int = Field(20, ge=1, le=500)
+    read_only_pool_size: int = Field(20, ge=1, le=500)
+    reserve_pool_size: int = Field(5, ge=0, le=100)
+    max_client_conn: int = Field(1000, ge=10, le=100000)
+    server_idle_timeout_seconds: int = Field(600, ge=10, le=86400)
+
+
+class CacheSettings(Model):
+    engine: Literal["redis", "valkey"] = "redis"
+    engine_version: str = Field("7.1", pattern=r"^(7\.[0-9]|8\.[0-9])$")
+    node_type: str = Field("cache.t4g.small", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    replicas: int = Field(1, ge=0, le=5)
+    multi_az: bool = True
+    automatic_failover: bool = True
+    snapshot_retention_days: int = Field(7, ge=0, le=35)
+    snapshot_window: DailyWindow = "02:00-03:00"
+    maintenance_window: MaintenanceWindow = "sun:05:30-sun:06:30"
+    log_retention_days: LogRetentionDays = 30
+
+    @model_validator(mode="after")
+    def _failover(self) -> CacheSettings:
+        if (self.automatic_failover or self.multi_az) and self.replicas < 1:
+            raise ValueError("automaticFailover and multiAz need at least one replica (replicas >= 1)")
+        if self.multi_az and not self.automatic_failover:
+            raise ValueError("multiAz requires automaticFailover")
+        return self
+
+
+class CdnSettings(Model):
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
+    # Optional custom domain; its ACM certificate (us-east-1) is created and DNS-validated.
+    domain: str | None = Field(None, pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")
+    hosted_zone_id: str | None = None
+    waf: bool = True
+    # Requests per 5 minutes per client IP before the WAF blocks it.
+    waf_rate_limit: int = Field(2000, ge=100, le=2_000_000_000)
+    api_cache_ttl_seconds: int = Field(5, ge=0, le=3600)
+    log_retention_days: int = Field(90, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _domain(self) -> CdnSettings:
+        if self.hosted_zone_id and not self.domain:
+            raise ValueError("hostedZoneId is only meaningful with a domain")
+        return self
+
+
+class AppSettings(Model):
+    image: Image = "ghcr.io/berth/shipments-api:0.1.0"
+    replicas: int = Field(2, ge=1, le=100)
+    min_replicas: int = Field(2, ge=1, le=100)
+    max_replicas: int = Field(6, ge=1, le=200)
+    target_cpu_percent: int = Field(70, ge=10, le=95)
+    target_memory_percent: int = Field(80, ge=10, le=95)
+    cpu_request: str = Field("250m", pattern=r"^\d+m?$")
+    cpu_limit: str = Field("1", pattern=r"^\d+m?$")
+    memory_request: str = Field("256Mi", pattern=r"^\d+(Mi|Gi)$")
+    memory_limit: str = Field("512Mi", pattern=r"^\d+(Mi|Gi)$")
+    # asyncpg pool size per pod, to each of the read-write and read-only PgBouncer databases.
+    db_pool_size: int = Field(10, ge=1, le=100)
+    rate_limit_contact_per_minute: int = Field(5, ge=1, le=10000)
+    rate_limit_reads_per_minute: int = Field(100, ge=1, le=100000)
+    rate_limit_writes_per_minute: int = Field(20, ge=1, le=100000)
+    cache_ttl_seconds: int = Field(60, ge=1, le=86400)
+    replica_lag_threshold_seconds: float = Field(5.0, gt=0, le=300)
+    read_your_writes_seconds: float = Field(5.0, ge=0, le=300)
+    cors_origins: list[Annotated[str, Field(pattern=r"^https?://[^/\s]+$")]] = Field(default_factory=list)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _replicas(self) -> AppSettings:
+        if not self.min_replicas <= self.replicas <= self.max_replicas:
+            raise ValueError(
+                f"replica counts must satisfy minReplicas <= replicas <= maxReplicas "
+                f"(got {self.min_replicas} <= {self.replicas} <= {self.max_replicas})"
+            )
+        return self
+
+
+class AlarmSettings(Model):
+    emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]] = Field(default_factory=list)
+    https_endpoints: list[Annotated[str, Field(pattern=r"^https://\S+$")]] = Field(default_factory=list)
+    cpu_percent: float = Field(80, gt=0, le=100)
+    free_storage_percent: float = Field(20, gt=0, lt=100)
+    freeable_memory_mib: int = Field(256, ge=16)
+    connections_percent: float = Field(80, gt=0, le=100)
+    latency_seconds: float = Field(0.05, gt=0)
+    replica_lag_seconds: float = Field(30, gt=0)
+    cache_memory_percent: float = Field(80, gt=0, le=100)
+    cache_connections: int = Field(5000, ge=1)
+    cdn_5xx_percent: float = Field(5, gt=0, le=100, alias="cdn5xxPercent")
+    # CloudFront origin latency p95, in milliseconds.
+    cdn_origin_latency_ms: int = Field(2000, ge=1)
+    node_cpu_percent: float = Field(80, gt=0, le=100)
+    node_memory_percent: float = Field(80, gt=0, le=100)
+    canary: bool = False
+
+
+class BackupSettings(Model):
+    daily_retention_days: int = Field(7, ge=1, le=36500)
+    monthly_retention_days: int | None = Field(None, ge=30, le=36500)
+    continuous: bool = True
+    vault_lock: bool = False
+    vault_lock_min_days: int = Field(7, ge=1, le=36500)
+    vault_lock_max_days: int = Field(400, ge=1, le=36500)
+    copy_to_dr: bool = False
+    restore_testing: bool = False
+
+    @model_validator(mode="after")
+    def _lock(self) -> BackupSettings:
+        if self.vault_lock:
+            keep = max(self.daily_retention_days, self.monthly_retention_days or 0)
+            if not self.vault_lock_min_days <= self.daily_retention_days:
+                raise ValueError(
+                    f"vaultLockMinDays ({self.vault_lock_min_days}) must not exceed "
+                    f"dailyRetentionDays ({self.daily_retention_days})"
+                )
+            if keep > self.vault_lock_max_days:
+                raise ValueError(
+                    f"vaultLockMaxDays ({self.vault_lock_max_days}) must cover the longest "
+                    f"retention ({keep} days)"
+                )
+        return self
+
+
+class DrSettings(Model):
+    region: Region | None = None
+    # RDS automated-backup replication into the DR region (point-in-time restore there).
+    automated_backup_replication: bool = False
+    automated_backup_retention_days: int = Field(7, ge=1, le=35)
+    # Fresh VPC range for a rebuild in the DR region (so both can be peered later).
+    rebuild_cidr: VpcCidr = "10.64.0.0/16"
+
+
+class Settings(Model):
+    """Everything one stack deploys, validated as a whole."""
+
+    stack: str
+    environment: Literal["staging", "prod"]
+    region: Region
+    tags: dict[str, str] = Field(default_factory=dict)
+    network: NetworkSettings = NetworkSettings()
+    cluster: ClusterSettings = ClusterSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    pgbouncer: PgBouncerSettings = PgBouncerSettings()
+    cache: CacheSettings = CacheSettings()
+    cdn: CdnSettings = CdnSettings()
+    app: AppSettings = AppSettings()
+    alarms: AlarmSettings = AlarmSettings()
+    backup: BackupSettings = BackupSettings()
+    dr: DrSettings = DrSettings()
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key in tags:
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag key '{key}' uses the reserved aws: prefix")
+        return tags
+
+    @model_validator(mode="after")
+    def _cross_area(self) -> Settings:
+        problems: list[str] = []
+        if self.dr.region is not None and self.dr.region == self.region:
+            problems.append(f"berth:dr.region ({self.dr.region}) must differ from aws:region")
+        needs_dr = (
+            self.database.cross_region_replica
+            or self.backup.copy_to_dr
+            or self.dr.automated_backup_replication
+        )
+        if needs_dr and self.dr.region is None:
+            problems.append(
+                "berth:dr.region is required when database.crossRegionReplica, "
+                "backup.copyToDr or dr.automatedBackupReplication is on"
+            )
+        if self.database.restore is not None and self.database.restore.kind == "replica" and (
+            self.database.cross_region_replica
+        ):
+            problems.append("a stack restored by promoting a replica cannot itself keep that replica")
+        problems += connection_budget(self).problems
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def name_prefix(self) -> str:
+        """Physical-name prefix shared by every resource of the stack, e.g. berth-prod."""
+        return f"{PROJECT}-{self.stack}"
+
+    @property
+    def standard_tags(self) -> dict[str, str]:
+        """Tags every taggable AWS resource carries (the policy pack checks them)."""
+        return {
+            "Project": PROJECT,
+            "Environment": self.environment,
+            "Stack": self.stack,
+            "ManagedBy": "pulumi",
+            **self.tags,
+        }
+
+
+class ConnectionBudget(BaseModel):
+    """The arithmetic behind "every pod's pool fits through PgBouncer into the database"."""
+
+    app_max_pods: int
+    app_pool_per_pod: int
+    app_client_connections: int
+    pgbouncer_replicas: int
+    pgbouncer_max_client_conn: int
+    pgbouncer_server_connections: int
+    database_max_connections: int
+    database_reserved: int
+    problems: list[str]
+
+    @property
+    def fits(self) -> bool:
+        return not self.problems
+
+
+def connection_budget(s: Settings) -> ConnectionBudget:
+    """Client and server connection counts at full scale, and what does not fit."""
+    # Each app pod keeps a read-write and a read-only pool.
+    clients = s.app.max_replicas * s.app.db_pool_size * 2
+    client_capacity = s.pgbouncer.max_client_conn * s.pgbouncer.replicas
+    per_pod_server = (
+        s.pgbouncer.default_pool_size + s.pgbouncer.read_only_pool_size + s.pgbouncer.reserve_pool_size
+    )
+    # The read-only pool lands on replicas, but a replica fallback sends it to the primary,
+    # so the primary must be able to absorb both pools of every PgBouncer pod.
+    server = per_pod_server * s.pgbouncer.replicas
+    usable = s.database.max_connections - s.database.reserved_connections
+    problems: list[str] = []
+    if clients > client_capacity:
+        problems.append(
+            f"connection budget: app.maxReplicas ({s.app.max_replicas}) x 2 pools x app.dbPoolSize "
+            f"({s.app.db_pool_size}) = {clients} client connections exceed pgbouncer.maxClientConn "
+            f"({s.pgbouncer.max_client_conn}) x pgbouncer.replicas ({s.pgbouncer.replicas}) = {client_capacity}"
+        )
+    if server > usable:
+        problems.append(
+            f"connection budget: pgbouncer.replicas ({s.pgbouncer.replicas}) x (defaultPoolSize "
+            f"{s.pgbouncer.default_pool_size} + readOnlyPoolSize {s.pgbouncer.read_only_pool_size} + "
+            f"reservePoolSize {s.pgbouncer.reserve_pool_size}) = {server} server connections exceed "
+            f"database.maxConnections ({s.database.max_connections}) - database.reservedConnections "
+            f"({s.database.reserved_connections}) = {usable}"
+        )
+    return ConnectionBudget(
+        app_max_pods=s.app.max_replicas,
+        app_pool_per_pod=s.app.db_pool_size * 2,
+        app_client_connections=clients,
+        pgbouncer_replicas=s.pgbouncer.replicas,
+        pgbouncer_max_client_conn=client_capacity,
+        pgbouncer_server_connections=server,
+        database_max_connections=s.database.max_connections,
+        database_reserved=s.database.reserved_connections,
+        problems=problems,
+    )
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as the key a user writes: berth:database.replicas."""
+    if not loc:
+        return "berth"
+    head, *rest = loc
+    if head == "region":
+        return "aws:region"
+    if head in ("stack", "environment", "tags"):
+        base = f"berth:{head}"
+    else:
+        base = f"berth:{head}"
+    for part in rest:
+        base += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return base
+
+
+def _lookup(raw: Mapping[str, Any], loc: tuple[Any, ...]) -> Any:
+    cur: Any = raw
+    for part in loc:
+        if isinstance(cur, Mapping) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+            cur = cur[part]
+        else:
+            return None
+    return cur
+
+
+def _describe(err: Any, raw: Mapping[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    key = _key(loc)
+    msg = err["msg"]
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        parent = loc[:-1]
+        model = _model_at(parent)
+        allowed = ", ".join(sorted(f.alias or n for n, f in model.model_fields.items())) if model else "?"
+        return f"{key}: unknown key (allowed keys here: {allowed})"
+    if kind == "missing":
+        return f"{key}: required but not set"
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch":
+        msg = f"does not match the allowed form {err['ctx']['pattern']}"
+    if kind == "literal_error":
+        msg = f"allowed values are {err['ctx']['expected']}"
+    if isinstance(value, Mapping) and kind == "value_error" and len(loc) <= 1:
+        return f"{key}: {msg}"
+    shown = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return f"{key} = {shown}: {msg}"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Settings
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        if field is None:
+            return None
+        ann = field.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return model
+
+
+def parse_settings(stack: str, values: Mapping[str, Any]) -> Settings:
+    """Validate raw config (keys without the `berth:` prefix, plus `region`) into Settings."""
+    raw = {"stack": stack, **values}
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(stack, [_describe(e, raw) for e in exc.errors()]) from None
+
+
+def raw_from_config_map(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn `Pulumi.<stack>.yaml` `config:` entries into the dict parse_settings takes.
+
+    Accepts structured values (dicts/lists, as in the YAML file) or JSON strings (as the
+    Pulumi runtime hands them to the program).
+    """
+    raw: dict[str, Any] = {}
+    for full_key, value in config.items():
+        ns, _, key = full_key.partition(":")
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass
+        if ns == "aws" and key == "region":
+            raw["region"] = value
+        elif ns == PROJECT:
+            if key in ("kubeconfig",):
+                continue  # secrets are read by the cluster wiring, never validated as settings
+            raw[key] = value
+    return raw
+
+
+KNOWN_KEYS = ("environment", "tags", *AREAS)
+
+
+def load_settings() -> Settings:
+    """Read and validate this stack's settings from the Pulumi runtime config.
+
+    Must be called before any resource is registered: a bad value raises ConfigError
+    (a pulumi.RunError, so the CLI prints it without a traceback).
+    """
+    import pulumi
+
+    stack = pulumi.get_stack()
+    cfg = pulumi.Config(PROJECT)
+    raw: dict[str, Any] = {}
+    for key in KNOWN_KEYS:
+        value = cfg.get_object(key) if key not in ("environment",) else cfg.get(key)
+        if value is not None:
+            raw[key] = value
+    region = pulumi.Config("aws").get("region")
+    if region is not None:
+        raw["region"] = region
+    # Unknown berth:* keys are typos that would otherwise be ignored silently.
+    from pulumi.runtime.config import CONFIG
+
+    unknown = sorted(
+        k.split(":", 1)[1]
+        for k in CONFIG.get()
+        if k.startswith(f"{PROJECT}:") and k.split(":", 1)[1] not in (*KNOWN_KEYS, "kubeconfig")
+    )
+    try:
+        settings = parse_settings(stack, raw)
+    except ConfigError as exc:
+        problems = exc.problems
+    else:
+        problems = []
+    problems = [f"berth:{k}: unknown key (allowed: {', '.join(KNOWN_KEYS)})" for k in unknown] + problems
+    if problems:
+        raise pulumi.RunError(str(ConfigError(stack, problems)))
+    return settings
