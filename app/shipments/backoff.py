@@ -13,8 +13,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def backoff_delay(attempt: int, *, base: float = 0.01, cap: float = 0.5, rng: random.Random | None = None) -> float:
-    """Full-jitter delay before retry number `attempt` (0-based): uniform in [0, min(cap, base*2**attempt)]."""
+def backoff_delay(
+    attempt: int, *, base: float = 0.01, cap: float = 0.5, rng: random.Random | None = None
+) -> float:
+    """Full-jitter delay before retry `attempt` (0-based): uniform in [0, min(cap, base * 2**attempt)]."""
     if attempt < 0:
         raise ValueError("attempt must be >= 0")
     ceiling = min(cap, base * (2 ** min(attempt, 32)))

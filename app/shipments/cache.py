@@ -167,7 +167,7 @@ class ShipmentCache:
     async def _close_pubsub(pubsub: Any) -> None:
         try:
             await asyncio.wait_for(pubsub.aclose(), timeout=0.5)
-        except (*REDIS_ERRORS, asyncio.TimeoutError, RuntimeError):
+        except (TimeoutError, *REDIS_ERRORS, RuntimeError):
             pass
 
     def _on_invalidation(self, data: bytes) -> None:
@@ -230,7 +230,9 @@ class ShipmentCache:
 
         async def store(client: aioredis.Redis) -> None:
             async with client.pipeline(transaction=False) as pipe:
-                await self._set_if_newer(keys=[KEY_PREFIX + key], args=[payload, version, self.ttl], client=pipe)
+                await self._set_if_newer(
+                    keys=[KEY_PREFIX + key], args=[payload, version, self.ttl], client=pipe
+                )
                 if publish:
                     pipe.publish(CHANNEL, f"{key}:{version}")
                 await pipe.execute()

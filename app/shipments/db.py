@@ -9,6 +9,7 @@ need Parse and Bind on the same server connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -192,10 +193,8 @@ class Database:
                     result = await fn(conn)
                 except BaseException:
                     if not conn.is_closed():
-                        try:
+                        with contextlib.suppress(*CONNECTION_ERRORS):
                             await tx.rollback()
-                        except CONNECTION_ERRORS:
-                            pass
                     raise
                 await tx.commit()
                 return result

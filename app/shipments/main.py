@@ -72,16 +72,32 @@ LIFECYCLE = Lifecycle()
 
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int):
-        super().__init__(413, detail={"error": "body_too_large", "message": f"request body over {limit} bytes",
-                                      "field": "body"})
+        super().__init__(
+            413,
+            detail={
+                "error": "body_too_large",
+                "message": f"request body over {limit} bytes",
+                "field": "body",
+            },
+        )
 
 
 def error_body(status: int, detail: Any) -> dict[str, Any]:
     if isinstance(detail, dict):
         return detail
-    slug = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-            405: "method_not_allowed", 409: "conflict", 413: "body_too_large", 415: "unsupported_media_type",
-            428: "precondition_required", 429: "rate_limited", 503: "unavailable"}.get(status, "error")
+    slug = {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "body_too_large",
+        415: "unsupported_media_type",
+        428: "precondition_required",
+        429: "rate_limited",
+        503: "unavailable",
+    }.get(status, "error")
     return {"error": slug, "message": str(detail)}
 
 
@@ -136,7 +152,9 @@ class Observability:
             length = headers.get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
                 code = 413 if length.isdigit() else 400
-                body = error_body(code, "request body over the size limit" if code == 413 else "bad Content-Length")
+                body = error_body(
+                    code, "request body over the size limit" if code == 413 else "bad Content-Length"
+                )
                 body["field"] = "body" if code == 413 else "Content-Length"
                 await JSONResponse(body, status_code=code)(scope, receive, send_wrapper)
             else:
@@ -154,9 +172,14 @@ class Observability:
             METRICS.observe_request(scope["method"], template, status, elapsed)
             access_log.info(
                 "request",
-                extra={"method": scope["method"], "route": template, "path": scope["path"], "status": status,
-                       "duration_ms": round(elapsed * 1000, 2),
-                       "client": (scope.get("client") or ("?",))[0]},
+                extra={
+                    "method": scope["method"],
+                    "route": template,
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "client": (scope.get("client") or ("?",))[0],
+                },
             )
             REQUEST_ID.reset(token)
 
@@ -193,15 +216,27 @@ def row_to_shipment(row: asyncpg.Record) -> dict[str, Any]:
 
 def parse_if_match(value: str | None) -> int:
     if value is None:
-        raise HTTPException(428, detail={"error": "precondition_required", "field": "If-Match",
-                                         "message": 'If-Match: "<version>" is required to update'})
+        raise HTTPException(
+            428,
+            detail={
+                "error": "precondition_required",
+                "field": "If-Match",
+                "message": 'If-Match: "<version>" is required to update',
+            },
+        )
     text = value.strip()
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
     if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
-        raise HTTPException(422, detail={"error": "validation_error", "field": "If-Match",
-                                         "message": 'If-Match must be a quoted version number, e.g. "3"'})
+        raise HTTPException(
+            422,
+            detail={
+                "error": "validation_error",
+                "field": "If-Match",
+                "message": 'If-Match must be a quoted version number, e.g. "3"',
+            },
+        )
     return int(text)
 
 
@@ -212,8 +247,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cfg = settings or load_settings()
         configure_logging(cfg.log_level)
-        db = Database(cfg.database_url, cfg.database_ro_urls, cfg.db_pool_min, cfg.db_pool_max,
-                      cfg.db_command_timeout, cfg.replica_max_lag_seconds, cfg.replica_check_interval_seconds)
+        db = Database(
+            cfg.database_url,
+            cfg.database_ro_urls,
+            cfg.db_pool_min,
+            cfg.db_pool_max,
+            cfg.db_command_timeout,
+            cfg.replica_max_lag_seconds,
+            cfg.replica_check_interval_seconds,
+        )
         await db.start()
         link = RedisLink(cfg.redis_url, cfg.redis_socket_timeout)
         cache = ShipmentCache(link, cfg.cache_ttl_seconds, cfg.l1_cache_size, cfg.l1_cache_ttl_seconds)
@@ -243,7 +285,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     env_settings = settings
-    cors = (env_settings.cors_origins if env_settings else None)
+    cors = env_settings.cors_origins if env_settings else None
     max_body = env_settings.max_body_bytes if env_settings else None
     if env_settings is None:
         # The middleware stack is built before lifespan runs, so read the few knobs it needs now.
@@ -257,8 +299,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=list(cors or ()),
         allow_methods=["GET", "POST", "PATCH"],
         allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-        expose_headers=["ETag", "Location", "Retry-After", "X-Request-ID", "RateLimit-Limit",
-                        "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"],
+        expose_headers=[
+            "ETag",
+            "Location",
+            "Retry-After",
+            "X-Request-ID",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "RateLimit-Policy",
+        ],
         max_age=600,
     )
     app.add_middleware(Observability, max_body=max_body or 16384)
@@ -290,12 +340,22 @@ def _install_handlers(app: FastAPI) -> None:
                 name = "body"
             if location == "header":
                 name = {"if-match": "If-Match", "authorization": "Authorization"}.get(name, name)
-            errors.append({"field": name, "location": location, "message": str(err.get("msg", "")),
-                           "type": str(err.get("type", ""))})
+            errors.append(
+                {
+                    "field": name,
+                    "location": location,
+                    "message": str(err.get("msg", "")),
+                    "type": str(err.get("type", "")),
+                }
+            )
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         return JSONResponse(
-            {"error": "validation_error", "message": f"{first['field']}: {first['message']}",
-             "field": first["field"], "errors": errors},
+            {
+                "error": "validation_error",
+                "message": f"{first['field']}: {first['message']}",
+                "field": first["field"],
+                "errors": errors,
+            },
             status_code=422,
         )
 
@@ -307,24 +367,45 @@ def _install_handlers(app: FastAPI) -> None:
 
 # --- access control -------------------------------------------------------------------------------
 
+
 async def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
     challenge = {"WWW-Authenticate": 'Bearer realm="shipments"'}
     if not authorization:
-        raise HTTPException(401, detail={"error": "unauthorized", "field": "Authorization",
-                                         "message": "send Authorization: Bearer <api key>"}, headers=challenge)
+        raise HTTPException(
+            401,
+            detail={
+                "error": "unauthorized",
+                "field": "Authorization",
+                "message": "send Authorization: Bearer <api key>",
+            },
+            headers=challenge,
+        )
     scheme, _, key = authorization.partition(" ")
     found = await _services(request).keys.lookup(key.strip()) if scheme.lower() == "bearer" else None
     if found is None:
-        raise HTTPException(401, detail={"error": "unauthorized", "field": "Authorization",
-                                         "message": "unknown or revoked API key"}, headers=challenge)
+        raise HTTPException(
+            401,
+            detail={
+                "error": "unauthorized",
+                "field": "Authorization",
+                "message": "unknown or revoked API key",
+            },
+            headers=challenge,
+        )
     return found
 
 
 def access(role: str, kind: str) -> Callable[..., Awaitable[Principal]]:
     async def check(request: Request, who: Annotated[Principal, Depends(principal)]) -> Principal:
         if not who.allows(role):
-            raise HTTPException(403, detail={"error": "forbidden", "field": "Authorization",
-                                             "message": f"this needs the {role} role; the key has {who.role}"})
+            raise HTTPException(
+                403,
+                detail={
+                    "error": "forbidden",
+                    "field": "Authorization",
+                    "message": f"this needs the {role} role; the key has {who.role}",
+                },
+            )
         services = _services(request)
         cfg = services.settings
         limit = cfg.rate_limit_reads_per_minute if kind == "read" else cfg.rate_limit_writes_per_minute
@@ -339,8 +420,11 @@ def access(role: str, kind: str) -> Callable[..., Awaitable[Principal]]:
 def _limit(request: Request, decision: Decision, scope: str) -> None:
     request.state.ratelimit = decision
     if not decision.allowed:
-        raise HTTPException(429, detail={"error": "rate_limited", "message": f"{scope} rate limit reached"},
-                            headers=decision.headers())
+        raise HTTPException(
+            429,
+            detail={"error": "rate_limited", "message": f"{scope} rate limit reached"},
+            headers=decision.headers(),
+        )
 
 
 Reader = Annotated[Principal, Depends(access("reader", "read"))]
@@ -392,8 +476,15 @@ def _install_routes(app: FastAPI) -> None:
             primary = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
         redis_ok = await services.redis.ping()
         replicas = [
-            {"name": r.name, "reachable": r.reachable, "lag_seconds": r.lag_seconds, "in_read_pool": r.in_pool,
-             "reason": r.reason, "ejections": r.ejections, "last_error": r.last_error}
+            {
+                "name": r.name,
+                "reachable": r.reachable,
+                "lag_seconds": r.lag_seconds,
+                "in_read_pool": r.in_pool,
+                "reason": r.reason,
+                "ejections": r.ejections,
+                "last_error": r.last_error,
+            }
             for r in services.db.replicas
         ]
         for r in services.db.replicas:
@@ -407,7 +498,11 @@ def _install_routes(app: FastAPI) -> None:
             "primary": primary,
             "replicas": replicas,
             "reads_from": "replica" if any(r["in_read_pool"] for r in replicas) else "primary",
-            "cache": {**services.cache.stats(), "redis_reachable": redis_ok, "redis_error": services.redis.last_error},
+            "cache": {
+                **services.cache.stats(),
+                "redis_reachable": redis_ok,
+                "redis_error": services.redis.last_error,
+            },
             "pools": services.db.pool_stats(),
             "rate_limit": {"blocks": METRICS.blocks_total, "backend": "redis" if redis_ok else "in-process"},
             "uptime_seconds": round(time.time() - LIFECYCLE.started, 1),
@@ -429,7 +524,9 @@ def _install_routes(app: FastAPI) -> None:
         }
 
     # --- shipments ---------------------------------------------------------------------------------
-    @app.post("/api/shipments", status_code=201, tags=["shipments"], response_model=Shipment, responses=ERRORS)
+    @app.post(
+        "/api/shipments", status_code=201, tags=["shipments"], response_model=Shipment, responses=ERRORS
+    )
     async def create_shipment(body: ShipmentCreate, request: Request, who: Writer) -> JSONResponse:
         services = _services(request)
 
@@ -437,19 +534,30 @@ def _install_routes(app: FastAPI) -> None:
             return await conn.fetchrow(
                 """INSERT INTO shipments (tracking_number, origin, destination, weight_kg, status)
                    VALUES ($1, $2, $3, $4, $5) RETURNING *""",
-                body.tracking_number, body.origin, body.destination, body.weight_kg, body.status,
+                body.tracking_number,
+                body.origin,
+                body.destination,
+                body.weight_kg,
+                body.status,
             )
 
         try:
             row = await services.db.write(insert)
         except asyncpg.UniqueViolationError:
-            raise HTTPException(409, detail={"error": "conflict", "field": "tracking_number",
-                                             "message": "a shipment with this tracking_number exists"}) from None
+            raise HTTPException(
+                409,
+                detail={
+                    "error": "conflict",
+                    "field": "tracking_number",
+                    "message": "a shipment with this tracking_number exists",
+                },
+            ) from None
         value = row_to_shipment(row)
         await services.cache.put(value["id"], value, publish=True)
         await services.guard.mark_write(who.key_id)
-        return JSONResponse(value, 201, headers={"ETag": f'"{value["version"]}"',
-                                                 "Location": f"/api/shipments/{value['id']}"})
+        return JSONResponse(
+            value, 201, headers={"ETag": f'"{value["version"]}"', "Location": f"/api/shipments/{value['id']}"}
+        )
 
     @app.get("/api/shipments/{shipment_id}", tags=["shipments"], response_model=Shipment, responses=ERRORS)
     async def get_shipment(shipment_id: uuid.UUID, request: Request, _who: Reader) -> JSONResponse:
@@ -465,8 +573,10 @@ def _install_routes(app: FastAPI) -> None:
 
         value = await services.cache.get(str(shipment_id), load, skip_l1=fresh)
         if value is None:
-            raise HTTPException(404, detail={"error": "not_found", "field": "shipment_id",
-                                             "message": "no shipment with this id"})
+            raise HTTPException(
+                404,
+                detail={"error": "not_found", "field": "shipment_id", "message": "no shipment with this id"},
+            )
         return JSONResponse(value, headers={"ETag": f'"{value["version"]}"'})
 
     @app.get("/api/shipments", tags=["shipments"], response_model=ShipmentPage, responses=ERRORS)
@@ -486,7 +596,10 @@ def _install_routes(app: FastAPI) -> None:
                    WHERE ($1::text IS NULL OR status = $1)
                      AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
                    ORDER BY created_at DESC, id DESC LIMIT $4""",
-                status, after[0] if after else None, after[1] if after else None, limit + 1,
+                status,
+                after[0] if after else None,
+                after[1] if after else None,
+                limit + 1,
             )
 
         rows = await services.db.read(fetch, primary=request.state.recent_writer)
@@ -506,12 +619,17 @@ def _install_routes(app: FastAPI) -> None:
 
         async def update(conn: asyncpg.Connection) -> tuple[asyncpg.Record | None, int | None]:
             row = await conn.fetchrow(
-                """UPDATE shipments SET origin = COALESCE($3, origin), destination = COALESCE($4, destination),
+                """UPDATE shipments SET origin = COALESCE($3, origin),
+                          destination = COALESCE($4, destination),
                           weight_kg = COALESCE($5, weight_kg), status = COALESCE($6, status),
                           version = version + 1, updated_at = clock_timestamp()
                    WHERE id = $1 AND version = $2 RETURNING *""",
-                shipment_id, expected, changes.get("origin"), changes.get("destination"),
-                changes.get("weight_kg"), changes.get("status"),
+                shipment_id,
+                expected,
+                changes.get("origin"),
+                changes.get("destination"),
+                changes.get("weight_kg"),
+                changes.get("status"),
             )
             if row is not None:
                 return row, None
@@ -521,31 +639,50 @@ def _install_routes(app: FastAPI) -> None:
         row, current = await services.db.write(update)
         if row is None:
             if current is None:
-                raise HTTPException(404, detail={"error": "not_found", "field": "shipment_id",
-                                                 "message": "no shipment with this id"})
+                raise HTTPException(
+                    404,
+                    detail={
+                        "error": "not_found",
+                        "field": "shipment_id",
+                        "message": "no shipment with this id",
+                    },
+                )
             METRICS.conflicts.inc()
-            raise HTTPException(409, detail={"error": "conflict", "field": "If-Match", "current_version": current,
-                                             "message": f"version {expected} is stale; current is {current}"},
-                                headers={"ETag": f'"{current}"'})
+            raise HTTPException(
+                409,
+                detail={
+                    "error": "conflict",
+                    "field": "If-Match",
+                    "current_version": current,
+                    "message": f"version {expected} is stale; current is {current}",
+                },
+                headers={"ETag": f'"{current}"'},
+            )
         value = row_to_shipment(row)
         await services.cache.put(value["id"], value, publish=True)
         await services.guard.mark_write(who.key_id)
         return JSONResponse(value, headers={"ETag": f'"{value["version"]}"'})
 
     # --- inquiries ---------------------------------------------------------------------------------
-    @app.post("/api/inquiries", status_code=201, tags=["inquiries"], response_model=InquiryCreated,
-              responses=ERRORS)
+    @app.post(
+        "/api/inquiries", status_code=201, tags=["inquiries"], response_model=InquiryCreated, responses=ERRORS
+    )
     async def create_inquiry(body: InquiryCreate, request: Request) -> JSONResponse:
         services = _services(request)
         client_ip = request.client.host if request.client else "unknown"
-        decision, _ = await services.guard.check("inquiry", client_ip, services.settings.rate_limit_inquiries_per_minute)
+        decision, _ = await services.guard.check(
+            "inquiry", client_ip, services.settings.rate_limit_inquiries_per_minute
+        )
         _limit(request, decision, "inquiry")
 
         async def insert(conn: asyncpg.Connection) -> asyncpg.Record:
             return await conn.fetchrow(
                 "INSERT INTO inquiries (name, email, message, client_ip) VALUES ($1, $2, $3, $4)"
                 " RETURNING id, created_at",
-                body.name, body.email, body.message, client_ip,
+                body.name,
+                body.email,
+                body.message,
+                client_ip,
             )
 
         row = await services.db.write(insert)
@@ -566,12 +703,22 @@ def _install_routes(app: FastAPI) -> None:
                 """SELECT id, name, email, message, created_at FROM inquiries
                    WHERE ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
                    ORDER BY created_at DESC, id DESC LIMIT $3""",
-                after[0] if after else None, after[1] if after else None, limit + 1,
+                after[0] if after else None,
+                after[1] if after else None,
+                limit + 1,
             )
 
         rows = await services.db.read(fetch, primary=request.state.recent_writer)
-        items = [{"id": str(r["id"]), "name": r["name"], "email": r["email"], "message": r["message"],
-                  "created_at": r["created_at"].isoformat()} for r in rows]
+        items = [
+            {
+                "id": str(r["id"]),
+                "name": r["name"],
+                "email": r["email"],
+                "message": r["message"],
+                "created_at": r["created_at"].isoformat(),
+            }
+            for r in rows
+        ]
         return JSONResponse(_page(items, rows, limit))
 
 
@@ -581,7 +728,9 @@ def _cursor(cursor: str | None) -> tuple[Any, uuid.UUID] | None:
     try:
         return decode_cursor(cursor)
     except CursorError as exc:
-        raise HTTPException(400, detail={"error": "bad_request", "field": "cursor", "message": str(exc)}) from None
+        raise HTTPException(
+            400, detail={"error": "bad_request", "field": "cursor", "message": str(exc)}
+        ) from None
 
 
 def _page(items: list[dict[str, Any]], rows: list[asyncpg.Record], limit: int) -> dict[str, Any]:

@@ -26,7 +26,9 @@ class Metrics:
             registry=r,
         )
         self.cache_hits = Counter("cache_hits_total", "Cache hits", ["layer"], registry=r)
-        self.cache_misses = Counter("cache_misses_total", "Cache misses (loaded from the database)", registry=r)
+        self.cache_misses = Counter(
+            "cache_misses_total", "Cache misses (loaded from the database)", registry=r
+        )
         self.rate_limit_blocks = Counter(
             "rate_limit_blocks_total", "Requests refused by a rate limit", ["scope", "backend"], registry=r
         )
@@ -37,7 +39,9 @@ class Metrics:
         self.replica_fallbacks = Counter(
             "replica_fallbacks_total", "Reads that fell back from a replica to the primary", registry=r
         )
-        self.replica_in_pool = Gauge("replica_in_read_pool", "1 when the replica serves reads", ["replica"], registry=r)
+        self.replica_in_pool = Gauge(
+            "replica_in_read_pool", "1 when the replica serves reads", ["replica"], registry=r
+        )
         self.replica_lag = Gauge("replica_lag_seconds", "Replication lag", ["replica"], registry=r)
         self.redis_up = Gauge("redis_up", "1 when Redis answers", registry=r)
         # Plain counters for the JSON summary (reading Prometheus collectors back is clumsy).

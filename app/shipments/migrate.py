@@ -46,7 +46,10 @@ async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                        checksum text NOT NULL,
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
-            done = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")}
+            done = {
+                r["version"]: r["checksum"]
+                for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+            }
             for version, path in migration_files(directory):
                 sql = path.read_text()
                 checksum = hashlib.sha256(sql.encode()).hexdigest()
