@@ -33,8 +33,7 @@ import typer
 
 REPO = Path(__file__).resolve().parent.parent
 APP_DIR = REPO / "app"
-STATE_DIR = REPO / ".local"
-STATE_FILE = STATE_DIR / "state.json"
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PGBOUNCER = Path("/usr/sbin/pgbouncer")
 REDIS_SERVER = Path("/usr/bin/redis-server")
@@ -656,10 +655,16 @@ local_app = typer.Typer(
 )
 
 
+def state_file() -> Path:
+    """Where `up` records what it started: .local/state.json (git-ignored), or $BERTH_LOCAL_STATE_DIR."""
+    return Path(os.environ.get("BERTH_LOCAL_STATE_DIR") or REPO / ".local") / "state.json"
+
+
 def _read_state() -> dict[str, Any] | None:
-    if not STATE_FILE.exists():
+    path = state_file()
+    if not path.exists():
         return None
-    return json.loads(STATE_FILE.read_text())
+    return json.loads(path.read_text())
 
 
 @local_app.command()
@@ -681,9 +686,10 @@ def up(
     except HarnessError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    STATE_DIR.mkdir(exist_ok=True)
-    STATE_FILE.write_text(json.dumps(topo.to_state(), indent=2))
-    os.chmod(STATE_FILE, 0o600)
+    path = state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(topo.to_state(), indent=2))
+    os.chmod(path, 0o600)
     url = topo.app_urls[0]
     if as_json:
         typer.echo(json.dumps({"url": url, "urls": topo.app_urls, "writer_key": writer, "admin_key": admin}))
@@ -698,7 +704,7 @@ def up(
     )
     typer.echo(f"  PgBouncer:   127.0.0.1:{topo.ports['pgbouncer']} (shipments, shipments_ro)")
     typer.echo(f"  Redis:       {topo.redis_url}")
-    typer.echo(f"  state:       {STATE_FILE} (stop with `berth local down`)")
+    typer.echo(f"  state:       {path} (stop with `berth local down`)")
     typer.echo(f'  try:         curl -H "Authorization: Bearer {writer}" {url}/api/shipments')
 
 
@@ -741,7 +747,7 @@ def down() -> None:
         return
     topo = Topology.from_state(state)
     topo.stop()
-    STATE_FILE.unlink()
+    state_file().unlink()
     typer.echo("berth local stopped")
 
 

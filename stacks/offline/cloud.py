@@ -55,8 +55,12 @@ class EmbeddedCloud:
     @classmethod
     def serve(cls) -> EmbeddedCloud:
         """Start moto's server on a free loopback port; stop it with close()."""
+        import logging
+
         from moto.server import ThreadedMotoServer
 
+        # werkzeug logs every request at INFO: thousands of lines per stack run.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         port = _free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
