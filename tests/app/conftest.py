@@ -1,0 +1,104 @@
+"""app tests room: fixtures: ONE real local topology per session (PostgreSQL primary + streaming
+replica, PgBouncer, Redis, two app processes) from stacks/local.py, and helpers to talk to it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from stacks.local import Topology
+
+_ip_counter = itertools.count(1)
+CORS_ORIGIN = "https://shipments.example"
+
+
+@pytest.fixture(scope="session")
+def topo() -> Iterator[Topology]:
+    topology = Topology(apps=2, app_env={"CORS_ORIGINS": CORS_ORIGIN})
+    topology.start()
+    try:
+        yield topology
+    finally:
+        topology.stop()
+
+
+@pytest.fixture(scope="session")
+def urls(topo: Topology) -> list[str]:
+    return topo.app_urls[:2]
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=15.0) as c:
+        yield c
+
+
+# Per-key rate limits are part of the contract, so each test gets fresh keys.
+@pytest.fixture
+def writer_key(topo: Topology) -> str:
+    return topo.create_key("writer", "test")
+
+
+@pytest.fixture
+def reader_key(topo: Topology) -> str:
+    return topo.create_key("reader", "test")
+
+
+@pytest.fixture
+def admin_key(topo: Topology) -> str:
+    return topo.create_key("admin", "test")
+
+
+def auth(key: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}", **extra}
+
+
+def unique_ip() -> str:
+    """A client address of its own (uvicorn trusts X-Forwarded-For from loopback), so per-IP limits
+    of one test are not spent by another."""
+    n = next(_ip_counter)
+    return f"198.18.{n // 250}.{n % 250 + 1}"
+
+
+def shipment_body(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "tracking_number": "TN-" + uuid.uuid4().hex[:16].upper(),
+        "origin": "Rotterdam",
+        "destination": "Oslo",
+        "weight_kg": 12.5,
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def make_shipment(client: httpx.Client, urls: list[str]) -> Callable[..., dict[str, Any]]:
+    def make(key: str, url: str | None = None, **overrides: Any) -> dict[str, Any]:
+        response = client.post(
+            f"{url or urls[0]}/api/shipments", json=shipment_body(**overrides), headers=auth(key)
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return make
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1, what: str = ""
+) -> Any:
+    """Poll until predicate() is truthy; returns its value or fails naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last value {last!r}")
