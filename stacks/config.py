@@ -9,6 +9,7 @@ names the key as written in the file, the offending value and what is allowed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 import json
@@ -148,9 +149,15 @@ class ClusterSettings(Model):
     admin_role_arns: list[Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")]] = Field(
         default_factory=list
     )
+    # EKS refuses to delete a protected cluster; staging turns it off to be disposable.
+    deletion_protection: bool = True
     # Use an existing cluster instead of creating one: the kubeconfig comes from the
     # secret config value `berth:kubeconfig` (never from this object).
     existing: bool = False
+    # With `existing`: the cluster's name and the security group its nodes carry (the data
+    # tiers admit it), since nothing here creates them.
+    existing_cluster_name: str | None = Field(None, pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
+    existing_node_security_group_id: str | None = Field(None, pattern=r"^sg-[0-9a-f]{8,17}$")
 
     @model_validator(mode="after")
     def _sizes(self) -> ClusterSettings:
@@ -161,6 +168,8 @@ class ClusterSettings(Model):
             )
         if "0.0.0.0/0" in self.public_access_cidrs:
             raise ValueError("publicAccessCidrs must not contain 0.0.0.0/0; list the operators' ranges")
+        if self.existing and not (self.existing_cluster_name and self.existing_node_security_group_id):
+            raise ValueError("existing: true needs existingClusterName and existingNodeSecurityGroupId")
         return self
 
 
@@ -503,10 +512,7 @@ def _key(loc: tuple[Any, ...]) -> str:
     head, *rest = loc
     if head == "region":
         return "aws:region"
-    if head in ("stack", "environment", "tags"):
-        base = f"berth:{head}"
-    else:
-        base = f"berth:{head}"
+    base = f"berth:{head}"
     for part in rest:
         base += f"[{part}]" if isinstance(part, int) else f".{part}"
     return base
@@ -515,9 +521,7 @@ def _key(loc: tuple[Any, ...]) -> str:
 def _lookup(raw: Mapping[str, Any], loc: tuple[Any, ...]) -> Any:
     cur: Any = raw
     for part in loc:
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and part < len(cur):
+        if (isinstance(cur, Mapping) and part in cur) or (isinstance(cur, list) and isinstance(part, int) and part < len(cur)):
             cur = cur[part]
         else:
             return None
@@ -584,10 +588,8 @@ def raw_from_config_map(config: Mapping[str, Any]) -> dict[str, Any]:
     for full_key, value in config.items():
         ns, _, key = full_key.partition(":")
         if isinstance(value, str) and value[:1] in "{[":
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 value = json.loads(value)
-            except json.JSONDecodeError:
-                pass
         if ns == "aws" and key == "region":
             raw["region"] = value
         elif ns == PROJECT:

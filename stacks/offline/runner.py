@@ -159,12 +159,14 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
         def _region_of(self, type_: str, inputs: dict[str, Any], provider_ref: str) -> str | None:
             if not type_.startswith("aws:") and not type_.startswith("pulumi:providers:aws"):
                 return None
+            if type_.startswith("aws:iam/"):
+                return None  # IAM is global
             if isinstance(inputs.get("region"), str) and inputs["region"]:
                 return inputs["region"]
             provider_urn = provider_ref.split("::")[0:4]
             return self.provider_regions.get("::".join(provider_urn), ctx.default_region)
 
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        def RegisterResource(self, request: Any) -> Any:
             urn = self.make_urn(request.parent, request.type, request.name)
             _ensure_event_loop()
             raw = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
@@ -213,7 +215,7 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
             return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj_proto)
 
-        def ReadResource(self, request: Any) -> Any:  # noqa: N802
+        def ReadResource(self, request: Any) -> Any:
             _ensure_event_loop()
             urn = self.make_urn(request.parent, request.type, request.name)
             inputs, secret_keys = unwrap_secrets(rpc.deserialize_properties(request.properties))
@@ -231,7 +233,7 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
             props = _sync_await(rpc.serialize_properties(state, {}))
             return resource_pb2.ReadResourceResponse(urn=urn, properties=props)
 
-        def Invoke(self, request: Any) -> Any:  # noqa: N802
+        def Invoke(self, request: Any) -> Any:
             _ensure_event_loop()
             if request.tok == "pulumi:pulumi:getResource":
                 return super().Invoke(request)
@@ -248,7 +250,7 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
             ret_proto = _sync_await(rpc.serialize_properties(ret, {}))
             return resource_pb2.ResourceInvokeResponse(**{"failures": failures, "return": ret_proto})
 
-        def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        def RegisterResourceOutputs(self, request: Any) -> Any:
             _ensure_event_loop()
             outs, secret_keys = unwrap_secrets(rpc.deserialize_properties(request.outputs))
             with self._lock:
@@ -314,7 +316,7 @@ def run_stack(
     error: BaseException | None = None
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(repo / "__main__.py"), run_name="__main__")))
-    except BaseException as exc:  # noqa: BLE001 - reported with the partial graph below
+    except BaseException as exc:
         error = exc
     finally:
         os.chdir(old_cwd)
