@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pulumi
 
+from components.cluster import Cluster, ClusterArgs
 from components.network import Network, NetworkArgs
 from stacks.config import Settings, connection_budget
 
@@ -26,9 +27,36 @@ def build(s: Settings) -> None:
         ),
     )
 
+    cluster = Cluster(
+        s.name_prefix,
+        ClusterArgs(
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            version=s.cluster.version,
+            public_access_cidrs=s.cluster.public_access_cidrs,
+            instance_types=s.cluster.instance_types,
+            capacity_type=s.cluster.capacity_type,
+            node_min=s.cluster.node_min,
+            node_max=s.cluster.node_max,
+            node_desired=s.cluster.node_desired,
+            node_disk_gib=s.cluster.node_disk_gib,
+            log_retention_days=s.cluster.log_retention_days,
+            admin_role_arns=s.cluster.admin_role_arns,
+            deletion_protection=s.cluster.deletion_protection,
+            existing_kubeconfig=(
+                pulumi.Config("berth").require_secret("kubeconfig") if s.cluster.existing else None
+            ),
+            existing_cluster_name=s.cluster.existing_cluster_name,
+            existing_node_security_group_id=s.cluster.existing_node_security_group_id,
+            tags=s.standard_tags,
+        ),
+    )
+
     pulumi.export("environment", s.environment)
     pulumi.export("region", s.region)
     pulumi.export("vpcId", network.vpc_id)
     pulumi.export("privateSubnetIds", network.private_subnet_ids)
     pulumi.export("publicSubnetIds", network.public_subnet_ids)
+    pulumi.export("clusterName", cluster.cluster_name)
+    pulumi.export("clusterEndpoint", cluster.endpoint)
     pulumi.export("connectionBudget", connection_budget(s).model_dump(exclude={"problems"}))

@@ -46,6 +46,9 @@ class EmbeddedCloud:
         for k, v in _FAKE_CREDS.items():
             os.environ[k] = v
         os.environ.pop("AWS_PROFILE", None)
+        # AWS-managed IAM policies (AmazonEKSClusterPolicy, ...) exist in every real account;
+        # moto only knows them when asked before its IAM backend starts.
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         if endpoint_url is None:
             from moto import mock_aws
 

@@ -192,9 +192,10 @@ def security_group(ctx: Ctx, r: Res) -> Out:
         TagSpecifications=tag_spec("security-group", r.tags()),
     )
     gid = sg["GroupId"]
-    # Pulumi removes the default allow-all egress unless declared; so does the embedded cloud.
+    # The provider always removes AWS's default allow-all egress on create (only declared
+    # rules remain, inline or as separate rule resources); so does the embedded cloud.
     current = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
-    if current.get("IpPermissionsEgress") and r.inputs.get("egress") is not None:
+    if current.get("IpPermissionsEgress"):
         ec2.revoke_security_group_egress(GroupId=gid, IpPermissions=current["IpPermissionsEgress"])
     for rule in r.inputs.get("ingress") or []:
         ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[_inline_rule(rule)])
