@@ -64,9 +64,7 @@ def ensure_packages() -> None:
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, stdout=subprocess.DEVNULL
-    )
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env, stdout=subprocess.DEVNULL)
     for svc in missing:
         # Debian starts packaged services on install; we run our own on free ports.
         subprocess.run(["service", svc, "stop"], check=False, capture_output=True)
@@ -208,9 +206,7 @@ class Topology:
             **kwargs,
         )
         if result.returncode != 0:
-            raise HarnessError(
-                f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()[-800:]}"
-            )
+            raise HarnessError(f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()[-800:]}")
         return result
 
     def _pg_cmd(self, data: Path, port: int) -> list[str]:
@@ -377,17 +373,11 @@ class Topology:
             "--protected-mode",
             "yes",
         ]
-        self._spawn(
-            Service(
-                "redis", cmd, self.ports["redis"], str(self.root / "logs" / "redis.log"), as_postgres=True
-            )
-        )
+        self._spawn(Service("redis", cmd, self.ports["redis"], str(self.root / "logs" / "redis.log"), as_postgres=True))
         self._wait_port(self.ports["redis"], "redis")
 
     def app_process_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "RATE_LIMIT_"))
-        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "RATE_LIMIT_"))}
         env.update(
             {
                 "PYTHONPATH": str(APP_DIR),
@@ -675,9 +665,7 @@ def up(
     """Start everything in the background and print the URLs and fresh writer/admin API keys."""
     state = _read_state()
     if state is not None and any(s["pid"] and _pid_alive(s["pid"]) for s in state["services"].values()):
-        typer.echo(
-            "berth local is already running (see `berth local status`; `berth local down` stops it)", err=True
-        )
+        typer.echo("berth local is already running (see `berth local status`; `berth local down` stops it)", err=True)
         raise typer.Exit(1)
     topo = Topology(apps=apps)
     try:
@@ -699,9 +687,7 @@ def up(
     typer.echo(f"  openapi:     {url}/api/openapi.json")
     typer.echo(f"  writer key:  {writer}")
     typer.echo(f"  admin key:   {admin}")
-    typer.echo(
-        f"  PostgreSQL:  primary 127.0.0.1:{topo.ports['primary']}, replica 127.0.0.1:{topo.ports['replica']}"
-    )
+    typer.echo(f"  PostgreSQL:  primary 127.0.0.1:{topo.ports['primary']}, replica 127.0.0.1:{topo.ports['replica']}")
     typer.echo(f"  PgBouncer:   127.0.0.1:{topo.ports['pgbouncer']} (shipments, shipments_ro)")
     typer.echo(f"  Redis:       {topo.redis_url}")
     typer.echo(f"  state:       {path} (stop with `berth local down`)")
@@ -715,18 +701,13 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the status 
     if state is None:
         typer.echo("berth local is not running")
         raise typer.Exit(1)
-    rows = [
-        (n, s["pid"], s["port"], bool(s["pid"]) and _pid_alive(s["pid"]))
-        for n, s in state["services"].items()
-    ]
+    rows = [(n, s["pid"], s["port"], bool(s["pid"]) and _pid_alive(s["pid"])) for n, s in state["services"].items()]
     if as_json:
         typer.echo(
             json.dumps(
                 {
                     "urls": state["urls"],
-                    "services": [
-                        {"name": n, "pid": p, "port": port, "running": alive} for n, p, port, alive in rows
-                    ],
+                    "services": [{"name": n, "pid": p, "port": port, "running": alive} for n, p, port, alive in rows],
                 }
             )
         )

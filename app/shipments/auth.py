@@ -80,7 +80,5 @@ async def insert_key(conn: asyncpg.Connection, role: str, name: str) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     key = generate_key()
-    await conn.execute(
-        "INSERT INTO api_keys (name, role, key_hash) VALUES ($1, $2, $3)", name, role, hash_key(key)
-    )
+    await conn.execute("INSERT INTO api_keys (name, role, key_hash) VALUES ($1, $2, $3)", name, role, hash_key(key))
     return key

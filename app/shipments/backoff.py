@@ -13,9 +13,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def backoff_delay(
-    attempt: int, *, base: float = 0.01, cap: float = 0.5, rng: random.Random | None = None
-) -> float:
+def backoff_delay(attempt: int, *, base: float = 0.01, cap: float = 0.5, rng: random.Random | None = None) -> float:
     """Full-jitter delay before retry `attempt` (0-based): uniform in [0, min(cap, base * 2**attempt)]."""
     if attempt < 0:
         raise ValueError("attempt must be >= 0")

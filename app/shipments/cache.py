@@ -15,7 +15,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from .lru import VersionedLRU
 from .metrics import METRICS
@@ -50,6 +53,10 @@ class RedisLink:
             socket_connect_timeout=socket_timeout,
             max_connections=64,
             health_check_interval=0,
+            # One immediate retry on a fresh connection absorbs the stale pooled sockets a Redis
+            # restart leaves behind; timeouts are not retried (a frozen Redis must cost little).
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
         )
         self.cooldown = cooldown
         self.down_until = 0.0
@@ -152,7 +159,8 @@ class ShipmentCache:
                         # A paused Redis keeps the socket open: a ping notices it.
                         await pubsub.ping()
                         last_ping = time.monotonic()
-                    if not self.link.connected and not self.link.available():
+                    if not self.l1_enabled or not self.link.available():
+                        # Some Redis call failed meanwhile: messages may have been lost, start afresh.
                         raise ConnectionError("redis marked down")
             except asyncio.CancelledError:
                 await self._close_pubsub(pubsub)
@@ -230,9 +238,7 @@ class ShipmentCache:
 
         async def store(client: aioredis.Redis) -> None:
             async with client.pipeline(transaction=False) as pipe:
-                await self._set_if_newer(
-                    keys=[KEY_PREFIX + key], args=[payload, version, self.ttl], client=pipe
-                )
+                await self._set_if_newer(keys=[KEY_PREFIX + key], args=[payload, version, self.ttl], client=pipe)
                 if publish:
                     pipe.publish(CHANNEL, f"{key}:{version}")
                 await pipe.execute()

@@ -30,17 +30,13 @@ class Guard:
         # Recent writers seen by this process; Redis shares the marker with the other processes.
         self._recent_writers: OrderedDict[str, float] = OrderedDict()
 
-    async def check(
-        self, scope: str, ident: str, limit: int, client: str | None = None
-    ) -> tuple[Decision, bool]:
+    async def check(self, scope: str, ident: str, limit: int, client: str | None = None) -> tuple[Decision, bool]:
         """(rate-limit decision, whether `client` wrote within the read-your-writes window)."""
         key = f"rl:{scope}:{ident}"
 
         async def run(redis: aioredis.Redis) -> list[object]:
             async with redis.pipeline(transaction=False) as pipe:
-                await self._script(
-                    keys=[key], args=[limit, WINDOW_SECONDS * 1000, redis_member()], client=pipe
-                )
+                await self._script(keys=[key], args=[limit, WINDOW_SECONDS * 1000, redis_member()], client=pipe)
                 if client is not None:
                     pipe.exists(f"ryw:{client}")
                 return await pipe.execute()

@@ -152,9 +152,7 @@ class Observability:
             length = headers.get(b"content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body):
                 code = 413 if length.isdigit() else 400
-                body = error_body(
-                    code, "request body over the size limit" if code == 413 else "bad Content-Length"
-                )
+                body = error_body(code, "request body over the size limit" if code == 413 else "bad Content-Length")
                 body["field"] = "body" if code == 413 else "Content-Length"
                 await JSONResponse(body, status_code=code)(scope, receive, send_wrapper)
             else:
@@ -524,9 +522,7 @@ def _install_routes(app: FastAPI) -> None:
         }
 
     # --- shipments ---------------------------------------------------------------------------------
-    @app.post(
-        "/api/shipments", status_code=201, tags=["shipments"], response_model=Shipment, responses=ERRORS
-    )
+    @app.post("/api/shipments", status_code=201, tags=["shipments"], response_model=Shipment, responses=ERRORS)
     async def create_shipment(body: ShipmentCreate, request: Request, who: Writer) -> JSONResponse:
         services = _services(request)
 
@@ -664,9 +660,7 @@ def _install_routes(app: FastAPI) -> None:
         return JSONResponse(value, headers={"ETag": f'"{value["version"]}"'})
 
     # --- inquiries ---------------------------------------------------------------------------------
-    @app.post(
-        "/api/inquiries", status_code=201, tags=["inquiries"], response_model=InquiryCreated, responses=ERRORS
-    )
+    @app.post("/api/inquiries", status_code=201, tags=["inquiries"], response_model=InquiryCreated, responses=ERRORS)
     async def create_inquiry(body: InquiryCreate, request: Request) -> JSONResponse:
         services = _services(request)
         client_ip = request.client.host if request.client else "unknown"
@@ -728,9 +722,7 @@ def _cursor(cursor: str | None) -> tuple[Any, uuid.UUID] | None:
     try:
         return decode_cursor(cursor)
     except CursorError as exc:
-        raise HTTPException(
-            400, detail={"error": "bad_request", "field": "cursor", "message": str(exc)}
-        ) from None
+        raise HTTPException(400, detail={"error": "bad_request", "field": "cursor", "message": str(exc)}) from None
 
 
 def _page(items: list[dict[str, Any]], rows: list[asyncpg.Record], limit: int) -> dict[str, Any]:

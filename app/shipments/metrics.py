@@ -15,9 +15,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.http_requests = Counter(
-            "http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r
-        )
+        self.http_requests = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"], registry=r)
         self.http_duration = Histogram(
             "http_request_duration_seconds",
             "HTTP request duration",
@@ -26,22 +24,16 @@ class Metrics:
             registry=r,
         )
         self.cache_hits = Counter("cache_hits_total", "Cache hits", ["layer"], registry=r)
-        self.cache_misses = Counter(
-            "cache_misses_total", "Cache misses (loaded from the database)", registry=r
-        )
+        self.cache_misses = Counter("cache_misses_total", "Cache misses (loaded from the database)", registry=r)
         self.rate_limit_blocks = Counter(
             "rate_limit_blocks_total", "Requests refused by a rate limit", ["scope", "backend"], registry=r
         )
         self.db_retries = Counter("db_retries_total", "Database transactions retried", ["reason"], registry=r)
-        self.conflicts = Counter(
-            "optimistic_lock_conflicts_total", "Updates refused for a stale version", registry=r
-        )
+        self.conflicts = Counter("optimistic_lock_conflicts_total", "Updates refused for a stale version", registry=r)
         self.replica_fallbacks = Counter(
             "replica_fallbacks_total", "Reads that fell back from a replica to the primary", registry=r
         )
-        self.replica_in_pool = Gauge(
-            "replica_in_read_pool", "1 when the replica serves reads", ["replica"], registry=r
-        )
+        self.replica_in_pool = Gauge("replica_in_read_pool", "1 when the replica serves reads", ["replica"], registry=r)
         self.replica_lag = Gauge("replica_lag_seconds", "Replication lag", ["replica"], registry=r)
         self.redis_up = Gauge("redis_up", "1 when Redis answers", registry=r)
         # Plain counters for the JSON summary (reading Prometheus collectors back is clumsy).

@@ -47,8 +47,7 @@ async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
             done = {
-                r["version"]: r["checksum"]
-                for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+                r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
             }
             for version, path in migration_files(directory):
                 sql = path.read_text()

@@ -81,18 +81,14 @@ def shipment_body(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def make_shipment(client: httpx.Client, urls: list[str]) -> Callable[..., dict[str, Any]]:
     def make(key: str, url: str | None = None, **overrides: Any) -> dict[str, Any]:
-        response = client.post(
-            f"{url or urls[0]}/api/shipments", json=shipment_body(**overrides), headers=auth(key)
-        )
+        response = client.post(f"{url or urls[0]}/api/shipments", json=shipment_body(**overrides), headers=auth(key))
         assert response.status_code == 201, response.text
         return response.json()
 
     return make
 
 
-def wait_for(
-    predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1, what: str = ""
-) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.1, what: str = "") -> Any:
     """Poll until predicate() is truthy; returns its value or fails naming what was awaited."""
     deadline = time.monotonic() + timeout
     last: Any = None

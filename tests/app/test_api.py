@@ -32,12 +32,7 @@ def test_create_get_update_shipment(client: httpx.Client, urls: list[str], write
     )
     assert patched.status_code == 200, patched.text
     p = patched.json()
-    assert (
-        p["version"] == 2
-        and p["status"] == "in_transit"
-        and p["weight_kg"] == 13
-        and p["origin"] == "Rotterdam"
-    )
+    assert p["version"] == 2 and p["status"] == "in_transit" and p["weight_kg"] == 13 and p["origin"] == "Rotterdam"
     assert p["updated_at"] > s["updated_at"] and patched.headers["etag"] == '"2"'
     assert client.get(f"{urls[0]}/api/shipments/{s['id']}", headers=auth(writer_key)).json() == p
 
@@ -47,10 +42,7 @@ def test_stale_version_is_409_with_current_version(
 ) -> None:
     s = make_shipment(writer_key)
     url = f"{urls[0]}/api/shipments/{s['id']}"
-    assert (
-        client.patch(url, json={"origin": "A"}, headers=auth(writer_key, **{"If-Match": '"1"'})).status_code
-        == 200
-    )
+    assert client.patch(url, json={"origin": "A"}, headers=auth(writer_key, **{"If-Match": '"1"'})).status_code == 200
     stale = client.patch(url, json={"origin": "B"}, headers=auth(writer_key, **{"If-Match": '"1"'}))
     assert stale.status_code == 409
     assert stale.json()["current_version"] == 2 and stale.json()["field"] == "If-Match"
@@ -122,9 +114,7 @@ def test_cursor_pagination_walks_every_item_once(
     assert pages >= 3
 
 
-def test_bad_cursor_and_limit_are_4xx_naming_the_field(
-    client: httpx.Client, urls: list[str], writer_key: str
-) -> None:
+def test_bad_cursor_and_limit_are_4xx_naming_the_field(client: httpx.Client, urls: list[str], writer_key: str) -> None:
     r = client.get(f"{urls[0]}/api/shipments", params={"cursor": "not-a-cursor"}, headers=auth(writer_key))
     assert r.status_code == 400 and r.json()["field"] == "cursor"
     r = client.get(f"{urls[0]}/api/shipments", params={"limit": 0}, headers=auth(writer_key))
@@ -146,10 +136,7 @@ def test_auth_401_and_403(
     none = client.get(f"{base}/api/shipments/{s['id']}")
     assert none.status_code == 401 and none.headers["www-authenticate"].startswith("Bearer")
     assert client.get(f"{base}/api/shipments", headers=auth("shk_wrong")).status_code == 401
-    assert (
-        client.get(f"{base}/api/shipments", headers={"Authorization": f"Basic {reader_key}"}).status_code
-        == 401
-    )
+    assert client.get(f"{base}/api/shipments", headers={"Authorization": f"Basic {reader_key}"}).status_code == 401
     # readers read, but may not write
     assert client.get(f"{base}/api/shipments/{s['id']}", headers=auth(reader_key)).status_code == 200
     denied = client.post(f"{base}/api/shipments", json=shipment_body(), headers=auth(reader_key))
@@ -213,9 +200,7 @@ def test_malformed_and_oversized_bodies(
     r = client.post(f"{base}/api/shipments", content=chunks(), headers=headers)
     assert r.status_code == 413
     s = make_shipment(writer_key)
-    r = client.patch(
-        f"{base}/api/shipments/{s['id']}", json={}, headers=auth(writer_key, **{"If-Match": '"1"'})
-    )
+    r = client.patch(f"{base}/api/shipments/{s['id']}", json={}, headers=auth(writer_key, **{"If-Match": '"1"'}))
     assert r.status_code == 422
     r = client.patch(
         f"{base}/api/shipments/{s['id']}",
@@ -251,9 +236,7 @@ def test_inquiries_create_and_admin_list(client: httpx.Client, urls: list[str], 
 
 
 def test_security_headers_request_id_and_cors(client: httpx.Client, urls: list[str]) -> None:
-    r = client.get(
-        f"{urls[0]}/api/health", headers={"X-Request-ID": "abc-123", "Origin": "https://evil.example"}
-    )
+    r = client.get(f"{urls[0]}/api/health", headers={"X-Request-ID": "abc-123", "Origin": "https://evil.example"})
     assert r.status_code == 200 and r.json() == {"status": "ok"}
     assert r.headers["strict-transport-security"].startswith("max-age=")
     assert r.headers["x-content-type-options"] == "nosniff"
@@ -282,9 +265,7 @@ def test_security_headers_request_id_and_cors(client: httpx.Client, urls: list[s
     assert client.get(f"{urls[0]}/nope").headers["x-frame-options"] == "DENY"
 
 
-def test_rate_limit_headers_on_every_api_response(
-    client: httpx.Client, urls: list[str], reader_key: str
-) -> None:
+def test_rate_limit_headers_on_every_api_response(client: httpx.Client, urls: list[str], reader_key: str) -> None:
     first = client.get(f"{urls[0]}/api/shipments", headers=auth(reader_key))
     second = client.get(f"{urls[1]}/api/shipments", headers=auth(reader_key))
     assert first.headers["ratelimit-limit"] == "100"

@@ -51,9 +51,7 @@ def test_fifty_concurrent_conflicting_patches_lose_no_update(
     assert all(c["current_version"] >= 2 for c in conflicts)
 
     with httpx.Client() as client:
-        final = client.get(
-            f"{urls[0]}/api/shipments/{s['id']}", headers=auth(topo.create_key("reader"))
-        ).json()
+        final = client.get(f"{urls[0]}/api/shipments/{s['id']}", headers=auth(topo.create_key("reader"))).json()
     assert final["version"] == 1 + len(successes)
     winner = max(successes, key=lambda x: x["version"])
     assert final["origin"] == winner["origin"]

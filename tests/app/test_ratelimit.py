@@ -30,21 +30,15 @@ def test_sixth_inquiry_in_a_minute_is_429_across_two_processes(client: httpx.Cli
     assert 50 <= int(sixth.headers["retry-after"]) <= 60
     assert sixth.headers["ratelimit-remaining"] == "0"
     # the limit is per client address: another one is unaffected
-    other = client.post(
-        f"{urls[0]}/api/inquiries", json=_inquiry(7), headers={"X-Forwarded-For": unique_ip()}
-    )
+    other = client.post(f"{urls[0]}/api/inquiries", json=_inquiry(7), headers={"X-Forwarded-For": unique_ip()})
     assert other.status_code == 201
     blocks = client.get(f"{urls[1]}/api/metrics").json()["rate_limit_blocks"]
     assert blocks >= 1
 
 
-def test_writes_are_limited_to_20_per_minute_per_key(
-    client: httpx.Client, urls: list[str], writer_key: str
-) -> None:
+def test_writes_are_limited_to_20_per_minute_per_key(client: httpx.Client, urls: list[str], writer_key: str) -> None:
     codes = [
-        client.post(
-            f"{urls[i % 2]}/api/shipments", json=shipment_body(), headers=auth(writer_key)
-        ).status_code
+        client.post(f"{urls[i % 2]}/api/shipments", json=shipment_body(), headers=auth(writer_key)).status_code
         for i in range(21)
     ]
     assert codes == [201] * 20 + [429]
@@ -55,8 +49,7 @@ def test_reads_are_limited_to_100_per_minute_per_key(
 ) -> None:
     s = make_shipment(writer_key)
     codes = [
-        client.get(f"{urls[i % 2]}/api/shipments/{s['id']}", headers=auth(reader_key)).status_code
-        for i in range(101)
+        client.get(f"{urls[i % 2]}/api/shipments/{s['id']}", headers=auth(reader_key)).status_code for i in range(101)
     ]
     assert codes == [200] * 100 + [429]
     # another key still reads
