@@ -50,11 +50,12 @@ def _evaluate(graph: Any) -> Any | None:
     return evaluate(graph)
 
 
-def _run_offline(stack: str) -> Any:
-    from stacks.offline.runner import run_stack
+def _run_offline(stack: str, config_file: Path | None = None) -> Any:
+    from stacks.offline.runner import read_config_file, run_stack
 
+    config = read_config_file(config_file) if config_file else None
     with console.status(f"[bold]running {stack} in the embedded cloud…", spinner="dots"):
-        return run_stack(stack).graph
+        return run_stack(stack, config=config).graph
 
 
 @app.command()
@@ -63,6 +64,9 @@ def preview(
     out: Annotated[Path, typer.Option(help="Where build/STACK goes.")] = REPO / "build",
     tree: Annotated[bool, typer.Option(help="Print the resource tree.")] = True,
     cloud: Annotated[bool, typer.Option("--cloud", help="Preview against real AWS with the Pulumi CLI.")] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="Use this stack config file instead of Pulumi.STACK.yaml.", exists=True)
+    ] = None,
 ) -> None:
     """Run STACK offline: print the resource tree and a summary, check policy, write build/STACK/."""
     if cloud:
@@ -76,7 +80,7 @@ def preview(
 
     started = time.perf_counter()
     try:
-        graph = _run_offline(stack)
+        graph = _run_offline(stack, config)
     except ProgramError as exc:
         raise _fail(f"the program failed for stack '{stack}':\n{exc}") from None
     if tree:

@@ -538,7 +538,8 @@ def _describe(err: Any, raw: Mapping[str, Any]) -> str:
         parent = loc[:-1]
         model = _model_at(parent)
         allowed = ", ".join(sorted(f.alias or n for n, f in model.model_fields.items())) if model else "?"
-        return f"{key}: unknown key (allowed keys here: {allowed})"
+        shown = json.dumps(value) if not isinstance(value, str) else repr(value)
+        return f"{key} = {shown}: unknown key (allowed keys here: {allowed})"
     if kind == "missing":
         return f"{key}: required but not set"
     if kind == "value_error":

@@ -53,7 +53,17 @@ def read_stack_config(stack: str, repo: Path = REPO) -> dict[str, Any]:
     if not path.exists():
         known = sorted(p.name.split(".")[1] for p in repo.glob("Pulumi.*.yaml"))
         raise ProgramError(f"no stack '{stack}': {path.name} does not exist (stacks here: {', '.join(known)})")
-    data = yaml.safe_load(path.read_text()) or {}
+    return read_config_file(path)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The `config:` map of a Pulumi stack file (secure values dropped: offline never needs them)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ProgramError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProgramError(f"{path} must be a mapping with a `config:` key")
     cfg = data.get("config") or {}
     for key, value in cfg.items():
         if isinstance(value, dict) and "secure" in value and len(value) == 1:

@@ -1,0 +1,228 @@
+"""Embedded cloud room: RDS instances, parameter groups and subnet groups in moto.
+
+An `aws.rds.Instance` becomes the RDS call the provider would make: a plain create, a
+read replica (same region by identifier, cross-region by the source ARN, called in the
+replica's region as AWS requires), a restore from a DB snapshot, or a point-in-time
+restore; properties those calls cannot take are then applied with modify, as the
+provider does. An instance whose identifier already exists and that replicates nothing
+is adopted (the import of a DR stack) and promoted if it is a replica.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stacks.offline.handlers import Ctx, Out, Res, resource, tag_list
+
+# Pulumi input (camelCase wire name) -> RDS API parameter.
+_INSTANCE_PARAMS = {
+    "identifier": "DBInstanceIdentifier",
+    "instanceClass": "DBInstanceClass",
+    "allocatedStorage": "AllocatedStorage",
+    "engine": "Engine",
+    "engineVersion": "EngineVersion",
+    "dbName": "DBName",
+    "username": "MasterUsername",
+    "password": "MasterUserPassword",
+    "dbSubnetGroupName": "DBSubnetGroupName",
+    "parameterGroupName": "DBParameterGroupName",
+    "vpcSecurityGroupIds": "VpcSecurityGroupIds",
+    "multiAz": "MultiAZ",
+    "storageType": "StorageType",
+    "storageEncrypted": "StorageEncrypted",
+    "kmsKeyId": "KmsKeyId",
+    "maxAllocatedStorage": "MaxAllocatedStorage",
+    "iops": "Iops",
+    "storageThroughput": "StorageThroughput",
+    "backupRetentionPeriod": "BackupRetentionPeriod",
+    "backupWindow": "PreferredBackupWindow",
+    "maintenanceWindow": "PreferredMaintenanceWindow",
+    "copyTagsToSnapshot": "CopyTagsToSnapshot",
+    "deletionProtection": "DeletionProtection",
+    "iamDatabaseAuthenticationEnabled": "EnableIAMDatabaseAuthentication",
+    "performanceInsightsEnabled": "EnablePerformanceInsights",
+    "performanceInsightsKmsKeyId": "PerformanceInsightsKMSKeyId",
+    "performanceInsightsRetentionPeriod": "PerformanceInsightsRetentionPeriod",
+    "monitoringInterval": "MonitoringInterval",
+    "monitoringRoleArn": "MonitoringRoleArn",
+    "enabledCloudwatchLogsExports": "EnableCloudwatchLogsExports",
+    "publiclyAccessible": "PubliclyAccessible",
+    "port": "Port",
+    "autoMinorVersionUpgrade": "AutoMinorVersionUpgrade",
+    "caCertIdentifier": "CACertificateIdentifier",
+    "availabilityZone": "AvailabilityZone",
+}
+
+
+def _accepted(rds: Any, operation: str) -> set[str]:
+    return set(rds._service_model.operation_model(operation).input_shape.members)
+
+
+def _params(rds: Any, operation: str, inputs: dict[str, Any], skip: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
+    """The inputs this RDS operation accepts, under its parameter names (None/empty dropped)."""
+    accepted = _accepted(rds, operation)
+    out: dict[str, Any] = {}
+    for key, wire in _INSTANCE_PARAMS.items():
+        value = inputs.get(key)
+        if value is None or value == [] or wire not in accepted or wire in skip:
+            continue
+        out[wire] = value
+    return out
+
+
+def _describe(rds: Any, identifier: str) -> dict[str, Any] | None:
+    try:
+        return rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+    except rds.exceptions.DBInstanceNotFoundFault:
+        return None
+
+
+def _modify_rest(rds: Any, identifier: str, inputs: dict[str, Any], already: dict[str, Any]) -> dict[str, Any]:
+    """Apply what the create/restore call could not take, as the provider does right after it."""
+    rest = _params(rds, "ModifyDBInstance", inputs, skip=set(already) | {"DBInstanceIdentifier"})
+    # A restored/adopted instance keeps the engine version of its source.
+    rest.pop("EngineVersion", None)
+    if not rest:
+        return _describe(rds, identifier) or {}
+    return rds.modify_db_instance(DBInstanceIdentifier=identifier, ApplyImmediately=True, **rest)["DBInstance"]
+
+
+def _pitr_source(ctx: Ctx, region: str, spec: dict[str, Any]) -> str:
+    """The same-region source instance identifier a point-in-time restore names."""
+    rds = ctx.client("rds", region)
+    if spec.get("sourceDbInstanceIdentifier"):
+        return str(spec["sourceDbInstanceIdentifier"])
+    instances = rds.describe_db_instances()["DBInstances"]
+    if spec.get("sourceDbiResourceId"):
+        for db in instances:
+            if db.get("DbiResourceId") == spec["sourceDbiResourceId"]:
+                return str(db["DBInstanceIdentifier"])
+        raise ValueError(f"no instance with DbiResourceId {spec['sourceDbiResourceId']} in {region}")
+    arn = spec.get("sourceDbInstanceAutomatedBackupsArn")
+    if arn:
+        for backup in rds.describe_db_instance_automated_backups().get("DBInstanceAutomatedBackups", []):
+            if backup.get("DBInstanceAutomatedBackupsArn") == arn:
+                return str(backup["DBInstanceIdentifier"])
+        raise ValueError(f"no automated backups {arn} in {region}")
+    raise ValueError("restoreToPointInTime names no source instance")
+
+
+@resource("aws:rds/instance:Instance")
+def instance(ctx: Ctx, r: Res) -> Out:
+    rds = ctx.client("rds", r.region)
+    inputs = dict(r.inputs)
+    ident = r.physical_name("identifier", max_len=63).lower()
+    inputs["identifier"] = ident
+    tags = tag_list(r.tags())
+    source = inputs.get("replicateSourceDb")
+    existing = _describe(rds, ident)
+
+    if existing is not None and not source:
+        # Adoption (import) of an existing instance; a replica is promoted to standalone.
+        if existing.get("ReadReplicaSourceDBInstanceIdentifier"):
+            kw: dict[str, Any] = {}
+            if inputs.get("backupRetentionPeriod"):
+                kw["BackupRetentionPeriod"] = inputs["backupRetentionPeriod"]
+            rds.promote_read_replica(DBInstanceIdentifier=ident, **kw)
+        db = _modify_rest(rds, ident, inputs, {"KmsKeyId": 1, "StorageEncrypted": 1, "DBSubnetGroupName": 1,
+                                               "PerformanceInsightsKMSKeyId": 1})
+    elif source:
+        kw = _params(rds, "CreateDBInstanceReadReplica", inputs)
+        if str(source).startswith("arn:"):
+            # Cross-region: asked of the replica's region, naming the source by ARN.
+            kw["SourceRegion"] = str(source).split(":")[3]
+        db = rds.create_db_instance_read_replica(SourceDBInstanceIdentifier=source, Tags=tags, **kw)["DBInstance"]
+        db = _modify_rest(rds, ident, inputs, {**kw, "MasterUserPassword": 1, "MasterUsername": 1, "DBName": 1,
+                                               "StorageEncrypted": 1, "EngineVersion": 1})
+    elif inputs.get("snapshotIdentifier"):
+        kw = _params(rds, "RestoreDBInstanceFromDBSnapshot", inputs)
+        db = rds.restore_db_instance_from_db_snapshot(
+            DBSnapshotIdentifier=inputs["snapshotIdentifier"], Tags=tags, **kw
+        )["DBInstance"]
+        db = _modify_rest(rds, ident, inputs, {**kw, "KmsKeyId": 1, "StorageEncrypted": 1, "MasterUsername": 1})
+    elif inputs.get("restoreToPointInTime"):
+        spec = inputs["restoreToPointInTime"]
+        kw = _params(rds, "RestoreDBInstanceToPointInTime", inputs)
+        kw.pop("DBInstanceIdentifier")
+        when: dict[str, Any] = {}
+        if spec.get("restoreTime"):
+            when["RestoreTime"] = spec["restoreTime"]
+        else:
+            when["UseLatestRestorableTime"] = bool(spec.get("useLatestRestorableTime", True))
+        db = rds.restore_db_instance_to_point_in_time(
+            SourceDBInstanceIdentifier=_pitr_source(ctx, r.region, spec),
+            TargetDBInstanceIdentifier=ident,
+            Tags=tags,
+            **when,
+            **kw,
+        )["DBInstance"]
+        db = _modify_rest(rds, ident, inputs, {**kw, "DBInstanceIdentifier": 1, "KmsKeyId": 1,
+                                               "StorageEncrypted": 1, "MasterUsername": 1})
+    else:
+        kw = _params(rds, "CreateDBInstance", inputs)
+        db = rds.create_db_instance(Tags=tags, **kw)["DBInstance"]
+    return ident, _outputs(ctx, r.region, db)
+
+
+def _outputs(ctx: Ctx, region: str, db: dict[str, Any]) -> dict[str, Any]:
+    endpoint = db.get("Endpoint") or {}
+    address = endpoint.get("Address") or f"{db['DBInstanceIdentifier']}.abcdefghijkl.{region}.rds.amazonaws.com"
+    port = endpoint.get("Port") or 5432
+    return {
+        "identifier": db["DBInstanceIdentifier"],
+        "arn": db.get("DBInstanceArn") or ctx.arn("rds", region, f"db:{db['DBInstanceIdentifier']}"),
+        "address": address,
+        "endpoint": f"{address}:{port}",
+        "port": port,
+        "hostedZoneId": endpoint.get("HostedZoneId") or "Z2R2ITUGPM61AM",
+        "resourceId": db.get("DbiResourceId"),
+        "availabilityZone": db.get("AvailabilityZone"),
+        "status": db.get("DBInstanceStatus"),
+        "engine": db.get("Engine"),
+        "engineVersionActual": db.get("EngineVersion"),
+        "username": db.get("MasterUsername"),
+        "dbName": db.get("DBName"),
+        "kmsKeyId": db.get("KmsKeyId"),
+        "storageEncrypted": db.get("StorageEncrypted"),
+        "multiAz": db.get("MultiAZ"),
+        "replicas": db.get("ReadReplicaDBInstanceIdentifiers") or [],
+    }
+
+
+@resource("aws:rds/parameterGroup:ParameterGroup")
+def parameter_group(ctx: Ctx, r: Res) -> Out:
+    rds = ctx.client("rds", r.region)
+    name = r.physical_name(max_len=255).lower()
+    g = rds.create_db_parameter_group(
+        DBParameterGroupName=name,
+        DBParameterGroupFamily=r.inputs["family"],
+        Description=r.inputs.get("description") or "Managed by Pulumi",
+        Tags=tag_list(r.tags()),
+    )["DBParameterGroup"]
+    params = [
+        {"ParameterName": p["name"], "ParameterValue": str(p["value"]),
+         "ApplyMethod": p.get("applyMethod") or "immediate"}
+        for p in r.inputs.get("parameters") or []
+    ]
+    # The API takes at most 20 parameters per call.
+    for i in range(0, len(params), 20):
+        rds.modify_db_parameter_group(DBParameterGroupName=name, Parameters=params[i : i + 20])
+    return name, {"name": name, "arn": g.get("DBParameterGroupArn") or ctx.arn("rds", r.region, f"pg:{name}")}
+
+
+@resource("aws:rds/subnetGroup:SubnetGroup")
+def subnet_group(ctx: Ctx, r: Res) -> Out:
+    rds = ctx.client("rds", r.region)
+    name = r.physical_name(max_len=255).lower()
+    g = rds.create_db_subnet_group(
+        DBSubnetGroupName=name,
+        DBSubnetGroupDescription=r.inputs.get("description") or "Managed by Pulumi",
+        SubnetIds=list(r.inputs["subnetIds"]),
+        Tags=tag_list(r.tags()),
+    )["DBSubnetGroup"]
+    return name, {
+        "name": name,
+        "arn": g.get("DBSubnetGroupArn") or ctx.arn("rds", r.region, f"subgrp:{name}"),
+        "vpcId": g.get("VpcId"),
+        "supportedNetworkTypes": g.get("SupportedNetworkTypes") or ["IPV4"],
+    }

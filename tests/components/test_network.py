@@ -1,0 +1,100 @@
+"""Tests room (components): the network, asserted on moto's state and on the recorded graph."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from tests.conftest import Deployed
+
+
+def vpc_id(d: Deployed) -> str:
+    return d.graph.outputs["vpcId"]
+
+
+def private_subnets(d: Deployed) -> list[dict]:
+    ec2 = d.client("ec2")
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id(d)]}])["Subnets"]
+    return [s for s in subnets if {"Key": "Tier", "Value": "private"} in s.get("Tags", [])]
+
+
+@pytest.mark.parametrize(("stack", "nats"), [("staging", 1), ("prod", 3)])
+def test_private_subnets_span_three_azs_and_nat_count_follows_config(
+    request: pytest.FixtureRequest, stack: str, nats: int
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    subnets = private_subnets(d)
+    assert len(subnets) == 3
+    assert len({s["AvailabilityZone"] for s in subnets}) == 3
+    vpc_cidr = ipaddress.ip_network(d.client("ec2").describe_vpcs(VpcIds=[vpc_id(d)])["Vpcs"][0]["CidrBlock"])
+    assert all(ipaddress.ip_network(s["CidrBlock"]).subnet_of(vpc_cidr) for s in subnets)
+    gateways = d.client("ec2").describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc_id(d)]}])
+    assert len(gateways["NatGateways"]) == nats
+
+
+def test_prod_private_subnets_each_egress_through_the_nat_in_their_own_az(prod: Deployed) -> None:
+    ec2 = prod.client("ec2")
+    nat_az = {}
+    for nat in ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc_id(prod)]}])["NatGateways"]:
+        subnet = ec2.describe_subnets(SubnetIds=[nat["SubnetId"]])["Subnets"][0]
+        nat_az[nat["NatGatewayId"]] = subnet["AvailabilityZone"]
+    for s in private_subnets(prod):
+        rt = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [s["SubnetId"]]}])
+        default = [r for r in rt["RouteTables"][0]["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        assert nat_az[default[0]["NatGatewayId"]] == s["AvailabilityZone"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_no_private_subnet_routes_straight_to_the_internet_gateway(request: pytest.FixtureRequest, stack: str) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    ec2 = d.client("ec2")
+    for s in private_subnets(d):
+        tables = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [s["SubnetId"]]}])
+        assert len(tables["RouteTables"]) == 1, "each private subnet has its own explicit route table"
+        routes = tables["RouteTables"][0]["Routes"]
+        assert not any(r.get("GatewayId", "").startswith("igw-") for r in routes)
+        assert any(r.get("NatGatewayId", "").startswith("nat-") for r in routes)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_flow_logs_go_to_an_encrypted_log_group(request: pytest.FixtureRequest, stack: str) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    logs = d.client("ec2").describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id(d)]}])["FlowLogs"]
+    assert len(logs) == 1 and logs[0]["TrafficType"] == "ALL"
+    group = d.client("logs").describe_log_groups(logGroupNamePrefix=logs[0]["LogGroupName"])["logGroups"][0]
+    assert group["kmsKeyId"].startswith("arn:aws:kms:")
+    key = d.client("kms").describe_key(KeyId=group["kmsKeyId"])["KeyMetadata"]
+    assert key["Enabled"] and d.client("kms").get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
+    expected = 365 if stack == "prod" else 30
+    assert group["retentionInDays"] == expected
+
+
+def test_default_security_group_is_emptied_and_s3_stays_on_a_gateway_endpoint(prod: Deployed) -> None:
+    ec2 = prod.client("ec2")
+    sg = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id(prod)]}, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"][0]
+    assert sg["IpPermissions"] == [] and sg["IpPermissionsEgress"] == []
+    eps = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id(prod)]}])["VpcEndpoints"]
+    assert [e["ServiceName"] for e in eps if e["VpcEndpointType"] == "Gateway"] == ["com.amazonaws.us-east-1.s3"]
+
+
+def test_graph_records_parents_and_dependencies(prod: Deployed) -> None:
+    g = prod.graph
+    vpc = g.by_type("aws:ec2/vpc:Vpc")[0]
+    network = g.by_type("berth:network:Network")[0]
+    for subnet in g.by_type("aws:ec2/subnet:Subnet"):
+        assert vpc.urn in subnet.dependencies
+        assert vpc.urn in subnet.property_dependencies["vpcId"]
+    for node in g.descendants(network.urn):
+        assert network in g.ancestors(node)
+    network_types = {
+        "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable", "aws:ec2/route:Route",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/flowLog:FlowLog",
+        "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+    }
+    in_network = {n.urn for n in g.descendants(network.urn)}
+    network_resources = {n.urn for n in g.resources if n.type in network_types}
+    assert network_resources and network_resources <= in_network

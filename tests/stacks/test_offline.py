@@ -1,0 +1,85 @@
+"""Tests room (stacks): the embedded cloud itself — isolation, determinism, secrets, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from stacks.offline import EmbeddedCloud, ProgramError, run_isolated
+from stacks.offline.graph import Graph
+from stacks.offline.handlers import RESOURCES, generic, load_all
+from stacks.offline.runner import REPO
+from tests.conftest import Deployed
+
+
+def test_stacks_run_in_one_session_match_stacks_run_alone(staging: Deployed, prod: Deployed) -> None:
+    # `prod` ran after `staging` in this session; a fresh process and cloud must give the same graph.
+    with EmbeddedCloud.serve() as cloud:
+        alone = run_isolated("prod", endpoint_url=cloud.endpoint_url or "")
+    assert alone.signature() == prod.graph.signature()
+    assert staging.graph.signature() != prod.graph.signature()
+
+
+def test_a_second_program_in_one_process_is_refused_not_silently_merged() -> None:
+    code = (
+        "from stacks.offline import run_stack\n"
+        "run_stack('staging')\n"
+        "try:\n    run_stack('prod')\nexcept RuntimeError as e:\n    print('REFUSED', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert "REFUSED" in out.stdout and "run_isolated" in out.stdout
+
+
+def test_graph_json_round_trips(prod: Deployed, tmp_path) -> None:
+    path = tmp_path / "g.json"
+    prod.graph.write(path)
+    again = Graph.read(path)
+    assert again.signature() == prod.graph.signature()
+    assert again.outputs == prod.graph.outputs
+
+
+def test_no_secret_value_reaches_the_recorded_graph(prod: Deployed) -> None:
+    secret_nodes = [n for n in prod.graph.nodes if n.secret_keys]
+    text = json.dumps(prod.graph.to_dict())
+    for n in secret_nodes:
+        for key in n.secret_keys:
+            assert n.outputs.get(key, "[secret]") == "[secret]"
+    # pulumi_random passwords are derived from their URN offline: none may appear anywhere.
+    from stacks.offline.handlers.randomness import _chars, _derive
+    from stacks.offline.handlers import Res
+
+    for n in prod.graph.by_type("random:index/randomPassword:RandomPassword"):
+        res = Res(n.type, n.name, n.urn, n.inputs, "us-east-1", "prod")
+        assert _derive(res, int(n.inputs.get("length") or 16), _chars(res)) not in text
+
+
+def test_bad_config_fails_before_any_resource_is_registered() -> None:
+    with EmbeddedCloud.serve() as cloud, pytest.raises(ProgramError) as exc:
+        run_isolated("staging", endpoint_url=cloud.endpoint_url or "", overrides={"berth:database.replicas": 9})
+    assert "berth:database.replicas" in str(exc.value)
+    assert exc.value.graph is not None
+    assert [n.type for n in exc.value.graph.nodes] == ["pulumi:pulumi:Stack"]
+
+
+def test_unknown_stack_names_the_stacks_that_exist() -> None:
+    with EmbeddedCloud.serve() as cloud, pytest.raises(ProgramError) as exc:
+        run_isolated("qa", endpoint_url=cloud.endpoint_url or "")
+    assert "Pulumi.qa.yaml does not exist" in str(exc.value) and "prod" in str(exc.value)
+
+
+def test_generic_handler_fills_a_stable_id_and_arn_for_types_moto_lacks() -> None:
+    from stacks.offline.handlers import Ctx, Res
+
+    load_all()
+    assert "aws:ec2/vpc:Vpc" in RESOURCES
+    cloud = EmbeddedCloud.__new__(EmbeddedCloud)
+    cloud.account_id = "123456789012"
+    ctx = Ctx(cloud=cloud, stack="t", default_region="eu-west-1")
+    r = Res("aws:foo/barBaz:BarBaz", "thing", "urn:pulumi:t::berth::aws:foo/barBaz:BarBaz::thing", {}, "eu-west-1", "t")
+    id1, out1 = generic(ctx, r)
+    id2, _ = generic(ctx, r)
+    assert id1 == id2 and id1.startswith("thing-")
+    assert out1["arn"] == f"arn:aws:foo:eu-west-1:123456789012:bar-baz/{id1}"
