@@ -10,6 +10,7 @@ from __future__ import annotations
 import pulumi
 
 from components.cluster import Cluster, ClusterArgs
+from components.database import Database, DatabaseArgs
 from components.network import Network, NetworkArgs
 from stacks.config import Settings, connection_budget
 
@@ -52,6 +53,20 @@ def build(s: Settings) -> None:
         ),
     )
 
+    database = Database(
+        s.name_prefix,
+        DatabaseArgs(
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            allowed_security_group_ids=[cluster.node_security_group_id],
+            availability_zones=network.azs,
+            settings=s.database,
+            dr_region=s.dr.region if s.database.cross_region_replica else None,
+            protect=s.is_prod,
+            tags=s.standard_tags,
+        ),
+    )
+
     pulumi.export("environment", s.environment)
     pulumi.export("region", s.region)
     pulumi.export("vpcId", network.vpc_id)
@@ -59,4 +74,8 @@ def build(s: Settings) -> None:
     pulumi.export("publicSubnetIds", network.public_subnet_ids)
     pulumi.export("clusterName", cluster.cluster_name)
     pulumi.export("clusterEndpoint", cluster.endpoint)
+    pulumi.export("databasePrimaryIdentifier", database.primary_identifier)
+    pulumi.export("databasePrimaryEndpoint", database.primary_address)
+    pulumi.export("databaseReplicaIdentifiers", database.replica_identifiers)
+    pulumi.export("databaseCrossRegionReplicaIdentifier", database.cross_region_replica_identifier)
     pulumi.export("connectionBudget", connection_budget(s).model_dump(exclude={"problems"}))

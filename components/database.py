@@ -1,0 +1,495 @@
+"""Components room: PostgreSQL on RDS — a Multi-AZ primary, read replicas, an optional DR replica.
+
+The primary is encrypted with its own rotating KMS key, lives in the private subnets
+behind a security group that admits 5432 only from the given security groups (the
+cluster's nodes, where PgBouncer runs), forces TLS, exports its logs, keeps backups and
+Performance Insights, and is protected in production. Replicas share its parameter
+group, spread over the availability zones and never take a final snapshot (a replica
+cannot: `pulumi destroy` would fail on it). A cross-region replica in the DR region gets
+its own KMS key and parameter group there.
+
+Instead of starting empty, the primary can come from a restore source (disaster
+recovery): a DB snapshot, a point in time of a source instance, or an existing replica
+that is adopted and promoted (see `_adopt_promoted_replica_opts`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from stacks.config import DatabaseSettings, RestoreSource
+
+PORT = 5432
+DATABASE_NAME = "shipments"
+MASTER_USERNAME = "berth_admin"
+# Every parameter group of this component carries these; values that need a restart are
+# applied at the next reboot instead of failing the update.
+_PENDING_REBOOT = {"shared_preload_libraries", "max_connections"}
+
+
+@dataclass
+class DatabaseArgs:
+    vpc_id: pulumi.Input[str]
+    # Private subnets, one per AZ: the subnet group (and so the primary's standby) spans them.
+    subnet_ids: Sequence[pulumi.Input[str]]
+    settings: DatabaseSettings
+    # Security groups allowed to reach 5432 (the cluster's node SG: PgBouncer runs there).
+    allowed_security_group_ids: Sequence[pulumi.Input[str]] = ()
+    # AZ names of the subnets; replicas are spread over them (round robin, skipping the first).
+    availability_zones: Sequence[str] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
+    region: str | None = None
+    # Where the cross-region replica goes (required when settings.cross_region_replica).
+    dr_region: str | None = None
+    # protect=True on the primary, its key and its parameter group (production).
+    protect: bool = False
+
+    def __post_init__(self) -> None:
+        if self.settings.cross_region_replica and not self.dr_region:
+            raise ValueError("cross_region_replica needs dr_region")
+        if self.dr_region and self.dr_region == self.region:
+            raise ValueError(f"dr_region ({self.dr_region}) must differ from region")
+        if len(self.subnet_ids) < 2:
+            raise ValueError("an RDS subnet group needs subnets in at least two availability zones")
+
+
+def parameter_family(engine_version: str) -> str:
+    return f"postgres{engine_version.split('.')[0]}"
+
+
+def db_parameters(s: DatabaseSettings) -> list[dict[str, str]]:
+    """The PostgreSQL parameters every instance of the tier runs with."""
+    values = {
+        # Plaintext connections are refused; PgBouncer connects with verify-full.
+        "rds.force_ssl": "1",
+        "log_min_duration_statement": str(s.slow_query_ms),
+        "shared_preload_libraries": "pg_stat_statements",
+        "pg_stat_statements.track": "all",
+        "max_connections": str(s.max_connections),
+        "idle_in_transaction_session_timeout": str(s.idle_in_transaction_timeout_ms),
+        "log_connections": "1",
+        "log_disconnections": "1",
+        "log_lock_waits": "1",
+    }
+    return [
+        {"name": k, "value": v, "apply_method": "pending-reboot" if k in _PENDING_REBOOT else "immediate"}
+        for k, v in values.items()
+    ]
+
+
+def restore_to_point_in_time(r: RestoreSource, region: str | None) -> aws.rds.InstanceRestoreToPointInTimeArgs:
+    """Map the config's restore source onto the provider's restore_to_point_in_time block."""
+    kw: dict[str, object] = {}
+    arn = r.source_db_instance_arn
+    if arn and ":auto-backup:" in arn:
+        # Replicated automated backups (the DR region's copy of the primary's backups).
+        kw["source_db_instance_automated_backups_arn"] = arn
+    elif arn:
+        arn_region = arn.split(":")[3] if arn.count(":") >= 6 else None
+        if region and arn_region and arn_region != region:
+            raise ValueError(
+                f"restore.sourceDbInstanceArn is in {arn_region} but the database is built in {region}: "
+                "a point-in-time restore in another region needs the replicated automated backups "
+                "(an arn:...:auto-backup:... ARN) or sourceDbiResourceId"
+            )
+        kw["source_db_instance_identifier"] = arn.rsplit(":", 1)[-1]
+    if r.source_dbi_resource_id:
+        kw["source_dbi_resource_id"] = r.source_dbi_resource_id
+    if r.restore_time:
+        kw["restore_time"] = r.restore_time
+    else:
+        kw["use_latest_restorable_time"] = r.use_latest_restorable_time
+    return aws.rds.InstanceRestoreToPointInTimeArgs(**kw)  # type: ignore[arg-type]
+
+
+class Database(pulumi.ComponentResource):
+    """RDS PostgreSQL primary + same-region replicas + optional cross-region replica."""
+
+    primary_identifier: pulumi.Output[str]
+    primary_address: pulumi.Output[str]
+    primary_arn: pulumi.Output[str]
+    port: int
+    replica_identifiers: list[pulumi.Output[str]]
+    replica_addresses: list[pulumi.Output[str]]
+    cross_region_replica_identifier: pulumi.Output[str] | None
+    master_username: str
+    master_password: pulumi.Output[str]
+    database_name: str
+    security_group_id: pulumi.Output[str]
+    kms_key_arn: pulumi.Output[str]
+    parameter_group_name: pulumi.Output[str]
+    max_connections: int
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("berth:database:Database", name, None, opts)
+        s = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        region_kw = {"region": args.region} if args.region else {}
+        tags = args.tags
+
+        def named(suffix: str) -> dict[str, str]:
+            return {**tags, "Name": f"{name}-{suffix}"}
+
+        invoke_opts = pulumi.InvokeOptions(parent=self)
+        identity = aws.get_caller_identity(opts=invoke_opts)
+        partition = aws.get_partition(opts=invoke_opts).partition
+
+        self.port = PORT
+        self.database_name = DATABASE_NAME
+        self.master_username = MASTER_USERNAME
+        self.max_connections = s.max_connections
+
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{name} RDS storage and Performance Insights",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=_account_key_policy(partition, identity.account_id),
+            tags=named("db-key"),
+            opts=kept,
+            **region_kw,
+        )
+        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}-db", target_key_id=key.key_id,
+                      opts=child, **region_kw)
+        self.kms_key_arn = key.arn
+
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            name=f"{name}-db",
+            description=f"{name} database: private subnets",
+            subnet_ids=list(args.subnet_ids),
+            tags=named("db-subnets"),
+            opts=child,
+            **region_kw,
+        )
+
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-db-sg",
+            name=f"{name}-db",
+            description=f"{name} PostgreSQL: 5432 from the allowed security groups only",
+            vpc_id=args.vpc_id,
+            # No egress: RDS initiates nothing here (replication and backups use AWS's own
+            # network). Declared empty so the default allow-all egress is removed.
+            egress=[],
+            tags=named("db-sg"),
+            opts=child,
+            **region_kw,
+        )
+        self.security_group_id = sg.id
+        for i, source in enumerate(args.allowed_security_group_ids):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-db-from-{i}",
+                security_group_id=sg.id,
+                referenced_security_group_id=source,
+                ip_protocol="tcp",
+                from_port=PORT,
+                to_port=PORT,
+                description="PostgreSQL from an allowed security group",
+                tags=named(f"db-from-{i}"),
+                opts=child,
+                **region_kw,
+            )
+
+        params = aws.rds.ParameterGroup(
+            f"{name}-params",
+            name=f"{name}-{parameter_family(s.engine_version)}",
+            family=parameter_family(s.engine_version),
+            description=f"{name} PostgreSQL parameters",
+            parameters=db_parameters(s),  # type: ignore[arg-type]
+            tags=named("db-params"),
+            opts=child,
+            **region_kw,
+        )
+        self.parameter_group_name = params.name
+
+        # Enhanced monitoring: RDS's agent writes OS metrics to the RDSOSMetrics log group.
+        # An inline policy with exactly the managed policy's permissions (the
+        # AmazonRDSEnhancedMonitoringRole document), scoped to that log group.
+        monitoring_role = aws.iam.Role(
+            f"{name}-monitoring",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
+                        }
+                    ],
+                }
+            ),
+            description=f"{name} RDS enhanced monitoring",
+            tags=named("db-monitoring"),
+            opts=child,
+        )
+        monitoring_policy = aws.iam.RolePolicy(
+            f"{name}-monitoring-logs",
+            role=monitoring_role.id,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "EnableCreationAndManagementOfRDSCloudwatchLogGroups",
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+                            "Resource": f"arn:{partition}:logs:*:*:log-group:RDS*",
+                        },
+                        {
+                            "Sid": "EnableCreationAndManagementOfRDSCloudwatchLogStreams",
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents",
+                                       "logs:DescribeLogStreams", "logs:GetLogEvents"],
+                            "Resource": f"arn:{partition}:logs:*:*:log-group:RDS*:log-stream:*",
+                        },
+                    ],
+                }
+            ),
+            opts=child,
+        )
+
+        password = random.RandomPassword(
+            f"{name}-master-password",
+            length=32,
+            # Letters and digits only: the password ends up in URLs and PgBouncer's userlist.
+            special=False,
+            opts=child,
+        )
+        self.master_password = pulumi.Output.secret(password.result)
+
+        identifier = f"{name}-primary"
+        common = dict(
+            instance_class=s.instance_class,
+            storage_type="gp3",
+            iops=s.iops,
+            max_allocated_storage=s.max_allocated_storage_gib,
+            parameter_group_name=params.name,
+            vpc_security_group_ids=[sg.id],
+            publicly_accessible=False,
+            port=PORT,
+            performance_insights_enabled=True,
+            performance_insights_retention_period=s.performance_insights_retention_days,
+            monitoring_interval=s.monitoring_interval_seconds,
+            monitoring_role_arn=monitoring_role.arn,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            iam_database_authentication_enabled=True,
+            auto_minor_version_upgrade=True,
+            maintenance_window=s.maintenance_window,
+            copy_tags_to_snapshot=True,
+            ca_cert_identifier="rds-ca-rsa2048-g1",
+            apply_immediately=False,
+        )
+        primary_kw: dict[str, object] = dict(
+            identifier=identifier,
+            engine="postgres",
+            engine_version=s.engine_version,
+            allocated_storage=s.allocated_storage_gib,
+            db_subnet_group_name=subnet_group.name,
+            multi_az=s.multi_az,
+            storage_encrypted=True,
+            kms_key_id=key.arn,
+            performance_insights_kms_key_id=key.arn,
+            password=password.result,
+            backup_retention_period=s.backup_retention_days,
+            backup_window=s.backup_window,
+            delete_automated_backups=False,
+            deletion_protection=s.deletion_protection,
+            skip_final_snapshot=s.skip_final_snapshot,
+            final_snapshot_identifier=None if s.skip_final_snapshot else f"{identifier}-final",
+            tags=named("db-primary"),
+        )
+        primary_opts = pulumi.ResourceOptions(
+            parent=self, protect=args.protect, depends_on=[monitoring_policy]
+        )
+        restore = s.restore
+        if restore is None:
+            primary_kw.update(db_name=DATABASE_NAME, username=MASTER_USERNAME)
+        elif restore.kind == "snapshot":
+            # The snapshot brings the database, its name and master user; the password is
+            # reset to ours right after the restore, so PgBouncer's userlist stays valid.
+            primary_kw["snapshot_identifier"] = restore.snapshot_identifier
+        elif restore.kind == "pitr":
+            primary_kw["restore_to_point_in_time"] = restore_to_point_in_time(restore, args.region)
+        else:
+            identifier = str(restore.replica_identifier)
+            primary_kw["identifier"] = identifier
+            primary_kw["final_snapshot_identifier"] = (
+                None if s.skip_final_snapshot else f"{identifier}-final"
+            )
+            primary_opts = pulumi.ResourceOptions.merge(primary_opts, _adopt_promoted_replica_opts(identifier))
+        primary = aws.rds.Instance(f"{name}-primary", **common, **primary_kw, opts=primary_opts,  # type: ignore[arg-type]
+                                   **region_kw)
+        self.primary_identifier = primary.identifier
+        self.primary_address = primary.address
+        self.primary_arn = primary.arn
+
+        azs = list(args.availability_zones)
+        replica_class = s.replica_instance_class or s.instance_class
+        replicas = []
+        for i in range(s.replicas):
+            az = azs[(i + 1) % len(azs)] if azs else None
+            replicas.append(
+                aws.rds.Instance(
+                    f"{name}-replica-{i + 1}",
+                    **{**common, "instance_class": replica_class},  # type: ignore[arg-type]
+                    identifier=f"{name}-replica-{i + 1}",
+                    # Same region: the source's identifier (no subnet group: it inherits the
+                    # primary's, which is what makes the identifier form valid).
+                    replicate_source_db=primary.identifier,
+                    availability_zone=az,
+                    # Readers scale out; the primary's standby is what survives an AZ.
+                    multi_az=False,
+                    performance_insights_kms_key_id=key.arn,
+                    # Readers need no backups of their own: the primary's are the recovery point.
+                    backup_retention_period=0,
+                    # A replica cannot take a final snapshot; without this, destroy fails on it.
+                    skip_final_snapshot=True,
+                    deletion_protection=False,
+                    tags=named(f"db-replica-{i + 1}"),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[monitoring_policy]),
+                    **region_kw,
+                )
+            )
+        self.replica_identifiers = [r.identifier for r in replicas]
+        self.replica_addresses = [r.address for r in replicas]
+
+        self.cross_region_replica_identifier = None
+        if s.cross_region_replica and args.dr_region:
+            self.cross_region_replica_identifier = self._cross_region_replica(
+                name, args, primary, common, monitoring_policy, named, partition, identity.account_id
+            )
+
+        self.register_outputs(
+            {
+                "primaryIdentifier": self.primary_identifier,
+                "primaryAddress": self.primary_address,
+                "primaryArn": self.primary_arn,
+                "port": self.port,
+                "replicaIdentifiers": self.replica_identifiers,
+                "replicaAddresses": self.replica_addresses,
+                "crossRegionReplicaIdentifier": self.cross_region_replica_identifier,
+                "masterUsername": self.master_username,
+                "databaseName": self.database_name,
+                "securityGroupId": self.security_group_id,
+                "kmsKeyArn": self.kms_key_arn,
+                "parameterGroupName": self.parameter_group_name,
+                "maxConnections": self.max_connections,
+            }
+        )
+
+    def _cross_region_replica(
+        self,
+        name: str,
+        args: DatabaseArgs,
+        primary: aws.rds.Instance,
+        common: dict[str, object],
+        monitoring_policy: pulumi.Resource,
+        named: Callable[[str], dict[str, str]],
+        partition: str,
+        account_id: str,
+    ) -> pulumi.Output[str]:
+        """A warm standby in the DR region: its own key and parameter group live there."""
+        s = args.settings
+        dr = args.dr_region
+        assert dr is not None
+        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        dr_key = aws.kms.Key(
+            f"{name}-dr-key",
+            description=f"{name} RDS cross-region replica ({dr})",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=_account_key_policy(partition, account_id),
+            tags=named("db-dr-key"),
+            region=dr,
+            opts=kept,
+        )
+        dr_params = aws.rds.ParameterGroup(
+            f"{name}-dr-params",
+            name=f"{name}-{parameter_family(s.engine_version)}",
+            family=parameter_family(s.engine_version),
+            description=f"{name} PostgreSQL parameters (DR region)",
+            parameters=db_parameters(s),  # type: ignore[arg-type]
+            tags=named("db-dr-params"),
+            region=dr,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        identifier = f"{name}-dr-replica"
+        replica = aws.rds.Instance(
+            f"{name}-dr-replica",
+            **{**common, "parameter_group_name": dr_params.name,  # type: ignore[arg-type]
+               "instance_class": s.replica_instance_class or s.instance_class,
+               # The primary's security group lives in another region's VPC; without a DR
+               # network the replica sits in the DR region's default VPC, not publicly reachable.
+               "vpc_security_group_ids": None},
+            identifier=identifier,
+            # Cross-region: the source's ARN, re-encrypted with a key of the DR region.
+            replicate_source_db=primary.arn,
+            kms_key_id=dr_key.arn,
+            storage_encrypted=True,
+            multi_az=False,
+            performance_insights_kms_key_id=dr_key.arn,
+            # Promoted in a disaster, it must already keep backups of its own.
+            backup_retention_period=s.backup_retention_days,
+            backup_window=s.backup_window,
+            skip_final_snapshot=True,
+            deletion_protection=s.deletion_protection,
+            tags=named("db-dr-replica"),
+            region=dr,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[monitoring_policy]),
+        )
+        return replica.identifier
+
+
+def _adopt_promoted_replica_opts(identifier: str) -> pulumi.ResourceOptions:
+    """Options that adopt an existing (cross-region) replica as this stack's primary.
+
+    The real `pulumi up` of a DR stack: `berth dr rebuild` first promotes the replica
+    (`rds promote-read-replica`, the DR action itself), then this stack imports the now
+    standalone instance by identifier (`import_`) instead of creating one. Import requires
+    the declared state to match the existing one, so the properties a promoted replica
+    inherits from the lost region (its KMS keys, subnet group, master user) are ignored
+    rather than replaced; everything else converges on the next update. Offline, the RDS
+    handler does both steps: promotes the existing replica and adopts it.
+    """
+    return pulumi.ResourceOptions(
+        import_=identifier,
+        ignore_changes=[
+            "replicateSourceDb",
+            "kmsKeyId",
+            "performanceInsightsKmsKeyId",
+            "storageEncrypted",
+            "dbSubnetGroupName",
+            "username",
+            "dbName",
+            "engineVersion",
+            "password",
+        ],
+    )
+
+
+def _account_key_policy(partition: str, account_id: str) -> str:
+    """The account administers the key; RDS uses it through the caller's grants (kms:ViaService)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdmin",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        }
+    )
