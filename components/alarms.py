@@ -1,0 +1,595 @@
+"""Components room: the alarms that page people, and the dashboard they look at first.
+
+One SNS topic per region that holds alarms (the stack's region, us-east-1 for CloudFront's
+global metrics, the DR region for a cross-region replica), each encrypted with its own
+KMS key whose policy lets CloudWatch and EventBridge publish. Every alarm notifies the
+topic on ALARM and on OK and says explicitly how missing data counts, so nobody has to
+guess whether silence means healthy. Tiers are optional: pass only what exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+# CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
+CLOUDFRONT_METRICS_REGION = "us-east-1"
+
+CANARY_SCRIPT = """\
+const { URL } = require('url');
+const synthetics = require('Synthetics');
+const log = require('SyntheticsLogger');
+
+// Liveness through the whole path users take: CloudFront -> load balancer -> app.
+exports.handler = async () => {
+  const target = new URL(process.env.TARGET_URL);
+  await synthetics.executeHttpStep('api-health', {
+    hostname: target.hostname,
+    method: 'GET',
+    path: target.pathname,
+    port: 443,
+    protocol: 'https:',
+    headers: { 'User-Agent': synthetics.getCanaryUserAgentString() },
+  }, async (res) => {
+    if (res.statusCode !== 200) {
+      throw new Error(`${target} answered ${res.statusCode}`);
+    }
+    log.info(`${target} answered 200`);
+  });
+};
+"""
+
+
+@dataclass
+class AlarmsArgs:
+    """What to watch and how hard. Leave a tier's inputs unset when the stack has no such tier."""
+
+    tags: dict[str, str] = field(default_factory=dict)
+    # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
+    region: str | None = None
+    emails: list[str] = field(default_factory=list)
+    https_endpoints: list[str] = field(default_factory=list)
+
+    # Database tier: the real RDS instance identifiers.
+    database_primary_id: pulumi.Input[str] | None = None
+    database_replica_ids: Sequence[pulumi.Input[str]] = ()
+    database_cross_region_replica_id: pulumi.Input[str] | None = None
+    database_dr_region: str | None = None
+    allocated_storage_gib: int = 20
+    max_connections: int = 100
+
+    # Cache tier: the member clusters of the replication group (primary + replicas).
+    cache_member_ids: pulumi.Input[Sequence[str]] | None = None
+    cache_node_count: int = 0
+
+    # CDN tier.
+    distribution_id: pulumi.Input[str] | None = None
+    cdn_domain: pulumi.Input[str] | None = None
+
+    # Kubernetes tier: Container Insights metrics need the amazon-cloudwatch-observability
+    # add-on; create it here unless the cluster component already installs it.
+    cluster_name: pulumi.Input[str] | None = None
+    install_container_insights: bool = False
+
+    # Thresholds.
+    cpu_percent: float = 80
+    free_storage_percent: float = 20
+    freeable_memory_mib: int = 256
+    connections_percent: float = 80
+    latency_seconds: float = 0.05
+    replica_lag_seconds: float = 30
+    cache_memory_percent: float = 80
+    cache_connections: int = 5000
+    cdn_5xx_percent: float = 5
+    cdn_origin_latency_ms: int = 2000
+    node_cpu_percent: float = 80
+    node_memory_percent: float = 80
+
+    # Uptime: a Synthetics canary calling https://<cdn_domain><canary_path> every minute.
+    canary: bool = False
+    canary_path: str = "/api/health"
+    canary_runtime: str = "syn-nodejs-puppeteer-9.1"
+    canary_artifact_retention_days: int = 30
+
+    # Stateful resources (KMS keys, the artifacts bucket) get `protect` when true.
+    protect: bool = False
+
+    def __post_init__(self) -> None:
+        if self.canary and self.cdn_domain is None:
+            raise ValueError("canary needs cdn_domain (the canary calls https://<cdn_domain>/api/health)")
+        if self.database_cross_region_replica_id is not None and not self.database_dr_region:
+            raise ValueError("database_cross_region_replica_id needs database_dr_region")
+        if self.cache_member_ids is not None and self.cache_node_count < 1:
+            raise ValueError("cache_member_ids needs cache_node_count >= 1 (one alarm set per member)")
+        if not self.canary_path.startswith("/"):
+            raise ValueError(f"canary_path must start with '/', got {self.canary_path!r}")
+
+
+@dataclass(frozen=True)
+class _Alarm:
+    """One threshold alarm on one metric; the component fills in actions and tags."""
+
+    key: str
+    namespace: str
+    metric: str
+    dimensions: dict[str, pulumi.Input[str]]
+    comparison: str
+    threshold: float
+    description: str
+    statistic: str | None = "Average"
+    extended_statistic: str | None = None
+    period: int = 300
+    evaluation_periods: int = 3
+    datapoints_to_alarm: int | None = None
+    treat_missing_data: str = "missing"
+    unit: str | None = None
+
+
+class Alarms(pulumi.ComponentResource):
+    """SNS topics with subscriptions, CloudWatch alarms per tier, a canary, a dashboard."""
+
+    topic_arn: pulumi.Output[str]
+    alarm_names: list[pulumi.Output[str]]
+    dashboard_name: pulumi.Output[str]
+    composite_alarm_name: pulumi.Output[str] | None
+    canary_name: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("berth:alarms:Alarms", name, None, opts)
+        self._name = name
+        self._args = args
+        invoke_opts = pulumi.InvokeOptions(parent=self)
+        self._account = aws.get_caller_identity(opts=invoke_opts).account_id
+        self._partition = aws.get_partition(opts=invoke_opts).partition
+        self._home = args.region or aws.get_region(opts=invoke_opts).region
+        self._topics: dict[str, aws.sns.Topic] = {}
+        self._alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+
+        home_topic = self._topic(self._home)
+        self.topic_arn = home_topic.arn
+
+        if args.database_primary_id is not None:
+            self._database_alarms()
+        if args.cache_member_ids is not None:
+            self._cache_alarms()
+        if args.distribution_id is not None:
+            self._cdn_alarms()
+        if args.cluster_name is not None:
+            self._cluster_alarms()
+        self.canary_name = self._canary() if args.canary else None
+        self.composite_alarm_name = self._composite()
+        self.alarm_names = [a.name for a in self._alarms.values()]
+        self.dashboard_name = self._dashboard()
+
+        self.register_outputs({
+            "topicArn": self.topic_arn,
+            "alarmNames": self.alarm_names,
+            "dashboardName": self.dashboard_name,
+            "compositeAlarmName": self.composite_alarm_name,
+            "canaryName": self.canary_name,
+        })
+
+    # ---- plumbing ---------------------------------------------------------------------
+    def _child(self, **kw: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kw)
+
+    def _suffix(self, region: str) -> str:
+        return "" if region == self._home else f"-{region}"
+
+    def _topic(self, region: str) -> aws.sns.Topic:
+        """The alarm topic of one region (alarm actions must be a topic in the alarm's region)."""
+        if region in self._topics:
+            return self._topics[region]
+        args, name, sfx = self._args, self._name, self._suffix(region)
+        region_kw = {"region": region} if (args.region or sfx) else {}
+        root = f"arn:{self._partition}:iam::{self._account}:root"
+        publishers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+        key = aws.kms.Key(
+            f"{name}-alarms-key{sfx}",
+            description=f"{name} alarm topic ({region})",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Sid": "AccountAdmin", "Effect": "Allow", "Principal": {"AWS": root},
+                     "Action": "kms:*", "Resource": "*"},
+                    # Publishing to an encrypted topic needs the publisher to use the key.
+                    {"Sid": "AlarmPublishers", "Effect": "Allow", "Principal": {"Service": publishers},
+                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+                     "Condition": {"StringEquals": {"aws:SourceAccount": self._account}}},
+                ],
+            }),
+            tags=args.tags,
+            opts=self._child(protect=args.protect),
+            **region_kw,
+        )
+        aws.kms.Alias(f"{name}-alarms-key-alias{sfx}", name=f"alias/{name}-alarms{sfx}", target_key_id=key.key_id,
+                      opts=self._child(), **region_kw)
+        topic = aws.sns.Topic(
+            f"{name}-alarms{sfx}",
+            name=f"{name}-alarms",
+            kms_master_key_id=key.arn,
+            tags=args.tags,
+            opts=self._child(),
+            **region_kw,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-alarms-policy{sfx}",
+            arn=topic.arn,
+            policy=topic.arn.apply(lambda arn: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Sid": "AccountOwner", "Effect": "Allow", "Principal": {"AWS": root},
+                     "Action": ["sns:Publish", "sns:Subscribe", "sns:GetTopicAttributes",
+                                "sns:SetTopicAttributes", "sns:ListSubscriptionsByTopic"],
+                     "Resource": arn},
+                    {"Sid": "AlarmPublishers", "Effect": "Allow", "Principal": {"Service": publishers},
+                     "Action": "sns:Publish", "Resource": arn,
+                     "Condition": {"StringEquals": {"aws:SourceAccount": self._account}}},
+                    {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+                     "Action": "sns:Publish", "Resource": arn,
+                     "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                ],
+            })),
+            opts=self._child(),
+            **region_kw,
+        )
+        for i, email in enumerate(args.emails):
+            aws.sns.TopicSubscription(f"{name}-alarms-email-{i}{sfx}", topic=topic.arn, protocol="email",
+                                      endpoint=email, opts=self._child(), **region_kw)
+        for i, url in enumerate(args.https_endpoints):
+            # Paging services (PagerDuty, Opsgenie) confirm subscriptions themselves.
+            aws.sns.TopicSubscription(f"{name}-alarms-https-{i}{sfx}", topic=topic.arn, protocol="https",
+                                      endpoint=url, endpoint_auto_confirms=True, opts=self._child(), **region_kw)
+        self._topics[region] = topic
+        return topic
+
+    def _alarm(self, a: _Alarm, region: str | None = None) -> aws.cloudwatch.MetricAlarm:
+        region = region or self._home
+        topic = self._topic(region)
+        sfx = self._suffix(region)
+        region_kw = {"region": region} if (self._args.region or sfx) else {}
+        alarm = aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{a.key}",
+            name=f"{self._name}-{a.key}",
+            alarm_description=a.description,
+            namespace=a.namespace,
+            metric_name=a.metric,
+            dimensions=a.dimensions,
+            statistic=a.statistic if a.extended_statistic is None else None,
+            extended_statistic=a.extended_statistic,
+            period=a.period,
+            evaluation_periods=a.evaluation_periods,
+            datapoints_to_alarm=a.datapoints_to_alarm,
+            comparison_operator=a.comparison,
+            threshold=a.threshold,
+            unit=a.unit,
+            treat_missing_data=a.treat_missing_data,
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            tags=self._args.tags,
+            opts=self._child(),
+            **region_kw,
+        )
+        self._alarms[a.key] = alarm
+        return alarm
+
+    # ---- tiers ------------------------------------------------------------------------
+    def _database_alarms(self) -> None:
+        args = self._args
+        gib = 1024**3
+        free_storage_bytes = args.allocated_storage_gib * gib * args.free_storage_percent / 100
+        connections = int(args.max_connections * args.connections_percent / 100)
+        instances: list[tuple[str, pulumi.Input[str], str | None]] = [("db-primary", args.database_primary_id, None)]
+        instances += [(f"db-replica-{i + 1}", rid, None) for i, rid in enumerate(args.database_replica_ids)]
+        if args.database_cross_region_replica_id is not None:
+            instances.append(("db-dr-replica", args.database_cross_region_replica_id, args.database_dr_region))
+
+        for key, ident, region in instances:
+            dims = {"DBInstanceIdentifier": ident}
+            self._alarm(_Alarm(f"{key}-cpu", "AWS/RDS", "CPUUtilization", dims, "GreaterThanThreshold",
+                               args.cpu_percent, f"{key}: CPU above {args.cpu_percent:g}% for 15 minutes",
+                               unit="Percent"), region)
+            self._alarm(_Alarm(f"{key}-free-storage", "AWS/RDS", "FreeStorageSpace", dims, "LessThanThreshold",
+                               free_storage_bytes,
+                               f"{key}: free storage below {args.free_storage_percent:g}% of "
+                               f"{args.allocated_storage_gib} GiB", evaluation_periods=2, unit="Bytes"), region)
+            if key == "db-primary":
+                self._alarm(_Alarm(f"{key}-freeable-memory", "AWS/RDS", "FreeableMemory", dims, "LessThanThreshold",
+                                   args.freeable_memory_mib * 1024**2,
+                                   f"{key}: freeable memory below {args.freeable_memory_mib} MiB", unit="Bytes"))
+                self._alarm(_Alarm(f"{key}-connections", "AWS/RDS", "DatabaseConnections", dims,
+                                   "GreaterThanThreshold", connections,
+                                   f"{key}: more than {connections} connections ({args.connections_percent:g}% of "
+                                   f"max_connections {args.max_connections})", statistic="Maximum",
+                                   evaluation_periods=2))
+                for metric in ("ReadLatency", "WriteLatency"):
+                    label = metric.removesuffix("Latency").lower()
+                    self._alarm(_Alarm(f"{key}-{label}-latency", "AWS/RDS", metric, dims, "GreaterThanThreshold",
+                                       args.latency_seconds,
+                                       f"{key}: {label} latency above {args.latency_seconds * 1000:g} ms",
+                                       unit="Seconds"))
+            else:
+                # A replica that stops reporting lag has stopped replicating: that is an alarm.
+                self._alarm(_Alarm(f"{key}-lag", "AWS/RDS", "ReplicaLag", dims, "GreaterThanThreshold",
+                                   args.replica_lag_seconds,
+                                   f"{key}: replication lag above {args.replica_lag_seconds:g} s",
+                                   statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
+                                   treat_missing_data="breaching", unit="Seconds"), region)
+
+    def _cache_alarms(self) -> None:
+        args = self._args
+        members = pulumi.Output.from_input(args.cache_member_ids)
+        for i in range(args.cache_node_count):
+            member = members.apply(lambda ids, i=i: _member(ids, i))
+            key = f"cache-{i + 1:03d}"
+            dims = {"CacheClusterId": member}
+            self._alarm(_Alarm(f"{key}-engine-cpu", "AWS/ElastiCache", "EngineCPUUtilization", dims,
+                               "GreaterThanThreshold", args.cpu_percent,
+                               f"{key}: Redis engine CPU above {args.cpu_percent:g}%", unit="Percent"))
+            self._alarm(_Alarm(f"{key}-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims,
+                               "GreaterThanThreshold", args.cache_memory_percent,
+                               f"{key}: memory usage above {args.cache_memory_percent:g}%", unit="Percent"))
+            self._alarm(_Alarm(f"{key}-evictions", "AWS/ElastiCache", "Evictions", dims, "GreaterThanThreshold", 0,
+                               f"{key}: keys evicted for lack of memory", statistic="Sum",
+                               treat_missing_data="notBreaching"))
+            # Only replicas emit ReplicationLag and roles move on failover: silence is fine.
+            self._alarm(_Alarm(f"{key}-replication-lag", "AWS/ElastiCache", "ReplicationLag", dims,
+                               "GreaterThanThreshold", args.replica_lag_seconds,
+                               f"{key}: replication lag above {args.replica_lag_seconds:g} s",
+                               statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
+                               treat_missing_data="notBreaching", unit="Seconds"))
+            self._alarm(_Alarm(f"{key}-connections", "AWS/ElastiCache", "CurrConnections", dims,
+                               "GreaterThanThreshold", args.cache_connections,
+                               f"{key}: more than {args.cache_connections} client connections",
+                               statistic="Maximum", evaluation_periods=2))
+
+    def _cdn_alarms(self) -> None:
+        args = self._args
+        dims = {"DistributionId": args.distribution_id, "Region": "Global"}
+        self._alarm(_Alarm("cdn-5xx-rate", "AWS/CloudFront", "5xxErrorRate", dims, "GreaterThanThreshold",
+                           args.cdn_5xx_percent, f"CDN: 5xx error rate above {args.cdn_5xx_percent:g}%",
+                           period=60, evaluation_periods=5, datapoints_to_alarm=3,
+                           treat_missing_data="notBreaching", unit="Percent"), CLOUDFRONT_METRICS_REGION)
+        # OriginLatency is one of CloudFront's additional metrics (a monitoring subscription).
+        self._alarm(_Alarm("cdn-origin-latency-p95", "AWS/CloudFront", "OriginLatency", dims,
+                           "GreaterThanThreshold", args.cdn_origin_latency_ms,
+                           f"CDN: origin latency p95 above {args.cdn_origin_latency_ms} ms", statistic=None,
+                           extended_statistic="p95", evaluation_periods=3,
+                           treat_missing_data="notBreaching"), CLOUDFRONT_METRICS_REGION)
+
+    def _cluster_alarms(self) -> None:
+        args = self._args
+        if args.install_container_insights:
+            aws.eks.Addon(
+                f"{self._name}-container-insights",
+                cluster_name=args.cluster_name,
+                addon_name="amazon-cloudwatch-observability",
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="PRESERVE",
+                tags=args.tags,
+                opts=self._child(),
+                **({"region": args.region} if args.region else {}),
+            )
+        dims = {"ClusterName": args.cluster_name}
+        self._alarm(_Alarm("cluster-node-cpu", "ContainerInsights", "node_cpu_utilization", dims,
+                           "GreaterThanThreshold", args.node_cpu_percent,
+                           f"cluster: node CPU above {args.node_cpu_percent:g}%"))
+        self._alarm(_Alarm("cluster-node-memory", "ContainerInsights", "node_memory_utilization", dims,
+                           "GreaterThanThreshold", args.node_memory_percent,
+                           f"cluster: node memory above {args.node_memory_percent:g}%"))
+
+    def _canary(self) -> pulumi.Output[str]:
+        args, name = self._args, self._name
+        region_kw = {"region": args.region} if args.region else {}
+        # Deterministic and globally unique: S3 names are shared by every account.
+        bucket_name = f"{name}-canary-{self._account}-{self._home}"
+        bucket_arn = f"arn:{self._partition}:s3:::{bucket_name}"
+        bucket = aws.s3.Bucket(
+            f"{name}-canary",
+            bucket=bucket_name,
+            force_destroy=not args.protect,
+            tags=args.tags,
+            opts=self._child(protect=args.protect),
+            **region_kw,
+        )
+        aws.s3.BucketPublicAccessBlock(f"{name}-canary-public-access", bucket=bucket.id, block_public_acls=True,
+                                       block_public_policy=True, ignore_public_acls=True,
+                                       restrict_public_buckets=True, opts=self._child(), **region_kw)
+        aws.s3.BucketOwnershipControls(f"{name}-canary-ownership", bucket=bucket.id,
+                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=self._child(),
+                                       **region_kw)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-canary-sse", bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"},
+                    "bucket_key_enabled": True}],
+            opts=self._child(), **region_kw,
+        )
+        # The code object's version id pins the canary to the script deployed with it.
+        versioning = aws.s3.BucketVersioning(f"{name}-canary-versioning", bucket=bucket.id,
+                                             versioning_configuration={"status": "Enabled"}, opts=self._child(),
+                                             **region_kw)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-canary-lifecycle", bucket=bucket.id,
+            rules=[{"id": "expire-artifacts", "status": "Enabled", "filter": {"prefix": "artifacts/"},
+                    "expiration": {"days": args.canary_artifact_retention_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": 7}}],
+            opts=self._child(depends_on=[versioning]), **region_kw,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-canary-policy", bucket=bucket.id,
+            policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+                               "Action": "s3:*", "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                               "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
+            }),
+            opts=self._child(), **region_kw,
+        )
+        code = aws.s3.BucketObjectv2(
+            f"{name}-canary-code",
+            bucket=bucket.id,
+            key="code/api-health.zip",
+            source=pulumi.AssetArchive({"nodejs/node_modules/apiHealth.js": pulumi.StringAsset(CANARY_SCRIPT)}),
+            server_side_encryption="AES256",
+            tags=args.tags,
+            opts=self._child(depends_on=[versioning]),
+            **region_kw,
+        )
+
+        role = aws.iam.Role(
+            f"{name}-canary-role",
+            description=f"{name}: Synthetics canary execution",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                               "Action": "sts:AssumeRole"}],
+            }),
+            tags=args.tags,
+            opts=self._child(),
+        )
+        canary_name = f"{name}-api-health".lower()
+        logs_arn = f"arn:{self._partition}:logs:{self._home}:{self._account}:log-group:/aws/lambda/cwsyn-*"
+        aws.iam.RolePolicy(
+            f"{name}-canary-role-policy",
+            role=role.id,
+            policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
+                     "Resource": f"{bucket_arn}/*"},
+                    {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": bucket_arn},
+                    {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
+                    {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream",
+                                                   "logs:PutLogEvents"], "Resource": logs_arn},
+                    {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+                     "Condition": {"StringEquals": {"cloudwatch:namespace": "CloudWatchSynthetics"}}},
+                    {"Effect": "Allow", "Action": ["xray:PutTraceSegments"], "Resource": "*"},
+                ],
+            }),
+            opts=self._child(),
+        )
+        canary = aws.synthetics.Canary(
+            f"{name}-api-health",
+            name=canary_name,
+            runtime_version=args.canary_runtime,
+            handler="apiHealth.handler",
+            s3_bucket=bucket.id,
+            s3_key=code.key,
+            s3_version=code.version_id,
+            execution_role_arn=role.arn,
+            artifact_s3_location=f"s3://{bucket_name}/artifacts/",
+            artifact_config={"s3_encryption": {"encryption_mode": "SSE_S3"}},
+            schedule={"expression": "rate(1 minute)"},
+            run_config={
+                "timeout_in_seconds": 30,
+                "environment_variables": {
+                    "TARGET_URL": pulumi.Output.from_input(args.cdn_domain).apply(
+                        lambda d: f"https://{d}{args.canary_path}"),
+                },
+            },
+            start_canary=True,
+            success_retention_period=args.canary_artifact_retention_days,
+            failure_retention_period=args.canary_artifact_retention_days,
+            tags=args.tags,
+            opts=self._child(),
+            **region_kw,
+        )
+        # A canary that stopped running proves nothing: missing data counts as down.
+        self._alarm(_Alarm("uptime-api-health", "CloudWatchSynthetics", "SuccessPercent",
+                           {"CanaryName": canary.name}, "LessThanThreshold", 100,
+                           f"uptime: https://<cdn>{args.canary_path} failed", period=60, evaluation_periods=3,
+                           datapoints_to_alarm=2, treat_missing_data="breaching", unit="Percent"))
+        return canary.name
+
+    def _composite(self) -> pulumi.Output[str] | None:
+        """ALARM when users cannot reach the API: the canary fails, or the CDN serves errors."""
+        # A composite may only name alarms of its own region; CloudFront's live in us-east-1.
+        region = self._home
+        down_keys = [k for k in ("uptime-api-health", "cdn-5xx-rate")
+                     if k in self._alarms and (k != "cdn-5xx-rate" or region == CLOUDFRONT_METRICS_REGION)]
+        if not down_keys and "cdn-5xx-rate" in self._alarms:
+            region, down_keys = CLOUDFRONT_METRICS_REGION, ["cdn-5xx-rate"]
+        if not down_keys:
+            return None
+        topic = self._topic(region)
+        sfx = self._suffix(region)
+        members = [self._alarms[k].name for k in down_keys]
+        composite = aws.cloudwatch.CompositeAlarm(
+            f"{self._name}-shipments-api-down",
+            alarm_name=f"{self._name}-shipments-api-down",
+            alarm_description="Shipments API unreachable for users: " + ", ".join(down_keys),
+            alarm_rule=pulumi.Output.all(*members).apply(lambda ns: " OR ".join(f'ALARM("{n}")' for n in ns)),
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            tags=self._args.tags,
+            opts=self._child(depends_on=[self._alarms[k] for k in down_keys]),
+            **({"region": region} if (self._args.region or sfx) else {}),
+        )
+        return composite.alarm_name
+
+    def _dashboard(self) -> pulumi.Output[str]:
+        """One row of graphs per tier, each graph drawn from the same metrics the alarms watch."""
+        home = self._home
+        widgets: list[pulumi.Output[dict[str, Any]]] = []
+
+        def graph(title: str, keys: list[str], region: str = home) -> None:
+            present = [k for k in keys if k in self._alarms]
+            if not present:
+                return
+            specs = [self._alarms[k] for k in present]
+
+            def build(resolved: list[Any]) -> dict[str, Any]:
+                metrics = []
+                for ns, metric, dims, stat in resolved:
+                    dim_list: list[str] = []
+                    for k, v in sorted((dims or {}).items()):
+                        dim_list += [k, v]
+                    metrics.append([ns, metric, *dim_list, {"stat": stat}])
+                return {"type": "metric", "width": 12, "height": 6,
+                        "properties": {"title": title, "region": region, "view": "timeSeries",
+                                       "stacked": False, "period": 300, "metrics": metrics}}
+
+            parts = [pulumi.Output.all(a.namespace, a.metric_name, a.dimensions,
+                                       pulumi.Output.all(a.statistic, a.extended_statistic).apply(
+                                           lambda s: s[1] or s[0] or "Average"))
+                     for a in specs]
+            widgets.append(pulumi.Output.all(*parts).apply(build))
+
+        db = [k for k in self._alarms if k.startswith("db-") and "-dr-" not in k]
+        graph("Database CPU %", [k for k in db if k.endswith("-cpu")])
+        graph("Database connections", [k for k in db if k.endswith("-connections")])
+        graph("Database free storage (bytes)", [k for k in db if k.endswith("-free-storage")])
+        graph("Database latency (s)", [k for k in db if k.endswith("-latency")])
+        graph("Replica lag (s)", [k for k in db if k.endswith("-lag")])
+        cache = [k for k in self._alarms if k.startswith("cache-")]
+        graph("Redis engine CPU %", [k for k in cache if k.endswith("-engine-cpu")])
+        graph("Redis memory %", [k for k in cache if k.endswith("-memory")])
+        graph("Redis connections", [k for k in cache if k.endswith("-connections")])
+        graph("CDN 5xx error rate %", ["cdn-5xx-rate"], CLOUDFRONT_METRICS_REGION)
+        graph("CDN origin latency p95 (ms)", ["cdn-origin-latency-p95"], CLOUDFRONT_METRICS_REGION)
+        graph("Cluster nodes CPU / memory %", ["cluster-node-cpu", "cluster-node-memory"])
+        graph("Uptime: /api/health success %", ["uptime-api-health"])
+
+        body = pulumi.Output.all(*widgets).apply(lambda ws: json.dumps({"widgets": list(ws)}))
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{self._name}-dashboard",
+            dashboard_name=f"{self._name}-shipments",
+            dashboard_body=body,
+            opts=self._child(),
+            **({"region": self._args.region} if self._args.region else {}),
+        )
+        return dashboard.dashboard_name
+
+
+def _member(ids: Sequence[str] | None, i: int) -> str:
+    ids = list(ids or [])
+    if i >= len(ids):
+        raise ValueError(f"cache has {len(ids)} member clusters, alarms were planned for at least {i + 1}")
+    return sorted(ids)[i]
