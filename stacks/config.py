@@ -310,6 +310,9 @@ class AppSettings(Model):
     read_your_writes_seconds: float = Field(5.0, ge=0, le=300)
     cors_origins: list[Annotated[str, Field(pattern=r"^https?://[^/\s]+$")]] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # ACM certificate (this stack's region) the app's NLB terminates TLS with; without one
+    # the load balancer listens in plain TCP (a warning says so).
+    tls_certificate_arn: str | None = Field(None, pattern=r"^arn:aws[\w-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
 
     @model_validator(mode="after")
     def _replicas(self) -> AppSettings:

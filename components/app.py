@@ -1,0 +1,538 @@
+"""Components room: the Shipments API on Kubernetes.
+
+In the cluster's workload namespace: a service account bound to an IAM role through EKS
+Pod Identity; a ConfigMap of non-secret settings and a Secret with the connection URLs
+(PgBouncer read-write and read-only pools, Redis over TLS with its auth token), both
+immutable and auto-named so a change rolls the pods; a migrations Job the Deployment waits
+for; the Deployment (rolling with maxUnavailable 0, probes, requests/limits, restricted
+security context, zone spread, graceful drain); an autoscaling/v2 HPA; a PDB; an internet-
+facing NLB Service terminating TLS (its hostname is the CDN's app origin); NetworkPolicies:
+default deny, ingress to the app only from the load balancer's addresses, egress only to
+PgBouncer, Redis, DNS and the pod identity agent.
+
+Env var names, port and commands follow app/README.md (app/shipments/settings.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from stacks.config import is_digest
+
+APP_NAME = "shipments-api"
+PORT = 8000
+UID = 10001
+# The EKS Pod Identity agent's link-local endpoint (credentials for the service account's role).
+POD_IDENTITY_AGENT = "169.254.170.23/32"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+@dataclass
+class AppArgs:
+    provider: k8s.Provider
+    namespace: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]
+    image: str
+    # PgBouncer in front of the database (read-write and read-only pools).
+    db_host: pulumi.Input[str]
+    db_port: int
+    db_username: pulumi.Input[str]
+    db_password: pulumi.Input[str]
+    redis_host: pulumi.Input[str]
+    redis_port: int
+    redis_auth_token: pulumi.Input[str]
+    rw_database: str = "shipments"
+    ro_database: str = "shipments_ro"
+    # Labels of the PgBouncer pods (egress from the app and ingress to PgBouncer are allowed).
+    pgbouncer_pod_labels: Mapping[str, str] = field(default_factory=dict)
+    # Where the Redis nodes live (the data subnets / VPC range): egress on redis_port only.
+    redis_cidrs: Sequence[pulumi.Input[str]] = ()
+    # Where the load balancer's nodes live (its private addresses reach the pods: client IP
+    # preservation is off). Ingress to the app only from these ranges.
+    load_balancer_source_cidrs: Sequence[pulumi.Input[str]] = ()
+    tls_certificate_arn: pulumi.Input[str] | None = None
+    require_digest: bool = False
+    replicas: int = 2
+    min_replicas: int = 2
+    max_replicas: int = 6
+    target_cpu_percent: int = 70
+    target_memory_percent: int = 80
+    cpu_request: str = "250m"
+    cpu_limit: str = "1"
+    memory_request: str = "256Mi"
+    memory_limit: str = "512Mi"
+    db_pool_size: int = 10
+    rate_limit_contact_per_minute: int = 5
+    rate_limit_reads_per_minute: int = 100
+    rate_limit_writes_per_minute: int = 20
+    cache_ttl_seconds: int = 60
+    replica_lag_threshold_seconds: float = 5.0
+    read_your_writes_seconds: float = 5.0
+    cors_origins: Sequence[str] = ()
+    log_level: str = "info"
+    # preStop pause (endpoints deregister), the app's drain, uvicorn's graceful timeout.
+    pre_stop_seconds: int = 5
+    drain_seconds: int = 5
+    graceful_timeout_seconds: int = 20
+    tags: dict[str, str] = field(default_factory=dict)
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.require_digest and not is_digest(self.image):
+            raise ValueError(f"image {self.image!r} must be pinned by digest (repo@sha256:...) in this environment")
+        if not self.min_replicas <= self.replicas <= self.max_replicas:
+            raise ValueError(f"need min_replicas <= replicas <= max_replicas, got {self.min_replicas}/"
+                             f"{self.replicas}/{self.max_replicas}")
+        budget = self.pre_stop_seconds + self.drain_seconds + self.graceful_timeout_seconds
+        if budget >= self.termination_grace_seconds:
+            raise ValueError("preStop + drain + graceful timeout must fit in the termination grace period")
+
+    @property
+    def termination_grace_seconds(self) -> int:
+        return self.pre_stop_seconds + self.drain_seconds + self.graceful_timeout_seconds + 15
+
+
+def database_url(user: str, password: str, host: str, port: int, database: str) -> str:
+    """A PostgreSQL DSN with the credentials percent-encoded (random passwords carry symbols)."""
+    return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{database}"
+
+
+def redis_url(token: str, host: str, port: int) -> str:
+    """A TLS (rediss://) URL authenticating with the replication group's auth token."""
+    return f"rediss://:{quote(token, safe='')}@{host}:{port}/0"
+
+
+def _skip(*checks: tuple[str, str]) -> dict[str, str]:
+    """checkov skip annotations: each skipped check names its reason, on the object itself."""
+    return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(checks, start=1)}
+
+
+def _field(obj: Any, attr: str, wire: str) -> Any:
+    """A field of an output object: a typed output class (attribute) or a plain dict (wire key)."""
+    if obj is None:
+        return None
+    if hasattr(type(obj), attr):
+        return getattr(obj, attr)
+    return obj.get(wire) if isinstance(obj, dict) else None
+
+
+def _hostname(status: Any) -> str:
+    ingress = _field(_field(status, "load_balancer", "loadBalancer"), "ingress", "ingress") or []
+    return (_field(ingress[0], "hostname", "hostname") or "") if ingress else ""
+
+
+def _name(metadata: Any) -> str:
+    return _field(metadata, "name", "name")
+
+
+class App(pulumi.ComponentResource):
+    """The Shipments API: identity, config, migrations, Deployment, autoscaling, NLB, policies."""
+
+    namespace: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    load_balancer_hostname: pulumi.Output[str]
+    image: str
+    deployment_name: pulumi.Output[str]
+    hpa_max_replicas: int
+    role_arn: pulumi.Output[str]
+    service_account_name: str
+    pod_labels: dict[str, str]
+
+    def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("berth:app:App", name, None, opts)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        region_kw = {"region": args.region} if args.region else {}
+        ns = args.namespace
+        labels = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "shipments",
+                  "app.kubernetes.io/component": "api"}
+        common = {**labels, "app.kubernetes.io/managed-by": "pulumi"}
+        self.pod_labels = labels
+        self.image = args.image
+        self.hpa_max_replicas = args.max_replicas
+
+        def meta(obj_name: str | None = None, **extra: Any) -> dict[str, Any]:
+            m: dict[str, Any] = {"namespace": ns, "labels": {**common, **extra.pop("labels", {})}, **extra}
+            if obj_name:
+                m["name"] = obj_name
+            return m
+
+        # ---- identity: a service account whose pods get an IAM role through Pod Identity --------
+        self.service_account_name = APP_NAME
+        sa = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=meta(APP_NAME),
+            # Pods get only the projected Pod Identity token, never a Kubernetes API token.
+            automount_service_account_token=False,
+            opts=k8s_opts,
+        )
+        role = aws.iam.Role(
+            f"{name}-pod-role",
+            description=f"{name}: the Shipments API pods (EKS Pod Identity)",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "pods.eks.amazonaws.com"},
+                            "Action": ["sts:AssumeRole", "sts:TagSession"],
+                        }
+                    ],
+                }
+            ),
+            tags={**args.tags, "Name": f"{name}-pod-role"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.role_arn = role.arn
+        aws.eks.PodIdentityAssociation(
+            f"{name}-pod-identity",
+            cluster_name=args.cluster_name,
+            namespace=ns,
+            service_account=APP_NAME,
+            role_arn=role.arn,
+            tags={**args.tags, "Name": f"{name}-pod-identity"},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa]),
+            **region_kw,
+        )
+
+        # ---- configuration -----------------------------------------------------------------
+        config_data = {
+            "PORT": str(PORT),
+            "DB_POOL_MAX": str(args.db_pool_size),
+            "RATE_LIMIT_READS_PER_MINUTE": str(args.rate_limit_reads_per_minute),
+            "RATE_LIMIT_WRITES_PER_MINUTE": str(args.rate_limit_writes_per_minute),
+            "RATE_LIMIT_INQUIRIES_PER_MINUTE": str(args.rate_limit_contact_per_minute),
+            "CACHE_TTL_SECONDS": str(args.cache_ttl_seconds),
+            "REPLICA_MAX_LAG_SECONDS": str(args.replica_lag_threshold_seconds),
+            "READ_YOUR_WRITES_SECONDS": str(args.read_your_writes_seconds),
+            "CORS_ORIGINS": ",".join(args.cors_origins),
+            "LOG_LEVEL": args.log_level.upper(),
+            "DRAIN_SECONDS": str(args.drain_seconds),
+            "GRACEFUL_TIMEOUT_SECONDS": str(args.graceful_timeout_seconds),
+            # Only the load balancer reaches the pods (NetworkPolicy), so its X-Forwarded-For is trusted.
+            "FORWARDED_ALLOW_IPS": "*",
+        }
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=meta(),
+            data=config_data,
+            # Immutable and auto-named: a change creates a new object and rolls the Deployment.
+            immutable=True,
+            opts=k8s_opts,
+        )
+        secret_data = pulumi.Output.all(
+            args.db_username, args.db_password, args.db_host, args.redis_auth_token, args.redis_host
+        ).apply(
+            lambda v: {
+                "DATABASE_URL": database_url(v[0], v[1], v[2], args.db_port, args.rw_database),
+                "DATABASE_RO_URL": database_url(v[0], v[1], v[2], args.db_port, args.ro_database),
+                "REDIS_URL": redis_url(v[3], v[4], args.redis_port),
+            }
+        )
+        secret_data = pulumi.Output.secret(secret_data)
+        secret = k8s.core.v1.Secret(
+            f"{name}-secret",
+            metadata=meta(),
+            type="Opaque",
+            string_data=secret_data,
+            immutable=True,
+            opts=k8s_opts,
+        )
+        # A digest of both, on the pod template: any config or credential change rolls the pods.
+        # The digest of a random secret reveals nothing, so it is not kept secret (and the
+        # Deployment stays readable in previews).
+        checksum = pulumi.Output.unsecret(
+            secret_data.apply(
+                lambda s: hashlib.sha256(
+                    json.dumps({"config": config_data, "secret": s}, sort_keys=True).encode()
+                ).hexdigest()
+            )
+        )
+        cm_name = config_map.metadata.apply(_name)
+        secret_name = secret.metadata.apply(_name)
+
+        # ---- the pod shape shared by the Job and the Deployment ----------------------------
+        container_security = {
+            "allow_privilege_escalation": False,
+            "privileged": False,
+            "read_only_root_filesystem": True,
+            "run_as_non_root": True,
+            "run_as_user": UID,
+            "run_as_group": UID,
+            "capabilities": {"drop": ["ALL"]},
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        }
+        pod_security = {
+            "run_as_non_root": True,
+            "run_as_user": UID,
+            "run_as_group": UID,
+            "fs_group": UID,
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        }
+        env_from = [{"config_map_ref": {"name": cm_name}}, {"secret_ref": {"name": secret_name}}]
+        resources = {
+            "requests": {"cpu": args.cpu_request, "memory": args.memory_request},
+            "limits": {"cpu": args.cpu_limit, "memory": args.memory_limit},
+        }
+        tmp = {"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}
+        env_skip = ("CKV_K8S_35", "the app reads its DSNs from env vars (12-factor); they come from a Secret "
+                                  "via envFrom, never as literals")
+
+        # ---- migrations: run to completion before the Deployment rolls --------------------
+        migrations = k8s.batch.v1.Job(
+            f"{name}-migrate",
+            metadata=meta(
+                labels={"app.kubernetes.io/component": "migrations"},
+                annotations=_skip(env_skip, ("CKV_K8S_8", "a run-to-completion Job has no liveness to probe"),
+                                  ("CKV_K8S_9", "a run-to-completion Job serves no traffic to gate")),
+            ),
+            spec={
+                "backoff_limit": 3,
+                "active_deadline_seconds": 600,
+                "template": {
+                    "metadata": {"labels": {**labels, "app.kubernetes.io/component": "migrations"}},
+                    "spec": {
+                        "service_account_name": APP_NAME,
+                        "automount_service_account_token": False,
+                        "restart_policy": "Never",
+                        "security_context": pod_security,
+                        "containers": [
+                            {
+                                "name": "migrate",
+                                "image": args.image,
+                                "image_pull_policy": "Always",
+                                "command": ["python", "-m", "shipments.migrate"],
+                                "env_from": env_from,
+                                "resources": resources,
+                                "security_context": container_security,
+                                "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
+                            }
+                        ],
+                        "volumes": [tmp],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[config_map, secret, sa]),
+        )
+
+        # ---- the Deployment --------------------------------------------------------------
+        probe = {"http_get": {"path": "/api/health", "port": "http"}}
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(APP_NAME, annotations=_skip(env_skip)),
+            spec={
+                "replicas": args.replicas,
+                "revision_history_limit": 5,
+                "progress_deadline_seconds": 600,
+                "selector": {"match_labels": labels},
+                "strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}},
+                "template": {
+                    "metadata": {
+                        "labels": labels,
+                        "annotations": {"berth.dev/config-checksum": checksum},
+                    },
+                    "spec": {
+                        "service_account_name": APP_NAME,
+                        "automount_service_account_token": False,
+                        "termination_grace_period_seconds": args.termination_grace_seconds,
+                        "security_context": pod_security,
+                        "topology_spread_constraints": [
+                            {
+                                "max_skew": 1,
+                                "topology_key": "topology.kubernetes.io/zone",
+                                "when_unsatisfiable": "DoNotSchedule",
+                                "label_selector": {"match_labels": labels},
+                                "match_label_keys": ["pod-template-hash"],
+                            },
+                            {
+                                "max_skew": 1,
+                                "topology_key": "kubernetes.io/hostname",
+                                "when_unsatisfiable": "ScheduleAnyway",
+                                "label_selector": {"match_labels": labels},
+                                "match_label_keys": ["pod-template-hash"],
+                            },
+                        ],
+                        "containers": [
+                            {
+                                "name": "api",
+                                "image": args.image,
+                                "image_pull_policy": "Always",
+                                "command": ["python", "-m", "shipments.server"],
+                                "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"}],
+                                "env_from": env_from,
+                                "resources": resources,
+                                "security_context": container_security,
+                                "startup_probe": {**probe, "period_seconds": 2, "failure_threshold": 30},
+                                "liveness_probe": {**probe, "period_seconds": 10, "timeout_seconds": 2,
+                                                   "failure_threshold": 3},
+                                "readiness_probe": {
+                                    "http_get": {"path": "/api/health/ready", "port": "http"},
+                                    "period_seconds": 5,
+                                    "timeout_seconds": 2,
+                                    "failure_threshold": 2,
+                                },
+                                # Let endpoints and the NLB deregister the pod before it starts draining.
+                                "lifecycle": {"pre_stop": {"sleep": {"seconds": args.pre_stop_seconds}}},
+                                "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
+                            }
+                        ],
+                        "volumes": [tmp],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.provider,
+                depends_on=[migrations],
+                # The HPA owns the replica count once the Deployment exists.
+                ignore_changes=["spec.replicas"],
+            ),
+        )
+        self.deployment_name = deployment.metadata.apply(_name)
+
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=meta(APP_NAME),
+            spec={
+                "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": APP_NAME},
+                "min_replicas": args.min_replicas,
+                "max_replicas": args.max_replicas,
+                "metrics": [
+                    {"type": "Resource", "resource": {"name": "cpu", "target": {
+                        "type": "Utilization", "average_utilization": args.target_cpu_percent}}},
+                    {"type": "Resource", "resource": {"name": "memory", "target": {
+                        "type": "Utilization", "average_utilization": args.target_memory_percent}}},
+                ],
+                # Scale up fast, down slowly: flapping would churn connections through PgBouncer.
+                "behavior": {
+                    "scale_down": {"stabilization_window_seconds": 300,
+                                   "policies": [{"type": "Pods", "value": 1, "period_seconds": 60}]},
+                    "scale_up": {"stabilization_window_seconds": 0,
+                                 "policies": [{"type": "Percent", "value": 100, "period_seconds": 30}]},
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[deployment]),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(APP_NAME),
+            spec={"max_unavailable": 1, "selector": {"match_labels": labels}},
+            opts=k8s_opts,
+        )
+
+        # ---- the internet-facing NLB (AWS Load Balancer Controller annotations) -----------
+        tls = args.tls_certificate_arn is not None
+        lb_annotations: dict[str, Any] = {
+            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+            "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "tcp",
+            "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "http",
+            "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/api/health/ready",
+            "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "traffic-port",
+            # Pods then see the NLB's private addresses, which the ingress NetworkPolicy admits.
+            "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes":
+                "preserve_client_ip.enabled=false,deregistration_delay.timeout_seconds=30",
+            "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
+        }
+        if args.tags:
+            lb_annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"] = ",".join(
+                f"{k}={v}" for k, v in sorted(args.tags.items())
+            )
+        if tls:
+            lb_annotations |= {
+                "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": args.tls_certificate_arn,
+                "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
+                "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": TLS_POLICY,
+            }
+        else:
+            pulumi.log.warn("no TLS certificate: the app's load balancer listens in plain TCP on port 80", self)
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(APP_NAME, annotations=lb_annotations),
+            spec={
+                "type": "LoadBalancer",
+                "selector": labels,
+                "ports": [{"name": "https" if tls else "http", "port": 443 if tls else 80, "target_port": "http",
+                           "protocol": "TCP"}],
+                "external_traffic_policy": "Local",
+            },
+            opts=k8s_opts,
+        )
+        self.service_name = service.metadata.apply(_name)
+        self.load_balancer_hostname = service.status.apply(_hostname)
+
+        # ---- NetworkPolicies ------------------------------------------------------------
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=meta("default-deny"),
+            spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
+            opts=k8s_opts,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-ingress",
+            metadata=meta(f"{APP_NAME}-ingress"),
+            spec={
+                "pod_selector": {"match_labels": labels},
+                "policy_types": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"ip_block": {"cidr": c}} for c in args.load_balancer_source_cidrs],
+                        "ports": [{"protocol": "TCP", "port": PORT}],
+                    }
+                ],
+            },
+            opts=k8s_opts,
+        )
+        dns = {
+            "to": [{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }
+        egress = [
+            dns,
+            {"to": [{"ip_block": {"cidr": c}} for c in args.redis_cidrs],
+             "ports": [{"protocol": "TCP", "port": args.redis_port}]},
+            {"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
+        ]
+        if args.pgbouncer_pod_labels:
+            egress.insert(1, {"to": [{"pod_selector": {"match_labels": dict(args.pgbouncer_pod_labels)}}],
+                              "ports": [{"protocol": "TCP", "port": args.db_port}]})
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-to-pgbouncer",
+                metadata=meta(f"{APP_NAME}-to-pgbouncer"),
+                spec={
+                    "pod_selector": {"match_labels": dict(args.pgbouncer_pod_labels)},
+                    "policy_types": ["Ingress"],
+                    "ingress": [{"from": [{"pod_selector": {"match_labels": labels}}],
+                                 "ports": [{"protocol": "TCP", "port": args.db_port}]}],
+                },
+                opts=k8s_opts,
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-egress",
+            metadata=meta(f"{APP_NAME}-egress"),
+            spec={"pod_selector": {"match_labels": labels}, "policy_types": ["Egress"], "egress": egress},
+            opts=k8s_opts,
+        )
+
+        self.namespace = pulumi.Output.from_input(ns)
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "serviceName": self.service_name,
+                "loadBalancerHostname": self.load_balancer_hostname,
+                "image": self.image,
+                "deploymentName": self.deployment_name,
+                "hpaMaxReplicas": self.hpa_max_replicas,
+            }
+        )
