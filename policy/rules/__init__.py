@@ -1,0 +1,13 @@
+"""Policy room: the rules, one module per service. Importing a module registers its rules."""
+
+from policy.rules import (  # noqa: F401 - imported for their registrations
+    cloudfront,
+    eks,
+    elasticache,
+    kms,
+    kubernetes,
+    network,
+    rds,
+    s3,
+    stack,
+)
