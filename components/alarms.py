@@ -75,6 +75,8 @@ class AlarmsArgs:
     # add-on; create it here unless the cluster component already installs it.
     cluster_name: pulumi.Input[str] | None = None
     install_container_insights: bool = False
+    # What the add-on waits for: its agents need schedulable nodes (e.g. the node group).
+    cluster_dependencies: Sequence[pulumi.Resource] = ()
 
     # Thresholds.
     cpu_percent: float = 80
@@ -367,14 +369,33 @@ class Alarms(pulumi.ComponentResource):
     def _cluster_alarms(self) -> None:
         args = self._args
         if args.install_container_insights:
+            # The CloudWatch agent gets its own role through EKS Pod Identity, not the node role.
+            role = aws.iam.Role(
+                f"{self._name}-container-insights-role",
+                description=f"{self._name}: CloudWatch agent (Container Insights)",
+                assume_role_policy=json.dumps({
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+                                   "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+                }),
+                tags=args.tags,
+                opts=self._child(),
+            )
+            attachment = aws.iam.RolePolicyAttachment(
+                f"{self._name}-container-insights-policy",
+                role=role.name,
+                policy_arn=f"arn:{self._partition}:iam::aws:policy/CloudWatchAgentServerPolicy",
+                opts=self._child(),
+            )
             aws.eks.Addon(
                 f"{self._name}-container-insights",
                 cluster_name=args.cluster_name,
                 addon_name="amazon-cloudwatch-observability",
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="PRESERVE",
+                pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
                 tags=args.tags,
-                opts=self._child(),
+                opts=self._child(depends_on=[attachment, *args.cluster_dependencies]),
                 **({"region": args.region} if args.region else {}),
             )
         dims = {"ClusterName": args.cluster_name}

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import pulumi
 
+from components.alarms import Alarms, AlarmsArgs
+from components.backups import Backups, BackupsArgs
+from components.cache import Cache, CacheArgs
+from components.cdn import Cdn, CdnArgs
 from components.cluster import Cluster, ClusterArgs
 from components.database import Database, DatabaseArgs
 from components.network import Network, NetworkArgs
@@ -67,6 +71,98 @@ def build(s: Settings) -> None:
         ),
     )
 
+    cache = Cache(
+        s.name_prefix,
+        CacheArgs(
+            vpc_id=network.vpc_id,
+            subnet_ids=network.private_subnet_ids,
+            allowed_security_group_ids=[cluster.node_security_group_id],
+            engine=s.cache.engine,
+            engine_version=s.cache.engine_version,
+            node_type=s.cache.node_type,
+            replicas=s.cache.replicas,
+            multi_az=s.cache.multi_az,
+            automatic_failover=s.cache.automatic_failover,
+            snapshot_retention_days=s.cache.snapshot_retention_days,
+            snapshot_window=s.cache.snapshot_window,
+            maintenance_window=s.cache.maintenance_window,
+            log_retention_days=s.cache.log_retention_days,
+            protect=s.is_prod,
+            tags=s.standard_tags,
+        ),
+    )
+
+    cdn = Cdn(
+        s.name_prefix,
+        CdnArgs(
+            # Placeholder until the App component is wired: then app.load_balancer_hostname.
+            app_origin_domain=pulumi.Output.from_input(f"app-origin.{s.name_prefix}.invalid"),
+            price_class=s.cdn.price_class,
+            domain=s.cdn.domain,
+            hosted_zone_id=s.cdn.hosted_zone_id,
+            waf=s.cdn.waf,
+            waf_rate_limit=s.cdn.waf_rate_limit,
+            api_cache_ttl_seconds=s.cdn.api_cache_ttl_seconds,
+            log_retention_days=s.cdn.log_retention_days,
+            protect=s.is_prod,
+            tags=s.standard_tags,
+        ),
+    )
+
+    a = s.alarms
+    alarms = Alarms(
+        s.name_prefix,
+        AlarmsArgs(
+            emails=a.emails,
+            https_endpoints=a.https_endpoints,
+            database_primary_id=database.primary_identifier,
+            database_replica_ids=database.replica_identifiers,
+            database_cross_region_replica_id=database.cross_region_replica_identifier,
+            database_dr_region=s.dr.region if database.cross_region_replica_identifier is not None else None,
+            allocated_storage_gib=s.database.allocated_storage_gib,
+            max_connections=database.max_connections,
+            cluster_name=cluster.cluster_name,
+            install_container_insights=not s.cluster.existing,
+            cluster_dependencies=[cluster.provider],
+            cpu_percent=a.cpu_percent,
+            free_storage_percent=a.free_storage_percent,
+            freeable_memory_mib=a.freeable_memory_mib,
+            connections_percent=a.connections_percent,
+            latency_seconds=a.latency_seconds,
+            replica_lag_seconds=a.replica_lag_seconds,
+            cache_memory_percent=a.cache_memory_percent,
+            cache_connections=a.cache_connections,
+            cdn_5xx_percent=a.cdn_5xx_percent,
+            cdn_origin_latency_ms=a.cdn_origin_latency_ms,
+            node_cpu_percent=a.node_cpu_percent,
+            node_memory_percent=a.node_memory_percent,
+            protect=s.is_prod,
+            tags=s.standard_tags,
+        ),
+    )
+
+    b = s.backup
+    backups = Backups(
+        s.name_prefix,
+        BackupsArgs(
+            database_arn=database.primary_arn,
+            daily_retention_days=b.daily_retention_days,
+            monthly_retention_days=b.monthly_retention_days,
+            continuous=b.continuous,
+            vault_lock=b.vault_lock,
+            vault_lock_min_days=b.vault_lock_min_days,
+            vault_lock_max_days=b.vault_lock_max_days,
+            dr_region=s.dr.region,
+            copy_to_dr=b.copy_to_dr,
+            automated_backup_replication=s.dr.automated_backup_replication,
+            automated_backup_retention_days=s.dr.automated_backup_retention_days,
+            restore_testing=b.restore_testing,
+            notification_topic_arn=alarms.topic_arn,
+            protect=s.is_prod,
+            tags=s.standard_tags,
+        ),
+    )
+
     pulumi.export("environment", s.environment)
     pulumi.export("region", s.region)
     pulumi.export("vpcId", network.vpc_id)
@@ -78,4 +174,13 @@ def build(s: Settings) -> None:
     pulumi.export("databasePrimaryEndpoint", database.primary_address)
     pulumi.export("databaseReplicaIdentifiers", database.replica_identifiers)
     pulumi.export("databaseCrossRegionReplicaIdentifier", database.cross_region_replica_identifier)
+    pulumi.export("redisPrimaryEndpoint", cache.primary_endpoint)
+    pulumi.export("cdnDomainName", cdn.domain_name)
+    pulumi.export("cdnDistributionId", cdn.distribution_id)
+    pulumi.export("assetsBucketName", cdn.assets_bucket_name)
+    pulumi.export("alarmTopicArn", alarms.topic_arn)
+    pulumi.export("dashboardName", alarms.dashboard_name)
+    pulumi.export("backupVaultArn", backups.vault_arn)
+    pulumi.export("drBackupVaultArn", backups.dr_vault_arn)
+    pulumi.export("backupPlanId", backups.plan_id)
     pulumi.export("connectionBudget", connection_budget(s).model_dump(exclude={"problems"}))
