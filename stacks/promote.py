@@ -1,0 +1,442 @@
+"""Environment layer (operations): promote a release from staging to prod.
+
+Promotion copies the PROMOTABLE keys -- the app image digest, the app's behaviour
+settings, the engines' minor versions -- from the source stack's config to the target's,
+and nothing else: sizes, counts, domains, regions and every other key stay the target's
+own. Before a single byte is written, gates must pass, each refusing with what failed:
+
+1. `digest`    -- no mutable tag reaches prod: the image is pinned `repo@sha256:<64 hex>`;
+2. `versions`  -- no engine version goes backwards (dotted versions compared numerically),
+                  and no major upgrade hides in a promotion;
+3. `config`    -- the target's config with the new values still validates;
+4. `running`   -- the source stack actually runs that image (its `appImage` output; with
+                  `offline`, the source is deployed in the embedded cloud and its graph read);
+5. `health`    -- the source's `/api/health/ready` answers 200 (`skip_health` offline);
+6. `policy`    -- the target with the new values passes the policy pack (offline preview).
+
+The target file is rewritten with ruamel.yaml round-trip (comments, order and quoting
+kept), the unified diff is shown and the user asked (`yes` skips); `apply` then deploys
+the target for real through stacks.deploy (whose preflight runs before anything else).
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.scalarstring import ScalarString
+
+from stacks import deploy
+from stacks.config import ConfigError, Settings, is_digest, parse_settings, raw_from_config_map
+from stacks.deploy import Confirm, OpsError, Printer
+from stacks.offline.graph import Graph
+from stacks.offline.runner import REPO, ProgramError, read_stack_config, stack_file
+
+# The one list of what a promotion carries. Everything here is a property of the release
+# (what the code is and how it behaves), never of the environment it runs in: replica
+# counts, HPA bounds, pool sizes, resources, CORS origins, domains, log level and the
+# PgBouncer image (an infrastructure pin prod keeps by digest) are deliberately absent.
+PROMOTABLE: tuple[str, ...] = (
+    "berth:app.image",
+    "berth:app.cacheTtlSeconds",
+    "berth:app.replicaLagThresholdSeconds",
+    "berth:app.readYourWritesSeconds",
+    "berth:app.rateLimitContactPerMinute",
+    "berth:app.rateLimitReadsPerMinute",
+    "berth:app.rateLimitWritesPerMinute",
+    "berth:database.engineVersion",
+    "berth:cache.engineVersion",
+)
+IMAGE_KEYS: tuple[str, ...] = ("berth:app.image",)
+VERSION_KEYS: tuple[str, ...] = ("berth:database.engineVersion", "berth:cache.engineVersion")
+HEALTH_PATH = "/api/health/ready"
+# Stack outputs that may carry the source's public domain, most specific first.
+DOMAIN_OUTPUTS: tuple[str, ...] = ("appUrl", "cdnUrl", "cdnDomainName", "cdnDomain", "domainName")
+
+Evaluate = Callable[[Graph], Any]
+
+
+class PromotionRefused(OpsError):
+    """A gate failed; nothing was written. `gates` names the failed gates."""
+
+    def __init__(self, failures: list[tuple[str, str]]) -> None:
+        self.gates = [g for g, _ in failures]
+        self.failures = failures
+        lines = "\n".join(f"  - {g}: {msg}" for g, msg in failures)
+        super().__init__(f"promotion refused, nothing was written:\n{lines}")
+
+
+@dataclass
+class Change:
+    key: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class Promotion:
+    """A computed promotion: the changes and the target file's text before and after."""
+
+    src: str
+    dst: str
+    path: Path
+    changes: list[Change]
+    old_text: str
+    new_text: str
+    src_config: dict[str, Any]
+    new_config: dict[str, Any]
+    written: bool = False
+    applied: bool = False
+    gates_passed: list[str] = field(default_factory=list)
+
+    @property
+    def diff(self) -> str:
+        return "".join(
+            difflib.unified_diff(
+                self.old_text.splitlines(keepends=True),
+                self.new_text.splitlines(keepends=True),
+                fromfile=f"{self.path.name} (now)",
+                tofile=f"{self.path.name} (promoted from {self.src})",
+            )
+        )
+
+    @property
+    def image(self) -> str | None:
+        return next((c.new for c in self.changes if c.key in IMAGE_KEYS), None)
+
+
+# ---- keys -------------------------------------------------------------------------------
+def _split(key: str) -> tuple[str, list[str]]:
+    ns, _, path = key.partition(".")
+    return ns, path.split(".") if path else []
+
+
+def _raw(config: Mapping[str, Any], key: str) -> tuple[bool, Any]:
+    ns, path = _split(key)
+    cur: Any = config.get(ns)
+    if cur is None:
+        return False, None
+    for part in path:
+        if not isinstance(cur, Mapping) or part not in cur:
+            return False, None
+        cur = cur[part]
+    return True, cur
+
+
+def _effective(settings: Settings, key: str) -> Any:
+    """The validated value a stack runs with (the model's default when the file is silent)."""
+    ns, path = _split(key)
+    obj: Any = getattr(settings, ns.split(":", 1)[1])
+    for part in path:
+        name = next((n for n, f in type(obj).model_fields.items() if (f.alias or n) == part), part)
+        obj = getattr(obj, name)
+    return obj
+
+
+def _settings(stack: str, config: Mapping[str, Any]) -> Settings:
+    try:
+        return parse_settings(stack, raw_from_config_map(config))
+    except ConfigError as exc:
+        raise OpsError(str(exc)) from None
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """'16.10' -> (16, 10): dotted versions compare numerically, never as strings."""
+    try:
+        return tuple(int(p) for p in str(version).split("."))
+    except ValueError:
+        raise OpsError(f"not a dotted numeric version: {version!r}") from None
+
+
+# ---- the file -----------------------------------------------------------------------------
+def _yaml() -> YAML:
+    y = YAML()
+    y.preserve_quotes = True
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
+
+
+def _styled(old: Any, new: Any) -> Any:
+    # Keep the target's quoting: engineVersion: "16.4" stays a quoted string.
+    if isinstance(old, ScalarString) and isinstance(new, str):
+        return type(old)(new)
+    return new
+
+
+def rewrite(text: str, values: Mapping[str, Any]) -> str:
+    """Set dotted keys in a Pulumi.<stack>.yaml text, keeping comments, order and quoting."""
+    y = _yaml()
+    doc = y.load(text)
+    cfg = doc["config"]
+    for key, value in values.items():
+        ns, path = _split(key)
+        if ns not in cfg or cfg[ns] is None:
+            cfg[ns] = CommentedMap()
+        cur = cfg[ns]
+        for part in path[:-1]:
+            if part not in cur:
+                cur[part] = CommentedMap()
+            cur = cur[part]
+        leaf = path[-1]
+        cur[leaf] = _styled(cur.get(leaf), value)
+    out = io.StringIO()
+    y.dump(doc, out)
+    return out.getvalue()
+
+
+def _config_of(text: str) -> dict[str, Any]:
+    cfg = (yaml.safe_load(text) or {}).get("config") or {}
+    return {k: v for k, v in cfg.items() if not (isinstance(v, dict) and set(v) == {"secure"})}
+
+
+def plan(src: str, dst: str, *, config_dir: Path = REPO) -> Promotion:
+    """Compute what promoting src -> dst changes in dst's file (no gate, nothing written)."""
+    try:
+        src_cfg = read_stack_config(src, config_dir)
+        dst_cfg = read_stack_config(dst, config_dir)
+    except ProgramError as exc:
+        raise OpsError(str(exc)) from None
+    src_settings = _settings(src, src_cfg)
+    dst_settings = _settings(dst, dst_cfg)
+    changes: list[Change] = []
+    values: dict[str, Any] = {}
+    for key in PROMOTABLE:
+        new = _effective(src_settings, key)
+        old = _effective(dst_settings, key)
+        if new == old:
+            continue
+        present, raw = _raw(src_cfg, key)
+        values[key] = raw if present else new
+        changes.append(Change(key, old, values[key]))
+    path = stack_file(dst, config_dir)
+    old_text = path.read_text()
+    new_text = rewrite(old_text, values) if values else old_text
+    return Promotion(src, dst, path, changes, old_text, new_text, src_cfg, _config_of(new_text))
+
+
+# ---- gates --------------------------------------------------------------------------------
+def static_gates(p: Promotion) -> list[tuple[str, str]]:
+    """The gates that need no deployment: digest pinning, version order, config validity."""
+    failures: list[tuple[str, str]] = []
+    src_file = f"Pulumi.{p.src}.yaml"
+    for key in IMAGE_KEYS:
+        ok, image = _raw(p.new_config, key)
+        if ok and not is_digest(str(image)):
+            failures.append((
+                "digest",
+                f"{key} = {image!r} (from {src_file}) is a mutable tag: {p.dst} only takes images pinned "
+                f"by digest (repo/name@sha256:<64 hex>); pin {p.src} to the digest it runs, then promote",
+            ))
+    for c in p.changes:
+        if c.key not in VERSION_KEYS:
+            continue
+        old_v, new_v = version_tuple(c.old), version_tuple(c.new)
+        if new_v < old_v:
+            failures.append((
+                "versions",
+                f"{c.key} would go backwards: {p.dst} runs {c.old}, {p.src} has {c.new} "
+                f"(engines cannot be downgraded in place)",
+            ))
+        elif new_v[:1] != old_v[:1]:
+            failures.append((
+                "versions",
+                f"{c.key} {c.old} -> {c.new} is a major-version upgrade: that is a planned change to "
+                f"Pulumi.{p.dst}.yaml, not a promotion",
+            ))
+    try:
+        parse_settings(p.dst, raw_from_config_map(p.new_config))
+    except ConfigError as exc:
+        failures.append(("config", f"{p.dst} with the promoted values is invalid: {exc}"))
+    return failures
+
+
+def running_image(graph_or_outputs: Graph | Mapping[str, Any]) -> str | None:
+    """The app image a deployed stack runs: its `appImage` output, else its app Deployment's."""
+    outputs = graph_or_outputs.outputs if isinstance(graph_or_outputs, Graph) else graph_or_outputs
+    if isinstance(outputs.get("appImage"), str):
+        return outputs["appImage"]
+    if isinstance(graph_or_outputs, Graph):
+        for node in graph_or_outputs.by_type("kubernetes:apps/v1:Deployment"):
+            comp = graph_or_outputs.component_of(node)
+            if comp is None or not comp.type.endswith(":App"):
+                continue
+            spec = node.inputs.get("spec") or {}
+            containers = (((spec.get("template") or {}).get("spec") or {}).get("containers")) or []
+            if containers:
+                return containers[0].get("image")
+    return None
+
+
+def gate_running(p: Promotion, source: Graph | Mapping[str, Any]) -> tuple[str, str] | None:
+    image = p.image or _raw(p.src_config, IMAGE_KEYS[0])[1]
+    runs = running_image(source)
+    if runs is None:
+        return ("running", f"cannot tell which image {p.src} runs: it exports no appImage output "
+                           f"and has no app Deployment")
+    if runs != image:
+        return ("running", f"{p.src} runs {runs}, not {image} (its config is ahead of its deployment: "
+                           f"deploy {p.src} first, let it soak, then promote)")
+    return None
+
+
+def health_url(outputs: Mapping[str, Any]) -> str | None:
+    """`https://<source domain>/api/health/ready` from a stack's outputs."""
+    for key in DOMAIN_OUTPUTS:
+        value = outputs.get(key)
+        if isinstance(value, str) and value:
+            base = value if "://" in value else f"https://{value}"
+            return base.rstrip("/") + HEALTH_PATH
+    return None
+
+
+def gate_health(url: str | None, src: str, timeout: float = 10) -> tuple[str, str] | None:
+    if url is None:
+        return ("health", f"{src} exports no public domain ({', '.join(DOMAIN_OUTPUTS)}); cannot reach "
+                          f"{HEALTH_PATH} (--skip-health when checking offline)")
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout) as resp:
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        return ("health", f"{url} is unreachable ({getattr(exc, 'reason', exc)}); --skip-health when "
+                          f"checking offline")
+    if status != 200:
+        return ("health", f"{url} answered {status}, not 200: {src} is not ready")
+    return None
+
+
+def _describe_violation(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    name = next((getattr(v, a) for a in ("policy", "policy_name", "rule", "name") if getattr(v, a, None)), None)
+    msg = next((getattr(v, a) for a in ("message", "description", "reason") if getattr(v, a, None)), None)
+    where = next((getattr(v, a) for a in ("urn", "resource", "resource_name") if getattr(v, a, None)), None)
+    parts = [str(x) for x in (name, msg) if x]
+    text = ": ".join(parts) if parts else str(v)
+    return f"{text} ({where})" if where else text
+
+
+def default_evaluator() -> Evaluate:
+    try:
+        from policy.evaluator import evaluate
+    except ImportError as exc:
+        raise OpsError(f"the policy pack's evaluator (policy/evaluator.py) is not available ({exc}): "
+                       f"cannot check prod's new values") from None
+    return evaluate
+
+
+def gate_policy(graph: Graph, dst: str, evaluate: Evaluate) -> tuple[str, str] | None:
+    report = evaluate(graph)
+    failures = list(getattr(report, "mandatory_failures", []) or [])
+    if failures:
+        shown = "; ".join(_describe_violation(v) for v in failures[:10])
+        more = f" (and {len(failures) - 10} more)" if len(failures) > 10 else ""
+        return ("policy", f"{dst} with the promoted values fails {len(failures)} mandatory "
+                          f"polic{'y' if len(failures) == 1 else 'ies'}: {shown}{more}")
+    return None
+
+
+def deploy_offline(stack: str, config: Mapping[str, Any]) -> Graph:
+    """Run a stack in a fresh embedded cloud (its own moto server) and return its graph."""
+    from stacks.offline import EmbeddedCloud, run_isolated
+
+    cloud = EmbeddedCloud.serve()
+    try:
+        return run_isolated(stack, endpoint_url=cloud.endpoint_url or "", config=config)
+    finally:
+        cloud.close()
+
+
+# ---- the operation ------------------------------------------------------------------------
+def promote(
+    src: str = "staging",
+    dst: str = "prod",
+    *,
+    config_dir: Path = REPO,
+    offline: bool = False,
+    skip_health: bool = False,
+    yes: bool = False,
+    apply: bool = False,
+    confirm: Confirm | None = None,
+    echo: Printer = print,
+    show_diff: Callable[[str], None] | None = None,
+    evaluate: Evaluate | None = None,
+    source: Graph | Mapping[str, Any] | None = None,
+    url: str | None = None,
+) -> Promotion:
+    """Promote src's promotable keys into dst's config file, behind every gate.
+
+    `source` is an already deployed source (an offline Graph, or real outputs) to read
+    instead of deploying/reading it here; `url` overrides the health URL; `evaluate` the
+    policy evaluator. Raises PromotionRefused (nothing written) when a gate fails.
+    """
+    if apply:
+        # A promotion that is to be applied must be able to apply: check before any work.
+        pf = deploy.preflight(dst, config_dir)
+        if not pf.ok:
+            raise pf.refusal(f"promote {src} to {dst} and apply it")
+    p = plan(src, dst, config_dir=config_dir)
+    if not p.changes:
+        echo(f"{dst} already has {src}'s promotable values: nothing to promote")
+        return p
+    failures = static_gates(p)
+    if failures:
+        raise PromotionRefused(failures)
+    p.gates_passed += ["digest", "versions", "config"]
+
+    evaluate = evaluate or default_evaluator()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        if source is not None:
+            src_future = None
+        elif offline:
+            src_future = pool.submit(deploy_offline, src, p.src_config)
+        else:
+            src_future = pool.submit(deploy.stack_outputs, src, repo=config_dir)
+        dst_future = pool.submit(deploy_offline, dst, p.new_config)
+        try:
+            src_state = source if source is not None else src_future.result()  # type: ignore[union-attr]
+        except ProgramError as exc:
+            raise PromotionRefused([("running", f"{src} does not deploy offline: {exc}")]) from None
+        try:
+            dst_graph: Graph | None = dst_future.result()
+            dst_error = None
+        except ProgramError as exc:
+            dst_graph, dst_error = None, str(exc)
+
+    failures = []
+    if (f := gate_running(p, src_state)) is not None:
+        failures.append(f)
+    if not skip_health:
+        outputs = src_state.outputs if isinstance(src_state, Graph) else src_state
+        if (f := gate_health(url or health_url(outputs), src)) is not None:
+            failures.append(f)
+    if dst_graph is None:
+        failures.append(("policy", f"{dst} with the promoted values does not deploy offline: {dst_error}"))
+    elif (f := gate_policy(dst_graph, dst, evaluate)) is not None:
+        failures.append(f)
+    if failures:
+        raise PromotionRefused(failures)
+    p.gates_passed += ["running", *([] if skip_health else ["health"]), "policy"]
+
+    (show_diff or echo)(p.diff)
+    if not yes and (confirm is None or not confirm(f"Write {p.path.name}?")):
+        raise OpsError(f"not promoted: {p.path.name} was left as it is (pass --yes to skip the question)")
+    p.path.write_text(p.new_text)
+    p.written = True
+    echo(f"wrote {p.path}: {len(p.changes)} promotable key(s) from {src}")
+    if apply:
+        deploy.up(dst, yes=yes, confirm=confirm, repo=config_dir, echo=echo)
+        p.applied = True
+    return p
