@@ -1,0 +1,626 @@
+"""Components room: the CloudFront edge in front of the Shipments API and its static assets.
+
+Two origins: a private S3 bucket of static assets that only this distribution can read
+(Origin Access Control, SigV4, bucket policy scoped by AWS:SourceArn), and the app's public
+load balancer, reached over HTTPS/TLS 1.2 only and carrying a secret `X-Origin-Verify` header
+the app can check to refuse traffic that bypassed the CDN. Behaviours, most specific first:
+`/static/*` -> S3 cached (managed CachingOptimized); `/api/shipments*` -> app with a short-TTL
+policy honouring the app's Cache-Control (keyed on Authorization so one client's answer never
+reaches another); `/api/*` and everything else -> app uncached with every viewer header but
+Host. Every behaviour redirects HTTP to HTTPS, compresses and adds security headers. Optional:
+a WAFv2 web ACL (us-east-1, CLOUDFRONT scope) and a custom domain with an ACM certificate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+# CloudFront only accepts certificates and CLOUDFRONT-scope web ACLs from us-east-1.
+EDGE_REGION = "us-east-1"
+ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+READ_METHODS = ["GET", "HEAD"]
+# AWS managed policies, looked up by name (their ids are the same in every account).
+CACHING_OPTIMIZED = "Managed-CachingOptimized"
+CACHING_DISABLED = "Managed-CachingDisabled"
+ALL_VIEWER_EXCEPT_HOST = "Managed-AllViewerExceptHostHeader"
+
+
+@dataclass
+class CdnArgs:
+    # The app's public load balancer hostname (App.load_balancer_hostname).
+    app_origin_domain: pulumi.Input[str]
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
+    # Optional custom domain: an ACM certificate is requested in us-east-1 and DNS-validated
+    # (records written when hosted_zone_id is given, else left for whoever owns the zone).
+    domain: str | None = None
+    hosted_zone_id: str | None = None
+    waf: bool = True
+    # Requests per 5 minutes per client IP before the WAF blocks it.
+    waf_rate_limit: int = 2000
+    # Default TTL of GET /api/shipments* when the app sends no Cache-Control; 0 = never cache.
+    api_cache_ttl_seconds: int = 5
+    # Upper bound on what the app's Cache-Control may ask for on those routes.
+    api_cache_max_ttl_seconds: int = 60
+    log_retention_days: int = 90
+    noncurrent_version_retention_days: int = 30
+    # Stateful: protect the buckets and the assets key from `pulumi destroy`.
+    protect: bool = False
+    # Let `pulumi destroy` empty the buckets (disposable environments only).
+    force_destroy: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    # Where the buckets live (the distribution, certificate and web ACL are global / us-east-1).
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.hosted_zone_id and not self.domain:
+            raise ValueError("hosted_zone_id is only meaningful with a domain")
+        if not 100 <= self.waf_rate_limit <= 2_000_000_000:
+            raise ValueError(f"waf_rate_limit must be between 100 and 2000000000, got {self.waf_rate_limit}")
+        if self.api_cache_ttl_seconds < 0 or self.api_cache_max_ttl_seconds < self.api_cache_ttl_seconds:
+            raise ValueError("need 0 <= api_cache_ttl_seconds <= api_cache_max_ttl_seconds")
+
+
+class Cdn(pulumi.ComponentResource):
+    """CloudFront + OAC-private S3 assets + access logs + optional WAF and custom domain."""
+
+    distribution_id: pulumi.Output[str]
+    distribution_arn: pulumi.Output[str]
+    domain_name: pulumi.Output[str]
+    assets_bucket_name: pulumi.Output[str]
+    assets_bucket_arn: pulumi.Output[str]
+    log_bucket_name: pulumi.Output[str]
+    web_acl_arn: pulumi.Output[str] | None
+    origin_secret: pulumi.Output[str]
+    certificate_arn: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("berth:cdn:Cdn", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+        region_kw = {"region": args.region} if args.region else {}
+        tags = args.tags
+
+        def named(suffix: str) -> dict[str, str]:
+            return {**tags, "Name": f"{name}-{suffix}"}
+
+        invoke_opts = pulumi.InvokeOptions(parent=self)
+        identity = aws.get_caller_identity(opts=invoke_opts)
+        partition = aws.get_partition(opts=invoke_opts).partition
+        account = identity.account_id
+
+        # ---- the secret the app checks: requests without it did not come through CloudFront
+        secret = random.RandomPassword(
+            f"{name}-origin-verify",
+            length=48,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+        )
+        self.origin_secret = pulumi.Output.secret(secret.result)
+
+        # ---- access-log bucket -------------------------------------------------------------
+        # CloudFront standard logging writes through S3 ACLs as the awslogsdelivery account,
+        # so this bucket keeps ACLs (ObjectWriter) and SSE-S3: SSE-KMS would need the log
+        # delivery account granted on the key, for logs that hold no secrets.
+        logs = aws.s3.Bucket(
+            f"{name}-cdn-logs",
+            bucket=f"{name}-cdn-logs-{account}",
+            force_destroy=args.force_destroy,
+            tags=named("cdn-logs"),
+            opts=stateful,
+            **region_kw,
+        )
+        logs_pab = self._block_public_access(f"{name}-cdn-logs", logs, region_kw)
+        logs_owner = aws.s3.BucketOwnershipControls(
+            f"{name}-cdn-logs-ownership",
+            bucket=logs.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="ObjectWriter"),
+            opts=child,
+            **region_kw,
+        )
+        owner_id = aws.s3.get_canonical_user_id(opts=invoke_opts).id
+        log_delivery_id = aws.cloudfront.get_log_delivery_canonical_user_id(opts=invoke_opts).id
+        logs_acl = aws.s3.BucketAcl(
+            f"{name}-cdn-logs-acl",
+            bucket=logs.id,
+            access_control_policy=aws.s3.BucketAclAccessControlPolicyArgs(
+                owner=aws.s3.BucketAclAccessControlPolicyOwnerArgs(id=owner_id),
+                grants=[
+                    aws.s3.BucketAclAccessControlPolicyGrantArgs(
+                        grantee=aws.s3.BucketAclAccessControlPolicyGrantGranteeArgs(type="CanonicalUser", id=gid),
+                        permission="FULL_CONTROL",
+                    )
+                    for gid in (owner_id, log_delivery_id)
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_owner, logs_pab]),
+            **region_kw,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-cdn-logs-sse",
+            bucket=logs.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=(
+                        aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                            sse_algorithm="AES256"
+                        )
+                    ),
+                )
+            ],
+            opts=child,
+            **region_kw,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-cdn-logs-lifecycle",
+            bucket=logs.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-access-logs",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.log_retention_days),
+                    abort_incomplete_multipart_upload=(
+                        aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                            days_after_initiation=7
+                        )
+                    ),
+                )
+            ],
+            opts=child,
+            **region_kw,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-cdn-logs-policy",
+            bucket=logs.id,
+            policy=logs.arn.apply(lambda arn: json.dumps(
+                {"Version": "2012-10-17", "Statement": [_deny_insecure_transport(arn)]})),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_pab]),
+            **region_kw,
+        )
+        self.log_bucket_name = logs.bucket
+
+        # ---- static assets bucket ----------------------------------------------------------
+        assets = aws.s3.Bucket(
+            f"{name}-assets",
+            bucket=f"{name}-assets-{account}",
+            force_destroy=args.force_destroy,
+            tags=named("assets"),
+            opts=stateful,
+            **region_kw,
+        )
+        assets_pab = self._block_public_access(f"{name}-assets", assets, region_kw)
+        aws.s3.BucketOwnershipControls(
+            f"{name}-assets-ownership",
+            bucket=assets.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+            **region_kw,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-assets-versioning",
+            bucket=assets.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=child,
+            **region_kw,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-assets-lifecycle",
+            bucket=assets.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-old-versions",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=(
+                        aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                            noncurrent_days=args.noncurrent_version_retention_days
+                        )
+                    ),
+                    abort_incomplete_multipart_upload=(
+                        aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                            days_after_initiation=7
+                        )
+                    ),
+                )
+            ],
+            opts=child,
+            **region_kw,
+        )
+        self.assets_bucket_name = assets.bucket
+        self.assets_bucket_arn = assets.arn
+
+        # ---- edge security: response headers, WAF, certificate -----------------------------
+        headers = aws.cloudfront.ResponseHeadersPolicy(
+            f"{name}-security-headers",
+            name=f"{name}-security-headers",
+            comment=f"{name}: HSTS, nosniff, DENY framing, strict referrer",
+            security_headers_config=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigArgs(
+                strict_transport_security=(
+                    aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurityArgs(
+                        access_control_max_age_sec=63072000, include_subdomains=True, override=True
+                    )
+                ),
+                content_type_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigContentTypeOptionsArgs(
+                    override=True
+                ),
+                frame_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigFrameOptionsArgs(
+                    frame_option="DENY", override=True
+                ),
+                referrer_policy=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigReferrerPolicyArgs(
+                    referrer_policy="strict-origin-when-cross-origin", override=True
+                ),
+            ),
+            opts=child,
+        )
+
+        web_acl: aws.wafv2.WebAcl | None = None
+        if args.waf:
+            web_acl = self._web_acl(name, args, named("waf"))
+        self.web_acl_arn = web_acl.arn if web_acl else None
+
+        certificate_arn: pulumi.Output[str] | None = None
+        if args.domain:
+            certificate_arn = self._certificate(name, args, named("cert"))
+        self.certificate_arn = certificate_arn
+
+        # ---- cache and origin request policies ---------------------------------------------
+        caching_optimized = aws.cloudfront.get_cache_policy(name=CACHING_OPTIMIZED, opts=invoke_opts).id
+        caching_disabled = aws.cloudfront.get_cache_policy(name=CACHING_DISABLED, opts=invoke_opts).id
+        all_viewer_except_host = aws.cloudfront.get_origin_request_policy(
+            name=ALL_VIEWER_EXCEPT_HOST, opts=invoke_opts
+        ).id
+        api_cache: aws.cloudfront.CachePolicy | None = None
+        if args.api_cache_ttl_seconds > 0:
+            api_cache = aws.cloudfront.CachePolicy(
+                f"{name}-api-short-ttl",
+                name=f"{name}-api-short-ttl",
+                comment=f"{name}: shipment reads, app Cache-Control honoured, keyed per API key",
+                min_ttl=0,
+                default_ttl=args.api_cache_ttl_seconds,
+                max_ttl=args.api_cache_max_ttl_seconds,
+                parameters_in_cache_key_and_forwarded_to_origin=(
+                    aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs(
+                        cookies_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs(
+                            cookie_behavior="none"
+                        ),
+                        # Authorization in the key: a cached answer is only ever served to its own API key.
+                        headers_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigArgs(
+                            header_behavior="whitelist",
+                            headers=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfigHeadersArgs(
+                                items=["Authorization"]
+                            ),
+                        ),
+                        query_strings_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfigArgs(
+                            query_string_behavior="all"
+                        ),
+                        enable_accept_encoding_gzip=True,
+                        enable_accept_encoding_brotli=True,
+                    )
+                ),
+                opts=child,
+            )
+
+        # ---- the distribution ---------------------------------------------------------------
+        oac = aws.cloudfront.OriginAccessControl(
+            f"{name}-assets-oac",
+            name=f"{name}-assets-oac",
+            description=f"{name}: CloudFront signs every request to the assets bucket",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+            opts=child,
+        )
+
+        def behaviour(path: str | None, origin: str, cache_policy: pulumi.Input[str], *,
+                      methods: list[str], origin_request_policy: str | None) -> dict:
+            spec = dict(
+                target_origin_id=origin,
+                viewer_protocol_policy="redirect-to-https",
+                allowed_methods=methods,
+                cached_methods=READ_METHODS,
+                compress=True,
+                cache_policy_id=cache_policy,
+                origin_request_policy_id=origin_request_policy,
+                response_headers_policy_id=headers.id,
+            )
+            if path is not None:
+                spec["path_pattern"] = path
+            return spec
+
+        ordered = [
+            behaviour("/static/*", "assets", caching_optimized, methods=READ_METHODS, origin_request_policy=None),
+        ]
+        if api_cache is not None:
+            ordered.append(behaviour("/api/shipments*", "app", api_cache.id, methods=ALL_METHODS,
+                                     origin_request_policy=all_viewer_except_host))
+        ordered.append(behaviour("/api/*", "app", caching_disabled, methods=ALL_METHODS,
+                                 origin_request_policy=all_viewer_except_host))
+
+        if certificate_arn is not None:
+            viewer_certificate = aws.cloudfront.DistributionViewerCertificateArgs(
+                acm_certificate_arn=certificate_arn,
+                ssl_support_method="sni-only",
+                minimum_protocol_version="TLSv1.2_2021",
+            )
+        else:
+            # The *.cloudfront.net certificate: CloudFront ignores minimum_protocol_version here
+            # (it accepts TLSv1 for that name); set anyway so the intent survives a domain change.
+            viewer_certificate = aws.cloudfront.DistributionViewerCertificateArgs(
+                cloudfront_default_certificate=True,
+                minimum_protocol_version="TLSv1.2_2021",
+            )
+
+        distribution = aws.cloudfront.Distribution(
+            f"{name}-cdn",
+            enabled=True,
+            comment=f"{name} Shipments API",
+            aliases=[args.domain] if args.domain else None,
+            http_version="http2and3",
+            is_ipv6_enabled=True,
+            price_class=args.price_class,
+            web_acl_id=web_acl.arn if web_acl else None,
+            origins=[
+                aws.cloudfront.DistributionOriginArgs(
+                    origin_id="assets",
+                    domain_name=assets.bucket_regional_domain_name,
+                    origin_access_control_id=oac.id,
+                ),
+                aws.cloudfront.DistributionOriginArgs(
+                    origin_id="app",
+                    domain_name=args.app_origin_domain,
+                    custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
+                        http_port=80,
+                        https_port=443,
+                        origin_protocol_policy="https-only",
+                        origin_ssl_protocols=["TLSv1.2"],
+                        origin_read_timeout=30,
+                        origin_keepalive_timeout=5,
+                    ),
+                    custom_headers=[
+                        aws.cloudfront.DistributionOriginCustomHeaderArgs(
+                            name=ORIGIN_VERIFY_HEADER, value=self.origin_secret
+                        )
+                    ],
+                ),
+            ],
+            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
+                **behaviour(None, "app", caching_disabled, methods=ALL_METHODS,
+                            origin_request_policy=all_viewer_except_host)
+            ),
+            ordered_cache_behaviors=[aws.cloudfront.DistributionOrderedCacheBehaviorArgs(**b) for b in ordered],
+            logging_config=aws.cloudfront.DistributionLoggingConfigArgs(
+                bucket=logs.bucket_domain_name, prefix="cloudfront/", include_cookies=False
+            ),
+            restrictions=aws.cloudfront.DistributionRestrictionsArgs(
+                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
+            ),
+            viewer_certificate=viewer_certificate,
+            tags=named("cdn"),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_acl]),
+        )
+        self.distribution_id = distribution.id
+        self.distribution_arn = distribution.arn
+        self.domain_name = distribution.domain_name
+
+        # Per-distribution metrics such as OriginLatency (the alarms use them) cost extra: opt in.
+        aws.cloudfront.MonitoringSubscription(
+            f"{name}-cdn-metrics",
+            distribution_id=distribution.id,
+            monitoring_subscription=aws.cloudfront.MonitoringSubscriptionMonitoringSubscriptionArgs(
+                realtime_metrics_subscription_config=(
+                    aws.cloudfront.MonitoringSubscriptionMonitoringSubscriptionRealtimeMetricsSubscriptionConfigArgs(
+                        realtime_metrics_subscription_status="Enabled"
+                    )
+                )
+            ),
+            opts=child,
+        )
+
+        # ---- assets encryption and read access: only this distribution, through OAC --------
+        # SSE-KMS with a customer key (rotated, S3 Bucket Key to keep KMS calls cheap); CloudFront
+        # decrypts through OAC only because the key policy names this distribution.
+        assets_key = aws.kms.Key(
+            f"{name}-assets-key",
+            description=f"{name} static assets bucket",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=distribution.arn.apply(lambda arn: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountAdmin",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        },
+                        {
+                            "Sid": "CloudFrontOacDecrypt",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudfront.amazonaws.com"},
+                            "Action": ["kms:Decrypt"],
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"AWS:SourceArn": arn}},
+                        },
+                    ],
+                }
+            )),
+            tags=named("assets-key"),
+            opts=stateful,
+            **region_kw,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-assets-sse",
+            bucket=assets.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=(
+                        aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                            sse_algorithm="aws:kms", kms_master_key_id=assets_key.arn
+                        )
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+            **region_kw,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-assets-policy",
+            bucket=assets.id,
+            policy=pulumi.Output.all(assets.arn, distribution.arn).apply(lambda a: json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "CloudFrontOacRead",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudfront.amazonaws.com"},
+                            "Action": "s3:GetObject",
+                            "Resource": f"{a[0]}/*",
+                            "Condition": {"StringEquals": {"AWS:SourceArn": a[1]}},
+                        },
+                        _deny_insecure_transport(a[0]),
+                    ],
+                }
+            )),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[assets_pab]),
+            **region_kw,
+        )
+        self.assets_kms_key_arn = assets_key.arn
+
+        if args.domain and args.hosted_zone_id:
+            for record_type in ("A", "AAAA"):
+                aws.route53.Record(
+                    f"{name}-cdn-{record_type.lower()}",
+                    zone_id=args.hosted_zone_id,
+                    name=args.domain,
+                    type=record_type,
+                    aliases=[aws.route53.RecordAliasArgs(
+                        name=distribution.domain_name,
+                        zone_id=distribution.hosted_zone_id,
+                        evaluate_target_health=False,
+                    )],
+                    opts=child,
+                )
+
+        self.register_outputs(
+            {
+                "distributionId": self.distribution_id,
+                "distributionArn": self.distribution_arn,
+                "domainName": self.domain_name,
+                "assetsBucketName": self.assets_bucket_name,
+                "assetsBucketArn": self.assets_bucket_arn,
+                "logBucketName": self.log_bucket_name,
+                "webAclArn": self.web_acl_arn,
+                "originSecret": self.origin_secret,
+            }
+        )
+
+    def _block_public_access(self, prefix: str, bucket: aws.s3.Bucket, region_kw: dict) -> aws.s3.BucketPublicAccessBlock:
+        return aws.s3.BucketPublicAccessBlock(
+            f"{prefix}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=pulumi.ResourceOptions(parent=self),
+            **region_kw,
+        )
+
+    def _web_acl(self, name: str, args: CdnArgs, tags: dict[str, str]) -> aws.wafv2.WebAcl:
+        def visibility(metric: str) -> dict:
+            return dict(cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True)
+
+        metric = name.replace("-", "")
+        return aws.wafv2.WebAcl(
+            f"{name}-waf",
+            name=f"{name}-cdn",
+            description=f"{name}: per-IP rate limit and AWS common rule set in front of CloudFront",
+            scope="CLOUDFRONT",
+            region=EDGE_REGION,
+            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+            rules=[
+                # First, and cheap: a flooding client is blocked before any managed rule runs.
+                aws.wafv2.WebAclRuleArgs(
+                    name="rate-limit-per-ip",
+                    priority=0,
+                    action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+                    statement=aws.wafv2.WebAclRuleStatementArgs(
+                        rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                            limit=args.waf_rate_limit, aggregate_key_type="IP"
+                        )
+                    ),
+                    visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(**visibility(f"{metric}RateLimit")),
+                ),
+                aws.wafv2.WebAclRuleArgs(
+                    name="aws-common-rule-set",
+                    priority=1,
+                    override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
+                        none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
+                    ),
+                    statement=aws.wafv2.WebAclRuleStatementArgs(
+                        managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
+                            name="AWSManagedRulesCommonRuleSet", vendor_name="AWS"
+                        )
+                    ),
+                    visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(**visibility(f"{metric}Common")),
+                ),
+            ],
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(**visibility(metric)),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _certificate(self, name: str, args: CdnArgs, tags: dict[str, str]) -> pulumi.Output[str]:
+        cert = aws.acm.Certificate(
+            f"{name}-cert",
+            domain_name=args.domain,
+            validation_method="DNS",
+            key_algorithm="RSA_2048",
+            region=EDGE_REGION,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        fqdns: list[pulumi.Output[str]] | None = None
+        if args.hosted_zone_id:
+            option = cert.domain_validation_options[0]
+            record = aws.route53.Record(
+                f"{name}-cert-validation-record",
+                zone_id=args.hosted_zone_id,
+                name=option.resource_record_name,
+                type=option.resource_record_type,
+                records=[option.resource_record_value],
+                ttl=60,
+                allow_overwrite=True,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            fqdns = [record.fqdn]
+        validation = aws.acm.CertificateValidation(
+            f"{name}-cert-validation",
+            certificate_arn=cert.arn,
+            validation_record_fqdns=fqdns,
+            region=EDGE_REGION,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return validation.certificate_arn
+
+
+def _deny_insecure_transport(bucket_arn: str) -> dict:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
