@@ -100,6 +100,11 @@ def items(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
+def any_unknown(value: Any) -> bool:
+    """Whether a value is unknown or a list holding an unknown element."""
+    return is_unknown(value) or (isinstance(value, list) and any(is_unknown(v) for v in value))
+
+
 def truthy(value: Any) -> bool | None:
     """True/False for a known boolean-ish value (bools arrive as strings from some paths), None if unknown."""
     if is_unknown(value):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policy.core import Ctx, get, has_value, is_unknown, items, resource_rule, truthy
+from policy.core import Ctx, any_unknown, get, has_value, is_unknown, items, resource_rule, truthy
 
 CLUSTER = "aws:eks/cluster:Cluster"
 
@@ -26,7 +26,7 @@ def secrets_encryption(props: dict[str, Any], ctx: Ctx) -> list[str]:
         return []
     resources = get(conf, "resources")
     key = get(conf, "provider", "keyArn")
-    if is_unknown(resources):
+    if any_unknown(resources):
         return []
     if "secrets" not in items(resources):
         return ["encryptionConfig does not cover 'secrets': Secrets sit in etcd under the AWS key only"]
@@ -45,7 +45,7 @@ def secrets_encryption(props: dict[str, Any], ctx: Ctx) -> list[str]:
 )
 def audit_logs(props: dict[str, Any], ctx: Ctx) -> list[str]:
     types = props.get("enabledClusterLogTypes")
-    if is_unknown(types):
+    if any_unknown(types):
         return []
     enabled = {t for t in items(types) if isinstance(t, str)}
     missing = [t for t in REQUIRED_LOG_TYPES if t not in enabled]
@@ -73,7 +73,7 @@ def public_endpoint(props: dict[str, Any], ctx: Ctx) -> list[str]:
     if public is not None and truthy(public) is False:
         return []
     cidrs = get(vpc, "publicAccessCidrs")
-    if is_unknown(cidrs):
+    if any_unknown(cidrs):
         return []
     cidrs = items(cidrs)
     if not cidrs:

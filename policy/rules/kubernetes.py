@@ -236,7 +236,10 @@ def hpa_targets(hpa: Resource, dep: Resource) -> bool | None:
     ref = hpa.prop("spec", "scaleTargetRef")
     if is_unknown(ref):
         return None
-    if not isinstance(ref, Mapping) or ref.get("kind") not in ("Deployment", None) or not _same_namespace(hpa, dep):
+    if not isinstance(ref, Mapping) or not _same_namespace(hpa, dep):
+        return False
+    kind = ref.get("kind")
+    if not is_unknown(kind) and kind not in ("Deployment", None):
         return False
     name, dep_name = ref.get("name"), dep.prop("metadata", "name")
     if hpa.depends_on(dep, "spec"):

@@ -103,7 +103,8 @@ def alarm_actions(props: dict[str, Any], ctx: Ctx) -> list[str]:
         return []
     if not items(actions):
         return ["alarmActions is empty: the alarm pages nobody"]
-    if truthy(props.get("actionsEnabled")) is False:
+    enabled = props.get("actionsEnabled")
+    if enabled is not None and truthy(enabled) is False:
         return ["actionsEnabled is false: the alarm pages nobody"]
     return []
 

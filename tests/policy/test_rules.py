@@ -1,0 +1,164 @@
+"""Tests room (policy): every rule catches its failing fixture, passes the compliant stack, and
+survives the unknown and missing values previews are full of."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from policy.core import UNKNOWN, Ctx, Resource, StackView, is_unknown
+from policy.evaluator import evaluate_view
+from policy.registry import RULES
+from tests.policy.golden import MUTATIONS, broken, golden
+
+PROD_ONLY = [r for r in RULES if r.id.endswith("-prod")]
+
+
+def run(view: StackView, env: str) -> Any:
+    return evaluate_view(view, stack=env, environment=env)
+
+
+def retag(view: StackView, env: str) -> StackView:
+    """The same stack as another environment would tag it."""
+    view = copy.deepcopy(view)
+    for r in view.resources:
+        if isinstance(r.props.get("tags"), dict):
+            r.props["tags"].update(Environment=env, Stack=env)
+    return view
+
+
+def all_unknown(value: Any) -> Any:
+    """Every leaf replaced by the unknown value (a preview before anything exists)."""
+    if isinstance(value, dict):
+        return {k: all_unknown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [all_unknown(v) for v in value]
+    return UNKNOWN
+
+
+def test_pack_has_at_least_30_rules_with_complete_metadata() -> None:
+    assert len(RULES) >= 30
+    assert len({r.id for r in RULES}) == len(RULES)
+    for r in RULES:
+        assert r.description and r.remediation and r.severity in ("low", "medium", "high", "critical")
+        assert r.types, f"{r.id} names no resource type"
+        assert r.enforcement == "mandatory" or r.enforcement_reason
+
+
+@pytest.mark.parametrize("env", ["prod", "staging"])
+def test_compliant_stack_passes_every_rule(env: str) -> None:
+    report = run(retag(golden(), env), env)
+    assert report.violations == []
+    assert report.passed and report.rules_evaluated == len(RULES)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_failing_fixture_violates_exactly_its_rule(rule: Any) -> None:
+    assert rule.id in MUTATIONS, f"rule {rule.id} has no failing fixture in tests/policy/golden.py"
+    view, target, env = broken(rule.id)
+    report = run(view, env)
+    assert report.rule_ids() == {rule.id}, [(v.rule_id, v.message) for v in report.violations]
+    assert {v.urn for v in report.violations} == {target.urn}
+    assert not report.passed and all(v.message for v in report.violations)
+
+
+@pytest.mark.parametrize("rule", PROD_ONLY, ids=lambda r: r.id)
+def test_prod_only_rules_leave_staging_alone(rule: Any) -> None:
+    view, _, _ = broken(rule.id)
+    assert rule.id not in run(retag(view, "staging"), "staging").rule_ids()
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if r.kind == "resource"], ids=lambda r: r.id)
+def test_resource_rule_cannot_judge_unknown_values(rule: Any) -> None:
+    """Unknown values (a preview) give no violation and no crash, top-level or at every leaf."""
+    env = MUTATIONS[rule.id][2]
+    ctx = Ctx(environment=env, stack=env)
+    candidates = [r for r in golden().resources if rule.applies_to(r.type)]
+    assert candidates
+    for res in candidates:
+        assert rule.check({k: UNKNOWN for k in res.props}, ctx) == []
+        assert rule.check(all_unknown(res.props), ctx) == []
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if r.kind == "stack"], ids=lambda r: r.id)
+def test_stack_rule_cannot_judge_unknown_values(rule: Any) -> None:
+    view, env = golden(), MUTATIONS[rule.id][2]
+    for r in view.resources:
+        r.props = all_unknown(r.props)
+    assert rule.check(view, Ctx(environment=env, stack=env)) == []
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rules_survive_missing_values(rule: Any) -> None:
+    """A resource with nothing set (defaults everywhere) is judged, never a crash."""
+    ctx = Ctx(environment="prod", stack="prod")
+    if rule.kind == "resource":
+        for type_ in sorted(rule.types)[:20]:
+            result = rule.check({}, ctx)
+            assert isinstance(result, list), type_
+    else:
+        bare = StackView(resources=[Resource(t, f"bare-{i}", f"urn:bare:{i}", {}) for i, t in
+                                    enumerate(sorted(rule.types))])
+        assert isinstance(rule.check(bare, ctx), list)
+
+
+def test_rds_replica_inherits_encryption_but_cross_region_replica_needs_a_key() -> None:
+    from policy.rules.rds import customer_kms_key, storage_encrypted
+
+    ctx = Ctx(environment="prod", stack="prod")
+    same_region = {"replicateSourceDb": "berth-prod-primary", "region": "us-east-1"}
+    assert storage_encrypted(same_region, ctx) == [] and customer_kms_key(same_region, ctx) == []
+    cross = {"replicateSourceDb": "arn:aws:rds:us-east-1:123456789012:db:berth-prod-primary", "region": "us-west-2",
+             "storageEncrypted": True}
+    assert customer_kms_key(cross, ctx) == ["kmsKeyId is not set: storage would use the AWS-managed aws/rds key"]
+
+
+def test_force_ssl_defaults_follow_the_postgres_major() -> None:
+    from policy.rules.rds import force_ssl
+
+    ctx = Ctx()
+    assert force_ssl({"family": "postgres16", "parameters": []}, ctx) == []  # RDS PG15+ defaults to 1
+    assert force_ssl({"family": "postgres14", "parameters": []}, ctx) != []
+    assert force_ssl({"family": "mysql8.0", "parameters": []}, ctx) == []
+
+
+def test_world_ingress_allows_only_load_balancer_ports() -> None:
+    from policy.rules.network import no_world_ingress
+
+    ctx = Ctx()
+    assert no_world_ingress({"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"}, ctx) == []
+    assert no_world_ingress({"ipProtocol": "-1", "cidrIpv6": "::/0"}, ctx) != []
+    assert no_world_ingress({"ipProtocol": "tcp", "fromPort": 80, "toPort": 443, "cidrIpv4": "0.0.0.0/0"}, ctx) != []
+    assert no_world_ingress({"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrIpv4": "10.0.0.0/16"},
+                            ctx) == []
+
+
+def test_connection_budget_reads_the_deployed_numbers() -> None:
+    from policy.rules.stack import budget_from_resources
+
+    b = budget_from_resources(golden(), Ctx(environment="prod"))
+    assert b == {
+        "app_max_pods": 12, "app_pool_per_pod": 20, "app_client_connections": 240,
+        "pgbouncer_replicas": 3, "pgbouncer_max_client_conn": 1200, "pgbouncer_server_connections": 390,
+        "database_max_connections": 800, "database_reserved": 0,
+    }
+
+
+def test_connection_budget_falls_back_to_the_stack_output() -> None:
+    from policy.rules.stack import connection_budget
+
+    view = StackView(resources=[], outputs={"connectionBudget": {
+        "app_client_connections": 240, "pgbouncer_max_client_conn": 1200, "pgbouncer_server_connections": 900,
+        "database_max_connections": 800, "database_reserved": 40}})
+    findings = connection_budget(view, Ctx(environment="prod"))
+    assert len(findings) == 1 and "800 - 40 reserved = 760" in findings[0][1]
+
+
+def test_unknown_sentinels_from_the_engine_are_unknown() -> None:
+    from policy.core import normalize
+
+    raw = {"a": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "b": ["1c4a061d-8072-4f0a-a4cb-0ff528b18fe7", "x"]}
+    norm = normalize(raw)
+    assert is_unknown(norm["a"]) and is_unknown(norm["b"][0]) and norm["b"][1] == "x"
