@@ -320,9 +320,9 @@ def gate_health(url: str | None, src: str, timeout: float = 10) -> tuple[str, st
 def _describe_violation(v: Any) -> str:
     if isinstance(v, str):
         return v
-    name = next((getattr(v, a) for a in ("policy", "policy_name", "rule", "name") if getattr(v, a, None)), None)
+    name = next((getattr(v, a) for a in ("rule_id", "policy", "rule") if getattr(v, a, None)), None)
     msg = next((getattr(v, a) for a in ("message", "description", "reason") if getattr(v, a, None)), None)
-    where = next((getattr(v, a) for a in ("urn", "resource", "resource_name") if getattr(v, a, None)), None)
+    where = next((getattr(v, a) for a in ("name", "urn", "resource") if getattr(v, a, None)), None)
     parts = [str(x) for x in (name, msg) if x]
     text = ": ".join(parts) if parts else str(v)
     return f"{text} ({where})" if where else text
@@ -397,6 +397,9 @@ def promote(
     p.gates_passed += ["digest", "versions", "config"]
 
     evaluate = evaluate or default_evaluator()
+    if source is not None and (f := gate_running(p, source)) is not None:
+        # Known already: no point deploying the target to evaluate it.
+        raise PromotionRefused([f])
     with ThreadPoolExecutor(max_workers=2) as pool:
         if source is not None:
             src_future = None
