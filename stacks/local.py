@@ -319,7 +319,20 @@ class Topology:
                 stop_signal=signal.SIGINT,
             )
         )
-        self._wait_pg(self.ports["replica"])
+        self._wait_for_hot_standby()
+
+    def _wait_for_hot_standby(self) -> None:
+        # A hot standby opens for reads once it replays a running-xacts record; the primary logs one
+        # every 15 s on its own, or at once on CHECKPOINT.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            self._check_alive("replica")
+            with contextlib.suppress(HarnessError):
+                self.primary_sql("CHECKPOINT")
+            with contextlib.suppress(HarnessError):
+                self._wait_pg(self.ports["replica"], timeout=1.0)
+                return
+        raise HarnessError("the replica did not accept connections within 30s")
 
     def _start_pgbouncer(self) -> None:
         assert self.root is not None
@@ -525,7 +538,9 @@ class Topology:
         if service.pid is not None:
             raise HarnessError(f"{name} is already running")
         self._spawn(service)
-        if name in ("primary", "replica"):
+        if name == "replica":
+            self._wait_for_hot_standby()
+        elif name == "primary":
             self._wait_pg(service.port)
         elif name.startswith("app"):
             self.wait_http(f"http://127.0.0.1:{service.port}/api/health/ready", name)

@@ -291,7 +291,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             early = load_settings()
             cors, max_body = early.cors_origins, early.max_body_bytes
         except ValueError:
-            cors, max_body = (), 16384
+            cors, max_body = (), 65536
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(cors or ()),
@@ -309,7 +309,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         max_age=600,
     )
-    app.add_middleware(Observability, max_body=max_body or 16384)
+    app.add_middleware(Observability, max_body=max_body or 65536)
     _install_handlers(app)
     _install_routes(app)
     return app
@@ -325,7 +325,10 @@ async def _redis_monitor(link: RedisLink) -> None:
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(exc.status_code, exc.detail), exc.status_code, headers=exc.headers)
+        body = error_body(exc.status_code, exc.detail)
+        if exc.status_code == 400 and "field" not in body:
+            body["field"] = "body"  # FastAPI's "error parsing the body": not JSON, not UTF-8
+        return JSONResponse(body, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -430,7 +433,7 @@ Writer = Annotated[Principal, Depends(access("writer", "write"))]
 AdminReader = Annotated[Principal, Depends(access("admin", "read"))]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Error} for code in (401, 403, 404, 409, 413, 422, 428, 429, 503)
+    code: {"model": Error} for code in (400, 401, 403, 404, 409, 413, 422, 428, 429, 503)
 }
 
 
@@ -581,7 +584,7 @@ def _install_routes(app: FastAPI) -> None:
         _who: Reader,
         status: Status | None = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     ) -> JSONResponse:
         services = _services(request)
         after = _cursor(cursor)
@@ -687,7 +690,7 @@ def _install_routes(app: FastAPI) -> None:
         request: Request,
         _who: AdminReader,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     ) -> JSONResponse:
         services = _services(request)
         after = _cursor(cursor)

@@ -40,7 +40,9 @@ class Settings(BaseModel):
     replica_check_interval_seconds: float = Field(1.0, gt=0)
     read_your_writes_seconds: float = Field(5.0, ge=0)
     cors_origins: tuple[str, ...] = ()
-    max_body_bytes: int = Field(16384, ge=256)
+    # Above the largest schema-valid body (a 5000-character message, \uXXXX-escaped), so only
+    # bodies that could never be valid are cut off with 413.
+    max_body_bytes: int = Field(65536, ge=256)
     drain_seconds: float = Field(5.0, ge=0)
     readiness_requires_redis: bool = True
     log_level: str = "INFO"

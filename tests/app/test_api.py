@@ -187,13 +187,13 @@ def test_malformed_and_oversized_bodies(
     assert r.status_code == 422 and r.json()["field"] == "body"
     r = client.post(f"{base}/api/shipments", content=b"[1, 2]", headers=headers)
     assert r.status_code == 422
-    big = shipment_body(origin="x" * 20000)
+    big = shipment_body(origin="x" * 70000)
     r = client.post(f"{base}/api/shipments", json=big, headers=auth(writer_key))
     assert r.status_code == 413 and r.json()["field"] == "body"
 
     def chunks():  # no Content-Length: the limit must hold on the streamed body too
         yield b'{"origin": "'
-        for _ in range(40):
+        for _ in range(70):
             yield b"y" * 1000
         yield b'"}'
 

@@ -1,0 +1,61 @@
+"""app tests room: `berth local up|status|down` (stacks/local.py's `local_app`) end to end: keys it
+prints work against the app it started, status sees the processes, down stops them all."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from stacks.local import _pid_alive, local_app
+
+
+def test_local_up_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BERTH_LOCAL_STATE_DIR", str(tmp_path))
+    runner = CliRunner()
+    up = runner.invoke(local_app, ["up", "--json"])
+    state = tmp_path / "state.json"
+    try:
+        assert up.exit_code == 0, up.output
+        info = json.loads(up.stdout.strip().splitlines()[-1])
+        assert {"url", "writer_key", "admin_key"} <= set(info)
+        with httpx.Client(base_url=info["url"], timeout=10) as client:
+            body = {"tracking_number": "CLI-0001", "origin": "Lyon", "destination": "Turin", "weight_kg": 3}
+            created = client.post(
+                "/api/shipments", json=body, headers={"Authorization": f"Bearer {info['writer_key']}"}
+            )
+            assert created.status_code == 201, created.text
+            assert (
+                client.get("/api/inquiries", headers={"Authorization": f"Bearer {info['admin_key']}"}).status_code
+                == 200
+            )
+            assert (
+                client.get("/api/shipments", headers={"Authorization": f"Bearer {info['writer_key']}"}).json()["items"][
+                    0
+                ]["tracking_number"]
+                == "CLI-0001"
+            )
+
+        again = runner.invoke(local_app, ["up"])
+        assert again.exit_code == 1 and "already running" in again.output
+
+        status = runner.invoke(local_app, ["status", "--json"])
+        assert status.exit_code == 0, status.output
+        services = {s["name"]: s for s in json.loads(status.stdout)["services"]}
+        assert set(services) == {"primary", "replica", "pgbouncer", "redis", "app0"}
+        assert all(s["running"] for s in services.values())
+        pids = [s["pid"] for s in services.values()]
+        root = Path(json.loads(state.read_text())["root"])
+    finally:
+        down = runner.invoke(local_app, ["down"])
+    assert down.exit_code == 0, down.output
+    assert not state.exists()
+    assert not any(_pid_alive(pid) for pid in pids), "down left a process running"
+    assert not root.exists()
+    after = runner.invoke(local_app, ["status"])
+    assert after.exit_code == 1 and "not running" in after.output
+    assert os.environ["BERTH_LOCAL_STATE_DIR"] == str(tmp_path)
