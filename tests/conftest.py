@@ -27,9 +27,17 @@ class Deployed:
         return self.cloud.client(service, region or self.graph.region or "us-east-1")
 
 
-def _deploy(stack: str, overrides: Mapping[str, Any] | None = None, **kw: Any) -> Deployed:
+def _deploy(
+    stack: str,
+    overrides: Mapping[str, Any] | None = None,
+    seed: Callable[[EmbeddedCloud], None] | None = None,
+    **kw: Any,
+) -> Deployed:
+    """Run a stack against a fresh moto server; `seed` prepares that server before the run."""
     cloud = EmbeddedCloud.serve()
     try:
+        if seed is not None:
+            seed(cloud)
         graph = run_isolated(stack, endpoint_url=cloud.endpoint_url or "", overrides=overrides, **kw)
     except Exception:
         cloud.close()

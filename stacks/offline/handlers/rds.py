@@ -143,7 +143,7 @@ def instance(ctx: Ctx, r: Res) -> Out:
     elif inputs.get("restoreToPointInTime"):
         spec = inputs["restoreToPointInTime"]
         kw = _params(rds, "RestoreDBInstanceToPointInTime", inputs)
-        kw.pop("DBInstanceIdentifier")
+        kw.pop("DBInstanceIdentifier", None)
         when: dict[str, Any] = {}
         if spec.get("restoreTime"):
             when["RestoreTime"] = spec["restoreTime"]

@@ -1,0 +1,347 @@
+"""Tests room (components): the RDS database tier, asserted on moto's state and on the graph."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.database import restore_to_point_in_time
+from stacks.config import ConfigError, RestoreSource, parse_settings, raw_from_config_map
+from stacks.offline import EmbeddedCloud, ProgramError, read_stack_config
+from tests.conftest import Deployed
+
+INSTANCE = "aws:rds/instance:Instance"
+
+
+def instances(d: Deployed, region: str = "us-east-1", prefix: str | None = None) -> dict[str, dict[str, Any]]:
+    """This stack's instances (the moto servers of one test process share their state)."""
+    prefix = f"berth-{d.stack}-" if prefix is None else prefix
+    found = d.client("rds", region).describe_db_instances()["DBInstances"]
+    return {db["DBInstanceIdentifier"]: db for db in found if db["DBInstanceIdentifier"].startswith(prefix)}
+
+
+def variant(deploy: Any, name: str, base: str, overrides: dict[str, Any], **kw: Any) -> Deployed:
+    """A one-off stack `name` with `base`'s config: its own physical names, so it cannot collide
+    with the session's stacks in moto (every moto server of a process shares one state)."""
+    return deploy(name, overrides, config=read_stack_config(base), **kw)
+
+
+def db_component(d: Deployed) -> Any:
+    (node,) = d.graph.by_type("berth:database:Database")
+    return node
+
+
+def db_resources(d: Deployed, type_: str) -> list[Any]:
+    return [n for n in d.graph.descendants(db_component(d).urn) if n.type == type_]
+
+
+# ---- topology, as moto sees it -------------------------------------------------------------
+def test_prod_runs_a_primary_two_replicas_and_a_cross_region_replica(prod: Deployed) -> None:
+    dbs = instances(prod)
+    primary = dbs.pop("berth-prod-primary")
+    assert primary.get("ReadReplicaSourceDBInstanceIdentifier") is None
+    assert sorted(dbs) == ["berth-prod-replica-1", "berth-prod-replica-2"]
+    assert all(r["ReadReplicaSourceDBInstanceIdentifier"] == "berth-prod-primary" for r in dbs.values())
+    # Replicas spread: none shares an AZ with another.
+    assert len({r["AvailabilityZone"] for r in dbs.values()}) == 2
+
+    dr = instances(prod, "us-west-2")
+    assert list(dr) == ["berth-prod-dr-replica"]
+    assert dr["berth-prod-dr-replica"]["ReadReplicaSourceDBInstanceIdentifier"] == primary["DBInstanceArn"]
+    assert dr["berth-prod-dr-replica"]["DBInstanceArn"].startswith("arn:aws:rds:us-west-2:")
+
+
+def test_staging_runs_one_primary_and_one_replica_and_nothing_in_another_region(staging: Deployed) -> None:
+    dbs = instances(staging)
+    assert sorted(dbs) == ["berth-staging-primary", "berth-staging-replica-1"]
+    assert dbs["berth-staging-replica-1"]["ReadReplicaSourceDBInstanceIdentifier"] == "berth-staging-primary"
+    assert instances(staging, "us-west-2") == {}
+    assert staging.graph.outputs["databaseCrossRegionReplicaIdentifier"] is None
+
+
+@pytest.mark.parametrize(
+    ("stack", "multi_az", "retention", "protected"),
+    [("staging", False, 7, False), ("prod", True, 35, True)],
+)
+def test_primary_durability_follows_the_environment(
+    request: pytest.FixtureRequest, stack: str, multi_az: bool, retention: int, protected: bool
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    primary = instances(d)[f"berth-{stack}-primary"]
+    key_arn = db_component(d).outputs["kmsKeyArn"]
+    assert primary["StorageEncrypted"] is True
+    assert primary["KmsKeyId"] == key_arn
+    assert primary["MultiAZ"] is multi_az
+    assert primary["BackupRetentionPeriod"] == retention
+    assert primary["DeletionProtection"] is protected
+    assert primary["PubliclyAccessible"] is False
+    assert primary["StorageType"] == "gp3"
+    assert primary["MaxAllocatedStorage"] > primary["AllocatedStorage"]
+    assert primary["IAMDatabaseAuthenticationEnabled"] is True
+    assert primary["CopyTagsToSnapshot"] is True
+    assert sorted(primary["EnabledCloudwatchLogsExports"]) == ["postgresql", "upgrade"]
+    assert primary["MonitoringInterval"] > 0 and primary["MonitoringRoleArn"].startswith("arn:aws:iam::")
+    assert primary["DBName"] == "shipments"
+
+    node = d.graph.named(f"berth-{stack}-primary", INSTANCE)
+    assert node.protect is protected, "prod's primary is protect=True; staging's can be destroyed"
+    assert node.inputs["performanceInsightsEnabled"] is True
+    assert node.inputs["performanceInsightsKmsKeyId"] == key_arn
+    assert node.inputs["skipFinalSnapshot"] is (not protected)
+    assert ("finalSnapshotIdentifier" in node.inputs) is protected
+
+
+def test_prod_key_rotates_and_is_protected(prod: Deployed) -> None:
+    key_arn = db_component(prod).outputs["kmsKeyArn"]
+    key_id = key_arn.rsplit("/", 1)[-1]
+    assert prod.client("kms").get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+    (key,) = [n for n in db_resources(prod, "aws:kms/key:Key") if n.region == "us-east-1"]
+    assert key.protect is True
+
+
+def test_replicas_survive_destroy_and_keep_no_backups_of_their_own(prod: Deployed) -> None:
+    replicas = [n for n in db_resources(prod, INSTANCE) if n.inputs.get("replicateSourceDb")]
+    assert len(replicas) == 3
+    for n in replicas:
+        # A replica cannot take a final snapshot: without this, `pulumi destroy` fails on it.
+        assert n.inputs["skipFinalSnapshot"] is True
+        assert "finalSnapshotIdentifier" not in n.inputs
+        assert n.inputs["monitoringInterval"] > 0
+    same_region = [n for n in replicas if n.region == "us-east-1"]
+    assert all(n.inputs["backupRetentionPeriod"] == 0 for n in same_region)
+    assert all(n.inputs["replicateSourceDb"] == "berth-prod-primary" for n in same_region)
+    params = {n.inputs["parameterGroupName"] for n in same_region}
+    assert params == {db_component(prod).outputs["parameterGroupName"]}
+
+
+def test_cross_region_replica_uses_the_source_arn_and_a_key_of_its_own_region(prod: Deployed) -> None:
+    dr = prod.graph.named("berth-prod-dr-replica", INSTANCE)
+    assert dr.region == "us-west-2"
+    assert dr.inputs["replicateSourceDb"].startswith("arn:aws:rds:us-east-1:")
+    assert dr.inputs["kmsKeyId"].startswith("arn:aws:kms:us-west-2:")
+    assert dr.inputs["performanceInsightsKmsKeyId"] == dr.inputs["kmsKeyId"]
+    moto_dr = instances(prod, "us-west-2")["berth-prod-dr-replica"]
+    assert moto_dr["StorageEncrypted"] is True
+    groups = prod.client("rds", "us-west-2").describe_db_parameter_groups()["DBParameterGroups"]
+    assert dr.inputs["parameterGroupName"] in {g["DBParameterGroupName"] for g in groups}
+
+
+# ---- parameters and network ---------------------------------------------------------------------
+@pytest.mark.parametrize(("stack", "max_conn", "slow_ms"), [("staging", "200", "250"), ("prod", "800", "500")])
+def test_parameter_group_forces_tls_and_carries_the_configured_limits(
+    request: pytest.FixtureRequest, stack: str, max_conn: str, slow_ms: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    name = db_component(d).outputs["parameterGroupName"]
+    params = {
+        p["ParameterName"]: p
+        for p in d.client("rds").describe_db_parameters(DBParameterGroupName=name)["Parameters"]
+    }
+    assert params["rds.force_ssl"]["ParameterValue"] == "1"
+    assert params["max_connections"]["ParameterValue"] == max_conn
+    assert params["log_min_duration_statement"]["ParameterValue"] == slow_ms
+    assert params["idle_in_transaction_session_timeout"]["ParameterValue"] == "60000"
+    assert params["shared_preload_libraries"]["ParameterValue"] == "pg_stat_statements"
+    # A static parameter: applying it "immediate" would fail the update.
+    assert params["shared_preload_libraries"]["ApplyMethod"] == "pending-reboot"
+    primary = instances(d)[f"berth-{stack}-primary"]
+    assert primary["DBParameterGroups"][0]["DBParameterGroupName"] == name
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_security_group_admits_5432_from_the_cluster_nodes_only(request: pytest.FixtureRequest, stack: str) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    sg_id = db_component(d).outputs["securityGroupId"]
+    (cluster,) = d.graph.by_type("berth:cluster:Cluster")
+    node_sg = cluster.outputs["nodeSecurityGroupId"]
+    sg = d.client("ec2").describe_security_groups(GroupIds=[sg_id])["SecurityGroups"][0]
+    assert sg["IpPermissions"], "the database must be reachable from the cluster"
+    for perm in sg["IpPermissions"]:
+        assert (perm["IpProtocol"], perm["FromPort"], perm["ToPort"]) == ("tcp", 5432, 5432)
+        assert perm.get("IpRanges", []) == [] and perm.get("Ipv6Ranges", []) == []
+        assert [p["GroupId"] for p in perm["UserIdGroupPairs"]] == [node_sg]
+    assert sg["IpPermissionsEgress"] == []
+    primary = instances(d)[f"berth-{stack}-primary"]
+    assert [g["VpcSecurityGroupId"] for g in primary["VpcSecurityGroups"]] == [sg_id]
+    assert primary["DBSubnetGroup"]["VpcId"] == d.graph.outputs["vpcId"]
+    assert {s["SubnetIdentifier"] for s in primary["DBSubnetGroup"]["Subnets"]} == set(
+        d.graph.outputs["privateSubnetIds"]
+    )
+
+
+def test_master_password_is_random_url_safe_and_secret(prod: Deployed) -> None:
+    (pw,) = db_resources(prod, "random:index/randomPassword:RandomPassword")
+    assert pw.inputs["special"] is False and pw.inputs["length"] >= 32
+    primary = prod.graph.named("berth-prod-primary", INSTANCE)
+    assert "password" in primary.secret_keys
+    assert primary.inputs["password"] == "[secret]"
+    config_text = str(read_stack_config("prod"))
+    assert "password" not in config_text.lower()
+
+
+# ---- restore sources (disaster recovery) ----------------------------------------------------
+def _seed_source(cloud: EmbeddedCloud, ident: str, region: str = "us-east-1") -> dict[str, Any]:
+    """A pre-existing database with recognisable data: its own name and master user."""
+    rds = cloud.client("rds", region)
+    db = rds.create_db_instance(
+        DBInstanceIdentifier=ident,
+        DBInstanceClass="db.t4g.medium",
+        Engine="postgres",
+        EngineVersion="16.4",
+        AllocatedStorage=20,
+        DBName="legacydata",
+        MasterUsername="legacy_admin",
+        MasterUserPassword="seeded-password-1",
+    )["DBInstance"]
+    return db
+
+
+def test_primary_restores_from_a_seeded_snapshot(deploy: Any) -> None:
+    def seed(cloud: EmbeddedCloud) -> None:
+        _seed_source(cloud, "legacy-snap-source")
+        cloud.client("rds", "us-east-1").create_db_snapshot(
+            DBInstanceIdentifier="legacy-snap-source", DBSnapshotIdentifier="shipments-before-incident"
+        )
+
+    d = variant(
+        deploy, "snaprestore", "staging",
+        {"berth:database.restore": {"kind": "snapshot", "snapshotIdentifier": "shipments-before-incident"}},
+        seed=seed,
+    )
+    dbs = instances(d)
+    primary = dbs["berth-snaprestore-primary"]
+    # Name and master user come from the snapshot, not from the component's defaults.
+    assert primary["DBName"] == "legacydata"
+    assert primary["MasterUsername"] == "legacy_admin"
+    # The stack's own settings still apply on top of the restore.
+    assert primary["BackupRetentionPeriod"] == 7
+    assert primary["DBParameterGroups"][0]["DBParameterGroupName"] == "berth-snaprestore-postgres16"
+    assert dbs["berth-snaprestore-replica-1"]["ReadReplicaSourceDBInstanceIdentifier"] == "berth-snaprestore-primary"
+    node = d.graph.named("berth-snaprestore-primary", INSTANCE)
+    assert node.inputs["snapshotIdentifier"] == "shipments-before-incident"
+    assert "username" not in node.inputs and "dbName" not in node.inputs
+
+
+def test_primary_restores_to_a_point_in_time_of_a_source_instance(deploy: Any) -> None:
+    seeded: dict[str, Any] = {}
+
+    def seed(cloud: EmbeddedCloud) -> None:
+        seeded.update(_seed_source(cloud, "legacy-pitr-source"))
+
+    d = variant(
+        deploy, "pitrrestore", "staging",
+        {"berth:database.restore": {"kind": "pitr", "sourceDbInstanceArn":
+                                    "arn:aws:rds:us-east-1:123456789012:db:legacy-pitr-source"}},
+        seed=seed,
+    )
+    primary = instances(d)["berth-pitrrestore-primary"]
+    assert primary["MasterUsername"] == "legacy_admin"
+    assert primary["DBName"] == "legacydata"
+    spec = d.graph.named("berth-pitrrestore-primary", INSTANCE).inputs["restoreToPointInTime"]
+    assert spec == {"sourceDbInstanceIdentifier": "legacy-pitr-source", "useLatestRestorableTime": True}
+    assert seeded["DBInstanceIdentifier"] in instances(d, prefix="legacy-pitr"), "the source is untouched"
+
+
+def test_dr_stack_adopts_and_promotes_the_cross_region_replica(deploy: Any) -> None:
+    def seed(cloud: EmbeddedCloud) -> None:
+        source = _seed_source(cloud, "legacy-promote-source", "us-east-1")
+        cloud.client("rds", "us-west-2").create_db_instance_read_replica(
+            DBInstanceIdentifier="legacy-dr-replica",
+            SourceDBInstanceIdentifier=source["DBInstanceArn"],
+            SourceRegion="us-east-1",
+        )
+
+    d = variant(
+        deploy, "drpromote", "staging",
+        {
+            "aws:region": "us-west-2",
+            "berth:database.restore": {"kind": "replica", "replicaIdentifier": "legacy-dr-replica"},
+        },
+        seed=seed,
+    )
+    promoted = instances(d, "us-west-2", prefix="legacy-dr-replica")["legacy-dr-replica"]
+    # Promoted: a standalone instance, which (unlike a replica) AWS lets one stop. moto keeps
+    # the stale ReadReplicaSourceDBInstanceIdentifier after a promotion, so ask that instead.
+    d.client("rds", "us-west-2").stop_db_instance(DBInstanceIdentifier="legacy-dr-replica")
+    assert promoted["MasterUsername"] == "legacy_admin", "the same instance, not a new empty one"
+    assert promoted["BackupRetentionPeriod"] == 7
+    replica = instances(d, "us-west-2")["berth-drpromote-replica-1"]
+    assert replica["ReadReplicaSourceDBInstanceIdentifier"] == "legacy-dr-replica"
+    node = d.graph.named("berth-drpromote-primary", INSTANCE)
+    assert node.inputs["identifier"] == "legacy-dr-replica"
+    assert "replicateSourceDb" not in node.inputs
+    assert "replicateSourceDb" in node.ignore_changes and "kmsKeyId" in node.ignore_changes
+
+
+def test_point_in_time_from_another_region_asks_for_replicated_backups() -> None:
+    src = RestoreSource(kind="pitr", source_db_instance_arn="arn:aws:rds:us-east-1:123456789012:db:berth-prod-primary")
+    with pytest.raises(ValueError, match="auto-backup"):
+        restore_to_point_in_time(src, "us-west-2")
+    replicated = RestoreSource(
+        kind="pitr",
+        source_db_instance_arn="arn:aws:rds:us-west-2:123456789012:auto-backup:ab-abc123",
+        restore_time="2026-11-20T10:00:00Z",
+    )
+    args = restore_to_point_in_time(replicated, "us-west-2")
+    assert args.source_db_instance_automated_backups_arn == replicated.source_db_instance_arn
+    assert args.restore_time == "2026-11-20T10:00:00Z" and args.use_latest_restorable_time is None
+
+
+# ---- bad configuration -------------------------------------------------------------------------
+def _prod_raw(**database: Any) -> dict[str, Any]:
+    raw = raw_from_config_map(read_stack_config("prod"))
+    raw["database"] = {**raw["database"], **database}
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "hint"),
+    [
+        ({"replicas": 9}, "berth:database.replicas", "less than or equal to 5"),
+        ({"replicas": -1}, "berth:database.replicas", "greater than or equal to 0"),
+        ({"instanceClass": "m6i.large"}, "berth:database.instanceClass", "db"),
+        ({"replicaInstanceClass": "r6g.large"}, "berth:database.replicaInstanceClass", "db"),
+    ],
+)
+def test_bad_database_settings_name_the_key(change: dict[str, Any], key: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("prod", _prod_raw(**change))
+    message = str(exc.value)
+    assert key in message and hint in message
+    assert str(next(iter(change.values()))) in message
+
+
+def test_a_connection_budget_that_does_not_fit_shows_the_numbers() -> None:
+    raw = _prod_raw(maxConnections=300)
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("prod", raw)
+    message = str(exc.value)
+    # prod: 3 PgBouncer pods x (60 + 60 + 10) = 390 server connections > 300 - 40 = 260.
+    assert "database.maxConnections (300)" in message
+    assert "= 390 server connections" in message and "= 260" in message
+    raw = _prod_raw()
+    raw["app"] = {**raw["app"], "maxReplicas": 100}
+    with pytest.raises(ConfigError, match=r"app.maxReplicas \(100\).*2000 client connections.*= 1200"):
+        parse_settings("prod", raw)
+
+
+def test_a_bad_database_config_fails_before_any_resource_is_registered(deploy: Any) -> None:
+    with pytest.raises(ProgramError) as exc:
+        variant(deploy, "badconfig", "staging",
+                {"berth:database.replicas": 9, "berth:database.instanceClass": "t4g.medium"})
+    message = str(exc.value)
+    assert "berth:database.replicas" in message and "berth:database.instanceClass" in message
+    graph = exc.value.graph
+    assert graph is None or not graph.resources
+
+
+def test_component_exposes_the_contract_attributes(prod: Deployed) -> None:
+    outputs = db_component(prod).outputs
+    for attr in ("primaryIdentifier", "primaryAddress", "primaryArn", "replicaIdentifiers", "replicaAddresses",
+                 "crossRegionReplicaIdentifier", "masterUsername", "databaseName", "securityGroupId",
+                 "kmsKeyArn", "parameterGroupName", "maxConnections"):
+        assert attr in outputs, attr
+    assert outputs["port"] == 5432 and outputs["maxConnections"] == 800
+    assert outputs["primaryAddress"] == prod.graph.outputs["databasePrimaryEndpoint"]
+    assert len(outputs["replicaAddresses"]) == 2
