@@ -1,0 +1,135 @@
+"""Tests room (policy): the CrossGuard adapter, driven with the args objects the analyzer builds
+(no PolicyPack, no gRPC server): violations reach report_violation, unknown preview values
+neither crash nor fail, the environment comes from the policy config or the tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+from policy.adapter import policies
+from policy.registry import RULES
+
+REPO = Path(__file__).resolve().parents[2]
+KEY = "arn:aws:kms:us-east-1:123456789012:key/abc"
+RDS = "aws:rds/instance:Instance"
+
+
+def opts() -> PolicyResourceOptions:
+    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+
+
+def by_name(name: str) -> Any:
+    return next(p for p in policies() if p.name == name)
+
+
+def resource_args(type_: str, props: dict[str, Any], config: dict[str, Any] | None = None,
+                  name: str = "db") -> ResourceValidationArgs:
+    # The analyzer hands rules props wrapped in the proxy that raises on unknown values.
+    return ResourceValidationArgs(type_, unknown_checking_proxy(props), f"urn:pulumi:prod::berth::{type_}::{name}",
+                                  name, opts(), None, config)
+
+
+def validate(policy: Any, args: Any) -> list[tuple[str, str | None]]:
+    seen: list[tuple[str, str | None]] = []
+    policy.validate(args, lambda message, urn=None: seen.append((message, urn)))
+    return seen
+
+
+def test_every_rule_becomes_a_policy_with_its_metadata() -> None:
+    ps = {p.name: p for p in policies()}
+    assert set(ps) == {r.id for r in RULES}
+    for r in RULES:
+        p = ps[r.id]
+        assert isinstance(p, ResourceValidationPolicy if r.kind == "resource" else StackValidationPolicy)
+        assert p.enforcement_level == EnforcementLevel.MANDATORY
+        assert p.severity == Severity(r.severity) and p.remediation_steps == r.remediation
+        assert "environment" in p.config_schema.properties
+
+
+def test_resource_violation_reaches_the_cli() -> None:
+    args = resource_args(RDS, {"storageEncrypted": False, "kmsKeyId": KEY, "tags": {"Environment": "prod"}})
+    assert validate(by_name("rds-storage-encrypted"), args) == [
+        ("storageEncrypted is not true: the database's storage, snapshots and backups are unencrypted", None)
+    ]
+
+
+def test_unknown_preview_values_are_not_judged() -> None:
+    args = resource_args(RDS, {"storageEncrypted": UNKNOWN_BOOLEAN_VALUE, "kmsKeyId": UNKNOWN_STRING_VALUE,
+                               "multiAz": UNKNOWN_BOOLEAN_VALUE})
+    for rule in ("rds-storage-encrypted", "rds-customer-kms-key", "rds-multi-az-prod"):
+        assert validate(by_name(rule), args) == []
+
+
+def test_policy_ignores_other_resource_types() -> None:
+    args = resource_args("aws:s3/bucket:Bucket", {"storageEncrypted": False})
+    assert validate(by_name("rds-storage-encrypted"), args) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "tags", "violations"),
+    [
+        ({"environment": "prod"}, {}, 1),
+        ({"environment": "staging"}, {"Environment": "prod"}, 0),  # policy config wins over the tag
+        ({}, {"Environment": "prod"}, 1),
+        ({}, {"Environment": "staging"}, 0),
+    ],
+)
+def test_environment_from_policy_config_or_tags(config: dict[str, Any], tags: dict[str, str],
+                                                violations: int) -> None:
+    args = resource_args(RDS, {"multiAz": False, "tags": tags}, config)
+    assert len(validate(by_name("rds-multi-az-prod"), args)) == violations
+
+
+def policy_resource(type_: str, name: str, props: dict[str, Any],
+                    prop_deps: dict[str, list[PolicyResource]] | None = None) -> PolicyResource:
+    deps = [d for ds in (prop_deps or {}).values() for d in ds]
+    return PolicyResource(type_, unknown_checking_proxy(props), f"urn:pulumi:prod::berth::{type_}::{name}", name,
+                          opts(), None, None, deps, prop_deps or {})
+
+
+def test_stack_rule_follows_property_dependencies_through_unknowns() -> None:
+    db = policy_resource(RDS, "primary", {"arn": UNKNOWN_STRING_VALUE, "tags": {"Environment": "prod"}})
+    linked = policy_resource("aws:backup/selection:Selection", "sel",
+                             {"planId": UNKNOWN_STRING_VALUE, "resources": [UNKNOWN_STRING_VALUE]},
+                             {"resources": [db]})
+    policy = by_name("stack-database-backup-selection")
+    assert validate(policy, StackValidationArgs([db, linked])) == []
+
+    other = policy_resource("aws:backup/selection:Selection", "sel",
+                            {"resources": ["arn:aws:s3:::berth-prod-assets"]})
+    assert validate(policy, StackValidationArgs([db, other])) == [
+        ("database primary is in no AWS Backup selection", db.urn)
+    ]
+
+
+def test_stack_rule_reads_the_stack_outputs() -> None:
+    stack = policy_resource("pulumi:pulumi:Stack", "berth-prod", {"connectionBudget": {
+        "app_client_connections": 2400, "pgbouncer_max_client_conn": 1200, "pgbouncer_server_connections": 390,
+        "database_max_connections": 800, "database_reserved": 40}})
+    found = validate(by_name("stack-connection-budget"), StackValidationArgs([stack]))
+    assert len(found) == 1 and "2400" in found[0][0]
+
+
+def test_only_main_builds_a_policy_pack() -> None:
+    """Building a PolicyPack starts a server and blocks: nothing importable may do it."""
+    builders = [p.relative_to(REPO).as_posix() for p in (REPO / "policy").rglob("*.py")
+                if "PolicyPack(" in p.read_text()]
+    assert builders == ["policy/__main__.py"]
+    yaml_text = (REPO / "policy" / "PulumiPolicy.yaml").read_text()
+    assert "name: python" in yaml_text
+    assert "pulumi-policy==1.21.0" in (REPO / "policy" / "requirements.txt").read_text()
