@@ -53,12 +53,9 @@ CONFIG_SCHEMA = PolicyConfigSchema(
 
 
 def _stack_name() -> str | None:
-    try:
-        import pulumi
-
-        return pulumi.get_stack() or None
-    except Exception:  # outside an engine run there is no stack
-        return None
+    # The engine starts the analyzer with PULUMI_STACK set (pulumi_policy configures the runtime
+    # from it); outside an engine run there is no stack, and pulumi.get_stack() would make one up.
+    return os.environ.get("PULUMI_STACK") or None
 
 
 def _stack_environment() -> str | None:

@@ -133,3 +133,32 @@ def test_only_main_builds_a_policy_pack() -> None:
     yaml_text = (REPO / "policy" / "PulumiPolicy.yaml").read_text()
     assert "name: python" in yaml_text
     assert "pulumi-policy==1.21.0" in (REPO / "policy" / "requirements.txt").read_text()
+
+
+def test_pack_answers_the_cli_over_grpc() -> None:
+    """`pulumi preview --policy-pack policy` starts __main__.py and talks gRPC to it: do the same."""
+    import subprocess
+    import sys
+
+    import grpc
+    from google.protobuf import empty_pb2, struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+    proc = subprocess.Popen([sys.executable, "__main__.py"], cwd=REPO / "policy", stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())  # type: ignore[union-attr]
+        stub = analyzer_pb2_grpc.AnalyzerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+        assert info.name == "berth" and {p.name for p in info.policies} == {r.id for r in RULES}
+        props = struct_pb2.Struct()
+        props.update({"storageEncrypted": False, "kmsKeyId": KEY, "backupRetentionPeriod": 35,
+                      "multiAz": UNKNOWN_BOOLEAN_VALUE, "deletionProtection": True,
+                      "tags": {"Project": "berth", "Environment": "prod", "Stack": "prod", "ManagedBy": "pulumi"}})
+        resp = stub.Analyze(analyzer_pb2.AnalyzeRequest(
+            type=RDS, properties=props, urn=f"urn:pulumi:prod::berth::{RDS}::db", name="db"), timeout=30)
+        assert [(d.policyName, d.enforcementLevel) for d in resp.diagnostics] == [
+            ("rds-storage-encrypted", analyzer_pb2.MANDATORY)
+        ]
+    finally:
+        proc.kill()
+        proc.wait()
