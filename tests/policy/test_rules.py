@@ -162,3 +162,10 @@ def test_unknown_sentinels_from_the_engine_are_unknown() -> None:
     raw = {"a": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "b": ["1c4a061d-8072-4f0a-a4cb-0ff528b18fe7", "x"]}
     norm = normalize(raw)
     assert is_unknown(norm["a"]) and is_unknown(norm["b"][0]) and norm["b"][1] == "x"
+
+
+def test_readme_lists_every_rule() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "policy" / "README.md").read_text()
+    assert [r.id for r in RULES if f"`{r.id}`" not in readme] == []
