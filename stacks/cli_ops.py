@@ -193,17 +193,16 @@ def dr_rebuild(
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Write Pulumi.STACK-dr.yaml (DR region, fresh network, restore source) and bring it up there."""
+    import contextlib
+
     from stacks import dr
+    from stacks.promote import isolated_cloud
 
-    cloud = None
-    if offline and endpoint is None:
-        # A fresh embedded cloud holds no material: the rebuild refuses, as it should.
-        from stacks.offline import EmbeddedCloud
-
-        cloud = EmbeddedCloud.serve()
-        endpoint = cloud.endpoint_url
-    try:
-        clients = _clients(endpoint if offline or endpoint else None)
+    with contextlib.ExitStack() as scope:
+        if offline and endpoint is None:
+            # A fresh embedded cloud holds no material: the rebuild refuses, as it should.
+            endpoint = scope.enter_context(isolated_cloud()).endpoint_url
+        clients = _clients(endpoint)
         r = dr.rebuild(stack, clients, config_dir=config_dir, region=region, kind=source,
                        new_dr_region=new_dr_region, offline=offline, endpoint_url=endpoint, yes=yes,
                        confirm=_confirm, echo=_echo, overrides=_parse_set(set_))
@@ -215,9 +214,6 @@ def dr_rebuild(
                 raise OpsError(f"{r.dr_stack} is incomplete in {r.option.region}: "
                                + "; ".join(f"{c.tier}: {c.detail}" for c in checks if not c.ok))
         _print_steps(r.steps)
-    finally:
-        if cloud is not None:
-            cloud.close()
 
 
 def _print_checks(checks: list[Any]) -> None:

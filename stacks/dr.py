@@ -686,8 +686,8 @@ def drill(
     echo: Printer = print,
 ) -> Drill:
     """Deploy, seed, plan, rebuild, verify and run the policy pack, all offline in one embedded cloud."""
-    from stacks.offline import EmbeddedCloud, run_isolated
-    from stacks.promote import _describe_violation, default_evaluator
+    from stacks.offline import run_isolated
+    from stacks.promote import _describe_violation, default_evaluator, isolated_cloud
 
     evaluate = evaluate or default_evaluator()
     config = _config(stack, config_dir)
@@ -702,28 +702,26 @@ def drill(
     for f in config_dir.glob("Pulumi.*.yaml"):
         if f.name != f"Pulumi.{dr_stack_name(stack)}.yaml":
             (work / f.name).write_text(f.read_text())
-    cloud = EmbeddedCloud.serve()
     try:
-        with _timed(steps, f"deploy {stack} in {settings.region} (embedded cloud)"):
-            graph = run_isolated(stack, endpoint_url=cloud.endpoint_url or "", config=config)
-        primary = primary_node(graph)
-        if primary is None:
-            raise OpsError(f"{stack} has no primary database to recover")
-        with _timed(steps, f"seed a snapshot copy in {region}"):
-            seed_snapshot(cloud.client, str(primary.get("identifier") or primary.id), settings.region, region)
-        r = rebuild(stack, cloud.client, config_dir=work, kind=kind, offline=True,
-                    endpoint_url=cloud.endpoint_url, echo=echo, outputs=graph.outputs)
-        steps.extend(r.steps)
-        d.plan, d.option, d.config_path = r.plan, r.option, r.path
-        d.rpo_seconds = r.option.rpo_seconds
-        assert r.graph is not None
-        with _timed(steps, f"verify every tier in {region}"):
-            d.checks = verify(r.graph, cloud.client, region, r.option)
-        with _timed(steps, "policy pack on the DR stack"):
-            report = evaluate(r.graph)
-            d.policy_failures = [_describe_violation(v) for v in getattr(report, "mandatory_failures", []) or []]
+        with isolated_cloud() as cloud:
+            with _timed(steps, f"deploy {stack} in {settings.region} (embedded cloud)"):
+                graph = run_isolated(stack, endpoint_url=cloud.endpoint_url or "", config=config)
+            primary = primary_node(graph)
+            if primary is None:
+                raise OpsError(f"{stack} has no primary database to recover")
+            with _timed(steps, f"seed a snapshot copy in {region}"):
+                seed_snapshot(cloud.client, str(primary.get("identifier") or primary.id), settings.region, region)
+            r = rebuild(stack, cloud.client, config_dir=work, kind=kind, offline=True,
+                        endpoint_url=cloud.endpoint_url, echo=echo, outputs=graph.outputs)
+            steps.extend(r.steps)
+            d.plan, d.option, d.config_path = r.plan, r.option, r.path
+            d.rpo_seconds = r.option.rpo_seconds
+            assert r.graph is not None
+            with _timed(steps, f"verify every tier in {region}"):
+                d.checks = verify(r.graph, cloud.client, region, r.option)
+            with _timed(steps, "policy pack on the DR stack"):
+                report = evaluate(r.graph)
+                d.policy_failures = [_describe_violation(v) for v in getattr(report, "mandatory_failures", []) or []]
     except (OpsError, ProgramError) as exc:
         d.error = exc.message if isinstance(exc, OpsError) else str(exc)
-    finally:
-        cloud.close()
     return d

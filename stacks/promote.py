@@ -21,11 +21,15 @@ the target for real through stacks.deploy (whose preflight runs before anything 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import io
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -348,15 +352,48 @@ def gate_policy(graph: Graph, dst: str, evaluate: Evaluate) -> tuple[str, str] |
     return None
 
 
-def deploy_offline(stack: str, config: Mapping[str, Any]) -> Graph:
-    """Run a stack in a fresh embedded cloud (its own moto server) and return its graph."""
-    from stacks.offline import EmbeddedCloud, run_isolated
+@contextlib.contextmanager
+def isolated_cloud(timeout: float = 60) -> Iterator[Any]:
+    """A fresh embedded cloud whose moto server runs in a child process.
 
-    cloud = EmbeddedCloud.serve()
+    moto keeps its backends in module globals, so every server started inside one process
+    shares one state: a "fresh" cloud there may already hold another run's `berth-prod-*`.
+    A server process of its own is empty and shared with nothing.
+    """
+    from stacks.offline.cloud import EmbeddedCloud, _free_port
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
     try:
-        return run_isolated(stack, endpoint_url=cloud.endpoint_url or "", config=config)
+        while True:
+            try:
+                urllib.request.urlopen(url + "/moto-api/data.json", timeout=2).close()
+                break
+            except urllib.error.HTTPError:
+                break  # it answers: up
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise OpsError(f"the embedded cloud (moto server on port {port}) did not start") from None
+                time.sleep(0.1)
+        yield EmbeddedCloud(endpoint_url=url)
     finally:
-        cloud.close()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def deploy_offline(stack: str, config: Mapping[str, Any]) -> Graph:
+    """Run a stack in a fresh embedded cloud of its own and return its graph."""
+    from stacks.offline import run_isolated
+
+    with isolated_cloud() as cloud:
+        return run_isolated(stack, endpoint_url=cloud.endpoint_url or "", config=config)
 
 
 # ---- the operation ------------------------------------------------------------------------
