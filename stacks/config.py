@@ -241,6 +241,8 @@ class DatabaseSettings(Model):
 class PgBouncerSettings(Model):
     image: Image = "bitnami/pgbouncer:1.23.1"
     exporter_image: Image = "prometheuscommunity/pgbouncer-exporter:v0.10.2"
+    # Init container that fetches the RDS CA bundle at pod start (see components/pgbouncer.py).
+    ca_fetch_image: Image = "curlimages/curl:8.11.1"
     replicas: int = Field(2, ge=1, le=10)
     # Server connections per (database, user) pair, per PgBouncer pod.
     default_pool_size: int = Field(20, ge=1, le=500)

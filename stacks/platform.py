@@ -16,6 +16,7 @@ from components.cdn import Cdn, CdnArgs
 from components.cluster import Cluster, ClusterArgs
 from components.database import Database, DatabaseArgs
 from components.network import Network, NetworkArgs
+from components.pgbouncer import PgBouncer, PgBouncerArgs
 from stacks.config import Settings, connection_budget
 
 
@@ -68,6 +69,22 @@ def build(s: Settings) -> None:
             dr_region=s.dr.region if s.database.cross_region_replica else None,
             protect=s.is_prod,
             tags=s.standard_tags,
+        ),
+    )
+
+    pgbouncer = PgBouncer(
+        s.name_prefix,
+        PgBouncerArgs(
+            provider=cluster.provider,
+            namespace=cluster.namespace,
+            primary_address=database.primary_address,
+            replica_addresses=database.replica_addresses,
+            master_username=database.master_username,
+            master_password=database.master_password,
+            database_port=database.port,
+            database_name=database.database_name,
+            database_connection_limit=s.database.max_connections - s.database.reserved_connections,
+            settings=s.pgbouncer,
         ),
     )
 
@@ -180,6 +197,7 @@ def build(s: Settings) -> None:
     pulumi.export("databasePrimaryEndpoint", database.primary_address)
     pulumi.export("databaseReplicaIdentifiers", database.replica_identifiers)
     pulumi.export("databaseCrossRegionReplicaIdentifier", database.cross_region_replica_identifier)
+    pulumi.export("pgbouncerServiceHost", pgbouncer.service_host)
     pulumi.export("redisPrimaryEndpoint", cache.primary_endpoint)
     pulumi.export("cdnDomainName", cdn.domain_name)
     pulumi.export("cdnDistributionId", cdn.distribution_id)

@@ -1,0 +1,442 @@
+"""Components room: PgBouncer on Kubernetes, the connection pooler in front of RDS.
+
+Two pooled databases: `shipments` (read-write, the primary) and `shipments_ro` (read-only,
+the replicas, one `host=` list that PgBouncer balances over). Transaction pooling, TLS to
+RDS with full certificate verification, a userlist Secret, a Prometheus exporter sidecar
+that reads PgBouncer's admin console over loopback, and the operational shape of a
+production pooler: spread over zones, a disruption budget, TCP probes, a draining preStop,
+a hardened pod, a config checksum that rolls the pods, and a NetworkPolicy that admits
+only the app's pods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from stacks.config import PgBouncerSettings, is_digest
+
+PORT = 6432
+METRICS_PORT = 9127
+NAME = "pgbouncer"
+RW_DATABASE = "shipments"
+RO_DATABASE = "shipments_ro"
+# A user that exists only in PgBouncer: the exporter reads SHOW STATS/POOLS as it, over loopback.
+STATS_USER = "pgbouncer_stats"
+# Sibling mounts: a mount nested inside a ConfigMap volume cannot be created (read-only).
+CONFIG_DIR = "/etc/pgbouncer/config"
+SECRET_DIR = "/etc/pgbouncer/secret"
+TLS_DIR = "/etc/pgbouncer/tls"
+CA_FILE = f"{TLS_DIR}/rds-ca.pem"
+RDS_GLOBAL_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+# High, fixed ids (checkov CKV_K8S_40): the images run as any non-root uid.
+UID = 10001
+
+
+@dataclass
+class PgBouncerArgs:
+    namespace: pulumi.Input[str]
+    primary_address: pulumi.Input[str]
+    replica_addresses: Sequence[pulumi.Input[str]]
+    master_username: str
+    master_password: pulumi.Input[str]
+    settings: PgBouncerSettings
+    provider: k8s.Provider | None = None
+    database_port: int = 5432
+    database_name: str = RW_DATABASE
+    # Labels of the pods allowed to connect (the Shipments API).
+    client_pod_labels: Mapping[str, str] = field(
+        default_factory=lambda: {"app.kubernetes.io/name": "shipments-api"}
+    )
+    # Namespace whose pods (Prometheus) may scrape the exporter.
+    metrics_namespace: str = "monitoring"
+    # The RDS CA bundle. None: fetched at pod start from AWS's trust store (see _ca_source).
+    # A PEM string: shipped in a ConfigMap instead (air-gapped clusters, pinned bundles).
+    ca_bundle_pem: pulumi.Input[str] | None = None
+    # The database's max_connections minus its reserve: the pools must fit under it.
+    database_connection_limit: int | None = None
+    # Run the pgbouncer binary with our ini directly (the image's entrypoint would render its own).
+    command: Sequence[str] = ("/opt/bitnami/pgbouncer/bin/pgbouncer", f"{CONFIG_DIR}/pgbouncer.ini")
+    cpu_request: str = "100m"
+    cpu_limit: str = "1"
+    memory_request: str = "64Mi"
+    memory_limit: str = "256Mi"
+    termination_grace_seconds: int = 60
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        if self.database_connection_limit is not None:
+            need = server_connections(s)
+            if need > self.database_connection_limit:
+                raise ValueError(
+                    f"PgBouncer needs {need} server connections ({s.replicas} pods x (default_pool_size "
+                    f"{s.default_pool_size} + read_only_pool_size {s.read_only_pool_size} + reserve_pool_size "
+                    f"{s.reserve_pool_size})) but the database allows {self.database_connection_limit}"
+                )
+
+
+def server_connections(s: PgBouncerSettings) -> int:
+    """Server connections every PgBouncer pod may open at once, all pods together."""
+    return s.replicas * (s.default_pool_size + s.read_only_pool_size + s.reserve_pool_size)
+
+
+def render_ini(
+    s: PgBouncerSettings,
+    primary: str,
+    replicas: Sequence[str],
+    *,
+    port: int = 5432,
+    dbname: str = RW_DATABASE,
+) -> str:
+    """pgbouncer.ini: `shipments` -> the primary, `shipments_ro` -> the replicas (or the primary)."""
+    readers = ",".join(replicas) if replicas else primary
+    return "\n".join(
+        [
+            "[databases]",
+            f"{RW_DATABASE} = host={primary} port={port} dbname={dbname} pool_size={s.default_pool_size}",
+            # Several hosts: PgBouncer spreads new server connections over them round robin.
+            f"{RO_DATABASE} = host={readers} port={port} dbname={dbname} pool_size={s.read_only_pool_size}",
+            "",
+            "[pgbouncer]",
+            "listen_addr = 0.0.0.0",
+            f"listen_port = {PORT}",
+            # No unix socket: the root filesystem is read-only and nothing local needs one.
+            "unix_socket_dir =",
+            "auth_type = hba",
+            f"auth_hba_file = {CONFIG_DIR}/pgbouncer_hba.conf",
+            f"auth_file = {SECRET_DIR}/userlist.txt",
+            f"stats_users = {STATS_USER}",
+            "pool_mode = transaction",
+            f"default_pool_size = {s.default_pool_size}",
+            f"reserve_pool_size = {s.reserve_pool_size}",
+            "reserve_pool_timeout = 3",
+            f"max_client_conn = {s.max_client_conn}",
+            f"server_idle_timeout = {s.server_idle_timeout_seconds}",
+            "server_lifetime = 3600",
+            "query_wait_timeout = 60",
+            # asyncpg prepares statements; PgBouncer >= 1.21 tracks them in transaction mode.
+            "max_prepared_statements = 200",
+            "ignore_startup_parameters = extra_float_digits,options",
+            "application_name_add_host = 1",
+            # RDS forces TLS; verify-full checks the chain and that the name is the endpoint's.
+            "server_tls_sslmode = verify-full",
+            f"server_tls_ca_file = {CA_FILE}",
+            "server_tls_protocols = tlsv1.2,tlsv1.3",
+            "log_connections = 0",
+            "log_disconnections = 0",
+            "log_pooler_errors = 1",
+            "stats_period = 60",
+            "",
+        ]
+    )
+
+
+def render_hba() -> str:
+    """Who may log in how: the exporter over loopback without a password, everyone else SCRAM."""
+    return "\n".join(
+        [
+            f"host pgbouncer {STATS_USER} 127.0.0.1/32 trust",
+            f"host all {STATS_USER} 0.0.0.0/0 reject",
+            "host all all 0.0.0.0/0 scram-sha-256",
+            "",
+        ]
+    )
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def render_userlist(users: Mapping[str, str]) -> str:
+    return "".join(f"{_quote(u)} {_quote(p)}\n" for u, p in users.items())
+
+
+def _skip(*checks: tuple[str, str]) -> dict[str, str]:
+    """checkov skip annotations, each with its reason, on the object itself."""
+    return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(checks, start=1)}
+
+
+def _hardened() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+class PgBouncer(pulumi.ComponentResource):
+    """PgBouncer Deployment + ConfigMap + Secret + Service + PDB + NetworkPolicy in the workload namespace."""
+
+    service_host: pulumi.Output[str]
+    port: int
+    rw_database: str
+    ro_database: str
+    pod_labels: dict[str, str]
+    server_connections: int
+    max_client_connections: int
+    config_checksum: pulumi.Output[str]
+
+    def __init__(self, name: str, args: PgBouncerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("berth:pgbouncer:PgBouncer", name, None, opts)
+        s = args.settings
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        ns = args.namespace
+        self.port = PORT
+        self.rw_database = RW_DATABASE
+        self.ro_database = RO_DATABASE
+        self.pod_labels = {
+            "app.kubernetes.io/name": NAME,
+            "app.kubernetes.io/instance": name,
+            "app.kubernetes.io/component": "database-pooler",
+            "app.kubernetes.io/part-of": "shipments",
+        }
+        self.server_connections = server_connections(s)
+        self.max_client_connections = s.max_client_conn * s.replicas
+        common = {**self.pod_labels, "app.kubernetes.io/managed-by": "pulumi", **args.labels}
+        images = [s.image, s.exporter_image] + ([] if args.ca_bundle_pem is not None else [s.ca_fetch_image])
+        digests_only = all(is_digest(i) for i in images)
+
+        def meta(obj_name: str, **extra: Any) -> dict[str, Any]:
+            return {"name": obj_name, "namespace": ns, "labels": common, **extra}
+
+        ini = pulumi.Output.all(args.primary_address, *args.replica_addresses).apply(
+            lambda hosts: render_ini(s, hosts[0], hosts[1:], port=args.database_port, dbname=args.database_name)
+        )
+        config_data: dict[str, pulumi.Input[str]] = {"pgbouncer.ini": ini, "pgbouncer_hba.conf": render_hba()}
+        if args.ca_bundle_pem is not None:
+            config_data["rds-ca.pem"] = args.ca_bundle_pem
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config", metadata=meta(f"{NAME}-config"), data=config_data, opts=k8s_opts
+        )
+
+        stats_password = random.RandomPassword(
+            f"{name}-stats-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        userlist = pulumi.Output.secret(
+            pulumi.Output.all(args.master_password, stats_password.result).apply(
+                lambda pw: render_userlist({args.master_username: pw[0], STATS_USER: pw[1]})
+            )
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-userlist",
+            metadata=meta(f"{NAME}-userlist"),
+            type="Opaque",
+            string_data={"userlist.txt": userlist},
+            opts=k8s_opts,
+        )
+
+        # Any change of the config or of a password rolls the pods (PgBouncer reads both at start).
+        # The digest is of random 32-character passwords: it reveals nothing, so it is not secret.
+        self.config_checksum = pulumi.Output.unsecret(
+            pulumi.Output.all(ini, userlist, args.ca_bundle_pem or "").apply(
+                lambda parts: hashlib.sha256("\0".join(parts).encode()).hexdigest()
+            )
+        )
+
+        sa = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=meta(NAME),
+            # PgBouncer never talks to the Kubernetes API.
+            automount_service_account_token=False,
+            opts=k8s_opts,
+        )
+
+        pull = "Always"  # with digests this costs a manifest check, never a different image
+        volumes: list[dict[str, Any]] = [
+            {"name": "config", "configMap": {"name": f"{NAME}-config",
+                                             "items": [{"key": "pgbouncer.ini", "path": "pgbouncer.ini"},
+                                                       {"key": "pgbouncer_hba.conf", "path": "pgbouncer_hba.conf"}]}},
+            {"name": "userlist", "secret": {"secretName": f"{NAME}-userlist", "defaultMode": 0o440}},
+        ]
+        init_containers: list[dict[str, Any]] = []
+        if args.ca_bundle_pem is not None:
+            volumes.append({"name": "tls", "configMap": {"name": f"{NAME}-config",
+                                                         "items": [{"key": "rds-ca.pem", "path": "rds-ca.pem"}]}})
+        else:
+            # Why fetch at start rather than ship a copy: the bundle is public, AWS adds the next
+            # CAs to it ahead of every rotation, and a stale copy would break verify-full on the
+            # day RDS rotates. curl verifies AWS's trust store over TLS against the image's CAs
+            # and fails closed: a pod without the bundle never starts, while the rolling update
+            # (maxUnavailable 0) keeps the running pods serving.
+            volumes.append({"name": "tls", "emptyDir": {"medium": "Memory", "sizeLimit": "2Mi"}})
+            init_containers.append(
+                {
+                    "name": "fetch-rds-ca",
+                    "image": s.ca_fetch_image,
+                    "imagePullPolicy": pull,
+                    "command": ["curl"],
+                    "args": ["--fail", "--silent", "--show-error", "--proto", "=https", "--tlsv1.2",
+                             "--retry", "5", "--retry-all-errors", "--max-time", "30",
+                             "--output", CA_FILE, RDS_GLOBAL_BUNDLE_URL],
+                    "securityContext": _hardened(),
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
+                                  "limits": {"cpu": "100m", "memory": "32Mi"}},
+                    "volumeMounts": [{"name": "tls", "mountPath": TLS_DIR}],
+                }
+            )
+
+        pgbouncer = {
+            "name": NAME,
+            "image": s.image,
+            "imagePullPolicy": pull,
+            "command": list(args.command),
+            "ports": [{"name": "pgbouncer", "containerPort": PORT, "protocol": "TCP"}],
+            "readinessProbe": {"tcpSocket": {"port": "pgbouncer"}, "periodSeconds": 5, "failureThreshold": 2},
+            "livenessProbe": {"tcpSocket": {"port": "pgbouncer"}, "initialDelaySeconds": 10,
+                              "periodSeconds": 10, "failureThreshold": 6},
+            "resources": {"requests": {"cpu": args.cpu_request, "memory": args.memory_request},
+                          "limits": {"cpu": args.cpu_limit, "memory": args.memory_limit}},
+            "securityContext": _hardened(),
+            "lifecycle": {
+                "preStop": {
+                    "exec": {
+                        # Let the Service drop this endpoint, then SIGINT: PgBouncer's safe
+                        # shutdown stops accepting and waits for running transactions; the
+                        # hook returns when it has exited, before the kubelet's SIGTERM.
+                        "command": ["/bin/sh", "-c",
+                                    "sleep 10; kill -INT 1; while kill -0 1 2>/dev/null; do sleep 1; done"],
+                    }
+                }
+            },
+            "volumeMounts": [
+                {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                {"name": "userlist", "mountPath": SECRET_DIR, "readOnly": True},
+                {"name": "tls", "mountPath": TLS_DIR, "readOnly": True},
+            ],
+        }
+        exporter = {
+            "name": "exporter",
+            "image": s.exporter_image,
+            "imagePullPolicy": pull,
+            "args": [
+                f"--pgBouncer.connectionString=postgres://{STATS_USER}@127.0.0.1:{PORT}/pgbouncer?sslmode=disable",
+                f"--web.listen-address=:{METRICS_PORT}",
+            ],
+            "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
+            "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}, "periodSeconds": 15},
+            "livenessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 20, "failureThreshold": 3},
+            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
+                          "limits": {"cpu": "200m", "memory": "64Mi"}},
+            "securityContext": _hardened(),
+        }
+
+        skips: list[tuple[str, str]] = []
+        if not digests_only:
+            skips.append(("CKV_K8S_43", "tags pin images outside prod; the policy pack requires digests in prod"))
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(NAME, annotations=_skip(*skips)) if skips else meta(NAME),
+            spec={
+                "replicas": s.replicas,
+                "revisionHistoryLimit": 5,
+                "selector": {"matchLabels": self.pod_labels},
+                # Never fewer ready poolers than asked for while rolling.
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {
+                    "metadata": {
+                        "labels": common,
+                        "annotations": {
+                            "checksum/config": self.config_checksum,
+                            "prometheus.io/scrape": "true",
+                            "prometheus.io/port": str(METRICS_PORT),
+                        },
+                    },
+                    "spec": {
+                        "serviceAccountName": NAME,
+                        "automountServiceAccountToken": False,
+                        "terminationGracePeriodSeconds": args.termination_grace_seconds,
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": UID,
+                            "runAsGroup": UID,
+                            "fsGroup": UID,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "topologySpreadConstraints": [
+                            {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                             "whenUnsatisfiable": "ScheduleAnyway",
+                             "labelSelector": {"matchLabels": self.pod_labels}},
+                            {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                             "whenUnsatisfiable": "ScheduleAnyway",
+                             "labelSelector": {"matchLabels": self.pod_labels}},
+                        ],
+                        "initContainers": init_containers,
+                        "containers": [pgbouncer, exporter],
+                        "volumes": volumes,
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[config, secret, sa])),
+        )
+
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(NAME),
+            spec={
+                "type": "ClusterIP",
+                "selector": self.pod_labels,
+                "ports": [
+                    {"name": "pgbouncer", "port": PORT, "targetPort": "pgbouncer", "protocol": "TCP"},
+                    {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+                ],
+            },
+            opts=k8s_opts,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(NAME),
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": self.pod_labels}},
+            opts=k8s_opts,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-ingress",
+            metadata=meta(f"{NAME}-ingress"),
+            spec={
+                "podSelector": {"matchLabels": self.pod_labels},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {"from": [{"podSelector": {"matchLabels": dict(args.client_pod_labels)}}],
+                     "ports": [{"protocol": "TCP", "port": PORT}]},
+                    {"from": [{"namespaceSelector": {"matchLabels": {
+                        "kubernetes.io/metadata.name": args.metrics_namespace}}}],
+                     "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
+                ],
+            },
+            opts=k8s_opts,
+        )
+
+        self.service_host = pulumi.Output.all(service.metadata, ns).apply(
+            lambda v: f"{_name(v[0])}.{v[1]}.svc.cluster.local"
+        )
+        self.deployment_name = deployment.metadata.apply(_name)
+        self.register_outputs(
+            {
+                "serviceHost": self.service_host,
+                "port": self.port,
+                "rwDatabase": self.rw_database,
+                "roDatabase": self.ro_database,
+                "podLabels": self.pod_labels,
+                "serverConnections": self.server_connections,
+                "maxClientConnections": self.max_client_connections,
+                "configChecksum": self.config_checksum,
+            }
+        )
+
+
+def _name(metadata: Any) -> str:
+    """metadata.name of an output object (typed class or plain dict)."""
+    if hasattr(type(metadata), "name"):
+        return metadata.name
+    return metadata["name"]
