@@ -201,10 +201,12 @@ class Alarms(pulumi.ComponentResource):
                 "Statement": [
                     {"Sid": "AccountAdmin", "Effect": "Allow", "Principal": {"AWS": root},
                      "Action": "kms:*", "Resource": "*"},
-                    # Publishing to an encrypted topic needs the publisher to use the key.
+                    # Publishing to an encrypted topic needs the publisher to use the key. As AWS
+                    # documents it, without conditions: the services do not all send source keys
+                    # to KMS, and an alarm that cannot publish fails silently. The topic policy
+                    # below is what limits publishing to this account.
                     {"Sid": "AlarmPublishers", "Effect": "Allow", "Principal": {"Service": publishers},
-                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
-                     "Condition": {"StringEquals": {"aws:SourceAccount": self._account}}},
+                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
                 ],
             }),
             tags=args.tags,

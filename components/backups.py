@@ -153,8 +153,7 @@ class Backups(pulumi.ComponentResource):
             assume_role_policy=json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
-                               "Action": ["sts:AssumeRole", "sts:TagSession"],
-                               "Condition": {"StringEquals": {"aws:SourceAccount": self._account}}}],
+                               "Action": "sts:AssumeRole"}],
             }),
             tags=args.tags,
             opts=child,
