@@ -8,6 +8,7 @@ When Redis is down the cache steps aside: reads go to the database and the L1 is
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -17,7 +18,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from .lru import VersionedLRU
@@ -40,6 +41,35 @@ return 1
 """
 
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
+
+
+class LuaScript:
+    """EVALSHA queued straight into a pipeline. redis-py's Script objects add a SCRIPT EXISTS round
+    trip to every pipeline execution; here the script is loaded only when Redis says NOSCRIPT."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def queue(self, pipe: Any, keys: list[str], args: list[Any]) -> None:
+        pipe.evalsha(self.sha, len(keys), *keys, *args)
+
+    async def run_pipeline(self, client: aioredis.Redis, fill: Callable[[Any], None]) -> list[Any]:
+        """Execute a pipeline built by `fill` (which queues this script); load the script and
+        retry once if Redis does not know it (first use, or after a Redis restart)."""
+        for attempt in range(2):
+            async with client.pipeline(transaction=False) as pipe:
+                fill(pipe)
+                results = await pipe.execute(raise_on_error=False)
+            missing = any(isinstance(r, NoScriptError) for r in results)
+            if missing and attempt == 0:
+                await client.script_load(self.source)
+                continue
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+            return list(results)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class RedisLink:
@@ -122,7 +152,7 @@ class ShipmentCache:
         self.l1 = VersionedLRU(l1_size, l1_ttl)
         self.l1_enabled = False  # only while the invalidation subscription is live
         self._inflight: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
-        self._set_if_newer = link.client.register_script(SET_IF_NEWER_LUA)
+        self._set_if_newer = LuaScript(SET_IF_NEWER_LUA)
         self._task: asyncio.Task[None] | None = None
         link.on_down.append(self._distrust_l1)
 
@@ -237,11 +267,12 @@ class ShipmentCache:
         payload = json.dumps(value, separators=(",", ":"))
 
         async def store(client: aioredis.Redis) -> None:
-            async with client.pipeline(transaction=False) as pipe:
-                await self._set_if_newer(keys=[KEY_PREFIX + key], args=[payload, version, self.ttl], client=pipe)
+            def fill(pipe: Any) -> None:
+                self._set_if_newer.queue(pipe, [KEY_PREFIX + key], [payload, version, self.ttl])
                 if publish:
                     pipe.publish(CHANNEL, f"{key}:{version}")
-                await pipe.execute()
+
+            await self._set_if_newer.run_pipeline(client, fill)
 
         await self.link.call(store)
         if publish:

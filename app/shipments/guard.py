@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from typing import Any
 
 import redis.asyncio as aioredis
 
-from .cache import RedisLink
+from .cache import LuaScript, RedisLink
 from .metrics import METRICS
 from .ratelimit import (
     SLIDING_WINDOW_LUA,
@@ -26,7 +27,7 @@ class Guard:
         self.link = link
         self.ryw_seconds = ryw_seconds
         self.local = LocalSlidingWindow()
-        self._script = link.client.register_script(SLIDING_WINDOW_LUA)
+        self._script = LuaScript(SLIDING_WINDOW_LUA)
         # Recent writers seen by this process; Redis shares the marker with the other processes.
         self._recent_writers: OrderedDict[str, float] = OrderedDict()
 
@@ -34,12 +35,13 @@ class Guard:
         """(rate-limit decision, whether `client` wrote within the read-your-writes window)."""
         key = f"rl:{scope}:{ident}"
 
-        async def run(redis: aioredis.Redis) -> list[object]:
-            async with redis.pipeline(transaction=False) as pipe:
-                await self._script(keys=[key], args=[limit, WINDOW_SECONDS * 1000, redis_member()], client=pipe)
+        async def run(redis: aioredis.Redis) -> list[Any]:
+            def fill(pipe: Any) -> None:
+                self._script.queue(pipe, [key], [limit, WINDOW_SECONDS * 1000, redis_member()])
                 if client is not None:
                     pipe.exists(f"ryw:{client}")
-                return await pipe.execute()
+
+            return await self._script.run_pipeline(redis, fill)
 
         ok, result = await self.link.call(run)
         if ok:
