@@ -1,0 +1,243 @@
+"""Tests room (components): the EKS cluster, asserted on moto's EKS/EC2/KMS/Logs state and the graph."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from stacks.offline import Graph
+from stacks.offline.graph import SECRET, Node
+from stacks.offline.runner import read_stack_config
+from tests.conftest import Deployed
+
+STACKS = ["staging", "prod"]
+
+
+def variant(deploy, name: str, overrides: dict, **kw):
+    """Staging's config under another stack name: moto's state is shared by every server of a
+    test process, so a variant must not reuse the physical names of the session's stacks."""
+    return deploy(name, overrides=overrides, config=read_stack_config("staging"), **kw)
+
+
+def cluster_config(d: Deployed) -> dict:
+    return d.graph.config["berth:cluster"]
+
+
+def cluster_name(d: Deployed) -> str:
+    return d.graph.outputs["clusterName"]
+
+
+def describe(d: Deployed) -> dict:
+    return d.client("eks").describe_cluster(name=cluster_name(d))["cluster"]
+
+
+def nodegroup(d: Deployed) -> dict:
+    eks = d.client("eks")
+    (name,) = eks.list_nodegroups(clusterName=cluster_name(d))["nodegroups"]
+    return eks.describe_nodegroup(clusterName=cluster_name(d), nodegroupName=name)["nodegroup"]
+
+
+def one(graph: Graph, type_: str, suffix: str) -> Node:
+    found = [n for n in graph.by_type(type_) if n.name.endswith(suffix)]
+    assert len(found) == 1, f"{len(found)} {type_} named *{suffix}"
+    return found[0]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cluster_version_logging_and_secrets_encryption_as_configured(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    c = describe(d)
+    assert c["version"] == cluster_config(d)["version"]
+    (logging,) = c["logging"]["clusterLogging"]
+    assert logging["enabled"] and set(logging["types"]) == {"api", "audit", "authenticator"}
+    (enc,) = c["encryptionConfig"]
+    assert enc["resources"] == ["secrets"]
+    key = d.client("kms").describe_key(KeyId=enc["provider"]["keyArn"])["KeyMetadata"]
+    assert key["KeyState"] == "Enabled" and key["KeyManager"] == "CUSTOMER"
+    assert d.client("kms").get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_api_endpoint_is_private_with_public_access_only_from_configured_cidrs(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    vpc = describe(d)["resourcesVpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is True
+    assert vpc["publicAccessCidrs"] == cluster_config(d)["publicAccessCidrs"]
+    assert "0.0.0.0/0" not in vpc["publicAccessCidrs"]
+    # The control plane's ENIs live in the private subnets only.
+    assert sorted(vpc["subnetIds"]) == sorted(d.graph.outputs["privateSubnetIds"])
+
+
+def test_without_public_cidrs_the_endpoint_is_private_only(deploy) -> None:
+    d = variant(deploy, "private-api", {"berth:cluster.publicAccessCidrs": []})
+    vpc = describe(d)["resourcesVpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True and vpc["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in vpc, "no CIDR list: EKS would default it to 0.0.0.0/0"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_control_plane_logs_go_to_an_encrypted_log_group_with_retention(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    name = f"/aws/eks/{cluster_name(d)}/cluster"
+    (group,) = d.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert group["retentionInDays"] == 90
+    assert group["kmsKeyId"] == describe(d)["encryptionConfig"][0]["provider"]["keyArn"]
+    # EKS would create the group itself (no retention, no key) if the cluster came first.
+    cluster = one(d.graph, "aws:eks/cluster:Cluster", "-eks")
+    log_group = one(d.graph, "aws:cloudwatch/logGroup:LogGroup", "-eks-logs")
+    assert log_group.urn in cluster.dependencies
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_node_group_sizes_types_and_subnets_per_environment(request: pytest.FixtureRequest, stack: str) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    cfg = cluster_config(d)
+    ng = nodegroup(d)
+    assert ng["scalingConfig"] == {"minSize": cfg["nodeMin"], "maxSize": cfg["nodeMax"],
+                                   "desiredSize": cfg["nodeDesired"]}
+    assert ng["instanceTypes"] == cfg["instanceTypes"]
+    assert ng["capacityType"] == cfg["capacityType"]
+    assert ng["amiType"] == "AL2023_x86_64_STANDARD"
+    assert ng["version"] == cfg["version"]
+    assert sorted(ng["subnets"]) == sorted(d.graph.outputs["privateSubnetIds"])
+    azs = {s["AvailabilityZone"] for s in d.client("ec2").describe_subnets(SubnetIds=ng["subnets"])["Subnets"]}
+    assert len(azs) == 3
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_nodes_launch_hardened_imdsv2_only_encrypted_disk_and_node_security_group(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    lt = nodegroup(d)["launchTemplate"]
+    ec2 = d.client("ec2")
+    (version,) = ec2.describe_launch_template_versions(LaunchTemplateId=lt["id"], Versions=[lt["version"]])[
+        "LaunchTemplateVersions"
+    ]
+    data = version["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    (root,) = data["BlockDeviceMappings"]
+    assert root["Ebs"]["Encrypted"] is True and root["Ebs"]["VolumeType"] == "gp3"
+    assert root["Ebs"]["VolumeSize"] == 50
+    cluster = d.graph.components[[n.type for n in d.graph.components].index("berth:cluster:Cluster")]
+    assert data["SecurityGroupIds"] == [cluster.outputs["nodeSecurityGroupId"]]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_node_and_control_plane_security_groups_admit_each_other_narrowly(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    ec2 = d.client("ec2")
+    cp_sg = describe(d)["resourcesVpcConfig"]["securityGroupIds"][0]
+    node_sg = next(n for n in d.graph.components if n.type == "berth:cluster:Cluster").outputs["nodeSecurityGroupId"]
+
+    def ingress(group: str) -> list[dict]:
+        return ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+
+    def from_group(perms: list[dict], source: str) -> set[tuple]:
+        return {(p["IpProtocol"], p.get("FromPort"), p.get("ToPort")) for p in perms
+                if any(g["GroupId"] == source for g in p.get("UserIdGroupPairs", []))}
+
+    assert from_group(ingress(cp_sg), node_sg) == {("tcp", 443, 443)}
+    assert ("tcp", 10250, 10250) in from_group(ingress(node_sg), cp_sg)
+    # Nothing reaches the nodes or the control plane from an address range.
+    assert not any(p.get("IpRanges") for p in ingress(node_sg) + ingress(cp_sg))
+    tags = {t["Key"]: t["Value"] for t in ec2.describe_security_groups(GroupIds=[node_sg])["SecurityGroups"][0]["Tags"]}
+    assert tags[f"kubernetes.io/cluster/{cluster_name(d)}"] == "owned"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_access_entries_api_mode_and_addons_ordered_around_the_node_group(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    g = d.graph
+    cluster = one(g, "aws:eks/cluster:Cluster", "-eks")
+    assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
+    assert cluster.inputs["bootstrapSelfManagedAddons"] is False
+    addons = {n.inputs["addonName"]: n for n in g.by_type("aws:eks/addon:Addon")
+              if g.component_of(n).type == "berth:cluster:Cluster"}
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver"}
+    nodes = one(g, "aws:eks/nodeGroup:NodeGroup", "-nodes")
+    for before in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
+        assert addons[before].urn in nodes.dependencies, f"{before} must run before nodes join"
+    for after in ("coredns", "aws-ebs-csi-driver"):
+        assert nodes.urn in addons[after].dependencies, f"{after} needs nodes to schedule on"
+    # NetworkPolicies are only enforced when the VPC CNI's policy agent is on.
+    assert '"enableNetworkPolicy": "true"' in addons["vpc-cni"].inputs["configurationValues"]
+    (ebs_assoc,) = addons["aws-ebs-csi-driver"].inputs["podIdentityAssociations"]
+    assert ebs_assoc["serviceAccount"] == "ebs-csi-controller-sa"
+    # The node group's desired size belongs to the autoscaler after creation.
+    assert "scalingConfig.desiredSize" in nodes.ignore_changes
+
+
+def test_deletion_protection_on_in_prod_off_in_staging(staging: Deployed, prod: Deployed) -> None:
+    assert one(prod.graph, "aws:eks/cluster:Cluster", "-eks").inputs["deletionProtection"] is True
+    assert one(staging.graph, "aws:eks/cluster:Cluster", "-eks").inputs["deletionProtection"] is False
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubernetes_provider_waits_for_nodes_and_keeps_its_kubeconfig_secret(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    (provider,) = d.graph.by_type("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == SECRET and "kubeconfig" in provider.secret_keys
+    nodes = one(d.graph, "aws:eks/nodeGroup:NodeGroup", "-nodes")
+    coredns = one(d.graph, "aws:eks/addon:Addon", "-addon-coredns")
+    assert {nodes.urn, coredns.urn} <= set(provider.dependencies)
+    (ns,) = d.graph.by_type("kubernetes:core/v1:Namespace")
+    assert ns.outputs["metadata"]["name"] == "shipments"
+    assert ns.outputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert ns.provider == provider.name
+
+
+def test_kubeconfig_authenticates_with_aws_eks_get_token() -> None:
+    from components.cluster import kubeconfig
+
+    cfg = yaml.safe_load(kubeconfig("berth-prod", "https://x.eks.amazonaws.com", "Q0E=", "us-east-1"))
+    user = cfg["users"][0]["user"]
+    assert "token" not in user, "no long-lived credential in the kubeconfig"
+    assert user["exec"]["command"] == "aws"
+    assert user["exec"]["args"][:4] == ["eks", "get-token", "--cluster-name", "berth-prod"]
+    assert cfg["clusters"][0]["cluster"]["server"] == "https://x.eks.amazonaws.com"
+
+
+def test_existing_cluster_creates_no_aws_cluster_and_uses_the_secret_kubeconfig(deploy) -> None:
+    overrides = {
+        "berth:cluster.existing": True,
+        "berth:cluster.existingClusterName": "shared-cluster",
+        "berth:kubeconfig": "apiVersion: v1\nkind: Config\nclusters: []\n",
+    }
+
+    def seed(cloud) -> None:
+        # The existing cluster's node security group lives in the account already.
+        ec2 = cloud.client("ec2", "us-east-1")
+        vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+        sg = ec2.create_security_group(GroupName="shared-nodes", Description="nodes", VpcId=vpc)["GroupId"]
+        overrides["berth:cluster.existingNodeSecurityGroupId"] = sg
+
+    d = variant(deploy, "existing-cluster", overrides, seed=seed)
+    assert not [n for n in d.graph.resources if n.type.startswith("aws:eks/")]
+    assert "berth-existing-cluster" not in d.client("eks").list_clusters()["clusters"]
+    (provider,) = d.graph.by_type("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == SECRET
+    (ns,) = d.graph.by_type("kubernetes:core/v1:Namespace")
+    assert ns.provider == provider.name
+    assert d.graph.outputs["clusterName"] == "shared-cluster"
+
+
+def test_existing_cluster_without_its_settings_is_refused() -> None:
+    from stacks.config import ConfigError, parse_settings
+
+    with pytest.raises(ConfigError, match="existingClusterName"):
+        parse_settings("staging", {"environment": "staging", "region": "us-east-1", "cluster": {"existing": True}})
