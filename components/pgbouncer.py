@@ -218,11 +218,11 @@ class PgBouncer(pulumi.ComponentResource):
         if args.ca_bundle_pem is not None:
             config_data["rds-ca.pem"] = args.ca_bundle_pem
         config = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata=meta(f"{NAME}-config"), data=config_data, opts=k8s_opts
+            f"{name}-pgbouncer-config", metadata=meta(f"{NAME}-config"), data=config_data, opts=k8s_opts
         )
 
         stats_password = random.RandomPassword(
-            f"{name}-stats-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-pgbouncer-stats-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         userlist = pulumi.Output.secret(
             pulumi.Output.all(args.master_password, stats_password.result).apply(
@@ -230,7 +230,7 @@ class PgBouncer(pulumi.ComponentResource):
             )
         )
         secret = k8s.core.v1.Secret(
-            f"{name}-userlist",
+            f"{name}-pgbouncer-userlist",
             metadata=meta(f"{NAME}-userlist"),
             type="Opaque",
             string_data={"userlist.txt": userlist},
@@ -246,7 +246,7 @@ class PgBouncer(pulumi.ComponentResource):
         )
 
         sa = k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
+            f"{name}-pgbouncer-sa",
             metadata=meta(NAME),
             # PgBouncer never talks to the Kubernetes API.
             automount_service_account_token=False,
@@ -336,7 +336,7 @@ class PgBouncer(pulumi.ComponentResource):
         if not digests_only:
             skips.append(("CKV_K8S_43", "tags pin images outside prod; the policy pack requires digests in prod"))
         deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
+            f"{name}-pgbouncer-deployment",
             metadata=meta(NAME, annotations=_skip(*skips)) if skips else meta(NAME),
             spec={
                 "replicas": s.replicas,
@@ -382,7 +382,7 @@ class PgBouncer(pulumi.ComponentResource):
         )
 
         service = k8s.core.v1.Service(
-            f"{name}-service",
+            f"{name}-pgbouncer-service",
             metadata=meta(NAME),
             spec={
                 "type": "ClusterIP",
@@ -395,13 +395,13 @@ class PgBouncer(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb",
+            f"{name}-pgbouncer-pdb",
             metadata=meta(NAME),
             spec={"maxUnavailable": 1, "selector": {"matchLabels": self.pod_labels}},
             opts=k8s_opts,
         )
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-ingress",
+            f"{name}-pgbouncer-ingress",
             metadata=meta(f"{NAME}-ingress"),
             spec={
                 "podSelector": {"matchLabels": self.pod_labels},
