@@ -84,11 +84,16 @@ def replication_group(ctx: Ctx, r: Res) -> Out:
         kw["Tags"] = tag_list(r.tags())
     g = ec.create_replication_group(**kw)["ReplicationGroup"]
     node_group = (g.get("NodeGroups") or [{}])[0]
+    primary = (node_group.get("PrimaryEndpoint") or {}).get("Address")
+    reader = (node_group.get("ReaderEndpoint") or {}).get("Address")
+    if reader is None and primary and primary.startswith("master."):
+        # moto does not return the reader endpoint; AWS names it beside the primary's.
+        reader = "replica." + primary.removeprefix("master.")
     return group_id, {
         "arn": g["ARN"],
         "replicationGroupId": group_id,
-        "primaryEndpointAddress": (node_group.get("PrimaryEndpoint") or {}).get("Address"),
-        "readerEndpointAddress": (node_group.get("ReaderEndpoint") or {}).get("Address"),
+        "primaryEndpointAddress": primary,
+        "readerEndpointAddress": reader,
         "memberClusters": list(g.get("MemberClusters") or []),
         "engineVersionActual": i.get("engineVersion"),
         "clusterEnabled": bool(g.get("ClusterEnabled")),
