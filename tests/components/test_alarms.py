@@ -118,8 +118,10 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_ok_and_treats_missing_data_
             assert a["OKActions"] == [topic_arn(d, region)], name
             assert a["TreatMissingData"] in {"breaching", "notBreaching", "ignore", "missing"}, name
             total += 1
-    # ...and the graph holds no alarm moto does not know about.
-    assert total == len(d.graph.by_type("aws:cloudwatch/metricAlarm:MetricAlarm"))
+    # ...and the graph holds no alarm moto does not know about, each one saying how silence counts.
+    nodes = d.graph.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert total == len(nodes)
+    assert all(n.inputs.get("treatMissingData") for n in nodes)
     for node in d.graph.by_type("aws:cloudwatch/compositeAlarm:CompositeAlarm"):
         assert node.outputs["alarmActions"] == node.outputs["okActions"] == [topic_arn(d, node.region or REGION)]
 

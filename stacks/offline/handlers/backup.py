@@ -2,7 +2,10 @@
 
 moto has no backup selections: a selection is validated by botocore against the real
 API's shape and must name a plan moto knows, then answered like `generic`. Restore
-testing plans and selections fall through to `generic`.
+testing plans and selections fall through to `generic`, and so does RDS automated-backup
+replication (`aws:rds/instanceAutomatedBackupsReplication`): moto 5.2 does not implement
+StartDBInstanceAutomatedBackupsReplication, so the DR region holds no replicated backups in
+moto; read the graph for them.
 """
 
 from __future__ import annotations
