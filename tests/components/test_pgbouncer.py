@@ -1,0 +1,244 @@
+"""Tests room (components): PgBouncer on Kubernetes, asserted on the recorded objects and moto."""
+
+from __future__ import annotations
+
+import configparser
+from typing import Any
+
+import pytest
+
+from components.pgbouncer import PgBouncerArgs, render_hba, render_ini, render_userlist, server_connections
+from stacks.config import PgBouncerSettings, is_digest, parse_settings, raw_from_config_map
+from stacks.offline import read_stack_config
+from tests.conftest import Deployed
+
+COMPONENT = "berth:pgbouncer:PgBouncer"
+
+
+def objects(d: Deployed) -> dict[str, Any]:
+    """The component's Kubernetes objects by kind."""
+    (comp,) = d.graph.by_type(COMPONENT)
+    return {n.inputs["kind"]: n for n in d.graph.descendants(comp.urn) if n.type.startswith("kubernetes:")}
+
+
+def component(d: Deployed) -> Any:
+    (comp,) = d.graph.by_type(COMPONENT)
+    return comp
+
+
+def ini(d: Deployed) -> configparser.ConfigParser:
+    text = objects(d)["ConfigMap"].inputs["data"]["pgbouncer.ini"]
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
+    parser.read_string(text)
+    return parser
+
+
+def pod_spec(d: Deployed) -> dict[str, Any]:
+    return objects(d)["Deployment"].inputs["spec"]["template"]["spec"]
+
+
+def container(d: Deployed, name: str) -> dict[str, Any]:
+    spec = pod_spec(d)
+    return next(c for c in spec["containers"] + spec.get("initContainers", []) if c["name"] == name)
+
+
+def settings(stack: str) -> PgBouncerSettings:
+    return parse_settings(stack, raw_from_config_map(read_stack_config(stack))).pgbouncer
+
+
+def dsn(value: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in value.split())
+
+
+# ---- pgbouncer.ini -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("stack", "replicas"), [("staging", 1), ("prod", 2)])
+def test_ini_points_rw_at_the_primary_and_ro_at_the_replicas(
+    request: pytest.FixtureRequest, stack: str, replicas: int
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    dbs = {db["DBInstanceIdentifier"]: db for db in d.client("rds").describe_db_instances()["DBInstances"]
+           if db["DBInstanceIdentifier"].startswith(f"berth-{stack}-")}
+    primary = dbs.pop(f"berth-{stack}-primary")
+    replica_hosts = {db["Endpoint"]["Address"] for db in dbs.values()}
+    assert len(replica_hosts) == replicas
+
+    parsed = ini(d)
+    rw = dsn(parsed["databases"]["shipments"])
+    ro = dsn(parsed["databases"]["shipments_ro"])
+    assert rw["host"] == primary["Endpoint"]["Address"]
+    assert set(ro["host"].split(",")) == replica_hosts
+    assert rw["port"] == ro["port"] == "5432"
+    assert rw["dbname"] == ro["dbname"] == "shipments"
+    s = settings(stack)
+    assert rw["pool_size"] == str(s.default_pool_size)
+    assert ro["pool_size"] == str(s.read_only_pool_size)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_ini_pools_by_transaction_and_verifies_the_database_certificate(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    main = ini(d)["pgbouncer"]
+    s = settings(stack)
+    assert main["pool_mode"] == "transaction"
+    assert main["listen_port"] == "6432"
+    assert main["max_client_conn"] == str(s.max_client_conn)
+    assert main["default_pool_size"] == str(s.default_pool_size)
+    assert main["reserve_pool_size"] == str(s.reserve_pool_size)
+    assert main["server_tls_sslmode"] == "verify-full"
+    # The CA file lives where the pgbouncer container mounts the bundle, and the init
+    # container writes exactly that file, from AWS's trust store, over HTTPS only.
+    ca_file = main["server_tls_ca_file"]
+    mounts = {m["mountPath"]: m["name"] for m in container(d, "pgbouncer")["volumeMounts"]}
+    ca_dir = ca_file.rsplit("/", 1)[0]
+    assert ca_dir in mounts
+    fetch = container(d, "fetch-rds-ca")
+    assert {m["mountPath"]: m["name"] for m in fetch["volumeMounts"]} == {ca_dir: mounts[ca_dir]}
+    assert ca_file in fetch["args"] and "=https" in fetch["args"]
+    assert "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem" in fetch["args"]
+    # No certificate is baked into the config.
+    assert "BEGIN CERTIFICATE" not in str(objects(d)["ConfigMap"].inputs)
+
+
+def test_ini_budget_fits_the_database(prod: Deployed) -> None:
+    main = ini(prod)["pgbouncer"]
+    pools = sum(int(dsn(v)["pool_size"]) for v in ini(prod)["databases"].values()) + int(main["reserve_pool_size"])
+    budget = prod.graph.outputs["connectionBudget"]
+    pods = objects(prod)["Deployment"].inputs["spec"]["replicas"]
+    assert pools * pods == budget["pgbouncer_server_connections"] == component(prod).outputs["serverConnections"]
+    assert pools * pods <= budget["database_max_connections"] - budget["database_reserved"]
+    assert int(main["max_client_conn"]) * pods >= budget["app_client_connections"]
+
+
+# ---- credentials -------------------------------------------------------------------------------------
+def test_userlist_secret_holds_the_database_credentials_and_stays_secret(prod: Deployed) -> None:
+    secret = objects(prod)["Secret"]
+    assert secret.inputs["stringData"] == "[secret]" and "stringData" in secret.secret_keys
+    volumes = {v["name"]: v for v in pod_spec(prod)["volumes"]}
+    assert volumes["userlist"]["secret"]["secretName"] == secret.inputs["metadata"]["name"]
+    # No container carries a credential in its environment or arguments.
+    for c in pod_spec(prod)["containers"] + pod_spec(prod)["initContainers"]:
+        assert "env" not in c and "envFrom" not in c
+        assert "password" not in " ".join(c.get("args", [])).lower()
+    assert "auth_file" in ini(prod)["pgbouncer"]
+
+
+def test_userlist_and_hba_render_as_pgbouncer_reads_them() -> None:
+    text = render_userlist({"berth_admin": 'pa"ss', "pgbouncer_stats": "x"})
+    assert text == '"berth_admin" "pa""ss"\n"pgbouncer_stats" "x"\n'
+    hba = [line.split() for line in render_hba().splitlines()]
+    # First match wins: the stats user gets trust only over loopback to the admin console.
+    assert hba[0] == ["host", "pgbouncer", "pgbouncer_stats", "127.0.0.1/32", "trust"]
+    assert hba[1][-1] == "reject" and hba[-1][-1] == "scram-sha-256"
+
+
+# ---- the workload --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_deployment_runs_the_configured_image_hardened_and_spread(request: pytest.FixtureRequest, stack: str) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    s = settings(stack)
+    dep = objects(d)["Deployment"].inputs
+    assert dep["metadata"]["namespace"] == "shipments"
+    assert dep["spec"]["replicas"] == s.replicas
+    assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    spec = pod_spec(d)
+    assert container(d, "pgbouncer")["image"] == s.image
+    assert container(d, "exporter")["image"] == s.exporter_image
+    if stack == "prod":
+        assert all(is_digest(c["image"]) for c in spec["containers"] + spec["initContainers"])
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for c in spec["containers"] + spec["initContainers"]:
+        sc = c["securityContext"]
+        assert sc["runAsNonRoot"] is True and sc["runAsUser"] >= 10000
+        assert sc["allowPrivilegeEscalation"] is False and sc["privileged"] is False
+        assert sc["readOnlyRootFilesystem"] is True
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert c["resources"]["requests"] and c["resources"]["limits"]
+    for c in spec["containers"]:
+        assert c["readinessProbe"] and c["livenessProbe"]
+    pgb = container(d, "pgbouncer")
+    assert pgb["readinessProbe"]["tcpSocket"]["port"] == "pgbouncer"
+    assert pgb["livenessProbe"]["tcpSocket"]["port"] == "pgbouncer"
+    zones = [t for t in spec["topologySpreadConstraints"] if t["topologyKey"] == "topology.kubernetes.io/zone"]
+    assert zones and zones[0]["labelSelector"]["matchLabels"] == component(d).outputs["podLabels"]
+
+
+def test_pods_drain_before_they_stop(prod: Deployed) -> None:
+    spec = pod_spec(prod)
+    hook = " ".join(container(prod, "pgbouncer")["lifecycle"]["preStop"]["exec"]["command"])
+    # SIGINT is PgBouncer's safe shutdown (waits for running transactions), after a pause
+    # that lets the Service stop routing new clients here.
+    assert "sleep" in hook and "kill -INT 1" in hook
+    assert spec["terminationGracePeriodSeconds"] > 10
+
+
+def test_exporter_sidecar_reads_the_admin_console_over_loopback(prod: Deployed) -> None:
+    exporter = container(prod, "exporter")
+    conn = next(a for a in exporter["args"] if a.startswith("--pgBouncer.connectionString="))
+    assert "@127.0.0.1:6432/pgbouncer" in conn and ":" not in conn.split("//", 1)[1].split("@")[0]
+    assert exporter["ports"][0]["containerPort"] == 9127
+    stats_user = ini(prod)["pgbouncer"]["stats_users"]
+    assert f"//{stats_user}@" in conn
+
+
+def test_config_change_rolls_the_pods(staging: Deployed, deploy: Any) -> None:
+    before = pod_spec(staging)
+    variant = deploy("pgbroll", {"berth:pgbouncer.defaultPoolSize": 25}, config=read_stack_config("staging"))
+    after = variant.graph.by_type("kubernetes:apps/v1:Deployment")
+    after_dep = next(n for n in after if n.name.endswith("-pgbouncer-deployment"))
+    old = objects(staging)["Deployment"].inputs["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    new = after_dep.inputs["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    assert old != new and len(new) == 64
+    assert before["containers"][0]["image"] == after_dep.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+# ---- reachability ------------------------------------------------------------------------------------------
+def test_service_is_cluster_internal_on_6432_and_selects_the_pods(staging: Deployed) -> None:
+    objs = objects(staging)
+    svc = objs["Service"].inputs
+    labels = component(staging).outputs["podLabels"]
+    assert svc["spec"]["type"] == "ClusterIP"
+    ports = {p["name"]: p for p in svc["spec"]["ports"]}
+    assert ports["pgbouncer"]["port"] == 6432 and ports["pgbouncer"]["targetPort"] == "pgbouncer"
+    assert svc["spec"]["selector"] == labels
+    assert objs["Deployment"].inputs["spec"]["selector"]["matchLabels"] == labels
+    assert objs["PodDisruptionBudget"].inputs["spec"]["selector"]["matchLabels"] == labels
+    assert objs["PodDisruptionBudget"].inputs["spec"]["maxUnavailable"] == 1
+    host = staging.graph.outputs["pgbouncerServiceHost"]
+    assert host == f"{svc['metadata']['name']}.shipments.svc.cluster.local"
+
+
+def test_network_policy_admits_6432_only_from_the_app(staging: Deployed) -> None:
+    policy = objects(staging)["NetworkPolicy"].inputs["spec"]
+    assert policy["podSelector"]["matchLabels"] == component(staging).outputs["podLabels"]
+    assert policy["policyTypes"] == ["Ingress"]
+    by_port = {r["ports"][0]["port"]: r["from"] for r in policy["ingress"]}
+    assert by_port[6432] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "shipments-api"}}}]
+    assert by_port[9127] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert set(by_port) == {6432, 9127}
+
+
+def test_component_exposes_the_contract(prod: Deployed) -> None:
+    out = component(prod).outputs
+    assert out["port"] == 6432 and out["rwDatabase"] == "shipments" and out["roDatabase"] == "shipments_ro"
+    assert out["serviceHost"] == "pgbouncer.shipments.svc.cluster.local"
+    assert out["podLabels"]["app.kubernetes.io/name"] == "pgbouncer"
+    assert out["maxClientConnections"] == settings("prod").max_client_conn * settings("prod").replicas
+
+
+# ---- the budget, at the component ------------------------------------------------------------------------
+def test_pools_that_do_not_fit_the_database_are_refused_with_the_numbers() -> None:
+    s = PgBouncerSettings(replicas=3, default_pool_size=60, read_only_pool_size=60, reserve_pool_size=10)
+    assert server_connections(s) == 390
+    with pytest.raises(ValueError, match=r"needs 390 server connections .*allows 260"):
+        PgBouncerArgs(namespace="shipments", primary_address="p", replica_addresses=[], master_username="u",
+                      master_password="pw", settings=s, database_connection_limit=260)
+
+
+def test_without_replicas_the_read_only_pool_falls_back_to_the_primary() -> None:
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
+    parser.read_string(render_ini(PgBouncerSettings(), "primary.example", []))
+    assert dsn(parser["databases"]["shipments_ro"])["host"] == "primary.example"
