@@ -52,7 +52,8 @@ class AppArgs:
     redis_auth_token: pulumi.Input[str]
     rw_database: str = "shipments"
     ro_database: str = "shipments_ro"
-    # Labels of the PgBouncer pods (egress from the app and ingress to PgBouncer are allowed).
+    # Labels of the PgBouncer pods: the app's egress to them is allowed (PgBouncer's own policy
+    # admits the app's pods).
     pgbouncer_pod_labels: Mapping[str, str] = field(default_factory=dict)
     # Where the Redis nodes live (the data subnets / VPC range): egress on redis_port only.
     redis_cidrs: Sequence[pulumi.Input[str]] = ()
@@ -507,17 +508,6 @@ class App(pulumi.ComponentResource):
         if args.pgbouncer_pod_labels:
             egress.insert(1, {"to": [{"pod_selector": {"match_labels": dict(args.pgbouncer_pod_labels)}}],
                               "ports": [{"protocol": "TCP", "port": args.db_port}]})
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-to-pgbouncer",
-                metadata=meta(f"{APP_NAME}-to-pgbouncer"),
-                spec={
-                    "pod_selector": {"match_labels": dict(args.pgbouncer_pod_labels)},
-                    "policy_types": ["Ingress"],
-                    "ingress": [{"from": [{"pod_selector": {"match_labels": labels}}],
-                                 "ports": [{"protocol": "TCP", "port": args.db_port}]}],
-                },
-                opts=k8s_opts,
-            )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-egress",
             metadata=meta(f"{APP_NAME}-egress"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pulumi
 
 from components.alarms import Alarms, AlarmsArgs
+from components.app import App, AppArgs
 from components.backups import Backups, BackupsArgs
 from components.cache import Cache, CacheArgs
 from components.cdn import Cdn, CdnArgs
@@ -109,11 +110,53 @@ def build(s: Settings) -> None:
         ),
     )
 
+    app = App(
+        s.name_prefix,
+        AppArgs(
+            provider=cluster.provider,
+            namespace=cluster.namespace,
+            cluster_name=cluster.cluster_name,
+            image=s.app.image,
+            require_digest=s.is_prod,
+            db_host=pgbouncer.service_host,
+            db_port=pgbouncer.port,
+            rw_database=pgbouncer.rw_database,
+            ro_database=pgbouncer.ro_database,
+            db_username=database.master_username,
+            db_password=database.master_password,
+            pgbouncer_pod_labels=pgbouncer.pod_labels,
+            redis_host=cache.primary_endpoint,
+            redis_port=cache.port,
+            redis_auth_token=cache.auth_token,
+            redis_cidrs=[network.vpc_cidr],
+            load_balancer_source_cidrs=[network.vpc_cidr],
+            tls_certificate_arn=s.app.tls_certificate_arn,
+            replicas=s.app.replicas,
+            min_replicas=s.app.min_replicas,
+            max_replicas=s.app.max_replicas,
+            target_cpu_percent=s.app.target_cpu_percent,
+            target_memory_percent=s.app.target_memory_percent,
+            cpu_request=s.app.cpu_request,
+            cpu_limit=s.app.cpu_limit,
+            memory_request=s.app.memory_request,
+            memory_limit=s.app.memory_limit,
+            db_pool_size=s.app.db_pool_size,
+            rate_limit_contact_per_minute=s.app.rate_limit_contact_per_minute,
+            rate_limit_reads_per_minute=s.app.rate_limit_reads_per_minute,
+            rate_limit_writes_per_minute=s.app.rate_limit_writes_per_minute,
+            cache_ttl_seconds=s.app.cache_ttl_seconds,
+            replica_lag_threshold_seconds=s.app.replica_lag_threshold_seconds,
+            read_your_writes_seconds=s.app.read_your_writes_seconds,
+            cors_origins=s.app.cors_origins,
+            log_level=s.app.log_level,
+            tags=s.standard_tags,
+        ),
+    )
+
     cdn = Cdn(
         s.name_prefix,
         CdnArgs(
-            # Placeholder until the App component is wired: then app.load_balancer_hostname.
-            app_origin_domain=pulumi.Output.from_input(f"app-origin.{s.name_prefix}.invalid"),
+            app_origin_domain=app.load_balancer_hostname,
             price_class=s.cdn.price_class,
             domain=s.cdn.domain,
             hosted_zone_id=s.cdn.hosted_zone_id,
@@ -199,6 +242,9 @@ def build(s: Settings) -> None:
     pulumi.export("databaseCrossRegionReplicaIdentifier", database.cross_region_replica_identifier)
     pulumi.export("pgbouncerServiceHost", pgbouncer.service_host)
     pulumi.export("redisPrimaryEndpoint", cache.primary_endpoint)
+    pulumi.export("appImage", app.image)
+    pulumi.export("appServiceName", app.service_name)
+    pulumi.export("appLoadBalancerHostname", app.load_balancer_hostname)
     pulumi.export("cdnDomainName", cdn.domain_name)
     pulumi.export("cdnDistributionId", cdn.distribution_id)
     pulumi.export("assetsBucketName", cdn.assets_bucket_name)
