@@ -261,8 +261,11 @@ class ShipmentCache:
         finally:
             del self._inflight[key]
 
-    async def put(self, key: str, value: dict[str, Any], *, publish: bool) -> None:
-        """Store a value (write-through after a write, or a fill after a miss); publish on writes."""
+    async def put(
+        self, key: str, value: dict[str, Any], *, publish: bool, also: Callable[[Any], None] | None = None
+    ) -> None:
+        """Store a value (write-through after a write, or a fill after a miss); publish on writes.
+        `also` queues more commands into the same pipeline (one round trip per write)."""
         version = int(value["version"])
         payload = json.dumps(value, separators=(",", ":"))
 
@@ -271,6 +274,8 @@ class ShipmentCache:
                 self._set_if_newer.queue(pipe, [KEY_PREFIX + key], [payload, version, self.ttl])
                 if publish:
                     pipe.publish(CHANNEL, f"{key}:{version}")
+                if also is not None:
+                    also(pipe)
 
             await self._set_if_newer.run_pipeline(client, fill)
 

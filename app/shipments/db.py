@@ -1,9 +1,13 @@
 """app room: database access: a read-write pool (primary via PgBouncer `shipments`), read-only
 pools (replicas via PgBouncer `shipments_ro`), replica health and lag tracking, and retries.
 
-Every statement runs inside an explicit transaction: PgBouncer 1.18 in transaction mode keeps a
-server connection only while a transaction is open, and asyncpg's unnamed statements (cache size 0)
-need Parse and Bind on the same server connection.
+PgBouncer 1.18 in transaction mode hands out a server connection per transaction. asyncpg with
+statement_cache_size=0 sends Parse/Describe/Flush then Bind/Execute/Sync, so one statement never
+spans two server connections: reads are single statements in their own implicit transaction (two
+round trips). Writes run in an explicit transaction, which also tells a failure before any
+statement ran (safe to retry) from one after. Pooled connections are not RESET on release: the app
+never changes session state (transaction pooling forbids it), and the reset would cost a round trip
+per request.
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ class DatabaseUnavailable(Exception):
 
 class ConnectPhaseError(Exception):
     """The failure happened before any statement of the transaction ran: a retry is safe."""
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Pool reset hook: nothing to reset (see the module docstring)."""
 
 
 def redact(dsn: str) -> str:
@@ -116,6 +124,7 @@ class Database:
             statement_cache_size=0,
             command_timeout=self.command_timeout,
             max_inactive_connection_lifetime=60.0,
+            reset=_keep_session,
         )
         await pool
         if min_size:
@@ -153,7 +162,7 @@ class Database:
         assert replica.pool is not None
         replica.last_check = time.time()
         try:
-            async with replica.pool.acquire(timeout=1.0) as conn, conn.transaction(readonly=True):
+            async with replica.pool.acquire(timeout=1.0) as conn:
                 row = await conn.fetchrow(LAG_SQL, timeout=1.0)
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
             replica.reachable = False
@@ -203,6 +212,10 @@ class Database:
                 raise ConnectPhaseError(repr(exc)) from exc
             raise
 
+    async def _statement(self, pool: asyncpg.Pool, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        async with pool.acquire(timeout=self.command_timeout) as conn:
+            return await fn(conn)
+
     async def write(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """Run fn in a read-write transaction on the primary, retrying transient failures."""
         assert self.primary is not None
@@ -222,13 +235,14 @@ class Database:
             raise DatabaseUnavailable("primary database unavailable") from exc
 
     async def read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, primary: bool = False) -> T:
-        """Run fn read-only on a healthy replica, else (or when asked, or on error) on the primary."""
+        """Run fn (ONE read-only statement) on a healthy replica, else (or when asked, or on error)
+        on the primary."""
         assert self.primary is not None
         replica = None if primary else self.pick_replica()
         if replica is not None and replica.pool is not None:
             try:
-                return await self._transaction(replica.pool, fn, readonly=True)
-            except (ConnectPhaseError, *CONNECTION_ERRORS) as exc:
+                return await self._statement(replica.pool, fn)
+            except CONNECTION_ERRORS as exc:
                 replica.last_error = repr(exc)[:200]
                 replica.eject("error on read")
                 METRICS.replica_fallbacks.inc()
@@ -240,12 +254,12 @@ class Database:
         try:
             # A read is idempotent: any connection error may be retried.
             return await retry_async(
-                lambda: self._transaction(pool, fn, readonly=True),
-                retry_on=(*RETRYABLE_SQL, ConnectPhaseError, *CONNECTION_ERRORS),
+                lambda: self._statement(pool, fn),
+                retry_on=(*RETRYABLE_SQL, *CONNECTION_ERRORS),
                 attempts=4,
                 on_retry=count,
             )
-        except (ConnectPhaseError, *CONNECTION_ERRORS) as exc:
+        except CONNECTION_ERRORS as exc:
             raise DatabaseUnavailable("database unavailable") from exc
 
     async def ping_primary(self) -> float:

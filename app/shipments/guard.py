@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -59,11 +60,18 @@ class Guard:
             METRICS.block(scope, backend)
         return decision, recent
 
-    async def mark_write(self, client: str) -> None:
-        if self.ryw_seconds <= 0:
-            return
-        self._recent_writers[client] = time.monotonic() + self.ryw_seconds
-        self._recent_writers.move_to_end(client)
-        while len(self._recent_writers) > 10000:
-            self._recent_writers.popitem(last=False)
-        await self.link.call(lambda r: r.set(f"ryw:{client}", 1, px=int(self.ryw_seconds * 1000)))
+    def mark_write(self, client: str) -> Callable[[Any], None]:
+        """Note that `client` just wrote; returns the Redis command to queue into the write's
+        pipeline so the other app processes route its reads to the primary too."""
+        ms = int(self.ryw_seconds * 1000)
+        if ms > 0:
+            self._recent_writers[client] = time.monotonic() + self.ryw_seconds
+            self._recent_writers.move_to_end(client)
+            while len(self._recent_writers) > 10000:
+                self._recent_writers.popitem(last=False)
+
+        def queue(pipe: Any) -> None:
+            if ms > 0:
+                pipe.set(f"ryw:{client}", 1, px=ms)
+
+        return queue

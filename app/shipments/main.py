@@ -573,8 +573,7 @@ def _install_routes(app: FastAPI) -> None:
                 },
             ) from None
         value = row_to_shipment(row)
-        await services.cache.put(value["id"], value, publish=True)
-        await services.guard.mark_write(who.key_id)
+        await services.cache.put(value["id"], value, publish=True, also=services.guard.mark_write(who.key_id))
         return JSONResponse(
             value, 201, headers={"ETag": f'"{value["version"]}"', "Location": f"/api/shipments/{value['id']}"}
         )
@@ -691,8 +690,7 @@ def _install_routes(app: FastAPI) -> None:
                 headers={"ETag": f'"{current}"'},
             )
         value = row_to_shipment(row)
-        await services.cache.put(value["id"], value, publish=True)
-        await services.guard.mark_write(who.key_id)
+        await services.cache.put(value["id"], value, publish=True, also=services.guard.mark_write(who.key_id))
         return JSONResponse(value, headers={"ETag": f'"{value["version"]}"'})
 
     # --- inquiries ---------------------------------------------------------------------------------
