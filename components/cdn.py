@@ -57,6 +57,9 @@ class CdnArgs:
     tags: dict[str, str] = field(default_factory=dict)
     # Where the buckets live (the distribution, certificate and web ACL are global / us-east-1).
     region: str | None = None
+    # The X-Origin-Verify value; None generates one (exposed as `origin_secret`). Pass one in when
+    # the app must know it before the CDN exists (the app is the CDN's origin, so it comes first).
+    origin_secret: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         if self.hosted_zone_id and not self.domain:
@@ -96,13 +99,16 @@ class Cdn(pulumi.ComponentResource):
         account = identity.account_id
 
         # ---- the secret the app checks: requests without it did not come through CloudFront
-        secret = random.RandomPassword(
-            f"{name}-origin-verify",
-            length=48,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
-        )
-        self.origin_secret = pulumi.Output.secret(secret.result)
+        if args.origin_secret is None:
+            secret = random.RandomPassword(
+                f"{name}-origin-verify",
+                length=48,
+                special=False,
+                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+            )
+            self.origin_secret = pulumi.Output.secret(secret.result)
+        else:
+            self.origin_secret = pulumi.Output.secret(args.origin_secret)
 
         # ---- access-log bucket -------------------------------------------------------------
         # CloudFront standard logging writes through S3 ACLs as the awslogsdelivery account,

@@ -119,6 +119,12 @@ def test_app_origin_is_https_only_tls12_and_carries_the_secret_header(stack: Dep
     assert cdn_component(stack).outputs["originSecret"] == "[secret]"
 
 
+def test_app_origin_is_the_app_load_balancer(stack: Deployed) -> None:
+    app = origins(dist_config(stack))["app"]
+    assert app["DomainName"] == stack.graph.outputs["appLoadBalancerHostname"]
+    assert app["DomainName"] and not app["DomainName"].endswith(".invalid")
+
+
 def test_prod_has_waf_logging_all_prices_and_http3_on_ipv6(prod: Deployed) -> None:
     cfg = dist_config(prod)
     waf = prod.client("wafv2", "us-east-1")
