@@ -82,6 +82,7 @@ class Cdn(pulumi.ComponentResource):
     web_acl_arn: pulumi.Output[str] | None
     origin_secret: pulumi.Output[str]
     certificate_arn: pulumi.Output[str] | None
+    assets_kms_key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:cdn:Cdn", name, None, opts)
