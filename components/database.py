@@ -314,12 +314,19 @@ class Database(pulumi.ComponentResource):
         restore = s.restore
         if restore is None:
             primary_kw.update(db_name=DATABASE_NAME, username=MASTER_USERNAME)
-        elif restore.kind == "snapshot":
-            # The snapshot brings the database, its name and master user; the password is
-            # reset to ours right after the restore, so PgBouncer's userlist stays valid.
-            primary_kw["snapshot_identifier"] = restore.snapshot_identifier
-        elif restore.kind == "pitr":
-            primary_kw["restore_to_point_in_time"] = restore_to_point_in_time(restore, args.region)
+        elif restore.kind in ("snapshot", "pitr"):
+            if restore.kind == "snapshot":
+                # The snapshot brings the database, its name and master user; the password is
+                # reset to ours right after the restore, so PgBouncer's userlist stays valid.
+                primary_kw["snapshot_identifier"] = restore.snapshot_identifier
+            else:
+                primary_kw["restore_to_point_in_time"] = restore_to_point_in_time(restore, args.region)
+            # A restore keeps the source's encryption (neither RDS call can re-encrypt): without
+            # this, the next update would see "another key" and replace the restored database.
+            # To move onto this stack's key, copy the snapshot with it first (copy-db-snapshot).
+            primary_opts = pulumi.ResourceOptions.merge(
+                primary_opts, pulumi.ResourceOptions(ignore_changes=["kmsKeyId", "storageEncrypted"])
+            )
         else:
             identifier = str(restore.replica_identifier)
             primary_kw["identifier"] = identifier
@@ -458,8 +465,11 @@ def _adopt_promoted_replica_opts(identifier: str) -> pulumi.ResourceOptions:
     standalone instance by identifier (`import_`) instead of creating one. Import requires
     the declared state to match the existing one, so the properties a promoted replica
     inherits from the lost region (its KMS keys, subnet group, master user) are ignored
-    rather than replaced; everything else converges on the next update. Offline, the RDS
-    handler does both steps: promotes the existing replica and adopts it.
+    rather than replaced; everything else converges on the next update. The master password
+    cannot be read back for the import's comparison, so it is ignored too: after promoting,
+    the rebuild resets it to this stack's `master_password` (`modify-db-instance
+    --master-user-password`), which PgBouncer's userlist carries. Offline, the RDS handler
+    does all three: promotes the existing replica, adopts it and sets the password.
     """
     return pulumi.ResourceOptions(
         import_=identifier,

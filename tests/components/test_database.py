@@ -221,6 +221,8 @@ def test_primary_restores_from_a_seeded_snapshot(deploy: Any) -> None:
     node = d.graph.named("berth-snaprestore-primary", INSTANCE)
     assert node.inputs["snapshotIdentifier"] == "shipments-before-incident"
     assert "username" not in node.inputs and "dbName" not in node.inputs
+    # The restored storage keeps the snapshot's key: the next update must not replace it.
+    assert {"kmsKeyId", "storageEncrypted"} <= set(node.ignore_changes)
 
 
 def test_primary_restores_to_a_point_in_time_of_a_source_instance(deploy: Any) -> None:
@@ -241,6 +243,27 @@ def test_primary_restores_to_a_point_in_time_of_a_source_instance(deploy: Any) -
     spec = d.graph.named("berth-pitrrestore-primary", INSTANCE).inputs["restoreToPointInTime"]
     assert spec == {"sourceDbInstanceIdentifier": "legacy-pitr-source", "useLatestRestorableTime": True}
     assert seeded["DBInstanceIdentifier"] in instances(d, prefix="legacy-pitr"), "the source is untouched"
+
+
+def test_dr_stack_restores_replicated_backups_of_a_primary_in_another_region(deploy: Any) -> None:
+    restore: dict[str, Any] = {"kind": "pitr"}
+
+    def seed(cloud: EmbeddedCloud) -> None:
+        # The source's resource id exists only once it is seeded: fill in the restore source
+        # (the overrides are serialised for the run after the seed).
+        restore["sourceDbiResourceId"] = _seed_source(cloud, "legacy-xregion-source")["DbiResourceId"]
+
+    d = variant(
+        deploy, "pitrdr", "staging",
+        {"aws:region": "us-west-2", "berth:database.restore": restore},
+        seed=seed,
+    )
+    primary = instances(d, "us-west-2")["berth-pitrdr-primary"]
+    assert primary["MasterUsername"] == "legacy_admin" and primary["DBName"] == "legacydata"
+    assert primary["DBSubnetGroup"]["VpcId"] == d.graph.outputs["vpcId"]
+    assert primary["BackupRetentionPeriod"] == 7
+    spec = d.graph.named("berth-pitrdr-primary", INSTANCE).inputs["restoreToPointInTime"]
+    assert spec == {"sourceDbiResourceId": restore["sourceDbiResourceId"], "useLatestRestorableTime": True}
 
 
 def test_dr_stack_adopts_and_promotes_the_cross_region_replica(deploy: Any) -> None:

@@ -87,24 +87,72 @@ def _modify_rest(rds: Any, identifier: str, inputs: dict[str, Any], already: dic
     return rds.modify_db_instance(DBInstanceIdentifier=identifier, ApplyImmediately=True, **rest)["DBInstance"]
 
 
-def _pitr_source(ctx: Ctx, region: str, spec: dict[str, Any]) -> str:
-    """The same-region source instance identifier a point-in-time restore names."""
-    rds = ctx.client("rds", region)
+def _regions(ctx: Ctx, first: str) -> list[str]:
+    import boto3
+
+    others = sorted(boto3.session.Session().get_available_regions("rds"))
+    return [first, ctx.default_region, *[r for r in others if r not in (first, ctx.default_region)]]
+
+
+def _pitr_source(ctx: Ctx, region: str, spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(region, instance) of the source a point-in-time restore names, wherever it lives."""
     if spec.get("sourceDbInstanceIdentifier"):
-        return str(spec["sourceDbInstanceIdentifier"])
-    instances = rds.describe_db_instances()["DBInstances"]
-    if spec.get("sourceDbiResourceId"):
-        for db in instances:
-            if db.get("DbiResourceId") == spec["sourceDbiResourceId"]:
-                return str(db["DBInstanceIdentifier"])
-        raise ValueError(f"no instance with DbiResourceId {spec['sourceDbiResourceId']} in {region}")
+        db = _describe(ctx.client("rds", region), str(spec["sourceDbInstanceIdentifier"]))
+        if db is None:
+            raise ValueError(f"no source instance {spec['sourceDbInstanceIdentifier']} in {region}")
+        return region, db
     arn = spec.get("sourceDbInstanceAutomatedBackupsArn")
+    resource_id = spec.get("sourceDbiResourceId")
     if arn:
-        for backup in rds.describe_db_instance_automated_backups().get("DBInstanceAutomatedBackups", []):
+        backups = ctx.client("rds", region).describe_db_instance_automated_backups()
+        for backup in backups.get("DBInstanceAutomatedBackups", []):
             if backup.get("DBInstanceAutomatedBackupsArn") == arn:
-                return str(backup["DBInstanceIdentifier"])
-        raise ValueError(f"no automated backups {arn} in {region}")
-    raise ValueError("restoreToPointInTime names no source instance")
+                resource_id = backup.get("DbiResourceId")
+        if resource_id is None:
+            raise ValueError(f"no automated backups {arn} in {region}")
+    if not resource_id:
+        raise ValueError("restoreToPointInTime names no source instance")
+    # Replicated automated backups outlive their region's outage; moto keeps no such copy,
+    # so the source instance itself stands for them, in whichever region it lives.
+    for candidate in _regions(ctx, region):
+        for db in ctx.client("rds", candidate).describe_db_instances()["DBInstances"]:
+            if db.get("DbiResourceId") == resource_id:
+                return candidate, db
+    raise ValueError(f"no instance (or automated backups) with DbiResourceId {resource_id}")
+
+
+def _restore_to_point_in_time(ctx: Ctx, r: Res, inputs: dict[str, Any], tags: list[dict[str, str]]) -> dict[str, Any]:
+    rds = ctx.client("rds", r.region)
+    ident = inputs["identifier"]
+    spec = inputs["restoreToPointInTime"]
+    src_region, src = _pitr_source(ctx, r.region, spec)
+    if src_region != r.region:
+        # Cross-region (restore from replicated automated backups): moto cannot restore across
+        # regions, so the same data arrives the way moto can move it: a cross-region replica of
+        # the source, promoted at once. The instance that results is what AWS would create.
+        # The network is set after the promotion (moto looks a replica's subnet group up in the
+        # source's region).
+        kw = _params(rds, "CreateDBInstanceReadReplica", inputs)
+        kw.pop("DBSubnetGroupName", None)
+        kw.pop("VpcSecurityGroupIds", None)
+        rds.create_db_instance_read_replica(SourceDBInstanceIdentifier=src["DBInstanceArn"], SourceRegion=src_region,
+                                            Tags=tags, **kw)
+        rds.promote_read_replica(DBInstanceIdentifier=ident)
+        return _modify_rest(rds, ident, inputs, {**kw, "KmsKeyId": 1, "StorageEncrypted": 1, "MasterUsername": 1,
+                                                 "DBName": 1})
+    kw = _params(rds, "RestoreDBInstanceToPointInTime", inputs)
+    kw.pop("DBInstanceIdentifier", None)
+    when: dict[str, Any] = {}
+    if spec.get("restoreTime"):
+        when["RestoreTime"] = spec["restoreTime"]
+    else:
+        when["UseLatestRestorableTime"] = bool(spec.get("useLatestRestorableTime", True))
+    rds.restore_db_instance_to_point_in_time(
+        SourceDBInstanceIdentifier=src["DBInstanceIdentifier"], TargetDBInstanceIdentifier=ident, Tags=tags,
+        **when, **kw,
+    )
+    return _modify_rest(rds, ident, inputs, {**kw, "DBInstanceIdentifier": 1, "KmsKeyId": 1,
+                                             "StorageEncrypted": 1, "MasterUsername": 1})
 
 
 @resource("aws:rds/instance:Instance")
@@ -141,23 +189,7 @@ def instance(ctx: Ctx, r: Res) -> Out:
         )["DBInstance"]
         db = _modify_rest(rds, ident, inputs, {**kw, "KmsKeyId": 1, "StorageEncrypted": 1, "MasterUsername": 1})
     elif inputs.get("restoreToPointInTime"):
-        spec = inputs["restoreToPointInTime"]
-        kw = _params(rds, "RestoreDBInstanceToPointInTime", inputs)
-        kw.pop("DBInstanceIdentifier", None)
-        when: dict[str, Any] = {}
-        if spec.get("restoreTime"):
-            when["RestoreTime"] = spec["restoreTime"]
-        else:
-            when["UseLatestRestorableTime"] = bool(spec.get("useLatestRestorableTime", True))
-        db = rds.restore_db_instance_to_point_in_time(
-            SourceDBInstanceIdentifier=_pitr_source(ctx, r.region, spec),
-            TargetDBInstanceIdentifier=ident,
-            Tags=tags,
-            **when,
-            **kw,
-        )["DBInstance"]
-        db = _modify_rest(rds, ident, inputs, {**kw, "DBInstanceIdentifier": 1, "KmsKeyId": 1,
-                                               "StorageEncrypted": 1, "MasterUsername": 1})
+        db = _restore_to_point_in_time(ctx, r, inputs, tags)
     else:
         kw = _params(rds, "CreateDBInstance", inputs)
         db = rds.create_db_instance(Tags=tags, **kw)["DBInstance"]
