@@ -208,7 +208,7 @@ def dr_rebuild(
                        confirm=_confirm, echo=_echo, overrides=_parse_set(set_))
         _print_plan(r.plan)
         if r.graph is not None:
-            checks = dr.verify(r.graph, clients, r.option.region, r.option)
+            checks = dr.verify(r.graph, clients, r.option.region, r.option, promoted=r.promoted)
             _print_checks(checks)
             if not all(c.ok for c in checks):
                 raise OpsError(f"{r.dr_stack} is incomplete in {r.option.region}: "
@@ -239,13 +239,15 @@ def dr_drill(
     stack: StackArg,
     source: Annotated[str | None, typer.Option(
         "--from", help="Restore from: replica, pitr or snapshot (default: the best material).")] = None,
+    new_dr_region: Annotated[str | None, typer.Option(
+        help="Where the rebuilt stack copies its backups (default: back to STACK's region).")] = None,
     out: Annotated[Path | None, typer.Option(help="Keep the drill's Pulumi.STACK-dr.yaml here.")] = None,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Run the whole recovery offline: deploy, seed, plan, rebuild, verify, policy; print timings and RPO."""
     from stacks import dr
 
-    d = dr.drill(stack, config_dir=config_dir, out_dir=out, kind=source, echo=_echo)
+    d = dr.drill(stack, config_dir=config_dir, out_dir=out, kind=source, new_dr_region=new_dr_region, echo=_echo)
     if d.plan is not None:
         _print_plan(d.plan)
     _print_checks(d.checks)

@@ -398,10 +398,10 @@ def region_bound_refs(config: Mapping[str, Any], lost_region: str) -> list[tuple
             for i, v in enumerate(value):
                 walk(f"{key}[{i}]", v)
         elif isinstance(value, str) and value.startswith("arn:"):
-            parts = _arn_parts(value)
-            if parts is None or parts[0] != lost_region:
+            parts = value.split(":")
+            if len(parts) < 6 or parts[3] != lost_region:
                 return
-            if key.startswith("berth:cdn") and value.split(":")[2] == "acm" and parts[0] == "us-east-1":
+            if key.startswith("berth:cdn") and parts[2] == "acm" and parts[3] == "us-east-1":
                 return
             found.append((key, value))
 
@@ -427,6 +427,7 @@ class Rebuild:
     graph: Graph | None = None
     outputs: Mapping[str, Any] | None = None
     steps: list[Step] = field(default_factory=list)
+    promoted: bool = False
 
 
 @contextlib.contextmanager
@@ -492,6 +493,10 @@ def rebuild(
                           overrides=overrides, at=p.at)
     dr_cfg = {k: v for k, v in (yaml.safe_load(text)["config"] or {}).items()}
     settings = _settings(dr_stack, dr_cfg)
+    if new_dr_region is None and settings.is_prod:
+        echo(f"warning: {dr_stack} copies its backups nowhere (no --new-dr-region): production policy "
+             f"(stack-backup-cross-region-prod) requires a copy in another region; rerun with "
+             f"--new-dr-region R once you have chosen one")
     refs = region_bound_refs(dr_cfg, p.source_region)
     if refs:
         listed = "".join(f"\n  - {k} = {v}" for k, v in refs)
@@ -511,6 +516,7 @@ def rebuild(
     if option.kind == "replica":
         with _timed(steps, f"promote replica {option.identifier}"):
             _promote_replica(clients, option, settings, wait=not offline)
+        r.promoted = True
     if offline:
         from stacks.offline import run_isolated
 
@@ -575,8 +581,12 @@ def _restored_from(node: Node, option: RecoveryOption | None) -> str | None:
     return None
 
 
-def verify(graph: Graph, clients: ClientFactory, region: str, option: RecoveryOption | None = None) -> list[TierCheck]:
-    """Check every tier of the platform exists in `region` (graph and, where moto knows it, the cloud)."""
+def verify(graph: Graph, clients: ClientFactory, region: str, option: RecoveryOption | None = None,
+           promoted: bool = False) -> list[TierCheck]:
+    """Check every tier of the platform exists in `region` (graph and, where moto knows it, the cloud).
+
+    `promoted`: the rebuild promoted the option's replica (PromoteReadReplica was accepted).
+    """
     checks: list[TierCheck] = []
     for tier, types in TIERS.items():
         nodes = _in_region(graph, types, region)
@@ -600,6 +610,9 @@ def verify(graph: Graph, clients: ClientFactory, region: str, option: RecoveryOp
                     Filters=[{"Name": "db-instance-id", "Values": [str(ident)]}])["DBInstances"]
                 restored = _restored_from(primary, option)
                 standalone = bool(found) and not found[0].get("ReadReplicaSourceDBInstanceIdentifier")
+                if found and not standalone and promoted:
+                    # PromoteReadReplica succeeded; moto (unlike RDS) keeps reporting the old source.
+                    standalone = True
                 ok = bool(found) and restored is not None and standalone
                 detail = (f"primary {ident} in {region}: "
                           f"{'exists' if found else 'missing in the cloud'}"
@@ -611,11 +624,16 @@ def verify(graph: Graph, clients: ClientFactory, region: str, option: RecoveryOp
             ok = bool(live.get("MetricAlarms"))
             detail += f"; {len(live.get('MetricAlarms', []))} alarm(s) live in {region}"
         elif tier == "cdn":
-            origins = [o.get("domainName") for n in nodes for o in (n.inputs.get("origins") or [])]
+            # The graph redacts origins (they carry the origin secret header): ask CloudFront.
+            cf = clients("cloudfront", "us-east-1")
+            origins: list[str] = []
+            for n in nodes:
+                dist = cf.get_distribution(Id=str(n.id or n.get("id")))["Distribution"]
+                origins += [o["DomainName"] for o in dist["DistributionConfig"]["Origins"]["Items"]]
             lb = _app_lb_hostname(graph)
-            if lb is not None:
-                ok = lb in origins
-                detail += f"; origin {lb}: {'yes' if ok else 'NOT an origin (' + ', '.join(map(str, origins)) + ')'}"
+            ok = lb is not None and lb in origins
+            detail += (f"; app origin {lb}: "
+                       f"{'yes' if ok else 'NOT among the origins (' + ', '.join(origins) + ')'}")
         checks.append(TierCheck(tier, ok, detail))
     return checks
 
@@ -682,10 +700,15 @@ def drill(
     config_dir: Path = REPO,
     out_dir: Path | None = None,
     kind: str | None = None,
+    new_dr_region: str | None = None,
     evaluate: Callable[[Graph], Any] | None = None,
     echo: Printer = print,
 ) -> Drill:
-    """Deploy, seed, plan, rebuild, verify and run the policy pack, all offline in one embedded cloud."""
+    """Deploy, seed, plan, rebuild, verify and run the policy pack, all offline in one embedded cloud.
+
+    The rebuilt stack keeps production's cross-region copies going to `new_dr_region`,
+    by default back to the stack's own region (the fail-back target once it recovers).
+    """
     from stacks.offline import run_isolated
     from stacks.promote import _describe_violation, default_evaluator, isolated_cloud
 
@@ -712,13 +735,14 @@ def drill(
             with _timed(steps, f"seed a snapshot copy in {region}"):
                 seed_snapshot(cloud.client, str(primary.get("identifier") or primary.id), settings.region, region)
             r = rebuild(stack, cloud.client, config_dir=work, kind=kind, offline=True,
+                        new_dr_region=new_dr_region or settings.region,
                         endpoint_url=cloud.endpoint_url, echo=echo, outputs=graph.outputs)
             steps.extend(r.steps)
             d.plan, d.option, d.config_path = r.plan, r.option, r.path
             d.rpo_seconds = r.option.rpo_seconds
             assert r.graph is not None
             with _timed(steps, f"verify every tier in {region}"):
-                d.checks = verify(r.graph, cloud.client, region, r.option)
+                d.checks = verify(r.graph, cloud.client, region, r.option, promoted=r.promoted)
             with _timed(steps, "policy pack on the DR stack"):
                 report = evaluate(r.graph)
                 d.policy_failures = [_describe_violation(v) for v in getattr(report, "mandatory_failures", []) or []]

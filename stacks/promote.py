@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import io
+import os
 import subprocess
 import sys
 import time
@@ -363,8 +364,10 @@ def isolated_cloud(timeout: float = 60) -> Iterator[Any]:
     from stacks.offline.cloud import EmbeddedCloud, _free_port
 
     port = _free_port()
+    # AWS-managed IAM policies exist in every real account; moto loads them only when asked.
+    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:
