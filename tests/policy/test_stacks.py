@@ -18,6 +18,7 @@ from policy.evaluator import evaluate, node_props
 from policy.registry import RULES
 from policy.rules.stack import budget_from_resources
 from stacks.offline import Graph
+from stacks.offline.runner import apply_overrides, read_stack_config
 from tests.conftest import Deployed
 
 DB = "aws:rds/instance:Instance"
@@ -68,10 +69,14 @@ def test_unencrypted_database_in_code_is_caught_naming_the_rule(prod: Deployed) 
 
 def test_config_change_below_the_prod_minimum_is_caught(deploy: Callable[..., Deployed]) -> None:
     """A config-level mistake the settings accept (3 days of backups) still fails prod's policy."""
-    broken = deploy("prod", {"berth:database.backupRetentionDays": 3})
+    # moto's backends are process-global: a second stack named prod would collide with the
+    # session's (unique names such as backup vaults), so the variant runs as its own stack.
+    config = apply_overrides(read_stack_config("prod"), {"berth:database.backupRetentionDays": 3})
+    broken = deploy("policy-variant", config=config)
     report = evaluate(broken.graph)
+    assert report.environment == "prod"
     failed = [v for v in report.mandatory_failures if v.rule_id == "rds-backup-retention"]
-    assert [v.name for v in failed] == ["berth-prod-primary"], explain(report)
+    assert [v.name for v in failed] == ["berth-policy-variant-primary"], explain(report)
     assert "needs >= 14 days" in failed[0].message
 
 
