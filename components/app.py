@@ -293,8 +293,7 @@ class App(pulumi.ComponentResource):
             f"{name}-migrate",
             metadata=meta(
                 labels={"app.kubernetes.io/component": "migrations"},
-                annotations=_skip(env_skip, ("CKV_K8S_8", "a run-to-completion Job has no liveness to probe"),
-                                  ("CKV_K8S_9", "a run-to-completion Job serves no traffic to gate")),
+                annotations=_skip(env_skip),
             ),
             spec={
                 "backoff_limit": 3,
