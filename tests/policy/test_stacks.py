@@ -90,3 +90,48 @@ def test_report_serialises_for_build_policy_json(staging: Deployed) -> None:
     assert data["resourcesEvaluated"] == len([n for n in staging.graph.nodes if n.custom])
     text = explain(report)
     assert "berth@v" in text and f"{len(RULES)} rules on" in text
+
+
+def test_cli_adapter_and_offline_evaluator_agree_on_a_broken_prod(prod: Deployed) -> None:
+    """The pulumi_policy policies, fed the prod graph as the analyzer would, find what evaluate() finds."""
+    from pulumi_policy import (
+        PolicyCustomTimeouts,
+        PolicyResource,
+        PolicyResourceOptions,
+        ResourceValidationArgs,
+        ResourceValidationPolicy,
+        StackValidationArgs,
+    )
+
+    from policy.adapter import policies
+
+    graph = copy.deepcopy(prod.graph)
+    # Break one resource rule and one stack rule so both adapters have something to find.
+    primary = next(n for n in graph.by_type(DB) if not node_props(n).get("replicateSourceDb"))
+    primary.inputs["publiclyAccessible"] = primary.outputs["publiclyAccessible"] = True
+    graph.nodes = [n for n in graph.nodes if not (n.type == "aws:cloudwatch/metricAlarm:MetricAlarm"
+                                                  and node_props(n).get("metricName") == "FreeStorageSpace")]
+    offline = {(v.rule_id, v.urn) for v in evaluate(graph).violations}
+
+    opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+    nodes = [n for n in graph.nodes if n.custom]
+    res = {n.urn: PolicyResource(n.type, node_props(n), n.urn, n.name, opts, None, None, [], {}) for n in nodes}
+    for n in nodes:
+        res[n.urn].dependencies = [res[u] for u in n.dependencies if u in res]
+        res[n.urn].property_dependencies = {k: [res[u] for u in v if u in res]
+                                            for k, v in n.property_dependencies.items()}
+    stack_node = PolicyResource("pulumi:pulumi:Stack", graph.outputs, "urn:stack", "berth-prod", opts, None, None,
+                                [], {})
+    config = {"environment": "prod"}
+    cli: set[tuple[str, str | None]] = set()
+    for policy in policies():
+        if isinstance(policy, ResourceValidationPolicy):
+            for n in nodes:
+                args = ResourceValidationArgs(n.type, res[n.urn].props, n.urn, n.name, opts, None, config)
+                policy.validate(args, lambda msg, urn=None, p=policy.name, u=n.urn: cli.add((p, u)))
+        else:
+            args = StackValidationArgs([*res.values(), stack_node], config)
+            policy.validate(args, lambda msg, urn=None, p=policy.name: cli.add((p, urn)))
+    assert ("rds-not-public", primary.urn) in offline
+    assert any(rule == "stack-database-alarms" for rule, _ in offline)
+    assert cli == offline
