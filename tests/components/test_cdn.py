@@ -206,6 +206,15 @@ def test_every_bucket_blocks_all_public_access(stack: Deployed) -> None:
                        "BlockPublicPolicy": True, "RestrictPublicBuckets": True}, name
 
 
+def test_no_bucket_anywhere_in_the_stack_is_public(stack: Deployed) -> None:
+    s3 = stack.client("s3")
+    names = [n.id for n in stack.graph.by_type(BUCKET)]
+    assert len(names) >= 2
+    for name in names:
+        pab = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+        assert all(pab.values()) and len(pab) == 4, name
+
+
 def test_assets_bucket_is_versioned_kms_encrypted_owner_enforced_and_expires_old_versions(stack: Deployed) -> None:
     s3 = stack.client("s3")
     name = buckets(stack)["assets"]
