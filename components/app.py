@@ -285,8 +285,64 @@ class App(pulumi.ComponentResource):
             "limits": {"cpu": args.cpu_limit, "memory": args.memory_limit},
         }
         tmp = {"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}
+        migrate_labels = {**labels, "app.kubernetes.io/component": "migrations"}
         env_skip = ("CKV_K8S_35", "the app reads its DSNs from env vars (12-factor); they come from a Secret "
                                   "via envFrom, never as literals")
+
+        # ---- NetworkPolicies: in place before any pod of the app starts ---------------------
+        policies = [
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-default-deny",
+                metadata=meta("default-deny"),
+                spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
+                opts=k8s_opts,
+            ),
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-ingress",
+                metadata=meta(f"{APP_NAME}-ingress"),
+                spec={
+                    "pod_selector": {"match_labels": labels},
+                    "policy_types": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from": [{"ip_block": {"cidr": c}} for c in args.load_balancer_source_cidrs],
+                            "ports": [{"protocol": "TCP", "port": PORT}],
+                        }
+                    ],
+                },
+                opts=k8s_opts,
+            ),
+        ]
+        dns = {
+            "to": [{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }
+        # Without PgBouncer's labels, any pod of the namespace on the pool port.
+        to_pgbouncer = {"to": [{"pod_selector": {"match_labels": dict(args.pgbouncer_pod_labels)}
+                                if args.pgbouncer_pod_labels else {}}],
+                        "ports": [{"protocol": "TCP", "port": args.db_port}]}
+        egress = [
+            dns,
+            to_pgbouncer,
+            {"to": [{"ip_block": {"cidr": c}} for c in args.redis_cidrs],
+             "ports": [{"protocol": "TCP", "port": args.redis_port}]},
+            {"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
+        ]
+        policies.append(k8s.networking.v1.NetworkPolicy(
+            f"{name}-egress",
+            metadata=meta(f"{APP_NAME}-egress"),
+            spec={"pod_selector": {"match_labels": labels}, "policy_types": ["Egress"], "egress": egress},
+            opts=k8s_opts,
+        ))
+        # The migrations Job only talks to the database (through PgBouncer).
+        policies.append(k8s.networking.v1.NetworkPolicy(
+            f"{name}-migrate-egress",
+            metadata=meta(f"{APP_NAME}-migrate-egress"),
+            spec={"pod_selector": {"match_labels": migrate_labels}, "policy_types": ["Egress"],
+                  "egress": [dns, to_pgbouncer]},
+            opts=k8s_opts,
+        ))
 
         # ---- migrations: run to completion before the Deployment rolls --------------------
         migrations = k8s.batch.v1.Job(
@@ -299,7 +355,7 @@ class App(pulumi.ComponentResource):
                 "backoff_limit": 3,
                 "active_deadline_seconds": 600,
                 "template": {
-                    "metadata": {"labels": {**labels, "app.kubernetes.io/component": "migrations"}},
+                    "metadata": {"labels": migrate_labels},
                     "spec": {
                         "service_account_name": APP_NAME,
                         "automount_service_account_token": False,
@@ -321,7 +377,8 @@ class App(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[config_map, secret, sa]),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
+                                        depends_on=[config_map, secret, sa, *policies]),
         )
 
         # ---- the Deployment --------------------------------------------------------------
@@ -392,7 +449,7 @@ class App(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.provider,
-                depends_on=[migrations],
+                depends_on=[migrations, *policies],
                 # The HPA owns the replica count once the Deployment exists.
                 ignore_changes=["spec.replicas"],
             ),
@@ -470,49 +527,6 @@ class App(pulumi.ComponentResource):
         )
         self.service_name = service.metadata.apply(_name)
         self.load_balancer_hostname = service.status.apply(_hostname)
-
-        # ---- NetworkPolicies ------------------------------------------------------------
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny",
-            metadata=meta("default-deny"),
-            spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
-            opts=k8s_opts,
-        )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-ingress",
-            metadata=meta(f"{APP_NAME}-ingress"),
-            spec={
-                "pod_selector": {"match_labels": labels},
-                "policy_types": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [{"ip_block": {"cidr": c}} for c in args.load_balancer_source_cidrs],
-                        "ports": [{"protocol": "TCP", "port": PORT}],
-                    }
-                ],
-            },
-            opts=k8s_opts,
-        )
-        dns = {
-            "to": [{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
-                    "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}}}],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-        }
-        egress = [
-            dns,
-            {"to": [{"ip_block": {"cidr": c}} for c in args.redis_cidrs],
-             "ports": [{"protocol": "TCP", "port": args.redis_port}]},
-            {"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
-        ]
-        if args.pgbouncer_pod_labels:
-            egress.insert(1, {"to": [{"pod_selector": {"match_labels": dict(args.pgbouncer_pod_labels)}}],
-                              "ports": [{"protocol": "TCP", "port": args.db_port}]})
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-egress",
-            metadata=meta(f"{APP_NAME}-egress"),
-            spec={"pod_selector": {"match_labels": labels}, "policy_types": ["Egress"], "egress": egress},
-            opts=k8s_opts,
-        )
 
         self.namespace = pulumi.Output.from_input(ns)
         self.register_outputs(

@@ -322,6 +322,18 @@ def test_network_policies_default_deny_and_admit_only_the_needed_paths(
     assert ports == [("TCP", 53), ("TCP", 80), ("TCP", 6379), ("TCP", 6432), ("UDP", 53)]
     pgb = next(r for r in egress if r["ports"] == [{"protocol": "TCP", "port": 6432}])
     assert pgb["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "pgbouncer"
+    migrate = policies["shipments-api-migrate-egress"]
+    assert sorted((p["protocol"], p["port"]) for rule in migrate["egress"] for p in rule["ports"]) == [
+        ("TCP", 53), ("TCP", 6432), ("UDP", 53)]
+    # Each pod the app runs is selected by exactly one egress allowance, and every policy
+    # exists before the first pod (the Job) starts: none runs unconfined or cut off.
+    policy_nodes = app_nodes(g, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+    for workload in (app_node(g, "kubernetes:batch/v1:Job"), app_node(g, "kubernetes:apps/v1:Deployment")):
+        pod_labels = workload.inputs["spec"]["template"]["metadata"]["labels"]
+        allowing = [n for n in policy_nodes if n.inputs["spec"].get("egress")
+                    and n.inputs["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()]
+        assert len(allowing) == 1, workload.name
+        assert {n.urn for n in policy_nodes} <= set(workload.dependencies)
 
 
 # ---- rendered manifests: the external judges -------------------------------------------------
