@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 ACCOUNT_ID = "123456789012"
+_REPO = Path(__file__).resolve().parents[2]
 _FAKE_CREDS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -40,6 +45,8 @@ class EmbeddedCloud:
         self.account_id = ACCOUNT_ID
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        # One session: botocore caches the service models it loads per session.
+        self._session = boto3.session.Session()
         self._mock: Any = None
         self._server: Any = None
         # Never let a stray real credential or endpoint reach AWS from the embedded cloud.
@@ -56,26 +63,47 @@ class EmbeddedCloud:
             self._mock.start()
 
     @classmethod
-    def serve(cls) -> EmbeddedCloud:
-        """Start moto's server on a free loopback port; stop it with close()."""
-        import logging
+    def serve(cls, warm_regions: tuple[str, ...] = ("us-east-1",)) -> EmbeddedCloud:
+        """Start a moto server in its own process on a free loopback port; stop it with close().
 
-        from moto.server import ThreadedMotoServer
-
-        # werkzeug logs every request at INFO: thousands of lines per stack run.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
+        A process of its own because moto's backends are process-global: servers sharing a
+        process would share one cloud.
+        """
+        env = {**os.environ, **_FAKE_CREDS, "BERTH_WARM_REGIONS": ",".join(warm_regions)}
+        env["PYTHONPATH"] = os.pathsep.join([str(_REPO), env.get("PYTHONPATH", "")])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stacks.offline.server", "0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=_REPO,
+            text=True,
+        )
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.isdigit():
+            proc.kill()
+            raise RuntimeError(f"the embedded cloud's moto server did not start (said {line!r})")
+        port = int(line)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.kill()
+                    raise RuntimeError("the embedded cloud's moto server is not accepting connections") from None
+                time.sleep(0.05)
         cloud = cls(endpoint_url=f"http://127.0.0.1:{port}")
-        cloud._server = server
+        cloud._server = proc
         return cloud
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = boto3.session.Session().client(
+                self._clients[key] = self._session.client(
                     service,
                     region_name=region,
                     endpoint_url=self.endpoint_url,
@@ -91,8 +119,14 @@ class EmbeddedCloud:
             self._mock.stop()
             self._mock = None
         if self._server is not None:
-            self._server.stop()
-            self._server = None
+            proc, self._server = self._server, None
+            if proc.stdin:
+                proc.stdin.close()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
     def __enter__(self) -> EmbeddedCloud:
         return self
