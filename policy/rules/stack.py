@@ -208,13 +208,12 @@ def selection_covers(selection: Resource, db: Resource) -> bool | None:
         if isinstance(pattern, str) and any(fnmatch.fnmatchcase(a, pattern) for a in arns):
             return False
     resources = selection.prop("resources")
-    if is_unknown(resources):
+    unknown = is_unknown(resources) or any(is_unknown(p) for p in items(resources))
+    if (unknown or not arns) and selection.depends_on(db, "resources"):
+        return True  # preview: values not known yet, but the engine knows what fed the list
+    if unknown or (not arns and any("*" in p for p in items(resources) if isinstance(p, str))):
         return None
-    if selection.depends_on(db, "resources"):
-        return True
     for pattern in items(resources):
-        if is_unknown(pattern):
-            return None
         if isinstance(pattern, str) and any(fnmatch.fnmatchcase(a, pattern) for a in arns):
             return True
     return _tag_match(selection, db)
