@@ -52,6 +52,9 @@ def warm(regions: list[str]) -> None:
 def main() -> int:
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         os.environ[k] = "testing"
+    # AWS-managed IAM policies exist in every real account; moto loads them only when told
+    # before its IAM backend starts (and it costs a second: warm() pays it off the critical path).
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
 
