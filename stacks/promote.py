@@ -305,6 +305,10 @@ def health_url(outputs: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _outputs(state: Graph | Mapping[str, Any]) -> Mapping[str, Any]:
+    return state.outputs if isinstance(state, Graph) else state
+
+
 def gate_health(url: str | None, src: str, timeout: float = 10) -> tuple[str, str] | None:
     if url is None:
         return ("health", f"{src} exports no public domain ({', '.join(DOMAIN_OUTPUTS)}); cannot reach "
@@ -437,9 +441,13 @@ def promote(
     p.gates_passed += ["digest", "versions", "config"]
 
     evaluate = evaluate or default_evaluator()
-    if source is not None and (f := gate_running(p, source)) is not None:
-        # Known already: no point deploying the target to evaluate it.
-        raise PromotionRefused([f])
+    if source is not None:
+        # The source is known already: its gates are cheap, the target's offline preview is not.
+        early = [f for f in (gate_running(p, source),
+                             None if skip_health else gate_health(url or health_url(_outputs(source)), src))
+                 if f is not None]
+        if early:
+            raise PromotionRefused(early)
     with ThreadPoolExecutor(max_workers=2) as pool:
         if source is not None:
             src_future = None
@@ -461,10 +469,8 @@ def promote(
     failures = []
     if (f := gate_running(p, src_state)) is not None:
         failures.append(f)
-    if not skip_health:
-        outputs = src_state.outputs if isinstance(src_state, Graph) else src_state
-        if (f := gate_health(url or health_url(outputs), src)) is not None:
-            failures.append(f)
+    if not skip_health and (f := gate_health(url or health_url(_outputs(src_state)), src)) is not None:
+        failures.append(f)
     if dst_graph is None:
         failures.append(("policy", f"{dst} with the promoted values does not deploy offline: {dst_error}"))
     elif (f := gate_policy(dst_graph, dst, evaluate)) is not None:
