@@ -249,6 +249,7 @@ class ShipmentCache:
         future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
+            METRICS.cache_loads.inc()
             value = await loader()
             if value is not None:
                 await self.put(key, value, publish=False)

@@ -33,7 +33,8 @@ class Guard:
         self._recent_writers: OrderedDict[str, float] = OrderedDict()
 
     async def check(self, scope: str, ident: str, limit: int, client: str | None = None) -> tuple[Decision, bool]:
-        """(rate-limit decision, whether `client` wrote within the read-your-writes window)."""
+        """(rate-limit decision, whether `client`'s reads must go to the primary: it wrote within the
+        read-your-writes window, or Redis cannot tell)."""
         key = f"rl:{scope}:{ident}"
 
         async def run(redis: aioredis.Redis) -> list[Any]:
@@ -51,7 +52,9 @@ class Guard:
             backend = "redis"
         else:
             decision = self.local.hit(key, limit)
-            recent = False
+            # Without Redis this process cannot know about writes made through the others, so every
+            # read goes to the primary: read-your-writes holds, at the cost of primary load.
+            recent = client is not None
             backend = "local"
         if client is not None and not recent:
             until = self._recent_writers.get(client)

@@ -25,6 +25,9 @@ class Metrics:
         )
         self.cache_hits = Counter("cache_hits_total", "Cache hits", ["layer"], registry=r)
         self.cache_misses = Counter("cache_misses_total", "Cache misses (loaded from the database)", registry=r)
+        self.cache_loads = Counter(
+            "cache_loads_total", "Database loads after cache misses (single flight shares one)", registry=r
+        )
         self.rate_limit_blocks = Counter(
             "rate_limit_blocks_total", "Requests refused by a rate limit", ["scope", "backend"], registry=r
         )

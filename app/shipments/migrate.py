@@ -3,12 +3,14 @@
 Idempotent and safe to run from several pods at once: everything happens in one transaction under
 pg_advisory_xact_lock (a transaction-scoped lock, which also works through PgBouncer's transaction
 pooling). It also sets the role's 10 s statement_timeout: a startup parameter would be rejected by
-PgBouncer, a role setting applies to every new server session.
+PgBouncer, a role setting applies to every new server session (and sessions older than the setting
+are ended, see _drop_sessions_without).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -20,6 +22,8 @@ import asyncpg
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 LOCK_ID = 0x5348_4950  # "SHIP"
 STATEMENT_TIMEOUT = "10s"
+ROLE_SETTINGS = (f"statement_timeout={STATEMENT_TIMEOUT}", "idle_in_transaction_session_timeout=30s")
+_GONE = (asyncpg.AdminShutdownError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -61,17 +65,39 @@ async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
                     "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", version, checksum
                 )
                 applied.append(version)
-            await conn.execute(f"ALTER ROLE CURRENT_USER SET statement_timeout = '{STATEMENT_TIMEOUT}'")
-            await conn.execute("ALTER ROLE CURRENT_USER SET idle_in_transaction_session_timeout = '30s'")
+            role_changed = await conn.fetchval(
+                "SELECT NOT (coalesce(rolconfig, '{}') @> $1::text[]) FROM pg_roles WHERE rolname = current_user",
+                list(ROLE_SETTINGS),
+            )
+            for setting in ROLE_SETTINGS:
+                name, value = setting.split("=", 1)
+                await conn.execute(f"ALTER ROLE CURRENT_USER SET {name} = '{value}'")
+        if role_changed:
+            await _drop_sessions_without(conn)
     finally:
-        await conn.close()
+        with contextlib.suppress(*_GONE):
+            await conn.close()
     return applied
 
 
+async def _drop_sessions_without(conn: asyncpg.Connection) -> None:
+    """Role settings apply when a session starts, and PgBouncer keeps server sessions for an hour:
+    end the role's idle sessions (PgBouncer opens fresh ones) and this one, which predates the
+    settings and would otherwise go back into PgBouncer's pool."""
+    await conn.execute(
+        """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE usename = current_user AND pid <> pg_backend_pid()
+             AND backend_type = 'client backend' AND state = 'idle'"""
+    )
+    with contextlib.suppress(*_GONE):
+        await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
 def main() -> int:
-    dsn = os.environ.get("DATABASE_URL")
+    # A direct connection to the primary is preferred for migrations; PgBouncer's pool works too.
+    dsn = os.environ.get("MIGRATION_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not dsn:
-        print("DATABASE_URL is not set", file=sys.stderr)
+        print("set MIGRATION_DATABASE_URL or DATABASE_URL", file=sys.stderr)
         return 2
     applied = asyncio.run(migrate(dsn))
     print(f"applied: {', '.join(applied)}" if applied else "up to date")

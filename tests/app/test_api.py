@@ -3,14 +3,18 @@ locking (409/428), input validation (4xx naming the field), headers, health and 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from .conftest import CORS_ORIGIN, auth, shipment_body, unique_ip
+from stacks.local import Topology
+
+from .conftest import CORS_ORIGIN, auth, shipment_body, unique_ip, wait_for
 
 
 def test_create_get_update_shipment(client: httpx.Client, urls: list[str], writer_key: str) -> None:
@@ -308,3 +312,21 @@ def test_health_ready_detailed_and_metrics(
 def test_openapi_is_served(client: httpx.Client, urls: list[str]) -> None:
     spec = client.get(f"{urls[0]}/api/openapi.json").json()
     assert {"/api/shipments", "/api/shipments/{shipment_id}", "/api/inquiries"} <= set(spec["paths"])
+
+
+def test_json_access_logs_carry_the_request_id(
+    topo: Topology, client: httpx.Client, urls: list[str], reader_key: str
+) -> None:
+    rid = "trace-" + uuid.uuid4().hex
+    assert client.get(f"{urls[0]}/api/shipments", headers=auth(reader_key, **{"X-Request-ID": rid})).status_code == 200
+
+    def logged() -> dict[str, Any] | None:
+        for line in Path(topo.services["app0"].log).read_text().splitlines():
+            if rid in line:
+                return json.loads(line)
+        return None
+
+    entry = wait_for(logged, timeout=5, what="the access log line")
+    assert entry["request_id"] == rid and entry["status"] == 200 and entry["route"] == "/api/shipments"
+    assert entry["method"] == "GET" and entry["duration_ms"] >= 0 and entry["level"] == "info"
+    assert reader_key not in Path(topo.services["app0"].log).read_text(), "API keys must never be logged"

@@ -53,3 +53,15 @@ def test_dockerfile_is_multistage_non_root_and_runs_the_tested_command() -> None
     assert '[sys.executable, "-m", "shipments.server"]' in source
     ignore = [ln.strip() for ln in (APP / ".dockerignore").read_text().splitlines() if ln.strip()[:1] not in ("#", "")]
     assert ignore[0] == "*" and "!shipments/" in ignore and "!requirements.txt" in ignore
+
+
+def test_readme_documents_every_environment_variable() -> None:
+    from shipments.settings import ENV_VARS
+
+    readme = (APP / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, re.M))
+    server_vars = set(re.findall(r'os\.environ\.get\("([A-Z0-9_]+)"', (APP / "shipments" / "server.py").read_text()))
+    migrate_vars = set(re.findall(r'os\.environ\.get\("([A-Z0-9_]+)"', (APP / "shipments" / "migrate.py").read_text()))
+    needed = set(ENV_VARS) | server_vars | migrate_vars
+    assert needed <= documented, f"undocumented: {sorted(needed - documented)}"
+    assert documented <= needed, f"documented but unused: {sorted(documented - needed)}"

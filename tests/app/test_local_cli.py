@@ -59,3 +59,14 @@ def test_local_up_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     after = runner.invoke(local_app, ["status"])
     assert after.exit_code == 1 and "not running" in after.output
     assert os.environ["BERTH_LOCAL_STATE_DIR"] == str(tmp_path)
+
+
+def test_missing_packages_are_named_when_not_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import stacks.local as local
+
+    monkeypatch.setattr(
+        local, "PACKAGES", {tmp_path / "no-pgbouncer": "pgbouncer", tmp_path / "no-redis": "redis-server"}
+    )
+    monkeypatch.setattr(local.os, "geteuid", lambda: 1000)
+    with pytest.raises(local.HarnessError, match=r"apt-get install -y pgbouncer redis-server"):
+        local.ensure_packages()

@@ -189,3 +189,37 @@ def test_migration_files_are_ordered_and_named(tmp_path: Path) -> None:
     (tmp_path / "2_bad.sql").write_text("SELECT 1")
     with pytest.raises(ValueError, match=r"NNNN_name\.sql"):
         migration_files(tmp_path)
+
+
+# --- single flight ---------------------------------------------------------------------------------------
+def test_concurrent_misses_share_one_load_and_errors_reach_every_waiter() -> None:
+    from shipments.cache import RedisLink, ShipmentCache
+
+    async def scenario() -> None:
+        link = RedisLink("redis://127.0.0.1:1/0", 0.1)
+        link.down_until = float("inf")  # Redis unavailable: every get is a miss
+        cache = ShipmentCache(link, ttl=60, l1_size=10, l1_ttl=60)
+        loads = 0
+
+        async def loader() -> dict[str, int]:
+            nonlocal loads
+            loads += 1
+            await asyncio.sleep(0.05)
+            return {"version": 1, "n": loads}
+
+        results = await asyncio.gather(*(cache.get("k", loader) for _ in range(20)))
+        assert loads == 1 and all(r == {"version": 1, "n": 1} for r in results)
+
+        async def failing() -> None:
+            nonlocal loads
+            loads += 1
+            await asyncio.sleep(0.05)
+            raise ConnectionError("db down")
+
+        outcomes = await asyncio.gather(*(cache.get("e", failing) for _ in range(5)), return_exceptions=True)
+        assert loads == 2 and all(isinstance(o, ConnectionError) for o in outcomes)
+        # the failure is not cached: the next miss loads again
+        assert await cache.get("e", loader) == {"version": 1, "n": 3}
+        await link.close()
+
+    asyncio.run(scenario())

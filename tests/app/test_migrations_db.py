@@ -1,0 +1,130 @@
+"""app tests room: migrations (idempotent, concurrent-safe, checksummed, role timeout) and the
+database layer's retry of serialization failures and deadlocks, against the real topology."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+from shipments.db import Database
+from shipments.metrics import METRICS
+from shipments.migrate import migrate
+
+from stacks.local import REPO, Topology
+
+
+def test_migrations_are_idempotent_and_set_the_role_timeout(topo: Topology) -> None:
+    again = subprocess.run(
+        [sys.executable, "-m", "shipments.migrate"],
+        env=topo.app_process_env(),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert again.returncode == 0 and again.stdout.strip() == "up to date", again.stderr
+    config = topo.primary_sql("SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'shipments'")
+    assert "statement_timeout=10s" in config
+
+    async def timeout_through_pgbouncer() -> str:
+        conn = await asyncpg.connect(topo.database_url, statement_cache_size=0)
+        try:
+            return await conn.fetchval("SHOW statement_timeout")
+        finally:
+            await conn.close()
+
+    assert asyncio.run(timeout_through_pgbouncer()) == "10s"
+
+
+def test_concurrent_migrations_apply_once_and_edits_are_refused(topo: Topology, tmp_path: Path) -> None:
+    topo.primary_sql("DROP DATABASE IF EXISTS migtest")
+    topo.primary_sql("CREATE DATABASE migtest OWNER shipments")
+    dsn = f"postgresql://shipments:{topo.db_password}@127.0.0.1:{topo.ports['primary']}/migtest"
+    (tmp_path / "0001_a.sql").write_text("CREATE TABLE a (x int);")
+    (tmp_path / "0002_b.sql").write_text("CREATE TABLE b (y int); INSERT INTO a VALUES (1);")
+
+    async def race() -> list[list[str]]:
+        return await asyncio.gather(*(migrate(dsn, tmp_path) for _ in range(4)))
+
+    applied = asyncio.run(race())
+    assert sorted(applied, key=len) == [[], [], [], ["0001_a", "0002_b"]]  # exactly one run applied them
+    assert topo.primary_sql("SELECT count(*) FROM a", db="migtest") == "1"
+
+    (tmp_path / "0002_b.sql").write_text("CREATE TABLE b (y bigint);")
+    with pytest.raises(RuntimeError, match="0002_b changed"):
+        asyncio.run(migrate(dsn, tmp_path))
+
+
+def test_writes_retry_serialization_failures_and_deadlocks(topo: Topology) -> None:
+    async def scenario() -> tuple[int, float]:
+        db = Database(topo.database_url, (), pool_min=1, pool_max=2)
+        await db.start()
+        before = sum(s.value for m in METRICS.db_retries.collect() for s in m.samples if s.name.endswith("_total"))
+        attempts = 0
+        try:
+
+            async def flaky(conn: asyncpg.Connection) -> int:
+                nonlocal attempts
+                attempts += 1
+                await conn.execute("SELECT 1")
+                if attempts == 1:
+                    raise asyncpg.SerializationError("could not serialize access")
+                if attempts == 2:
+                    raise asyncpg.DeadlockDetectedError("deadlock detected")
+                return await conn.fetchval("SELECT 42")
+
+            assert await db.write(flaky) == 42
+
+            async def always(conn: asyncpg.Connection) -> None:
+                raise asyncpg.SerializationError("could not serialize access")
+
+            with pytest.raises(asyncpg.SerializationError):
+                await db.write(always)
+        finally:
+            await db.close()
+        after = sum(s.value for m in METRICS.db_retries.collect() for s in m.samples if s.name.endswith("_total"))
+        return attempts, after - before
+
+    attempts, retried = asyncio.run(scenario())
+    assert attempts == 3
+    assert retried == 2 + 4  # two for the flaky write, four before the always-failing one gives up
+
+
+def test_a_real_deadlock_is_retried_to_success(topo: Topology) -> None:
+    """Two transactions lock two rows in opposite orders: PostgreSQL kills one (40P01); its retry wins."""
+    topo.primary_sql(
+        "CREATE TABLE IF NOT EXISTS deadlock_probe (id int PRIMARY KEY, n int);"
+        "ALTER TABLE deadlock_probe OWNER TO shipments;"
+        "INSERT INTO deadlock_probe VALUES (1, 0), (2, 0) ON CONFLICT DO NOTHING;",
+        db="shipments",
+    )
+    topo.primary_sql("UPDATE deadlock_probe SET n = 0", db="shipments")
+
+    async def scenario() -> list[int]:
+        db = Database(topo.database_url, (), pool_min=2, pool_max=4)
+        await db.start()
+        barrier = asyncio.Barrier(2)
+        first_try = {"a": True, "b": True}
+        try:
+
+            def tx(name: str, first: int, second: int):
+                async def run(conn: asyncpg.Connection) -> int:
+                    await conn.execute("UPDATE deadlock_probe SET n = n + 1 WHERE id = $1", first)
+                    if first_try[name]:
+                        first_try[name] = False
+                        await barrier.wait()  # both hold their first lock: now cross over
+                    await conn.execute("UPDATE deadlock_probe SET n = n + 1 WHERE id = $1", second)
+                    return 1
+
+                return run
+
+            return await asyncio.gather(db.write(tx("a", 1, 2)), db.write(tx("b", 2, 1)))
+        finally:
+            await db.close()
+
+    assert asyncio.run(scenario()) == [1, 1]
+    assert topo.primary_sql("SELECT string_agg(n::text, ',' ORDER BY id) FROM deadlock_probe", db="shipments") == "2,2"
