@@ -381,6 +381,22 @@ class PgBouncer(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[config, secret, sa])),
         )
 
+        # PgBouncer scales by configuration, not by load: every pod opens its own pools to the
+        # database, so the pod count is part of the connection budget. The autoscaler is pinned
+        # at that count (min = max) and puts back any manual scale-out that would break it.
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-pgbouncer-hpa",
+            metadata=meta(NAME),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": NAME},
+                "minReplicas": s.replicas,
+                "maxReplicas": s.replicas,
+                "metrics": [{"type": "Resource", "resource": {
+                    "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 75}}}],
+            },
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[deployment])),
+        )
+
         service = k8s.core.v1.Service(
             f"{name}-pgbouncer-service",
             metadata=meta(NAME),

@@ -8,7 +8,8 @@ import pytest
 
 from components.database import restore_to_point_in_time
 from stacks.config import ConfigError, RestoreSource, parse_settings, raw_from_config_map
-from stacks.offline import EmbeddedCloud, ProgramError, read_stack_config
+from stacks.offline import EmbeddedCloud, ProgramError, read_stack_config, run_isolated
+from stacks.promote import isolated_cloud
 from tests.conftest import Deployed
 
 INSTANCE = "aws:rds/instance:Instance"
@@ -245,25 +246,22 @@ def test_primary_restores_to_a_point_in_time_of_a_source_instance(deploy: Any) -
     assert seeded["DBInstanceIdentifier"] in instances(d, prefix="legacy-pitr"), "the source is untouched"
 
 
-def test_dr_stack_restores_replicated_backups_of_a_primary_in_another_region(deploy: Any) -> None:
-    restore: dict[str, Any] = {"kind": "pitr"}
-
-    def seed(cloud: EmbeddedCloud) -> None:
-        # The source's resource id exists only once it is seeded: fill in the restore source
-        # (the overrides are serialised for the run after the seed).
-        restore["sourceDbiResourceId"] = _seed_source(cloud, "legacy-xregion-source")["DbiResourceId"]
-
-    d = variant(
-        deploy, "pitrdr", "staging",
-        {"aws:region": "us-west-2", "berth:database.restore": restore},
-        seed=seed,
-    )
-    primary = instances(d, "us-west-2")["berth-pitrdr-primary"]
-    assert primary["MasterUsername"] == "legacy_admin" and primary["DBName"] == "legacydata"
-    assert primary["DBSubnetGroup"]["VpcId"] == d.graph.outputs["vpcId"]
-    assert primary["BackupRetentionPeriod"] == 7
-    spec = d.graph.named("berth-pitrdr-primary", INSTANCE).inputs["restoreToPointInTime"]
-    assert spec == {"sourceDbiResourceId": restore["sourceDbiResourceId"], "useLatestRestorableTime": True}
+def test_dr_stack_restores_replicated_backups_of_a_primary_in_another_region() -> None:
+    # A moto server of its own: moto gives every instance the same DbiResourceId, so the
+    # source must be the only primary around for the resource id to name it.
+    with isolated_cloud() as cloud:
+        source = _seed_source(cloud, "legacy-xregion-source")
+        restore = {"kind": "pitr", "sourceDbiResourceId": source["DbiResourceId"]}
+        graph = run_isolated("pitrdr", endpoint_url=cloud.endpoint_url or "", config=read_stack_config("staging"),
+                             overrides={"aws:region": "us-west-2", "berth:database.restore": restore})
+        d = Deployed("pitrdr", graph, cloud)
+        primary = instances(d, "us-west-2")["berth-pitrdr-primary"]
+        assert primary["MasterUsername"] == "legacy_admin" and primary["DBName"] == "legacydata"
+        assert primary["DBSubnetGroup"]["VpcId"] == graph.outputs["vpcId"]
+        assert primary["BackupRetentionPeriod"] == 7
+        assert "legacy-xregion-source" in instances(d, "us-east-1", prefix="legacy-")
+    spec = graph.named("berth-pitrdr-primary", INSTANCE).inputs["restoreToPointInTime"]
+    assert spec == {"sourceDbiResourceId": source["DbiResourceId"], "useLatestRestorableTime": True}
 
 
 def test_dr_stack_adopts_and_promotes_the_cross_region_replica(deploy: Any) -> None:

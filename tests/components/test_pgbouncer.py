@@ -166,6 +166,13 @@ def test_deployment_runs_the_configured_image_hardened_and_spread(request: pytes
     assert zones and zones[0]["labelSelector"]["matchLabels"] == component(d).outputs["podLabels"]
 
 
+def test_pod_count_is_pinned_because_it_is_part_of_the_connection_budget(prod: Deployed) -> None:
+    hpa = objects(prod)["HorizontalPodAutoscaler"].inputs["spec"]
+    assert hpa["scaleTargetRef"]["name"] == objects(prod)["Deployment"].inputs["metadata"]["name"]
+    assert hpa["minReplicas"] == hpa["maxReplicas"] == settings("prod").replicas
+    assert hpa["maxReplicas"] == prod.graph.outputs["connectionBudget"]["pgbouncer_replicas"]
+
+
 def test_pods_drain_before_they_stop(prod: Deployed) -> None:
     spec = pod_spec(prod)
     hook = " ".join(container(prod, "pgbouncer")["lifecycle"]["preStop"]["exec"]["command"])

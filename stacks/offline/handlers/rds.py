@@ -114,11 +114,22 @@ def _pitr_source(ctx: Ctx, region: str, spec: dict[str, Any]) -> tuple[str, dict
         raise ValueError("restoreToPointInTime names no source instance")
     # Replicated automated backups outlive their region's outage; moto keeps no such copy,
     # so the source instance itself stands for them, in whichever region it lives.
-    for candidate in _regions(ctx, region):
-        for db in ctx.client("rds", candidate).describe_db_instances()["DBInstances"]:
-            if db.get("DbiResourceId") == resource_id:
-                return candidate, db
-    raise ValueError(f"no instance (or automated backups) with DbiResourceId {resource_id}")
+    found = [
+        (candidate, db)
+        for candidate in _regions(ctx, region)
+        for db in ctx.client("rds", candidate).describe_db_instances()["DBInstances"]
+        if db.get("DbiResourceId") == resource_id
+    ]
+    # Backups are the primary's; and moto hands every instance one and the same resource id,
+    # so only an unambiguous primary is a usable answer.
+    primaries = [(c, db) for c, db in found if not db.get("ReadReplicaSourceDBInstanceIdentifier")]
+    if len(primaries) == 1:
+        return primaries[0]
+    if not found:
+        raise ValueError(f"no instance (or automated backups) with DbiResourceId {resource_id}")
+    names = ", ".join(f"{db['DBInstanceIdentifier']} ({c})" for c, db in primaries or found)
+    raise ValueError(f"DbiResourceId {resource_id} names several instances here ({names}); moto gives every "
+                     "instance the same resource id: name the source by identifier, or use a fresh cloud")
 
 
 def _restore_to_point_in_time(ctx: Ctx, r: Res, inputs: dict[str, Any], tags: list[dict[str, str]]) -> dict[str, Any]:
