@@ -56,6 +56,11 @@ class DatabaseArgs:
             raise ValueError("cross_region_replica needs dr_region")
         if self.dr_region and self.dr_region == self.region:
             raise ValueError(f"dr_region ({self.dr_region}) must differ from region")
+        if self.settings.iops is not None and self.settings.allocated_storage_gib < 400:
+            raise ValueError(
+                f"iops ({self.settings.iops}) can only be provisioned on gp3 PostgreSQL volumes of 400 GiB "
+                f"or more (allocatedStorageGib is {self.settings.allocated_storage_gib}); below that gp3 gives 3000"
+            )
         if len(self.subnet_ids) < 2:
             raise ValueError("an RDS subnet group needs subnets in at least two availability zones")
 
@@ -283,7 +288,9 @@ class Database(pulumi.ComponentResource):
             monitoring_role_arn=monitoring_role.arn,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             iam_database_authentication_enabled=True,
-            auto_minor_version_upgrade=True,
+            # Minor versions move through config (promoted from staging), never behind its back:
+            # an automatic upgrade would show up as a downgrade in the next diff.
+            auto_minor_version_upgrade=False,
             maintenance_window=s.maintenance_window,
             copy_tags_to_snapshot=True,
             ca_cert_identifier="rds-ca-rsa2048-g1",

@@ -128,7 +128,7 @@ def render_ini(
             # RDS forces TLS; verify-full checks the chain and that the name is the endpoint's.
             "server_tls_sslmode = verify-full",
             f"server_tls_ca_file = {CA_FILE}",
-            "server_tls_protocols = tlsv1.2,tlsv1.3",
+            "server_tls_protocols = secure",  # TLS 1.2 and 1.3
             "log_connections = 0",
             "log_disconnections = 0",
             "log_pooler_errors = 1",

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.database import restore_to_point_in_time
-from stacks.config import ConfigError, RestoreSource, parse_settings, raw_from_config_map
+from components.database import DatabaseArgs, restore_to_point_in_time
+from stacks.config import ConfigError, DatabaseSettings, RestoreSource, parse_settings, raw_from_config_map
 from stacks.offline import EmbeddedCloud, ProgramError, read_stack_config, run_isolated
 from stacks.promote import isolated_cloud
 from tests.conftest import Deployed
@@ -84,6 +84,7 @@ def test_primary_durability_follows_the_environment(
     assert sorted(primary["EnabledCloudwatchLogsExports"]) == ["postgresql", "upgrade"]
     assert primary["MonitoringInterval"] > 0 and primary["MonitoringRoleArn"].startswith("arn:aws:iam::")
     assert primary["DBName"] == "shipments"
+    assert primary["AutoMinorVersionUpgrade"] is False, "minor versions move through config only"
 
     node = d.graph.named(f"berth-{stack}-primary", INSTANCE)
     assert node.protect is protected, "prod's primary is protect=True; staging's can be destroyed"
@@ -366,3 +367,13 @@ def test_component_exposes_the_contract_attributes(prod: Deployed) -> None:
     assert outputs["port"] == 5432 and outputs["maxConnections"] == 800
     assert outputs["primaryAddress"] == prod.graph.outputs["databasePrimaryEndpoint"]
     assert len(outputs["replicaAddresses"]) == 2
+
+
+def test_component_refuses_settings_aws_would_reject() -> None:
+    with pytest.raises(ValueError, match=r"iops \(6000\).*400 GiB.*allocatedStorageGib is 100"):
+        DatabaseArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], settings=DatabaseSettings(iops=6000,
+                                                                                  allocated_storage_gib=100))
+    with pytest.raises(ValueError, match="dr_region"):
+        DatabaseArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], settings=DatabaseSettings(cross_region_replica=True))
+    with pytest.raises(ValueError, match="two availability zones"):
+        DatabaseArgs(vpc_id="vpc-1", subnet_ids=["a"], settings=DatabaseSettings())
