@@ -4,6 +4,11 @@ neither crash nor fail, the environment comes from the policy config or the tags
 
 from __future__ import annotations
 
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,30 +140,56 @@ def test_only_main_builds_a_policy_pack() -> None:
     assert "pulumi-policy==1.21.0" in (REPO / "policy" / "requirements.txt").read_text()
 
 
-def test_pack_answers_the_cli_over_grpc() -> None:
-    """`pulumi preview --policy-pack policy` starts __main__.py and talks gRPC to it: do the same."""
-    import subprocess
-    import sys
-
+@contextlib.contextmanager
+def served_pack(env: dict[str, str] | None = None) -> Iterator[Any]:
+    """Start policy/__main__.py as the CLI does and yield an Analyzer gRPC stub; stop it after."""
     import grpc
-    from google.protobuf import empty_pb2, struct_pb2
-    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+    from pulumi.runtime.proto import analyzer_pb2_grpc
 
-    proc = subprocess.Popen([sys.executable, "__main__.py"], cwd=REPO / "policy", stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "__main__.py"], cwd=REPO / "policy", stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
     try:
         port = int(proc.stdout.readline())  # type: ignore[union-attr]
-        stub = analyzer_pb2_grpc.AnalyzerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
-        info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
-        assert info.name == "berth" and {p.name for p in info.policies} == {r.id for r in RULES}
-        props = struct_pb2.Struct()
-        props.update({"storageEncrypted": False, "kmsKeyId": KEY, "backupRetentionPeriod": 35,
-                      "multiAz": UNKNOWN_BOOLEAN_VALUE, "deletionProtection": True,
-                      "tags": {"Project": "berth", "Environment": "prod", "Stack": "prod", "ManagedBy": "pulumi"}})
-        resp = stub.Analyze(analyzer_pb2.AnalyzeRequest(
-            type=RDS, properties=props, urn=f"urn:pulumi:prod::berth::{RDS}::db", name="db"), timeout=30)
-        assert [(d.policyName, d.enforcementLevel) for d in resp.diagnostics] == [
-            ("rds-storage-encrypted", analyzer_pb2.MANDATORY)
-        ]
+        yield analyzer_pb2_grpc.AnalyzerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
     finally:
         proc.kill()
         proc.wait()
+
+
+def analyze(stub: Any, props: dict[str, Any]) -> list[tuple[str, int]]:
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2
+
+    struct = struct_pb2.Struct()
+    struct.update(props)
+    resp = stub.Analyze(analyzer_pb2.AnalyzeRequest(
+        type=RDS, properties=struct, urn=f"urn:pulumi:prod::berth::{RDS}::db", name="db"), timeout=30)
+    return [(d.policyName, d.enforcementLevel) for d in resp.diagnostics]
+
+
+TAGS = {"Project": "berth", "Environment": "prod", "Stack": "prod", "ManagedBy": "pulumi"}
+
+
+def test_pack_answers_the_cli_over_grpc() -> None:
+    """`pulumi preview --policy-pack policy` starts __main__.py and talks gRPC to it: do the same."""
+    from google.protobuf import empty_pb2
+    from pulumi.runtime.proto import analyzer_pb2
+
+    with served_pack() as stub:
+        info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+        assert info.name == "berth" and {p.name for p in info.policies} == {r.id for r in RULES}
+        found = analyze(stub, {"storageEncrypted": False, "kmsKeyId": KEY, "backupRetentionPeriod": 35,
+                               "multiAz": UNKNOWN_BOOLEAN_VALUE, "deletionProtection": True, "tags": TAGS})
+        assert found == [("rds-storage-encrypted", analyzer_pb2.MANDATORY)]
+
+
+def test_served_pack_reads_the_environment_from_the_stack_config() -> None:
+    """The engine hands the analyzer the stack's config: berth:environment makes prod rules apply."""
+    env = {"PULUMI_CONFIG": '{"berth:environment": "prod"}', "PULUMI_STACK": "prod", "PULUMI_PROJECT": "berth",
+           "PULUMI_DRY_RUN": "true"}
+    props = {"storageEncrypted": True, "kmsKeyId": KEY, "backupRetentionPeriod": 35, "multiAz": False,
+             "deletionProtection": True, "tags": {**TAGS, "Environment": ""}}
+    with served_pack(env) as stub:
+        assert {name for name, _ in analyze(stub, props)} == {"rds-multi-az-prod", "aws-standard-tags"}
+    with served_pack({**env, "PULUMI_CONFIG": '{"berth:environment": "staging"}', "PULUMI_STACK": "staging"}) as stub:
+        assert {name for name, _ in analyze(stub, props)} == {"aws-standard-tags"}
