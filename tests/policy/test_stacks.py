@@ -9,9 +9,14 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+import yaml
 from rich.console import Console
 
 from policy.evaluator import evaluate, node_props
@@ -22,6 +27,7 @@ from stacks.offline.runner import apply_overrides, read_stack_config
 from tests.conftest import Deployed
 
 DB = "aws:rds/instance:Instance"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def explain(report: object) -> str:
@@ -135,3 +141,21 @@ def test_cli_adapter_and_offline_evaluator_agree_on_a_broken_prod(prod: Deployed
     assert ("rds-not-public", primary.urn) in offline
     assert any(rule == "stack-database-alarms" for rule, _ in offline)
     assert cli == offline
+
+
+def test_berth_preview_exits_non_zero_naming_the_rule(tmp_path: Path) -> None:
+    """The issue's demonstration: a broken prod config makes `berth preview` fail and say which rule."""
+    config = apply_overrides(read_stack_config("prod"), {"berth:database.backupRetentionDays": 3})
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": config}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "stacks.cli", "preview", "prod", "--config", str(stack_file),
+         "--out", str(tmp_path / "build"), "--no-tree"],
+        capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, "COLUMNS": "200"},
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "rds-backup-retention" in output and "mandatory policy violation" in output
+    written = json.loads((tmp_path / "build" / "prod" / "policy.json").read_text())
+    assert not written["passed"]
+    assert {v["rule_id"] for v in written["violations"]} == {"rds-backup-retention"}
