@@ -177,16 +177,27 @@ class Graph:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
+def _leaves(value: Any) -> set[str]:
+    return {v for _, v in walk(value) if isinstance(v, str)}
+
+
 def _cloud_values(graph: Graph) -> dict[str, str]:
-    """Every value the cloud assigned (ids, ARNs, endpoints) -> a stable reference to its origin."""
-    refs: dict[str, str] = {}
+    """Every value the cloud assigned (ids, ARNs, endpoints) -> a stable reference to its origin.
+
+    A value counts as cloud-assigned when a resource outputs it without having been given it
+    in its own inputs. Several resources may output the same value (an S3 bucket's name is
+    the id of its policy, ACL, ...): the smallest reference wins, so runs agree.
+    """
+    candidates: dict[str, set[str]] = {}
     for n in graph.nodes:
-        if n.id:
-            refs[n.id] = f"<{n.urn}.id>"
-        for key, v in n.outputs.items():
-            if isinstance(v, str) and len(v) >= 6 and n.inputs.get(key) != v:
-                refs.setdefault(v, f"<{n.urn}.{key}>")
-    return refs
+        if not n.custom:
+            continue  # components only pass their children's values on
+        own = _leaves(n.inputs)
+        values = [("id", n.id)] + list(n.outputs.items())
+        for key, v in values:
+            if isinstance(v, str) and len(v) >= 6 and v not in own:
+                candidates.setdefault(v, set()).add(f"<{n.urn}.{key}>")
+    return {v: min(refs) for v, refs in candidates.items()}
 
 
 def _strip_ids(value: Any, graph: Graph) -> Any:
@@ -196,7 +207,8 @@ def _strip_ids(value: Any, graph: Graph) -> Any:
         refs = graph.__dict__["_refs"] = _cloud_values(graph)
         graph.__dict__["_refs_sorted"] = sorted(refs, key=len, reverse=True)
     if isinstance(value, dict):
-        return {k: _strip_ids(v, graph) for k, v in value.items()}
+        # A checksum over cloud-assigned values (endpoints in a config) varies with them.
+        return {k: ("<checksum>" if "checksum" in k.lower() else _strip_ids(v, graph)) for k, v in value.items()}
     if isinstance(value, list):
         return [_strip_ids(v, graph) for v in value]
     if isinstance(value, str):
