@@ -16,7 +16,7 @@ KEY = "aws:kms/key:Key"
 
 
 def group(d: Deployed) -> dict[str, Any]:
-    # By id: the session's moto servers share one backend, so other stacks' groups are there too.
+    # By the id the graph recorded: this stack's group, whatever else the cloud holds.
     (node,) = cache_resources(d, GROUP)
     (g,) = d.client("elasticache").describe_replication_groups(ReplicationGroupId=node.id)["ReplicationGroups"]
     return g
@@ -161,7 +161,7 @@ def test_exports_the_contract_attributes(prod: Deployed) -> None:
 
 # ---- a Valkey variant and argument checks --------------------------------------------------
 def test_valkey_gets_its_own_parameter_group_family(deploy: Any) -> None:
-    # Another stack name: every moto server of a test process shares one state.
+    # Another stack name: its own physical names, whatever cloud it shares.
     d = deploy("cache-valkey", {"berth:cache.engine": "valkey", "berth:cache.engineVersion": "8.0"},
                config=read_stack_config("staging"))
     g = group(d)

@@ -9,12 +9,7 @@ import pytest
 
 from components.cdn import CdnArgs
 from stacks.offline import read_stack_config
-
-# The moto server of this test process must keep the OAC id on origins (see the handler module).
-from stacks.offline.handlers.cloudfront import teach_moto
 from tests.conftest import Deployed
-
-teach_moto()
 
 DIST = "aws:cloudfront/distribution:Distribution"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -38,7 +33,7 @@ def one(d: Deployed, type_: str) -> Any:
 
 
 def dist_config(d: Deployed) -> dict[str, Any]:
-    # By id: every moto server of a test process shares one state (other stacks' distributions).
+    # By id, as a user would look their distribution up (never "the only one there is").
     return d.client("cloudfront").get_distribution_config(Id=one(d, DIST).id)["DistributionConfig"]
 
 
@@ -316,10 +311,15 @@ def test_platform_exports_the_cdn_outputs(prod: Deployed) -> None:
 
 
 # ---- a custom domain, variants and argument checks -------------------------------------------
-def test_custom_domain_gets_a_dns_validated_us_east_1_certificate_and_tls12_2021(deploy: Any) -> None:
-    d = deploy("cdn-domain", {"berth:cdn.domain": "shipments.example.com", "berth:cdn.hostedZoneId": "Z0123456789",
+def test_outside_us_east_1_a_custom_domain_gets_a_us_east_1_certificate_and_web_acl(deploy: Any) -> None:
+    # As a DR rebuild would run: buckets follow the stack's region, edge resources stay in us-east-1.
+    d = deploy("cdn-domain", {"aws:region": "eu-west-1",
+                              "berth:cdn.domain": "shipments.example.com", "berth:cdn.hostedZoneId": "Z0123456789",
                               "berth:cdn.waf": True, "berth:cdn.apiCacheTtlSeconds": 0},
                config=read_stack_config("staging"))
+    for name in buckets(d).values():
+        assert d.client("s3", "eu-west-1").get_bucket_location(Bucket=name)["LocationConstraint"] == "eu-west-1"
+    assert one(d, "aws:wafv2/webAcl:WebAcl").region == "us-east-1"
     cert_node = one(d, "aws:acm/certificate:Certificate")
     assert cert_node.region == "us-east-1"
     cert = d.client("acm", "us-east-1").describe_certificate(CertificateArn=cert_node.id)["Certificate"]

@@ -6,7 +6,8 @@ with their real, account-independent ids, so a graph shows what `pulumi up` woul
 
 moto 5.x drops `OriginAccessControlId` and `S3OriginConfig` from a distribution's origins;
 `teach_moto()` makes its Origin model keep them. It must run in the process that hosts the
-moto backend (this module runs it on import; a test process serving moto imports it too).
+moto backend: this module runs it on import, and the embedded cloud's server loads every
+handler module.
 """
 
 from __future__ import annotations
