@@ -1,0 +1,1 @@
+"""Policy room: the berth CrossGuard pack (rules in policy/rules/, offline evaluator, CLI adapter)."""
