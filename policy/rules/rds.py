@@ -203,12 +203,15 @@ def _postgres_major(family: Any) -> int | None:
 
 @resource_rule(
     "rds-force-ssl",
-    types=[PARAMETER_GROUP],
-    description="PostgreSQL parameter groups force TLS (rds.force_ssl = 1).",
+    types=[PARAMETER_GROUP, INSTANCE],
+    description="PostgreSQL forces TLS: parameter groups set rds.force_ssl = 1 (instances on the default group "
+    "need PostgreSQL 15+, where RDS defaults it to 1).",
     severity="high",
-    remediation="Add the parameter rds.force_ssl = 1 to the parameter group.",
+    remediation="Add the parameter rds.force_ssl = 1 to the parameter group (and give every instance one).",
 )
 def force_ssl(props: dict[str, Any], ctx: Ctx) -> list[str]:
+    if "engine" in props or "instanceClass" in props:
+        return _default_group_ssl(props)
     family = props.get("family")
     if is_unknown(family) or not (isinstance(family, str) and family.startswith("postgres")):
         return []
@@ -223,3 +226,16 @@ def force_ssl(props: dict[str, Any], ctx: Ctx) -> list[str]:
     if major is not None and major >= 15:
         return []
     return [f"rds.force_ssl is not set and {family} defaults it to 0: clients may connect without TLS"]
+
+
+def _default_group_ssl(props: dict[str, Any]) -> list[str]:
+    """An instance without a parameter group runs on the engine's default one."""
+    engine, version, group = props.get("engine"), props.get("engineVersion"), props.get("parameterGroupName")
+    if is_replica(props) or is_unknown(group) or has_value(group) or engine != "postgres":
+        return []
+    if is_unknown(version) or not isinstance(version, str):
+        return []
+    major = _postgres_major(f"postgres{version}")
+    if major is not None and major < 15:
+        return [f"no parameter group: the default for PostgreSQL {version} leaves rds.force_ssl at 0"]
+    return []

@@ -169,3 +169,12 @@ def test_readme_lists_every_rule() -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "policy" / "README.md").read_text()
     assert [r.id for r in RULES if f"`{r.id}`" not in readme] == []
+
+
+def test_instance_on_the_default_parameter_group_needs_postgres_15() -> None:
+    from policy.rules.rds import force_ssl
+
+    ctx = Ctx()
+    assert force_ssl({"engine": "postgres", "engineVersion": "14.12", "instanceClass": "db.t4g.medium"}, ctx) != []
+    assert force_ssl({"engine": "postgres", "engineVersion": "16.4", "instanceClass": "db.t4g.medium"}, ctx) == []
+    assert force_ssl({"engine": "postgres", "engineVersion": "14.12", "parameterGroupName": "pg"}, ctx) == []
