@@ -69,6 +69,16 @@ def _stack_environment() -> str | None:
     return env if env in ("staging", "prod") else None
 
 
+def _stack_region() -> str | None:
+    try:
+        import pulumi
+
+        region = pulumi.Config("aws").get("region")
+    except Exception:
+        region = None
+    return region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
 def context(config: Mapping[str, Any], tags: Mapping[str, Any] | None = None) -> Ctx:
     """The Ctx for one evaluation (see the module docstring for the order of sources)."""
     stack = _stack_name()
@@ -121,7 +131,7 @@ def stack_validator(rule: Rule) -> Any:
         view = StackView(
             resources=[r for r in resources if r.type != "pulumi:pulumi:Stack"],
             outputs=dict(root.props) if root else {},
-            region=os.environ.get("AWS_REGION"),
+            region=_stack_region(),
         )
         envs = Counter(e for r in view.resources if (e := r.tags.get("Environment")) in ("staging", "prod"))
         config = args.get_config() or {}
