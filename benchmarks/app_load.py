@@ -123,15 +123,33 @@ def run_wrk(url: str, script: str, duration: int, connections: int, threads: int
     path.write_text(script)
     result = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", str(path), url],
-        capture_output=True, text=True, timeout=duration + 30,
+        capture_output=True,
+        text=True,
+        timeout=duration + 30,
     )
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if result.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stdout}\n{result.stderr}")
-    data = json.loads(line[len("RESULT "):])
+    data = json.loads(line[len("RESULT ") :])
     seconds = data["duration_us"] / 1e6
     data["rps"] = data["requests"] / seconds
     return data
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run: Any) -> dict[str, Any]:
+    """Run a scenario and add the server's CPU time per request: unlike req/s, it does not depend
+    much on how busy the rest of the machine is."""
+    before = cpu_seconds(pid)
+    result = run()
+    result["cpu_ms_per_request"] = (cpu_seconds(pid) - before) * 1000 / max(result["requests"], 1)
+    result["cpu_share"] = (cpu_seconds(pid) - before) / (result["duration_us"] / 1e6)
+    return result
 
 
 def get_json(url: str) -> Any:
@@ -151,9 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     huge = str(10**9)
-    topo = Topology(apps=1, app_env={
-        "RATE_LIMIT_READS_PER_MINUTE": huge, "RATE_LIMIT_WRITES_PER_MINUTE": huge, "LOG_LEVEL": "INFO",
-    })
+    topo = Topology(
+        apps=1,
+        app_env={
+            "RATE_LIMIT_READS_PER_MINUTE": huge,
+            "RATE_LIMIT_WRITES_PER_MINUTE": huge,
+            "LOG_LEVEL": "INFO",
+        },
+    )
     hello_proc: subprocess.Popen[bytes] | None = None
     workdir = Path(tempfile.mkdtemp(prefix="berth-bench-"))
     try:
@@ -162,9 +185,23 @@ def main(argv: list[str] | None = None) -> int:
         app_url = topo.app_urls[0]
         hello_port = free_port()
         hello_proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "benchmarks.app_load:hello_app", "--host", "127.0.0.1",
-             "--port", str(hello_port), "--no-access-log", "--log-level", "warning", "--no-server-header"],
-            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "benchmarks.app_load:hello_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(hello_port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--no-server-header",
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            start_new_session=True,
         )
         hello_url = f"http://127.0.0.1:{hello_port}"
         _wait(hello_url + "/hello")
@@ -188,17 +225,31 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, dict[str, Any]] = {}
         d, c, t = args.duration, args.connections, args.threads
         print(f"hello-world ceiling ({d}s) ...", file=sys.stderr)
-        results["hello"] = run_wrk(hello_url + "/hello", script_get("/hello", None), d, c, t, workdir)
+        load_before = os.getloadavg()
+        hello_pid = hello_proc.pid
+        app_pid = topo.services["app0"].pid
+        assert app_pid is not None
+        results["hello"] = measured(
+            hello_pid, lambda: run_wrk(hello_url + "/hello", script_get("/hello", None), d, c, t, workdir)
+        )
         before = get_json(app_url + "/api/metrics")["cache"]
         print(f"cached GET ({d}s) ...", file=sys.stderr)
-        results["cached GET"] = run_wrk(app_url, script_cached(cached_ids, key), d, c, t, workdir)
+        results["cached GET"] = measured(
+            app_pid, lambda: run_wrk(app_url, script_cached(cached_ids, key), d, c, t, workdir)
+        )
         after = get_json(app_url + "/api/metrics")["cache"]
         print(f"uncached GET, replica ({d}s) ...", file=sys.stderr)
-        results["uncached GET (replica)"] = run_wrk(
-            app_url + "/api/shipments?limit=10", script_get("/api/shipments?limit=10", key), d, c, t, workdir
+        results["uncached GET (replica)"] = measured(
+            app_pid,
+            lambda: run_wrk(
+                app_url + "/api/shipments?limit=10", script_get("/api/shipments?limit=10", key), d, c, t, workdir
+            ),
         )
         print(f"PATCH ({d}s) ...", file=sys.stderr)
-        results["PATCH"] = run_wrk(app_url, script_patch(patch_ids, key, t), d, c, t, workdir)
+        results["PATCH"] = measured(
+            app_pid, lambda: run_wrk(app_url, script_patch(patch_ids, key, t), d, c, t, workdir)
+        )
+        load_after = os.getloadavg()
         total = get_json(app_url + "/api/metrics")["cache"]
         detailed = get_json(app_url + "/api/health/detailed")
     finally:
@@ -212,20 +263,29 @@ def main(argv: list[str] | None = None) -> int:
     misses = after["misses"] - before["misses"]
     cached_rate = hits / (hits + misses) if hits + misses else 0.0
     ceiling = results["hello"]["rps"]
-    print(f"\n{args.connections} connections, {args.threads} wrk threads, {args.duration}s per scenario, "
-          f"1 app process, {os.cpu_count()} CPUs shared by wrk, the app, PostgreSQL x2, PgBouncer, Redis\n")
-    header = f"{'scenario':<24}{'req/s':>10}{'req/min':>11}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}" \
-             f"{'non-2xx':>9}{'vs hello':>10}"
+    print(
+        f"\n{args.connections} connections, {args.threads} wrk threads, {args.duration}s per scenario, "
+        f"1 app process, {os.cpu_count()} CPUs shared by wrk, the app, PostgreSQL x2, PgBouncer, Redis; "
+        f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after\n"
+    )
+    header = (
+        f"{'scenario':<24}{'req/s':>10}{'req/min':>11}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'non-2xx':>9}{'vs hello':>10}{'CPU ms/req':>12}{'CPU used':>10}"
+    )
     print(header)
     print("-" * len(header))
     for name, r in results.items():
-        print(f"{name:<24}{r['rps']:>10.0f}{r['rps'] * 60:>11.0f}{r['p50_us'] / 1000:>9.2f}"
-              f"{r['p95_us'] / 1000:>9.2f}{r['p99_us'] / 1000:>9.2f}{r['non2xx'] + r['socket_errors']:>9}"
-              f"{r['rps'] / ceiling:>10.1%}")
+        print(
+            f"{name:<24}{r['rps']:>10.0f}{r['rps'] * 60:>11.0f}{r['p50_us'] / 1000:>9.2f}"
+            f"{r['p95_us'] / 1000:>9.2f}{r['p99_us'] / 1000:>9.2f}{r['non2xx'] + r['socket_errors']:>9}"
+            f"{r['rps'] / ceiling:>10.1%}{r['cpu_ms_per_request']:>12.2f}{r['cpu_share']:>10.0%}"
+        )
     print(f"\ncache hit rate during the cached GET run: {cached_rate:.2%} ({hits} hits, {misses} misses)")
     print(f"cache hit rate over the whole run (app /api/metrics): {total['hit_rate']:.2%}")
-    print(f"replica in read pool at the end: {detailed['replicas'][0]['in_read_pool']}, "
-          f"lag {detailed['replicas'][0]['lag_seconds']}s")
+    print(
+        f"replica in read pool at the end: {detailed['replicas'][0]['in_read_pool']}, "
+        f"lag {detailed['replicas'][0]['lag_seconds']}s"
+    )
     if args.json:
         print(json.dumps({"results": results, "cached_hit_rate": cached_rate, "overall_hit_rate": total["hit_rate"]}))
     return 0
