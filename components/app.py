@@ -5,10 +5,11 @@ Pod Identity; a ConfigMap of non-secret settings and a Secret with the connectio
 (PgBouncer read-write and read-only pools, Redis over TLS with its auth token), both
 immutable and auto-named so a change rolls the pods; a migrations Job the Deployment waits
 for; the Deployment (rolling with maxUnavailable 0, probes, requests/limits, restricted
-security context, zone spread, graceful drain); an autoscaling/v2 HPA; a PDB; an internet-
-facing NLB Service terminating TLS (its hostname is the CDN's app origin); NetworkPolicies:
-default deny, ingress to the app only from the load balancer's addresses, egress only to
-PgBouncer, Redis, DNS and the pod identity agent.
+security context, zone spread, graceful drain); an autoscaling/v2 HPA; a PDB; an
+internet-facing NLB Service terminating TLS with an ACM certificate (its hostname is the
+CDN's app origin); NetworkPolicies: default deny, ingress to the app only from the VPC (the
+load balancer's path through the nodes), egress only to PgBouncer, Redis, DNS and the pod
+identity agent (the migrations Job: DNS and PgBouncer only).
 
 Env var names, port and commands follow app/README.md (app/shipments/settings.py).
 """
@@ -57,8 +58,8 @@ class AppArgs:
     pgbouncer_pod_labels: Mapping[str, str] = field(default_factory=dict)
     # Where the Redis nodes live (the data subnets / VPC range): egress on redis_port only.
     redis_cidrs: Sequence[pulumi.Input[str]] = ()
-    # Where the load balancer's nodes live (its private addresses reach the pods: client IP
-    # preservation is off). Ingress to the app only from these ranges.
+    # Where the load balancer's traffic comes from once inside the VPC (the nodes forwarding
+    # from the node port): ingress to the app only from these ranges.
     load_balancer_source_cidrs: Sequence[pulumi.Input[str]] = ()
     tls_certificate_arn: pulumi.Input[str] | None = None
     require_digest: bool = False
@@ -486,20 +487,20 @@ class App(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
-        # ---- the internet-facing NLB (AWS Load Balancer Controller annotations) -----------
+        # ---- the internet-facing NLB --------------------------------------------------------
+        # Annotations of EKS's built-in service controller (cloud-provider-aws), so no add-on
+        # controller is needed: an NLB (internet-facing unless marked internal) with instance
+        # targets on the node port. With externalTrafficPolicy Cluster the traffic reaches the
+        # pods from the nodes' VPC addresses, which is what the ingress NetworkPolicy admits.
         tls = args.tls_certificate_arn is not None
         lb_annotations: dict[str, Any] = {
-            "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+            "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
             "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
-            "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
             "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "tcp",
+            "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
             "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "http",
             "service.beta.kubernetes.io/aws-load-balancer-healthcheck-path": "/api/health/ready",
             "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "traffic-port",
-            # Pods then see the NLB's private addresses, which the ingress NetworkPolicy admits.
-            "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes":
-                "preserve_client_ip.enabled=false,deregistration_delay.timeout_seconds=30",
-            "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
         }
         if args.tags:
             lb_annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"] = ",".join(
@@ -521,7 +522,7 @@ class App(pulumi.ComponentResource):
                 "selector": labels,
                 "ports": [{"name": "https" if tls else "http", "port": 443 if tls else 80, "target_port": "http",
                            "protocol": "TCP"}],
-                "external_traffic_policy": "Local",
+                "external_traffic_policy": "Cluster",
             },
             opts=k8s_opts,
         )

@@ -280,8 +280,12 @@ def test_service_is_an_internet_facing_nlb_terminating_tls(request: pytest.Fixtu
     ann = svc.inputs["metadata"]["annotations"]
     prefix = "service.beta.kubernetes.io/aws-load-balancer-"
     assert svc.inputs["spec"]["type"] == "LoadBalancer"
-    assert ann[prefix + "type"] == "external" and ann[prefix + "nlb-target-type"] == "ip"
-    assert ann[prefix + "scheme"] == "internet-facing"
+    # EKS's built-in service controller makes an internet-facing NLB (no "internal" marker).
+    assert ann[prefix + "type"] == "nlb" and ann[prefix + "scheme"] == "internet-facing"
+    assert prefix + "internal" not in ann
+    assert ann[prefix + "healthcheck-path"] == "/api/health/ready"
+    # Cluster policy: traffic reaches pods from the nodes, inside the VPC range the ingress policy admits.
+    assert svc.inputs["spec"]["externalTrafficPolicy"] == "Cluster"
     assert ann[prefix + "ssl-cert"] == g.config["berth:app"]["tlsCertificateArn"]
     assert ann[prefix + "ssl-negotiation-policy"].startswith("ELBSecurityPolicy-TLS13")
     assert svc.inputs["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}]

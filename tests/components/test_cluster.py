@@ -225,9 +225,16 @@ def test_existing_cluster_creates_no_aws_cluster_and_uses_the_secret_kubeconfig(
         vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
         sg = ec2.create_security_group(GroupName="shared-nodes", Description="nodes", VpcId=vpc)["GroupId"]
         overrides["berth:cluster.existingNodeSecurityGroupId"] = sg
+        cloud.client("eks", "us-east-1").create_cluster(
+            name="shared-cluster", roleArn="arn:aws:iam::123456789012:role/shared-cluster",
+            resourcesVpcConfig={"subnetIds": []})
 
     d = variant(deploy, "existing-cluster", overrides, seed=seed)
-    assert not [n for n in d.graph.resources if n.type.startswith("aws:eks/")]
+    (cluster,) = [n for n in d.graph.components if n.type == "berth:cluster:Cluster"]
+    assert not [n for n in d.graph.descendants(cluster.urn) if n.package == "aws"], "nothing created in AWS"
+    # Workloads still bind to the existing cluster (the app's pod identity association).
+    (assoc,) = d.graph.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert assoc.inputs["clusterName"] == "shared-cluster"
     assert "berth-existing-cluster" not in d.client("eks").list_clusters()["clusters"]
     (provider,) = d.graph.by_type("pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == SECRET
