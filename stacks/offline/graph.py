@@ -10,6 +10,7 @@ share: by type, by name, children, ancestors, and a signature free of cloud ids.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 SECRET = "[secret]"
+_ID_SHAPE = re.compile(r"[:./]|^[a-z]+-[0-9a-f]{8,}$")
 
 
 @dataclass
@@ -193,7 +195,7 @@ def _cloud_values(graph: Graph) -> dict[str, str]:
         if not n.custom:
             continue  # components only pass their children's values on
         own = _leaves(n.inputs)
-        values = [("id", n.id)] + list(n.outputs.items())
+        values = [("id", n.id), *n.outputs.items()]
         for key, v in values:
             if isinstance(v, str) and len(v) >= 6 and v not in own:
                 candidates.setdefault(v, set()).add(f"<{n.urn}.{key}>")
@@ -214,9 +216,11 @@ def _strip_ids(value: Any, graph: Graph) -> Any:
     if isinstance(value, str):
         if value in refs:
             return refs[value]
+        # Inside longer strings only values shaped like cloud identifiers are replaced (ARNs,
+        # hostnames, prefixed ids): a plain name may legitimately recur in other names.
         for cid in graph.__dict__["_refs_sorted"]:
-            if len(cid) >= 10 and cid in value:
-                value = value.replace(cid, refs[cid])
+            if len(cid) >= 10 and cid in value and (_ID_SHAPE.search(cid) or any(c.isdigit() for c in cid)):
+                value = re.sub(rf"(?<![A-Za-z0-9-]){re.escape(cid)}(?![A-Za-z0-9-])", refs[cid], value)
     return value
 
 

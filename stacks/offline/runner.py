@@ -181,6 +181,7 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
             _ensure_event_loop()
             raw = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
             inputs, secret_keys = unwrap_secrets(raw)
+            recorded_inputs = _recordable(raw)
             provider_ref = request.provider or ""
             region = self._region_of(request.type, inputs, provider_ref)
             node = Node(
@@ -199,7 +200,7 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
                 ignore_changes=list(request.ignoreChanges),
                 provider=provider_ref.split("::")[3] if provider_ref.count("::") >= 3 else None,
                 region=region,
-                inputs=_redact(inputs, secret_keys),
+                inputs=recorded_inputs,
                 secret_keys=secret_keys,
             )
             if request.type == "pulumi:pulumi:Stack":
@@ -216,7 +217,15 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
                 id_, state = "", {}
             node.id = id_ or None
             secret_out = set(secret_keys) | set(request.additionalSecretOutputs)
-            node.outputs = _redact(state, list(secret_out)) if request.custom else {}
+            node.outputs = (
+                {
+                    k: (recorded_inputs.get(k, SECRET) if k in secret_keys and v == inputs.get(k)
+                        else SECRET if k in secret_out else _recordable(v))
+                    for k, v in state.items()
+                }
+                if request.custom
+                else {}
+            )
             node.secret_keys = sorted(secret_out)
             with self._lock:
                 self.nodes.append(node)
@@ -228,7 +237,8 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
         def ReadResource(self, request: Any) -> Any:
             _ensure_event_loop()
             urn = self.make_urn(request.parent, request.type, request.name)
-            inputs, secret_keys = unwrap_secrets(rpc.deserialize_properties(request.properties))
+            raw = rpc.deserialize_properties(request.properties)
+            inputs, secret_keys = unwrap_secrets(raw)
             region = self._region_of(request.type, inputs, request.provider or "")
             res = Res(request.type, request.name, urn, {**inputs, "__read_id": request.id},
                       region or ctx.default_region, ctx.stack)
@@ -236,7 +246,7 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
             state.pop("__read_id", None)
             node = Node(urn=urn, type=request.type, name=request.name, custom=True,
                         parent=request.parent or None, region=region, id=id_,
-                        inputs=_redact(inputs, secret_keys), outputs=_redact(state, secret_keys))
+                        inputs=_recordable(raw), outputs=_redact(_recordable(state), secret_keys))
             with self._lock:
                 self.nodes.append(node)
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, state)
@@ -262,12 +272,38 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
 
         def RegisterResourceOutputs(self, request: Any) -> Any:
             _ensure_event_loop()
-            outs, secret_keys = unwrap_secrets(rpc.deserialize_properties(request.outputs))
+            outs = _recordable(rpc.deserialize_properties(request.outputs))
             with self._lock:
-                self.outputs[request.urn] = _redact(outs, secret_keys)
+                self.outputs[request.urn] = outs
             return empty_pb2.Empty()
 
     return RecordingMonitor()
+
+
+def _recordable(value: Any) -> Any:
+    """A wire value as the graph keeps it: secrets redacted where they sit, assets described."""
+    import pulumi
+    from pulumi.runtime.rpc import is_rpc_secret
+
+    if is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: _recordable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_recordable(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, pulumi.StringAsset):
+        import hashlib
+
+        return {"asset": "string", "sha256": hashlib.sha256(value.text.encode()).hexdigest()}
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        return {"asset": type(value).__name__, "path": str(value.path)}
+    if isinstance(value, pulumi.RemoteAsset | pulumi.RemoteArchive):
+        return {"asset": type(value).__name__, "uri": value.uri}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {k: _recordable(v) for k, v in sorted(value.assets.items())}}
+    return value
 
 
 def _redact(values: dict[str, Any], secret_keys: list[str]) -> dict[str, Any]:
