@@ -726,7 +726,7 @@ def drill(
         if f.name != f"Pulumi.{dr_stack_name(stack)}.yaml":
             (work / f.name).write_text(f.read_text())
     try:
-        with isolated_cloud() as cloud:
+        with isolated_cloud(warm_regions=(settings.region, region)) as cloud:
             with _timed(steps, f"deploy {stack} in {settings.region} (embedded cloud)"):
                 graph = run_isolated(stack, endpoint_url=cloud.endpoint_url or "", config=config)
             primary = primary_node(graph)

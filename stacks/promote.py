@@ -24,10 +24,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import io
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -358,41 +354,15 @@ def gate_policy(graph: Graph, dst: str, evaluate: Evaluate) -> tuple[str, str] |
 
 
 @contextlib.contextmanager
-def isolated_cloud(timeout: float = 60) -> Iterator[Any]:
-    """A fresh embedded cloud whose moto server runs in a child process.
+def isolated_cloud(warm_regions: tuple[str, ...] = ("us-east-1",)) -> Iterator[Any]:
+    """A fresh, empty embedded cloud (a moto server in a process of its own), closed after use."""
+    from stacks.offline.cloud import EmbeddedCloud
 
-    moto keeps its backends in module globals, so every server started inside one process
-    shares one state: a "fresh" cloud there may already hold another run's `berth-prod-*`.
-    A server process of its own is empty and shared with nothing.
-    """
-    from stacks.offline.cloud import EmbeddedCloud, _free_port
-
-    port = _free_port()
-    # AWS-managed IAM policies exist in every real account; moto loads them only when asked.
-    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
+    cloud = EmbeddedCloud.serve(warm_regions=warm_regions)
     try:
-        while True:
-            try:
-                urllib.request.urlopen(url + "/moto-api/data.json", timeout=2).close()
-                break
-            except urllib.error.HTTPError:
-                break  # it answers: up
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise OpsError(f"the embedded cloud (moto server on port {port}) did not start") from None
-                time.sleep(0.1)
-        yield EmbeddedCloud(endpoint_url=url)
+        yield cloud
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        cloud.close()
 
 
 def deploy_offline(stack: str, config: Mapping[str, Any]) -> Graph:

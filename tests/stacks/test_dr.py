@@ -54,9 +54,7 @@ def _copy_configs(dest: Path) -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     configs = _copy_configs(tmp_path_factory.mktemp("dr-configs"))
-    # A moto server of its own (in-process servers share moto's global state with the
-    # session's other deployments of prod).
-    with isolated_cloud() as cloud:
+    with isolated_cloud(warm_regions=("us-east-1", DR_REGION)) as cloud:
         graph = run_isolated("prod", endpoint_url=cloud.endpoint_url or "", config=read_stack_config("prod", configs))
         primary = graph.outputs["databasePrimaryIdentifier"]
         older = dr.seed_snapshot(cloud.client, primary, "us-east-1", DR_REGION, name=f"{primary}-older")
