@@ -120,7 +120,13 @@ class RedisLink:
         if not self.available():
             return False, None
         try:
-            result = await fn(self.client)
+            try:
+                result = await fn(self.client)
+            except RedisConnectionError:
+                # After a Redis restart every pooled socket is stale: drop the idle ones at once and
+                # retry on a fresh connection, rather than tripping the breaker once per old socket.
+                await self.client.connection_pool.disconnect(inuse_connections=False)
+                result = await fn(self.client)
         except REDIS_ERRORS as exc:
             self.failed(exc)
             return False, None
