@@ -142,8 +142,15 @@ dr_app = typer.Typer(help="Disaster recovery: what can be recovered, rebuilding 
 def _print_plan(p: Any) -> None:
     from stacks.dr import humanize
 
-    table = Table("#", "kind", "material", "identifier", "recovery point (UTC)", "RPO", "detail",
-                  title=f"recovery material for {p.stack} in {p.region} (best first)")
+    table = Table(title=f"recovery material for {p.stack} in {p.region} (best first)")
+    table.add_column("#")
+    table.add_column("kind")
+    table.add_column("material", overflow="fold")
+    # Identifiers and ARNs are what an operator copies: fold them, never cut them.
+    table.add_column("identifier", overflow="fold")
+    table.add_column("recovery point (UTC)")
+    table.add_column("RPO")
+    table.add_column("detail", overflow="fold")
     for i, o in enumerate(p.options, 1):
         table.add_row(str(i), o.kind, o.source, o.identifier,
                       o.recovery_point.strftime("%Y-%m-%d %H:%M:%S") if o.recovery_point else "?",

@@ -180,7 +180,14 @@ def _guard(notes: list[str], what: str) -> contextlib.AbstractContextManager[Non
 
         try:
             yield
-        except (BotoCoreError, ClientError) as exc:
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            msg = str(err.get("Message") or "").strip()
+            if msg.lstrip().startswith("<") or not msg:
+                # An HTML error page: the endpoint (e.g. the embedded cloud) lacks this API.
+                msg = f"this endpoint does not implement {exc.operation_name}"
+            notes.append(f"could not list {what}: {err.get('Code', '?')}: {msg.splitlines()[0]}")
+        except BotoCoreError as exc:
             notes.append(f"could not list {what}: {exc}")
 
     return cm()

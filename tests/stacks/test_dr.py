@@ -157,11 +157,13 @@ def test_rebuild_offline_restores_the_latest_snapshot_in_the_dr_region(world: Wo
     assert live["MasterUsername"] == source["MasterUsername"]
     assert "ReadReplicaSourceDBInstanceIdentifier" not in live
 
-    # Every tier prod has exists again in us-west-2.
+    # Every tier exists again in us-west-2 (CloudFront's app origin is the new NLB).
     checks = {c.tier: c for c in dr.verify(r.graph, world.client, DR_REGION, r.option, promoted=r.promoted)}
-    prod_tiers = {t for t, types in dr.TIERS.items() if world.graph.by_type(*types)}
-    assert {"network", "cluster", "database", "alarms", "backups"} <= prod_tiers
-    assert {t: checks[t].detail for t in prod_tiers if not checks[t].ok} == {}
+    assert set(checks) == {"network", "cluster", "database", "cache", "app", "cdn", "alarms", "backups"}
+    assert {t: c.detail for t, c in checks.items() if not c.ok} == {}
+    assert r.graph.outputs["appLoadBalancerHostname"] != world.graph.outputs["appLoadBalancerHostname"]
+    assert f"app origin {r.graph.outputs['appLoadBalancerHostname']}: yes" in checks["cdn"].detail
+    assert world.client("elasticache", DR_REGION).describe_replication_groups()["ReplicationGroups"]
     assert world.client("ec2", DR_REGION).describe_vpcs(
         Filters=[{"Name": "cidr", "Values": ["10.64.0.0/16"]}])["Vpcs"]
 
