@@ -62,7 +62,9 @@ def test_flow_logs_go_to_an_encrypted_log_group(request: pytest.FixtureRequest, 
     d: Deployed = request.getfixturevalue(stack)
     logs = d.client("ec2").describe_flow_logs(Filters=[{"Name": "resource-id", "Values": [vpc_id(d)]}])["FlowLogs"]
     assert len(logs) == 1 and logs[0]["TrafficType"] == "ALL"
-    group = d.client("logs").describe_log_groups(logGroupNamePrefix=logs[0]["LogGroupName"])["logGroups"][0]
+    assert logs[0]["LogDestinationType"] == "cloud-watch-logs"
+    name = logs[0].get("LogGroupName") or logs[0]["LogDestination"].split(":log-group:")[1].removesuffix(":*")
+    group = d.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]
     assert group["kmsKeyId"].startswith("arn:aws:kms:")
     key = d.client("kms").describe_key(KeyId=group["kmsKeyId"])["KeyMetadata"]
     assert key["Enabled"] and d.client("kms").get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
