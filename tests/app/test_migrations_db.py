@@ -128,3 +128,34 @@ def test_a_real_deadlock_is_retried_to_success(topo: Topology) -> None:
 
     assert asyncio.run(scenario()) == [1, 1]
     assert topo.primary_sql("SELECT string_agg(n::text, ',' ORDER BY id) FROM deadlock_probe", db="shipments") == "2,2"
+
+
+def test_keys_cli_creates_working_keys_of_the_role(topo: Topology) -> None:
+    import httpx
+
+    out = subprocess.run(
+        [sys.executable, "-m", "shipments.keys", "create", "--role", "reader", "--count", "2"],
+        env=topo.app_process_env(),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    keys = out.stdout.split()
+    assert len(keys) == 2 and all(k.startswith("shk_") for k in keys) and keys[0] != keys[1]
+    stored = topo.primary_sql("SELECT key_hash FROM api_keys", db="shipments")
+    assert keys[0] not in stored  # only hashes are stored
+    with httpx.Client(base_url=topo.app_urls[0], timeout=10) as client:
+        assert client.get("/api/shipments", headers={"Authorization": f"Bearer {keys[1]}"}).status_code == 200
+        denied = client.post("/api/shipments", json={}, headers={"Authorization": f"Bearer {keys[0]}"})
+        assert denied.status_code == 403
+    bad = subprocess.run(
+        [sys.executable, "-m", "shipments.keys", "create", "--role", "root"],
+        env=topo.app_process_env(),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
