@@ -246,6 +246,10 @@ class Database:
                 replica.last_error = repr(exc)[:200]
                 replica.eject("error on read")
                 METRICS.replica_fallbacks.inc()
+            except (*RETRYABLE_SQL, asyncpg.QueryCanceledError):
+                # A hot-standby query conflict (40001) or a cancelled query: this read goes to the
+                # primary, the replica stays in the pool.
+                METRICS.replica_fallbacks.inc()
         pool = self.primary
 
         def count(exc: BaseException, _attempt: int) -> None:

@@ -369,6 +369,14 @@ def _install_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    @app.exception_handler(asyncpg.QueryCanceledError)
+    async def cancelled(_request: Request, exc: asyncpg.QueryCanceledError) -> JSONResponse:
+        # The role's 10 s statement_timeout fired: the database is overloaded, not the request wrong.
+        log.warning("statement cancelled", extra={"error": str(exc)})
+        return JSONResponse(
+            {"error": "unavailable", "message": "the database took too long"}, 503, headers={"Retry-After": "1"}
+        )
+
     @app.exception_handler(DatabaseUnavailable)
     async def unavailable(_request: Request, exc: DatabaseUnavailable) -> JSONResponse:
         log.warning("database unavailable", extra={"error": repr(exc.__cause__)})
