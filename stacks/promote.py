@@ -401,6 +401,11 @@ def promote(
         pf = deploy.preflight(dst, config_dir)
         if not pf.ok:
             raise pf.refusal(f"promote {src} to {dst} and apply it")
+    if not offline and source is None:
+        # What src runs comes from its Pulumi backend: the CLI must be there before any work.
+        pf = deploy.preflight(src, config_dir, need_aws=False)
+        if not pf.ok:
+            raise pf.refusal(f"read what {src} runs (or use --offline)")
     p = plan(src, dst, config_dir=config_dir)
     if not p.changes:
         echo(f"{dst} already has {src}'s promotable values: nothing to promote")

@@ -12,6 +12,7 @@ import http.server
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -258,6 +259,20 @@ def test_apply_without_pulumi_cli_refuses_before_any_work(configs: Path, monkeyp
         promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, yes=True,
                           apply=True)
     assert "curl -fsSL https://get.pulumi.com | sh" in exc.value.message
+    assert (configs / "Pulumi.prod.yaml").read_text() == before
+
+
+def test_reading_real_staging_without_pulumi_cli_refuses_at_once(configs: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(configs))  # no pulumi here
+    _set(configs / "Pulumi.staging.yaml", "app", "cacheTtlSeconds", "45")
+    before = (configs / "Pulumi.prod.yaml").read_text()
+    started = time.perf_counter()
+    with pytest.raises(OpsError) as exc:
+        promotion.promote("staging", "prod", config_dir=configs, skip_health=True, yes=True)
+    assert "cannot read what staging runs (or use --offline)" in exc.value.message
+    assert "curl -fsSL https://get.pulumi.com | sh" in exc.value.message
+    assert time.perf_counter() - started < 5  # refused before any offline preview started
     assert (configs / "Pulumi.prod.yaml").read_text() == before
 
 
