@@ -59,6 +59,8 @@ class PgBouncerArgs:
     # The RDS CA bundle. None: fetched at pod start from AWS's trust store (see _ca_source).
     # A PEM string: shipped in a ConfigMap instead (air-gapped clusters, pinned bundles).
     ca_bundle_pem: pulumi.Input[str] | None = None
+    # Where the database lives (the VPC range): PgBouncer's only egress besides DNS. None: any.
+    database_cidr: str | None = None
     # The database's max_connections minus its reserve: the pools must fit under it.
     database_connection_limit: int | None = None
     # Run the pgbouncer binary with our ini directly (the image's entrypoint would render its own).
@@ -416,12 +418,24 @@ class PgBouncer(pulumi.ComponentResource):
             spec={"maxUnavailable": 1, "selector": {"matchLabels": self.pod_labels}},
             opts=k8s_opts,
         )
+        # The app's namespace denies all egress by default: PgBouncer may resolve names, reach
+        # the database port inside the VPC and, when it fetches the RDS CA bundle at start, HTTPS.
+        egress: list[dict[str, Any]] = [
+            {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+            {"to": [{"ipBlock": {"cidr": args.database_cidr or "0.0.0.0/0"}}],
+             "ports": [{"protocol": "TCP", "port": args.database_port}]},
+        ]
+        if args.ca_bundle_pem is None:
+            egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]})
         k8s.networking.v1.NetworkPolicy(
             f"{name}-pgbouncer-ingress",
             metadata=meta(f"{NAME}-ingress"),
             spec={
                 "podSelector": {"matchLabels": self.pod_labels},
-                "policyTypes": ["Ingress"],
+                "policyTypes": ["Ingress", "Egress"],
+                "egress": egress,
                 "ingress": [
                     {"from": [{"podSelector": {"matchLabels": dict(args.client_pod_labels)}}],
                      "ports": [{"protocol": "TCP", "port": PORT}]},

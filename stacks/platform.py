@@ -85,6 +85,7 @@ def build(s: Settings) -> None:
             database_port=database.port,
             database_name=database.database_name,
             database_connection_limit=s.database.max_connections - s.database.reserved_connections,
+            database_cidr=network.vpc_cidr,
             settings=s.pgbouncer,
         ),
     )

@@ -221,7 +221,7 @@ def test_service_is_cluster_internal_on_6432_and_selects_the_pods(staging: Deplo
 def test_network_policy_admits_6432_only_from_the_app(staging: Deployed) -> None:
     policy = objects(staging)["NetworkPolicy"].inputs["spec"]
     assert policy["podSelector"]["matchLabels"] == component(staging).outputs["podLabels"]
-    assert policy["policyTypes"] == ["Ingress"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
     by_port = {r["ports"][0]["port"]: r["from"] for r in policy["ingress"]}
     assert by_port[6432] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "shipments-api"}}}]
     assert by_port[9127] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
@@ -249,3 +249,14 @@ def test_without_replicas_the_read_only_pool_falls_back_to_the_primary() -> None
     parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
     parser.read_string(render_ini(PgBouncerSettings(), "primary.example", []))
     assert dsn(parser["databases"]["shipments_ro"])["host"] == "primary.example"
+
+
+def test_pgbouncer_may_only_leave_for_dns_the_database_and_its_ca_bundle(prod: Deployed) -> None:
+    # The namespace denies egress by default; without this policy PgBouncer could reach nothing.
+    policy = objects(prod)["NetworkPolicy"].inputs["spec"]
+    assert "Egress" in policy["policyTypes"]
+    rules = policy["egress"]
+    ports = {(p["protocol"], p["port"]) for r in rules for p in r["ports"]}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 443)}
+    db_rule = next(r for r in rules if {"protocol": "TCP", "port": 5432} in r["ports"])
+    assert db_rule["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
