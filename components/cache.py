@@ -10,7 +10,6 @@ encrypted CloudWatch log group.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,8 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+
+from components import kms
 
 PORT = 6379
 
@@ -98,33 +99,9 @@ class Cache(pulumi.ComponentResource):
             description=f"{name} ElastiCache at-rest encryption and slow log",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AccountAdmin",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": f"arn:{partition}:iam::{identity.account_id}:root"},
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        {
-                            "Sid": "CloudWatchLogs",
-                            "Effect": "Allow",
-                            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
-                                       "kms:GenerateDataKey*", "kms:Describe*"],
-                            "Resource": "*",
-                            "Condition": {
-                                "ArnLike": {
-                                    "kms:EncryptionContext:aws:logs:arn":
-                                        f"arn:{partition}:logs:{region}:{identity.account_id}:log-group:{log_group_name}"
-                                }
-                            },
-                        },
-                    ],
-                }
+            policy=kms.key_policy(
+                kms.account_admin(partition, identity.account_id),
+                kms.logs_for_group(partition, region, identity.account_id, log_group_name),
             ),
             tags=named("cache-key"),
             opts=stateful,

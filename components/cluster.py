@@ -23,6 +23,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components import kms
+
 # The workload namespace every app-side component deploys into.
 NAMESPACE = "shipments"
 LOG_TYPES = ["api", "audit", "authenticator"]
@@ -214,33 +216,9 @@ class Cluster(pulumi.ComponentResource):
             description=f"{name} EKS secrets and control-plane logs",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AccountAdmin",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        {
-                            "Sid": "CloudWatchLogs",
-                            "Effect": "Allow",
-                            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                                       "kms:Describe*"],
-                            "Resource": "*",
-                            "Condition": {
-                                "ArnLike": {
-                                    "kms:EncryptionContext:aws:logs:arn":
-                                        f"arn:{partition}:logs:{region}:{account}:log-group:{log_group_name}"
-                                }
-                            },
-                        },
-                    ],
-                }
+            policy=kms.key_policy(
+                kms.account_admin(partition, account),
+                kms.logs_for_group(partition, region, account, log_group_name),
             ),
             tags=named("eks-key"),
             opts=child,

@@ -16,6 +16,8 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components import kms
+
 
 @dataclass
 class NetworkArgs:
@@ -196,33 +198,9 @@ class Network(pulumi.ComponentResource):
             description=f"{name} VPC flow logs",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AccountAdmin",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": f"arn:{partition}:iam::{identity.account_id}:root"},
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        {
-                            "Sid": "CloudWatchLogs",
-                            "Effect": "Allow",
-                            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*",
-                                       "kms:GenerateDataKey*", "kms:Describe*"],
-                            "Resource": "*",
-                            "Condition": {
-                                "ArnLike": {
-                                    "kms:EncryptionContext:aws:logs:arn":
-                                        f"arn:{partition}:logs:{region}:{identity.account_id}:log-group:{log_group_name}"
-                                }
-                            },
-                        },
-                    ],
-                }
+            policy=kms.key_policy(
+                kms.account_admin(partition, identity.account_id),
+                kms.logs_for_group(partition, region, identity.account_id, log_group_name),
             ),
             tags=named("flow-logs-key"),
             opts=child,
