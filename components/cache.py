@@ -20,6 +20,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import kms
+from components.security import admit_from_groups
 
 PORT = 6379
 
@@ -130,19 +131,16 @@ class Cache(pulumi.ComponentResource):
             **region_kw,
         )
         self.security_group_id = sg.id
-        for i, source in enumerate(args.allowed_security_group_ids):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-cache-from-{i}",
-                security_group_id=sg.id,
-                referenced_security_group_id=source,
-                ip_protocol="tcp",
-                from_port=PORT,
-                to_port=PORT,
-                description="Redis from an allowed security group",
-                tags=named(f"cache-from-{i}"),
-                opts=child,
-                **region_kw,
-            )
+        admit_from_groups(
+            f"{name}-cache",
+            security_group_id=sg.id,
+            sources=args.allowed_security_group_ids,
+            port=PORT,
+            what="Redis",
+            named=named,
+            opts=child,
+            region_kw=region_kw,
+        )
 
         subnet_group = aws.elasticache.SubnetGroup(
             f"{name}-cache-subnets",

@@ -23,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.security import admit_from_groups
 from stacks.config import DatabaseSettings, RestoreSource
 
 PORT = 5432
@@ -189,19 +190,16 @@ class Database(pulumi.ComponentResource):
             **region_kw,
         )
         self.security_group_id = sg.id
-        for i, source in enumerate(args.allowed_security_group_ids):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-db-from-{i}",
-                security_group_id=sg.id,
-                referenced_security_group_id=source,
-                ip_protocol="tcp",
-                from_port=PORT,
-                to_port=PORT,
-                description="PostgreSQL from an allowed security group",
-                tags=named(f"db-from-{i}"),
-                opts=child,
-                **region_kw,
-            )
+        admit_from_groups(
+            f"{name}-db",
+            security_group_id=sg.id,
+            sources=args.allowed_security_group_ids,
+            port=PORT,
+            what="PostgreSQL",
+            named=named,
+            opts=child,
+            region_kw=region_kw,
+        )
 
         params = aws.rds.ParameterGroup(
             f"{name}-params",
