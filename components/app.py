@@ -26,6 +26,7 @@ from urllib.parse import quote
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from stacks.config import is_digest
 
@@ -231,13 +232,21 @@ class App(pulumi.ComponentResource):
             immutable=True,
             opts=k8s_opts,
         )
+        # The CDN sends this as X-Origin-Verify; the app refuses requests without it, so the
+        # internet-facing load balancer cannot be used to go around CloudFront and its WAF.
+        origin_secret = random.RandomPassword(
+            f"{name}-origin-secret", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.origin_secret = pulumi.Output.secret(origin_secret.result)
         secret_data = pulumi.Output.all(
-            args.db_username, args.db_password, args.db_host, args.redis_auth_token, args.redis_host
+            args.db_username, args.db_password, args.db_host, args.redis_auth_token, args.redis_host,
+            origin_secret.result,
         ).apply(
             lambda v: {
                 "DATABASE_URL": database_url(v[0], v[1], v[2], args.db_port, args.rw_database),
                 "DATABASE_RO_URL": database_url(v[0], v[1], v[2], args.db_port, args.ro_database),
                 "REDIS_URL": redis_url(v[3], v[4], args.redis_port),
+                "ORIGIN_VERIFY_SECRET": v[5],
             }
         )
         secret_data = pulumi.Output.secret(secret_data)

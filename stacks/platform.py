@@ -158,6 +158,7 @@ def build(s: Settings) -> None:
         s.name_prefix,
         CdnArgs(
             app_origin_domain=app.load_balancer_hostname,
+            origin_secret=app.origin_secret,
             price_class=s.cdn.price_class,
             domain=s.cdn.domain,
             hosted_zone_id=s.cdn.hosted_zone_id,

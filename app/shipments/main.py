@@ -5,6 +5,7 @@ middleware (request id, JSON access log, metrics, security headers, body limit) 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import re
 import time
@@ -182,6 +183,30 @@ class Observability:
             REQUEST_ID.reset(token)
 
 
+ORIGIN_HEADER = b"x-origin-verify"
+# Probes and the in-cluster scraper reach pods directly, never through the CDN.
+ORIGIN_EXEMPT = frozenset({"/api/health", "/api/health/ready", "/metrics"})
+
+
+class OriginGuard:
+    """Refuse requests that did not come through the CDN (no or wrong X-Origin-Verify header)."""
+
+    def __init__(self, app: ASGIApp, secret: str | None):
+        self.app = app
+        self.secret = secret.encode() if secret else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.secret is None or scope["type"] != "http" or scope["path"] in ORIGIN_EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        supplied = dict(scope["headers"]).get(ORIGIN_HEADER, b"")
+        if hmac.compare_digest(supplied, self.secret):
+            await self.app(scope, receive, send)
+            return
+        body = {"error": "forbidden", "field": "X-Origin-Verify", "message": "requests must come through the CDN"}
+        await JSONResponse(body, status_code=403)(scope, receive, send)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -285,11 +310,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     env_settings = settings
     cors = env_settings.cors_origins if env_settings else None
     max_body = env_settings.max_body_bytes if env_settings else None
+    origin_secret = env_settings.origin_verify_secret if env_settings else None
     if env_settings is None:
         # The middleware stack is built before lifespan runs, so read the few knobs it needs now.
         try:
             early = load_settings()
-            cors, max_body = early.cors_origins, early.max_body_bytes
+            cors, max_body, origin_secret = early.cors_origins, early.max_body_bytes, early.origin_verify_secret
         except ValueError:
             cors, max_body = (), 65536
     app.add_middleware(
@@ -309,6 +335,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         max_age=600,
     )
+    app.add_middleware(OriginGuard, secret=origin_secret)
     app.add_middleware(Observability, max_body=max_body or 65536)
     _install_handlers(app)
     _install_routes(app)

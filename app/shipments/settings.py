@@ -45,6 +45,9 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(65536, ge=256)
     drain_seconds: float = Field(5.0, ge=0)
     readiness_requires_redis: bool = True
+    # The secret CloudFront adds as X-Origin-Verify; when set, requests without it are refused,
+    # so the load balancer cannot be used to go around the CDN and its WAF.
+    origin_verify_secret: str | None = Field(None, min_length=16)
     log_level: str = "INFO"
 
     @field_validator("log_level")
@@ -78,6 +81,7 @@ ENV_VARS: dict[str, str] = {
     "MAX_BODY_BYTES": "max_body_bytes",
     "DRAIN_SECONDS": "drain_seconds",
     "READINESS_REQUIRES_REDIS": "readiness_requires_redis",
+    "ORIGIN_VERIFY_SECRET": "origin_verify_secret",
     "LOG_LEVEL": "log_level",
 }
 _LISTS = {"database_ro_urls", "cors_origins"}

@@ -217,6 +217,9 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
                 id_, state = "", {}
             node.id = id_ or None
             secret_out = set(secret_keys) | set(request.additionalSecretOutputs)
+            for key in request.additionalSecretOutputs:
+                _note_secrets(state.get(key))
+            _note_leaf_secrets(raw)
             node.outputs = (
                 {
                     k: (recorded_inputs.get(k, SECRET) if k in secret_keys and v == inputs.get(k)
@@ -280,12 +283,68 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
     return RecordingMonitor()
 
 
+# Secret strings seen so far in this run (generated passwords, tokens, secret leaves): the SDK
+# marks a whole structured property secret when one nested value is, and these let the graph
+# redact just that value and keep the rest of the structure judgeable.
+_KNOWN_SECRETS: set[str] = set()
+
+
+def _note_secrets(value: Any) -> None:
+    from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
+
+    if is_rpc_secret(value):
+        value = unwrap_rpc_secret(value)
+    if isinstance(value, str) and len(value) >= 8:
+        _KNOWN_SECRETS.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _note_secrets(v)
+    elif isinstance(value, list):
+        for v in value:
+            _note_secrets(v)
+
+
+def _note_leaf_secrets(value: Any) -> None:
+    """Remember the strings that travel as secrets on their own (not a whole structure)."""
+    from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
+
+    if is_rpc_secret(value):
+        inner = unwrap_rpc_secret(value)
+        if not isinstance(inner, dict | list):
+            _note_secrets(inner)
+        return
+    if isinstance(value, dict):
+        for v in value.values():
+            _note_leaf_secrets(v)
+    elif isinstance(value, list):
+        for v in value:
+            _note_leaf_secrets(v)
+
+
+def _redact_known(value: Any) -> tuple[Any, bool]:
+    """Inside a wholly-secret structure: redact leaves holding a known secret; say if any did."""
+    if isinstance(value, dict):
+        pairs = {k: _redact_known(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(hit for _, hit in pairs.values())
+    if isinstance(value, list):
+        items = [_redact_known(v) for v in value]
+        return [v for v, _ in items], any(hit for _, hit in items)
+    if isinstance(value, str) and any(s in value for s in _KNOWN_SECRETS):
+        return SECRET, True
+    return _recordable(value), False
+
+
 def _recordable(value: Any) -> Any:
     """A wire value as the graph keeps it: secrets redacted where they sit, assets described."""
     import pulumi
-    from pulumi.runtime.rpc import is_rpc_secret
+    from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
     if is_rpc_secret(value):
+        inner = unwrap_rpc_secret(value)
+        if isinstance(inner, dict | list):
+            redacted, found = _redact_known(inner)
+            # No known secret inside: which part is secret cannot be told, so all of it is.
+            return redacted if found else SECRET
         return SECRET
     if isinstance(value, dict):
         return {k: _recordable(v) for k, v in value.items()}

@@ -163,7 +163,10 @@ def test_no_secret_value_appears_as_a_literal_in_any_kubernetes_object_but_secre
                     f"{n.name}/{c['name']}: {env['name']} set as a literal")
     # The app's Secret itself stays encrypted in state (and redacted in previews).
     secret = app_node(g, "kubernetes:core/v1:Secret")
-    assert "stringData" in secret.secret_keys and secret.inputs["stringData"] == SECRET
+    assert "stringData" in secret.secret_keys
+    data = secret.inputs["stringData"]
+    assert set(data) == {"DATABASE_URL", "DATABASE_RO_URL", "REDIS_URL", "ORIGIN_VERIFY_SECRET"}
+    assert set(data.values()) == {SECRET}
 
 
 def test_connection_urls_go_through_pgbouncer_and_tls_redis_with_escaped_credentials() -> None:
@@ -189,16 +192,32 @@ def test_secret_holds_pgbouncer_urls_and_the_tls_redis_url_with_its_token(
     user, host = rds.inputs["username"], g.outputs["pgbouncerServiceHost"]
     assert host.endswith(".svc.cluster.local")
     redis_host = g.outputs["redisPrimaryEndpoint"]
-    for db_password, token in itertools.permutations(secret_values(g), 2):
+    for db_password, token, origin in itertools.permutations(secret_values(g), 3):
         expected = {
             "DATABASE_URL": database_url(user, db_password, host, 6432, "shipments"),
             "DATABASE_RO_URL": database_url(user, db_password, host, 6432, "shipments_ro"),
             "REDIS_URL": redis_url(token, redis_host, 6379),
+            "ORIGIN_VERIFY_SECRET": origin,
         }
         digest = hashlib.sha256(json.dumps({"config": config, "secret": expected}, sort_keys=True).encode())
         if digest.hexdigest() == checksum:
             return
-    pytest.fail("the Secret's content is not the PgBouncer read-write/read-only URLs and the rediss:// URL")
+    pytest.fail("the Secret's content is not the PgBouncer URLs, the rediss:// URL and the origin secret")
+
+
+def test_the_cdn_sends_the_origin_secret_the_app_requires(prod: Deployed) -> None:
+    g = prod.graph
+    app = g.by_type("berth:app:App")[0]
+    (origin_secret,) = [n for n in g.descendants(app.urn) if n.type == "random:index/randomPassword:RandomPassword"
+                        and n.name.endswith("origin-secret")]
+    assert origin_secret.inputs["length"] >= 32
+    (distribution,) = g.by_type("aws:cloudfront/distribution:Distribution")
+    assert origin_secret.urn in distribution.property_dependencies["origins"]
+    app_origin = next(o for o in distribution.inputs["origins"] if "customOriginConfig" in o)
+    (header,) = app_origin["customHeaders"]
+    assert header == {"name": "X-Origin-Verify", "value": "[secret]"}
+    cdn = g.by_type("berth:cdn:Cdn")[0]
+    assert not [n for n in g.descendants(cdn.urn) if n.type == "random:index/randomPassword:RandomPassword"]
 
 
 @pytest.mark.parametrize("name", STACKS)

@@ -110,7 +110,12 @@ def test_app_origin_is_https_only_tls12_and_carries_the_secret_header(stack: Dep
     assert len(header["HeaderValue"]) >= 32 and header["HeaderValue"].isalnum()
     # The secret never shows in the recorded graph (previews, graph.json).
     dist = one(stack, DIST)
-    assert "origins" in dist.secret_keys and dist.inputs["origins"] == "[secret]"
+    assert "origins" in dist.secret_keys
+    recorded = {o["originId"]: o for o in dist.inputs["origins"]}
+    assert recorded["app"]["customHeaders"] == [{"name": "X-Origin-Verify", "value": "[secret]"}]
+    assert header["HeaderValue"] not in json.dumps(dist.inputs)
+    # ...while the rest of the origins stays judgeable (the policy pack reads it).
+    assert recorded["app"]["customOriginConfig"]["originProtocolPolicy"] == "https-only"
     assert cdn_component(stack).outputs["originSecret"] == "[secret]"
 
 

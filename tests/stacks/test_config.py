@@ -97,5 +97,5 @@ def test_dr_features_need_a_dr_region_distinct_from_the_home_region() -> None:
     with pytest.raises(ConfigError, match=r"berth:dr.region \(us-east-1\) must differ"):
         parse_settings("prod", raw)
     raw["dr"].pop("region")
-    with pytest.raises(ConfigError, match="berth:dr.region is required"):
+    with pytest.raises(ConfigError, match=r"berth:dr\.region is required"):
         parse_settings("prod", raw)
