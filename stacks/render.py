@@ -91,7 +91,9 @@ _FRIENDLY = {
 
 
 def _mid(urn: str) -> str:
-    return "n" + re.sub(r"[^A-Za-z0-9]", "_", urn.split("::")[-1])
+    """A Mermaid node id unique per resource: its type's last segment plus its logical name."""
+    type_ = urn.split("::")[2].split("$")[-1].split(":")[-1]
+    return re.sub(r"[^A-Za-z0-9]", "_", f"{type_}_{urn.split('::')[-1]}")
 
 
 def mermaid(graph: Graph) -> str:
