@@ -114,7 +114,7 @@ def test_ini_budget_fits_the_database(prod: Deployed) -> None:
 # ---- credentials -------------------------------------------------------------------------------------
 def test_userlist_secret_holds_the_database_credentials_and_stays_secret(prod: Deployed) -> None:
     secret = objects(prod)["Secret"]
-    assert secret.inputs["stringData"] == "[secret]" and "stringData" in secret.secret_keys
+    assert secret.inputs["stringData"] == {"userlist.txt": "[secret]"} and "stringData" in secret.secret_keys
     volumes = {v["name"]: v for v in pod_spec(prod)["volumes"]}
     assert volumes["userlist"]["secret"]["secretName"] == secret.inputs["metadata"]["name"]
     # No container carries a credential in its environment or arguments.
