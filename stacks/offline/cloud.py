@@ -31,6 +31,27 @@ _FAKE_CREDS = {
 _BOTO_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
 
+def share_botocore_loader() -> None:
+    """Make every botocore session in this process share one data loader (idempotent).
+
+    Each `boto3.Session()` normally builds its own loader and re-parses the service and
+    endpoint JSON it needs; moto creates sessions per backend, per account and per request
+    parser, so a run of the program parsed the same files dozens of times (about 2 s of a
+    prod preview). The data is read-only, so one loader per search path is safe to share.
+    """
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    if getattr(botocore.session.create_loader, "_berth_shared", False):
+        return
+    shared = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)
+    shared._berth_shared = True  # type: ignore[attr-defined]
+    botocore.session.create_loader = shared  # type: ignore[assignment]
+    botocore.loaders.create_loader = shared  # type: ignore[assignment]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -44,9 +65,8 @@ class EmbeddedCloud:
         self.endpoint_url = endpoint_url
         self.account_id = ACCOUNT_ID
         self._clients: dict[tuple[str, str], Any] = {}
+        share_botocore_loader()
         self._lock = threading.Lock()
-        # One session: botocore caches the service models it loads per session.
-        self._session = boto3.session.Session()
         self._mock: Any = None
         self._server: Any = None
         # Never let a stray real credential or endpoint reach AWS from the embedded cloud.
@@ -61,6 +81,9 @@ class EmbeddedCloud:
 
             self._mock = mock_aws()
             self._mock.start()
+        # One session, made after moto is imported: only sessions created after that carry
+        # moto's request interceptor (a session made before would reach the real AWS).
+        self._session = boto3.session.Session()
 
     @classmethod
     def serve(cls, warm_regions: tuple[str, ...] = ("us-east-1",)) -> EmbeddedCloud:

@@ -56,6 +56,9 @@ def main() -> int:
     # before its IAM backend starts (and it costs a second: warm() pays it off the critical path).
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from stacks.offline.cloud import share_botocore_loader
+
+    share_botocore_loader()
     from moto.server import ThreadedMotoServer
 
     # Handler modules may teach moto behaviour it lacks; that must happen where moto runs.

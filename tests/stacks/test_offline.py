@@ -85,3 +85,16 @@ def test_generic_handler_fills_a_stable_id_and_arn_for_types_moto_lacks() -> Non
     id2, _ = generic(ctx, r)
     assert id1 == id2 and id1.startswith("thing-")
     assert out1["arn"] == f"arn:aws:foo:eu-west-1:123456789012:bar-baz/{id1}"
+
+
+def test_an_in_process_cloud_never_reaches_real_aws() -> None:
+    # A fresh process, moto not yet imported: the cloud's clients must still be mocked.
+    code = (
+        "from stacks.offline.cloud import EmbeddedCloud\n"
+        "c = EmbeddedCloud()\n"
+        "kms = c.client('kms', 'us-east-1')\n"
+        "kms.create_key()\n"
+        "print('KEYS', len(kms.list_keys()['Keys']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert "KEYS 1" in out.stdout, out.stderr[-2000:]

@@ -7,6 +7,35 @@ from typing import Any
 from stacks.offline.handlers import Ctx, Out, Res, resource, tag_list
 
 
+def teach_moto() -> None:
+    """Stop moto generating an RSA-2048 key pair for every symmetric key (idempotent).
+
+    moto builds a signing key for each CreateKey whatever its spec; symmetric keys never sign,
+    and ten of them cost over half a second of a prod run. They now share one key pair, made
+    on first use; asymmetric specs still get their own. Runs where moto runs (in-process or
+    the server process imports every handler module).
+    """
+    import functools
+
+    from moto.kms import models
+
+    if getattr(models.generate_private_key, "_berth_shared", False):
+        return
+    original = models.generate_private_key
+    shared = functools.lru_cache(maxsize=1)(lambda: original("SYMMETRIC_DEFAULT"))
+
+    def generate(key_spec: str) -> Any:
+        if key_spec in ("SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512"):
+            return shared()
+        return original(key_spec)
+
+    generate._berth_shared = True  # type: ignore[attr-defined]
+    models.generate_private_key = generate  # type: ignore[assignment]
+
+
+teach_moto()
+
+
 @resource("aws:kms/key:Key")
 def key(ctx: Ctx, r: Res) -> Out:
     kms = ctx.client("kms", r.region)
