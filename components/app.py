@@ -28,7 +28,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from stacks.config import is_digest
+from components.settings import is_digest
 
 APP_NAME = "shipments-api"
 PORT = 8000

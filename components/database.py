@@ -24,7 +24,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.security import admit_from_groups
-from stacks.config import DatabaseSettings, RestoreSource
+from components.settings import DatabaseSettings, RestoreSource
 
 PORT = 5432
 DATABASE_NAME = "shipments"

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from stacks.config import PgBouncerSettings, is_digest
+from components.settings import PgBouncerSettings, is_digest
 
 PORT = 6432
 METRICS_PORT = 9127

@@ -13,20 +13,30 @@ import contextlib
 import functools
 import ipaddress
 import json
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+
+from components.settings import (
+    DailyWindow,
+    DatabaseSettings,
+    Image,
+    MaintenanceWindow,
+    Model,
+    PgBouncerSettings,
+)
+
+# Re-exported: the settings of one stack, whichever room declares each part.
+from components.settings import RestoreSource as RestoreSource
+from components.settings import is_digest as is_digest
 
 PROJECT = "berth"
 
@@ -86,43 +96,10 @@ def _private_cidr(value: str) -> str:
     return value
 
 
-_DIGEST = re.compile(r"^[\w.\-/:]+@sha256:[0-9a-f]{64}$")
-_IMAGE = re.compile(r"^[\w.\-/:]+(@sha256:[0-9a-f]{64})?$")
-
-
-def _image(value: str) -> str:
-    if not _IMAGE.match(value):
-        raise ValueError("an image reference such as repo/name:tag or repo/name@sha256:<64 hex>")
-    return value
-
-
-def is_digest(image: str) -> bool:
-    """True when an image reference is pinned by content digest."""
-    return bool(_DIGEST.match(image))
-
-
 Region = Annotated[str, AfterValidator(_region)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 VpcCidr = Annotated[str, AfterValidator(_private_cidr)]
-Image = Annotated[str, AfterValidator(_image)]
-# ddd:hh24:mi-ddd:hh24:mi, as RDS and ElastiCache expect maintenance windows.
-MaintenanceWindow = Annotated[
-    str, Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$")
-]
-DailyWindow = Annotated[str, Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")]
 LogRetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653]
-
-
-class Model(BaseModel):
-    """Strict base: camelCase keys in the file, unknown keys rejected, values re-validated on copy."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        validate_default=True,
-    )
 
 
 class NetworkSettings(Model):
@@ -171,85 +148,6 @@ class ClusterSettings(Model):
         if self.existing and not (self.existing_cluster_name and self.existing_node_security_group_id):
             raise ValueError("existing: true needs existingClusterName and existingNodeSecurityGroupId")
         return self
-
-
-class RestoreSource(Model):
-    """Where a database comes from instead of starting empty (disaster recovery)."""
-
-    kind: Literal["snapshot", "pitr", "replica"]
-    # snapshot: a DB snapshot identifier or ARN (a copy living in this stack's region).
-    snapshot_identifier: str | None = None
-    # pitr: the source instance (its ARN, or the DbiResourceId of replicated automated backups).
-    source_db_instance_arn: str | None = None
-    source_dbi_resource_id: str | None = None
-    restore_time: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
-    use_latest_restorable_time: bool = True
-    # replica: an existing cross-region replica promoted to a standalone primary.
-    replica_identifier: str | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> RestoreSource:
-        need = {
-            "snapshot": ["snapshot_identifier"],
-            "pitr": [],
-            "replica": ["replica_identifier"],
-        }[self.kind]
-        missing = [to_camel(k) for k in need if getattr(self, k) is None]
-        if self.kind == "pitr" and not (self.source_db_instance_arn or self.source_dbi_resource_id):
-            missing.append("sourceDbInstanceArn or sourceDbiResourceId")
-        if missing:
-            raise ValueError(f"restore kind '{self.kind}' needs {', '.join(missing)}")
-        return self
-
-
-class DatabaseSettings(Model):
-    engine_version: str = Field("16.4", pattern=r"^16\.\d+$")
-    instance_class: str = Field("db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-    replica_instance_class: str | None = Field(None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-    replicas: int = Field(1, ge=0, le=5)
-    allocated_storage_gib: int = Field(50, ge=20, le=65536)
-    max_allocated_storage_gib: int = Field(200, ge=20, le=65536)
-    iops: int | None = Field(None, ge=3000, le=80000)
-    multi_az: bool = True
-    backup_retention_days: int = Field(7, ge=1, le=35)
-    backup_window: DailyWindow = "03:00-04:00"
-    maintenance_window: MaintenanceWindow = "sun:04:30-sun:05:30"
-    max_connections: int = Field(400, ge=50, le=5000)
-    # Connections kept free for superuser / migrations / operators.
-    reserved_connections: int = Field(20, ge=3, le=500)
-    slow_query_ms: int = Field(500, ge=0, le=60000)
-    idle_in_transaction_timeout_ms: int = Field(60000, ge=1000, le=3600000)
-    deletion_protection: bool = True
-    skip_final_snapshot: bool = False
-    performance_insights_retention_days: Literal[7, 31, 93, 186, 372, 731] = 7
-    monitoring_interval_seconds: Literal[1, 5, 10, 15, 30, 60] = 60
-    cross_region_replica: bool = False
-    restore: RestoreSource | None = None
-
-    @model_validator(mode="after")
-    def _storage(self) -> DatabaseSettings:
-        if self.max_allocated_storage_gib < self.allocated_storage_gib:
-            raise ValueError(
-                f"maxAllocatedStorageGib ({self.max_allocated_storage_gib}) must be >= "
-                f"allocatedStorageGib ({self.allocated_storage_gib})"
-            )
-        if self.reserved_connections >= self.max_connections:
-            raise ValueError("reservedConnections must be below maxConnections")
-        return self
-
-
-class PgBouncerSettings(Model):
-    image: Image = "bitnami/pgbouncer:1.23.1"
-    exporter_image: Image = "prometheuscommunity/pgbouncer-exporter:v0.10.2"
-    # Init container that fetches the RDS CA bundle at pod start (see components/pgbouncer.py).
-    ca_fetch_image: Image = "curlimages/curl:8.11.1"
-    replicas: int = Field(2, ge=1, le=10)
-    # Server connections per (database, user) pair, per PgBouncer pod.
-    default_pool_size: int = Field(20, ge=1, le=500)
-    read_only_pool_size: int = Field(20, ge=1, le=500)
-    reserve_pool_size: int = Field(5, ge=0, le=100)
-    max_client_conn: int = Field(1000, ge=10, le=100000)
-    server_idle_timeout_seconds: int = Field(600, ge=10, le=86400)
 
 
 class CacheSettings(Model):
