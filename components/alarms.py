@@ -17,6 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import kms
+
 # CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
 CLOUDFRONT_METRICS_REGION = "us-east-1"
 
@@ -196,19 +198,15 @@ class Alarms(pulumi.ComponentResource):
             description=f"{name} alarm topic ({region})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Sid": "AccountAdmin", "Effect": "Allow", "Principal": {"AWS": root},
-                     "Action": "kms:*", "Resource": "*"},
-                    # Publishing to an encrypted topic needs the publisher to use the key. As AWS
-                    # documents it, without conditions: the services do not all send source keys
-                    # to KMS, and an alarm that cannot publish fails silently. The topic policy
-                    # below is what limits publishing to this account.
-                    {"Sid": "AlarmPublishers", "Effect": "Allow", "Principal": {"Service": publishers},
-                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
-                ],
-            }),
+            policy=kms.key_policy(
+                kms.account_admin(self._partition, self._account),
+                # Publishing to an encrypted topic needs the publisher to use the key. As AWS
+                # documents it, without conditions: the services do not all send source keys
+                # to KMS, and an alarm that cannot publish fails silently. The topic policy
+                # below is what limits publishing to this account.
+                {"Sid": "AlarmPublishers", "Effect": "Allow", "Principal": {"Service": publishers},
+                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
+            ),
             tags=args.tags,
             opts=self._child(protect=args.protect),
             **region_kw,

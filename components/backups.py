@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components import kms
+
 MANAGED_POLICIES = (
     "service-role/AWSBackupServiceRolePolicyForBackup",
     "service-role/AWSBackupServiceRolePolicyForRestores",
@@ -255,22 +257,17 @@ class Backups(pulumi.ComponentResource):
             description=f"{self._name} AWS Backup vault ({region})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Sid": "AccountAdmin", "Effect": "Allow",
-                     "Principal": {"AWS": f"arn:{self._partition}:iam::{self._account}:root"},
-                     "Action": "kms:*", "Resource": "*"},
-                    # RDS and AWS Backup use the key on the account's behalf (grants for copies).
-                    {"Sid": "ServicesInAccount", "Effect": "Allow", "Principal": {"AWS": "*"},
-                     "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                                "kms:DescribeKey", "kms:CreateGrant"],
-                     "Resource": "*",
-                     "Condition": {"StringEquals": {"kms:CallerAccount": self._account},
-                                   "StringLike": {"kms:ViaService": [f"backup.{region}.amazonaws.com",
-                                                                     f"rds.{region}.amazonaws.com"]}}},
-                ],
-            }),
+            policy=kms.key_policy(
+                kms.account_admin(self._partition, self._account),
+                # RDS and AWS Backup use the key on the account's behalf (grants for copies).
+                {"Sid": "ServicesInAccount", "Effect": "Allow", "Principal": {"AWS": "*"},
+                 "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                            "kms:DescribeKey", "kms:CreateGrant"],
+                 "Resource": "*",
+                 "Condition": {"StringEquals": {"kms:CallerAccount": self._account},
+                               "StringLike": {"kms:ViaService": [f"backup.{region}.amazonaws.com",
+                                                                 f"rds.{region}.amazonaws.com"]}}},
+            ),
             tags=self._args.tags,
             opts=opts,
             **region_kw,

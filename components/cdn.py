@@ -21,6 +21,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components import kms
+
 # CloudFront only accepts certificates and CLOUDFRONT-scope web ACLs from us-east-1.
 EDGE_REGION = "us-east-1"
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
@@ -438,28 +440,19 @@ class Cdn(pulumi.ComponentResource):
             description=f"{name} static assets bucket",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=distribution.arn.apply(lambda arn: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AccountAdmin",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
-                            "Action": "kms:*",
-                            "Resource": "*",
-                        },
-                        {
-                            "Sid": "CloudFrontOacDecrypt",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "cloudfront.amazonaws.com"},
-                            "Action": ["kms:Decrypt"],
-                            "Resource": "*",
-                            "Condition": {"StringEquals": {"AWS:SourceArn": arn}},
-                        },
-                    ],
-                }
-            )),
+            policy=distribution.arn.apply(
+                lambda arn: kms.key_policy(
+                    kms.account_admin(partition, account),
+                    {
+                        "Sid": "CloudFrontOacDecrypt",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudfront.amazonaws.com"},
+                        "Action": ["kms:Decrypt"],
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"AWS:SourceArn": arn}},
+                    },
+                )
+            ),
             tags=named("assets-key"),
             opts=stateful,
             **region_kw,

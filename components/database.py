@@ -23,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components import kms
 from components.security import admit_from_groups
 from components.settings import DatabaseSettings, RestoreSource
 
@@ -494,17 +495,4 @@ def _adopt_promoted_replica_opts(identifier: str) -> pulumi.ResourceOptions:
 
 def _account_key_policy(partition: str, account_id: str) -> str:
     """The account administers the key; RDS uses it through the caller's grants (kms:ViaService)."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAdmin",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                }
-            ],
-        }
-    )
+    return kms.key_policy(kms.account_admin(partition, account_id))
