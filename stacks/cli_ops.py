@@ -203,12 +203,12 @@ def dr_rebuild(
     import contextlib
 
     from stacks import dr
-    from stacks.promote import isolated_cloud
+    from stacks.offline.cloud import EmbeddedCloud
 
     with contextlib.ExitStack() as scope:
         if offline and endpoint is None:
             # A fresh embedded cloud holds no material: the rebuild refuses, as it should.
-            endpoint = scope.enter_context(isolated_cloud()).endpoint_url
+            endpoint = scope.enter_context(EmbeddedCloud.serve()).endpoint_url
         clients = _clients(endpoint)
         r = dr.rebuild(stack, clients, config_dir=config_dir, region=region, kind=source,
                        new_dr_region=new_dr_region, offline=offline, endpoint_url=endpoint, yes=yes,

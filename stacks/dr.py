@@ -716,8 +716,8 @@ def drill(
     The rebuilt stack keeps production's cross-region copies going to `new_dr_region`,
     by default back to the stack's own region (the fail-back target once it recovers).
     """
-    from stacks.offline import run_isolated
-    from stacks.promote import _describe_violation, default_evaluator, isolated_cloud
+    from stacks.offline import EmbeddedCloud, run_isolated
+    from stacks.promote import _describe_violation, default_evaluator
 
     evaluate = evaluate or default_evaluator()
     config = _config(stack, config_dir)
@@ -733,7 +733,7 @@ def drill(
         if f.name != f"Pulumi.{dr_stack_name(stack)}.yaml":
             (work / f.name).write_text(f.read_text())
     try:
-        with isolated_cloud(warm_regions=(settings.region, region)) as cloud:
+        with EmbeddedCloud.serve(warm_regions=(settings.region, region)) as cloud:
             with _timed(steps, f"deploy {stack} in {settings.region} (embedded cloud)"):
                 graph = run_isolated(stack, endpoint_url=cloud.endpoint_url or "", config=config)
             primary = primary_node(graph)

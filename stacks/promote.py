@@ -21,12 +21,11 @@ the target for real through stacks.deploy (whose preflight runs before anything 
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import io
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,23 +352,11 @@ def gate_policy(graph: Graph, dst: str, evaluate: Evaluate) -> tuple[str, str] |
     return None
 
 
-@contextlib.contextmanager
-def isolated_cloud(warm_regions: tuple[str, ...] = ("us-east-1",)) -> Iterator[Any]:
-    """A fresh, empty embedded cloud (a moto server in a process of its own), closed after use."""
-    from stacks.offline.cloud import EmbeddedCloud
-
-    cloud = EmbeddedCloud.serve(warm_regions=warm_regions)
-    try:
-        yield cloud
-    finally:
-        cloud.close()
-
-
 def deploy_offline(stack: str, config: Mapping[str, Any]) -> Graph:
     """Run a stack in a fresh embedded cloud of its own and return its graph."""
-    from stacks.offline import run_isolated
+    from stacks.offline import EmbeddedCloud, run_isolated
 
-    with isolated_cloud() as cloud:
+    with EmbeddedCloud.serve() as cloud:
         return run_isolated(stack, endpoint_url=cloud.endpoint_url or "", config=config)
 
 

@@ -9,7 +9,6 @@ import pytest
 from components.database import DatabaseArgs, restore_to_point_in_time
 from stacks.config import ConfigError, DatabaseSettings, RestoreSource, parse_settings, raw_from_config_map
 from stacks.offline import EmbeddedCloud, ProgramError, read_stack_config, run_isolated
-from stacks.promote import isolated_cloud
 from tests.conftest import Deployed
 
 INSTANCE = "aws:rds/instance:Instance"
@@ -250,7 +249,7 @@ def test_primary_restores_to_a_point_in_time_of_a_source_instance(deploy: Any) -
 def test_dr_stack_restores_replicated_backups_of_a_primary_in_another_region() -> None:
     # A moto server of its own: moto gives every instance the same DbiResourceId, so the
     # source must be the only primary around for the resource id to name it.
-    with isolated_cloud() as cloud:
+    with EmbeddedCloud.serve() as cloud:
         source = _seed_source(cloud, "legacy-xregion-source")
         restore = {"kind": "pitr", "sourceDbiResourceId": source["DbiResourceId"]}
         graph = run_isolated("pitrdr", endpoint_url=cloud.endpoint_url or "", config=read_stack_config("staging"),

@@ -28,7 +28,6 @@ from stacks.config import RestoreSource
 from stacks.deploy import OpsError
 from stacks.offline import EmbeddedCloud, Graph, read_stack_config, run_isolated
 from stacks.offline.runner import REPO
-from stacks.promote import isolated_cloud
 
 DR_REGION = "us-west-2"
 
@@ -54,7 +53,7 @@ def _copy_configs(dest: Path) -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     configs = _copy_configs(tmp_path_factory.mktemp("dr-configs"))
-    with isolated_cloud(warm_regions=("us-east-1", DR_REGION)) as cloud:
+    with EmbeddedCloud.serve(warm_regions=("us-east-1", DR_REGION)) as cloud:
         graph = run_isolated("prod", endpoint_url=cloud.endpoint_url or "", config=read_stack_config("prod", configs))
         primary = graph.outputs["databasePrimaryIdentifier"]
         older = dr.seed_snapshot(cloud.client, primary, "us-east-1", DR_REGION, name=f"{primary}-older")
@@ -176,7 +175,7 @@ def test_rebuild_offline_restores_the_latest_snapshot_in_the_dr_region(world: Wo
 
 @pytest.fixture
 def empty_cloud() -> Iterator[EmbeddedCloud]:
-    with isolated_cloud() as cloud:
+    with EmbeddedCloud.serve() as cloud:
         yield cloud
 
 
