@@ -539,6 +539,18 @@ def load_settings() -> Settings:
     else:
         problems = []
     problems = [f"berth:{k}: unknown key (allowed: {', '.join(KNOWN_KEYS)})" for k in unknown] + problems
+    if not problems and settings.cluster.existing and cfg.get_secret("kubeconfig") is None:
+        problems.append(
+            "berth:kubeconfig: required when berth:cluster.existing is true "
+            "(set it with `pulumi config set --secret berth:kubeconfig < kubeconfig.yaml`)"
+        )
     if problems:
         raise pulumi.RunError(str(ConfigError(stack, problems)))
     return settings
+
+
+def existing_kubeconfig(settings: Settings) -> Any:
+    """The secret kubeconfig of an existing cluster (`berth:kubeconfig`), or None when berth makes one."""
+    import pulumi
+
+    return pulumi.Config(PROJECT).require_secret("kubeconfig") if settings.cluster.existing else None

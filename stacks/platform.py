@@ -18,7 +18,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.database import Database, DatabaseArgs
 from components.network import Network, NetworkArgs
 from components.pgbouncer import PgBouncer, PgBouncerArgs
-from stacks.config import Settings, connection_budget
+from stacks.config import Settings, connection_budget, existing_kubeconfig
 
 
 def build(s: Settings) -> None:
@@ -50,9 +50,7 @@ def build(s: Settings) -> None:
             log_retention_days=s.cluster.log_retention_days,
             admin_role_arns=s.cluster.admin_role_arns,
             deletion_protection=s.cluster.deletion_protection,
-            existing_kubeconfig=(
-                pulumi.Config("berth").require_secret("kubeconfig") if s.cluster.existing else None
-            ),
+            existing_kubeconfig=existing_kubeconfig(s),
             existing_cluster_name=s.cluster.existing_cluster_name,
             existing_node_security_group_id=s.cluster.existing_node_security_group_id,
             tags=s.standard_tags,
