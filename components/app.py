@@ -36,6 +36,9 @@ UID = 10001
 # The EKS Pod Identity agent's link-local endpoint (credentials for the service account's role).
 POD_IDENTITY_AGENT = "169.254.170.23/32"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# How long `shipments.migrate` keeps retrying its first connection, and the Job's deadline.
+MIGRATE_CONNECT_TIMEOUT_SECONDS = 300
+MIGRATE_DEADLINE_SECONDS = 600
 
 
 @dataclass
@@ -57,6 +60,11 @@ class AppArgs:
     # Labels of the PgBouncer pods: the app's egress to them is allowed (PgBouncer's own policy
     # admits the app's pods).
     pgbouncer_pod_labels: Mapping[str, str] = field(default_factory=dict)
+    # What must be ready before the migrations Job starts: the workloads behind the endpoints
+    # the app connects to (PgBouncer's Deployment, which itself waits for every database
+    # instance). A Service exists at once, its endpoints do not: without this the Job starts
+    # against a Service with no endpoints while RDS is still being created.
+    wait_for: Sequence[pulumi.Resource] = ()
     # Where the Redis nodes live (the data subnets / VPC range): egress on redis_port only.
     redis_cidrs: Sequence[pulumi.Input[str]] = ()
     # Where the load balancer's traffic comes from once inside the VPC (the nodes forwarding
@@ -355,15 +363,20 @@ class App(pulumi.ComponentResource):
         ))
 
         # ---- migrations: run to completion before the Deployment rolls --------------------
+        # pulumi-kubernetes awaits a Job until it completes. A Job that failed stays failed, and
+        # by default every later `up` would await it again (and the Deployment behind it would
+        # never roll): replaceUnready makes the next update replace an unready Job instead.
+        # No ttlSecondsAfterFinished: a Job the cluster deletes by itself shows up as drift and
+        # is re-run on every update.
         migrations = k8s.batch.v1.Job(
             f"{name}-migrate",
             metadata=meta(
                 labels={"app.kubernetes.io/component": "migrations"},
-                annotations=_skip(env_skip),
+                annotations={**_skip(env_skip), "pulumi.com/replaceUnready": "true"},
             ),
             spec={
                 "backoff_limit": 3,
-                "active_deadline_seconds": 600,
+                "active_deadline_seconds": MIGRATE_DEADLINE_SECONDS,
                 "template": {
                     "metadata": {"labels": migrate_labels},
                     "spec": {
@@ -377,6 +390,9 @@ class App(pulumi.ComponentResource):
                                 "image": args.image,
                                 "image_pull_policy": "Always",
                                 "command": ["python", "-m", "shipments.migrate"],
+                                # Inside the Job's deadline, with room for the pod to start.
+                                "env": [{"name": "MIGRATE_CONNECT_TIMEOUT",
+                                         "value": str(MIGRATE_CONNECT_TIMEOUT_SECONDS)}],
                                 "env_from": env_from,
                                 "resources": resources,
                                 "security_context": container_security,
@@ -387,8 +403,13 @@ class App(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                        depends_on=[config_map, secret, sa, *policies]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                provider=args.provider,
+                depends_on=[config_map, secret, sa, *policies, *args.wait_for],
+                # Beyond the Job's own deadline, so Kubernetes' verdict (not the await) decides.
+                custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
+            ),
         )
 
         # ---- the Deployment --------------------------------------------------------------

@@ -48,14 +48,27 @@ class DatabaseArgs:
     tags: dict[str, str] = field(default_factory=dict)
     # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
     region: str | None = None
-    # Where the cross-region replica goes (required when settings.cross_region_replica).
+    # Where the cross-region replica goes (required when settings.cross_region_replica), and
+    # the network of ours it lives in there: private subnets (its own subnet group) and the
+    # range allowed to reach it (the recovery VPC's: a cluster rebuilt in that VPC after a
+    # promotion reaches it without any change). Without a subnet group RDS would put it in the
+    # region's default VPC, which many organisations delete and which no rebuild can join.
     dr_region: str | None = None
+    dr_vpc_id: pulumi.Input[str] | None = None
+    dr_subnet_ids: Sequence[pulumi.Input[str]] = ()
+    dr_allowed_cidrs: Sequence[str] = ()
     # protect=True on the primary, its key and its parameter group (production).
     protect: bool = False
 
     def __post_init__(self) -> None:
         if self.settings.cross_region_replica and not self.dr_region:
             raise ValueError("cross_region_replica needs dr_region")
+        if self.settings.cross_region_replica and (self.dr_vpc_id is None or len(self.dr_subnet_ids) < 2):
+            raise ValueError(
+                "cross_region_replica needs dr_vpc_id and dr_subnet_ids (private subnets in at least two "
+                "availability zones of the DR region): a replica without its own subnet group lands in the "
+                "DR region's default VPC"
+            )
         if self.dr_region and self.dr_region == self.region:
             raise ValueError(f"dr_region ({self.dr_region}) must differ from region")
         if self.settings.iops is not None and self.settings.allocated_storage_gib < 400:
@@ -287,9 +300,10 @@ class Database(pulumi.ComponentResource):
             monitoring_role_arn=monitoring_role.arn,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             iam_database_authentication_enabled=True,
-            # Minor versions move through config (promoted from staging), never behind its back:
-            # an automatic upgrade would show up as a downgrade in the next diff.
-            auto_minor_version_upgrade=False,
+            # The config names the major only: RDS applies minor upgrades in the maintenance window
+            # (and forces them when a minor is retired); the provider keeps "16" against the actual
+            # "16.x" without a diff, so an upgrade never reads as a downgrade.
+            auto_minor_version_upgrade=True,
             maintenance_window=s.maintenance_window,
             copy_tags_to_snapshot=True,
             ca_cert_identifier="rds-ca-rsa2048-g1",
@@ -436,24 +450,59 @@ class Database(pulumi.ComponentResource):
             region=dr,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        subnets = aws.rds.SubnetGroup(
+            f"{name}-recovery-subnets",
+            name=f"{name}-recovery-db",
+            description=f"{name} database standby ({dr}): private subnets of the recovery VPC",
+            subnet_ids=list(args.dr_subnet_ids),
+            tags=named("recovery-db-subnets"),
+            region=dr,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-recovery-db-sg",
+            name=f"{name}-recovery-db",
+            description=f"{name} PostgreSQL standby: 5432 from the recovery VPC only",
+            vpc_id=args.dr_vpc_id,
+            egress=[],
+            tags=named("recovery-db-sg"),
+            region=dr,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # By range, not by group: the cluster that will use this database after a promotion does
+        # not exist yet; whatever `berth dr rebuild` starts in the recovery VPC is admitted.
+        for i, cidr in enumerate(args.dr_allowed_cidrs):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-recovery-db-from-{i}",
+                security_group_id=sg.id,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=PORT,
+                to_port=PORT,
+                description="PostgreSQL from the recovery VPC",
+                tags=named(f"recovery-db-from-{i}"),
+                region=dr,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         identifier = f"{name}-dr-replica"
         replica = aws.rds.Instance(
             f"{name}-dr-replica",
             **{**common, "parameter_group_name": dr_params.name,  # type: ignore[arg-type]
                "instance_class": s.replica_instance_class or s.instance_class,
-               # The primary's security group lives in another region's VPC; without a DR
-               # network the replica sits in the DR region's default VPC, not publicly reachable.
-               "vpc_security_group_ids": None},
+               "vpc_security_group_ids": [sg.id]},
             identifier=identifier,
-            # Cross-region: the source's ARN, re-encrypted with a key of the DR region.
+            # Cross-region: the source's ARN, re-encrypted with a key of the DR region, in our
+            # own subnet group there.
             replicate_source_db=primary.arn,
+            db_subnet_group_name=subnets.name,
             kms_key_id=dr_key.arn,
             storage_encrypted=True,
             multi_az=False,
             performance_insights_kms_key_id=dr_key.arn,
-            # Promoted in a disaster, it must already keep backups of its own.
-            backup_retention_period=s.backup_retention_days,
-            backup_window=s.backup_window,
+            # RDS for PostgreSQL keeps no automated backups on a read replica: a retention here
+            # fails the create or diffs forever. `berth dr rebuild` sets the retention when it
+            # promotes the replica (promote-read-replica --backup-retention-period).
+            backup_retention_period=0,
             skip_final_snapshot=True,
             deletion_protection=s.deletion_protection,
             tags=named("db-dr-replica"),
@@ -471,7 +520,9 @@ def _adopt_promoted_replica_opts(identifier: str) -> pulumi.ResourceOptions:
     standalone instance by identifier (`import_`) instead of creating one. Import requires
     the declared state to match the existing one, so the properties a promoted replica
     inherits from the lost region (its KMS keys, subnet group, master user) are ignored
-    rather than replaced; everything else converges on the next update. The master password
+    rather than replaced; everything else converges on the next update. Its security groups
+    are kept too: the replica was made in the recovery VPC (the source stack's) with a group
+    that admits that VPC's range, and the rebuilt cluster runs in that same VPC. The master password
     cannot be read back for the import's comparison, so it is ignored too: after promoting,
     the rebuild resets it to this stack's `master_password` (`modify-db-instance
     --master-user-password`), which PgBouncer's userlist carries. Offline, the RDS handler
@@ -485,6 +536,7 @@ def _adopt_promoted_replica_opts(identifier: str) -> pulumi.ResourceOptions:
             "performanceInsightsKmsKeyId",
             "storageEncrypted",
             "dbSubnetGroupName",
+            "vpcSecurityGroupIds",
             "username",
             "dbName",
             "engineVersion",

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import kms
+from components.settings import ExistingNetwork
 
 
 @dataclass
@@ -28,8 +29,15 @@ class NetworkArgs:
     tags: dict[str, str] = field(default_factory=dict)
     # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
     region: str | None = None
+    # Use this VPC and its subnets instead of creating any (nothing is created, nothing is
+    # deleted on destroy: the network belongs to the stack that made it).
+    existing: ExistingNetwork | None = None
 
     def __post_init__(self) -> None:
+        if self.existing is not None:
+            if self.existing.cidr != self.cidr:
+                raise ValueError(f"cidr {self.cidr} differs from the existing VPC's {self.existing.cidr}")
+            return
         if not 2 <= self.az_count <= 3:
             raise ValueError(f"az_count must be 2 or 3, got {self.az_count}")
         net = ipaddress.IPv4Network(self.cidr)
@@ -54,10 +62,13 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: list[pulumi.Output[str]]
     private_subnet_ids: list[pulumi.Output[str]]
     private_route_table_ids: list[pulumi.Output[str]]
-    flow_log_group_name: pulumi.Output[str]
+    flow_log_group_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:network:Network", name, None, opts)
+        if args.existing is not None:
+            self._adopt(args.existing)
+            return
         child = pulumi.ResourceOptions(parent=self)
         region_kw = {"region": args.region} if args.region else {}
         tags = args.tags
@@ -276,3 +287,14 @@ class Network(pulumi.ComponentResource):
                 "privateSubnetIds": self.private_subnet_ids,
             }
         )
+
+    def _adopt(self, e: ExistingNetwork) -> None:
+        """Expose an existing VPC as if this component had made it."""
+        self.vpc_id = pulumi.Output.from_input(e.vpc_id)
+        self.vpc_cidr = e.cidr
+        self.azs = list(e.availability_zones)
+        self.public_subnet_ids = [pulumi.Output.from_input(i) for i in e.public_subnet_ids]
+        self.private_subnet_ids = [pulumi.Output.from_input(i) for i in e.private_subnet_ids]
+        self.private_route_table_ids = []
+        self.flow_log_group_name = None
+        self.register_outputs({"vpcId": self.vpc_id, "existing": True})

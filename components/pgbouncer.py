@@ -20,20 +20,26 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.pgbouncer_config import (
+    CA_FILE,
+    CONFIG_DIR,
+    PORT,
+    RO_DATABASE,
+    RW_DATABASE,
+    SECRET_DIR,
+    STATS_USER,
+    TLS_DIR,
+    render_hba,
+    render_ini,
+    render_userlist,
+    server_connections,
+)
 from components.settings import PgBouncerSettings, is_digest
 
-PORT = 6432
+__all__ = ["PgBouncer", "PgBouncerArgs", "render_hba", "render_ini", "render_userlist", "server_connections"]
+
 METRICS_PORT = 9127
 NAME = "pgbouncer"
-RW_DATABASE = "shipments"
-RO_DATABASE = "shipments_ro"
-# A user that exists only in PgBouncer: the exporter reads SHOW STATS/POOLS as it, over loopback.
-STATS_USER = "pgbouncer_stats"
-# Sibling mounts: a mount nested inside a ConfigMap volume cannot be created (read-only).
-CONFIG_DIR = "/etc/pgbouncer/config"
-SECRET_DIR = "/etc/pgbouncer/secret"
-TLS_DIR = "/etc/pgbouncer/tls"
-CA_FILE = f"{TLS_DIR}/rds-ca.pem"
 RDS_GLOBAL_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 # High, fixed ids (checkov CKV_K8S_40): the images run as any non-root uid.
 UID = 10001
@@ -63,8 +69,10 @@ class PgBouncerArgs:
     database_cidr: str | None = None
     # The database's max_connections minus its reserve: the pools must fit under it.
     database_connection_limit: int | None = None
-    # Run the pgbouncer binary with our ini directly (the image's entrypoint would render its own).
-    command: Sequence[str] = ("/opt/bitnami/pgbouncer/bin/pgbouncer", f"{CONFIG_DIR}/pgbouncer.ini")
+    # Run the pgbouncer binary with our ini directly (an image's entrypoint may render its own).
+    # By name, not path: the image's PATH finds it wherever its packaging put it (CloudNativePG's
+    # image: /usr/bin; Debian's package: /usr/sbin; a source build: /usr/local/bin).
+    command: Sequence[str] = ("pgbouncer", f"{CONFIG_DIR}/pgbouncer.ini")
     cpu_request: str = "100m"
     cpu_limit: str = "1"
     memory_request: str = "64Mi"
@@ -82,82 +90,6 @@ class PgBouncerArgs:
                     f"{s.default_pool_size} + read_only_pool_size {s.read_only_pool_size} + reserve_pool_size "
                     f"{s.reserve_pool_size})) but the database allows {self.database_connection_limit}"
                 )
-
-
-def server_connections(s: PgBouncerSettings) -> int:
-    """Server connections every PgBouncer pod may open at once, all pods together."""
-    return s.replicas * (s.default_pool_size + s.read_only_pool_size + s.reserve_pool_size)
-
-
-def render_ini(
-    s: PgBouncerSettings,
-    primary: str,
-    replicas: Sequence[str],
-    *,
-    port: int = 5432,
-    dbname: str = RW_DATABASE,
-) -> str:
-    """pgbouncer.ini: `shipments` -> the primary, `shipments_ro` -> the replicas (or the primary)."""
-    readers = ",".join(replicas) if replicas else primary
-    return "\n".join(
-        [
-            "[databases]",
-            f"{RW_DATABASE} = host={primary} port={port} dbname={dbname} pool_size={s.default_pool_size}",
-            # Several hosts: PgBouncer spreads new server connections over them round robin.
-            f"{RO_DATABASE} = host={readers} port={port} dbname={dbname} pool_size={s.read_only_pool_size}",
-            "",
-            "[pgbouncer]",
-            "listen_addr = 0.0.0.0",
-            f"listen_port = {PORT}",
-            # No unix socket: the root filesystem is read-only and nothing local needs one.
-            "unix_socket_dir =",
-            "auth_type = hba",
-            f"auth_hba_file = {CONFIG_DIR}/pgbouncer_hba.conf",
-            f"auth_file = {SECRET_DIR}/userlist.txt",
-            f"stats_users = {STATS_USER}",
-            "pool_mode = transaction",
-            f"default_pool_size = {s.default_pool_size}",
-            f"reserve_pool_size = {s.reserve_pool_size}",
-            "reserve_pool_timeout = 3",
-            f"max_client_conn = {s.max_client_conn}",
-            f"server_idle_timeout = {s.server_idle_timeout_seconds}",
-            "server_lifetime = 3600",
-            "query_wait_timeout = 60",
-            # asyncpg prepares statements; PgBouncer >= 1.21 tracks them in transaction mode.
-            "max_prepared_statements = 200",
-            "ignore_startup_parameters = extra_float_digits,options",
-            "application_name_add_host = 1",
-            # RDS forces TLS; verify-full checks the chain and that the name is the endpoint's.
-            "server_tls_sslmode = verify-full",
-            f"server_tls_ca_file = {CA_FILE}",
-            "server_tls_protocols = secure",  # TLS 1.2 and 1.3
-            "log_connections = 0",
-            "log_disconnections = 0",
-            "log_pooler_errors = 1",
-            "stats_period = 60",
-            "",
-        ]
-    )
-
-
-def render_hba() -> str:
-    """Who may log in how: the exporter over loopback without a password, everyone else SCRAM."""
-    return "\n".join(
-        [
-            f"host pgbouncer {STATS_USER} 127.0.0.1/32 trust",
-            f"host all {STATS_USER} 0.0.0.0/0 reject",
-            "host all all 0.0.0.0/0 scram-sha-256",
-            "",
-        ]
-    )
-
-
-def _quote(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
-
-
-def render_userlist(users: Mapping[str, str]) -> str:
-    return "".join(f"{_quote(u)} {_quote(p)}\n" for u, p in users.items())
 
 
 def _skip(*checks: tuple[str, str]) -> dict[str, str]:
@@ -189,6 +121,7 @@ class PgBouncer(pulumi.ComponentResource):
     server_connections: int
     max_client_connections: int
     config_checksum: pulumi.Output[str]
+    deployment: k8s.apps.v1.Deployment
 
     def __init__(self, name: str, args: PgBouncerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:pgbouncer:PgBouncer", name, None, opts)
@@ -451,6 +384,10 @@ class PgBouncer(pulumi.ComponentResource):
             lambda v: f"{_name(v[0])}.{v[1]}.svc.cluster.local"
         )
         self.deployment_name = deployment.metadata.apply(_name)
+        # What a client workload waits for before its first connection: pulumi-kubernetes
+        # reports the Deployment created only once its pods are ready, and the ini it mounts
+        # is made from every database instance's address, so those exist by then.
+        self.deployment = deployment
         self.register_outputs(
             {
                 "serviceHost": self.service_host,

@@ -48,6 +48,27 @@ class Model(BaseModel):
     )
 
 
+class ExistingNetwork(Model):
+    """A VPC this stack uses instead of making one: the recovery VPC a standby database already
+    lives in (`berth dr rebuild --from replica` fills this in from what it finds in the region)."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    cidr: str
+    availability_zones: list[str] = Field(min_length=2, max_length=3)
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=2)
+    public_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _per_az(self) -> ExistingNetwork:
+        n = len(self.availability_zones)
+        if len(self.private_subnet_ids) != n or len(self.public_subnet_ids) != n:
+            raise ValueError(
+                f"one private and one public subnet per availability zone: {n} zones, "
+                f"{len(self.private_subnet_ids)} private and {len(self.public_subnet_ids)} public subnets"
+            )
+        return self
+
+
 class RestoreSource(Model):
     """Where a database comes from instead of starting empty (disaster recovery)."""
 
@@ -77,8 +98,25 @@ class RestoreSource(Model):
         return self
 
 
+def _postgres_major(value: str) -> str:
+    if re.fullmatch(r"1[4-7]\.\d+", value):
+        raise ValueError(
+            f"give the major version only, e.g. \"{value.split('.')[0]}\": RDS retires old minor versions "
+            "(a pinned minor is eventually refused on create) and applies minor upgrades itself "
+            "(autoMinorVersionUpgrade), so a pinned minor would read as a downgrade on the next update"
+        )
+    if not re.fullmatch(r"1[4-7]", value):
+        raise ValueError("a PostgreSQL major version RDS offers: 14, 15, 16 or 17")
+    return value
+
+
+PostgresMajor = Annotated[str, AfterValidator(_postgres_major)]
+
+
 class DatabaseSettings(Model):
-    engine_version: str = Field("16.4", pattern=r"^16\.\d+$")
+    # The major only: RDS picks the default minor on create and upgrades minors in the
+    # maintenance window (auto_minor_version_upgrade); the provider keeps "16" without a diff.
+    engine_version: PostgresMajor = "16"
     instance_class: str = Field("db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
     replica_instance_class: str | None = Field(None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
     replicas: int = Field(1, ge=0, le=5)
@@ -114,7 +152,8 @@ class DatabaseSettings(Model):
 
 
 class PgBouncerSettings(Model):
-    image: Image = "bitnami/pgbouncer:1.23.1"
+    # CloudNativePG's PgBouncer image: maintained, multi-arch, PgBouncer on PATH (/usr/bin).
+    image: Image = "ghcr.io/cloudnative-pg/pgbouncer:1.24.1"
     exporter_image: Image = "prometheuscommunity/pgbouncer-exporter:v0.10.2"
     # Init container that fetches the RDS CA bundle at pod start (see components/pgbouncer.py).
     ca_fetch_image: Image = "curlimages/curl:8.11.1"

@@ -28,6 +28,7 @@ from pydantic import (
 from components.settings import (
     DailyWindow,
     DatabaseSettings,
+    ExistingNetwork,
     Image,
     MaintenanceWindow,
     Model,
@@ -109,6 +110,17 @@ class NetworkSettings(Model):
     # "one_per_az": each private subnet egresses through the NAT in its own AZ.
     nat_gateways: Literal["single", "one_per_az"] = "one_per_az"
     flow_logs_retention_days: LogRetentionDays = 90
+    # Use an existing VPC instead of creating one (a DR rebuild in the recovery VPC).
+    existing: ExistingNetwork | None = None
+
+    @model_validator(mode="after")
+    def _existing(self) -> NetworkSettings:
+        if self.existing is not None and self.existing.cidr != self.cidr:
+            raise ValueError(f"cidr ({self.cidr}) must be the existing VPC's ({self.existing.cidr})")
+        if self.existing is not None and len(self.existing.availability_zones) != self.az_count:
+            raise ValueError(f"azCount ({self.az_count}) must match the existing VPC's "
+                             f"{len(self.existing.availability_zones)} availability zones")
+        return self
 
 
 class ClusterSettings(Model):
@@ -275,7 +287,8 @@ class DrSettings(Model):
     # RDS automated-backup replication into the DR region (point-in-time restore there).
     automated_backup_replication: bool = False
     automated_backup_retention_days: int = Field(7, ge=1, le=35)
-    # Fresh VPC range for a rebuild in the DR region (so both can be peered later).
+    # The recovery VPC's range in the DR region (distinct from the home VPC, so both can be
+    # peered): the cross-region replica lives there, and a rebuild brings the platform up in it.
     rebuild_cidr: VpcCidr = "10.64.0.0/16"
 
 

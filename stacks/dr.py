@@ -454,6 +454,8 @@ def _promote_replica(clients: ClientFactory, option: RecoveryOption, settings: S
         rds.promote_read_replica(
             DBInstanceIdentifier=option.identifier,
             BackupRetentionPeriod=settings.database.backup_retention_days,
+            # As the DR stack declares it, so adopting the promoted instance finds no difference.
+            PreferredBackupWindow=settings.database.backup_window,
         )
     if wait:
         rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=option.identifier)

@@ -31,15 +31,28 @@ from typing import Any
 
 import typer
 
+from components.pgbouncer_config import render_hba, render_ini, render_userlist
+from components.settings import PgBouncerSettings
+
 REPO = Path(__file__).resolve().parent.parent
 APP_DIR = REPO / "app"
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PGBOUNCER = Path("/usr/sbin/pgbouncer")
 REDIS_SERVER = Path("/usr/bin/redis-server")
+# A container's default PATH: the pod's command finds `pgbouncer` on it, whichever image it runs.
+PGBOUNCER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # binary -> the Debian package that provides it
 PACKAGES = {PG_BIN / "postgres": "postgresql", PGBOUNCER: "pgbouncer", REDIS_SERVER: "redis-server"}
 DB_NAME, DB_USER = "shipments", "shipments"
+
+
+def pgbouncer_version() -> tuple[int, int]:
+    """(major, minor) of the local pgbouncer binary, e.g. (1, 18) on Debian 12."""
+    out = subprocess.run([str(PGBOUNCER), "--version"], capture_output=True, text=True, check=False).stdout
+    first = out.split()[1] if len(out.split()) > 1 else "0.0"
+    major, _, rest = first.partition(".")
+    return int(major or 0), int(rest.split(".")[0] or 0)
 
 
 class HarnessError(RuntimeError):
@@ -338,27 +351,38 @@ class Topology:
         assert self.root is not None
         conf_dir = self.root / "pgbouncer"
         userlist = conf_dir / "userlist.txt"
-        userlist.write_text(f'"{DB_USER}" "{self.db_password}"\n')
+        userlist.write_text(render_userlist({DB_USER: self.db_password}))
+        (conf_dir / "pgbouncer_hba.conf").write_text(render_hba())
         ini = conf_dir / "pgbouncer.ini"
+        # The ini the cluster runs (components/pgbouncer_config.py), with what differs on one host:
+        # loopback ports, no TLS to the servers, and fail-fast timeouts so the app's replica
+        # fallback kicks in quickly when a backend is down.
         ini.write_text(
-            "[databases]\n"
-            f"{DB_NAME} = host=127.0.0.1 port={self.ports['primary']} dbname={DB_NAME}\n"
-            f"{DB_NAME}_ro = host=127.0.0.1 port={self.ports['replica']} dbname={DB_NAME}\n"
-            "[pgbouncer]\n"
-            f"listen_addr = 127.0.0.1\nlisten_port = {self.ports['pgbouncer']}\nunix_socket_dir =\n"
-            f"auth_type = scram-sha-256\nauth_file = {userlist}\npool_mode = transaction\n"
-            "max_client_conn = 2000\ndefault_pool_size = 40\nreserve_pool_size = 5\n"
-            # Fail fast when a backend is down, so the app's replica fallback kicks in quickly.
-            "server_connect_timeout = 2\nserver_login_retry = 1\nquery_wait_timeout = 5\n"
-            "ignore_startup_parameters = extra_float_digits\nlog_connections = 0\nlog_disconnections = 0\n"
+            render_ini(
+                PgBouncerSettings(default_pool_size=40, read_only_pool_size=40, reserve_pool_size=5,
+                                  max_client_conn=2000),
+                "127.0.0.1",
+                ["127.0.0.1"],
+                port=self.ports["primary"],
+                replica_port=self.ports["replica"],
+                dbname=DB_NAME,
+                listen_addr="127.0.0.1",
+                listen_port=self.ports["pgbouncer"],
+                config_dir=str(conf_dir),
+                secret_dir=str(conf_dir),
+                ca_file=None,
+                prepared_statements=pgbouncer_version() >= (1, 21),
+                overrides={"server_connect_timeout": "2", "server_login_retry": "1", "query_wait_timeout": "5"},
+            )
         )
-        for path in (conf_dir, userlist, ini):
+        for path in (conf_dir, userlist, ini, conf_dir / "pgbouncer_hba.conf"):
             self._chown(path)
         os.chmod(userlist, 0o600)
         self._spawn(
             Service(
                 "pgbouncer",
-                [str(PGBOUNCER), str(ini)],
+                # By name on PATH, as the pod's command runs it (Debian installs it in /usr/sbin).
+                [shutil.which("pgbouncer", path=PGBOUNCER_PATH) or str(PGBOUNCER), str(ini)],
                 self.ports["pgbouncer"],
                 str(self.root / "logs" / "pgbouncer.log"),
                 as_postgres=True,

@@ -30,8 +30,27 @@ def build(s: Settings) -> None:
             az_count=s.network.az_count,
             nat_gateways=s.network.nat_gateways,
             flow_logs_retention_days=s.network.flow_logs_retention_days,
+            existing=s.network.existing,
             tags=s.standard_tags,
         ),
+    )
+
+    # The recovery VPC in the DR region: the standby database lives there, and a rebuild brings
+    # the platform up in it (so the promoted database and the new cluster share one network).
+    recovery = (
+        Network(
+            f"{s.name_prefix}-recovery",
+            NetworkArgs(
+                cidr=s.dr.rebuild_cidr,
+                az_count=s.network.az_count,
+                nat_gateways="single",
+                flow_logs_retention_days=s.network.flow_logs_retention_days,
+                region=s.dr.region,
+                tags=s.standard_tags,
+            ),
+        )
+        if s.database.cross_region_replica
+        else None
     )
 
     cluster = Cluster(
@@ -66,6 +85,9 @@ def build(s: Settings) -> None:
             availability_zones=network.azs,
             settings=s.database,
             dr_region=s.dr.region if s.database.cross_region_replica else None,
+            dr_vpc_id=recovery.vpc_id if recovery else None,
+            dr_subnet_ids=recovery.private_subnet_ids if recovery else (),
+            dr_allowed_cidrs=[recovery.vpc_cidr] if recovery else (),
             protect=s.is_prod,
             tags=s.standard_tags,
         ),
@@ -124,6 +146,7 @@ def build(s: Settings) -> None:
             db_username=database.master_username,
             db_password=database.master_password,
             pgbouncer_pod_labels=pgbouncer.pod_labels,
+            wait_for=[pgbouncer.deployment],
             redis_host=cache.primary_endpoint,
             redis_port=cache.port,
             redis_auth_token=cache.auth_token,
@@ -240,6 +263,7 @@ def build(s: Settings) -> None:
     pulumi.export("databasePrimaryEndpoint", database.primary_address)
     pulumi.export("databaseReplicaIdentifiers", database.replica_identifiers)
     pulumi.export("databaseCrossRegionReplicaIdentifier", database.cross_region_replica_identifier)
+    pulumi.export("recoveryVpcId", recovery.vpc_id if recovery else None)
     pulumi.export("pgbouncerServiceHost", pgbouncer.service_host)
     pulumi.export("redisPrimaryEndpoint", cache.primary_endpoint)
     pulumi.export("appImage", app.image)

@@ -5,6 +5,12 @@ pg_advisory_xact_lock (a transaction-scoped lock, which also works through PgBou
 pooling). It also sets the role's 10 s statement_timeout: a startup parameter would be rejected by
 PgBouncer, a role setting applies to every new server session (and sessions older than the setting
 are ended, see _drop_sessions_without).
+
+The first connection is retried with capped, jittered backoff for up to MIGRATE_CONNECT_TIMEOUT
+seconds (default 300): the Job may start while PgBouncer's pods or the database behind them are
+still coming up, and a Job that fails its first connection would exhaust its backoffLimit and wedge
+the rollout. Only errors that mean "not there yet" are retried; a wrong password or a failed
+migration fails at once.
 """
 
 from __future__ import annotations
@@ -13,11 +19,16 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import random
 import re
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
+
+from shipments.backoff import backoff_delay
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 LOCK_ID = 0x5348_4950  # "SHIP"
@@ -25,6 +36,52 @@ STATEMENT_TIMEOUT = "10s"
 ROLE_SETTINGS = (f"statement_timeout={STATEMENT_TIMEOUT}", "idle_in_transaction_session_timeout=30s")
 _GONE = (asyncpg.AdminShutdownError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+CONNECT_TIMEOUT_DEFAULT = 300.0
+# "Not there yet": the socket is refused or times out, the server is starting or shutting down,
+# PgBouncer cannot reach its server yet (it reports that as a protocol violation, 08P01), or every
+# connection slot is taken for a moment.
+_NOT_YET: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ConnectionDoesNotExistError,
+)
+
+
+class ConnectTimeout(RuntimeError):
+    """The database did not accept a connection within the deadline."""
+
+
+async def connect_with_retry(
+    dsn: str,
+    *,
+    timeout: float = CONNECT_TIMEOUT_DEFAULT,
+    connect: Callable[[], Awaitable[asyncpg.Connection]] | None = None,
+    log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+    base: float = 0.5,
+    cap: float = 10.0,
+) -> asyncpg.Connection:
+    """Connect, retrying transient failures with full-jitter backoff until `timeout` seconds pass."""
+    open_ = connect or (lambda: asyncpg.connect(dsn, statement_cache_size=0, timeout=10))
+    deadline = time.monotonic() + timeout
+    rng = random.Random()
+    attempt = 0
+    while True:
+        try:
+            return await open_()
+        except _NOT_YET as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ConnectTimeout(
+                    f"the database did not accept a connection within {timeout:.0f} s "
+                    f"({attempt + 1} attempts); last error: {type(exc).__name__}: {exc}"
+                ) from exc
+            delay = min(left, backoff_delay(attempt, base=base, cap=cap, rng=rng))
+            log(f"database not reachable yet ({type(exc).__name__}: {exc}); retry {attempt + 1} in {delay:.1f} s")
+            await asyncio.sleep(delay)
+            attempt += 1
 
 
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[str, Path]]:
@@ -37,9 +94,11 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[str, Path]]:
     return files
 
 
-async def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def migrate(
+    dsn: str, directory: Path = MIGRATIONS_DIR, *, connect_timeout: float = CONNECT_TIMEOUT_DEFAULT
+) -> list[str]:
     """Apply pending migrations; returns the versions applied by this call."""
-    conn = await asyncpg.connect(dsn, statement_cache_size=0)
+    conn = await connect_with_retry(dsn, timeout=connect_timeout)
     applied: list[str] = []
     try:
         async with conn.transaction():
@@ -99,7 +158,19 @@ def main() -> int:
     if not dsn:
         print("set MIGRATION_DATABASE_URL or DATABASE_URL", file=sys.stderr)
         return 2
-    applied = asyncio.run(migrate(dsn))
+    raw_timeout = os.environ.get("MIGRATE_CONNECT_TIMEOUT", str(CONNECT_TIMEOUT_DEFAULT))
+    try:
+        timeout = float(raw_timeout)
+        if not 0 <= timeout <= 3600:
+            raise ValueError
+    except ValueError:
+        print(f"MIGRATE_CONNECT_TIMEOUT must be seconds between 0 and 3600, got {raw_timeout!r}", file=sys.stderr)
+        return 2
+    try:
+        applied = asyncio.run(migrate(dsn, connect_timeout=timeout))
+    except ConnectTimeout as exc:
+        print(f"migrate: giving up: {exc}", file=sys.stderr)
+        return 1
     print(f"applied: {', '.join(applied)}" if applied else "up to date")
     return 0
 

@@ -187,12 +187,18 @@ def instance(ctx: Ctx, r: Res) -> Out:
                                                "PerformanceInsightsKMSKeyId": 1})
     elif source:
         kw = _params(rds, "CreateDBInstanceReadReplica", inputs)
+        network: dict[str, Any] = {}
         if str(source).startswith("arn:"):
             # Cross-region: asked of the replica's region, naming the source by ARN.
             kw["SourceRegion"] = str(source).split(":")[3]
+            # AWS takes the replica's own subnet group and security groups in this call; moto
+            # looks the subnet group up in the source's region, so they follow as a modify.
+            network = {k: kw.pop(k) for k in ("DBSubnetGroupName", "VpcSecurityGroupIds") if k in kw}
         db = rds.create_db_instance_read_replica(SourceDBInstanceIdentifier=source, Tags=tags, **kw)["DBInstance"]
         db = _modify_rest(rds, ident, inputs, {**kw, "MasterUserPassword": 1, "MasterUsername": 1, "DBName": 1,
                                                "StorageEncrypted": 1, "EngineVersion": 1})
+        if network:
+            db = rds.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, **network)["DBInstance"]
     elif inputs.get("snapshotIdentifier"):
         kw = _params(rds, "RestoreDBInstanceFromDBSnapshot", inputs)
         db = rds.restore_db_instance_from_db_snapshot(

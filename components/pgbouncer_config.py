@@ -1,0 +1,122 @@
+"""Components room: PgBouncer's configuration files, rendered from the pooler's settings.
+
+Pure functions with no Pulumi import, so the one `pgbouncer.ini` the cluster runs is also what the
+local topology (`stacks/local.py`) starts PgBouncer with: what the tests exercise is the file
+production reads, not a hand-written look-alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from components.settings import PgBouncerSettings
+
+PORT = 6432
+RW_DATABASE = "shipments"
+RO_DATABASE = "shipments_ro"
+# A user that exists only in PgBouncer: the exporter reads SHOW STATS/POOLS as it, over loopback.
+STATS_USER = "pgbouncer_stats"
+# Sibling mounts: a mount nested inside a ConfigMap volume cannot be created (read-only).
+CONFIG_DIR = "/etc/pgbouncer/config"
+SECRET_DIR = "/etc/pgbouncer/secret"
+TLS_DIR = "/etc/pgbouncer/tls"
+CA_FILE = f"{TLS_DIR}/rds-ca.pem"
+
+
+def server_connections(s: PgBouncerSettings) -> int:
+    """Server connections every PgBouncer pod may open at once, all pods together."""
+    return s.replicas * (s.default_pool_size + s.read_only_pool_size + s.reserve_pool_size)
+
+
+def render_ini(
+    s: PgBouncerSettings,
+    primary: str,
+    replicas: Sequence[str],
+    *,
+    port: int = 5432,
+    replica_port: int | None = None,
+    dbname: str = RW_DATABASE,
+    listen_addr: str = "0.0.0.0",
+    listen_port: int = PORT,
+    config_dir: str = CONFIG_DIR,
+    secret_dir: str = SECRET_DIR,
+    ca_file: str | None = CA_FILE,
+    prepared_statements: bool = True,
+    overrides: Mapping[str, str] | None = None,
+) -> str:
+    """pgbouncer.ini: `shipments` -> the primary, `shipments_ro` -> the replicas (or the primary).
+
+    `replica_port` is the replicas' port when it differs from the primary's (the local topology
+    runs both on one host); `ca_file=None` connects to servers without TLS (the local topology's PostgreSQL has none);
+    `prepared_statements=False` leaves out max_prepared_statements, which PgBouncer < 1.21 refuses
+    as an unknown parameter; `overrides` replaces or adds [pgbouncer] settings.
+    """
+    readers = ",".join(replicas) if replicas else primary
+    reader_port = (replica_port or port) if replicas else port
+    settings: dict[str, str] = {
+        "listen_addr": listen_addr,
+        "listen_port": str(listen_port),
+        # No unix socket: the root filesystem is read-only and nothing local needs one.
+        "unix_socket_dir": "",
+        "auth_type": "hba",
+        "auth_hba_file": f"{config_dir}/pgbouncer_hba.conf",
+        "auth_file": f"{secret_dir}/userlist.txt",
+        "stats_users": STATS_USER,
+        "pool_mode": "transaction",
+        "default_pool_size": str(s.default_pool_size),
+        "reserve_pool_size": str(s.reserve_pool_size),
+        "reserve_pool_timeout": "3",
+        "max_client_conn": str(s.max_client_conn),
+        "server_idle_timeout": str(s.server_idle_timeout_seconds),
+        "server_lifetime": "3600",
+        "query_wait_timeout": "60",
+        "ignore_startup_parameters": "extra_float_digits,options",
+        "application_name_add_host": "1",
+        "log_connections": "0",
+        "log_disconnections": "0",
+        "log_pooler_errors": "1",
+        "stats_period": "60",
+    }
+    if prepared_statements:
+        # asyncpg prepares statements; PgBouncer >= 1.21 tracks them in transaction mode.
+        settings["max_prepared_statements"] = "200"
+    if ca_file is not None:
+        # RDS forces TLS; verify-full checks the chain and that the name is the endpoint's.
+        settings |= {
+            "server_tls_sslmode": "verify-full",
+            "server_tls_ca_file": ca_file,
+            "server_tls_protocols": "secure",  # TLS 1.2 and 1.3
+        }
+    settings |= dict(overrides or {})
+    return "\n".join(
+        [
+            "[databases]",
+            f"{RW_DATABASE} = host={primary} port={port} dbname={dbname} pool_size={s.default_pool_size}",
+            # Several hosts: PgBouncer spreads new server connections over them round robin.
+            f"{RO_DATABASE} = host={readers} port={reader_port} dbname={dbname} pool_size={s.read_only_pool_size}",
+            "",
+            "[pgbouncer]",
+            *(f"{k} = {v}" if v else f"{k} =" for k, v in settings.items()),
+            "",
+        ]
+    )
+
+
+def render_hba() -> str:
+    """Who may log in how: the exporter over loopback without a password, everyone else SCRAM."""
+    return "\n".join(
+        [
+            f"host pgbouncer {STATS_USER} 127.0.0.1/32 trust",
+            f"host all {STATS_USER} 0.0.0.0/0 reject",
+            "host all all 0.0.0.0/0 scram-sha-256",
+            "",
+        ]
+    )
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def render_userlist(users: Mapping[str, str]) -> str:
+    return "".join(f"{_quote(u)} {_quote(p)}\n" for u, p in users.items())
