@@ -7,7 +7,9 @@ from policy.rules import (  # noqa: F401 - imported for their registrations
     kms,
     kubernetes,
     network,
+    ordering,
     rds,
     s3,
     stack,
+    versions,
 )

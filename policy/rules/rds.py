@@ -239,3 +239,24 @@ def _default_group_ssl(props: dict[str, Any]) -> list[str]:
     if major is not None and major < 15:
         return [f"no parameter group: the default for PostgreSQL {version} leaves rds.force_ssl at 0"]
     return []
+
+
+@resource_rule(
+    "rds-own-subnet-group",
+    types=[INSTANCE],
+    description="Every primary and every cross-region replica names its own DB subnet group (private subnets of "
+    "a VPC of ours); without one RDS puts it in the region's default VPC, which many organisations delete and "
+    "no platform of ours can reach.",
+    severity="high",
+    remediation="Create an aws.rds.SubnetGroup from the stack's private subnets (in the replica's region for a "
+    "cross-region replica) and pass its name as db_subnet_group_name.",
+)
+def own_subnet_group(props: dict[str, Any], ctx: Ctx) -> list[str]:
+    if is_replica(props) and not is_cross_region_replica(props):
+        return []  # a same-region replica inherits its source's subnet group
+    group = props.get("dbSubnetGroupName")
+    if is_unknown(group) or has_value(group):
+        return []
+    what = "cross-region replica" if is_cross_region_replica(props) else "instance"
+    return [f"this {what} names no dbSubnetGroupName: it would land in the region's default VPC (or fail where "
+            f"there is none)"]

@@ -83,9 +83,12 @@ def test_primary_durability_follows_the_environment(
     assert sorted(primary["EnabledCloudwatchLogsExports"]) == ["postgresql", "upgrade"]
     assert primary["MonitoringInterval"] > 0 and primary["MonitoringRoleArn"].startswith("arn:aws:iam::")
     assert primary["DBName"] == "shipments"
-    assert primary["AutoMinorVersionUpgrade"] is False, "minor versions move through config only"
+    # The major only, minors upgraded by RDS: a forced minor upgrade never reads as a downgrade.
+    assert primary["AutoMinorVersionUpgrade"] is True
 
     node = d.graph.named(f"berth-{stack}-primary", INSTANCE)
+    assert node.inputs["engineVersion"] == "16", "no pinned minor: RDS retires them"
+    assert node.inputs["autoMinorVersionUpgrade"] is True
     assert node.protect is protected, "prod's primary is protect=True; staging's can be destroyed"
     assert node.inputs["performanceInsightsEnabled"] is True
     assert node.inputs["performanceInsightsKmsKeyId"] == key_arn
@@ -126,6 +129,29 @@ def test_cross_region_replica_uses_the_source_arn_and_a_key_of_its_own_region(pr
     assert moto_dr["StorageEncrypted"] is True
     groups = prod.client("rds", "us-west-2").describe_db_parameter_groups()["DBParameterGroups"]
     assert dr.inputs["parameterGroupName"] in {g["DBParameterGroupName"] for g in groups}
+
+
+def test_cross_region_replica_keeps_no_backups_and_lives_in_a_recovery_vpc_of_ours(prod: Deployed) -> None:
+    dr = prod.graph.named("berth-prod-dr-replica", INSTANCE)
+    # RDS for PostgreSQL keeps no automated backups on a read replica; promotion sets them.
+    assert dr.inputs["backupRetentionPeriod"] == 0
+    assert dr.inputs["autoMinorVersionUpgrade"] is True
+    moto_dr = instances(prod, "us-west-2")["berth-prod-dr-replica"]
+    ec2 = prod.client("ec2", "us-west-2")
+    recovery_vpc = prod.graph.outputs["recoveryVpcId"]
+    vpc = ec2.describe_vpcs(VpcIds=[recovery_vpc])["Vpcs"][0]
+    assert vpc["IsDefault"] is False and vpc["CidrBlock"] == "10.64.0.0/16"
+    # Its own subnet group, in private subnets of that VPC, and its own security group there.
+    assert moto_dr["DBSubnetGroup"]["DBSubnetGroupName"] == "berth-prod-recovery-db"
+    assert moto_dr["DBSubnetGroup"]["VpcId"] == recovery_vpc
+    subnets = ec2.describe_subnets(SubnetIds=[s["SubnetIdentifier"] for s in moto_dr["DBSubnetGroup"]["Subnets"]])
+    assert {t["Value"] for s in subnets["Subnets"] for t in s["Tags"] if t["Key"] == "Tier"} == {"private"}
+    (sg_id,) = [g["VpcSecurityGroupId"] for g in moto_dr["VpcSecurityGroups"]]
+    sg = ec2.describe_security_groups(GroupIds=[sg_id])["SecurityGroups"][0]
+    assert sg["VpcId"] == recovery_vpc
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [sg_id]}])["SecurityGroupRules"]
+    ingress = [r for r in rules if not r["IsEgress"]]
+    assert [(r["FromPort"], r["ToPort"], r.get("CidrIpv4")) for r in ingress] == [(5432, 5432, "10.64.0.0/16")]
 
 
 # ---- parameters and network ---------------------------------------------------------------------
@@ -189,7 +215,7 @@ def _seed_source(cloud: EmbeddedCloud, ident: str, region: str = "us-east-1") ->
         DBInstanceIdentifier=ident,
         DBInstanceClass="db.t4g.medium",
         Engine="postgres",
-        EngineVersion="16.4",
+        EngineVersion="16",
         AllocatedStorage=20,
         DBName="legacydata",
         MasterUsername="legacy_admin",
@@ -323,6 +349,8 @@ def _prod_raw(**database: Any) -> dict[str, Any]:
         ({"replicas": -1}, "berth:database.replicas", "greater than or equal to 0"),
         ({"instanceClass": "m6i.large"}, "berth:database.instanceClass", "db"),
         ({"replicaInstanceClass": "r6g.large"}, "berth:database.replicaInstanceClass", "db"),
+        ({"engineVersion": "16.4"}, "berth:database.engineVersion", "major version only"),
+        ({"engineVersion": "12"}, "berth:database.engineVersion", "14, 15, 16 or 17"),
     ],
 )
 def test_bad_database_settings_name_the_key(change: dict[str, Any], key: str, hint: str) -> None:
@@ -374,5 +402,8 @@ def test_component_refuses_settings_aws_would_reject() -> None:
                                                                                   allocated_storage_gib=100))
     with pytest.raises(ValueError, match="dr_region"):
         DatabaseArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], settings=DatabaseSettings(cross_region_replica=True))
+    with pytest.raises(ValueError, match="default VPC"):
+        DatabaseArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], settings=DatabaseSettings(cross_region_replica=True),
+                     dr_region="us-west-2")
     with pytest.raises(ValueError, match="two availability zones"):
         DatabaseArgs(vpc_id="vpc-1", subnet_ids=["a"], settings=DatabaseSettings())

@@ -70,7 +70,7 @@ def container(name: str, image: str, **extra: Any) -> dict[str, Any]:
 
 
 def deployment(name: str, labels: dict[str, str], replicas: int, containers: list[dict[str, Any]],
-               volumes: list[dict[str, Any]] | None = None) -> Resource:
+               volumes: list[dict[str, Any]] | None = None, **kw: Any) -> Resource:
     return res("kubernetes:apps/v1:Deployment", name, {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -84,7 +84,7 @@ def deployment(name: str, labels: dict[str, str], replicas: int, containers: lis
                          "volumes": volumes or []},
             },
         },
-    }, tags=False)
+    }, tags=False, **kw)
 
 
 def pdb(name: str, labels: dict[str, str]) -> Resource:
@@ -128,11 +128,13 @@ def golden() -> StackView:
         res("aws:rds/instance:Instance", "primary", {
             **rds_common, "identifier": "berth-prod-primary", "arn": PRIMARY_ARN, "backupRetentionPeriod": 35,
             "multiAz": True, "deletionProtection": True, "skipFinalSnapshot": False,
-            "parameterGroupName": "berth-prod-pg",
+            "parameterGroupName": "berth-prod-pg", "engineVersion": "16", "autoMinorVersionUpgrade": True,
+            "dbSubnetGroupName": "berth-prod-db", "address": "primary.example",
         }),
         res("aws:rds/instance:Instance", "replica", {
             **rds_common, "identifier": "berth-prod-replica-1", "replicateSourceDb": "berth-prod-primary",
             "arn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:berth-prod-replica-1", "parameterGroupName": "berth-prod-pg",
+            "autoMinorVersionUpgrade": True, "address": "replica.example",
         }),
         res("aws:elasticache/replicationGroup:ReplicationGroup", "cache", {
             "replicationGroupId": "berth-prod-cache", "atRestEncryptionEnabled": True, "kmsKeyId": KEY_ARN,
@@ -231,20 +233,31 @@ def golden() -> StackView:
         res("kubernetes:core/v1:ConfigMap", "pgbouncer-config", {
             "metadata": {"name": "pgbouncer-config", "namespace": "shipments"},
             "data": {"pgbouncer.ini": PGBOUNCER_INI},
-        }, tags=False),
+        }, tags=False, property_dependencies={"data": [urn("aws:rds/instance:Instance", "primary"),
+                                                        urn("aws:rds/instance:Instance", "replica")]}),
         deployment("pgbouncer", pgb_labels, 3, [
-            container("pgbouncer", f"bitnami/pgbouncer@{DIGEST}"),
+            container("pgbouncer", f"ghcr.io/cloudnative-pg/pgbouncer@{DIGEST}"),
             container("exporter", f"prometheuscommunity/pgbouncer-exporter@{DIGEST}"),
-        ], volumes=[{"name": "config", "configMap": {"name": "pgbouncer-config"}}]),
+        ], volumes=[{"name": "config", "configMap": {"name": "pgbouncer-config"}}],
+            dependencies=[urn("kubernetes:core/v1:ConfigMap", "pgbouncer-config")]),
+        res("kubernetes:core/v1:Service", "pgbouncer-service", {
+            "metadata": {"name": "pgbouncer", "namespace": "shipments"},
+            "spec": {"type": "ClusterIP", "selector": pgb_labels, "ports": [{"port": 6432}]},
+        }, tags=False),
+        res("kubernetes:core/v1:Secret", "app-secret", {
+            "metadata": {"name": "app-secret", "namespace": "shipments"},
+            "stringData": {"DATABASE_URL": "postgresql://u:[secret]@pgbouncer.shipments.svc.cluster.local:6432/x"},
+        }, tags=False),
         pdb("pgbouncer", pgb_labels),
         hpa("pgbouncer", "pgbouncer", 3),
         res("kubernetes:batch/v1:Job", "migrate", {
             "metadata": {"name": "migrate", "namespace": "shipments"},
             "spec": {"template": {"spec": {"restartPolicy": "Never", "securityContext": {"runAsNonRoot": True},
                                            "containers": [{k: v for k, v in container(
-                                               "migrate", f"ghcr.io/berth/shipments-api@{DIGEST}").items()
+                                               "migrate", f"ghcr.io/berth/shipments-api@{DIGEST}",
+                                               envFrom=[{"secretRef": {"name": "app-secret"}}]).items()
                                                if not k.endswith("Probe")}]}}},
-        }, tags=False),
+        }, tags=False, dependencies=[urn("kubernetes:apps/v1:Deployment", "pgbouncer")]),
     ]
     return StackView(resources=resources, region=REGION)
 
@@ -350,6 +363,10 @@ MUTATIONS: dict[str, Mutation] = {
         destinationVaultArn=f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:berth-prod-copy"), "prod"),
     "stack-connection-budget": ("primary", lambda v: props(v, "pgbouncer-config")["data"].update(
         {"pgbouncer.ini": PGBOUNCER_INI.replace("max_client_conn = 400", "max_client_conn = 50")}), "prod"),
+    "engine-minor-versions-float": ("primary", _set("primary", "engineVersion", "16.4"), "prod"),
+    "rds-own-subnet-group": ("primary", _del("primary", "dbSubnetGroupName"), "prod"),
+    "stack-workload-ordering": ("migrate", lambda v: next(
+        r for r in v.resources if r.name == "migrate").dependencies.clear(), "prod"),
 }
 
 

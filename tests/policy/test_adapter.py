@@ -179,7 +179,8 @@ def test_pack_answers_the_cli_over_grpc() -> None:
         info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
         assert info.name == "berth" and {p.name for p in info.policies} == {r.id for r in RULES}
         found = analyze(stub, {"storageEncrypted": False, "kmsKeyId": KEY, "backupRetentionPeriod": 35,
-                               "multiAz": UNKNOWN_BOOLEAN_VALUE, "deletionProtection": True, "tags": TAGS})
+                               "multiAz": UNKNOWN_BOOLEAN_VALUE, "deletionProtection": True, "tags": TAGS,
+                               "dbSubnetGroupName": "berth-prod-db"})
         assert found == [("rds-storage-encrypted", analyzer_pb2.MANDATORY)]
 
 
@@ -188,7 +189,7 @@ def test_served_pack_reads_the_environment_from_the_stack_config() -> None:
     env = {"PULUMI_CONFIG": '{"berth:environment": "prod"}', "PULUMI_STACK": "prod", "PULUMI_PROJECT": "berth",
            "PULUMI_DRY_RUN": "true"}
     props = {"storageEncrypted": True, "kmsKeyId": KEY, "backupRetentionPeriod": 35, "multiAz": False,
-             "deletionProtection": True, "tags": {**TAGS, "Environment": ""}}
+             "deletionProtection": True, "tags": {**TAGS, "Environment": ""}, "dbSubnetGroupName": "berth-prod-db"}
     with served_pack(env) as stub:
         assert {name for name, _ in analyze(stub, props)} == {"rds-multi-az-prod", "aws-standard-tags"}
     with served_pack({**env, "PULUMI_CONFIG": '{"berth:environment": "staging"}', "PULUMI_STACK": "staging"}) as stub:

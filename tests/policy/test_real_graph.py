@@ -155,6 +155,22 @@ def _k8s_drop(type_: str) -> Callable[[Graph], str]:
     return mutate
 
 
+JOB = "kubernetes:batch/v1:Job"
+
+
+def _job_unordered(g: Graph) -> str:
+    """Undo the fix: the migrations Job no longer waits for PgBouncer's Deployment."""
+    job = node(g, JOB)
+    pgbouncer = node(g, DEP, lambda p: p["metadata"].get("name") == "pgbouncer")
+    job.dependencies = [d for d in job.dependencies if d != pgbouncer.urn]
+    return job.urn
+
+
+def _dr_replica_in_default_vpc(g: Graph) -> str:
+    return edit(node(g, RDS, lambda p: str(p.get("replicateSourceDb", "")).startswith("arn:")),
+                pop("dbSubnetGroupName"))
+
+
 CASES: dict[str, Callable[[Graph], str]] = {
     "rds-storage-encrypted": lambda g: edit(primary(g), set_("storageEncrypted", False)),
     "rds-customer-kms-key": lambda g: edit(primary(g), pop("kmsKeyId")),
@@ -206,6 +222,9 @@ CASES: dict[str, Callable[[Graph], str]] = {
     "stack-database-backup-selection": _no_selection,
     "stack-backup-cross-region-prod": _copy_in_region,
     "stack-connection-budget": _tiny_pgbouncer,
+    "stack-workload-ordering": _job_unordered,
+    "engine-minor-versions-float": lambda g: edit(primary(g), set_("engineVersion", "16.4")),
+    "rds-own-subnet-group": _dr_replica_in_default_vpc,
 }
 
 
@@ -220,3 +239,11 @@ def test_rule_catches_a_change_to_the_real_prod_graph(rule_id: str, prod: Deploy
     urn = CASES[rule_id](graph)
     hits = {v.urn for v in evaluate(graph).violations if v.rule_id == rule_id and (v.rule_id, v.urn) not in before}
     assert urn in hits, f"{rule_id} did not flag {urn}"
+
+
+def test_the_unordered_job_is_named_with_the_backend_it_would_race(prod: Deployed) -> None:
+    graph = copy.deepcopy(prod.graph)
+    _job_unordered(graph)
+    (msg,) = [v.message for v in evaluate(graph).violations if v.rule_id == "stack-workload-ordering"]
+    assert "Job '" in msg and "Service 'berth-prod-pgbouncer-service'" in msg
+    assert "Deployment 'berth-prod-pgbouncer-deployment'" in msg
