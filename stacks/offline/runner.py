@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from stacks.offline.assets import asset_problems
 from stacks.offline.cloud import EmbeddedCloud
 from stacks.offline.graph import SECRET, Graph, Node
 from stacks.offline.handlers import INVOKES, RESOURCES, Ctx, Res, generic, load_all, unwrap_secrets
@@ -211,6 +212,9 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
                 self.provider_regions[urn] = inputs.get("region") or ctx.default_region
 
             if request.custom:
+                problems = asset_problems(request.type, request.name, raw)
+                if problems:
+                    raise ProgramError("embedded cloud refused " + "; ".join(problems))
                 res = Res(request.type, request.name, urn, inputs, region or ctx.default_region, ctx.stack)
                 id_, state = mocks.new_resource(res)
             else:
