@@ -92,9 +92,12 @@ def preview(
     manifests = sum(1 for p in written if p.parent.name == "manifests")
     console.print(
         f"[bold green]✓[/bold green] {len(graph.resources)} resources in {len(graph.components)} components "
-        f"({time.perf_counter() - started:.1f}s); wrote {target}/graph.json, graph.mmd, "
+        f"({time.perf_counter() - started:.1f}s); wrote {target}/graph.json, graph.mmd, timeline.mmd, "
         f"{manifests} manifests" + (", policy.json" if report is not None else "")
     )
+    from stacks.timeline import summary
+
+    console.print(f"[bold]timeline:[/bold] {summary(graph)}")
     if report is not None:
         report.render(console)
         if report.mandatory_failures:

@@ -170,13 +170,17 @@ def manifests(graph: Graph) -> dict[str, dict[str, Any]]:
 
 
 def write_build(graph: Graph, out_dir: Path, policy: dict[str, Any] | None = None) -> list[Path]:
-    """Write graph.json, graph.mmd, manifests/*.yaml (and policy.json) under out_dir."""
+    """Write graph.json, graph.mmd, timeline.mmd, manifests/*.yaml (and policy.json) under out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     graph.write(out_dir / "graph.json")
     written.append(out_dir / "graph.json")
     (out_dir / "graph.mmd").write_text(mermaid(graph))
     written.append(out_dir / "graph.mmd")
+    from stacks.timeline import gantt
+
+    (out_dir / "timeline.mmd").write_text(gantt(graph))
+    written.append(out_dir / "timeline.mmd")
     mdir = out_dir / "manifests"
     mdir.mkdir(exist_ok=True)
     for old in mdir.glob("*.yaml"):

@@ -1,0 +1,79 @@
+"""Tests room (stacks): the first-deploy timeline drawn from the real graphs.
+
+It must tell a reviewer what the first `pulumi up` waits on: the database tier, then PgBouncer,
+then the migrations Job, then the app. Each resource starts only when everything it depends on
+(explicitly, through its inputs, or through its provider) is done.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from stacks.render import write_build
+from stacks.timeline import TYPICAL, schedule, summary, typical_seconds
+from tests.conftest import Deployed
+
+JOB = "kubernetes:batch/v1:Job"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+RDS = "aws:rds/instance:Instance"
+
+
+@pytest.mark.parametrize("name", ["staging", "prod"])
+def test_the_path_to_serving_runs_through_the_database_pgbouncer_the_migrations_and_the_app(
+    request: pytest.FixtureRequest, name: str
+) -> None:
+    d: Deployed = request.getfixturevalue(name)
+    t = schedule(d.graph)
+    kinds = [(t.slots[u].node.type, t.slots[u].node.name) for u in t.serving]
+    types = [k for k, _ in kinds]
+    assert types[-3:] == [DEPLOYMENT, JOB, DEPLOYMENT]
+    assert "pgbouncer" in kinds[-3][1] and kinds[-1][1].endswith("-deployment")
+    assert RDS in types and types.index(RDS) < len(types) - 3
+    # The Job starts exactly when the last thing it waits for is done: PgBouncer's rollout.
+    job = t.slots[t.serving[-2]]
+    assert job.start == t.slots[t.serving[-3]].end
+    # Half an hour or so, dominated by RDS: the order of magnitude a platform engineer expects.
+    assert 20 * 60 < t.serving_seconds < 60 * 60
+
+
+def test_staging_ends_on_the_serving_path_and_prod_on_its_dr_replica(staging: Deployed, prod: Deployed) -> None:
+    s = schedule(staging.graph)
+    assert s.serving == s.critical[: len(s.serving)]
+    p = schedule(prod.graph)
+    crit_types = [(p.slots[u].node.type, p.slots[u].node.region) for u in p.critical]
+    assert (RDS, "us-west-2") in crit_types, "prod's up ends after the cross-region replica"
+    assert p.total_seconds > p.serving_seconds
+    text = summary(prod.graph, p)
+    assert "the app serves after" in text and "berth-prod-dr-replica (20 min)" in text
+
+
+def test_kubernetes_objects_wait_for_the_cluster_through_their_provider(staging: Deployed) -> None:
+    t = schedule(staging.graph)
+    eks = next(s for s in t.slots.values() if s.node.type == "aws:eks/cluster:Cluster")
+    nodes = next(s for s in t.slots.values() if s.node.type == "aws:eks/nodeGroup:NodeGroup")
+    for s in t.slots.values():
+        if s.node.type.startswith("kubernetes:"):
+            assert s.start >= nodes.end >= eks.end, s.node.name
+
+
+def test_every_typical_time_says_where_it_comes_from() -> None:
+    assert all(seconds > 0 and len(source) > 10 for seconds, source in TYPICAL.values())
+
+
+def test_timeline_mmd_is_a_gantt_of_the_first_deploy(prod: Deployed, tmp_path: Path) -> None:
+    write_build(prod.graph, tmp_path)
+    text = (tmp_path / "timeline.mmd").read_text()
+    lines = [line for line in text.splitlines() if not line.startswith("%%")]
+    assert lines[0] == "gantt" and "dateFormat x" in text
+    tasks = [line for line in lines if re.match(r"^    [^ ].* :", line) and not line.strip().startswith(
+        ("title", "dateFormat", "axisFormat", "section"))]
+    t = schedule(prod.graph)
+    crit = [line for line in tasks if ":crit" in line]
+    assert len(crit) == sum(1 for u in t.critical if typical_seconds(t.slots[u].node) > 0)
+    for line in tasks:
+        m = re.match(r"^    (.+) :(?:(?:crit|active), )*r\d+, (\d+), (\d+)s$", line)
+        assert m, line
+    assert any("berth-prod-migrate" in line and "active" in line for line in tasks)
