@@ -153,8 +153,8 @@ class DatabaseSettings(Model):
 
 class PgBouncerSettings(Model):
     # CloudNativePG's PgBouncer image: maintained, multi-arch, PgBouncer on PATH (/usr/bin).
-    image: Image = "ghcr.io/cloudnative-pg/pgbouncer:1.24.1"
-    exporter_image: Image = "prometheuscommunity/pgbouncer-exporter:v0.10.2"
+    image: Image = "ghcr.io/cloudnative-pg/pgbouncer:1.25.2"
+    exporter_image: Image = "quay.io/prometheuscommunity/pgbouncer-exporter:v0.12.1"
     # Init container that fetches the RDS CA bundle at pod start (see components/pgbouncer.py).
     ca_fetch_image: Image = "curlimages/curl:8.11.1"
     replicas: int = Field(2, ge=1, le=10)

@@ -95,9 +95,15 @@ def preview(
         f"({time.perf_counter() - started:.1f}s); wrote {target}/graph.json, graph.mmd, timeline.mmd, "
         f"{manifests} manifests" + (", policy.json" if report is not None else "")
     )
+    from stacks.preflight import check
     from stacks.timeline import summary
 
     console.print(f"[bold]timeline:[/bold] {summary(graph)}")
+    placeholders = check(stack, graph.config, registries=False).findings
+    if placeholders:
+        err.print(f"[yellow]warning:[/yellow] {len(placeholders)} config value(s) are fine offline but cannot "
+                  f"deploy for real (`berth preflight {stack}` lists them; `berth up` refuses them): "
+                  + ", ".join(sorted({f.key for f in placeholders})), soft_wrap=True)
     if report is not None:
         report.render(console)
         if report.mandatory_failures:

@@ -275,8 +275,38 @@ def dr_drill(
     console.print("[bold green]drill passed[/bold green]")
 
 
+def preflight(
+    stack: StackArg,
+    registries: Annotated[bool, typer.Option("--registries/--no-registries",
+                                             help="Ask each image's registry whether it holds the digest.")] = True,
+    config_dir: ConfigDirOpt = REPO,
+) -> None:
+    """List every config value of STACK that a real deploy cannot use (exit 1 if any)."""
+    from stacks.offline.runner import ProgramError, read_stack_config
+    from stacks.preflight import check
+
+    try:
+        config = read_stack_config(stack, config_dir)
+    except ProgramError as exc:
+        raise OpsError(str(exc)) from None
+    report = check(stack, config, registries=registries)
+    if report.ok:
+        checked = " and every pinned digest is in its registry" if registries else " (registries not asked)"
+        console.print(f"[bold green]✓[/bold green] Pulumi.{stack}.yaml holds no placeholder{checked}")
+        return
+    table = Table(title=f"Pulumi.{stack}.yaml: {len(report.findings)} value(s) a real deploy cannot use",
+                  show_lines=True)
+    for col in ("key", "value", "problem", "set instead"):
+        table.add_column(col, overflow="fold")
+    for f in report.findings:
+        table.add_row(f.key, f.value, f.problem, f.fix)
+    console.print(table)
+    raise OpsError(f"{stack} is not ready for a real deploy: fix the {len(report.findings)} value(s) above")
+
+
 def register(app: typer.Typer) -> None:
     """Add the operations commands to the `berth` app."""
+    app.command("preflight")(_ops(preflight))
     app.command("up")(_ops(up))
     app.command("destroy")(_ops(destroy))
     app.command("promote")(_ops(promote))

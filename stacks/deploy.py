@@ -126,8 +126,12 @@ def _stack_config(stack: str, repo: Path) -> dict[str, Any]:
         raise OpsError(str(exc)) from None
 
 
-def preflight(stack: str, repo: Path = REPO, *, need_aws: bool = True) -> Preflight:
-    """Check everything a real deployment of `stack` needs; never changes anything."""
+def preflight(stack: str, repo: Path = REPO, *, need_aws: bool = True, real_config: bool = False) -> Preflight:
+    """Check everything a real deployment of `stack` needs; never changes anything.
+
+    `real_config` also refuses config that cannot be real (stacks/preflight.py: documentation
+    ranges, example accounts and hosts, images whose digest the registry does not hold).
+    """
     pf = Preflight()
     config: dict[str, Any] = {}
     try:
@@ -139,6 +143,11 @@ def preflight(stack: str, repo: Path = REPO, *, need_aws: bool = True) -> Prefli
             parse_settings(stack, raw_from_config_map(config))
         except ConfigError as exc:
             pf.problems.append(str(exc))
+        if real_config:
+            from stacks import preflight as placeholders
+
+            found = placeholders.check(stack, config).findings
+            pf.problems += [f"Pulumi.{stack}.yaml cannot deploy as is: {f}" for f in found]
     if not (repo / POLICY_PACK_DIR / "PulumiPolicy.yaml").exists():
         pf.problems.append(f"the policy pack is missing: {repo / POLICY_PACK_DIR / 'PulumiPolicy.yaml'} does not exist")
     _check_pulumi(pf)
@@ -163,8 +172,8 @@ def _policy_packs(repo: Path) -> list[str]:
     return [str(repo / POLICY_PACK_DIR)]
 
 
-def _require(stack: str, repo: Path, action: str, need_aws: bool = True) -> Preflight:
-    pf = preflight(stack, repo, need_aws=need_aws)
+def _require(stack: str, repo: Path, action: str, need_aws: bool = True, real_config: bool = False) -> Preflight:
+    pf = preflight(stack, repo, need_aws=need_aws, real_config=real_config)
     if not pf.ok:
         raise pf.refusal(action)
     return pf
@@ -172,7 +181,7 @@ def _require(stack: str, repo: Path, action: str, need_aws: bool = True) -> Pref
 
 def preview_cloud(stack: str, *, repo: Path = REPO, echo: Printer = print) -> Mapping[str, int]:
     """`pulumi preview -s STACK --policy-pack policy` against the real cloud; the change summary."""
-    _require(stack, repo, f"preview {stack} against the cloud")
+    _require(stack, repo, f"preview {stack} against the cloud", real_config=True)
     st = _workspace_stack(stack, repo)
     result = st.preview(policy_packs=_policy_packs(repo), on_output=echo, diff=True)
     return {str(k): int(v) for k, v in (result.change_summary or {}).items()}
@@ -191,7 +200,7 @@ def up(
     Returns the stack outputs. Refuses (OpsError) before any work when the CLI, the backend
     login, AWS credentials, the policy pack or a valid config is missing.
     """
-    _require(stack, repo, f"deploy {stack}")
+    _require(stack, repo, f"deploy {stack}", real_config=True)
     st = _workspace_stack(stack, repo)
     if is_prod(stack, repo) and not yes:
         st.preview(policy_packs=_policy_packs(repo), on_output=echo, diff=True)

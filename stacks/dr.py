@@ -487,7 +487,7 @@ def rebuild(
     dr_stack = dr_stack_name(stack)
     if not offline:
         # Everything a real rebuild needs is checked before the first change.
-        pf = deploy.preflight(stack, config_dir)
+        pf = deploy.preflight(stack, config_dir, real_config=True)
         if not pf.ok:
             raise pf.refusal(f"rebuild {stack} in the DR region")
     steps: list[Step] = []

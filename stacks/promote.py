@@ -385,7 +385,7 @@ def promote(
     """
     if apply:
         # A promotion that is to be applied must be able to apply: check before any work.
-        pf = deploy.preflight(dst, config_dir)
+        pf = deploy.preflight(dst, config_dir, real_config=True)
         if not pf.ok:
             raise pf.refusal(f"promote {src} to {dst} and apply it")
     if not offline and source is None:
