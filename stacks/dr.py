@@ -9,8 +9,9 @@ the recovery point (RPO) each piece gives, best first:
 - DB snapshot copies (RPO = now - the original snapshot's time);
 - AWS Backup recovery points of the database in the DR vault (RPO = now - their creation).
 
-`rebuild` writes `Pulumi.<stack>-dr.yaml` -- the stack's config moved to the DR region
-with a fresh network range, the chosen restore source as `berth:database.restore`, and no
+`rebuild` writes `Pulumi.<stack>-dr.yaml` -- the stack's config moved to the DR region,
+in the recovery VPC the stack keeps there (where its standby database lives; a fresh range
+when it keeps none), the chosen restore source as `berth:database.restore`, and no
 further copy out of the DR region unless a new DR region is given -- then brings the
 platform up there: for real through stacks.deploy, or offline in the embedded cloud that
 holds the material. `drill` runs deploy, seed, plan, rebuild, verify and the policy pack
@@ -104,12 +105,42 @@ class DrPlan:
     at: dt.datetime
     options: list[RecoveryOption] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The recovery VPC the stack keeps in the DR region (its standby database lives there), as
+    # `berth:network.existing` takes it; None when the stack keeps none.
+    network: dict[str, Any] | None = None
 
     def best(self, kind: str | None = None) -> RecoveryOption | None:
         return next((o for o in self.options if kind is None or o.kind == kind), None)
 
 
 # ---- plan ---------------------------------------------------------------------------------
+def recovery_network(ec2: Any, name_prefix: str, stack: str) -> dict[str, Any] | None:
+    """The recovery VPC a stack keeps in its DR region, found by its tags (the stack's outputs may
+    be out of reach in a disaster), as `berth:network.existing` takes it."""
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"{name_prefix}-recovery-vpc"]},
+                                      {"Name": "tag:Stack", "Values": [stack]}])["Vpcs"]
+    if len(vpcs) != 1:
+        return None
+    vpc = vpcs[0]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
+
+    def tier(name: str) -> dict[str, str]:
+        return {s["AvailabilityZone"]: s["SubnetId"] for s in subnets
+                if {"Key": "Tier", "Value": name} in (s.get("Tags") or [])}
+
+    private, public = tier("private"), tier("public")
+    azs = sorted(set(private) & set(public))
+    if len(azs) < 2:
+        return None
+    return {
+        "vpcId": vpc["VpcId"],
+        "cidr": vpc["CidrBlock"],
+        "availabilityZones": azs,
+        "privateSubnetIds": [private[az] for az in azs],
+        "publicSubnetIds": [public[az] for az in azs],
+    }
+
+
 def _settings(stack: str, config: Mapping[str, Any]) -> Settings:
     try:
         return parse_settings(stack, raw_from_config_map(config))
@@ -220,6 +251,9 @@ def plan(
         reg, _, ident = parts
         return ident in ids and (not want_region or reg == settings.region)
 
+    with _guard(p.notes, f"the recovery VPC in {dr_region}"):
+        p.network = recovery_network(clients("ec2", dr_region), settings.name_prefix, stack)
+
     rds = clients("rds", dr_region)
     with _guard(p.notes, f"read replicas in {dr_region}"):
         for db in _pages(rds, "describe_db_instances", "DBInstances"):
@@ -326,6 +360,7 @@ def dr_config_text(
     option: RecoveryOption,
     *,
     config_dir: Path = REPO,
+    network: Mapping[str, Any] | None = None,
     new_dr_region: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     at: dt.datetime | None = None,
@@ -350,7 +385,14 @@ def dr_config_text(
             m.ca.items.pop(key, None)  # the old comment described the old value
             m.yaml_add_eol_comment(why, key, column=35)
 
-    put(block("berth:network"), "cidr", settings.dr.rebuild_cidr, "# a fresh range in the DR region")
+    net = block("berth:network")
+    if network is not None:
+        # The recovery VPC the standby database already lives in: the rebuilt cluster joins it.
+        put(net, "cidr", network["cidr"], "# the recovery VPC's range")
+        put(net, "azCount", len(network["availabilityZones"]))
+        put(net, "existing", CommentedMap(network), "# the recovery VPC, found by its tags")
+    else:
+        put(net, "cidr", settings.dr.rebuild_cidr, "# a fresh range in the DR region")
     db = block("berth:database")
     put(db, "restore", CommentedMap(option.restore))
     keep_copying = new_dr_region is not None
@@ -498,8 +540,8 @@ def rebuild(
         what = f"no {kind} recovery material" if kind else "no recovery material"
         raise OpsError(f"cannot rebuild {stack}: {what} for it in {p.region}; nothing was written"
                        + ("".join(f"\n  - {n}" for n in p.notes)))
-    text = dr_config_text(stack, option, config_dir=config_dir, new_dr_region=new_dr_region,
-                          overrides=overrides, at=p.at)
+    text = dr_config_text(stack, option, config_dir=config_dir, network=p.network if option.region == p.region
+                          else None, new_dr_region=new_dr_region, overrides=overrides, at=p.at)
     dr_cfg = {k: v for k, v in (yaml.safe_load(text)["config"] or {}).items()}
     settings = _settings(dr_stack, dr_cfg)
     if new_dr_region is None and settings.is_prod:
@@ -597,8 +639,18 @@ def verify(graph: Graph, clients: ClientFactory, region: str, option: RecoveryOp
     `promoted`: the rebuild promoted the option's replica (PromoteReadReplica was accepted).
     """
     checks: list[TierCheck] = []
+    cluster_vpc = _cluster_vpc(graph, clients, region)
     for tier, types in TIERS.items():
         nodes = _in_region(graph, types, region)
+        existing = (graph.config.get("berth:network") or {}).get("existing") if tier == "network" else None
+        if existing:
+            found = clients("ec2", region).describe_vpcs(
+                Filters=[{"Name": "vpc-id", "Values": [existing["vpcId"]]}])["Vpcs"]
+            ok = bool(found) and cluster_vpc == existing["vpcId"]
+            checks.append(TierCheck(tier, ok, f"recovery VPC {existing['vpcId']} ({existing['cidr']}) in {region}: "
+                                    f"{'exists' if found else 'missing in the cloud'}; the cluster "
+                                    f"{'runs in it' if cluster_vpc == existing['vpcId'] else f'is in {cluster_vpc}'}"))
+            continue
         if not nodes:
             checks.append(TierCheck(tier, False, f"no {' / '.join(types)} in {region}"))
             continue
@@ -622,11 +674,15 @@ def verify(graph: Graph, clients: ClientFactory, region: str, option: RecoveryOp
                 if found and not standalone and promoted:
                     # PromoteReadReplica succeeded; moto (unlike RDS) keeps reporting the old source.
                     standalone = True
-                ok = bool(found) and restored is not None and standalone
+                db_vpc = ((found[0].get("DBSubnetGroup") or {}).get("VpcId")) if found else None
+                same = db_vpc is not None and db_vpc == cluster_vpc
+                ok = bool(found) and restored is not None and standalone and same
+                where = (f"in the cluster's VPC {db_vpc}" if same
+                         else f"in VPC {db_vpc} but the cluster in {cluster_vpc}: they cannot talk")
                 detail = (f"primary {ident} in {region}: "
                           f"{'exists' if found else 'missing in the cloud'}"
                           f"{', standalone' if standalone else ', still a replica' if found else ''}; "
-                          f"restored from {restored or 'NOTHING (it would start empty)'}")
+                          f"restored from {restored or 'NOTHING (it would start empty)'}; {where}")
         elif tier == "alarms":
             names = [n.get("name") for n in nodes]
             live = clients("cloudwatch", region).describe_alarms(AlarmNames=[str(x) for x in names[:100] if x])
@@ -645,6 +701,17 @@ def verify(graph: Graph, clients: ClientFactory, region: str, option: RecoveryOp
                        f"{'yes' if ok else 'NOT among the origins (' + ', '.join(origins) + ')'}")
         checks.append(TierCheck(tier, ok, detail))
     return checks
+
+
+def _cluster_vpc(graph: Graph, clients: ClientFactory, region: str) -> str | None:
+    """The VPC the rebuilt cluster's subnets are in (as the cloud reports it)."""
+    for n in _in_region(graph, ("aws:eks/cluster:Cluster",), region):
+        subnets = (n.inputs.get("vpcConfig") or {}).get("subnetIds") or []
+        if subnets and all(isinstance(x, str) for x in subnets):
+            found = clients("ec2", region).describe_subnets(SubnetIds=list(subnets))["Subnets"]
+            vpcs = {x["VpcId"] for x in found}
+            return vpcs.pop() if len(vpcs) == 1 else None
+    return None
 
 
 def _app_lb_hostname(graph: Graph) -> str | None:

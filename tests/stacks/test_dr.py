@@ -230,10 +230,11 @@ def test_plan_reads_replicated_backups_and_backup_recovery_points(tmp_path: Path
     with botocore's Stubber, which validates both requests and responses against the API."""
     configs = _copy_configs(tmp_path / "configs")
     now = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
-    rds, backup = _stubbed("rds", DR_REGION), _stubbed("backup", DR_REGION)
+    rds, backup, ec2 = _stubbed("rds", DR_REGION), _stubbed("backup", DR_REGION), _stubbed("ec2", DR_REGION)
     src_arn = "arn:aws:rds:us-east-1:123456789012:db:berth-prod-primary"
     ab_arn = "arn:aws:rds:us-west-2:123456789012:auto-backup:ab-abcdefghijklmnop"
-    with Stubber(rds) as rs, Stubber(backup) as bs:
+    with Stubber(rds) as rs, Stubber(backup) as bs, Stubber(ec2) as es:
+        es.add_response("describe_vpcs", {"Vpcs": []})  # no recovery VPC: a rebuild takes a fresh range
         rs.add_response("describe_db_instances", {"DBInstances": []})
         rs.add_response("describe_db_instance_automated_backups", {"DBInstanceAutomatedBackups": [
             {"DBInstanceArn": src_arn, "DbiResourceId": "db-ABC", "Region": "us-east-1",
@@ -258,7 +259,7 @@ def test_plan_reads_replicated_backups_and_backup_recovery_points(tmp_path: Path
              "ResourceArn": src_arn, "ResourceType": "RDS", "Status": "PARTIAL",
              "CreationDate": now - dt.timedelta(minutes=2)},
         ]}, {"BackupVaultName": "berth-prod-dr"})
-        clients = {"rds": rds, "backup": backup}
+        clients = {"rds": rds, "backup": backup, "ec2": ec2}
         p = dr.plan("prod", lambda s, r: clients[s], config_dir=configs, now=now)
     assert [(o.kind, o.source, o.rpo_seconds) for o in p.options] == [
         ("pitr", "replicated automated backups", 300.0),
@@ -300,6 +301,14 @@ def test_drill_from_the_replica_end_to_end(tmp_path: Path) -> None:
     written = yaml.safe_load((tmp_path / "drill" / "Pulumi.prod-dr.yaml").read_text())["config"]
     assert written["berth:database"]["restore"] == {"kind": "replica", "replicaIdentifier": "berth-prod-dr-replica"}
     assert "restored from the cross-region read replica berth-prod-dr-replica" in out
+    # The DR platform is built in the recovery VPC the replica already lives in: found by its
+    # tags and written as berth:network.existing; the drill's verification (below: "drill
+    # passed") asks the cloud that the promoted database's subnet group and the new cluster's
+    # subnets are in that one VPC.
+    existing = written["berth:network"]["existing"]
+    assert existing["cidr"] == written["berth:network"]["cidr"] == "10.64.0.0/16"
+    assert existing["vpcId"].startswith("vpc-") and len(existing["privateSubnetIds"]) == 3
+    assert "recovery VPC" in out
     for step in ("deploy prod", "seed a snapshot copy", "plan", "promote replica berth-prod-dr-replica",
                  "bring prod-dr up in us-west-2", "verify every tier", "policy pack"):
         assert step in out, step
@@ -307,3 +316,17 @@ def test_drill_from_the_replica_end_to_end(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "drill passed" in out
     assert not (configs / "Pulumi.prod-dr.yaml").exists()  # a drill never writes next to the real configs
+
+
+def test_verify_refuses_a_database_and_a_cluster_in_different_vpcs(world: World) -> None:
+    """What the recovery VPC exists for: a promoted database the rebuilt cluster cannot reach fails."""
+    import copy
+
+    graph = copy.deepcopy(world.graph)
+    ec2 = world.client("ec2", "us-east-1")
+    other = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=other, CidrBlock="10.99.0.0/24")["Subnet"]["SubnetId"]
+    (eks,) = graph.by_type("aws:eks/cluster:Cluster")
+    eks.inputs["vpcConfig"] = {**eks.inputs["vpcConfig"], "subnetIds": [subnet]}
+    (db,) = [c for c in dr.verify(graph, world.client, "us-east-1") if c.tier == "database"]
+    assert not db.ok and "they cannot talk" in db.detail
