@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 
+from stacks.offline import EmbeddedCloud, read_stack_config, run_isolated
 from tests.conftest import Deployed
 
 
@@ -84,19 +85,60 @@ def test_default_security_group_is_emptied_and_s3_stays_on_a_gateway_endpoint(pr
 
 def test_graph_records_parents_and_dependencies(prod: Deployed) -> None:
     g = prod.graph
-    vpc = g.by_type("aws:ec2/vpc:Vpc")[0]
-    network = g.by_type("berth:network:Network")[0]
-    for subnet in g.by_type("aws:ec2/subnet:Subnet"):
-        assert vpc.urn in subnet.dependencies
-        assert vpc.urn in subnet.property_dependencies["vpcId"]
-    for node in g.descendants(network.urn):
-        assert network in g.ancestors(node)
+    networks = g.by_type("berth:network:Network")
+    assert sorted(n.name for n in networks) == ["berth-prod", "berth-prod-recovery"]
+    for network in networks:
+        (vpc,) = [n for n in g.descendants(network.urn) if n.type == "aws:ec2/vpc:Vpc"]
+        subnets = [n for n in g.descendants(network.urn) if n.type == "aws:ec2/subnet:Subnet"]
+        assert len(subnets) == 6
+        for subnet in subnets:
+            assert vpc.urn in subnet.dependencies
+            assert vpc.urn in subnet.property_dependencies["vpcId"]
+        for node in g.descendants(network.urn):
+            assert network in g.ancestors(node)
     network_types = {
         "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable", "aws:ec2/route:Route",
         "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/internetGateway:InternetGateway",
         "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/flowLog:FlowLog",
         "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     }
-    in_network = {n.urn for n in g.descendants(network.urn)}
+    in_network = {n.urn for network in networks for n in g.descendants(network.urn)}
     network_resources = {n.urn for n in g.resources if n.type in network_types}
     assert network_resources and network_resources <= in_network
+
+
+def test_prod_keeps_a_recovery_vpc_in_its_dr_region_and_staging_does_not(staging: Deployed, prod: Deployed) -> None:
+    ec2 = prod.client("ec2", "us-west-2")
+    vpc = ec2.describe_vpcs(VpcIds=[prod.graph.outputs["recoveryVpcId"]])["Vpcs"][0]
+    assert vpc["CidrBlock"] == prod.graph.config["berth:dr"]["rebuildCidr"]
+    assert {"Key": "Name", "Value": "berth-prod-recovery-vpc"} in vpc["Tags"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"]
+    assert len({s["AvailabilityZone"] for s in subnets}) == 3 and len(subnets) == 6
+    # One NAT gateway: a rebuilt cluster can pull images on day one, at the cost of one gateway.
+    nats = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["NatGateways"]
+    assert len(nats) == 1
+    assert staging.graph.outputs["recoveryVpcId"] is None
+    assert len(staging.graph.by_type("berth:network:Network")) == 1
+
+
+def test_an_existing_network_creates_nothing_and_carries_the_stack() -> None:
+    with EmbeddedCloud.serve() as cloud:
+        ec2 = cloud.client("ec2", "us-east-1")
+        vpc = ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"]
+        azs = ["us-east-1a", "us-east-1b", "us-east-1c"]
+        private = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.10.{i}.0/24", AvailabilityZone=az)["Subnet"]["SubnetId"]
+                   for i, az in enumerate(azs)]
+        public = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.10.{10 + i}.0/24", AvailabilityZone=az)["Subnet"][
+            "SubnetId"] for i, az in enumerate(azs)]
+        existing = {"vpcId": vpc, "cidr": "10.10.0.0/16", "availabilityZones": azs, "privateSubnetIds": private,
+                    "publicSubnetIds": public}
+        graph = run_isolated("adopted", endpoint_url=cloud.endpoint_url or "", config=read_stack_config("staging"),
+                             overrides={"berth:network.existing": existing})
+        (network,) = graph.by_type("berth:network:Network")
+        assert list(graph.descendants(network.urn)) == []
+        assert graph.outputs["vpcId"] == vpc
+        (eks,) = graph.by_type("aws:eks/cluster:Cluster")
+        assert eks.inputs["vpcConfig"]["subnetIds"] == private
+        db = cloud.client("rds", "us-east-1").describe_db_instances(
+            DBInstanceIdentifier="berth-adopted-primary")["DBInstances"][0]
+        assert db["DBSubnetGroup"]["VpcId"] == vpc
