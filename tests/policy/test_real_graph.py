@@ -243,7 +243,10 @@ def test_rule_catches_a_change_to_the_real_prod_graph(rule_id: str, prod: Deploy
 
 def test_the_unordered_job_is_named_with_the_backend_it_would_race(prod: Deployed) -> None:
     graph = copy.deepcopy(prod.graph)
-    _job_unordered(graph)
-    (msg,) = [v.message for v in evaluate(graph).violations if v.rule_id == "stack-workload-ordering"]
-    assert "Job '" in msg and "Service 'berth-prod-pgbouncer-service'" in msg
+    job = _job_unordered(graph)
+    found = {v.urn: v.message for v in evaluate(graph).violations if v.rule_id == "stack-workload-ordering"}
+    msg = found[job]
+    assert "Job 'berth-prod-migrate'" in msg and "Service 'berth-prod-pgbouncer-service'" in msg
     assert "Deployment 'berth-prod-pgbouncer-deployment'" in msg
+    # The app's Deployment waited on PgBouncer only through the Job: it is named too.
+    assert any("Deployment 'berth-prod-deployment' connects" in m for m in found.values())

@@ -63,7 +63,7 @@ def test_diff_staging_prod_shows_config_and_resource_differences() -> None:
     assert config["berth:network.natGateways"] == ("single", "one_per_az")
     assert "aws:region" not in config  # both in us-east-1
     types = {row["type"]: (row["staging"], row["prod"]) for row in d["types"]}
-    assert types["aws:ec2/natGateway:NatGateway"] == (1, 3)
+    assert types["aws:ec2/natGateway:NatGateway"] == (1, 4)  # prod: one per AZ, and one in its recovery VPC
     changed = {c["name"]: c for c in d["changed"]}
     vpc = {i["input"]: (i["staging"], i["prod"]) for i in changed["berth-<stack>-vpc"]["inputs"]}
     assert vpc["cidrBlock"] == ("10.10.0.0/16", "10.20.0.0/16")

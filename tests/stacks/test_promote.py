@@ -82,7 +82,7 @@ def test_promotion_copies_only_promotable_keys_and_keeps_the_file(configs: Path)
     _set(staging, "app", "image", D2)
     _set(staging, "app", "cacheTtlSeconds", "30")
     _set(staging, "app", "rateLimitReadsPerMinute", "150")  # absent from prod: added
-    _set(staging, "database", "engineVersion", '"16.6"')
+    _set(staging, "cache", "engineVersion", '"7.2"')  # a minor: the database names its major only
     # Environment-specific staging changes that must NOT reach prod.
     _set(staging, "app", "maxReplicas", "5")
     _set(staging, "cache", "nodeType", "cache.t4g.small")
@@ -97,7 +97,7 @@ def test_promotion_copies_only_promotable_keys_and_keeps_the_file(configs: Path)
     assert cfg["berth:app"]["image"] == D2
     assert cfg["berth:app"]["cacheTtlSeconds"] == 30
     assert cfg["berth:app"]["rateLimitReadsPerMinute"] == 150
-    assert cfg["berth:database"]["engineVersion"] == "16.6"
+    assert cfg["berth:cache"]["engineVersion"] == "7.2"
     assert cfg["berth:app"]["maxReplicas"] == 12
     assert cfg["berth:cache"]["nodeType"] == "cache.r7g.large"
 
@@ -107,12 +107,12 @@ def test_promotion_copies_only_promotable_keys_and_keeps_the_file(configs: Path)
     assert sorted(removed) == sorted([
         f"-     image: {D1}",
         "-     cacheTtlSeconds: 60",
-        '-     engineVersion: "16.4"',
+        '-     engineVersion: "7.1"',
     ])
     assert sorted(added) == sorted([
         f"+     image: {D2}",
         "+     cacheTtlSeconds: 30",
-        '+     engineVersion: "16.6"',  # still quoted: a string, as written
+        '+     engineVersion: "7.2"',  # still quoted: a string, as written
         "+     rateLimitReadsPerMinute: 150",
     ])
     # Every comment of the original survives.
@@ -150,15 +150,16 @@ def test_refuses_a_mutable_tag(configs: Path) -> None:
     assert prod.read_text() == before
 
 
-@pytest.mark.parametrize(("prod_version", "staging_version"), [("16.4", "16.2"), ("16.10", "16.9")])
-def test_refuses_an_engine_downgrade(configs: Path, prod_version: str, staging_version: str) -> None:
-    _set(configs / "Pulumi.prod.yaml", "database", "engineVersion", f'"{prod_version}"')
-    _set(configs / "Pulumi.staging.yaml", "database", "engineVersion", f'"{staging_version}"')
+@pytest.mark.parametrize(("area", "prod_version", "staging_version"),
+                         [("cache", "7.1", "7.0"), ("database", "16", "15")])
+def test_refuses_an_engine_downgrade(configs: Path, area: str, prod_version: str, staging_version: str) -> None:
+    _set(configs / "Pulumi.prod.yaml", area, "engineVersion", f'"{prod_version}"')
+    _set(configs / "Pulumi.staging.yaml", area, "engineVersion", f'"{staging_version}"')
     before = (configs / "Pulumi.prod.yaml").read_text()
     with pytest.raises(promotion.PromotionRefused) as exc:
         promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, yes=True)
-    assert exc.value.gates == ["versions"]
-    assert (f"berth:database.engineVersion would go backwards: prod runs {prod_version}, "
+    assert "versions" in exc.value.gates
+    assert (f"berth:{area}.engineVersion would go backwards: prod runs {prod_version}, "
             f"staging has {staging_version}") in str(exc.value)
     assert (configs / "Pulumi.prod.yaml").read_text() == before
 

@@ -15,11 +15,13 @@ def test_the_mermaid_picture_shows_each_component_once_and_the_data_flow(prod: D
     assert text.startswith("flowchart LR\n")
     nodes = re.findall(r'^  (\w+)\["<b>(\w+)</b>', text, flags=re.M)
     kinds = [k for _, k in nodes]
+    # Prod has two networks: its own and the recovery VPC in the DR region.
     assert sorted(kinds) == sorted(
-        ["Network", "Cluster", "Database", "PgBouncer", "Cache", "App", "Cdn", "Alarms", "Backups"]
+        ["Network", "Network", "Cluster", "Database", "PgBouncer", "Cache", "App", "Cdn", "Alarms", "Backups"]
     )
     assert len({i for i, _ in nodes}) == len(nodes), "one Mermaid node per component"
-    ids = {k: i for i, k in nodes}
+    ids = {k: i for i, k in nodes if not i.endswith("_recovery")}
+    assert ("Network_berth_prod_recovery", ids["Database"]) in set(re.findall(r"^  (\w+) --> (\w+)$", text, re.M))
     edges = set(re.findall(r"^  (\w+) --> (\w+)$", text, flags=re.M))
     for src, dst in [
         ("Network", "Cluster"), ("Network", "Database"), ("Cluster", "Database"), ("Database", "PgBouncer"),
