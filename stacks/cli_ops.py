@@ -117,6 +117,10 @@ def promote(
         "--skip-health", help="Do not ask SRC's /api/health/ready (offline use).")] = False,
     health_url: Annotated[str | None, typer.Option(
         "--health-url", help="Check this URL instead of SRC's CDN domain.")] = None,
+    skip_load: Annotated[bool, typer.Option(
+        "--skip-load", help="Do not load SRC against DST's SLOs (offline use).")] = False,
+    load_url: Annotated[str | None, typer.Option(
+        "--load-url", help="Load this base URL instead of SRC's CDN domain.")] = None,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Copy the promotable keys (app image, app settings, engine minor versions) from SRC to DST."""
@@ -124,7 +128,8 @@ def promote(
 
     p = promotion.promote(
         src, dst, config_dir=config_dir, offline=offline, skip_health=skip_health, yes=yes, apply=apply,
-        confirm=_confirm, echo=_echo, show_diff=_show_diff, url=health_url,
+        confirm=_confirm, echo=_echo, show_diff=_show_diff, url=health_url, skip_load=skip_load,
+        load_url=load_url,
     )
     if not p.changes:
         return
