@@ -98,10 +98,22 @@ def up(stack: StackArg, yes: YesOpt = False, config_dir: ConfigDirOpt = REPO) ->
     console.print(table)
 
 
-def destroy(stack: StackArg, yes: YesOpt = False, config_dir: ConfigDirOpt = REPO) -> None:
-    """Destroy STACK's resources for real (protected prod resources are kept by Pulumi)."""
+def destroy(
+    stack: StackArg,
+    yes: YesOpt = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Bring STACK up in the embedded cloud, fill its buckets, destroy it in reverse "
+                          "dependency order and prove nothing is left (stacks/teardown.py).")] = False,
+    config_dir: ConfigDirOpt = REPO,
+) -> None:
+    """Destroy STACK's resources for real (protected prod resources refuse), or rehearse it offline."""
     from stacks import deploy
 
+    if offline:
+        from stacks import teardown
+
+        teardown.destroy_offline(stack, config_dir=config_dir, echo=_echo)
+        return
     deploy.destroy(stack, yes=yes, confirm=_confirm, repo=config_dir, echo=_echo)
     console.print(f"[green]destroyed[/green] {stack}")
 
