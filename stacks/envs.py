@@ -229,9 +229,26 @@ def expired(client: Callable[[str, str], Any], region: str, now: datetime | None
                 when = datetime.strptime(tags[EXPIRES_TAG], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
             except (KeyError, ValueError):
                 continue
-            if when <= now:
+            if when <= now and not _winding_down(client, region, res["ResourceARN"]):
                 out.setdefault(tags.get("Stack", "?"), []).append(res["ResourceARN"])
     return out
+
+
+def _winding_down(client: Callable[[str, str], Any], region: str, arn: str) -> bool:
+    """Deleted already, though still listed: a KMS key waiting out its deletion window, a NAT
+    gateway in its `deleted` state (AWS lists both for a while after the destroy)."""
+    from botocore.exceptions import ClientError
+
+    service, resource = arn.split(":")[2], arn.split(":", 5)[5]
+    try:
+        if service == "kms":
+            return client("kms", region).describe_key(KeyId=arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+        if service == "ec2" and resource.startswith("natgateway/"):
+            gw = client("ec2", region).describe_nat_gateways(NatGatewayIds=[resource.split("/", 1)[1]])
+            return all(g["State"] in ("deleting", "deleted") for g in gw["NatGateways"])
+    except ClientError:
+        return True  # not found: gone
+    return False
 
 
 # ---- the `berth env` commands ----------------------------------------------------------------

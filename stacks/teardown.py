@@ -202,7 +202,7 @@ def leftovers(cloud: EmbeddedCloud, regions: set[str]) -> list[str]:
         for g in rds.describe_db_parameter_groups()["DBParameterGroups"]:
             if not g["DBParameterGroupName"].startswith("default."):
                 add(f"rds {region}: parameter group {g['DBParameterGroupName']}")
-        for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]:
+        for s in rds.describe_db_snapshots()["DBSnapshots"]:
             add(f"rds {region}: snapshot {s['DBSnapshotIdentifier']}")
         ec = cloud.client("elasticache", region)
         for g in ec.describe_replication_groups()["ReplicationGroups"]:
