@@ -179,3 +179,27 @@ def test_release_and_rollback_sit_behind_the_protected_production_environment() 
         doc = load(REPO / ".github" / "workflows" / name)
         assert "workflow_dispatch" in doc["on"]
         assert all(job.get("environment") == "production" for job in doc["jobs"].values())
+
+
+def test_every_berth_command_a_workflow_runs_exists() -> None:
+    from typer.testing import CliRunner
+
+    from stacks.cli import app
+
+    commands = set()
+    for path in WORKFLOWS:
+        for words in re.findall(r"uv run berth ([a-z-]+(?: [a-z-]+)?)", path.read_text()):
+            commands.add(words)
+    assert {"preview", "set-image staging", "loadtest", "env create", "env expired", "ci-summary build"} <= commands
+    for words in sorted(commands):
+        argv = [w for w in words.split() if w not in ("staging", "prod", "build")]
+        result = CliRunner().invoke(app, [*argv, "--help"])
+        assert result.exit_code == 0, f"berth {words}: {result.output}"
+
+
+def test_readme_documents_the_delivery_pipeline_and_its_setup() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Delivery", 1)[1].split("\n## ", 1)[0]
+    assert "```mermaid" in section
+    for must in ("OIDC", "State backend", "production", "PULUMI_ACCESS_TOKEN", "AWS_PROD_ROLE_ARN", "review-env"):
+        assert must in section, must
