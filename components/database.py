@@ -322,7 +322,7 @@ class Database(pulumi.ComponentResource):
             password=password.result,
             backup_retention_period=s.backup_retention_days,
             backup_window=s.backup_window,
-            delete_automated_backups=False,
+            delete_automated_backups=not args.protect,  # a protected primary keeps its backups past deletion
             deletion_protection=s.deletion_protection,
             skip_final_snapshot=s.skip_final_snapshot,
             final_snapshot_identifier=None if s.skip_final_snapshot else f"{identifier}-final",

@@ -195,6 +195,13 @@ def _register_optional() -> None:
     else:
         register(app)
     try:
+        from stacks.cli_delivery import register as register_delivery
+    except ModuleNotFoundError as exc:
+        if exc.name != "stacks.cli_delivery":
+            raise
+    else:
+        register_delivery(app)
+    try:
         from stacks.local import local_app
     except ModuleNotFoundError as exc:
         if exc.name != "stacks.local":

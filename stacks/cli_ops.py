@@ -98,10 +98,22 @@ def up(stack: StackArg, yes: YesOpt = False, config_dir: ConfigDirOpt = REPO) ->
     console.print(table)
 
 
-def destroy(stack: StackArg, yes: YesOpt = False, config_dir: ConfigDirOpt = REPO) -> None:
-    """Destroy STACK's resources for real (protected prod resources are kept by Pulumi)."""
+def destroy(
+    stack: StackArg,
+    yes: YesOpt = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Bring STACK up in the embedded cloud, fill its buckets, destroy it in reverse "
+                          "dependency order and prove nothing is left (stacks/teardown.py).")] = False,
+    config_dir: ConfigDirOpt = REPO,
+) -> None:
+    """Destroy STACK's resources for real (protected prod resources refuse), or rehearse it offline."""
     from stacks import deploy
 
+    if offline:
+        from stacks import teardown
+
+        teardown.destroy_offline(stack, config_dir=config_dir, echo=_echo)
+        return
     deploy.destroy(stack, yes=yes, confirm=_confirm, repo=config_dir, echo=_echo)
     console.print(f"[green]destroyed[/green] {stack}")
 
@@ -117,6 +129,10 @@ def promote(
         "--skip-health", help="Do not ask SRC's /api/health/ready (offline use).")] = False,
     health_url: Annotated[str | None, typer.Option(
         "--health-url", help="Check this URL instead of SRC's CDN domain.")] = None,
+    skip_load: Annotated[bool, typer.Option(
+        "--skip-load", help="Do not load SRC against DST's SLOs (offline use).")] = False,
+    load_url: Annotated[str | None, typer.Option(
+        "--load-url", help="Load this base URL instead of SRC's CDN domain.")] = None,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Copy the promotable keys (app image, app settings, engine minor versions) from SRC to DST."""
@@ -124,7 +140,8 @@ def promote(
 
     p = promotion.promote(
         src, dst, config_dir=config_dir, offline=offline, skip_health=skip_health, yes=yes, apply=apply,
-        confirm=_confirm, echo=_echo, show_diff=_show_diff, url=health_url,
+        confirm=_confirm, echo=_echo, show_diff=_show_diff, url=health_url, skip_load=skip_load,
+        load_url=load_url,
     )
     if not p.changes:
         return

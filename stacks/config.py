@@ -53,6 +53,7 @@ AREAS = (
     "alarms",
     "backup",
     "dr",
+    "slo",
 )
 
 
@@ -292,6 +293,27 @@ class DrSettings(Model):
     rebuild_cidr: VpcCidr = "10.64.0.0/16"
 
 
+class SloSettings(Model):
+    """The load gate (`berth loadtest`, promotion): a bounded load and the targets it must meet."""
+
+    p50_ms: float = Field(50, gt=0)
+    p95_ms: float = Field(200, gt=0)
+    p99_ms: float = Field(500, gt=0)
+    error_percent: float = Field(0.1, ge=0, le=100)
+    rate: int = Field(50, ge=1, le=5000)  # requests per second, at most
+    duration_seconds: int = Field(30, ge=1, le=600)
+    connections: int = Field(10, ge=1, le=500)
+    path: str = Field("/api/health/ready", pattern=r"^/[\w\-./?=&%]*$")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SloSettings:
+        if not self.p50_ms <= self.p95_ms <= self.p99_ms:
+            raise ValueError(f"need p50Ms <= p95Ms <= p99Ms (got {self.p50_ms}, {self.p95_ms}, {self.p99_ms})")
+        if self.connections > self.rate:
+            raise ValueError(f"connections ({self.connections}) must not exceed rate ({self.rate}/s)")
+        return self
+
+
 class Settings(Model):
     """Everything one stack deploys, validated as a whole."""
 
@@ -309,6 +331,7 @@ class Settings(Model):
     alarms: AlarmSettings = AlarmSettings()
     backup: BackupSettings = BackupSettings()
     dr: DrSettings = DrSettings()
+    slo: SloSettings = SloSettings()
 
     @field_validator("tags")
     @classmethod

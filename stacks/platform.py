@@ -188,6 +188,7 @@ def build(s: Settings) -> None:
             api_cache_ttl_seconds=s.cdn.api_cache_ttl_seconds,
             log_retention_days=s.cdn.log_retention_days,
             protect=s.is_prod,
+            force_destroy=not s.is_prod,
             tags=s.standard_tags,
         ),
     )

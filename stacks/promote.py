@@ -12,7 +12,9 @@ own. Before a single byte is written, gates must pass, each refusing with what f
 4. `running`   -- the source stack actually runs that image (its `appImage` output; with
                   `offline`, the source is deployed in the embedded cloud and its graph read);
 5. `health`    -- the source's `/api/health/ready` answers 200 (`skip_health` offline);
-6. `policy`    -- the target with the new values passes the policy pack (offline preview).
+6. `load`      -- a bounded load against the source meets the target's SLOs (`berth:slo`, see
+                  stacks.loadtest; `skip_load` offline);
+7. `policy`    -- the target with the new values passes the policy pack (offline preview).
 
 The target file is rewritten with ruamel.yaml round-trip (comments, order and quoting
 kept), the unified diff is shown and the user asked (`yes` skips); `apply` then deploys
@@ -321,6 +323,29 @@ def gate_health(url: str | None, src: str, timeout: float = 10) -> tuple[str, st
     return None
 
 
+def load_base(outputs: Mapping[str, Any]) -> str | None:
+    """`https://<source domain>` from a stack's outputs (the load gate adds its SLO path)."""
+    url = health_url(outputs)
+    return url.removesuffix(HEALTH_PATH) if url else None
+
+
+def gate_load(url: str | None, src: str, dst_settings: Settings) -> tuple[str, str] | None:
+    """The release meets the target's SLOs under a bounded load on the source (stacks.loadtest)."""
+    from stacks import loadtest
+
+    if url is None:
+        return ("load", f"{src} exports no public domain ({', '.join(DOMAIN_OUTPUTS)}); nothing to load "
+                        f"(--skip-load when checking offline)")
+    try:
+        verdict = loadtest.gate(url, dst_settings.slo)
+    except OpsError as exc:
+        return ("load", f"{exc.message} (--skip-load when checking offline)")
+    if not verdict.ok:
+        return ("load", f"{src} misses {dst_settings.stack}'s SLOs under load: {'; '.join(verdict.misses)} "
+                        f"[{verdict.summary()}]")
+    return None
+
+
 def _describe_violation(v: Any) -> str:
     if isinstance(v, str):
         return v
@@ -376,12 +401,14 @@ def promote(
     evaluate: Evaluate | None = None,
     source: Graph | Mapping[str, Any] | None = None,
     url: str | None = None,
+    skip_load: bool = False,
+    load_url: str | None = None,
 ) -> Promotion:
     """Promote src's promotable keys into dst's config file, behind every gate.
 
     `source` is an already deployed source (an offline Graph, or real outputs) to read
-    instead of deploying/reading it here; `url` overrides the health URL; `evaluate` the
-    policy evaluator. Raises PromotionRefused (nothing written) when a gate fails.
+    instead of deploying/reading it here; `url` overrides the health URL, `load_url` the
+    base URL the load gate drives; `evaluate` the policy evaluator. Raises PromotionRefused (nothing written) when a gate fails.
     """
     if apply:
         # A promotion that is to be applied must be able to apply: check before any work.
@@ -401,6 +428,10 @@ def promote(
     if failures:
         raise PromotionRefused(failures)
     p.gates_passed += ["digest", "versions", "config"]
+    dst_settings = _settings(dst, p.new_config)
+
+    def load_gate(state: Graph | Mapping[str, Any]) -> tuple[str, str] | None:
+        return None if skip_load else gate_load(load_url or load_base(_outputs(state)), src, dst_settings)
 
     evaluate = evaluate or default_evaluator()
     if source is not None:
@@ -408,6 +439,9 @@ def promote(
         early = [f for f in (gate_running(p, source),
                              None if skip_health else gate_health(url or health_url(_outputs(source)), src))
                  if f is not None]
+        # Load only a source that runs the release and is healthy: otherwise the figures mean nothing.
+        if not early and (f := load_gate(source)) is not None:
+            early.append(f)
         if early:
             raise PromotionRefused(early)
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -433,13 +467,15 @@ def promote(
         failures.append(f)
     if not skip_health and (f := gate_health(url or health_url(_outputs(src_state)), src)) is not None:
         failures.append(f)
+    if not failures and source is None and (f := load_gate(src_state)) is not None:
+        failures.append(f)
     if dst_graph is None:
         failures.append(("policy", f"{dst} with the promoted values does not deploy offline: {dst_error}"))
     elif (f := gate_policy(dst_graph, dst, evaluate)) is not None:
         failures.append(f)
     if failures:
         raise PromotionRefused(failures)
-    p.gates_passed += ["running", *([] if skip_health else ["health"]), "policy"]
+    p.gates_passed += ["running", *([] if skip_health else ["health"]), *([] if skip_load else ["load"]), "policy"]
 
     (show_diff or echo)(p.diff)
     if not yes and (confirm is None or not confirm(f"Write {p.path.name}?")):

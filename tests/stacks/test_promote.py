@@ -88,7 +88,7 @@ def test_promotion_copies_only_promotable_keys_and_keeps_the_file(configs: Path)
     _set(staging, "cache", "nodeType", "cache.t4g.small")
 
     messages: list[str] = []
-    p = promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, yes=True,
+    p = promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, skip_load=True, yes=True,
                           echo=messages.append)
 
     assert p.written
@@ -133,7 +133,7 @@ def test_declining_the_question_writes_nothing(configs: Path, staging) -> None:
         return False
 
     with pytest.raises(OpsError, match="not promoted"):
-        promotion.promote("staging", "prod", config_dir=configs, skip_health=True, confirm=no,
+        promotion.promote("staging", "prod", config_dir=configs, skip_health=True, skip_load=True, confirm=no,
                           source=staging.graph, echo=lambda _: None)
     assert asked == ["Write Pulumi.prod.yaml?"]
     assert prod.read_text() == before
@@ -144,7 +144,7 @@ def test_refuses_a_mutable_tag(configs: Path) -> None:
     before = prod.read_text()
     _set(configs / "Pulumi.staging.yaml", "app", "image", "ghcr.io/berth/shipments-api:1.4.0")
     with pytest.raises(promotion.PromotionRefused) as exc:
-        promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, yes=True)
+        promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, skip_load=True, yes=True)
     assert exc.value.gates == ["digest"]
     assert "'ghcr.io/berth/shipments-api:1.4.0'" in str(exc.value) and "mutable tag" in str(exc.value)
     assert prod.read_text() == before
@@ -157,7 +157,8 @@ def test_refuses_an_engine_downgrade(configs: Path, area: str, prod_version: str
     _set(configs / "Pulumi.staging.yaml", area, "engineVersion", f'"{staging_version}"')
     before = (configs / "Pulumi.prod.yaml").read_text()
     with pytest.raises(promotion.PromotionRefused) as exc:
-        promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, yes=True)
+        promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, skip_load=True,
+                          yes=True)
     assert "versions" in exc.value.gates
     assert (f"berth:{area}.engineVersion would go backwards: prod runs {prod_version}, "
             f"staging has {staging_version}") in str(exc.value)
@@ -167,7 +168,7 @@ def test_refuses_an_engine_downgrade(configs: Path, area: str, prod_version: str
 def test_refuses_a_major_upgrade_in_disguise(configs: Path) -> None:
     _set(configs / "Pulumi.staging.yaml", "cache", "engineVersion", '"8.0"')
     with pytest.raises(promotion.PromotionRefused, match="major-version upgrade"):
-        promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, yes=True)
+        promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, skip_load=True, yes=True)
 
 
 def test_refuses_when_staging_runs_another_digest(configs: Path, staging) -> None:
@@ -176,7 +177,7 @@ def test_refuses_when_staging_runs_another_digest(configs: Path, staging) -> Non
     before = (configs / "Pulumi.prod.yaml").read_text()
     assert promotion.running_image(staging.graph) == D1
     with pytest.raises(promotion.PromotionRefused) as exc:
-        promotion.promote("staging", "prod", config_dir=configs, skip_health=True, yes=True, source=staging.graph)
+        promotion.promote("staging", "prod", config_dir=configs, skip_health=True, skip_load=True, yes=True, source=staging.graph)
     assert exc.value.gates == ["running"]
     assert f"staging runs {D1}, not {D2}" in str(exc.value)
     assert (configs / "Pulumi.prod.yaml").read_text() == before
@@ -188,7 +189,7 @@ def test_refuses_when_prod_would_fail_the_policy_pack(configs: Path, staging) ->
     _set(configs / "Pulumi.staging.yaml", "app", "cacheTtlSeconds", "45")
     before = (configs / "Pulumi.prod.yaml").read_text()
     with pytest.raises(promotion.PromotionRefused) as exc:
-        promotion.promote("staging", "prod", config_dir=configs, skip_health=True, yes=True, source=staging.graph)
+        promotion.promote("staging", "prod", config_dir=configs, skip_health=True, skip_load=True, yes=True, source=staging.graph)
     assert exc.value.gates == ["policy"]
     assert "rds-deletion-protection-prod" in str(exc.value)
     assert (configs / "Pulumi.prod.yaml").read_text() == before
@@ -235,7 +236,7 @@ def test_health_gate_refuses_the_promotion(configs: Path, staging, health_server
     before = (configs / "Pulumi.prod.yaml").read_text()
     with pytest.raises(promotion.PromotionRefused) as exc:
         promotion.promote("staging", "prod", config_dir=configs, yes=True, source=staging.graph,
-                          url=health_server["base"] + "/api/health/ready")
+                          url=health_server["base"] + "/api/health/ready", skip_load=True)
     assert exc.value.gates == ["health"]
     assert (configs / "Pulumi.prod.yaml").read_text() == before
 
@@ -243,7 +244,7 @@ def test_health_gate_refuses_the_promotion(configs: Path, staging, health_server
 def test_nothing_to_promote(configs: Path) -> None:
     before = (configs / "Pulumi.prod.yaml").read_text()
     messages: list[str] = []
-    p = promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, yes=True,
+    p = promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, skip_load=True, yes=True,
                           echo=messages.append)
     assert p.changes == [] and not p.written
     assert messages == ["prod already has staging's promotable values: nothing to promote"]
@@ -257,7 +258,7 @@ def test_apply_without_pulumi_cli_refuses_before_any_work(configs: Path, monkeyp
     _set(configs / "Pulumi.staging.yaml", "app", "cacheTtlSeconds", "45")
     before = (configs / "Pulumi.prod.yaml").read_text()
     with pytest.raises(OpsError) as exc:
-        promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, yes=True,
+        promotion.promote("staging", "prod", config_dir=configs, offline=True, skip_health=True, skip_load=True, yes=True,
                           apply=True)
     assert "curl -fsSL https://get.pulumi.com | sh" in exc.value.message
     assert (configs / "Pulumi.prod.yaml").read_text() == before
@@ -270,7 +271,7 @@ def test_reading_real_staging_without_pulumi_cli_refuses_at_once(configs: Path,
     before = (configs / "Pulumi.prod.yaml").read_text()
     started = time.perf_counter()
     with pytest.raises(OpsError) as exc:
-        promotion.promote("staging", "prod", config_dir=configs, skip_health=True, yes=True)
+        promotion.promote("staging", "prod", config_dir=configs, skip_health=True, skip_load=True, yes=True)
     assert "cannot read what staging runs (or use --offline)" in exc.value.message
     assert "curl -fsSL https://get.pulumi.com | sh" in exc.value.message
     assert time.perf_counter() - started < 5  # refused before any offline preview started
@@ -281,7 +282,7 @@ def test_cli_promote_refusal_exits_non_zero(configs: Path) -> None:
     _set(configs / "Pulumi.staging.yaml", "app", "image", "ghcr.io/berth/shipments-api:latest")
     app = typer.Typer()
     register(app)
-    result = CliRunner().invoke(app, ["promote", "staging", "prod", "--offline", "--skip-health", "--yes",
+    result = CliRunner().invoke(app, ["promote", "staging", "prod", "--offline", "--skip-health", "--skip-load", "--yes",
                                       "--config-dir", str(configs)])
     assert result.exit_code == 1
     assert "promotion refused" in result.output and "mutable tag" in result.output

@@ -13,6 +13,12 @@ Adding a type is one small function in a module of this package:
         arn = ctx.client("sns", r.region).create_topic(Name=r.physical_name())["TopicArn"]
         return arn, {"arn": arn}
 
+Deleting is the reverse: `@deleter(token)` registers a function that deletes one recorded
+resource (`Gone`: its id, inputs and outputs) through boto3, so moto enforces the service's
+rules on the way down too (a non-empty bucket, deletion protection, a VPC with dependents).
+A type without a deleter holds nothing in moto (Kubernetes, random, types moto lacks): the
+tear-down just forgets it, as Pulumi forgets what its provider reports gone.
+
 Modules here are imported automatically.
 """
 
@@ -37,6 +43,7 @@ InvokeHandler = Callable[["Ctx", dict[str, Any], str], dict[str, Any]]
 
 RESOURCES: dict[str, ResourceHandler] = {}
 INVOKES: dict[str, InvokeHandler] = {}
+DELETERS: dict[str, Callable[[Ctx, Gone], None]] = {}
 
 
 def resource(*tokens: str) -> Callable[[ResourceHandler], ResourceHandler]:
@@ -56,6 +63,17 @@ def invoke(*tokens: str) -> Callable[[InvokeHandler], InvokeHandler]:
     def deco(fn: InvokeHandler) -> InvokeHandler:
         for tok in tokens:
             INVOKES[tok] = fn
+        return fn
+
+    return deco
+
+
+def deleter(*tokens: str) -> Callable[[Callable[[Ctx, Gone], None]], Callable[[Ctx, Gone], None]]:
+    """Register the delete of one or more resource type tokens."""
+
+    def deco(fn: Callable[[Ctx, Gone], None]) -> Callable[[Ctx, Gone], None]:
+        for tok in tokens:
+            DELETERS[tok] = fn
         return fn
 
     return deco
@@ -87,6 +105,24 @@ class Res:
 
     def tags(self) -> dict[str, str]:
         return dict(self.inputs.get("tags") or {})
+
+
+@dataclass
+class Gone:
+    """One recorded resource as its deleter sees it: the id and the outputs the cloud returned."""
+
+    type: str
+    name: str
+    urn: str
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    region: str
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """An output, falling back to the input."""
+        value = self.outputs.get(key)
+        return value if value is not None else self.inputs.get(key, default)
 
 
 @dataclass
