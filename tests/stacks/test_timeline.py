@@ -7,11 +7,14 @@ then the migrations Job, then the app. Each resource starts only when everything
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from stacks.offline.runner import REPO
 from stacks.render import write_build
 from stacks.timeline import TYPICAL, schedule, summary, typical_seconds
 from tests.conftest import Deployed
@@ -77,3 +80,33 @@ def test_timeline_mmd_is_a_gantt_of_the_first_deploy(prod: Deployed, tmp_path: P
         m = re.match(r"^    (.+) :(?:(?:crit|active), )*r\d+, (\d+), (\d+)s$", line)
         assert m, line
     assert any("berth-prod-migrate" in line and "active" in line for line in tasks)
+
+
+def mermaid_check(*files: Path) -> list[dict]:
+    """Mermaid's own parser and gantt scheduler (tools/mermaid-check.mjs, installed by bootstrap)."""
+    done = subprocess.run(["node", str(REPO / "tools" / "mermaid-check.mjs"), *map(str, files)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO / "tools")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def test_mermaid_renders_the_gantt_and_the_architecture_as_berth_scheduled_them(prod: Deployed,
+                                                                                  tmp_path: Path) -> None:
+    write_build(prod.graph, tmp_path)
+    timeline, picture = mermaid_check(tmp_path / "timeline.mmd", tmp_path / "graph.mmd")
+    assert picture["ok"] and picture["type"].startswith("flowchart"), picture
+    assert timeline["ok"] and timeline["type"] == "gantt", timeline
+    t = schedule(prod.graph)
+    drawn = {task["name"]: task for task in timeline["tasks"]}
+    for u in t.critical:
+        s = t.slots[u]
+        if s.end > s.start:
+            task = drawn[s.node.name]
+            assert (task["start"], task["end"], task["crit"]) == (s.start * 1000, s.end * 1000, True)
+    assert max(task["end"] for task in timeline["tasks"]) == t.total_seconds * 1000
+
+
+def test_the_checker_refuses_a_gantt_mermaid_cannot_schedule(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mmd"
+    bad.write_text("gantt\n    dateFormat x\n    section s\n    task :crit, r1, tomorrow, 3s\n")
+    (result,) = mermaid_check(bad)
+    assert not result["ok"] and "Invalid date" in result["error"]
