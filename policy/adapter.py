@@ -121,6 +121,7 @@ def to_resource(r: Any) -> Resource:
         property_dependencies={
             k: [d.urn for d in v] for k, v in (getattr(r, "property_dependencies", None) or {}).items()
         },
+        protect=bool(getattr(getattr(r, "opts", None), "protect", False)),
     )
 
 

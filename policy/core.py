@@ -188,6 +188,8 @@ class Resource:
     id: str | None = None
     dependencies: list[str] = field(default_factory=list)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    # The `protect` resource option (pulumi refuses to delete the resource).
+    protect: bool = False
 
     def prop(self, *path: str | int, default: Any = None) -> Any:
         return get(self.props, *path, default=default)

@@ -137,6 +137,7 @@ def stack_view(graph: Graph) -> StackView:
             id=n.id,
             dependencies=list(n.dependencies),
             property_dependencies={k: list(v) for k, v in n.property_dependencies.items()},
+            protect=n.protect,
         )
         for n in graph.nodes
         if n.custom

@@ -11,5 +11,6 @@ from policy.rules import (  # noqa: F401 - imported for their registrations
     rds,
     s3,
     stack,
+    teardown,
     versions,
 )

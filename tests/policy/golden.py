@@ -130,7 +130,7 @@ def golden() -> StackView:
             "multiAz": True, "deletionProtection": True, "skipFinalSnapshot": False,
             "parameterGroupName": "berth-prod-pg", "engineVersion": "16", "autoMinorVersionUpgrade": True,
             "dbSubnetGroupName": "berth-prod-db", "address": "primary.example",
-        }),
+        }, protect=True),
         res("aws:rds/instance:Instance", "replica", {
             **rds_common, "identifier": "berth-prod-replica-1", "replicateSourceDb": "berth-prod-primary",
             "arn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:berth-prod-replica-1", "parameterGroupName": "berth-prod-pg",
@@ -149,7 +149,7 @@ def golden() -> StackView:
         alarm("replica-lag", "ReplicaLag", {"DBInstanceIdentifier": "berth-prod-replica-1"}),
         alarm("cache-cpu", "EngineCPUUtilization", {"CacheClusterId": "berth-prod-cache-001"}),
         alarm("cache-memory", "DatabaseMemoryUsagePercentage", {"ReplicationGroupId": "berth-prod-cache"}),
-        res("aws:backup/vault:Vault", "vault", {"name": "berth-prod", "kmsKeyArn": KEY_ARN}),
+        res("aws:backup/vault:Vault", "vault", {"name": "berth-prod", "kmsKeyArn": KEY_ARN}, protect=True),
         res("aws:backup/plan:Plan", "plan", {
             "id": "plan-1",
             "rules": [{
@@ -162,7 +162,7 @@ def golden() -> StackView:
             "planId": "plan-1", "name": "databases", "resources": [PRIMARY_ARN],
             "iamRoleArn": f"arn:aws:iam::{ACCOUNT}:role/backup",
         }, tags=False),
-        res("aws:s3/bucket:Bucket", "assets", {"bucket": "berth-prod-assets"}),
+        res("aws:s3/bucket:Bucket", "assets", {"bucket": "berth-prod-assets"}, protect=True),
         res("aws:s3/bucket:Bucket", "logs", {"bucket": "berth-prod-logs"}),
         *[
             r
@@ -365,6 +365,8 @@ MUTATIONS: dict[str, Mutation] = {
         {"pgbouncer.ini": PGBOUNCER_INI.replace("max_client_conn = 400", "max_client_conn = 50")}), "prod"),
     "engine-minor-versions-float": ("primary", _set("primary", "engineVersion", "16.4"), "prod"),
     "rds-own-subnet-group": ("primary", _del("primary", "dbSubnetGroupName"), "prod"),
+    "stack-teardown-by-environment": ("primary", lambda v: setattr(
+        next(r for r in v.resources if r.name == "primary"), "protect", False), "prod"),
     "stack-workload-ordering": ("migrate", lambda v: next(
         r for r in v.resources if r.name == "migrate").dependencies.clear(), "prod"),
 }

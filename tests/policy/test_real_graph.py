@@ -225,6 +225,7 @@ CASES: dict[str, Callable[[Graph], str]] = {
     "stack-workload-ordering": _job_unordered,
     "engine-minor-versions-float": lambda g: edit(primary(g), set_("engineVersion", "16.4")),
     "rds-own-subnet-group": _dr_replica_in_default_vpc,
+    "stack-teardown-by-environment": lambda g: (setattr(primary(g), "protect", False), primary(g).urn)[1],
 }
 
 

@@ -21,11 +21,17 @@ def run(view: StackView, env: str) -> Any:
 
 
 def retag(view: StackView, env: str) -> StackView:
-    """The same stack as another environment would tag it."""
+    """The same stack as another environment would tag it (and, outside prod, make it destroyable)."""
     view = copy.deepcopy(view)
     for r in view.resources:
         if isinstance(r.props.get("tags"), dict):
             r.props["tags"].update(Environment=env, Stack=env)
+        if env != "prod":
+            r.protect = False
+            if r.type == "aws:rds/instance:Instance":
+                r.props.update(deletionProtection=False, skipFinalSnapshot=True)
+            if r.type in ("aws:s3/bucket:Bucket", "aws:backup/vault:Vault"):
+                r.props["forceDestroy"] = True
     return view
 
 

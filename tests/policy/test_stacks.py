@@ -107,7 +107,10 @@ def test_cli_adapter_and_offline_evaluator_agree_on_a_broken_prod(prod: Deployed
 
     opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
     nodes = [n for n in graph.nodes if n.custom]
-    res = {n.urn: PolicyResource(n.type, node_props(n), n.urn, n.name, opts, None, None, [], {}) for n in nodes}
+    # The engine hands each resource its own options: `protect` among them.
+    res = {n.urn: PolicyResource(n.type, node_props(n), n.urn, n.name,
+                                 PolicyResourceOptions(n.protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), []),
+                                 None, None, [], {}) for n in nodes}
     for n in nodes:
         res[n.urn].dependencies = [res[u] for u in n.dependencies if u in res]
         res[n.urn].property_dependencies = {k: [res[u] for u in v if u in res]
