@@ -260,3 +260,55 @@ def test_pgbouncer_may_only_leave_for_dns_the_database_and_its_ca_bundle(prod: D
     assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 5432), ("TCP", 443)}
     db_rule = next(r for r in rules if {"protocol": "TCP", "port": 5432} in r["ports"])
     assert db_rule["to"] == [{"ipBlock": {"cidr": "10.20.0.0/16"}}]
+
+
+# ---- images a cluster can pull, and the binary found whatever the image's layout ------------------
+WORKLOAD_TYPES = ("kubernetes:apps/v1:Deployment", "kubernetes:batch/v1:Job")
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_no_image_comes_from_a_withdrawn_catalogue_or_has_a_zero_digest(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    images = [c["image"] for n in d.graph.by_type(*WORKLOAD_TYPES)
+              for c in [*n.inputs["spec"]["template"]["spec"]["containers"],
+                        *n.inputs["spec"]["template"]["spec"].get("initContainers", [])]]
+    assert len(images) >= 5
+    assert not [i for i in images if i.split("@")[0].startswith(("bitnami/", "docker.io/bitnami/"))]
+    assert not [i for i in images if i.endswith("@sha256:" + "0" * 64)]
+    assert container(d, "pgbouncer")["image"].startswith("ghcr.io/cloudnative-pg/pgbouncer:")
+
+
+def test_pgbouncer_runs_by_name_with_the_ini_the_local_topology_starts(staging: Deployed) -> None:
+    """The pod's command is `pgbouncer <ini>` resolved on the image's PATH (CloudNativePG puts it in
+    /usr/bin, Debian in /usr/sbin): the same command line loads the same ini here."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from components.pgbouncer_config import render_ini as pure_render_ini
+    from stacks.local import PGBOUNCER_PATH, pgbouncer_version
+
+    cmd = container(staging, "pgbouncer")["command"]
+    assert cmd[0] == "pgbouncer" and cmd[1].endswith("/pgbouncer.ini")
+    found = shutil.which(cmd[0], path=PGBOUNCER_PATH)
+    assert found, "no pgbouncer on a container's default PATH"
+    # The ini the cluster runs, as the local topology adapts it (loopback, no TLS, the old binary
+    # without max_prepared_statements), with a port it may not bind: it loads everything, then stops.
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        os.chmod(d, 0o755)  # PgBouncer runs as postgres when we are root
+        text = pure_render_ini(settings("staging"), "127.0.0.1", ["127.0.0.1"], listen_addr="127.0.0.1",
+                               listen_port=1, config_dir=tmp, secret_dir=tmp, ca_file=None,
+                               prepared_statements=pgbouncer_version() >= (1, 21))
+        (d / "pgbouncer.ini").write_text(text)
+        (d / "pgbouncer_hba.conf").write_text(render_hba())
+        (d / "userlist.txt").write_text(render_userlist({"shipments": "x"}))
+        done = subprocess.run([found, "-v", str(d / "pgbouncer.ini")], capture_output=True, text=True, timeout=10,
+                              user="postgres" if os.geteuid() == 0 else None)
+    err = done.stderr
+    assert "unknown parameter" not in err and "invalid value" not in err, err
+    assert "loading auth_file" in err and "nowhere to listen on" in err, err[-2000:]
