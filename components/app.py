@@ -70,7 +70,12 @@ class AppArgs:
     # Where the load balancer's traffic comes from once inside the VPC (the nodes forwarding
     # from the node port): ingress to the app only from these ranges.
     load_balancer_source_cidrs: Sequence[pulumi.Input[str]] = ()
-    tls_certificate_arn: pulumi.Input[str] | None = None
+    # The name CloudFront reaches the load balancer by, in the public zone `hosted_zone_id`: the
+    # App gets it an ACM certificate in its own region (DNS-validated in that zone), terminates
+    # TLS with it on the NLB and points the name at the NLB, so CloudFront's TLS check of the
+    # origin (certificate name = origin domain) passes. Without it the NLB listens in plain TCP.
+    origin_domain: str | None = None
+    hosted_zone_id: pulumi.Input[str] | None = None
     require_digest: bool = False
     replicas: int = 2
     min_replicas: int = 2
@@ -98,6 +103,9 @@ class AppArgs:
     region: str | None = None
 
     def __post_init__(self) -> None:
+        if self.origin_domain and self.hosted_zone_id is None:
+            raise ValueError("origin_domain needs hosted_zone_id: its certificate is validated and its name "
+                             "published in that zone")
         if self.require_digest and not is_digest(self.image):
             raise ValueError(f"image {self.image!r} must be pinned by digest (repo@sha256:...) in this environment")
         if not self.min_replicas <= self.replicas <= self.max_replicas:
@@ -151,6 +159,8 @@ class App(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     service_name: pulumi.Output[str]
     load_balancer_hostname: pulumi.Output[str]
+    origin_hostname: pulumi.Output[str]
+    certificate_arn: pulumi.Output[str] | None
     image: str
     deployment_name: pulumi.Output[str]
     hpa_max_replicas: int
@@ -522,7 +532,8 @@ class App(pulumi.ComponentResource):
         # controller is needed: an NLB (internet-facing unless marked internal) with instance
         # targets on the node port. With externalTrafficPolicy Cluster the traffic reaches the
         # pods from the nodes' VPC addresses, which is what the ingress NetworkPolicy admits.
-        tls = args.tls_certificate_arn is not None
+        certificate_arn = self._origin_certificate(name, args) if args.origin_domain else None
+        tls = certificate_arn is not None
         lb_annotations: dict[str, Any] = {
             "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
             "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
@@ -538,12 +549,12 @@ class App(pulumi.ComponentResource):
             )
         if tls:
             lb_annotations |= {
-                "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": args.tls_certificate_arn,
+                "service.beta.kubernetes.io/aws-load-balancer-ssl-cert": certificate_arn,
                 "service.beta.kubernetes.io/aws-load-balancer-ssl-ports": "https",
                 "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": TLS_POLICY,
             }
         else:
-            pulumi.log.warn("no TLS certificate: the app's load balancer listens in plain TCP on port 80", self)
+            pulumi.log.warn("no origin domain: the app's load balancer listens in plain TCP on port 80", self)
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=meta(APP_NAME, annotations=lb_annotations),
@@ -558,6 +569,13 @@ class App(pulumi.ComponentResource):
         )
         self.service_name = service.metadata.apply(_name)
         self.load_balancer_hostname = service.status.apply(_hostname)
+        self.certificate_arn = certificate_arn
+        # What CloudFront connects to: our name (published once the NLB has its hostname), or the
+        # NLB's own name when there is none (then nothing can verify it: the policy pack says so).
+        self.origin_hostname = (
+            self._origin_record(name, args, self.load_balancer_hostname) if args.origin_domain
+            else self.load_balancer_hostname
+        )
 
         self.namespace = pulumi.Output.from_input(ns)
         self.register_outputs(
@@ -565,8 +583,58 @@ class App(pulumi.ComponentResource):
                 "namespace": self.namespace,
                 "serviceName": self.service_name,
                 "loadBalancerHostname": self.load_balancer_hostname,
+                "originHostname": self.origin_hostname,
                 "image": self.image,
                 "deploymentName": self.deployment_name,
                 "hpaMaxReplicas": self.hpa_max_replicas,
             }
         )
+
+    def _origin_certificate(self, name: str, args: AppArgs) -> pulumi.Output[str]:
+        """An ACM certificate for the origin name, DNS-validated in the zone (the App's region)."""
+        region_kw = {"region": args.region} if args.region else {}
+        cert = aws.acm.Certificate(
+            f"{name}-origin-cert",
+            domain_name=args.origin_domain,
+            validation_method="DNS",
+            key_algorithm="RSA_2048",
+            tags={**args.tags, "Name": f"{name}-origin"},
+            opts=pulumi.ResourceOptions(parent=self),
+            **region_kw,
+        )
+        option = cert.domain_validation_options[0]
+        record = aws.route53.Record(
+            f"{name}-origin-cert-validation",
+            zone_id=args.hosted_zone_id,
+            name=option.resource_record_name,
+            type=option.resource_record_type,
+            records=[option.resource_record_value],
+            ttl=60,
+            # A re-created certificate for the same name gets the same validation record.
+            allow_overwrite=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Waits until ACM has seen the record and issued the certificate: the NLB's listener
+        # refuses a certificate that is not issued yet.
+        validation = aws.acm.CertificateValidation(
+            f"{name}-origin-cert-issued",
+            certificate_arn=cert.arn,
+            validation_record_fqdns=[record.fqdn],
+            opts=pulumi.ResourceOptions(parent=self),
+            **region_kw,
+        )
+        return validation.certificate_arn
+
+    def _origin_record(self, name: str, args: AppArgs, lb_hostname: pulumi.Output[str]) -> pulumi.Output[str]:
+        """The origin name pointing at the NLB (a CNAME: the NLB's own zone id is not ours to read)."""
+        record = aws.route53.Record(
+            f"{name}-origin",
+            zone_id=args.hosted_zone_id,
+            name=args.origin_domain,
+            type="CNAME",
+            records=[lb_hostname],
+            ttl=60,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # The CDN takes this output, so it is created only once the name resolves to the NLB.
+        return record.fqdn

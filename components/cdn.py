@@ -36,13 +36,14 @@ ALL_VIEWER_EXCEPT_HOST = "Managed-AllViewerExceptHostHeader"
 
 @dataclass
 class CdnArgs:
-    # The app's public load balancer hostname (App.load_balancer_hostname).
+    # The name CloudFront reaches the app by (App.origin_hostname): a name of ours whose
+    # certificate the load balancer presents, so CloudFront's origin TLS check passes.
     app_origin_domain: pulumi.Input[str]
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
     # Optional custom domain: an ACM certificate is requested in us-east-1 and DNS-validated
     # (records written when hosted_zone_id is given, else left for whoever owns the zone).
     domain: str | None = None
-    hosted_zone_id: str | None = None
+    hosted_zone_id: pulumi.Input[str] | None = None
     waf: bool = True
     # Requests per 5 minutes per client IP before the WAF blocks it.
     waf_rate_limit: int = 2000
@@ -64,8 +65,6 @@ class CdnArgs:
     origin_secret: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
-        if self.hosted_zone_id and not self.domain:
-            raise ValueError("hosted_zone_id is only meaningful with a domain")
         if not 100 <= self.waf_rate_limit <= 2_000_000_000:
             raise ValueError(f"waf_rate_limit must be between 100 and 2000000000, got {self.waf_rate_limit}")
         if self.api_cache_ttl_seconds < 0 or self.api_cache_max_ttl_seconds < self.api_cache_ttl_seconds:

@@ -43,6 +43,7 @@ PROJECT = "berth"
 
 # The config namespaces this program reads. `berth:<area>` holds a structured object.
 AREAS = (
+    "dns",
     "network",
     "cluster",
     "database",
@@ -184,11 +185,24 @@ class CacheSettings(Model):
         return self
 
 
+DOMAIN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$"
+
+
+class DnsSettings(Model):
+    # A public Route 53 zone this account already holds (created and delegated once, outside any
+    # stack): the stack only adds records to it -- the app's origin name, the CDN's domain, and
+    # the DNS validation of their certificates.
+    zone: str = Field(pattern=DOMAIN)
+
+
 class CdnSettings(Model):
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
-    # Optional custom domain; its ACM certificate (us-east-1) is created and DNS-validated.
-    domain: str | None = Field(None, pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")
-    hosted_zone_id: str | None = None
+    # The viewers' domain (in dns.zone); its ACM certificate (us-east-1) is created and
+    # DNS-validated, and the minimum TLS version applies to it.
+    domain: str | None = Field(None, pattern=DOMAIN)
+    # Without a domain viewers get *.cloudfront.net and CloudFront's certificate, on which
+    # CloudFront ignores the minimum TLS version (TLSv1 stays allowed): say so explicitly.
+    accept_default_certificate: bool = False
     waf: bool = True
     # Requests per 5 minutes per client IP before the WAF blocks it.
     waf_rate_limit: int = Field(2000, ge=100, le=2_000_000_000)
@@ -197,8 +211,14 @@ class CdnSettings(Model):
 
     @model_validator(mode="after")
     def _domain(self) -> CdnSettings:
-        if self.hosted_zone_id and not self.domain:
-            raise ValueError("hostedZoneId is only meaningful with a domain")
+        if self.domain and self.accept_default_certificate:
+            raise ValueError("acceptDefaultCertificate is for a distribution without a domain: remove one of them")
+        if not self.domain and not self.accept_default_certificate:
+            raise ValueError(
+                "set domain (a name in dns.zone: viewers get our certificate and TLS 1.2+) or, where "
+                "*.cloudfront.net with CloudFront's certificate (TLSv1 still allowed) will do, "
+                "acceptDefaultCertificate: true"
+            )
         return self
 
 
@@ -223,9 +243,9 @@ class AppSettings(Model):
     read_your_writes_seconds: float = Field(5.0, ge=0, le=300)
     cors_origins: list[Annotated[str, Field(pattern=r"^https?://[^/\s]+$")]] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    # ACM certificate (this stack's region) the app's NLB terminates TLS with; without one
-    # the load balancer listens in plain TCP (a warning says so).
-    tls_certificate_arn: str | None = Field(None, pattern=r"^arn:aws[\w-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+$")
+    # The name CloudFront reaches the app's load balancer by, in dns.zone; the stack gets it an
+    # ACM certificate (this region) so CloudFront's TLS check passes. Default: <stack>-origin.<zone>.
+    origin_domain: str | None = Field(None, pattern=DOMAIN)
 
     @model_validator(mode="after")
     def _replicas(self) -> AppSettings:
@@ -326,7 +346,9 @@ class Settings(Model):
     database: DatabaseSettings = DatabaseSettings()
     pgbouncer: PgBouncerSettings = PgBouncerSettings()
     cache: CacheSettings = CacheSettings()
-    cdn: CdnSettings = CdnSettings()
+    # Required: every stack says which zone its names live in and how viewers reach it.
+    dns: DnsSettings
+    cdn: CdnSettings
     app: AppSettings = AppSettings()
     alarms: AlarmSettings = AlarmSettings()
     backup: BackupSettings = BackupSettings()
@@ -360,6 +382,13 @@ class Settings(Model):
             self.database.cross_region_replica
         ):
             problems.append("a stack restored by promoting a replica cannot itself keep that replica")
+        for key, name in (("berth:cdn.domain", self.cdn.domain), ("berth:app.originDomain", self.app.origin_domain)):
+            if name and not (name == self.dns.zone or name.endswith("." + self.dns.zone)):
+                problems.append(f"{key} ({name}) must be a name in berth:dns.zone ({self.dns.zone}): the stack writes "
+                                f"its records and certificate validation there")
+        if self.is_prod and not self.cdn.domain:
+            problems.append("berth:cdn.domain is required in production: with CloudFront's default certificate "
+                            "the minimum TLS version does not apply (TLSv1 stays allowed)")
         problems += connection_budget(self).problems
         if problems:
             raise ValueError("; ".join(problems))
@@ -368,6 +397,11 @@ class Settings(Model):
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    @property
+    def origin_domain(self) -> str:
+        """The name CloudFront reaches the app by: app.originDomain, or <stack>-origin.<dns.zone>."""
+        return self.app.origin_domain or f"{self.stack}-origin.{self.dns.zone}"
 
     @property
     def name_prefix(self) -> str:

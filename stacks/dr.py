@@ -393,6 +393,13 @@ def dr_config_text(
         put(net, "existing", CommentedMap(network), "# the recovery VPC, found by its tags")
     else:
         put(net, "cidr", settings.dr.rebuild_cidr, "# a fresh range in the DR region")
+    cdn = block("berth:cdn")
+    if cdn.get("domain"):
+        # The public name stays with the lost stack's distribution (CloudFront lets one
+        # distribution hold an alias, and its records are that stack's): the rebuilt edge serves
+        # a standby name until the cut-over moves the public one (CloudFront associate-alias).
+        zone = (cfg.get("berth:dns") or {}).get("zone") or str(cdn["domain"]).split(".", 1)[-1]
+        put(cdn, "domain", f"{dr_stack_name(stack)}.{zone}", "# standby name; the public one moves at cut-over")
     db = block("berth:database")
     put(db, "restore", CommentedMap(option.restore))
     keep_copying = new_dr_region is not None
@@ -715,7 +722,8 @@ def _cluster_vpc(graph: Graph, clients: ClientFactory, region: str) -> str | Non
 
 
 def _app_lb_hostname(graph: Graph) -> str | None:
-    for key in ("appLoadBalancerHostname", "appLbHostname", "loadBalancerHostname"):
+    # The name CloudFront reaches the app by: ours (with its certificate), else the NLB's own.
+    for key in ("appOriginHostname", "appLoadBalancerHostname", "appLbHostname", "loadBalancerHostname"):
         if isinstance(graph.outputs.get(key), str):
             return graph.outputs[key]
     for n in graph.nodes:

@@ -16,6 +16,7 @@ from components.cache import Cache, CacheArgs
 from components.cdn import Cdn, CdnArgs
 from components.cluster import Cluster, ClusterArgs
 from components.database import Database, DatabaseArgs
+from components.dns import Dns, DnsArgs
 from components.network import Network, NetworkArgs
 from components.pgbouncer import PgBouncer, PgBouncerArgs
 from stacks.config import Settings, connection_budget, existing_kubeconfig
@@ -23,6 +24,8 @@ from stacks.config import Settings, connection_budget, existing_kubeconfig
 
 def build(s: Settings) -> None:
     """Build the whole platform for one environment and export its outputs."""
+    dns = Dns(s.name_prefix, DnsArgs(zone=s.dns.zone))
+
     network = Network(
         s.name_prefix,
         NetworkArgs(
@@ -152,7 +155,8 @@ def build(s: Settings) -> None:
             redis_auth_token=cache.auth_token,
             redis_cidrs=[network.vpc_cidr],
             load_balancer_source_cidrs=[network.vpc_cidr],
-            tls_certificate_arn=s.app.tls_certificate_arn,
+            origin_domain=s.origin_domain,
+            hosted_zone_id=dns.zone_id,
             replicas=s.app.replicas,
             min_replicas=s.app.min_replicas,
             max_replicas=s.app.max_replicas,
@@ -178,11 +182,11 @@ def build(s: Settings) -> None:
     cdn = Cdn(
         s.name_prefix,
         CdnArgs(
-            app_origin_domain=app.load_balancer_hostname,
+            app_origin_domain=app.origin_hostname,
             origin_secret=app.origin_secret,
             price_class=s.cdn.price_class,
             domain=s.cdn.domain,
-            hosted_zone_id=s.cdn.hosted_zone_id,
+            hosted_zone_id=dns.zone_id,
             waf=s.cdn.waf,
             waf_rate_limit=s.cdn.waf_rate_limit,
             api_cache_ttl_seconds=s.cdn.api_cache_ttl_seconds,
@@ -270,6 +274,7 @@ def build(s: Settings) -> None:
     pulumi.export("appImage", app.image)
     pulumi.export("appServiceName", app.service_name)
     pulumi.export("appLoadBalancerHostname", app.load_balancer_hostname)
+    pulumi.export("appOriginHostname", app.origin_hostname)
     pulumi.export("cdnDomainName", cdn.domain_name)
     pulumi.export("cdnDistributionId", cdn.distribution_id)
     pulumi.export("assetsBucketName", cdn.assets_bucket_name)

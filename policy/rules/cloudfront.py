@@ -156,3 +156,61 @@ def logging(stack: StackView, ctx: Ctx) -> list[Finding]:
             out.append((dist.urn, f"distribution {dist.name} has no access logging (loggingConfig.bucket or a "
                         "log delivery source)"))
     return out
+
+
+# Provider-owned names nobody can hold a certificate for: a load balancer's, an instance's, an
+# accelerator's. CloudFront verifies that the origin's certificate matches the origin domain, so
+# HTTPS to one of these answers 502 to every request (CloudFront's 502 troubleshooting page).
+UNVERIFIABLE_ORIGIN_SUFFIXES = (".elb.amazonaws.com", ".compute.amazonaws.com", ".compute-1.amazonaws.com",
+                                ".awsglobalaccelerator.com")
+
+
+def _unverifiable(domain: str) -> bool:
+    d = domain.lower().rstrip(".")
+    return any(d.endswith(s) for s in UNVERIFIABLE_ORIGIN_SUFFIXES) or (".elb." in d and d.endswith(".amazonaws.com"))
+
+
+@resource_rule(
+    "cloudfront-origin-verifiable",
+    types=[DISTRIBUTION],
+    description="A custom origin reached over HTTPS has a name its certificate can match: never a load "
+    "balancer's (or other provider-owned) DNS name, unless it is a VPC origin.",
+    severity="critical",
+    remediation="Point a name of yours (Route 53 record) at the load balancer, give the load balancer an ACM "
+    "certificate for that name in its region, and use that name as the origin's domain_name; or use a "
+    "CloudFront VPC origin to an internal load balancer.",
+)
+def origin_verifiable(props: dict[str, Any], ctx: Ctx) -> list[str]:
+    out = []
+    for o in items(props.get("origins")):
+        custom = get(o, "customOriginConfig")
+        if custom is None or is_unknown(custom) or has_value(get(o, "vpcOriginConfig")):
+            continue
+        policy, domain = get(custom, "originProtocolPolicy"), get(o, "domainName")
+        if policy == "http-only" or not isinstance(domain, str) or is_unknown(domain):
+            continue
+        if _unverifiable(domain):
+            out.append(f"origin {get(o, 'originId')!r} is reached over HTTPS at {domain}: no certificate can match "
+                       f"that name, so CloudFront answers 502 to every request sent there")
+    return out
+
+
+@resource_rule(
+    "cloudfront-custom-certificate-prod",
+    types=[DISTRIBUTION],
+    description="Production distributions serve a domain of ours with our certificate (so the minimum TLS "
+    "version applies); CloudFront's *.cloudfront.net certificate still accepts TLSv1.",
+    severity="high",
+    remediation="Set berth:cdn.domain (a name in berth:dns.zone); the CDN then requests and validates an ACM "
+    "certificate in us-east-1.",
+)
+def custom_certificate_prod(props: dict[str, Any], ctx: Ctx) -> list[str]:
+    if not ctx.is_prod:
+        return []
+    cert = props.get("viewerCertificate")
+    if cert is None or is_unknown(cert):
+        return []
+    if has_value(get(cert, "acmCertificateArn")) or has_value(get(cert, "iamCertificateId")):
+        return []
+    return ["viewerCertificate uses CloudFront's default certificate: TLSv1 stays allowed whatever "
+            "minimumProtocolVersion says"]

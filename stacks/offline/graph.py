@@ -199,6 +199,14 @@ def _cloud_values(graph: Graph) -> dict[str, str]:
         for key, v in values:
             if isinstance(v, str) and len(v) >= 6 and v not in own:
                 candidates.setdefault(v, set()).add(f"<{n.urn}.{key}>")
+    # What a component looked up rather than made (a data source's answer, e.g. a hosted zone's
+    # id) has no custom resource behind it: the component that exposes it is its origin.
+    for n in graph.nodes:
+        if n.custom:
+            continue
+        for key, v in (n.outputs or {}).items():
+            if isinstance(v, str) and len(v) >= 6 and v not in candidates and key.endswith("Id"):
+                candidates.setdefault(v, set()).add(f"<{n.urn}.{key}>")
     return {v: min(refs) for v, refs in candidates.items()}
 
 

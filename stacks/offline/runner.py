@@ -412,6 +412,10 @@ def run_stack(
     load_all()
     cloud = cloud or EmbeddedCloud()
     ctx = Ctx(cloud=cloud, stack=stack, default_region=region)
+    # Account prerequisites the stack does not own (its public DNS zone), as a real account has them.
+    from stacks.offline.handlers.route53 import seed_zones
+
+    seed_zones(ctx, cfg)
     mocks = CloudMocks(ctx)
     monitor = _make_monitor(mocks, ctx)
     set_all_config(_runtime_config(cfg), [])

@@ -342,7 +342,9 @@ def test_service_is_an_internet_facing_nlb_terminating_tls(request: pytest.Fixtu
     assert ann[prefix + "healthcheck-path"] == "/api/health/ready"
     # Cluster policy: traffic reaches pods from the nodes, inside the VPC range the ingress policy admits.
     assert svc.inputs["spec"]["externalTrafficPolicy"] == "Cluster"
-    assert ann[prefix + "ssl-cert"] == g.config["berth:app"]["tlsCertificateArn"]
+    (issued,) = app_nodes(g, "aws:acm/certificateValidation:CertificateValidation")
+    assert ann[prefix + "ssl-cert"] == issued.outputs["certificateArn"]
+    assert issued.urn in svc.property_dependencies["metadata"], "the NLB is made only with an issued certificate"
     assert ann[prefix + "ssl-negotiation-policy"].startswith("ELBSecurityPolicy-TLS13")
     assert svc.inputs["spec"]["ports"] == [{"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}]
     hostname = svc.outputs["status"]["loadBalancer"]["ingress"][0]["hostname"]
@@ -351,16 +353,64 @@ def test_service_is_an_internet_facing_nlb_terminating_tls(request: pytest.Fixtu
 
 
 @pytest.mark.parametrize("name", STACKS)
-def test_cdn_app_origin_is_the_services_load_balancer_hostname(request: pytest.FixtureRequest, name: str) -> None:
+def test_cdn_reaches_the_app_by_a_name_of_ours_whose_certificate_the_nlb_presents(
+    request: pytest.FixtureRequest, name: str
+) -> None:
+    """CloudFront verifies the origin's certificate against the origin domain: the NLB's own
+    *.elb.amazonaws.com name can never match, a name of ours with our certificate does."""
     d = stack(request, name)
-    hostname = app_node(d.graph, "kubernetes:core/v1:Service").outputs["status"]["loadBalancer"]["ingress"][0][
-        "hostname"]
+    g = d.graph
+    origin = f"{name}-origin.{g.config['berth:dns']['zone']}"
+    assert g.outputs["appOriginHostname"] == origin
     cf = d.client("cloudfront")
-    (dist,) = [x for x in cf.list_distributions()["DistributionList"]["Items"]
-               if x["Id"] == d.graph.outputs["cdnDistributionId"]]
-    origins = cf.get_distribution_config(Id=dist["Id"])["DistributionConfig"]["Origins"]["Items"]
-    app_origin = next(o for o in origins if o["Id"] == "app")
-    assert app_origin["DomainName"] == hostname
+    dist = cf.get_distribution_config(Id=g.outputs["cdnDistributionId"])["DistributionConfig"]
+    app_origin = next(o for o in dist["Origins"]["Items"] if o["Id"] == "app")
+    assert app_origin["DomainName"] == origin
+    assert app_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    # moto holds the certificate for exactly that name, in the app's region, and it is the one
+    # the NLB terminates TLS with.
+    acm = d.client("acm", g.region)
+    ann = app_node(g, "kubernetes:core/v1:Service").inputs["metadata"]["annotations"]
+    cert = acm.describe_certificate(CertificateArn=ann["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"])
+    assert cert["Certificate"]["DomainName"] == origin
+    # The name resolves to the NLB: a CNAME in the stack's zone.
+    r53 = d.client("route53")
+    (zone,) = [z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == g.config["berth:dns"]["zone"] + "."]
+    records = {(r["Name"], r["Type"]): r for r in r53.list_resource_record_sets(HostedZoneId=zone["Id"])[
+        "ResourceRecordSets"]}
+    cname = records[(origin + ".", "CNAME")]
+    assert [v["Value"] for v in cname["ResourceRecords"]] == [g.outputs["appLoadBalancerHostname"]]
+    # ...and its certificate's validation record is there too (ACM issues only then).
+    rr = cert["Certificate"]["DomainValidationOptions"][0]["ResourceRecord"]
+    assert (rr["Name"] if rr["Name"].endswith(".") else rr["Name"] + ".", "CNAME") in records
+
+
+def test_a_certificate_is_issued_only_once_its_validation_record_is_published() -> None:
+    """The embedded cloud refuses a CertificateValidation whose CNAME is in no zone (for real: a
+    75-minute wait for ISSUED), and accepts it once the record is in the account's zone."""
+    from stacks.offline import EmbeddedCloud
+    from stacks.offline.handlers import Ctx, Res
+    from stacks.offline.handlers.acm import certificate_validation
+    from stacks.offline.handlers.route53 import seed_zones
+
+    with EmbeddedCloud.serve() as cloud:
+        ctx = Ctx(cloud=cloud, stack="t", default_region="us-east-1")
+        acm = cloud.client("acm", "us-east-1")
+        arn = acm.request_certificate(DomainName="t-origin.shipments.example.net",
+                                      ValidationMethod="DNS")["CertificateArn"]
+        validation = Res("aws:acm/certificateValidation:CertificateValidation", "v", "urn:v",
+                         {"certificateArn": arn}, "us-east-1", "t")
+        with pytest.raises(ValueError, match=r"cannot be issued.*would wait 75 minutes"):
+            certificate_validation(ctx, validation)
+        seed_zones(ctx, {"berth:dns": {"zone": "shipments.example.net"}})
+        rr = acm.describe_certificate(CertificateArn=arn)["Certificate"]["DomainValidationOptions"][0][
+            "ResourceRecord"]
+        r53 = cloud.client("route53", "us-east-1")
+        (zone,) = r53.list_hosted_zones()["HostedZones"]
+        r53.change_resource_record_sets(HostedZoneId=zone["Id"], ChangeBatch={"Changes": [{
+            "Action": "UPSERT", "ResourceRecordSet": {"Name": rr["Name"], "Type": rr["Type"], "TTL": 60,
+                                                      "ResourceRecords": [{"Value": rr["Value"]}]}}]})
+        assert certificate_validation(ctx, validation)[1] == {"certificateArn": arn}
 
 
 # ---- network policies -------------------------------------------------------------------------

@@ -119,10 +119,11 @@ def test_app_origin_is_https_only_tls12_and_carries_the_secret_header(stack: Dep
     assert cdn_component(stack).outputs["originSecret"] == "[secret]"
 
 
-def test_app_origin_is_the_app_load_balancer(stack: Deployed) -> None:
+def test_app_origin_is_our_name_for_the_app_load_balancer(stack: Deployed) -> None:
     app = origins(dist_config(stack))["app"]
-    assert app["DomainName"] == stack.graph.outputs["appLoadBalancerHostname"]
-    assert app["DomainName"] and not app["DomainName"].endswith(".invalid")
+    assert app["DomainName"] == stack.graph.outputs["appOriginHostname"]
+    assert app["DomainName"] != stack.graph.outputs["appLoadBalancerHostname"]
+    assert app["DomainName"].endswith("." + stack.graph.config["berth:dns"]["zone"])
 
 
 def test_prod_has_waf_logging_all_prices_and_http3_on_ipv6(prod: Deployed) -> None:
@@ -170,14 +171,24 @@ def test_staging_and_prod_differ_only_where_their_config_differs(staging: Deploy
         }
 
     a, b = shape(staging), shape(prod)
-    # cdn.priceClass and cdn.waf: nothing else.
-    assert {k for k in a if a[k] != b[k]} == {"PriceClass", "waf"}
+    # cdn.priceClass, cdn.waf and cdn.domain (prod's own certificate): nothing else.
+    assert {k for k in a if a[k] != b[k]} == {"PriceClass", "waf", "ViewerCertificate"}
 
 
-def test_default_certificate_asks_for_tls12_2021(stack: Deployed) -> None:
-    cert = dist_config(stack)["ViewerCertificate"]
+def test_staging_accepts_the_default_certificate_and_prod_serves_its_domain_on_tls12_2021(
+    staging: Deployed, prod: Deployed
+) -> None:
+    cert = dist_config(staging)["ViewerCertificate"]
+    assert staging.graph.config["berth:cdn"]["acceptDefaultCertificate"] is True
     assert cert["CloudFrontDefaultCertificate"] is True
-    assert cert["MinimumProtocolVersion"] == "TLSv1.2_2021"
+    cfg = dist_config(prod)
+    vc = cfg["ViewerCertificate"]
+    assert vc["CloudFrontDefaultCertificate"] is False
+    assert (vc["SSLSupportMethod"], vc["MinimumProtocolVersion"]) == ("sni-only", "TLSv1.2_2021")
+    assert cfg["Aliases"]["Items"] == [prod.graph.config["berth:cdn"]["domain"]]
+    acm = prod.client("acm", "us-east-1")
+    assert acm.describe_certificate(CertificateArn=vc["ACMCertificateArn"])["Certificate"]["DomainName"] == \
+        prod.graph.config["berth:cdn"]["domain"]
 
 
 # ---- the WAF ---------------------------------------------------------------------------------
@@ -318,8 +329,8 @@ def test_platform_exports_the_cdn_outputs(prod: Deployed) -> None:
 # ---- a custom domain, variants and argument checks -------------------------------------------
 def test_outside_us_east_1_a_custom_domain_gets_a_us_east_1_certificate_and_web_acl(deploy: Any) -> None:
     # As a DR rebuild would run: buckets follow the stack's region, edge resources stay in us-east-1.
-    d = deploy("cdn-domain", {"aws:region": "eu-west-1",
-                              "berth:cdn.domain": "shipments.example.com", "berth:cdn.hostedZoneId": "Z0123456789",
+    d = deploy("cdn-domain", {"aws:region": "eu-west-1", "berth:dns.zone": "shipments.example.com",
+                              "berth:cdn.domain": "shipments.example.com", "berth:cdn.acceptDefaultCertificate": None,
                               "berth:cdn.waf": True, "berth:cdn.apiCacheTtlSeconds": 0},
                config=read_stack_config("staging"))
     for name in buckets(d).values():
@@ -335,7 +346,9 @@ def test_outside_us_east_1_a_custom_domain_gets_a_us_east_1_certificate_and_web_
     record = next(n for n in cdn_resources(d, "aws:route53/record:Record") if n.name.endswith("cert-validation-record"))
     # Validation waits for the DNS record that proves the domain.
     assert record.urn in validation.property_dependencies["validationRecordFqdns"]
-    assert record.inputs["zoneId"] == "Z0123456789"
+    zones = d.client("route53").list_hosted_zones()["HostedZones"]
+    assert record.inputs["zoneId"] == next(z["Id"].rsplit("/", 1)[-1] for z in zones
+                                           if z["Name"] == "shipments.example.com.")
     cfg = dist_config(d)
     assert cfg["Aliases"]["Items"] == ["shipments.example.com"]
     vc = cfg["ViewerCertificate"]
@@ -351,7 +364,6 @@ def test_outside_us_east_1_a_custom_domain_gets_a_us_east_1_certificate_and_web_
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
-        ({"hosted_zone_id": "Z1"}, "only meaningful with a domain"),
         ({"waf_rate_limit": 10}, "waf_rate_limit"),
         ({"api_cache_ttl_seconds": 120, "api_cache_max_ttl_seconds": 60}, "api_cache_ttl_seconds"),
     ],

@@ -188,7 +188,7 @@ def golden() -> StackView:
             "origins": [
                 {"originId": "assets", "domainName": "berth-prod-assets.s3.us-east-1.amazonaws.com",
                  "originAccessControlId": "E2OAC"},
-                {"originId": "app", "domainName": "nlb-123.elb.us-east-1.amazonaws.com",
+                {"originId": "app", "domainName": "prod-origin.shipments.example.com",
                  "customOriginConfig": {"originProtocolPolicy": "https-only", "originSslProtocols": ["TLSv1.2"],
                                         "httpPort": 80, "httpsPort": 443}},
             ],
@@ -367,6 +367,10 @@ MUTATIONS: dict[str, Mutation] = {
     "rds-own-subnet-group": ("primary", _del("primary", "dbSubnetGroupName"), "prod"),
     "stack-teardown-by-environment": ("primary", lambda v: setattr(
         next(r for r in v.resources if r.name == "primary"), "protect", False), "prod"),
+    "cloudfront-origin-verifiable": ("cdn", lambda v: props(v, "cdn")["origins"][1].update(
+        domainName="nlb-123.elb.us-east-1.amazonaws.com"), "prod"),
+    "cloudfront-custom-certificate-prod": ("cdn", _set("cdn", "viewerCertificate", {
+        "cloudfrontDefaultCertificate": True, "minimumProtocolVersion": "TLSv1.2_2021"}), "prod"),
     "stack-workload-ordering": ("migrate", lambda v: next(
         r for r in v.resources if r.name == "migrate").dependencies.clear(), "prod"),
 }

@@ -225,6 +225,10 @@ CASES: dict[str, Callable[[Graph], str]] = {
     "stack-workload-ordering": _job_unordered,
     "engine-minor-versions-float": lambda g: edit(primary(g), set_("engineVersion", "16.4")),
     "rds-own-subnet-group": _dr_replica_in_default_vpc,
+    "cloudfront-origin-verifiable": lambda g: edit(node(g, CDN), lambda p: p["origins"][1].update(
+        domainName=g.outputs["appLoadBalancerHostname"])),
+    "cloudfront-custom-certificate-prod": lambda g: edit(node(g, CDN), set_("viewerCertificate", {
+        "cloudfrontDefaultCertificate": True, "minimumProtocolVersion": "TLSv1.2_2021"})),
     "stack-teardown-by-environment": lambda g: (setattr(primary(g), "protect", False), primary(g).urn)[1],
 }
 

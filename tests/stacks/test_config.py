@@ -99,3 +99,37 @@ def test_dr_features_need_a_dr_region_distinct_from_the_home_region() -> None:
     raw["dr"].pop("region")
     with pytest.raises(ConfigError, match=r"berth:dr\.region is required"):
         parse_settings("prod", raw)
+
+
+@pytest.mark.parametrize(
+    ("stack", "path", "value", "expected"),
+    [
+        ("staging", "dns", None, "berth:dns"),
+        ("staging", "cdn.acceptDefaultCertificate", False, "acceptDefaultCertificate: true"),
+        ("staging", "cdn.domain", "shipments.elsewhere.net", "must be a name in berth:dns.zone"),
+        ("staging", "app.originDomain", "origin.elsewhere.net", "berth:app.originDomain (origin.elsewhere.net)"),
+        ("prod", "cdn.domain", None, "berth:cdn.domain is required in production"),
+    ],
+)
+def test_names_and_certificates_are_checked_before_anything(stack: str, path: str, value: Any, expected: str) -> None:
+    raw = load(stack)
+    if value is None:
+        area, _, key = path.partition(".")
+        if key:
+            raw[area].pop(key)
+            if stack == "prod":
+                raw[area]["acceptDefaultCertificate"] = True
+        else:
+            raw.pop(area)
+    else:
+        raw = with_(raw, path, value)
+        if path == "cdn.domain" and stack == "staging":
+            raw["cdn"].pop("acceptDefaultCertificate")
+    with pytest.raises(ConfigError) as exc:
+        parse_settings(stack, raw)
+    assert expected in str(exc.value)
+
+
+def test_the_origin_name_defaults_to_one_per_stack_in_the_zone() -> None:
+    assert parse_settings("staging", load("staging")).origin_domain == "staging-origin.staging.shipments.example.com"
+    assert parse_settings("prod", load("prod")).origin_domain == "prod-origin.shipments.example.com"

@@ -135,11 +135,16 @@ def test_rebuild_offline_restores_the_latest_snapshot_in_the_dr_region(world: Wo
     assert written["berth:database"]["crossRegionReplica"] is True
     assert written["berth:backup"]["copyToDr"] is True
     assert written["berth:dr"]["region"] == "us-east-2"
-    for key in ("berth:app", "berth:cache", "berth:cdn", "berth:alarms", "berth:pgbouncer", "berth:tags"):
+    for key in ("berth:app", "berth:cache", "berth:alarms", "berth:pgbouncer", "berth:tags"):
         assert written[key] == prod[key], key
+    # The public name stays with prod's distribution until the cut-over: the rebuilt edge has a
+    # standby name in the same zone, everything else of the CDN as prod has it.
+    assert written["berth:cdn"] == {**prod["berth:cdn"], "domain": "prod-dr.shipments.example.com"}
     assert {k: v for k, v in written["berth:database"].items() if k != "restore"} == prod["berth:database"]
-    # A region-bound value the real rebuild would need replaced is called out.
-    assert any("berth:app.tlsCertificateArn" in m for m in messages)
+    # Nothing in prod's config is bound to the lost region: the origin's certificate is made by
+    # the stack in whatever region it runs (no ARN to carry over).
+    assert not any("need us-west-2 counterparts" in m for m in messages)
+    assert written["berth:dns"] == prod["berth:dns"]
 
     # moto shows the restore: the new primary in us-west-2 carries the snapshot's database
     # (name, master user) although the program passed neither for a restore.
@@ -161,7 +166,8 @@ def test_rebuild_offline_restores_the_latest_snapshot_in_the_dr_region(world: Wo
     assert set(checks) == {"network", "cluster", "database", "cache", "app", "cdn", "alarms", "backups"}
     assert {t: c.detail for t, c in checks.items() if not c.ok} == {}
     assert r.graph.outputs["appLoadBalancerHostname"] != world.graph.outputs["appLoadBalancerHostname"]
-    assert f"app origin {r.graph.outputs['appLoadBalancerHostname']}: yes" in checks["cdn"].detail
+    assert r.graph.outputs["appOriginHostname"] == "prod-dr-origin.shipments.example.com"
+    assert f"app origin {r.graph.outputs['appOriginHostname']}: yes" in checks["cdn"].detail
     assert world.client("elasticache", DR_REGION).describe_replication_groups()["ReplicationGroups"]
     assert world.client("ec2", DR_REGION).describe_vpcs(
         Filters=[{"Name": "cidr", "Values": ["10.64.0.0/16"]}])["Vpcs"]
@@ -275,19 +281,22 @@ def test_dr_config_with_a_new_dr_region_and_overrides(tmp_path: Path) -> None:
     configs = _copy_configs(tmp_path / "configs")
     option = dr.RecoveryOption("snapshot", "DB snapshot", "snap-1", DR_REGION, None, None, "",
                                {"kind": "snapshot", "snapshotIdentifier": "snap-1"})
-    cert = "arn:aws:acm:us-west-2:123456789012:certificate/dr-origin"
+    origin = "dr-origin.shipments.example.com"
     text = dr.dr_config_text("prod", option, config_dir=configs, new_dr_region="us-east-2",
-                             overrides={"berth:app.tlsCertificateArn": cert})
+                             overrides={"berth:app.originDomain": origin})
     cfg = yaml.safe_load(text)["config"]
     assert cfg["berth:dr"]["region"] == "us-east-2"
     assert cfg["berth:dr"]["rebuildCidr"] == "10.20.0.0/16"  # the lost region's range is free again
     assert cfg["berth:database"]["crossRegionReplica"] is True
     assert cfg["berth:backup"]["copyToDr"] is True
-    assert cfg["berth:app"]["tlsCertificateArn"] == cert
+    assert cfg["berth:app"]["originDomain"] == origin
     assert dr.region_bound_refs(cfg, "us-east-1") == []
-    prod_cfg = read_stack_config("prod", configs)
-    assert dr.region_bound_refs(prod_cfg, "us-east-1") == [
-        ("berth:app.tlsCertificateArn", prod_cfg["berth:app"]["tlsCertificateArn"])]
+    assert dr.region_bound_refs(read_stack_config("prod", configs), "us-east-1") == []
+    # A regional ARN of the lost region is named; CloudFront's us-east-1 certificates are not.
+    synthetic = {"berth:alarms": {"topicArn": "arn:aws:sns:us-east-1:210987654321:pager"},
+                 "berth:cdn": {"certificateArn": "arn:aws:acm:us-east-1:210987654321:certificate/edge"}}
+    assert dr.region_bound_refs(synthetic, "us-east-1") == [
+        ("berth:alarms.topicArn", "arn:aws:sns:us-east-1:210987654321:pager")]
     # Comments of prod's file survive (the changed keys carry new ones).
     assert "# office / VPN egress" in text and text.startswith("# Disaster-recovery rebuild of prod in us-west-2")
 

@@ -32,7 +32,8 @@ REGISTRY = Path("/usr/bin/docker-registry")
 PLACEHOLDER_KEYS = {
     "berth:cluster.publicAccessCidrs[0]",
     "berth:app.corsOrigins[0]",
-    "berth:app.tlsCertificateArn",
+    "berth:dns.zone",
+    "berth:cdn.domain",
     "berth:alarms.emails[0]",
     "berth:alarms.httpsEndpoints[0]",
 }
@@ -59,7 +60,7 @@ def test_todays_prod_config_lists_every_placeholder_key() -> None:
     assert keys == PLACEHOLDER_KEYS | IMAGE_KEYS
     by_key = {f.key: f for f in report.findings}
     assert "documentation address range" in by_key["berth:cluster.publicAccessCidrs[0]"].problem
-    assert "example account 123456789012" in by_key["berth:app.tlsCertificateArn"].problem
+    assert "example/reserved domain" in by_key["berth:dns.zone"].problem
     assert "could not confirm" in by_key["berth:app.image"].problem
 
 
@@ -192,7 +193,8 @@ def real_looking(tmp: Path, registry: str) -> Path:
         c[ns][key] = f"{registry}/{repo}:{tag}@{push(registry, repo, tag)}"
     c["berth:cluster"]["publicAccessCidrs"] = ["62.210.16.0/24"]
     c["berth:app"]["corsOrigins"] = ["https://shipments.acme-logistics.io"]
-    c["berth:app"]["tlsCertificateArn"] = "arn:aws:acm:us-east-1:210987654321:certificate/3f2c9a1e-origin"
+    c["berth:dns"]["zone"] = "acme-logistics.io"
+    c["berth:cdn"]["domain"] = "shipments.acme-logistics.io"
     c["berth:alarms"]["emails"] = ["platform-oncall@acme-logistics.io"]
     c["berth:alarms"]["httpsEndpoints"] = ["https://events.pagerduty.com/integration/" + "0f" * 16 + "/enqueue"]
     out = tmp / "configs"
@@ -237,3 +239,10 @@ def test_up_refuses_placeholders_first_and_touches_nothing(monkeypatch: pytest.M
         assert key in out, key
     assert "nothing was changed" in out
     assert (REPO / "Pulumi.prod.yaml").read_text() == before
+
+
+def test_arns_in_aws_example_accounts_and_fake_pager_keys_are_named() -> None:
+    cfg = {"berth:cluster": {"adminRoleArns": ["arn:aws:iam::123456789012:role/platform-admin"]},
+           "berth:alarms": {"httpsEndpoints": ["https://events.pagerduty.com/integration/" + "a" * 32 + "/enqueue"]}}
+    (finding,) = check("prod", cfg, registries=False).findings
+    assert finding.key == "berth:cluster.adminRoleArns[0]" and "example account 123456789012" in finding.problem

@@ -17,7 +17,7 @@ def test_the_mermaid_picture_shows_each_component_once_and_the_data_flow(prod: D
     kinds = [k for _, k in nodes]
     # Prod has two networks: its own and the recovery VPC in the DR region.
     assert sorted(kinds) == sorted(
-        ["Network", "Network", "Cluster", "Database", "PgBouncer", "Cache", "App", "Cdn", "Alarms", "Backups"]
+        ["Dns", "Network", "Network", "Cluster", "Database", "PgBouncer", "Cache", "App", "Cdn", "Alarms", "Backups"]
     )
     assert len({i for i, _ in nodes}) == len(nodes), "one Mermaid node per component"
     ids = {k: i for i, k in nodes if not i.endswith("_recovery")}

@@ -33,3 +33,28 @@ def certificate(ctx: Ctx, r: Res) -> Out:
         })
     return arn, {"arn": arn, "domainValidationOptions": options, "status": cert.get("Status"),
                  "validationEmails": []}
+
+
+@resource("aws:acm/certificateValidation:CertificateValidation")
+def certificate_validation(ctx: Ctx, r: Res) -> Out:
+    """ACM issues a DNS-validated certificate once its validation CNAME resolves: check it does."""
+    from stacks.offline.handlers.route53 import published
+
+    arn = str(r.inputs["certificateArn"])
+    cert = ctx.client("acm", r.region).describe_certificate(CertificateArn=arn)["Certificate"]
+    given = {f.rstrip(".") for f in r.inputs.get("validationRecordFqdns") or []}
+    for opt in cert.get("DomainValidationOptions") or []:
+        rr = opt.get("ResourceRecord") or {}
+        if not rr:
+            continue
+        name = rr["Name"].rstrip(".")
+        values = published(ctx, name, rr["Type"])
+        if rr["Value"] not in values and rr["Value"].rstrip(".") not in {v.rstrip(".") for v in values}:
+            raise ValueError(
+                f"certificate {opt['DomainName']} cannot be issued: its validation record {name} {rr['Type']} "
+                f"{rr['Value']} is in no hosted zone of the account; the provider would wait 75 minutes for "
+                "ISSUED and fail"
+            )
+        if given and name not in given:
+            raise ValueError(f"validation_record_fqdns {sorted(given)} does not name the validation record {name}")
+    return arn, {"certificateArn": arn}
