@@ -151,8 +151,12 @@ class Observability:
 
         try:
             length = headers.get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                code = 413 if length.isdigit() else 400
+            # bytes.isdigit() is ASCII-only. The parser refuses lengths that overflow, not thousands
+            # of leading zeros, and int() refuses strings of thousands of digits: strip them first;
+            # more than 18 significant digits is over any limit.
+            digits = length.lstrip(b"0") if length is not None and length.isdigit() else None
+            if length is not None and (digits is None or len(digits) > 18 or int(digits or b"0") > self.max_body):
+                code = 413 if digits is not None else 400
                 body = error_body(code, "request body over the size limit" if code == 413 else "bad Content-Length")
                 body["field"] = "body" if code == 413 else "Content-Length"
                 await JSONResponse(body, status_code=code)(scope, receive, send_wrapper)
@@ -237,7 +241,15 @@ def row_to_shipment(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+# A strong ETag holding a version: 1 to 10 ASCII digits, no leading zero. Checked with a pattern
+# before int(): str.isdigit() accepts "³" and int() refuses strings of thousands of digits.
+_IF_MATCH = re.compile(r'"([1-9][0-9]{0,9})"', re.ASCII)
+MAX_VERSION = 2**31 - 1  # the column is a PostgreSQL integer
+
+
 def parse_if_match(value: str | None) -> int:
+    """The version in `If-Match: "<version>"`; 428 without the header, 422 for anything else
+    (weak ETags, `*`, lists, unquoted or out-of-range numbers)."""
     if value is None:
         raise HTTPException(
             428,
@@ -247,20 +259,17 @@ def parse_if_match(value: str | None) -> int:
                 "message": 'If-Match: "<version>" is required to update',
             },
         )
-    text = value.strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+    match = _IF_MATCH.fullmatch(value.strip())
+    if match is None or int(match.group(1)) > MAX_VERSION:
         raise HTTPException(
             422,
             detail={
                 "error": "validation_error",
                 "field": "If-Match",
-                "message": 'If-Match must be a quoted version number, e.g. "3"',
+                "message": 'If-Match must be a strong ETag holding the version, e.g. "3"',
             },
         )
-    return int(text)
+    return int(match.group(1))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,18 +1,23 @@
 """app tests room: unit tests of the pure pieces: backoff, retry loop, L1 LRU, fallback limiter,
-cursor encoding, settings parsing, rate-limit headers, migrations naming."""
+cursor encoding, If-Match parsing, settings parsing,
+rate-limit headers, migrations naming."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import random
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi import HTTPException
 from shipments.backoff import backoff_delay, retry_async
 from shipments.cursor import CursorError, decode_cursor, encode_cursor
 from shipments.lru import VersionedLRU
+from shipments.main import parse_if_match
 from shipments.migrate import migration_files
 from shipments.ratelimit import Decision, LocalSlidingWindow, decision_from_redis
 from shipments.settings import SettingsError, load_settings
@@ -162,6 +167,44 @@ def test_cursor_round_trip() -> None:
 def test_bad_cursors_are_rejected(bad: str) -> None:
     with pytest.raises(CursorError):
         decode_cursor(bad)
+
+
+def _cursor(created: object, row_id: object = "00000000-0000-0000-0000-000000000000") -> str:
+    raw = json.dumps([created, row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        "0001-01-01T00:00:00+14:00",  # before year 1 in UTC: the driver would raise OverflowError
+        "9999-12-31T23:59:59-14:00",  # after year 9999 in UTC
+        5,
+        None,
+    ],
+)
+def test_cursors_outside_the_representable_range_are_rejected(created: object) -> None:
+    with pytest.raises(CursorError):
+        decode_cursor(_cursor(created))
+    with pytest.raises(CursorError):
+        decode_cursor(_cursor("2026-01-01T00:00:00+00:00", 7))
+
+
+def test_cursor_timestamps_are_normalised_to_utc() -> None:
+    when, _ = decode_cursor(_cursor("0001-01-01T13:00:00+13:00"))
+    assert when == datetime(1, 1, 1, tzinfo=UTC) and when.utcoffset() is not None and not when.utcoffset()
+
+
+# --- If-Match ---------------------------------------------------------------------------------------------
+def test_if_match_takes_only_a_strong_etag_of_a_version() -> None:
+    assert parse_if_match('"1"') == 1 and parse_if_match(' "2147483647" ') == 2**31 - 1
+    with pytest.raises(HTTPException) as missing:
+        parse_if_match(None)
+    assert missing.value.status_code == 428
+    for bad in ('"³"', '"' + "9" * 5000 + '"', '"2147483648"', 'W/"1"', "1", "*", '"1", "2"', '"01"', '"0"', '""'):
+        with pytest.raises(HTTPException) as refused:
+            parse_if_match(bad)
+        assert refused.value.status_code == 422, bad
 
 
 # --- settings -------------------------------------------------------------------------------------------
