@@ -25,10 +25,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import KeyStore, Principal
+from .auth import KEYS_CHANNEL, KeyStore, Principal
 from .cache import RedisLink, ShipmentCache
 from .cursor import CursorError, decode_cursor, encode_cursor
 from .db import Database, DatabaseUnavailable
+from .forwarded import ClientAddress
 from .guard import Guard
 from .logs import REQUEST_ID, configure_logging
 from .metrics import METRICS
@@ -291,7 +292,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await db.start()
         link = RedisLink(cfg.redis_url, cfg.redis_socket_timeout)
         cache = ShipmentCache(link, cfg.cache_ttl_seconds, cfg.l1_cache_size, cfg.l1_cache_ttl_seconds)
-        services = Services(cfg, db, link, cache, Guard(link, cfg.read_your_writes_seconds), KeyStore(db))
+        keys = KeyStore(db, accept_legacy=cfg.accept_legacy_api_keys)
+        services = Services(cfg, db, link, cache, Guard(link, cfg.read_your_writes_seconds), keys)
+        # Revocations ride on the cache's invalidation subscription; on (re)subscribing, notices
+        # sent meanwhile may have been missed, so no cached key is trusted.
+        cache.listen(KEYS_CHANNEL, lambda data: _on_revocation(keys, data))
+        cache.on_subscribed.append(keys.clear)
         await link.ping()
         cache.start()
         services.tasks.append(asyncio.create_task(_redis_monitor(link), name="redis-monitor"))
@@ -320,11 +326,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cors = env_settings.cors_origins if env_settings else None
     max_body = env_settings.max_body_bytes if env_settings else None
     origin_secret = env_settings.origin_verify_secret if env_settings else None
+    proxies = env_settings.forwarded_allow_ips if env_settings else ("127.0.0.1",)
     if env_settings is None:
         # The middleware stack is built before lifespan runs, so read the few knobs it needs now.
         try:
             early = load_settings()
             cors, max_body, origin_secret = early.cors_origins, early.max_body_bytes, early.origin_verify_secret
+            proxies = early.forwarded_allow_ips
         except ValueError:
             cors, max_body = (), 65536
     app.add_middleware(
@@ -346,6 +354,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(OriginGuard, secret=origin_secret)
     app.add_middleware(Observability, max_body=max_body or 65536)
+    # Outermost: the access log, the limits and the inquiries all see the real client address.
+    app.add_middleware(ClientAddress, trusted=proxies)
     _install_handlers(app)
     _install_routes(app)
     generate = app.openapi
@@ -358,6 +368,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _on_revocation(keys: KeyStore, data: bytes) -> None:
+    try:
+        key_id = str(uuid.UUID(data.decode("ascii")))
+    except (ValueError, UnicodeDecodeError):
+        log.warning("malformed revocation message", extra={"data": repr(data)[:100]})
+        return
+    keys.revoked(key_id)
+    log.info("api key revoked", extra={"key_id": key_id})
+
+
+async def _check_readiness(services: Services) -> tuple[int, dict[str, Any]]:
+    checks: dict[str, str] = {}
+    try:
+        await services.db.ping_primary()
+        checks["primary"] = "ok"
+    except Exception as exc:  # any failure means "not ready", whatever its type
+        log.warning("readiness: primary failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+        checks["primary"] = "failed"
+    checks["redis"] = "ok" if await services.redis.ping() else "failed"
+    failed = [name for name, result in checks.items() if result != "ok"]
+    blocking = [f for f in failed if f != "redis" or services.settings.readiness_requires_redis]
+    status = "ok" if not failed else ("degraded" if failed == ["redis"] else "unavailable")
+    code = 503 if blocking else 200
+    body = {"status": status, "checks": checks, "failed": failed}
+    services.ready_cache = (time.monotonic(), code, body)
+    return code, body
 
 
 async def _redis_monitor(link: RedisLink) -> None:
@@ -422,34 +460,56 @@ def _install_handlers(app: FastAPI) -> None:
 # --- access control -------------------------------------------------------------------------------
 
 
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        401,
+        detail={"error": "unauthorized", "field": "Authorization", "message": message},
+        headers={"WWW-Authenticate": 'Bearer realm="shipments"'},
+    )
+
+
+def _auth_throttled(request: Request, decision: Decision) -> HTTPException:
+    request.state.ratelimit = decision
+    return HTTPException(
+        429,
+        detail={
+            "error": "rate_limited",
+            "field": "Authorization",
+            "message": "too many failed authentications from this address",
+        },
+        headers=decision.headers(),
+    )
+
+
 async def principal(request: Request) -> Principal:
+    """The key's principal. What a stranger can make this cost is bounded: a string that cannot be a
+    key (no valid checksum) or a key known to be bad is refused without a lookup, and a lookup
+    happens only while the client's address is under the failed-authentication limit."""
     # The header is read directly (not as a FastAPI Header parameter): dependency resolution is a
     # measurable share of a cached GET. The OpenAPI document declares it as a bearer scheme.
     authorization = request.headers.get("authorization")
-    challenge = {"WWW-Authenticate": 'Bearer realm="shipments"'}
     if not authorization:
-        raise HTTPException(
-            401,
-            detail={
-                "error": "unauthorized",
-                "field": "Authorization",
-                "message": "send Authorization: Bearer <api key>",
-            },
-            headers=challenge,
-        )
+        raise _unauthorized("send Authorization: Bearer <api key>")
+    services = _services(request)
+    keys = services.keys
     scheme, _, key = authorization.partition(" ")
-    found = await _services(request).keys.lookup(key.strip()) if scheme.lower() == "bearer" else None
-    if found is None:
-        raise HTTPException(
-            401,
-            detail={
-                "error": "unauthorized",
-                "field": "Authorization",
-                "message": "unknown or revoked API key",
-            },
-            headers=challenge,
-        )
-    return found
+    digest = keys.digest(key.strip()) if scheme.lower() == "bearer" else None
+    cached = keys.cached(digest) if digest is not None else False
+    if cached:
+        return cached
+    client = request.client.host if request.client else "unknown"
+    limit = services.settings.rate_limit_auth_failures_per_minute
+    if cached is None:
+        decision = await services.guard.auth_failure(client, limit, record=False)
+        if not decision.allowed:
+            raise _auth_throttled(request, decision)
+        found = await keys.fetch(digest)  # type: ignore[arg-type]
+        if found is not None:
+            return found
+    decision = await services.guard.auth_failure(client, limit, record=True)
+    if not decision.allowed:
+        raise _auth_throttled(request, decision)
+    raise _unauthorized("unknown or revoked API key")
 
 
 def access(role: str, kind: str) -> Callable[..., Awaitable[Principal]]:
