@@ -91,7 +91,8 @@ class RedisLink:
         self.cooldown = cooldown
         self.down_until = 0.0
         self.connected = False
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # the driver's message: for the log only
+        self.last_error_type: str | None = None
         self.on_down: list[Callable[[], None]] = []
 
     def available(self) -> bool:
@@ -101,6 +102,7 @@ class RedisLink:
         was = self.connected
         self.connected = False
         self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+        self.last_error_type = type(exc).__name__
         self.down_until = time.monotonic() + self.cooldown
         METRICS.redis_up.set(0)
         if was:
@@ -112,7 +114,7 @@ class RedisLink:
         if not self.connected:
             log.info("redis available")
         self.connected = True
-        self.last_error = None
+        self.last_error = self.last_error_type = None
         METRICS.redis_up.set(1)
 
     async def call(self, fn: Callable[[aioredis.Redis], Awaitable[Any]]) -> tuple[bool, Any]:

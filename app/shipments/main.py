@@ -221,6 +221,7 @@ class Services:
     guard: Guard
     keys: KeyStore
     ready_cache: tuple[float, int, dict[str, Any]] | None = None
+    ready_check: asyncio.Future[tuple[int, dict[str, Any]]] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -563,6 +564,8 @@ def _install_routes(app: FastAPI) -> None:
 
     @app.get("/api/health/ready", tags=["health"], responses={503: {"description": "not ready"}})
     async def ready(request: Request) -> JSONResponse:
+        """Anonymous and cheap: at most one check of the primary and Redis per second per process,
+        shared by every request meanwhile; the answer names failed parts only (details go to the log)."""
         if LIFECYCLE.draining:
             return JSONResponse({"status": "draining", "failed": ["draining"]}, 503)
         services = _services(request)
@@ -570,39 +573,38 @@ def _install_routes(app: FastAPI) -> None:
         if services.ready_cache and now - services.ready_cache[0] < 1.0:
             _, code, body = services.ready_cache
             return JSONResponse(body, code)
-        checks: dict[str, str] = {}
-        try:
-            await services.db.ping_primary()
-            checks["primary"] = "ok"
-        except Exception as exc:  # any failure means "not ready", whatever its type
-            checks["primary"] = f"failed: {type(exc).__name__}"
-        checks["redis"] = "ok" if await services.redis.ping() else "failed"
-        failed = [name for name, result in checks.items() if result != "ok"]
-        blocking = [f for f in failed if f != "redis" or services.settings.readiness_requires_redis]
-        status = "ok" if not failed else ("degraded" if failed == ["redis"] else "unavailable")
-        code = 503 if blocking else 200
-        body = {"status": status, "checks": checks, "failed": failed}
-        services.ready_cache = (now, code, body)
+        if services.ready_check is None:
+            check = asyncio.ensure_future(_check_readiness(services))
+            services.ready_check = check
+            check.add_done_callback(lambda _: setattr(services, "ready_check", None))
+        # shield: a client that goes away must not cancel the check the others wait for.
+        code, body = await asyncio.shield(services.ready_check)
         return JSONResponse(body, code)
 
-    @app.get("/api/health/detailed", tags=["health"])
-    async def detailed(request: Request) -> dict[str, Any]:
+    @app.get(
+        "/api/health/detailed", tags=["health"], responses={**ERRORS, 503: {"model": Error}}, openapi_extra=SECURED
+    )
+    async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
+        """Admins only (it costs database round trips and describes the internals). Error classes,
+        never driver messages (those are logged), and endpoints without credentials."""
         services = _services(request)
         try:
             latency = await services.db.ping_primary()
-            primary = {"reachable": True, "latency_ms": round(latency * 1000, 2)}
+            primary: dict[str, Any] = {"reachable": True, "latency_ms": round(latency * 1000, 2)}
         except Exception as exc:  # reported, not raised: this endpoint describes failures
-            primary = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
+            log.warning("primary check failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+            primary = {"reachable": False, "error": type(exc).__name__}
         redis_ok = await services.redis.ping()
         replicas = [
             {
                 "name": r.name,
+                "endpoint": r.endpoint,
                 "reachable": r.reachable,
                 "lag_seconds": r.lag_seconds,
                 "in_read_pool": r.in_pool,
                 "reason": r.reason,
                 "ejections": r.ejections,
-                "last_error": r.last_error,
+                "error": r.error,
             }
             for r in services.db.replicas
         ]
@@ -614,13 +616,13 @@ def _install_routes(app: FastAPI) -> None:
         return {
             "status": "unavailable" if not primary["reachable"] else ("degraded" if degraded else "ok"),
             "draining": LIFECYCLE.draining,
-            "primary": primary,
+            "primary": {"endpoint": services.db.endpoint, **primary},
             "replicas": replicas,
             "reads_from": "replica" if any(r["in_read_pool"] for r in replicas) else "primary",
             "cache": {
                 **services.cache.stats(),
                 "redis_reachable": redis_ok,
-                "redis_error": services.redis.last_error,
+                "redis_error": services.redis.last_error_type,
             },
             "pools": services.db.pool_stats(),
             "rate_limit": {"blocks": METRICS.blocks_total, "backend": "redis" if redis_ok else "in-process"},
