@@ -59,6 +59,9 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Metric labels take only these methods, so a server that parses any token as a method (h11 does)
+# could not grow the series without bound.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @dataclass
@@ -173,18 +176,26 @@ class Observability:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            METRICS.observe_request(scope["method"], template, status, elapsed)
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": template,
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "client": (scope.get("client") or ("?",))[0],
-                },
-            )
+            method = scope["method"]
+            state = scope.get("state", {})
+            # The server cut the request off (body-read timeout, oversized trailers) and answered itself.
+            status = state.get("refused", status)
+            METRICS.observe_request(method if method in _METHODS else "OTHER", template, status, elapsed)
+            entry = {
+                "method": method,
+                "route": template,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "client": (scope.get("client") or ("?",))[0],
+            }
+            # Who did it and what changed: the key's id (never the key) and, for a write, the
+            # shipment and the version it produced.
+            if "key_id" in state:
+                entry["key_id"] = state["key_id"]
+            if "audit" in state:
+                entry.update(state["audit"])
+            access_log.info("request", extra=entry)
             REQUEST_ID.reset(token)
 
 
@@ -322,6 +333,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        # No redirects: Starlette builds the Location of a trailing-slash redirect from the Host
+        # header, which whoever sends the request chooses. /api/shipments/ is a plain 404.
+        redirect_slashes=False,
     )
     env_settings = settings
     cors = env_settings.cors_origins if env_settings else None
@@ -516,6 +530,8 @@ async def principal(request: Request) -> Principal:
 def access(role: str, kind: str) -> Callable[..., Awaitable[Principal]]:
     async def check(request: Request) -> Principal:
         who = await principal(request)
+        # The access log names the key behind every authenticated request: who changed what.
+        request.state.key_id = who.key_id
         if not who.allows(role):
             raise HTTPException(
                 403,
@@ -679,6 +695,7 @@ def _install_routes(app: FastAPI) -> None:
                 },
             ) from None
         value = row_to_shipment(row)
+        request.state.audit = {"shipment_id": value["id"], "version": value["version"]}
         await services.cache.put(value["id"], value, publish=True, also=services.guard.mark_write(who.key_id))
         return JSONResponse(
             value, 201, headers={"ETag": f'"{value["version"]}"', "Location": f"/api/shipments/{value['id']}"}
@@ -796,6 +813,7 @@ def _install_routes(app: FastAPI) -> None:
                 headers={"ETag": f'"{current}"'},
             )
         value = row_to_shipment(row)
+        request.state.audit = {"shipment_id": value["id"], "version": value["version"]}
         await services.cache.put(value["id"], value, publish=True, also=services.guard.mark_write(who.key_id))
         return JSONResponse(value, headers={"ETag": f'"{value["version"]}"'})
 
