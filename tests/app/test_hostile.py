@@ -180,11 +180,15 @@ def _forged_key() -> str:
     return body + checksum(body)
 
 
+def _bad_checksum(key: str) -> str:
+    return key[:-1] + ("1" if key[-1] == "0" else "0")
+
+
 def _random_strings() -> Iterator[str]:
     for i in range(100):
         yield [
             lambda: "shk_" + secrets.token_urlsafe(34)[:46],  # the right length, no valid checksum
-            lambda: _forged_key()[:-1] + "0",
+            lambda: _bad_checksum(_forged_key()),
             lambda: "shk_" + secrets.token_hex(8),
             lambda: secrets.token_urlsafe(40),
             lambda: "shk_" + "é" * 46,
