@@ -48,6 +48,18 @@ def parse_address(text: str) -> IPAddress | None:
         return None
 
 
+def rate_limit_bucket(host: str) -> str:
+    """Who a per-address limit counts: an IPv4 address, or an IPv6 address's /64. A single IPv6
+    subscriber is usually given a whole /64 (CloudFront serves IPv6 viewers), so per address it
+    could rotate through 2**64 of them."""
+    address = parse_address(host)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address) if address is not None else host
+
+
 class ClientAddress:
     """Pure ASGI middleware: rewrite scope["client"] (and "scheme") from the forwarding headers of a
     trusted peer. An entry that is not an address stops the walk and the peer's address is kept."""

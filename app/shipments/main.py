@@ -29,7 +29,7 @@ from .auth import KEYS_CHANNEL, KeyStore, Principal
 from .cache import RedisLink, ShipmentCache
 from .cursor import CursorError, decode_cursor, encode_cursor
 from .db import Database, DatabaseUnavailable
-from .forwarded import ClientAddress
+from .forwarded import ClientAddress, rate_limit_bucket
 from .guard import Guard
 from .logs import REQUEST_ID, configure_logging
 from .metrics import METRICS
@@ -512,7 +512,7 @@ async def principal(request: Request) -> Principal:
     cached = keys.cached(digest) if digest is not None else False
     if cached:
         return cached
-    client = request.client.host if request.client else "unknown"
+    client = rate_limit_bucket(request.client.host) if request.client else "unknown"
     limit = services.settings.rate_limit_auth_failures_per_minute
     if cached is None:
         decision = await services.guard.auth_failure(client, limit, record=False)
@@ -823,7 +823,7 @@ def _install_routes(app: FastAPI) -> None:
         services = _services(request)
         client_ip = request.client.host if request.client else "unknown"
         decision, _ = await services.guard.check(
-            "inquiry", client_ip, services.settings.rate_limit_inquiries_per_minute
+            "inquiry", rate_limit_bucket(client_ip), services.settings.rate_limit_inquiries_per_minute
         )
         _limit(request, decision, "inquiry")
 

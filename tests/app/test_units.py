@@ -17,7 +17,7 @@ from fastapi import HTTPException
 from shipments.auth import generate_key, key_format
 from shipments.backoff import backoff_delay, retry_async
 from shipments.cursor import CursorError, decode_cursor, encode_cursor
-from shipments.forwarded import ClientAddress
+from shipments.forwarded import ClientAddress, rate_limit_bucket
 from shipments.lru import VersionedLRU
 from shipments.main import parse_if_match
 from shipments.migrate import migration_files
@@ -258,6 +258,14 @@ def test_client_address_is_the_rightmost_untrusted_entry() -> None:
     assert asyncio.run(run("198.51.100.1", xff, listed)) == ("198.51.100.1", "http")  # untrusted peer
     with pytest.raises(ValueError, match="nope"):
         ClientAddress(inner, ["nope"])
+
+
+def test_per_address_limits_count_an_ipv6_subscriber_by_its_64() -> None:
+    assert rate_limit_bucket("203.0.113.9") == "203.0.113.9"
+    assert rate_limit_bucket("2001:db8:1:2:aaaa::1") == rate_limit_bucket("2001:db8:1:2:ffff::7") == "2001:db8:1:2::/64"
+    assert rate_limit_bucket("2001:db8:1:3::1") == "2001:db8:1:3::/64"
+    assert rate_limit_bucket("::ffff:203.0.113.9") == "203.0.113.9"
+    assert rate_limit_bucket("unknown") == "unknown"
 
 
 # --- settings -------------------------------------------------------------------------------------------
