@@ -9,6 +9,7 @@ revocation reaches both app processes within a second; the server's own limits h
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -305,6 +306,28 @@ def test_health_details_are_for_admins_and_disclose_no_internals(
     assert 'replica="replica-0"' in metrics
     for internal in (f"127.0.0.1:{topo.ports['pgbouncer']}", "shipments_ro", topo.db_password):
         assert internal not in metrics, internal
+
+
+def test_anonymous_readiness_costs_one_check_however_many_ask(topo: Topology, prod: str, log: AppLog) -> None:
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=15, limits=httpx.Limits(max_connections=60)) as c:
+            return await asyncio.gather(*(c.get(f"{prod}/api/health/ready") for _ in range(50)))
+
+    time.sleep(1.1)  # past the cached answer
+    topo.pause("pgbouncer")  # each check now waits for its 1 s timeout: all 50 arrive during one
+    try:
+        answers = asyncio.run(burst())
+    finally:
+        topo.resume("pgbouncer")
+    assert {r.status_code for r in answers} == {503}
+    assert all(
+        r.json() == {"status": "unavailable", "checks": {"primary": "failed", "redis": "ok"}, "failed": ["primary"]}
+        for r in answers
+    )
+    checks = [e for e in log.lines() if e.get("msg") == "readiness: primary failed"]
+    assert len(checks) == 1, checks  # the reason is in the log, once
+    with httpx.Client(timeout=5) as c:
+        wait_for(lambda: c.get(f"{prod}/api/health/ready").status_code == 200, what="readiness back")
 
 
 # --- 4. revocation ----------------------------------------------------------------------------------------
