@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         _wait(hello_url + "/hello")
 
         key = topo.create_key("writer", "bench")
+        admin = topo.create_key("admin", "bench")
         # Seed rows straight into the primary (fast), then let them replicate.
         topo.primary_sql(
             "INSERT INTO shipments (tracking_number, origin, destination, weight_kg)"
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         load_after = os.getloadavg()
         total = get_json(app_url + "/api/metrics")["cache"]
-        detailed = get_json(app_url + "/api/health/detailed")
+        detailed = Request(app_url, admin).get("/api/health/detailed")
     finally:
         if hello_proc is not None:
             hello_proc.send_signal(signal.SIGTERM)

@@ -91,7 +91,8 @@ class RedisLink:
         self.cooldown = cooldown
         self.down_until = 0.0
         self.connected = False
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # the driver's message: for the log only
+        self.last_error_type: str | None = None
         self.on_down: list[Callable[[], None]] = []
 
     def available(self) -> bool:
@@ -101,6 +102,7 @@ class RedisLink:
         was = self.connected
         self.connected = False
         self.last_error = f"{type(exc).__name__}: {exc}"[:200]
+        self.last_error_type = type(exc).__name__
         self.down_until = time.monotonic() + self.cooldown
         METRICS.redis_up.set(0)
         if was:
@@ -112,7 +114,7 @@ class RedisLink:
         if not self.connected:
             log.info("redis available")
         self.connected = True
-        self.last_error = None
+        self.last_error = self.last_error_type = None
         METRICS.redis_up.set(1)
 
     async def call(self, fn: Callable[[aioredis.Redis], Awaitable[Any]]) -> tuple[bool, Any]:
@@ -160,7 +162,15 @@ class ShipmentCache:
         self._inflight: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
         self._set_if_newer = LuaScript(SET_IF_NEWER_LUA)
         self._task: asyncio.Task[None] | None = None
+        # Other channels carried by the same subscription (API key revocations), and what to run
+        # each time it is (re)established: messages sent meanwhile may have been missed.
+        self._handlers: dict[bytes, Callable[[bytes], None]] = {}
+        self.on_subscribed: list[Callable[[], None]] = []
         link.on_down.append(self._distrust_l1)
+
+    def listen(self, channel: str, handler: Callable[[bytes], None]) -> None:
+        """Also deliver `channel`'s messages to `handler` (call before start())."""
+        self._handlers[channel.encode()] = handler
 
     def _distrust_l1(self) -> None:
         self.l1_enabled = False
@@ -182,15 +192,21 @@ class ShipmentCache:
         while True:
             pubsub = self.link.client.pubsub()
             try:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(CHANNEL, *(c.decode() for c in self._handlers))
                 # Anything cached before (re)subscribing may have missed an invalidation.
                 self.l1.clear()
+                for hook in self.on_subscribed:
+                    hook()
                 self.l1_enabled = True
                 last_ping = time.monotonic()
                 while True:
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
                     if msg is not None and msg.get("type") == "message":
-                        self._on_invalidation(msg["data"])
+                        handler = self._handlers.get(msg["channel"])
+                        if handler is not None:
+                            handler(msg["data"])
+                        else:
+                            self._on_invalidation(msg["data"])
                     if time.monotonic() - last_ping > 1.0:
                         # A paused Redis keeps the socket open: a ping notices it.
                         await pubsub.ping()

@@ -72,16 +72,27 @@ def redact(dsn: str) -> str:
 
 @dataclass
 class Replica:
+    # `name` labels metrics and the admin view; the endpoint (host:port/db, never credentials) is
+    # shown to admins only, and driver messages (`last_error`) go to the log only.
     name: str
     dsn: str
+    endpoint: str = ""
     pool: asyncpg.Pool | None = None
     reachable: bool = False
     in_pool: bool = False
     lag_seconds: float | None = None
+    error: str | None = None
     last_error: str | None = None
     last_check: float = 0.0
     ejections: int = 0
     reason: str = "not checked yet"
+
+    def failed(self, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}"[:300]
+        if message != self.last_error:
+            log.warning("replica error", extra={"replica": self.name, "error": message})
+        self.error = type(exc).__name__
+        self.last_error = message
 
     def eject(self, reason: str) -> None:
         if self.in_pool:
@@ -108,7 +119,7 @@ class Database:
     async def start(self) -> None:
         self.primary = await self._pool(self.dsn, self.pool_min)
         self.replicas = [
-            Replica(name=f"replica-{i}:{redact(d)}", dsn=d, pool=await self._pool(d, 0))
+            Replica(name=f"replica-{i}", dsn=d, endpoint=redact(d), pool=await self._pool(d, 0))
             for i, d in enumerate(self.replica_dsns)
         ]
         await self.check_replicas()
@@ -167,11 +178,11 @@ class Database:
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
             replica.reachable = False
             replica.lag_seconds = None
-            replica.last_error = type(exc).__name__ + ": " + str(exc)[:200]
+            replica.failed(exc)
             replica.eject("unreachable")
             return
         replica.reachable = True
-        replica.last_error = None
+        replica.error = replica.last_error = None
         replica.lag_seconds = round(float(row["lag"]), 3)
         if replica.lag_seconds > self.max_lag:
             replica.eject(f"lag {replica.lag_seconds}s > {self.max_lag}s")
@@ -243,7 +254,7 @@ class Database:
             try:
                 return await self._statement(replica.pool, fn)
             except CONNECTION_ERRORS as exc:
-                replica.last_error = repr(exc)[:200]
+                replica.failed(exc)
                 replica.eject("error on read")
                 METRICS.replica_fallbacks.inc()
             except (*RETRYABLE_SQL, asyncpg.QueryCanceledError):
@@ -273,6 +284,10 @@ class Database:
         async with self.primary.acquire(timeout=1.0) as conn:
             await conn.fetchval("SELECT 1", timeout=1.0)
         return time.perf_counter() - start
+
+    @property
+    def endpoint(self) -> str:
+        return redact(self.dsn)
 
     def pool_stats(self) -> dict[str, Any]:
         def stats(pool: asyncpg.Pool | None) -> dict[str, int]:

@@ -1,10 +1,12 @@
 """app room: the per-request gate: rate-limit decision (Redis, else in-process) and the
-read-your-writes marker, fetched in one Redis round trip shared by concurrent requests.
+read-your-writes marker, fetched in one Redis round trip shared by concurrent requests; and the
+failed-authentication throttle per client address, asked before any key lookup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +34,40 @@ class Guard:
         self._recent_writers: OrderedDict[str, float] = OrderedDict()
         self._pending: list[tuple[str, int, str | None, asyncio.Future[tuple[bool, Any, Any]]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
+        # Addresses known to be over the failed-authentication limit, until when (monotonic): a
+        # client hammering with bad keys then costs this process no Redis call either.
+        self._auth_blocked: OrderedDict[str, float] = OrderedDict()
+
+    async def auth_failure(self, client: str, limit: int, *, record: bool) -> Decision:
+        """The failed-authentication throttle of `client` (an address): with record=False, may it
+        still try a key that needs a lookup? With record=True, count a failure (refused once over
+        the limit). Failures only are counted: a client with good keys is never slowed down."""
+        key = f"rl:authfail:{client}"
+        now = time.monotonic()
+        until = self._auth_blocked.get(key)
+        if until is not None:
+            if until > now:
+                return Decision(False, limit, 0, max(1, math.ceil(until - now)))
+            del self._auth_blocked[key]
+        member = redis_member() if record else ""
+
+        def fill(pipe: Any) -> None:
+            self._script.queue(pipe, [key], [limit, WINDOW_SECONDS * 1000, member])
+
+        ok, results = await self.link.call(lambda redis: self._script.run_pipeline(redis, fill))
+        if ok:
+            decision = decision_from_redis(results[0], limit)
+            backend = "redis"
+        else:
+            decision = self.local.hit(key, limit, record=record)
+            backend = "local"
+        if not decision.allowed:
+            METRICS.block("auth", backend)
+            self._auth_blocked[key] = now + max(decision.reset_seconds, 1)
+            self._auth_blocked.move_to_end(key)
+            while len(self._auth_blocked) > 10000:
+                self._auth_blocked.popitem(last=False)
+        return decision
 
     async def check(self, scope: str, ident: str, limit: int, client: str | None = None) -> tuple[Decision, bool]:
         """(rate-limit decision, whether `client`'s reads must go to the primary: it wrote within the

@@ -25,10 +25,11 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import KeyStore, Principal
+from .auth import KEYS_CHANNEL, KeyStore, Principal
 from .cache import RedisLink, ShipmentCache
 from .cursor import CursorError, decode_cursor, encode_cursor
 from .db import Database, DatabaseUnavailable
+from .forwarded import ClientAddress, rate_limit_bucket
 from .guard import Guard
 from .logs import REQUEST_ID, configure_logging
 from .metrics import METRICS
@@ -58,6 +59,9 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Metric labels take only these methods, so a server that parses any token as a method (h11 does)
+# could not grow the series without bound.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @dataclass
@@ -151,8 +155,12 @@ class Observability:
 
         try:
             length = headers.get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                code = 413 if length.isdigit() else 400
+            # bytes.isdigit() is ASCII-only. The parser refuses lengths that overflow, not thousands
+            # of leading zeros, and int() refuses strings of thousands of digits: strip them first;
+            # more than 18 significant digits is over any limit.
+            digits = length.lstrip(b"0") if length is not None and length.isdigit() else None
+            if length is not None and (digits is None or len(digits) > 18 or int(digits or b"0") > self.max_body):
+                code = 413 if digits is not None else 400
                 body = error_body(code, "request body over the size limit" if code == 413 else "bad Content-Length")
                 body["field"] = "body" if code == 413 else "Content-Length"
                 await JSONResponse(body, status_code=code)(scope, receive, send_wrapper)
@@ -168,18 +176,26 @@ class Observability:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            METRICS.observe_request(scope["method"], template, status, elapsed)
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": template,
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "client": (scope.get("client") or ("?",))[0],
-                },
-            )
+            method = scope["method"]
+            state = scope.get("state", {})
+            # The server cut the request off (body-read timeout, oversized trailers) and answered itself.
+            status = state.get("refused", status)
+            METRICS.observe_request(method if method in _METHODS else "OTHER", template, status, elapsed)
+            entry = {
+                "method": method,
+                "route": template,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "client": (scope.get("client") or ("?",))[0],
+            }
+            # Who did it and what changed: the key's id (never the key) and, for a write, the
+            # shipment and the version it produced.
+            if "key_id" in state:
+                entry["key_id"] = state["key_id"]
+            if "audit" in state:
+                entry.update(state["audit"])
+            access_log.info("request", extra=entry)
             REQUEST_ID.reset(token)
 
 
@@ -216,6 +232,7 @@ class Services:
     guard: Guard
     keys: KeyStore
     ready_cache: tuple[float, int, dict[str, Any]] | None = None
+    ready_check: asyncio.Future[tuple[int, dict[str, Any]]] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -237,7 +254,15 @@ def row_to_shipment(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+# A strong ETag holding a version: 1 to 10 ASCII digits, no leading zero. Checked with a pattern
+# before int(): str.isdigit() accepts "³" and int() refuses strings of thousands of digits.
+_IF_MATCH = re.compile(r'"([1-9][0-9]{0,9})"', re.ASCII)
+MAX_VERSION = 2**31 - 1  # the column is a PostgreSQL integer
+
+
 def parse_if_match(value: str | None) -> int:
+    """The version in `If-Match: "<version>"`; 428 without the header, 422 for anything else
+    (weak ETags, `*`, lists, unquoted or out-of-range numbers)."""
     if value is None:
         raise HTTPException(
             428,
@@ -247,20 +272,17 @@ def parse_if_match(value: str | None) -> int:
                 "message": 'If-Match: "<version>" is required to update',
             },
         )
-    text = value.strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit() or not 1 <= int(text) <= 2**31 - 1:
+    match = _IF_MATCH.fullmatch(value.strip())
+    if match is None or int(match.group(1)) > MAX_VERSION:
         raise HTTPException(
             422,
             detail={
                 "error": "validation_error",
                 "field": "If-Match",
-                "message": 'If-Match must be a quoted version number, e.g. "3"',
+                "message": 'If-Match must be a strong ETag holding the version, e.g. "3"',
             },
         )
-    return int(text)
+    return int(match.group(1))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -282,7 +304,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await db.start()
         link = RedisLink(cfg.redis_url, cfg.redis_socket_timeout)
         cache = ShipmentCache(link, cfg.cache_ttl_seconds, cfg.l1_cache_size, cfg.l1_cache_ttl_seconds)
-        services = Services(cfg, db, link, cache, Guard(link, cfg.read_your_writes_seconds), KeyStore(db))
+        keys = KeyStore(db, accept_legacy=cfg.accept_legacy_api_keys)
+        services = Services(cfg, db, link, cache, Guard(link, cfg.read_your_writes_seconds), keys)
+        # Revocations ride on the cache's invalidation subscription; on (re)subscribing, notices
+        # sent meanwhile may have been missed, so no cached key is trusted.
+        cache.listen(KEYS_CHANNEL, lambda data: _on_revocation(keys, data))
+        cache.on_subscribed.append(keys.clear)
         await link.ping()
         cache.start()
         services.tasks.append(asyncio.create_task(_redis_monitor(link), name="redis-monitor"))
@@ -306,16 +333,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        # No redirects: Starlette builds the Location of a trailing-slash redirect from the Host
+        # header, which whoever sends the request chooses. /api/shipments/ is a plain 404.
+        redirect_slashes=False,
     )
     env_settings = settings
     cors = env_settings.cors_origins if env_settings else None
     max_body = env_settings.max_body_bytes if env_settings else None
     origin_secret = env_settings.origin_verify_secret if env_settings else None
+    proxies = env_settings.forwarded_allow_ips if env_settings else ("127.0.0.1",)
     if env_settings is None:
         # The middleware stack is built before lifespan runs, so read the few knobs it needs now.
         try:
             early = load_settings()
             cors, max_body, origin_secret = early.cors_origins, early.max_body_bytes, early.origin_verify_secret
+            proxies = early.forwarded_allow_ips
         except ValueError:
             cors, max_body = (), 65536
     app.add_middleware(
@@ -337,6 +369,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(OriginGuard, secret=origin_secret)
     app.add_middleware(Observability, max_body=max_body or 65536)
+    # Outermost: the access log, the limits and the inquiries all see the real client address.
+    app.add_middleware(ClientAddress, trusted=proxies)
     _install_handlers(app)
     _install_routes(app)
     generate = app.openapi
@@ -349,6 +383,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _on_revocation(keys: KeyStore, data: bytes) -> None:
+    try:
+        key_id = str(uuid.UUID(data.decode("ascii")))
+    except (ValueError, UnicodeDecodeError):
+        log.warning("malformed revocation message", extra={"data": repr(data)[:100]})
+        return
+    keys.revoked(key_id)
+    log.info("api key revoked", extra={"key_id": key_id})
+
+
+async def _check_readiness(services: Services) -> tuple[int, dict[str, Any]]:
+    checks: dict[str, str] = {}
+    try:
+        await services.db.ping_primary()
+        checks["primary"] = "ok"
+    except Exception as exc:  # any failure means "not ready", whatever its type
+        log.warning("readiness: primary failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+        checks["primary"] = "failed"
+    checks["redis"] = "ok" if await services.redis.ping() else "failed"
+    failed = [name for name, result in checks.items() if result != "ok"]
+    blocking = [f for f in failed if f != "redis" or services.settings.readiness_requires_redis]
+    status = "ok" if not failed else ("degraded" if failed == ["redis"] else "unavailable")
+    code = 503 if blocking else 200
+    body = {"status": status, "checks": checks, "failed": failed}
+    services.ready_cache = (time.monotonic(), code, body)
+    return code, body
 
 
 async def _redis_monitor(link: RedisLink) -> None:
@@ -413,39 +475,63 @@ def _install_handlers(app: FastAPI) -> None:
 # --- access control -------------------------------------------------------------------------------
 
 
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        401,
+        detail={"error": "unauthorized", "field": "Authorization", "message": message},
+        headers={"WWW-Authenticate": 'Bearer realm="shipments"'},
+    )
+
+
+def _auth_throttled(request: Request, decision: Decision) -> HTTPException:
+    request.state.ratelimit = decision
+    return HTTPException(
+        429,
+        detail={
+            "error": "rate_limited",
+            "field": "Authorization",
+            "message": "too many failed authentications from this address",
+        },
+        headers=decision.headers(),
+    )
+
+
 async def principal(request: Request) -> Principal:
+    """The key's principal. What a stranger can make this cost is bounded: a string that cannot be a
+    key (no valid checksum) or a key known to be bad is refused without a lookup, and a lookup
+    happens only while the client's address is under the failed-authentication limit."""
     # The header is read directly (not as a FastAPI Header parameter): dependency resolution is a
     # measurable share of a cached GET. The OpenAPI document declares it as a bearer scheme.
     authorization = request.headers.get("authorization")
-    challenge = {"WWW-Authenticate": 'Bearer realm="shipments"'}
     if not authorization:
-        raise HTTPException(
-            401,
-            detail={
-                "error": "unauthorized",
-                "field": "Authorization",
-                "message": "send Authorization: Bearer <api key>",
-            },
-            headers=challenge,
-        )
+        raise _unauthorized("send Authorization: Bearer <api key>")
+    services = _services(request)
+    keys = services.keys
     scheme, _, key = authorization.partition(" ")
-    found = await _services(request).keys.lookup(key.strip()) if scheme.lower() == "bearer" else None
-    if found is None:
-        raise HTTPException(
-            401,
-            detail={
-                "error": "unauthorized",
-                "field": "Authorization",
-                "message": "unknown or revoked API key",
-            },
-            headers=challenge,
-        )
-    return found
+    digest = keys.digest(key.strip()) if scheme.lower() == "bearer" else None
+    cached = keys.cached(digest) if digest is not None else False
+    if cached:
+        return cached
+    client = rate_limit_bucket(request.client.host) if request.client else "unknown"
+    limit = services.settings.rate_limit_auth_failures_per_minute
+    if cached is None:
+        decision = await services.guard.auth_failure(client, limit, record=False)
+        if not decision.allowed:
+            raise _auth_throttled(request, decision)
+        found = await keys.fetch(digest)  # type: ignore[arg-type]
+        if found is not None:
+            return found
+    decision = await services.guard.auth_failure(client, limit, record=True)
+    if not decision.allowed:
+        raise _auth_throttled(request, decision)
+    raise _unauthorized("unknown or revoked API key")
 
 
 def access(role: str, kind: str) -> Callable[..., Awaitable[Principal]]:
     async def check(request: Request) -> Principal:
         who = await principal(request)
+        # The access log names the key behind every authenticated request: who changed what.
+        request.state.key_id = who.key_id
         if not who.allows(role):
             raise HTTPException(
                 403,
@@ -494,6 +580,8 @@ def _install_routes(app: FastAPI) -> None:
 
     @app.get("/api/health/ready", tags=["health"], responses={503: {"description": "not ready"}})
     async def ready(request: Request) -> JSONResponse:
+        """Anonymous and cheap: at most one check of the primary and Redis per second per process,
+        shared by every request meanwhile; the answer names failed parts only (details go to the log)."""
         if LIFECYCLE.draining:
             return JSONResponse({"status": "draining", "failed": ["draining"]}, 503)
         services = _services(request)
@@ -501,39 +589,36 @@ def _install_routes(app: FastAPI) -> None:
         if services.ready_cache and now - services.ready_cache[0] < 1.0:
             _, code, body = services.ready_cache
             return JSONResponse(body, code)
-        checks: dict[str, str] = {}
-        try:
-            await services.db.ping_primary()
-            checks["primary"] = "ok"
-        except Exception as exc:  # any failure means "not ready", whatever its type
-            checks["primary"] = f"failed: {type(exc).__name__}"
-        checks["redis"] = "ok" if await services.redis.ping() else "failed"
-        failed = [name for name, result in checks.items() if result != "ok"]
-        blocking = [f for f in failed if f != "redis" or services.settings.readiness_requires_redis]
-        status = "ok" if not failed else ("degraded" if failed == ["redis"] else "unavailable")
-        code = 503 if blocking else 200
-        body = {"status": status, "checks": checks, "failed": failed}
-        services.ready_cache = (now, code, body)
+        if services.ready_check is None:
+            check = asyncio.ensure_future(_check_readiness(services))
+            services.ready_check = check
+            check.add_done_callback(lambda _: setattr(services, "ready_check", None))
+        # shield: a client that goes away must not cancel the check the others wait for.
+        code, body = await asyncio.shield(services.ready_check)
         return JSONResponse(body, code)
 
-    @app.get("/api/health/detailed", tags=["health"])
-    async def detailed(request: Request) -> dict[str, Any]:
+    @app.get("/api/health/detailed", tags=["health"], responses=ERRORS, openapi_extra=SECURED)
+    async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
+        """Admins only (it costs database round trips and describes the internals). Error classes,
+        never driver messages (those are logged), and endpoints without credentials."""
         services = _services(request)
         try:
             latency = await services.db.ping_primary()
-            primary = {"reachable": True, "latency_ms": round(latency * 1000, 2)}
+            primary: dict[str, Any] = {"reachable": True, "latency_ms": round(latency * 1000, 2)}
         except Exception as exc:  # reported, not raised: this endpoint describes failures
-            primary = {"reachable": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
+            log.warning("primary check failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+            primary = {"reachable": False, "error": type(exc).__name__}
         redis_ok = await services.redis.ping()
         replicas = [
             {
                 "name": r.name,
+                "endpoint": r.endpoint,
                 "reachable": r.reachable,
                 "lag_seconds": r.lag_seconds,
                 "in_read_pool": r.in_pool,
                 "reason": r.reason,
                 "ejections": r.ejections,
-                "last_error": r.last_error,
+                "error": r.error,
             }
             for r in services.db.replicas
         ]
@@ -545,13 +630,13 @@ def _install_routes(app: FastAPI) -> None:
         return {
             "status": "unavailable" if not primary["reachable"] else ("degraded" if degraded else "ok"),
             "draining": LIFECYCLE.draining,
-            "primary": primary,
+            "primary": {"endpoint": services.db.endpoint, **primary},
             "replicas": replicas,
             "reads_from": "replica" if any(r["in_read_pool"] for r in replicas) else "primary",
             "cache": {
                 **services.cache.stats(),
                 "redis_reachable": redis_ok,
-                "redis_error": services.redis.last_error,
+                "redis_error": services.redis.last_error_type,
             },
             "pools": services.db.pool_stats(),
             "rate_limit": {"blocks": METRICS.blocks_total, "backend": "redis" if redis_ok else "in-process"},
@@ -608,6 +693,7 @@ def _install_routes(app: FastAPI) -> None:
                 },
             ) from None
         value = row_to_shipment(row)
+        request.state.audit = {"shipment_id": value["id"], "version": value["version"]}
         await services.cache.put(value["id"], value, publish=True, also=services.guard.mark_write(who.key_id))
         return JSONResponse(
             value, 201, headers={"ETag": f'"{value["version"]}"', "Location": f"/api/shipments/{value['id']}"}
@@ -725,6 +811,7 @@ def _install_routes(app: FastAPI) -> None:
                 headers={"ETag": f'"{current}"'},
             )
         value = row_to_shipment(row)
+        request.state.audit = {"shipment_id": value["id"], "version": value["version"]}
         await services.cache.put(value["id"], value, publish=True, also=services.guard.mark_write(who.key_id))
         return JSONResponse(value, headers={"ETag": f'"{value["version"]}"'})
 
@@ -734,7 +821,7 @@ def _install_routes(app: FastAPI) -> None:
         services = _services(request)
         client_ip = request.client.host if request.client else "unknown"
         decision, _ = await services.guard.check(
-            "inquiry", client_ip, services.settings.rate_limit_inquiries_per_minute
+            "inquiry", rate_limit_bucket(client_ip), services.settings.rate_limit_inquiries_per_minute
         )
         _limit(request, decision, "inquiry")
 

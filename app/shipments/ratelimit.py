@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 WINDOW_SECONDS = 60
 
-# KEYS[1]: the window's sorted set. ARGV: limit, window_ms, unique member.
+# KEYS[1]: the window's sorted set. ARGV: limit, window_ms, unique member ('' only looks: the
+# failed-authentication throttle asks before a lookup and counts only failures).
 # Returns {allowed (0/1), remaining, ms until a slot frees (0 when one is free now)}.
 SLIDING_WINDOW_LUA = """
 local t = redis.call('TIME')
@@ -27,9 +28,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 local allowed = 0
 if count < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  count = count + 1
   allowed = 1
+  if ARGV[3] ~= '' then
+    redis.call('ZADD', KEYS[1], now, ARGV[3])
+    count = count + 1
+  end
 end
 redis.call('PEXPIRE', KEYS[1], window)
 local reset = 0
@@ -77,7 +80,8 @@ class LocalSlidingWindow:
         self._max_keys = max_keys
         self._logs: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def hit(self, key: str, limit: int, window: float = WINDOW_SECONDS) -> Decision:
+    def hit(self, key: str, limit: int, window: float = WINDOW_SECONDS, record: bool = True) -> Decision:
+        """Count a request (or with record=False only ask whether one would be allowed)."""
         now = self._clock()
         log = self._logs.get(key)
         if log is None:
@@ -88,7 +92,7 @@ class LocalSlidingWindow:
         while log and log[0] <= now - window:
             log.popleft()
         allowed = len(log) < limit
-        if allowed:
+        if allowed and record:
             log.append(now)
         reset = 0
         if len(log) >= limit:

@@ -3,19 +3,27 @@
 On the first SIGTERM/SIGINT the process starts draining: readiness answers 503 while requests are
 still served for DRAIN_SECONDS (so the load balancer stops routing here), then uvicorn stops
 accepting, finishes in-flight requests and the lifespan closes the pools. A second signal exits now.
+
+The server runs with the limits of a production API: MAX_CONCURRENCY (uvicorn's `limit_concurrency`:
+connections plus in-flight requests; a JSON 503 with Retry-After past it), KEEP_ALIVE_TIMEOUT_SECONDS
+(uvicorn's `timeout_keep_alive`), and, from connection.py because uvicorn has no setting for them
+with httptools, MAX_HEADER_BYTES (431), HEADER_READ_TIMEOUT_SECONDS and BODY_READ_TIMEOUT_SECONDS (408).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from types import FrameType
 
 import uvicorn
 
+from .connection import LimitedHttpToolsProtocol, Limits
 from .logs import configure_logging
 from .main import LIFECYCLE
+from .settings import SettingsError, load_settings
 
 log = logging.getLogger("shipments.server")
 
@@ -39,19 +47,35 @@ class DrainingServer(uvicorn.Server):
 def main() -> None:
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     configure_logging(level)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"shipments.server: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    limits = Limits(
+        max_header_bytes=settings.max_header_bytes,
+        header_read_timeout=settings.header_read_timeout_seconds,
+        body_read_timeout=settings.body_read_timeout_seconds,
+    )
     config = uvicorn.Config(
         "shipments.main:app",
         host=os.environ.get("HOST", "0.0.0.0"),
         port=int(os.environ.get("PORT", "8000")),
         log_config=None,
         access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        http=LimitedHttpToolsProtocol.with_limits(limits),
+        # The API has no WebSocket route: no upgrade code on the attack surface.
+        ws="none",
+        # The app takes the client address from X-Forwarded-For itself (shipments.forwarded):
+        # uvicorn's reading trusts the client-written leftmost entry when FORWARDED_ALLOW_IPS is *.
+        proxy_headers=False,
+        limit_concurrency=settings.max_concurrency,
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
         timeout_graceful_shutdown=int(float(os.environ.get("GRACEFUL_TIMEOUT_SECONDS", "20"))),
         lifespan="on",
         server_header=False,
     )
-    DrainingServer(config, float(os.environ.get("DRAIN_SECONDS", "5"))).run()
+    DrainingServer(config, settings.drain_seconds).run()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .forwarded import parse_trusted
+
 APP_VERSION = "0.1.0"
 
 
@@ -33,6 +35,11 @@ class Settings(BaseModel):
     rate_limit_reads_per_minute: int = Field(100, ge=1)
     rate_limit_writes_per_minute: int = Field(20, ge=1)
     rate_limit_inquiries_per_minute: int = Field(5, ge=1)
+    # Per client address; checked before any key lookup, so strangers cannot buy database work.
+    rate_limit_auth_failures_per_minute: int = Field(20, ge=1)
+    # Keys made before keys carried a checksum cannot be told from random strings without a lookup;
+    # once `keys list` shows no active legacy key, set this false and such strings cost nothing.
+    accept_legacy_api_keys: bool = True
     cache_ttl_seconds: int = Field(300, ge=1)
     l1_cache_size: int = Field(500, ge=1)
     l1_cache_ttl_seconds: float = Field(300.0, gt=0)
@@ -49,6 +56,22 @@ class Settings(BaseModel):
     # so the load balancer cannot be used to go around the CDN and its WAF.
     origin_verify_secret: str | None = Field(None, min_length=16)
     log_level: str = "INFO"
+    # Proxies whose X-Forwarded-For/-Proto are believed; "*" trusts the immediate peer (one hop).
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
+    # Server limits (shipments.server). CloudFront sends at most ~20 KiB of viewer headers plus its
+    # own; the keep-alive outlasts CloudFront's 5 s origin keep-alive so that CloudFront, not the
+    # app, closes idle connections (no race on a reused connection).
+    max_header_bytes: int = Field(32768, ge=4096, le=1048576)
+    header_read_timeout_seconds: float = Field(10.0, gt=0)
+    body_read_timeout_seconds: float = Field(10.0, gt=0)
+    keep_alive_timeout_seconds: int = Field(10, ge=1)
+    max_concurrency: int = Field(1000, ge=2)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        parse_trusted(value)
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -71,6 +94,8 @@ ENV_VARS: dict[str, str] = {
     "RATE_LIMIT_READS_PER_MINUTE": "rate_limit_reads_per_minute",
     "RATE_LIMIT_WRITES_PER_MINUTE": "rate_limit_writes_per_minute",
     "RATE_LIMIT_INQUIRIES_PER_MINUTE": "rate_limit_inquiries_per_minute",
+    "RATE_LIMIT_AUTH_FAILURES_PER_MINUTE": "rate_limit_auth_failures_per_minute",
+    "ACCEPT_LEGACY_API_KEYS": "accept_legacy_api_keys",
     "CACHE_TTL_SECONDS": "cache_ttl_seconds",
     "L1_CACHE_SIZE": "l1_cache_size",
     "L1_CACHE_TTL_SECONDS": "l1_cache_ttl_seconds",
@@ -83,8 +108,14 @@ ENV_VARS: dict[str, str] = {
     "READINESS_REQUIRES_REDIS": "readiness_requires_redis",
     "ORIGIN_VERIFY_SECRET": "origin_verify_secret",
     "LOG_LEVEL": "log_level",
+    "FORWARDED_ALLOW_IPS": "forwarded_allow_ips",
+    "MAX_HEADER_BYTES": "max_header_bytes",
+    "HEADER_READ_TIMEOUT_SECONDS": "header_read_timeout_seconds",
+    "BODY_READ_TIMEOUT_SECONDS": "body_read_timeout_seconds",
+    "KEEP_ALIVE_TIMEOUT_SECONDS": "keep_alive_timeout_seconds",
+    "MAX_CONCURRENCY": "max_concurrency",
 }
-_LISTS = {"database_ro_urls", "cors_origins"}
+_LISTS = {"database_ro_urls", "cors_origins", "forwarded_allow_ips"}
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

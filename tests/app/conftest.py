@@ -63,6 +63,14 @@ def auth(key: str, **extra: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", **extra}
 
 
+def detailed(client: httpx.Client, url: str, admin_key: str) -> dict[str, Any]:
+    """GET /api/health/detailed (admins only); polls of it count against the key's read limit, so
+    callers wait between polls (interval=0.5)."""
+    r = client.get(f"{url}/api/health/detailed", headers=auth(admin_key))
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
 def unique_ip() -> str:
     """A client address of its own (uvicorn trusts X-Forwarded-For from loopback), so per-IP limits
     of one test are not spent by another."""

@@ -14,7 +14,7 @@ import pytest
 
 from stacks.local import Topology
 
-from .conftest import CORS_ORIGIN, auth, shipment_body, unique_ip, wait_for
+from .conftest import CORS_ORIGIN, auth, detailed, shipment_body, unique_ip, wait_for
 
 
 def test_create_get_update_shipment(client: httpx.Client, urls: list[str], writer_key: str) -> None:
@@ -139,8 +139,11 @@ def test_auth_401_and_403(
     base = urls[0]
     none = client.get(f"{base}/api/shipments/{s['id']}")
     assert none.status_code == 401 and none.headers["www-authenticate"].startswith("Bearer")
-    assert client.get(f"{base}/api/shipments", headers=auth("shk_wrong")).status_code == 401
-    assert client.get(f"{base}/api/shipments", headers={"Authorization": f"Basic {reader_key}"}).status_code == 401
+    # Failed authentication counts against the client's address: these come from an address of their own.
+    ip = {"X-Forwarded-For": unique_ip()}
+    assert client.get(f"{base}/api/shipments", headers=auth("shk_wrong", **ip)).status_code == 401
+    basic = client.get(f"{base}/api/shipments", headers={"Authorization": f"Basic {reader_key}", **ip})
+    assert basic.status_code == 401
     # readers read, but may not write
     assert client.get(f"{base}/api/shipments/{s['id']}", headers=auth(reader_key)).status_code == 200
     denied = client.post(f"{base}/api/shipments", json=shipment_body(), headers=auth(reader_key))
@@ -282,13 +285,21 @@ def test_rate_limit_headers_on_every_api_response(client: httpx.Client, urls: li
 
 
 def test_health_ready_detailed_and_metrics(
-    client: httpx.Client, urls: list[str], writer_key: str, make_shipment: Callable[..., dict[str, Any]]
+    client: httpx.Client,
+    urls: list[str],
+    writer_key: str,
+    admin_key: str,
+    make_shipment: Callable[..., dict[str, Any]],
 ) -> None:
     s = make_shipment(writer_key)
     client.get(f"{urls[0]}/api/shipments/{s['id']}", headers=auth(writer_key))
     ready = client.get(f"{urls[0]}/api/health/ready")
-    assert ready.status_code == 200 and ready.json()["status"] == "ok"
-    d = client.get(f"{urls[0]}/api/health/detailed").json()
+    assert ready.status_code == 200 and ready.json() == {
+        "status": "ok",
+        "checks": {"primary": "ok", "redis": "ok"},
+        "failed": [],
+    }
+    d = detailed(client, urls[0], admin_key)
     assert d["primary"]["reachable"] is True and d["primary"]["latency_ms"] > 0
     assert d["replicas"][0]["in_read_pool"] is True and d["replicas"][0]["lag_seconds"] is not None
     assert d["cache"]["connected"] is True and d["cache"]["l1_capacity"] == 500

@@ -11,7 +11,7 @@ import httpx
 
 from stacks.local import Topology
 
-from .conftest import auth
+from .conftest import auth, detailed
 
 
 def _l1_hits(client: httpx.Client, url: str) -> float:
@@ -25,6 +25,7 @@ def test_invalidation_is_seen_across_processes_and_hits_are_reported(
     urls: list[str],
     writer_key: str,
     reader_key: str,
+    admin_key: str,
     make_shipment: Callable[..., dict[str, Any]],
 ) -> None:
     a, b = urls
@@ -52,8 +53,8 @@ def test_invalidation_is_seen_across_processes_and_hits_are_reported(
     after = client.get(f"{b}/api/metrics").json()["cache"]
     assert after["hits"] >= before["hits"] + 6
     assert after["hit_rate"] is not None and 0 < after["hit_rate"] <= 1
-    detailed = client.get(f"{b}/api/health/detailed").json()["cache"]
-    assert detailed["l1_size"] >= 1 and detailed["hit_rate"] > 0
+    cache = detailed(client, b, admin_key)["cache"]
+    assert cache["l1_size"] >= 1 and cache["hit_rate"] > 0
 
 
 def test_cache_miss_is_filled_once_then_served_from_cache(

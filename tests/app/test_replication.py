@@ -12,7 +12,7 @@ import pytest
 
 from stacks.local import Topology
 
-from .conftest import auth, wait_for
+from .conftest import auth, detailed, wait_for
 
 
 @pytest.fixture
@@ -72,6 +72,7 @@ def test_lagging_replica_leaves_the_read_pool_and_rejoins(
     urls: list[str],
     writer_key: str,
     reader_key: str,
+    admin_key: str,
     make_shipment: Callable[..., dict[str, Any]],
     paused_replay: Callable[[], None],
 ) -> None:
@@ -83,10 +84,10 @@ def test_lagging_replica_leaves_the_read_pool_and_rejoins(
     behind = make_shipment(writer_key)
 
     def ejected() -> dict[str, Any] | None:
-        d = client.get(f"{a}/api/health/detailed").json()
+        d = detailed(client, a, admin_key)
         return d if not d["replicas"][0]["in_read_pool"] else None
 
-    d = wait_for(ejected, timeout=15, what="the lagging replica to leave the read pool")
+    d = wait_for(ejected, timeout=15, interval=0.5, what="the lagging replica to leave the read pool")
     assert d["replicas"][0]["reachable"] is True and d["replicas"][0]["lag_seconds"] > 5
     assert d["reads_from"] == "primary" and d["status"] == "degraded"
     # Reads now come from the primary: even a non-writer sees the row the replica lacks.
@@ -95,7 +96,8 @@ def test_lagging_replica_leaves_the_read_pool_and_rejoins(
 
     topo.replica_sql("SELECT pg_wal_replay_resume()")
     wait_for(
-        lambda: client.get(f"{a}/api/health/detailed").json()["replicas"][0]["in_read_pool"],
+        lambda: detailed(client, a, admin_key)["replicas"][0]["in_read_pool"],
         timeout=15,
+        interval=0.5,
         what="the replica to rejoin",
     )

@@ -1,18 +1,25 @@
 """app tests room: unit tests of the pure pieces: backoff, retry loop, L1 LRU, fallback limiter,
-cursor encoding, settings parsing, rate-limit headers, migrations naming."""
+cursor encoding, If-Match parsing, API key format, forwarded client addresses, settings parsing,
+rate-limit headers, migrations naming."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import random
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi import HTTPException
+from shipments.auth import generate_key, key_format
 from shipments.backoff import backoff_delay, retry_async
 from shipments.cursor import CursorError, decode_cursor, encode_cursor
+from shipments.forwarded import ClientAddress, rate_limit_bucket
 from shipments.lru import VersionedLRU
+from shipments.main import parse_if_match
 from shipments.migrate import migration_files
 from shipments.ratelimit import Decision, LocalSlidingWindow, decision_from_redis
 from shipments.settings import SettingsError, load_settings
@@ -119,6 +126,13 @@ def test_local_limiter_is_exact_at_the_boundary_and_slides() -> None:
     assert limiter.hit("ip", 5).allowed
 
 
+def test_local_limiter_can_look_without_counting() -> None:
+    limiter = LocalSlidingWindow(clock=FakeClock())
+    assert all(limiter.hit("ip", 2, record=False).allowed for _ in range(5))  # looking costs nothing
+    assert limiter.hit("ip", 2).allowed and limiter.hit("ip", 2).allowed
+    assert not limiter.hit("ip", 2, record=False).allowed and not limiter.hit("ip", 2).allowed
+
+
 def test_local_limiter_bounds_the_number_of_keys() -> None:
     limiter = LocalSlidingWindow(max_keys=100)
     for i in range(1000):
@@ -162,6 +176,96 @@ def test_cursor_round_trip() -> None:
 def test_bad_cursors_are_rejected(bad: str) -> None:
     with pytest.raises(CursorError):
         decode_cursor(bad)
+
+
+def _cursor(created: object, row_id: object = "00000000-0000-0000-0000-000000000000") -> str:
+    raw = json.dumps([created, row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        "0001-01-01T00:00:00+14:00",  # before year 1 in UTC: the driver would raise OverflowError
+        "9999-12-31T23:59:59-14:00",  # after year 9999 in UTC
+        5,
+        None,
+    ],
+)
+def test_cursors_outside_the_representable_range_are_rejected(created: object) -> None:
+    with pytest.raises(CursorError):
+        decode_cursor(_cursor(created))
+    with pytest.raises(CursorError):
+        decode_cursor(_cursor("2026-01-01T00:00:00+00:00", 7))
+
+
+def test_cursor_timestamps_are_normalised_to_utc() -> None:
+    when, _ = decode_cursor(_cursor("0001-01-01T13:00:00+13:00"))
+    assert when == datetime(1, 1, 1, tzinfo=UTC) and when.utcoffset() is not None and not when.utcoffset()
+
+
+# --- If-Match ---------------------------------------------------------------------------------------------
+def test_if_match_takes_only_a_strong_etag_of_a_version() -> None:
+    assert parse_if_match('"1"') == 1 and parse_if_match(' "2147483647" ') == 2**31 - 1
+    with pytest.raises(HTTPException) as missing:
+        parse_if_match(None)
+    assert missing.value.status_code == 428
+    for bad in ('"³"', '"' + "9" * 5000 + '"', '"2147483648"', 'W/"1"', "1", "*", '"1", "2"', '"01"', '"0"', '""'):
+        with pytest.raises(HTTPException) as refused:
+            parse_if_match(bad)
+        assert refused.value.status_code == 422, bad
+
+
+# --- API keys -------------------------------------------------------------------------------------------
+def test_keys_carry_a_checksum_that_refuses_random_strings() -> None:
+    keys = {generate_key() for _ in range(200)}
+    assert len(keys) == 200 and all(len(k) == 50 and key_format(k) == "checksummed" for k in keys)
+    key = next(iter(keys))
+    typo = key[:10] + ("A" if key[10] != "A" else "B") + key[11:]
+    assert key_format(typo) is None
+    rng = random.Random(3)
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    forged = ["shk_" + "".join(rng.choice(alphabet) for _ in range(46)) for _ in range(1000)]
+    assert sum(key_format(f) is not None for f in forged) == 0  # a 1 in 2**32 chance each
+    for junk in ("", "shk_", "shk_wrong", "x" * 50, "shk_" + "é" * 46, key + "x", key.upper()):
+        assert key_format(junk) is None, junk
+    legacy = "shk_" + "a-b_" * 10 + "xyz"  # the format before checksums: shk_ + token_urlsafe(32)
+    assert key_format(legacy) == "legacy"
+
+
+# --- forwarded client address ------------------------------------------------------------------------------
+def test_client_address_is_the_rightmost_untrusted_entry() -> None:
+    async def inner(scope, receive, send):  # type: ignore[no-untyped-def]
+        pass
+
+    one_hop = ClientAddress(inner, ["*"])
+    # CloudFront appends the viewer's address to what the viewer sent: the client chose the rest.
+    assert one_hop.client_from("6.6.6.6, 203.0.113.9") == "203.0.113.9"
+    assert one_hop.client_from("203.0.113.9:4711") == "203.0.113.9"
+    assert one_hop.client_from("[2001:db8::1]:443") == "2001:db8::1"
+    assert one_hop.client_from("6.6.6.6, not-an-address") is None  # keep the peer's address
+    listed = ClientAddress(inner, ["10.0.0.0/8", "127.0.0.1"])
+    assert listed.client_from("6.6.6.6, 203.0.113.9, 10.1.2.3") == "203.0.113.9"
+    assert listed.client_from("10.9.9.9, 10.1.2.3") == "10.9.9.9"
+
+    async def run(peer: str, headers: list[tuple[bytes, bytes]], app: ClientAddress) -> object:
+        scope = {"type": "http", "client": (peer, 1234), "headers": headers, "scheme": "http"}
+        await app(scope, None, None)  # type: ignore[arg-type]
+        return scope["client"][0], scope["scheme"]
+
+    xff = [(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-proto", b"https")]
+    assert asyncio.run(run("127.0.0.1", xff, listed)) == ("6.6.6.6", "https")
+    assert asyncio.run(run("198.51.100.1", xff, listed)) == ("198.51.100.1", "http")  # untrusted peer
+    with pytest.raises(ValueError, match="nope"):
+        ClientAddress(inner, ["nope"])
+
+
+def test_per_address_limits_count_an_ipv6_subscriber_by_its_64() -> None:
+    assert rate_limit_bucket("203.0.113.9") == "203.0.113.9"
+    assert rate_limit_bucket("2001:db8:1:2:aaaa::1") == rate_limit_bucket("2001:db8:1:2:ffff::7") == "2001:db8:1:2::/64"
+    assert rate_limit_bucket("2001:db8:1:3::1") == "2001:db8:1:3::/64"
+    assert rate_limit_bucket("::ffff:203.0.113.9") == "203.0.113.9"
+    assert rate_limit_bucket("unknown") == "unknown"
 
 
 # --- settings -------------------------------------------------------------------------------------------
