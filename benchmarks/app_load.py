@@ -10,6 +10,7 @@ and prints requests/s, requests/min, p50/p95/p99, the ratio to the hello-world c
 cache hit rate. Every scenario is bounded in time (--duration, default 10 s).
 
     uv run python benchmarks/app_load.py [--duration 10] [--connections 64] [--json]
+                                         [--scenarios cached,uncached,patch]
 
 Rate limits are raised for the run (the limiter still runs on every request) so that the numbers
 measure the app, not its refusals. One app process serves all scenarios, like the hello process.
@@ -57,6 +58,9 @@ done = function(summary, latency, requests)
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max))
 end
 """
+
+
+SCENARIOS = ("cached", "uncached", "patch")
 
 
 def _lua_list(items: list[str]) -> str:
@@ -163,7 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated subset of {','.join(SCENARIOS)} (the hello-world ceiling always runs)",
+    )
     args = parser.parse_args(argv)
+    chosen = {s.strip() for s in args.scenarios.split(",") if s.strip()}
+    if not chosen or not chosen <= set(SCENARIOS):
+        parser.error(f"--scenarios takes a comma-separated subset of {','.join(SCENARIOS)}")
     if shutil.which("wrk") is None:
         print("benchmarks/app_load.py needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
@@ -233,23 +245,26 @@ def main(argv: list[str] | None = None) -> int:
         results["hello"] = measured(
             hello_pid, lambda: run_wrk(hello_url + "/hello", script_get("/hello", None), d, c, t, workdir)
         )
-        before = get_json(app_url + "/api/metrics")["cache"]
-        print(f"cached GET ({d}s) ...", file=sys.stderr)
-        results["cached GET"] = measured(
-            app_pid, lambda: run_wrk(app_url, script_cached(cached_ids, key), d, c, t, workdir)
-        )
-        after = get_json(app_url + "/api/metrics")["cache"]
-        print(f"uncached GET, replica ({d}s) ...", file=sys.stderr)
-        results["uncached GET (replica)"] = measured(
-            app_pid,
-            lambda: run_wrk(
-                app_url + "/api/shipments?limit=10", script_get("/api/shipments?limit=10", key), d, c, t, workdir
-            ),
-        )
-        print(f"PATCH ({d}s) ...", file=sys.stderr)
-        results["PATCH"] = measured(
-            app_pid, lambda: run_wrk(app_url, script_patch(patch_ids, key, t), d, c, t, workdir)
-        )
+        before = after = get_json(app_url + "/api/metrics")["cache"]
+        if "cached" in chosen:
+            print(f"cached GET ({d}s) ...", file=sys.stderr)
+            results["cached GET"] = measured(
+                app_pid, lambda: run_wrk(app_url, script_cached(cached_ids, key), d, c, t, workdir)
+            )
+            after = get_json(app_url + "/api/metrics")["cache"]
+        if "uncached" in chosen:
+            print(f"uncached GET, replica ({d}s) ...", file=sys.stderr)
+            results["uncached GET (replica)"] = measured(
+                app_pid,
+                lambda: run_wrk(
+                    app_url + "/api/shipments?limit=10", script_get("/api/shipments?limit=10", key), d, c, t, workdir
+                ),
+            )
+        if "patch" in chosen:
+            print(f"PATCH ({d}s) ...", file=sys.stderr)
+            results["PATCH"] = measured(
+                app_pid, lambda: run_wrk(app_url, script_patch(patch_ids, key, t), d, c, t, workdir)
+            )
         load_after = os.getloadavg()
         total = get_json(app_url + "/api/metrics")["cache"]
         detailed = Request(app_url, admin).get("/api/health/detailed")
@@ -281,8 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['p95_us'] / 1000:>9.2f}{r['p99_us'] / 1000:>9.2f}{r['non2xx'] + r['socket_errors']:>9}"
             f"{r['rps'] / ceiling:>10.1%}{r['cpu_ms_per_request']:>12.2f}{r['cpu_share']:>10.0%}"
         )
-    print(f"\ncache hit rate during the cached GET run: {cached_rate:.2%} ({hits} hits, {misses} misses)")
-    print(f"cache hit rate over the whole run (app /api/metrics): {total['hit_rate']:.2%}")
+    if "cached" in chosen:
+        print(f"\ncache hit rate during the cached GET run: {cached_rate:.2%} ({hits} hits, {misses} misses)")
+    print(f"cache hit rate over the whole run (app /api/metrics): {total['hit_rate'] or 0:.2%}")
     print(
         f"replica in read pool at the end: {detailed['replicas'][0]['in_read_pool']}, "
         f"lag {detailed['replicas'][0]['lag_seconds']}s"
