@@ -1,12 +1,17 @@
-"""app room: JSON log lines on stdout, each carrying the current request id."""
+"""app room: JSON log lines on stdout, each carrying the current request id; and the access log's
+own cheap writer (one line per request is the hottest log call there is).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import json
 import logging
 import sys
 import time
+from typing import IO, Any
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -31,6 +36,71 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
+class AccessLog:
+    """The access log: the same JSON line JsonFormatter would write for
+    `logging.getLogger("shipments.access").info("request", extra=fields)`, for a tenth of the cost.
+
+    Through `logging` a line costs a LogRecord, a formatter pass over its attributes and a flush
+    (a write system call) per request, about 7 % of a cached GET. Here the line goes into the same
+    buffered stdout the logging handler writes to, and the buffer is flushed once per event-loop
+    iteration that wrote access lines: a line reaches the log within one loop turn, lines keep
+    their order with every other log line (any other record's handler flush writes them first),
+    and under load one write carries many lines. What a SIGKILL can lose: one loop turn's lines.
+
+    Until configure_logging() installed our handler (or when the access logger is silenced),
+    lines go through `logging` as before.
+    """
+
+    def __init__(self) -> None:
+        self.logger = logging.getLogger("shipments.access")
+        self.stream: IO[str] | None = None
+        self._pending = False
+        self._second = -1
+        self._second_text = ""
+
+    def attach(self, stream: IO[str] | None) -> None:
+        self.stream = stream
+
+    def write(self, fields: dict[str, Any]) -> None:
+        stream = self.stream
+        logger = self.logger
+        if stream is None or not logger.isEnabledFor(logging.INFO):
+            logger.info("request", extra=fields)
+            return
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        entry: dict[str, Any] = {
+            "ts": f"{self._second_text}.{int(now % 1 * 1000):03d}Z",
+            "level": "info",
+            "logger": "shipments.access",
+            "msg": "request",
+        }
+        request_id = REQUEST_ID.get()
+        if request_id:
+            entry["request_id"] = request_id
+        entry.update(fields)
+        stream.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
+        if not self._pending:
+            self._pending = True
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop (a script, a test): write through
+                self.flush()
+
+    def flush(self) -> None:
+        self._pending = False
+        stream = self.stream
+        if stream is not None:
+            # stdout closed or gone: nothing to do about it here.
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+
+
+ACCESS_LOG = AccessLog()
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
@@ -42,3 +112,4 @@ def configure_logging(level: str = "INFO") -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # the app logs each request itself
+    ACCESS_LOG.attach(handler.stream)

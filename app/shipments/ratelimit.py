@@ -62,6 +62,18 @@ class Decision:
             headers["Retry-After"] = str(max(self.reset_seconds, 1))
         return headers
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """headers() as ASGI header pairs (lower-case names), built without a dict per request."""
+        raw = [
+            (b"ratelimit-limit", b"%d" % self.limit),
+            (b"ratelimit-remaining", b"%d" % max(self.remaining, 0)),
+            (b"ratelimit-reset", b"%d" % self.reset_seconds),
+            (b"ratelimit-policy", b"%d;w=%d" % (self.limit, WINDOW_SECONDS)),
+        ]
+        if not self.allowed:
+            raw.append((b"retry-after", b"%d" % max(self.reset_seconds, 1)))
+        return raw
+
 
 def decision_from_redis(result: list[int], limit: int) -> Decision:
     allowed, remaining, reset_ms = (int(x) for x in result)

@@ -151,6 +151,11 @@ def test_decision_headers() -> None:
     blocked = decision_from_redis([0, 0, 41_200], 5)
     assert not blocked.allowed and blocked.headers()["Retry-After"] == "42"
     assert Decision(False, 5, 0, 0).headers()["Retry-After"] == "1"  # never tell a client to retry at 0
+    # the ASGI form the middleware appends says the same
+    for decision in (allowed, blocked, Decision(False, 5, -2, 0)):
+        assert decision.raw_headers() == [
+            (name.lower().encode(), value.encode()) for name, value in decision.headers().items()
+        ]
 
 
 # --- cursors --------------------------------------------------------------------------------------------
