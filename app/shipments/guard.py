@@ -1,6 +1,12 @@
-"""app room: the per-request gate: rate-limit decision (Redis, else in-process) and the
-read-your-writes marker, fetched in one Redis round trip shared by concurrent requests; and the
-failed-authentication throttle per client address, asked before any key lookup.
+"""app room: the per-request gate: the rate-limit decision (permits leased from the shared Redis
+window, ratelimit.py; in process when Redis is down) and the read-your-writes marker, the Redis
+part of both fetched in one round trip shared by concurrent requests; and the failed-authentication
+throttle per client address, asked before any key lookup.
+
+A request waits for Redis only when it needs something only Redis knows: a permit when its key's
+lease is spent, or, for a read by a key that can write, whether that key wrote in the last
+READ_YOUR_WRITES_SECONDS through any process. A read by a key that holds a leased permit and cannot
+write (a reader) does not wait at all; writes never ask for the marker (they go to the primary).
 """
 
 from __future__ import annotations
@@ -8,31 +14,58 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .cache import LuaScript, RedisLink
 from .metrics import METRICS
 from .ratelimit import (
-    SLIDING_WINDOW_LUA,
+    LEASE_SECONDS,
+    RESERVE_LUA,
     WINDOW_SECONDS,
     Decision,
+    Lease,
     LocalSlidingWindow,
     decision_from_redis,
+    lease_extra_max,
     redis_member,
 )
 
+MAX_KEYS = 10000
+
+
+@dataclass
+class _Ask:
+    """What the requests of one event-loop turn wait for from Redis."""
+
+    # key -> (limit, futures of the requests that need a permit, in arrival order); each gets the
+    # decision and who made it ("redis", or "local" when Redis could not be asked)
+    permits: dict[str, tuple[int, list[asyncio.Future[tuple[Decision, str]]]]] = field(default_factory=dict)
+    # client -> futures of the requests that need its read-your-writes marker
+    markers: dict[str, list[asyncio.Future[bool]]] = field(default_factory=dict)
+    # (key, members) of expired leases' unused permits, given back before any new reservation
+    releases: list[tuple[str, list[str]]] = field(default_factory=list)
+
 
 class Guard:
-    def __init__(self, link: RedisLink, ryw_seconds: float):
+    def __init__(self, link: RedisLink, ryw_seconds: float, window_seconds: float = WINDOW_SECONDS):
         self.link = link
         self.ryw_seconds = ryw_seconds
+        # The API's windows are WINDOW_SECONDS long; a test may shorten them to watch edges pass.
+        self.window = window_seconds
+        self._window_ms = int(window_seconds * 1000)
         self.local = LocalSlidingWindow()
-        self._script = LuaScript(SLIDING_WINDOW_LUA)
+        self._script = LuaScript(RESERVE_LUA)
+        self._leases: OrderedDict[str, Lease] = OrderedDict()
+        self._holding: set[str] = set()  # keys whose lease may still hold unused permits
         # Recent writers seen by this process; Redis shares the marker with the other processes.
         self._recent_writers: OrderedDict[str, float] = OrderedDict()
-        self._pending: list[tuple[str, int, str | None, asyncio.Future[tuple[bool, Any, Any]]]] = []
+        self._ask = _Ask()
+        self._flush_scheduled = False
+        self._sweep: asyncio.TimerHandle | None = None
         self._flushes: set[asyncio.Task[None]] = set()
         # Addresses known to be over the failed-authentication limit, until when (monotonic): a
         # client hammering with bad keys then costs this process no Redis call either.
@@ -49,80 +82,197 @@ class Guard:
             if until > now:
                 return Decision(False, limit, 0, max(1, math.ceil(until - now)))
             del self._auth_blocked[key]
-        member = redis_member() if record else ""
 
         def fill(pipe: Any) -> None:
-            self._script.queue(pipe, [key], [limit, WINDOW_SECONDS * 1000, member])
+            self._script.queue(pipe, [key], [limit, self._window_ms, 1 if record else 0, 0, redis_member()])
 
         ok, results = await self.link.call(lambda redis: self._script.run_pipeline(redis, fill))
         if ok:
-            decision = decision_from_redis(results[0], limit)
+            decision = decision_from_redis(results[0], limit, looked=not record)
             backend = "redis"
         else:
-            decision = self.local.hit(key, limit, record=record)
+            decision = self.local.hit(key, limit, self.window, record=record)
             backend = "local"
         if not decision.allowed:
             METRICS.block("auth", backend)
             self._auth_blocked[key] = now + max(decision.reset_seconds, 1)
             self._auth_blocked.move_to_end(key)
-            while len(self._auth_blocked) > 10000:
+            while len(self._auth_blocked) > MAX_KEYS:
                 self._auth_blocked.popitem(last=False)
         return decision
 
     async def check(self, scope: str, ident: str, limit: int, client: str | None = None) -> tuple[Decision, bool]:
         """(rate-limit decision, whether `client`'s reads must go to the primary: it wrote within the
-        read-your-writes window, or Redis cannot tell)."""
+        read-your-writes window, or Redis cannot tell). Pass `client` only for reads by a key that
+        can write: nobody else has a marker to look up."""
         key = f"rl:{scope}:{ident}"
-
-        ok, rl_result, ryw_result = await self._batched(key, limit, client)
-        if ok:
-            decision = decision_from_redis(rl_result, limit)
-            recent = bool(client is not None and ryw_result)
-            backend = "redis"
-        else:
-            decision = self.local.hit(key, limit)
-            # Without Redis this process cannot know about writes made through the others, so every
-            # read goes to the primary: read-your-writes holds, at the cost of primary load.
-            recent = client is not None
-            backend = "local"
-        if client is not None and not recent:
-            until = self._recent_writers.get(client)
-            recent = until is not None and until > time.monotonic()
+        now = time.monotonic()
+        lease = self._leases.get(key)
+        decision: Decision | None = None
+        backend = "lease"
+        if lease is not None and lease.left > 0 and lease.expires > now:
+            decision = lease.take(limit, now)
+        ask = self._ask
+        loop = asyncio.get_running_loop()
+        permit: asyncio.Future[tuple[Decision, str]] | None = None
+        if decision is None:
+            permit = loop.create_future()
+            waiting = ask.permits.get(key)
+            if waiting is None:
+                ask.permits[key] = (limit, [permit])
+            else:
+                waiting[1].append(permit)
+        marker: asyncio.Future[bool] | None = None
+        if client is not None:
+            marker = loop.create_future()
+            ask.markers.setdefault(client, []).append(marker)
+        if permit is not None or marker is not None:
+            self._schedule_flush(loop)
+        if permit is not None:
+            decision, backend = await permit
+        assert decision is not None
+        recent = False
+        if marker is not None:
+            recent = await marker
+            if not recent:
+                until = self._recent_writers.get(client)  # type: ignore[arg-type]
+                recent = until is not None and until > time.monotonic()
         if not decision.allowed:
             METRICS.block(scope, backend)
         return decision, recent
 
-    async def _batched(self, key: str, limit: int, client: str | None) -> tuple[bool, Any, Any]:
-        """Checks of concurrent requests go to Redis together: one pipeline per event-loop turn
-        instead of one per request (redis-py's per-pipeline cost is most of a cached GET)."""
-        future: asyncio.Future[tuple[bool, Any, Any]] = asyncio.get_running_loop().create_future()
-        self._pending.append((key, limit, client, future))
-        if len(self._pending) == 1:
-            asyncio.get_running_loop().call_soon(self._start_flush)
-        return await future
+    # -- the shared round trip ---------------------------------------------------------------------
+    def _schedule_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Everything asked during this loop turn goes to Redis in one pipeline.
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._start_flush)
 
     def _start_flush(self) -> None:
-        batch, self._pending = self._pending, []
-        task = asyncio.create_task(self._flush(batch))
+        self._flush_scheduled = False
+        ask, self._ask = self._ask, _Ask()
+        now = time.monotonic()
+        for key in list(ask.permits):
+            limit, waiting = ask.permits[key]
+            lease = self._leases.get(key)
+            if lease is None:
+                continue
+            if lease.left > 0 and lease.expires > now:
+                # A reservation landed after these requests queued: serve them from it first.
+                while waiting and lease.left > 0:
+                    future = waiting.pop(0)
+                    if not future.done():
+                        future.set_result((lease.take(limit, now), "lease"))
+                if not waiting:
+                    del ask.permits[key]
+                    continue
+            if lease.left > 0:
+                # Expired with permits left: give them back, and ask for fewer next time.
+                ask.releases.append((key, lease.unused()))
+                lease.left = 0
+                lease.size //= 2
+            elif lease.expires > now:
+                # Spent within its lifetime: this process is a busy user of the key, lease more.
+                lease.size = min(max(1, 2 * lease.size), lease_extra_max(limit))
+        if not (ask.permits or ask.markers or ask.releases):
+            return
+        task = asyncio.create_task(self._flush(ask))
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
 
-    async def _flush(self, batch: list[tuple[str, int, str | None, asyncio.Future[tuple[bool, Any, Any]]]]) -> None:
+    async def _flush(self, ask: _Ask) -> None:
+        prefixes = {key: uuid.uuid4().hex for key in ask.permits}
+        markers = list(ask.markers)
+
         def fill(pipe: Any) -> None:
-            for key, limit, client, _ in batch:
-                self._script.queue(pipe, [key], [limit, WINDOW_SECONDS * 1000, redis_member()])
-                pipe.exists(f"ryw:{client}" if client is not None else "ryw:-")
+            for key, members in ask.releases:
+                pipe.zrem(key, *members)
+            for key, (limit, waiting) in ask.permits.items():
+                lease = self._leases.get(key)
+                extra = lease.size if lease is not None else 0
+                self._script.queue(pipe, [key], [limit, self._window_ms, len(waiting), extra, prefixes[key]])
+            for client in markers:
+                pipe.exists(f"ryw:{client}")
 
         try:
             ok, results = await self.link.call(lambda redis: self._script.run_pipeline(redis, fill))
         except BaseException as exc:  # never leave a request waiting
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            for _, waiting in ask.permits.values():
+                for future in waiting:
+                    if not future.done():
+                        future.set_exception(exc)
+            for futures in ask.markers.values():
+                for marker in futures:
+                    if not marker.done():
+                        marker.set_exception(exc)
             raise
-        for i, (*_, future) in enumerate(batch):
-            if not future.done():  # the request may have been cancelled meanwhile
-                future.set_result((True, results[2 * i], results[2 * i + 1]) if ok else (False, None, None))
+        now = time.monotonic()
+        results = results[len(ask.releases) :] if ok else []
+        for i, (key, (limit, waiting)) in enumerate(ask.permits.items()):
+            if ok:
+                granted, remaining, reset_ms = (int(x) for x in results[i])
+                lease = self._lease(key)
+                if lease.left > 0:  # another reservation of this key landed meanwhile: keep one
+                    self._ask.releases.append((key, lease.unused()))
+                    self._schedule_flush(asyncio.get_running_loop())
+                lease.grant(granted, remaining, reset_ms, prefixes[key], now)
+                for future in waiting:
+                    if lease.left > 0:
+                        decision = lease.take(limit, now)
+                    else:
+                        decision = Decision(False, limit, max(remaining, 0), math.ceil(max(reset_ms, 0) / 1000))
+                    if not future.done():  # the request may have been cancelled meanwhile
+                        future.set_result((decision, "redis"))
+                if lease.left > 0:
+                    self._holding.add(key)
+                    self._schedule_sweep()
+            else:
+                for future in waiting:
+                    decision = self.local.hit(key, limit, self.window)
+                    if not future.done():
+                        future.set_result((decision, "local"))
+        offset = len(ask.permits)
+        for j, client in enumerate(markers):
+            # Without Redis this process cannot know about writes made through the others, so the
+            # read goes to the primary: read-your-writes holds, at the cost of primary load.
+            recent = bool(results[offset + j]) if ok else True
+            for marker in ask.markers[client]:
+                if not marker.done():
+                    marker.set_result(recent)
+
+    def _lease(self, key: str) -> Lease:
+        lease = self._leases.get(key)
+        if lease is None:
+            lease = self._leases[key] = Lease()
+            while len(self._leases) > MAX_KEYS:
+                old_key, old = self._leases.popitem(last=False)
+                if old.left > 0:
+                    self._ask.releases.append((old_key, old.unused()))
+        else:
+            self._leases.move_to_end(key)
+        return lease
+
+    def _schedule_sweep(self) -> None:
+        """Give back permits of leases nobody used up, even if no request comes to trigger it."""
+        if self._sweep is None:
+            self._sweep = asyncio.get_running_loop().call_later(LEASE_SECONDS, self._run_sweep)
+
+    def _run_sweep(self) -> None:
+        self._sweep = None
+        now = time.monotonic()
+        for key in list(self._holding):
+            lease = self._leases.get(key)
+            if lease is None or lease.left == 0:
+                self._holding.discard(key)
+            elif lease.expires <= now:
+                self._ask.releases.append((key, lease.unused()))
+                lease.left = 0
+                lease.size //= 2
+                self._holding.discard(key)
+        if self._holding:
+            self._schedule_sweep()
+        if self._ask.releases:
+            self._schedule_flush(asyncio.get_running_loop())
 
     def mark_write(self, client: str) -> Callable[[Any], None]:
         """Note that `client` just wrote; returns the Redis command to queue into the write's
@@ -131,7 +281,7 @@ class Guard:
         if ms > 0:
             self._recent_writers[client] = time.monotonic() + self.ryw_seconds
             self._recent_writers.move_to_end(client)
-            while len(self._recent_writers) > 10000:
+            while len(self._recent_writers) > MAX_KEYS:
                 self._recent_writers.popitem(last=False)
 
         def queue(pipe: Any) -> None:

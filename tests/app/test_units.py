@@ -21,7 +21,7 @@ from shipments.forwarded import ClientAddress, rate_limit_bucket
 from shipments.lru import VersionedLRU
 from shipments.main import parse_if_match
 from shipments.migrate import migration_files
-from shipments.ratelimit import Decision, LocalSlidingWindow, decision_from_redis
+from shipments.ratelimit import LEASE_SECONDS, Decision, Lease, LocalSlidingWindow, decision_from_redis, lease_extra_max
 from shipments.settings import SettingsError, load_settings
 
 
@@ -151,11 +151,34 @@ def test_decision_headers() -> None:
     blocked = decision_from_redis([0, 0, 41_200], 5)
     assert not blocked.allowed and blocked.headers()["Retry-After"] == "42"
     assert Decision(False, 5, 0, 0).headers()["Retry-After"] == "1"  # never tell a client to retry at 0
+    looked = decision_from_redis([0, 2, 0], 5, looked=True)  # need 0: only asked whether a permit is free
+    assert looked.allowed and looked.remaining == 2
+    assert not decision_from_redis([0, 0, 5_000], 5, looked=True).allowed
     # the ASGI form the middleware appends says the same
     for decision in (allowed, blocked, Decision(False, 5, -2, 0)):
         assert decision.raw_headers() == [
             (name.lower().encode(), value.encode()) for name, value in decision.headers().items()
         ]
+
+
+def test_leases_hold_at_most_a_twentieth_of_the_limit_and_none_below_40() -> None:
+    # app/README.md states these numbers
+    assert [lease_extra_max(n) for n in (5, 20, 39, 40, 100, 1000, 10**9)] == [0, 0, 0, 1, 4, 49, 99]
+
+
+def test_a_lease_hands_out_its_permits_with_the_remaining_count_seen_from_this_process() -> None:
+    lease = Lease()
+    # Redis granted 3 permits, leaving 10 in the window, no slot to wait for.
+    lease.grant(3, 10, 0, "p", now=100.0)
+    assert lease.expires == 100.0 + LEASE_SECONDS
+    first = lease.take(100, now=100.1)
+    assert first == Decision(True, 100, 12, 0)  # the two permits still held count as remaining
+    assert lease.unused() == ["p:2", "p:3"]
+    assert lease.take(100, now=100.2).remaining == 11 and lease.take(100, now=100.3).remaining == 10
+    assert lease.left == 0 and lease.unused() == []
+    # The last permits of a full window: the reset counts down to the slot Redis said frees first.
+    lease.grant(1, 0, 30_000, "q", now=200.0)
+    assert lease.take(100, now=210.0) == Decision(True, 100, 0, 20)
 
 
 # --- cursors --------------------------------------------------------------------------------------------
