@@ -110,6 +110,12 @@ class KeyStore:
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._revoked: OrderedDict[str, float] = OrderedDict()
 
+    def bearer(self, authorization: str) -> str | None:
+        """The hash to look up the key of an `Authorization: Bearer <key>` header value by, or None
+        when it holds no key this API could have issued."""
+        scheme, _, key = authorization.partition(" ")
+        return self.digest(key.strip()) if scheme.lower() == "bearer" else None
+
     def digest(self, key: str) -> str | None:
         """The hash to look `key` up by, or None when it cannot be a valid key (no lookup needed)."""
         found = key_format(key)

@@ -1,6 +1,9 @@
 """app room: Redis link (short timeouts, circuit breaker), cache-aside for shipments with an
 in-process L1 kept coherent through Redis pub/sub, and single-flight stampede protection.
 
+A cached shipment is its response body, encoded once when it is written or loaded (jsonbody.py):
+Redis holds "<version>|<body>", the L1 a CachedShipment; a hit is answered with those bytes.
+
 When Redis is down the cache steps aside: reads go to the database and the L1 is bypassed
 (invalidations could be missed while the subscription is broken, so it is not trusted).
 """
@@ -9,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -21,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
+from . import jsonbody
 from .lru import VersionedLRU
 from .metrics import METRICS
 
@@ -41,6 +45,25 @@ return 1
 """
 
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedShipment:
+    """A shipment as the API answers it: its version and its JSON body."""
+
+    version: int
+    body: bytes
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+    @classmethod
+    def of(cls, value: dict[str, Any]) -> CachedShipment:
+        return cls(int(value["version"]), jsonbody.dumps(value))
+
+
+Loader = Callable[[], Awaitable[dict[str, Any] | None]]
 
 
 class LuaScript:
@@ -159,7 +182,7 @@ class ShipmentCache:
         self.ttl = ttl
         self.l1 = VersionedLRU(l1_size, l1_ttl)
         self.l1_enabled = False  # only while the invalidation subscription is live
-        self._inflight: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self._inflight: dict[str, asyncio.Future[CachedShipment | None]] = {}
         self._set_if_newer = LuaScript(SET_IF_NEWER_LUA)
         self._task: asyncio.Task[None] | None = None
         # Other channels carried by the same subscription (API key revocations), and what to run
@@ -238,45 +261,43 @@ class ShipmentCache:
             log.warning("malformed invalidation message", extra={"data": repr(data)[:100]})
 
     # -- cache-aside ----------------------------------------------------------------------------
-    async def get(
-        self,
-        key: str,
-        loader: Callable[[], Awaitable[dict[str, Any] | None]],
-        *,
-        skip_l1: bool = False,
-    ) -> dict[str, Any] | None:
-        if self.l1_enabled and not skip_l1:
-            value = self.l1.get(key)
-            if value is not None:
+    def cached(self, key: str) -> CachedShipment | None:
+        """The L1 copy, if the L1 may be trusted and holds one (no I/O)."""
+        if not self.l1_enabled:
+            return None
+        entry: CachedShipment | None = self.l1.get(key)
+        return entry
+
+    async def get(self, key: str, loader: Loader, *, skip_l1: bool = False) -> CachedShipment | None:
+        if not skip_l1:
+            entry = self.cached(key)
+            if entry is not None:
                 METRICS.hit("l1")
-                return value
+                return entry
         ok, raw = await self.link.call(lambda c: c.get(KEY_PREFIX + key))
         if ok and raw is not None:
-            version, _, payload = raw.partition(b"|")
-            value = json.loads(payload)
+            version, _, body = raw.partition(b"|")
+            entry = CachedShipment(int(version), body)
             if self.l1_enabled:
-                self.l1.set(key, value, int(version))
+                self.l1.set(key, entry, entry.version)
             METRICS.hit("redis")
-            return value
+            return entry
         METRICS.miss()
         return await self._load_once(key, loader)
 
-    async def _load_once(
-        self, key: str, loader: Callable[[], Awaitable[dict[str, Any] | None]]
-    ) -> dict[str, Any] | None:
+    async def _load_once(self, key: str, loader: Loader) -> CachedShipment | None:
         """Single flight: concurrent misses of one key in this process share one database load."""
         pending = self._inflight.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[CachedShipment | None] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
             METRICS.cache_loads.inc()
             value = await loader()
-            if value is not None:
-                await self.put(key, value, publish=False)
-            future.set_result(value)
-            return value
+            entry = await self.put(key, value, publish=False) if value is not None else None
+            future.set_result(entry)
+            return entry
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
@@ -286,15 +307,16 @@ class ShipmentCache:
 
     async def put(
         self, key: str, value: dict[str, Any], *, publish: bool, also: Callable[[Any], None] | None = None
-    ) -> None:
+    ) -> CachedShipment:
         """Store a value (write-through after a write, or a fill after a miss); publish on writes.
-        `also` queues more commands into the same pipeline (one round trip per write)."""
-        version = int(value["version"])
-        payload = json.dumps(value, separators=(",", ":"))
+        `also` queues more commands into the same pipeline (one round trip per write). Returns the
+        value as cached: its body is what the API answers."""
+        entry = CachedShipment.of(value)
+        version = entry.version
 
         async def store(client: aioredis.Redis) -> None:
             def fill(pipe: Any) -> None:
-                self._set_if_newer.queue(pipe, [KEY_PREFIX + key], [payload, version, self.ttl])
+                self._set_if_newer.queue(pipe, [KEY_PREFIX + key], [entry.body, version, self.ttl])
                 if publish:
                     pipe.publish(CHANNEL, f"{key}:{version}")
                 if also is not None:
@@ -306,7 +328,8 @@ class ShipmentCache:
         if publish:
             self.l1.invalidate(key, version)
         if self.l1_enabled:
-            self.l1.set(key, value, version)
+            self.l1.set(key, entry, version)
+        return entry
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .auth import Principal
 from .cache import LuaScript, RedisLink
 from .metrics import METRICS
 from .ratelimit import (
@@ -100,6 +101,12 @@ class Guard:
             while len(self._auth_blocked) > MAX_KEYS:
                 self._auth_blocked.popitem(last=False)
         return decision
+
+    async def admit(self, who: Principal, kind: str, limit: int) -> tuple[Decision, bool]:
+        """check() for a request of `who` of `kind` ("read" or "write"). Only a read by a key that
+        can write has a read-your-writes marker worth a Redis round trip; writes go to the primary."""
+        marker = who.key_id if kind == "read" and who.allows("writer") else None
+        return await self.check(kind, who.key_id, limit, client=marker)
 
     async def check(self, scope: str, ident: str, limit: int, client: str | None = None) -> tuple[Decision, bool]:
         """(rate-limit decision, whether `client`'s reads must go to the primary: it wrote within the
