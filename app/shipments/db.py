@@ -4,10 +4,14 @@ pools (replicas via PgBouncer `shipments_ro`), replica health and lag tracking, 
 PgBouncer 1.18 in transaction mode hands out a server connection per transaction. asyncpg with
 statement_cache_size=0 sends Parse/Describe/Flush then Bind/Execute/Sync, so one statement never
 spans two server connections: reads are single statements in their own implicit transaction (two
-round trips). Writes run in an explicit transaction, which also tells a failure before any
-statement ran (safe to retry) from one after. Pooled connections are not RESET on release: the app
-never changes session state (transaction pooling forbids it), and the reset would cost a round trip
-per request.
+round trips). A write that is one statement (an INSERT or UPDATE ... RETURNING) runs the same way:
+BEGIN and COMMIT would double its round trips, and each round trip holds a pooled connection for
+an event-loop turn of a busy process. Writes of several statements run in an explicit transaction.
+Either way a write is retried when it failed before anything reached the database (acquiring a
+connection) or with a serialization failure or deadlock (rolled back); a connection lost while a
+statement is in flight is not retried, since it may have committed. Pooled connections are not
+RESET on release: the app never changes session state (transaction pooling forbids it), and the
+reset would cost a round trip per request.
 """
 
 from __future__ import annotations
@@ -227,17 +231,34 @@ class Database:
         async with pool.acquire(timeout=self.command_timeout) as conn:
             return await fn(conn)
 
-    async def write(self, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """Run fn in a read-write transaction on the primary, retrying transient failures."""
+    async def _autocommit(self, pool: asyncpg.Pool, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """fn's statements each in its own implicit transaction; a failure to get a connection is
+        told apart (nothing was sent: safe to retry)."""
+        try:
+            conn = await pool.acquire(timeout=self.command_timeout)
+        except CONNECTION_ERRORS as exc:
+            raise ConnectPhaseError(repr(exc)) from exc
+        try:
+            return await fn(conn)
+        finally:
+            await pool.release(conn)
+
+    async def write(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, transaction: bool = True) -> T:
+        """Run fn on the primary, retrying transient failures: in a read-write transaction, or with
+        transaction=False statement by statement (for fn that writes with one statement: its
+        statements after that one only read)."""
         assert self.primary is not None
         pool = self.primary
 
         def count(exc: BaseException, _attempt: int) -> None:
             METRICS.db_retries.labels(reason=type(exc).__name__).inc()
 
+        def attempt() -> Awaitable[T]:
+            return self._transaction(pool, fn, readonly=False) if transaction else self._autocommit(pool, fn)
+
         try:
             return await retry_async(
-                lambda: self._transaction(pool, fn, readonly=False),
+                attempt,
                 retry_on=(*RETRYABLE_SQL, ConnectPhaseError),
                 attempts=5,
                 on_retry=count,

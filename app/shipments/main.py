@@ -697,7 +697,7 @@ def _install_routes(app: FastAPI) -> None:
             )
 
         try:
-            row = await services.db.write(insert)
+            row = await services.db.write(insert, transaction=False)
         except asyncpg.UniqueViolationError:
             raise HTTPException(
                 409,
@@ -801,7 +801,8 @@ def _install_routes(app: FastAPI) -> None:
             current = await conn.fetchval("SELECT version FROM shipments WHERE id = $1", shipment_id)
             return None, current
 
-        row, current = await services.db.write(update)
+        # One UPDATE ... RETURNING; when it matched nothing, the version is read to tell 404 from 409.
+        row, current = await services.db.write(update, transaction=False)
         if row is None:
             if current is None:
                 raise HTTPException(
@@ -848,7 +849,7 @@ def _install_routes(app: FastAPI) -> None:
                 client_ip,
             )
 
-        row = await services.db.write(insert)
+        row = await services.db.write(insert, transaction=False)
         return JSONResponse({"id": str(row["id"]), "created_at": row["created_at"].isoformat()}, 201)
 
     @app.get("/api/inquiries", tags=["inquiries"], response_model=InquiryPage, responses=ERRORS, openapi_extra=SECURED)
