@@ -14,7 +14,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,32 +67,22 @@ Loader = Callable[[], Awaitable[dict[str, Any] | None]]
 
 
 class LuaScript:
-    """EVALSHA queued straight into a pipeline. redis-py's Script objects add a SCRIPT EXISTS round
-    trip to every pipeline execution; here the script is loaded only when Redis says NOSCRIPT."""
+    """A script run by EVALSHA. redis-py's Script objects add a SCRIPT EXISTS round trip to every
+    pipeline execution; here the script is loaded only when Redis says NOSCRIPT (RedisLink.batch)."""
 
     def __init__(self, source: str):
         self.source = source
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
-    def queue(self, pipe: Any, keys: list[str], args: list[Any]) -> None:
-        pipe.evalsha(self.sha, len(keys), *keys, *args)
+    def command(self, keys: list[str], args: list[Any]) -> Command:
+        return ("EVALSHA", self.sha, len(keys), *keys, *args)
 
-    async def run_pipeline(self, client: aioredis.Redis, fill: Callable[[Any], None]) -> list[Any]:
-        """Execute a pipeline built by `fill` (which queues this script); load the script and
-        retry once if Redis does not know it (first use, or after a Redis restart)."""
-        for attempt in range(2):
-            async with client.pipeline(transaction=False) as pipe:
-                fill(pipe)
-                results = await pipe.execute(raise_on_error=False)
-            missing = any(isinstance(r, NoScriptError) for r in results)
-            if missing and attempt == 0:
-                await client.script_load(self.source)
-                continue
-            for result in results:
-                if isinstance(result, Exception):
-                    raise result
-            return list(results)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+# A Redis command as its words, e.g. ("PUBLISH", channel, message).
+Command = tuple[Any, ...]
+# What one requester puts in a pipeline: its commands, what to do with their results (None when
+# Redis could not be asked), and what to do if the pipeline task itself dies.
+Part = tuple[list[Command], Callable[[list[Any] | None], None], Callable[[BaseException], None]]
 
 
 class RedisLink:
@@ -100,6 +90,11 @@ class RedisLink:
 
     def __init__(self, url: str, socket_timeout: float, cooldown: float = 1.0):
         self.url = url
+        self._scripts: dict[str, str] = {}  # sha -> source, to load on NOSCRIPT
+        self._queued: list[Part] = []
+        self._contributors: list[Callable[[], list[Part]]] = []
+        self._flush_scheduled = False
+        self._batches: set[asyncio.Task[None]] = set()
         self.client = aioredis.Redis.from_url(
             url,
             socket_timeout=socket_timeout,
@@ -158,6 +153,92 @@ class RedisLink:
         self.succeeded()
         return True, result
 
+    def script(self, source: str) -> LuaScript:
+        """A Lua script this link may run (batch() loads it when Redis does not know it)."""
+        script = LuaScript(source)
+        self._scripts[script.sha] = source
+        return script
+
+    async def batch(self, commands: list[Command]) -> list[Any] | None:
+        """Run `commands` in the pipeline of this event-loop turn: whatever the process asks of
+        Redis during one turn goes in one round trip (redis-py's cost per pipeline is several
+        times its cost per command). Their results in order, or None when Redis is down or the
+        pipeline failed (as call())."""
+        if not self.available():
+            return None
+        future: asyncio.Future[list[Any] | None] = asyncio.get_running_loop().create_future()
+
+        def deliver(results: list[Any] | None) -> None:
+            if not future.done():  # the request may have been cancelled meanwhile
+                future.set_result(results)
+
+        def fail(exc: BaseException) -> None:
+            if not future.done():
+                future.set_exception(exc)
+
+        self._queued.append((commands, deliver, fail))
+        self.wake()
+        return await future
+
+    def contribute(self, parts: Callable[[], list[Part]]) -> None:
+        """Ask `parts()` for commands each time a pipeline is about to go (after wake())."""
+        self._contributors.append(parts)
+
+    def wake(self) -> None:
+        """Send a pipeline at the end of this loop turn."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._start_batch)
+
+    def _start_batch(self) -> None:
+        self._flush_scheduled = False
+        parts, self._queued = self._queued, []
+        for contributor in self._contributors:
+            parts.extend(contributor())
+        if not parts:
+            return
+        if not self.available():
+            for _, deliver, _ in parts:
+                deliver(None)
+            return
+        task = asyncio.create_task(self._run_batch(parts))
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+
+    async def _run_batch(self, parts: list[Part]) -> None:
+        flat = [command for commands, _, _ in parts for command in commands]
+        try:
+            ok, results = await self.call(lambda client: self._pipeline(client, flat))
+        except BaseException as exc:  # never leave a request waiting
+            for _, _, fail in parts:
+                fail(exc)
+            raise
+        start = 0
+        for commands, deliver, _ in parts:
+            deliver(results[start : start + len(commands)] if ok else None)
+            start += len(commands)
+
+    async def _pipeline(self, client: aioredis.Redis, commands: list[Command]) -> list[Any]:
+        async with client.pipeline(transaction=False) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            results = list(await pipe.execute(raise_on_error=False))
+        # EVALSHA of a script Redis does not know (first use, or after a restart) did not run: load
+        # it, then run those commands again, and only those.
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            for sha in {commands[i][1] for i in missing}:
+                await client.script_load(self._scripts[sha])
+            async with client.pipeline(transaction=False) as pipe:
+                for i in missing:
+                    pipe.execute_command(*commands[i])
+                for i, result in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
+                    results[i] = result
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
     async def ping(self) -> bool:
         ok, _ = await self.call(lambda c: c.ping())
         if not ok and not self.available():
@@ -183,7 +264,7 @@ class ShipmentCache:
         self.l1 = VersionedLRU(l1_size, l1_ttl)
         self.l1_enabled = False  # only while the invalidation subscription is live
         self._inflight: dict[str, asyncio.Future[CachedShipment | None]] = {}
-        self._set_if_newer = LuaScript(SET_IF_NEWER_LUA)
+        self._set_if_newer = link.script(SET_IF_NEWER_LUA)
         self._task: asyncio.Task[None] | None = None
         # Other channels carried by the same subscription (API key revocations), and what to run
         # each time it is (re)established: messages sent meanwhile may have been missed.
@@ -274,8 +355,9 @@ class ShipmentCache:
             if entry is not None:
                 METRICS.hit("l1")
                 return entry
-        ok, raw = await self.link.call(lambda c: c.get(KEY_PREFIX + key))
-        if ok and raw is not None:
+        found = await self.link.batch([("GET", KEY_PREFIX + key)])
+        raw = found[0] if found is not None else None
+        if raw is not None:
             version, _, body = raw.partition(b"|")
             entry = CachedShipment(int(version), body)
             if self.l1_enabled:
@@ -306,25 +388,18 @@ class ShipmentCache:
             del self._inflight[key]
 
     async def put(
-        self, key: str, value: dict[str, Any], *, publish: bool, also: Callable[[Any], None] | None = None
+        self, key: str, value: dict[str, Any], *, publish: bool, also: Sequence[Command] = ()
     ) -> CachedShipment:
         """Store a value (write-through after a write, or a fill after a miss); publish on writes.
-        `also` queues more commands into the same pipeline (one round trip per write). Returns the
-        value as cached: its body is what the API answers."""
+        `also`: more commands for the same round trip. Returns the value as cached: its body is
+        what the API answers."""
         entry = CachedShipment.of(value)
         version = entry.version
-
-        async def store(client: aioredis.Redis) -> None:
-            def fill(pipe: Any) -> None:
-                self._set_if_newer.queue(pipe, [KEY_PREFIX + key], [entry.body, version, self.ttl])
-                if publish:
-                    pipe.publish(CHANNEL, f"{key}:{version}")
-                if also is not None:
-                    also(pipe)
-
-            await self._set_if_newer.run_pipeline(client, fill)
-
-        await self.link.call(store)
+        commands = [self._set_if_newer.command([KEY_PREFIX + key], [entry.body, version, self.ttl])]
+        if publish:
+            commands.append(("PUBLISH", CHANNEL, f"{key}:{version}"))
+        commands.extend(also)
+        await self.link.batch(commands)
         if publish:
             self.l1.invalidate(key, version)
         if self.l1_enabled:

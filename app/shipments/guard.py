@@ -16,12 +16,11 @@ import math
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .auth import Principal
-from .cache import LuaScript, RedisLink
+from .cache import Command, Part, RedisLink
 from .metrics import METRICS
 from .ratelimit import (
     LEASE_SECONDS,
@@ -59,15 +58,15 @@ class Guard:
         self.window = window_seconds
         self._window_ms = int(window_seconds * 1000)
         self.local = LocalSlidingWindow()
-        self._script = LuaScript(RESERVE_LUA)
+        self._script = link.script(RESERVE_LUA)
         self._leases: OrderedDict[str, Lease] = OrderedDict()
         self._holding: set[str] = set()  # keys whose lease may still hold unused permits
         # Recent writers seen by this process; Redis shares the marker with the other processes.
         self._recent_writers: OrderedDict[str, float] = OrderedDict()
         self._ask = _Ask()
-        self._flush_scheduled = False
         self._sweep: asyncio.TimerHandle | None = None
-        self._flushes: set[asyncio.Task[None]] = set()
+        # What this turn's requests wait for goes into the process's one pipeline per loop turn.
+        link.contribute(self._part)
         # Addresses known to be over the failed-authentication limit, until when (monotonic): a
         # client hammering with bad keys then costs this process no Redis call either.
         self._auth_blocked: OrderedDict[str, float] = OrderedDict()
@@ -84,11 +83,9 @@ class Guard:
                 return Decision(False, limit, 0, max(1, math.ceil(until - now)))
             del self._auth_blocked[key]
 
-        def fill(pipe: Any) -> None:
-            self._script.queue(pipe, [key], [limit, self._window_ms, 1 if record else 0, 0, redis_member()])
-
-        ok, results = await self.link.call(lambda redis: self._script.run_pipeline(redis, fill))
-        if ok:
+        asked = [self._script.command([key], [limit, self._window_ms, 1 if record else 0, 0, redis_member()])]
+        results = await self.link.batch(asked)
+        if results is not None:
             decision = decision_from_redis(results[0], limit, looked=not record)
             backend = "redis"
         else:
@@ -134,7 +131,7 @@ class Guard:
             marker = loop.create_future()
             ask.markers.setdefault(client, []).append(marker)
         if permit is not None or marker is not None:
-            self._schedule_flush(loop)
+            self.link.wake()
         if permit is not None:
             decision, backend = await permit
         assert decision is not None
@@ -149,14 +146,8 @@ class Guard:
         return decision, recent
 
     # -- the shared round trip ---------------------------------------------------------------------
-    def _schedule_flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        # Everything asked during this loop turn goes to Redis in one pipeline.
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._start_flush)
-
-    def _start_flush(self) -> None:
-        self._flush_scheduled = False
+    def _part(self) -> list[Part]:
+        """This turn's asks as commands for the link's pipeline (called as it is about to go)."""
         ask, self._ask = self._ask, _Ask()
         now = time.monotonic()
         for key in list(ask.permits):
@@ -182,28 +173,17 @@ class Guard:
                 # Spent within its lifetime: this process is a busy user of the key, lease more.
                 lease.size = min(max(1, 2 * lease.size), lease_extra_max(limit))
         if not (ask.permits or ask.markers or ask.releases):
-            return
-        task = asyncio.create_task(self._flush(ask))
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
-
-    async def _flush(self, ask: _Ask) -> None:
+            return []
         prefixes = {key: uuid.uuid4().hex for key in ask.permits}
         markers = list(ask.markers)
+        commands: list[Command] = [("ZREM", key, *members) for key, members in ask.releases]
+        for key, (limit, waiting) in ask.permits.items():
+            lease = self._leases.get(key)
+            extra = lease.size if lease is not None else 0
+            commands.append(self._script.command([key], [limit, self._window_ms, len(waiting), extra, prefixes[key]]))
+        commands.extend(("EXISTS", f"ryw:{client}") for client in markers)
 
-        def fill(pipe: Any) -> None:
-            for key, members in ask.releases:
-                pipe.zrem(key, *members)
-            for key, (limit, waiting) in ask.permits.items():
-                lease = self._leases.get(key)
-                extra = lease.size if lease is not None else 0
-                self._script.queue(pipe, [key], [limit, self._window_ms, len(waiting), extra, prefixes[key]])
-            for client in markers:
-                pipe.exists(f"ryw:{client}")
-
-        try:
-            ok, results = await self.link.call(lambda redis: self._script.run_pipeline(redis, fill))
-        except BaseException as exc:  # never leave a request waiting
+        def fail(exc: BaseException) -> None:
             for _, waiting in ask.permits.values():
                 for future in waiting:
                     if not future.done():
@@ -212,16 +192,21 @@ class Guard:
                 for marker in futures:
                     if not marker.done():
                         marker.set_exception(exc)
-            raise
+
+        def deliver(results: list[Any] | None) -> None:
+            self._deliver(ask, prefixes, markers, results[len(ask.releases) :] if results is not None else None)
+
+        return [(commands, deliver, fail)]
+
+    def _deliver(self, ask: _Ask, prefixes: dict[str, str], markers: list[str], results: list[Any] | None) -> None:
         now = time.monotonic()
-        results = results[len(ask.releases) :] if ok else []
         for i, (key, (limit, waiting)) in enumerate(ask.permits.items()):
-            if ok:
+            if results is not None:
                 granted, remaining, reset_ms = (int(x) for x in results[i])
                 lease = self._lease(key)
                 if lease.left > 0:  # another reservation of this key landed meanwhile: keep one
                     self._ask.releases.append((key, lease.unused()))
-                    self._schedule_flush(asyncio.get_running_loop())
+                    self.link.wake()
                 lease.grant(granted, remaining, reset_ms, prefixes[key], now)
                 for future in waiting:
                     if lease.left > 0:
@@ -242,7 +227,7 @@ class Guard:
         for j, client in enumerate(markers):
             # Without Redis this process cannot know about writes made through the others, so the
             # read goes to the primary: read-your-writes holds, at the cost of primary load.
-            recent = bool(results[offset + j]) if ok else True
+            recent = bool(results[offset + j]) if results is not None else True
             for marker in ask.markers[client]:
                 if not marker.done():
                     marker.set_result(recent)
@@ -279,11 +264,11 @@ class Guard:
         if self._holding:
             self._schedule_sweep()
         if self._ask.releases:
-            self._schedule_flush(asyncio.get_running_loop())
+            self.link.wake()
 
-    def mark_write(self, client: str) -> Callable[[Any], None]:
-        """Note that `client` just wrote; returns the Redis command to queue into the write's
-        pipeline so the other app processes route its reads to the primary too."""
+    def mark_write(self, client: str) -> list[Command]:
+        """Note that `client` just wrote; returns the Redis command to send with the write's
+        write-through so the other app processes route its reads to the primary too."""
         ms = int(self.ryw_seconds * 1000)
         if ms > 0:
             self._recent_writers[client] = time.monotonic() + self.ryw_seconds
@@ -291,8 +276,4 @@ class Guard:
             while len(self._recent_writers) > MAX_KEYS:
                 self._recent_writers.popitem(last=False)
 
-        def queue(pipe: Any) -> None:
-            if ms > 0:
-                pipe.set(f"ryw:{client}", 1, px=ms)
-
-        return queue
+        return [("SET", f"ryw:{client}", 1, "PX", ms)] if ms > 0 else []
