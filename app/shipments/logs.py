@@ -13,6 +13,8 @@ import sys
 import time
 from typing import IO, Any
 
+import orjson
+
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -81,7 +83,10 @@ class AccessLog:
         if request_id:
             entry["request_id"] = request_id
         entry.update(fields)
-        stream.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
+        raw = orjson.dumps(entry, default=str)
+        # Lines stay ASCII, as JsonFormatter writes them (a client chooses the path it sends).
+        line = raw.decode() if raw.isascii() else json.dumps(entry, default=str, separators=(",", ":"))
+        stream.write(line + "\n")
         if not self._pending:
             self._pending = True
             try:

@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import jsonbody
 from .auth import KEYS_CHANNEL, KeyStore, Principal
 from .cache import CachedShipment, RedisLink, ShipmentCache
 from .cursor import CursorError, decode_cursor, encode_cursor
@@ -768,7 +769,7 @@ def _install_routes(app: FastAPI) -> None:
             )
 
         rows = await services.db.read(fetch, primary=request.state.recent_writer)
-        return JSONResponse(_page([row_to_shipment(r) for r in rows], rows, limit))
+        return _page(rows, limit)
 
     @app.patch(
         "/api/shipments/{shipment_id}",
@@ -879,17 +880,7 @@ def _install_routes(app: FastAPI) -> None:
             )
 
         rows = await services.db.read(fetch, primary=request.state.recent_writer)
-        items = [
-            {
-                "id": str(r["id"]),
-                "name": r["name"],
-                "email": r["email"],
-                "message": r["message"],
-                "created_at": r["created_at"].isoformat(),
-            }
-            for r in rows
-        ]
-        return JSONResponse(_page(items, rows, limit))
+        return _page(rows, limit)
 
 
 def _document(entry: CachedShipment, status: int = 200, **headers: str) -> Response:
@@ -906,12 +897,15 @@ def _cursor(cursor: str | None) -> tuple[Any, uuid.UUID] | None:
         raise HTTPException(400, detail={"error": "bad_request", "field": "cursor", "message": str(exc)}) from None
 
 
-def _page(items: list[dict[str, Any]], rows: list[asyncpg.Record], limit: int) -> dict[str, Any]:
+def _page(rows: list[asyncpg.Record], limit: int) -> Response:
+    """A page of rows (one more than `limit` was fetched, to tell whether another page follows),
+    each as its columns in order: the encoder writes UUIDs and timestamps as row_to_shipment does."""
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
         next_cursor = encode_cursor(last["created_at"], last["id"])
-    return {"items": items[:limit], "next_cursor": next_cursor}
+    body = jsonbody.dumps({"items": [dict(r) for r in rows[:limit]], "next_cursor": next_cursor})
+    return Response(body, media_type="application/json")
 
 
 app = create_app()

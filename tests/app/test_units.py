@@ -181,6 +181,57 @@ def test_a_lease_hands_out_its_permits_with_the_remaining_count_seen_from_this_p
     assert lease.take(100, now=210.0) == Decision(True, 100, 0, 20)
 
 
+# --- JSON bodies ------------------------------------------------------------------------------------------
+def test_rows_encode_as_row_to_shipment_and_the_json_module_would() -> None:
+    from asyncpg.pgproto.pgproto import UUID as PgUUID
+    from shipments import jsonbody
+    from shipments.main import row_to_shipment
+
+    when = datetime(2026, 11, 29, 1, 52, 34, 184139, tzinfo=UTC)
+    row = {
+        "id": PgUUID(str(uuid.uuid4())),  # what asyncpg hands out: a uuid.UUID subclass
+        "tracking_number": "TN-1",
+        "origin": "Tromsø",
+        "destination": "Oslo",
+        "weight_kg": 12.5,
+        "status": "created",
+        "version": 3,
+        "created_at": when,
+        "updated_at": when.replace(microsecond=0),
+    }
+    expected = json.dumps(row_to_shipment(row), ensure_ascii=False, separators=(",", ":")).encode()
+    assert jsonbody.dumps(row) == expected
+    with pytest.raises(TypeError):
+        jsonbody.dumps({"x": object()})
+
+
+# --- access log ---------------------------------------------------------------------------------------
+def test_the_access_line_is_the_line_logging_would_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import logging
+
+    from shipments.logs import ACCESS_LOG, REQUEST_ID, JsonFormatter
+
+    monkeypatch.setattr(logging.getLogger("shipments.access"), "level", logging.INFO)
+    stream = io.StringIO()
+    monkeypatch.setattr(ACCESS_LOG, "stream", stream)
+    token = REQUEST_ID.set("rid-1")
+    try:
+        for fields in (
+            {"method": "GET", "path": "/api/shipments", "status": 200, "duration_ms": 1.25, "client": "::1"},
+            {"method": "GET", "path": "/api/Tromsø/\u2028", "status": 404, "duration_ms": 0.5, "client": "?"},
+        ):
+            ACCESS_LOG.write(fields)
+            record = logging.makeLogRecord(
+                {"name": "shipments.access", "levelname": "INFO", "msg": "request", **fields}
+            )
+            fast, slow = json.loads(stream.getvalue().splitlines()[-1]), json.loads(JsonFormatter().format(record))
+            assert fast.pop("ts")[:10] == slow.pop("ts")[:10] and fast == slow
+            assert stream.getvalue().isascii()  # a client's non-ASCII path is escaped, as the formatter does
+    finally:
+        REQUEST_ID.reset(token)
+
+
 # --- cursors --------------------------------------------------------------------------------------------
 def test_cursor_round_trip() -> None:
     when = datetime(2026, 11, 22, 9, 30, 1, 123456, tzinfo=UTC)
