@@ -26,14 +26,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import jsonbody
+from .answers import database_unavailable, document, page_body, shipments_page, statement_cancelled
 from .auth import KEYS_CHANNEL, KeyStore, Principal
-from .cache import CachedShipment, RedisLink, ShipmentCache
-from .cursor import CursorError, decode_cursor, encode_cursor
+from .cache import RedisLink, ShipmentCache
+from .cursor import CursorError, decode_cursor
 from .db import Database, DatabaseUnavailable
 from .forwarded import ClientAddress, rate_limit_bucket
 from .guard import Guard
-from .hotpath import PREAUTHORIZED, CachedReads
+from .hotpath import PREAUTHORIZED, HotReads
 from .logs import ACCESS_LOG, REQUEST_ID, configure_logging
 from .metrics import METRICS
 from .models import (
@@ -387,7 +387,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     # Inside the CDN check and the bookkeeping, outside CORS and the framework.
-    app.add_middleware(CachedReads, state=app.state, routes=app.router.routes)
+    app.add_middleware(HotReads, state=app.state, routes=app.router.routes)
     app.add_middleware(OriginGuard, secret=origin_secret)
     app.add_middleware(Observability, max_body=max_body or 65536)
     # Outermost: the access log, the limits and the inquiries all see the real client address.
@@ -481,16 +481,11 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(asyncpg.QueryCanceledError)
     async def cancelled(_request: Request, exc: asyncpg.QueryCanceledError) -> JSONResponse:
-        # The role's 10 s statement_timeout fired: the database is overloaded, not the request wrong.
-        log.warning("statement cancelled", extra={"error": str(exc)})
-        return JSONResponse(
-            {"error": "unavailable", "message": "the database took too long"}, 503, headers={"Retry-After": "1"}
-        )
+        return statement_cancelled(exc)
 
     @app.exception_handler(DatabaseUnavailable)
     async def unavailable(_request: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        log.warning("database unavailable", extra={"error": repr(exc.__cause__)})
-        return JSONResponse({"error": "unavailable", "message": str(exc)}, 503, headers={"Retry-After": "1"})
+        return database_unavailable(exc)
 
 
 # --- access control -------------------------------------------------------------------------------
@@ -689,7 +684,7 @@ def _install_routes(app: FastAPI) -> None:
         responses=ERRORS,
         openapi_extra=SECURED,
     )
-    async def create_shipment(body: ShipmentCreate, request: Request, who: Writer) -> JSONResponse:
+    async def create_shipment(body: ShipmentCreate, request: Request, who: Writer) -> Response:
         services = _services(request)
 
         async def insert(conn: asyncpg.Connection) -> asyncpg.Record:
@@ -717,7 +712,7 @@ def _install_routes(app: FastAPI) -> None:
         value = row_to_shipment(row)
         request.state.audit = {"shipment_id": value["id"], "version": value["version"]}
         entry = await services.cache.put(value["id"], value, publish=True, also=services.guard.mark_write(who.key_id))
-        return _document(entry, 201, Location=f"/api/shipments/{value['id']}")
+        return document(entry, 201, Location=f"/api/shipments/{value['id']}")
 
     @app.get(
         "/api/shipments/{shipment_id}",
@@ -726,7 +721,7 @@ def _install_routes(app: FastAPI) -> None:
         responses=ERRORS,
         openapi_extra=SECURED,
     )
-    async def get_shipment(shipment_id: uuid.UUID, request: Request, _who: Reader) -> JSONResponse:
+    async def get_shipment(shipment_id: uuid.UUID, request: Request, _who: Reader) -> Response:
         services = _services(request)
         fresh = request.state.recent_writer
 
@@ -743,7 +738,7 @@ def _install_routes(app: FastAPI) -> None:
                 404,
                 detail={"error": "not_found", "field": "shipment_id", "message": "no shipment with this id"},
             )
-        return _document(entry)
+        return document(entry)
 
     @app.get("/api/shipments", tags=["shipments"], response_model=ShipmentPage, responses=ERRORS, openapi_extra=SECURED)
     async def list_shipments(
@@ -752,24 +747,11 @@ def _install_routes(app: FastAPI) -> None:
         status: Status | None = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    ) -> JSONResponse:
-        services = _services(request)
-        after = _cursor(cursor)
-
-        async def fetch(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-            return await conn.fetch(
-                """SELECT * FROM shipments
-                   WHERE ($1::text IS NULL OR status = $1)
-                     AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
-                   ORDER BY created_at DESC, id DESC LIMIT $4""",
-                status,
-                after[0] if after else None,
-                after[1] if after else None,
-                limit + 1,
-            )
-
-        rows = await services.db.read(fetch, primary=request.state.recent_writer)
-        return _page(rows, limit)
+    ) -> Response:
+        body = await shipments_page(
+            _services(request).db, status, _cursor(cursor), limit, primary=request.state.recent_writer
+        )
+        return Response(body, media_type="application/json")
 
     @app.patch(
         "/api/shipments/{shipment_id}",
@@ -784,7 +766,7 @@ def _install_routes(app: FastAPI) -> None:
         request: Request,
         who: Writer,
         if_match: Annotated[str | None, Header(alias="If-Match")] = None,
-    ) -> JSONResponse:
+    ) -> Response:
         services = _services(request)
         expected = parse_if_match(if_match)
         changes = body.model_dump(exclude_unset=True)
@@ -834,7 +816,7 @@ def _install_routes(app: FastAPI) -> None:
         value = row_to_shipment(row)
         request.state.audit = {"shipment_id": value["id"], "version": value["version"]}
         entry = await services.cache.put(value["id"], value, publish=True, also=services.guard.mark_write(who.key_id))
-        return _document(entry)
+        return document(entry)
 
     # --- inquiries ---------------------------------------------------------------------------------
     @app.post("/api/inquiries", status_code=201, tags=["inquiries"], response_model=InquiryCreated, responses=ERRORS)
@@ -865,7 +847,7 @@ def _install_routes(app: FastAPI) -> None:
         _who: AdminReader,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    ) -> JSONResponse:
+    ) -> Response:
         services = _services(request)
         after = _cursor(cursor)
 
@@ -880,12 +862,7 @@ def _install_routes(app: FastAPI) -> None:
             )
 
         rows = await services.db.read(fetch, primary=request.state.recent_writer)
-        return _page(rows, limit)
-
-
-def _document(entry: CachedShipment, status: int = 200, **headers: str) -> Response:
-    """A shipment's answer: its cached body as it is, with its version as a strong ETag."""
-    return Response(entry.body, status, headers={"ETag": entry.etag, **headers}, media_type="application/json")
+        return Response(page_body(rows, limit), media_type="application/json")
 
 
 def _cursor(cursor: str | None) -> tuple[Any, uuid.UUID] | None:
@@ -895,17 +872,6 @@ def _cursor(cursor: str | None) -> tuple[Any, uuid.UUID] | None:
         return decode_cursor(cursor)
     except CursorError as exc:
         raise HTTPException(400, detail={"error": "bad_request", "field": "cursor", "message": str(exc)}) from None
-
-
-def _page(rows: list[asyncpg.Record], limit: int) -> Response:
-    """A page of rows (one more than `limit` was fetched, to tell whether another page follows),
-    each as its columns in order: the encoder writes UUIDs and timestamps as row_to_shipment does."""
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last["created_at"], last["id"])
-    body = jsonbody.dumps({"items": [dict(r) for r in rows[:limit]], "next_cursor": next_cursor})
-    return Response(body, media_type="application/json")
 
 
 app = create_app()
