@@ -172,6 +172,9 @@ class Guard:
             elif lease.expires > now:
                 # Spent within its lifetime: this process is a busy user of the key, lease more.
                 lease.size = min(max(1, 2 * lease.size), lease_extra_max(limit))
+            else:
+                # Quiet for longer than a lease lives: start again from one permit (exact).
+                lease.size = 0
         if not (ask.permits or ask.markers or ask.releases):
             return []
         prefixes = {key: uuid.uuid4().hex for key in ask.permits}

@@ -20,7 +20,8 @@ beyond the requests waiting for it, so:
 
 Limits under 40 per window (writes, inquiries, failed authentications) get no extra permits: each
 request asks Redis, and the count is exact. A key starts with leases of one permit (exact, as
-before), and a process grows a key's leases only while it uses them up within a lease's lifetime.
+before), a process grows a key's leases only while it uses them up within a lease's lifetime, and a
+key quiet for longer than that starts again from one.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class Lease:
         self.remaining = 0  # what Redis said was left in the window after that reservation
         self.reset_at = 0.0  # monotonic time a slot frees, when the window was full
         self.expires = 0.0
-        self.size = 1  # permits to ask for next time (grows while leases are used up in time)
+        self.size = 0  # permits to ask for ahead next time (grows while leases are used up in time)
 
     def grant(self, granted: int, remaining: int, reset_ms: int, prefix: str, now: float) -> None:
         self.prefix, self.left, self.taken = prefix, granted, granted

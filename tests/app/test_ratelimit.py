@@ -133,3 +133,25 @@ def test_as_windows_slide_two_limiters_stay_within_the_documented_error(topo: To
         busiest = max(busiest, end - start + 1)
     assert limit - error <= busiest <= limit + error, busiest
     assert len(admitted) >= 2 * limit, "the windows kept freeing permits as they slid"
+
+
+def test_leased_permits_left_unused_go_back_and_a_quiet_key_is_counted_exactly_again(topo: Topology) -> None:
+    ident = f"quiet-{time.monotonic_ns()}"
+
+    async def run() -> list[int]:
+        links = [RedisLink(topo.redis_url, 1.0) for _ in range(2)]
+        a, b = (Guard(link, 0) for link in links)
+        try:
+            seen = [(await a.check("read", ident, 100))[0].remaining for _ in range(2)]
+            # A's second request found its lease spent in time: it reserved one permit ahead.
+            seen.append((await b.check("read", ident, 100))[0].remaining)
+            await asyncio.sleep(1.3)  # past LEASE_SECONDS: A gives its unused permit back
+            seen.append((await b.check("read", ident, 100))[0].remaining)
+            seen.append((await a.check("read", ident, 100))[0].remaining)  # quiet for a second: exact
+            return seen
+        finally:
+            for link in links:
+                await link.close()
+
+    # 99, 98 (A holds one more), 96 (B cannot see A's), then 96 and 95: three used, A's one returned.
+    assert asyncio.run(run()) == [99, 98, 96, 96, 95]
