@@ -154,7 +154,9 @@ class HotReads:
             body = await shipments_page(services.db, status, after, limit, primary=recent)
         except (DatabaseUnavailable, asyncpg.QueryCanceledError) as exc:
             failed = database_unavailable(exc) if isinstance(exc, DatabaseUnavailable) else statement_cancelled(exc)
-            await self._answer(scope, send, LIST_ROUTE, failed.status_code, [*failed.raw_headers, _VARY], failed.body)
+            await self._answer(
+                scope, send, LIST_ROUTE, failed.status_code, [*failed.raw_headers, _VARY], bytes(failed.body)
+            )
             return True
         headers = [(b"content-length", b"%d" % len(body)), _JSON, _VARY]
         await self._answer(scope, send, LIST_ROUTE, 200, headers, body)

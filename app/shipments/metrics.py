@@ -45,18 +45,18 @@ class HttpCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         # list(dict.items()) copies in one C call: safe if a scrape ever runs on another thread.
         counter = CounterMetricFamily("http_requests", "HTTP requests", labels=["method", "route", "status"])
-        for labels, value in sorted(list(self.requests.items())):
-            counter.add_metric(list(labels), value)
+        for request_labels, value in sorted(list(self.requests.items())):
+            counter.add_metric(list(request_labels), value)
         yield counter
         histogram = HistogramMetricFamily(
             "http_request_duration_seconds", "HTTP request duration", labels=["method", "route"]
         )
-        for labels, (counts, total) in sorted(list(self.durations.items())):
+        for series_labels, (counts, total) in sorted(list(self.durations.items())):
             cumulative, buckets = 0, []
             for bound, count in zip((*self.bounds, float("inf")), list(counts), strict=True):
                 cumulative += count
                 buckets.append((floatToGoString(bound), cumulative))
-            histogram.add_metric(list(labels), buckets, total[0])
+            histogram.add_metric(list(series_labels), buckets, total[0])
         yield histogram
 
 
