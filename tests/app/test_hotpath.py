@@ -13,7 +13,7 @@ from shipments.hotpath import DEFAULT_LIMIT, page_query
 
 from stacks.local import Topology
 
-from .conftest import auth, wait_for
+from .conftest import auth, detailed, wait_for
 
 PER_REQUEST = {"date", "ratelimit-remaining", "x-request-id"}
 
@@ -91,7 +91,7 @@ def test_a_page_is_answered_alike(
 
 
 def test_a_database_that_cannot_answer_gets_the_same_503(
-    topo: Topology, client: httpx.Client, urls: list[str], reader_key: str
+    topo: Topology, client: httpx.Client, urls: list[str], reader_key: str, admin_key: str
 ) -> None:
     url = f"{urls[0]}/api/shipments"
     assert client.get(url, headers=auth(reader_key)).status_code == 200  # key cached
@@ -101,7 +101,16 @@ def test_a_database_that_cannot_answer_gets_the_same_503(
         slow = client.get(f"{url}?limit=05", headers=auth(reader_key))
     finally:
         topo.start_service("pgbouncer")
-        wait_for(lambda: all(client.get(f"{u}/api/health/ready").status_code == 200 for u in urls), what="apps ready")
+        # Back as the other tests expect it: both processes ready, reading from the replica again.
+        for u in urls:
+            wait_for(
+                lambda u=u: (
+                    client.get(f"{u}/api/health/ready").status_code == 200
+                    and detailed(client, u, admin_key)["replicas"][0]["in_read_pool"]
+                ),
+                interval=0.5,
+                what=f"{u} ready and reading from the replica",
+            )
     assert fast.status_code == 503 and fast.headers["retry-after"] == "1"
     assert fast.json() == {"error": "unavailable", "message": "database unavailable"}
     assert_alike(fast, slow)
