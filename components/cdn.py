@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -31,7 +31,18 @@ READ_METHODS = ["GET", "HEAD"]
 # AWS managed policies, looked up by name (their ids are the same in every account).
 CACHING_OPTIMIZED = "Managed-CachingOptimized"
 CACHING_DISABLED = "Managed-CachingDisabled"
-ALL_VIEWER_EXCEPT_HOST = "Managed-AllViewerExceptHostHeader"
+# Written by the viewer-request function below (the address CloudFront saw, never the client's).
+VIEWER_ADDRESS_HEADER = "X-Viewer-Address"
+VIEWER_ADDRESS_FUNCTION = """\
+function handler(event) {
+  // Overwrite whatever the client sent: only CloudFront's view of the connection counts.
+  event.request.headers['x-viewer-address'] = { value: event.viewer.ip };
+  return event.request;
+}
+"""
+# CloudFront-scope web ACLs inspect at most 64 KB of a body (request_body inspection limit).
+WAF_MAX_BODY_INSPECTION = 65536
+WAF_BODY_LIMITS = {16384: "KB_16", 32768: "KB_32", 49152: "KB_48", 65536: "KB_64"}
 
 
 @dataclass
@@ -47,6 +58,15 @@ class CdnArgs:
     waf: bool = True
     # Requests per 5 minutes per client IP before the WAF blocks it.
     waf_rate_limit: int = 2000
+    # The largest request body the app accepts (its MAX_BODY_BYTES): the WAF blocks only what
+    # the app would refuse anyway, instead of the managed rule set's 8 KB (which would turn
+    # valid writes into 403s). One number, passed to both.
+    max_body_bytes: int = 65536
+    # Managed rule groups on top of the common rule set (prod): known bad inputs (Log4j, Java
+    # deserialization...) and anonymous sources (Tor, proxies). The hosting-provider list is
+    # counted, not blocked: B2B clients call the API from cloud servers.
+    waf_extra_rule_groups: bool = False
+    waf_log_retention_days: int = 90
     # Default TTL of GET /api/shipments* when the app sends no Cache-Control; 0 = never cache.
     api_cache_ttl_seconds: int = 5
     # Upper bound on what the app's Cache-Control may ask for on those routes.
@@ -65,6 +85,11 @@ class CdnArgs:
     origin_secret: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
+        if self.waf and self.max_body_bytes > WAF_MAX_BODY_INSPECTION:
+            raise ValueError(
+                f"max_body_bytes ({self.max_body_bytes}) exceeds what the WAF can inspect in front of CloudFront "
+                f"({WAF_MAX_BODY_INSPECTION} bytes): bodies past that would be blocked unread"
+            )
         if not 100 <= self.waf_rate_limit <= 2_000_000_000:
             raise ValueError(f"waf_rate_limit must be between 100 and 2000000000, got {self.waf_rate_limit}")
         if self.api_cache_ttl_seconds < 0 or self.api_cache_max_ttl_seconds < self.api_cache_ttl_seconds:
@@ -281,9 +306,37 @@ class Cdn(pulumi.ComponentResource):
         # ---- cache and origin request policies ---------------------------------------------
         caching_optimized = aws.cloudfront.get_cache_policy(name=CACHING_OPTIMIZED, opts=invoke_opts).id
         caching_disabled = aws.cloudfront.get_cache_policy(name=CACHING_DISABLED, opts=invoke_opts).id
-        all_viewer_except_host = aws.cloudfront.get_origin_request_policy(
-            name=ALL_VIEWER_EXCEPT_HOST, opts=invoke_opts
-        ).id
+        # The app keys its per-IP limits on the viewer's address. CloudFront vouches for it in
+        # `CloudFront-Viewer-Address`, but an origin request policy can add CloudFront's headers
+        # only next to *every* viewer header (Host included: CloudFront would then check the
+        # origin's certificate against the viewer's Host and fail) or in a whitelist (which may
+        # not carry Authorization). So a viewer-request function writes the address into
+        # VIEWER_ADDRESS_HEADER, overwriting whatever the client sent, and the app trusts it only
+        # on requests that also carry the origin secret.
+        viewer_address = aws.cloudfront.Function(
+            f"{name}-viewer-address",
+            name=f"{name}-viewer-address",
+            runtime="cloudfront-js-2.0",
+            comment=f"{name}: the viewer's address, as CloudFront saw it, for the app's per-IP limits",
+            code=VIEWER_ADDRESS_FUNCTION,
+            publish=True,
+            tags=named("viewer-address"),
+            opts=child,
+        )
+        # Every viewer header but Host (the origin's certificate is for the origin's own name).
+        app_request = aws.cloudfront.OriginRequestPolicy(
+            f"{name}-app-request",
+            name=f"{name}-app-request",
+            comment=f"{name}: viewer headers except Host (the origin is verified by its own name), query strings",
+            cookies_config=aws.cloudfront.OriginRequestPolicyCookiesConfigArgs(cookie_behavior="none"),
+            headers_config=aws.cloudfront.OriginRequestPolicyHeadersConfigArgs(
+                header_behavior="allExcept",
+                headers=aws.cloudfront.OriginRequestPolicyHeadersConfigHeadersArgs(items=["Host"]),
+            ),
+            query_strings_config=aws.cloudfront.OriginRequestPolicyQueryStringsConfigArgs(query_string_behavior="all"),
+            opts=child,
+        )
+        all_viewer_except_host = app_request.id
         api_cache: aws.cloudfront.CachePolicy | None = None
         if args.api_cache_ttl_seconds > 0:
             api_cache = aws.cloudfront.CachePolicy(
@@ -327,8 +380,8 @@ class Cdn(pulumi.ComponentResource):
         )
 
         def behaviour(path: str | None, origin: str, cache_policy: pulumi.Input[str], *,
-                      methods: list[str], origin_request_policy: str | None) -> dict:
-            spec = dict(
+                      methods: list[str], origin_request_policy: pulumi.Input[str] | None) -> dict:
+            spec: dict[str, Any] = dict(
                 target_origin_id=origin,
                 viewer_protocol_policy="redirect-to-https",
                 allowed_methods=methods,
@@ -340,6 +393,8 @@ class Cdn(pulumi.ComponentResource):
             )
             if path is not None:
                 spec["path_pattern"] = path
+            if origin == "app":
+                spec["function_associations"] = [{"event_type": "viewer-request", "function_arn": viewer_address.arn}]
             return spec
 
         ordered = [
