@@ -475,7 +475,10 @@ class Alarms(pulumi.ComponentResource):
             f"{name}-canary-lifecycle", bucket=bucket.id,
             rules=[{"id": "expire-artifacts", "status": "Enabled", "filter": {"prefix": "artifacts/"},
                     "expiration": {"days": args.canary_artifact_retention_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": 7}}],
+                    "noncurrent_version_expiration": {"noncurrent_days": 7}},
+                   # Parts of an interrupted upload are billed until aborted: never keep them.
+                   {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {"prefix": ""},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
             opts=self._child(depends_on=[versioning]), **region_kw,
         )
         aws.s3.BucketPolicy(

@@ -94,6 +94,8 @@ class AppArgs:
     replica_lag_threshold_seconds: float = 5.0
     read_your_writes_seconds: float = 5.0
     cors_origins: Sequence[str] = ()
+    # The largest body the app accepts (the CDN's WAF is given the same number).
+    max_body_bytes: int = 65536
     log_level: str = "info"
     # preStop pause (endpoints deregister), the app's drain, uvicorn's graceful timeout.
     pre_stop_seconds: int = 5
@@ -236,6 +238,7 @@ class App(pulumi.ComponentResource):
             "REPLICA_MAX_LAG_SECONDS": str(args.replica_lag_threshold_seconds),
             "READ_YOUR_WRITES_SECONDS": str(args.read_your_writes_seconds),
             "CORS_ORIGINS": ",".join(args.cors_origins),
+            "MAX_BODY_BYTES": str(args.max_body_bytes),
             "LOG_LEVEL": args.log_level.upper(),
             "DRAIN_SECONDS": str(args.drain_seconds),
             "GRACEFUL_TIMEOUT_SECONDS": str(args.graceful_timeout_seconds),

@@ -40,6 +40,7 @@ function handler(event) {
   return event.request;
 }
 """
+S3_ACCESS_LOG_PREFIX = "s3-access/assets/"
 # CloudFront-scope web ACLs inspect at most 64 KB of a body (request_body inspection limit).
 WAF_MAX_BODY_INSPECTION = 65536
 WAF_BODY_LIMITS = {16384: "KB_16", 32768: "KB_32", 49152: "KB_48", 65536: "KB_64"}
@@ -209,14 +210,6 @@ class Cdn(pulumi.ComponentResource):
             opts=child,
             **region_kw,
         )
-        aws.s3.BucketPolicy(
-            f"{name}-cdn-logs-policy",
-            bucket=logs.id,
-            policy=logs.arn.apply(lambda arn: json.dumps(
-                {"Version": "2012-10-17", "Statement": [_deny_insecure_transport(arn)]})),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_pab]),
-            **region_kw,
-        )
         self.log_bucket_name = logs.bucket
 
         # ---- static assets bucket ----------------------------------------------------------
@@ -269,6 +262,40 @@ class Cdn(pulumi.ComponentResource):
         self.assets_bucket_name = assets.bucket
         self.assets_bucket_arn = assets.arn
 
+        # Server access logs of the assets bucket (who read or changed what, beyond CloudFront's
+        # own logs: direct API calls, replication, lifecycle) into the log bucket, delivered by
+        # the S3 logging service under a bucket policy scoped to this source bucket and account.
+        logs_policy = aws.s3.BucketPolicy(
+            f"{name}-cdn-logs-policy",
+            bucket=logs.id,
+            policy=pulumi.Output.all(logs.arn, assets.arn).apply(lambda a: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "S3ServerAccessLogs",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": f"{a[0]}/{S3_ACCESS_LOG_PREFIX}*",
+                        "Condition": {"ArnLike": {"aws:SourceArn": a[1]},
+                                      "StringEquals": {"aws:SourceAccount": account}},
+                    },
+                    _deny_insecure_transport(a[0]),
+                ],
+            })),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_pab]),
+            **region_kw,
+        )
+        aws.s3.BucketLogging(
+            f"{name}-assets-logging",
+            bucket=assets.id,
+            target_bucket=logs.id,
+            target_prefix=S3_ACCESS_LOG_PREFIX,
+            # S3 refuses to turn logging on until the target lets the logging service write.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_policy]),
+            **region_kw,
+        )
+
         # ---- edge security: response headers, WAF, certificate -----------------------------
         headers = aws.cloudfront.ResponseHeadersPolicy(
             f"{name}-security-headers",
@@ -295,7 +322,7 @@ class Cdn(pulumi.ComponentResource):
 
         web_acl: aws.wafv2.WebAcl | None = None
         if args.waf:
-            web_acl = self._web_acl(name, args, named("waf"))
+            web_acl = self._web_acl(name, args, named("waf"), partition, account)
         self.web_acl_arn = web_acl.arn if web_acl else None
 
         certificate_arn: pulumi.Output[str] | None = None
@@ -591,48 +618,121 @@ class Cdn(pulumi.ComponentResource):
             **region_kw,
         )
 
-    def _web_acl(self, name: str, args: CdnArgs, tags: dict[str, str]) -> aws.wafv2.WebAcl:
-        def visibility(metric: str) -> dict:
+    def _web_acl(self, name: str, args: CdnArgs, tags: dict[str, str], partition: str,
+                 account: str) -> aws.wafv2.WebAcl:
+        def visibility(metric: str) -> dict[str, Any]:
             return dict(cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True)
 
+        def managed(rule_name: str, priority: int, group: str, metric_suffix: str,
+                    count: list[str] | None = None) -> dict[str, Any]:
+            statement: dict[str, Any] = {"name": group, "vendor_name": "AWS"}
+            if count:
+                statement["rule_action_overrides"] = [{"name": r, "action_to_use": {"count": {}}} for r in count]
+            return {"name": rule_name, "priority": priority, "override_action": {"none": {}},
+                    "statement": {"managed_rule_group_statement": statement},
+                    "visibility_config": visibility(f"{metric}{metric_suffix}")}
+
         metric = name.replace("-", "")
-        return aws.wafv2.WebAcl(
+        rules: list[dict[str, Any]] = [
+            # First, and cheap: a flooding client is blocked before any managed rule runs.
+            {"name": "rate-limit-per-ip", "priority": 0, "action": {"block": {}},
+             "statement": {"rate_based_statement": {"limit": args.waf_rate_limit, "aggregate_key_type": "IP"}},
+             "visibility_config": visibility(f"{metric}RateLimit")},
+            # The common rule set blocks bodies over 8 KB (SizeRestrictions_BODY); the app takes up to
+            # max_body_bytes, so that one rule only counts and the next rule enforces the app's limit.
+            managed("aws-common-rule-set", 1, "AWSManagedRulesCommonRuleSet", "Common",
+                    count=["SizeRestrictions_BODY"]),
+            {"name": "body-larger-than-the-app-accepts", "priority": 2, "action": {"block": {}},
+             "statement": {"size_constraint_statement": {
+                 "comparison_operator": "GT", "size": args.max_body_bytes,
+                 # Bodies past the inspection limit (set to cover max_body_bytes below) match.
+                 "field_to_match": {"body": {"oversize_handling": "MATCH"}},
+                 "text_transformations": [{"priority": 0, "type": "NONE"}]}},
+             "visibility_config": visibility(f"{metric}BodySize")},
+        ]
+        if args.waf_extra_rule_groups:
+            rules.append(managed("aws-known-bad-inputs", 3, "AWSManagedRulesKnownBadInputsRuleSet", "BadInputs"))
+            # Tor exits and anonymising proxies are blocked; hosting providers only counted: the
+            # API's B2B clients call it from their own cloud servers.
+            rules.append(managed("aws-anonymous-ip", 4, "AWSManagedRulesAnonymousIpList", "AnonymousIp",
+                                 count=["HostingProviderIPList"]))
+        inspection = min(limit for limit in WAF_BODY_LIMITS if limit >= args.max_body_bytes)
+        acl = aws.wafv2.WebAcl(
             f"{name}-waf",
             name=f"{name}-cdn",
-            description=f"{name}: per-IP rate limit and AWS common rule set in front of CloudFront",
+            description=f"{name}: per-IP rate limit, AWS managed rules and the app's body limit in front of "
+                        f"CloudFront",
             scope="CLOUDFRONT",
             region=EDGE_REGION,
-            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
-            rules=[
-                # First, and cheap: a flooding client is blocked before any managed rule runs.
-                aws.wafv2.WebAclRuleArgs(
-                    name="rate-limit-per-ip",
-                    priority=0,
-                    action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
-                    statement=aws.wafv2.WebAclRuleStatementArgs(
-                        rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
-                            limit=args.waf_rate_limit, aggregate_key_type="IP"
-                        )
-                    ),
-                    visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(**visibility(f"{metric}RateLimit")),
-                ),
-                aws.wafv2.WebAclRuleArgs(
-                    name="aws-common-rule-set",
-                    priority=1,
-                    override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
-                        none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
-                    ),
-                    statement=aws.wafv2.WebAclRuleStatementArgs(
-                        managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
-                            name="AWSManagedRulesCommonRuleSet", vendor_name="AWS"
-                        )
-                    ),
-                    visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(**visibility(f"{metric}Common")),
-                ),
-            ],
-            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(**visibility(metric)),
+            default_action={"allow": {}},
+            rules=rules,  # type: ignore[arg-type]
+            # How much of a body the WAF reads: at least what the app accepts (KB_16 is free, more costs).
+            association_config=aws.wafv2.WebAclAssociationConfigArgs(request_bodies=[
+                aws.wafv2.WebAclAssociationConfigRequestBodyArgs(
+                    cloudfront=aws.wafv2.WebAclAssociationConfigRequestBodyCloudfrontArgs(
+                        default_size_inspection_limit=WAF_BODY_LIMITS[inspection]))]),
+            visibility_config=visibility(metric),  # type: ignore[arg-type]
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._waf_logging(name, args, acl, tags, partition, account)
+        return acl
+
+    def _waf_logging(self, name: str, args: CdnArgs, acl: aws.wafv2.WebAcl, tags: dict[str, str],
+                     partition: str, account: str) -> None:
+        """Every request the WAF judged, to a KMS-encrypted log group in us-east-1 (the name must
+        start with aws-waf-logs-), API keys redacted."""
+        group_name = f"aws-waf-logs-{name}"
+        key = aws.kms.Key(
+            f"{name}-waf-logs-key",
+            description=f"{name} WAF logs",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=kms.key_policy(kms.account_admin(partition, account),
+                                  kms.logs_for_group(partition, EDGE_REGION, account, group_name)),
+            tags={**tags, "Name": f"{name}-waf-logs-key"},
+            region=EDGE_REGION,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-waf-logs",
+            name=group_name,
+            retention_in_days=args.waf_log_retention_days,
+            kms_key_id=key.arn,
+            tags={**tags, "Name": group_name},
+            region=EDGE_REGION,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Our own narrow resource policy: otherwise WAF grows the account-wide AWSWAF-LOGS policy,
+        # which fails once it passes its size limit (the provider's documented warning).
+        policy = aws.cloudwatch.LogResourcePolicy(
+            f"{name}-waf-logs-delivery",
+            policy_name=f"{name}-waf-logs",
+            policy_document=group.arn.apply(lambda arn: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "WafLogDelivery",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"{arn}:*",
+                    "Condition": {
+                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:logs:{EDGE_REGION}:{account}:*"},
+                        "StringEquals": {"aws:SourceAccount": account},
+                    },
+                }],
+            })),
+            region=EDGE_REGION,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logging",
+            resource_arn=acl.arn,
+            log_destination_configs=[group.arn],
+            # API keys travel in Authorization: they never reach the logs.
+            redacted_fields=[{"single_header": {"name": "authorization"}}],  # type: ignore[list-item]
+            region=EDGE_REGION,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
     def _certificate(self, name: str, args: CdnArgs, tags: dict[str, str]) -> pulumi.Output[str]:

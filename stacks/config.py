@@ -206,6 +206,9 @@ class CdnSettings(Model):
     waf: bool = True
     # Requests per 5 minutes per client IP before the WAF blocks it.
     waf_rate_limit: int = Field(2000, ge=100, le=2_000_000_000)
+    # Known-bad-inputs and anonymous-IP managed rule groups on top of the common rule set.
+    waf_extra_rule_groups: bool = False
+    waf_log_retention_days: LogRetentionDays = 90
     api_cache_ttl_seconds: int = Field(5, ge=0, le=3600)
     log_retention_days: int = Field(90, ge=1, le=3650)
 
@@ -246,6 +249,8 @@ class AppSettings(Model):
     # The name CloudFront reaches the app's load balancer by, in dns.zone; the stack gets it an
     # ACM certificate (this region) so CloudFront's TLS check passes. Default: <stack>-origin.<zone>.
     origin_domain: str | None = Field(None, pattern=DOMAIN)
+    # The largest request body the app accepts; the CDN's WAF blocks above the same number.
+    max_body_bytes: int = Field(65536, ge=1024, le=10 * 1024 * 1024)
 
     @model_validator(mode="after")
     def _replicas(self) -> AppSettings:
@@ -386,6 +391,9 @@ class Settings(Model):
             if name and not (name == self.dns.zone or name.endswith("." + self.dns.zone)):
                 problems.append(f"{key} ({name}) must be a name in berth:dns.zone ({self.dns.zone}): the stack writes "
                                 f"its records and certificate validation there")
+        if self.cdn.waf and self.app.max_body_bytes > 65536:
+            problems.append(f"berth:app.maxBodyBytes ({self.app.max_body_bytes}) exceeds the 65536 bytes a CloudFront "
+                            f"WAF can inspect: with berth:cdn.waf on, larger bodies would be blocked unread")
         if self.is_prod and not self.cdn.domain:
             problems.append("berth:cdn.domain is required in production: with CloudFront's default certificate "
                             "the minimum TLS version does not apply (TLSv1 stays allowed)")

@@ -180,6 +180,10 @@ def golden() -> StackView:
         res("aws:s3/bucketVersioning:BucketVersioning", "assets-versioning", {
             "bucket": "berth-prod-assets", "versioningConfiguration": {"status": "Enabled"},
         }, tags=False),
+        *[res("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"{b}-lifecycle", {
+            "bucket": b, "rules": [{"id": "abort", "status": "Enabled", "filter": {"prefix": ""},
+                                    "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}}],
+        }, tags=False) for b in ("berth-prod-assets", "berth-prod-logs")],
         res("aws:s3/bucketLogging:BucketLogging", "assets-logging", {
             "bucket": "berth-prod-assets", "targetBucket": "berth-prod-logs", "targetPrefix": "s3/",
         }, tags=False),
@@ -371,6 +375,8 @@ MUTATIONS: dict[str, Mutation] = {
         domainName="nlb-123.elb.us-east-1.amazonaws.com"), "prod"),
     "cloudfront-custom-certificate-prod": ("cdn", _set("cdn", "viewerCertificate", {
         "cloudfrontDefaultCertificate": True, "minimumProtocolVersion": "TLSv1.2_2021"}), "prod"),
+    "s3-access-logging": ("assets", lambda v: drop(v, "assets-logging"), "prod"),
+    "s3-abort-incomplete-multipart": ("assets", lambda v: drop(v, "berth-prod-assets-lifecycle"), "prod"),
     "stack-workload-ordering": ("migrate", lambda v: next(
         r for r in v.resources if r.name == "migrate").dependencies.clear(), "prod"),
 }

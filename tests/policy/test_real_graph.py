@@ -229,6 +229,9 @@ CASES: dict[str, Callable[[Graph], str]] = {
         domainName=g.outputs["appLoadBalancerHostname"])),
     "cloudfront-custom-certificate-prod": lambda g: edit(node(g, CDN), set_("viewerCertificate", {
         "cloudfrontDefaultCertificate": True, "minimumProtocolVersion": "TLSv1.2_2021"})),
+    "s3-access-logging": _drop_companion("aws:s3/bucketLogging:BucketLogging", "assets"),
+    "s3-abort-incomplete-multipart": _drop_companion(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "canary"),
     "stack-teardown-by-environment": lambda g: (setattr(primary(g), "protect", False), primary(g).urn)[1],
 }
 
