@@ -18,7 +18,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.database import Database, DatabaseArgs
 from components.network import Network, NetworkArgs
 from components.pgbouncer import PgBouncer, PgBouncerArgs
-from stacks.config import Settings, connection_budget, existing_kubeconfig
+from stacks.config import Settings, capacity, connection_budget, existing_kubeconfig
 
 
 def build(s: Settings) -> None:
@@ -279,3 +279,5 @@ def build(s: Settings) -> None:
     pulumi.export("drBackupVaultArn", backups.dr_vault_arn)
     pulumi.export("backupPlanId", backups.plan_id)
     pulumi.export("connectionBudget", connection_budget(s).model_dump(exclude={"problems"}))
+    cap = capacity(s)
+    pulumi.export("capacity", cap.model_dump(exclude={"problems"}) if cap is not None else None)

@@ -87,7 +87,7 @@ def test_control_plane_logs_go_to_an_encrypted_log_group_with_retention(
     d: Deployed = request.getfixturevalue(stack)
     name = f"/aws/eks/{cluster_name(d)}/cluster"
     (group,) = d.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
-    assert group["retentionInDays"] == 90
+    assert group["retentionInDays"] == cluster_config(d).get("logRetentionDays", 90)
     assert group["kmsKeyId"] == describe(d)["encryptionConfig"][0]["provider"]["keyArn"]
     # EKS would create the group itself (no retention, no key) if the cluster came first.
     cluster = one(d.graph, "aws:eks/cluster:Cluster", "-eks")
@@ -248,3 +248,11 @@ def test_existing_cluster_without_its_settings_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="existingClusterName"):
         parse_settings("staging", {"environment": "staging", "region": "us-east-1", "cluster": {"existing": True}})
+
+
+# ---- log retention ---------------------------------------------------------------------------
+def test_prod_keeps_control_plane_audit_logs_as_long_as_its_flow_logs(prod: Deployed) -> None:
+    name = f"/aws/eks/{cluster_name(prod)}/cluster"
+    (group,) = prod.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    flow_days = prod.graph.config["berth:network"]["flowLogsRetentionDays"]
+    assert group["retentionInDays"] == 365 == flow_days
