@@ -13,6 +13,7 @@ import contextlib
 import functools
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -141,6 +142,9 @@ class ClusterSettings(Model):
     )
     # EKS refuses to delete a protected cluster; staging turns it off to be disposable.
     deletion_protection: bool = True
+    # The Cluster Autoscaler's image (registry.k8s.io); its minor must be the cluster's
+    # (CA simulates that release's scheduler). Prod pins it by digest.
+    autoscaler_image: Image = "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.1"
     # Use an existing cluster instead of creating one: the kubeconfig comes from the
     # secret config value `berth:kubeconfig` (never from this object).
     existing: bool = False
@@ -160,6 +164,12 @@ class ClusterSettings(Model):
             raise ValueError("publicAccessCidrs must not contain 0.0.0.0/0; list the operators' ranges")
         if self.existing and not (self.existing_cluster_name and self.existing_node_security_group_id):
             raise ValueError("existing: true needs existingClusterName and existingNodeSecurityGroupId")
+        tag = re.search(r":v(\d+)\.(\d+)\.\d+(@|$)", self.autoscaler_image)
+        if tag is None or f"{tag[1]}.{tag[2]}" != self.version:
+            raise ValueError(
+                f"autoscalerImage ({self.autoscaler_image}) must name a v{self.version}.x tag (repo:v{self.version}.N, "
+                f"optionally @sha256:...): Cluster Autoscaler's minor follows the cluster's version ({self.version})"
+            )
         return self
 
 

@@ -69,6 +69,8 @@ def build(s: Settings) -> None:
             log_retention_days=s.cluster.log_retention_days,
             admin_role_arns=s.cluster.admin_role_arns,
             deletion_protection=s.cluster.deletion_protection,
+            autoscaler_image=s.cluster.autoscaler_image,
+            require_digest=s.is_prod,
             existing_kubeconfig=existing_kubeconfig(s),
             existing_cluster_name=s.cluster.existing_cluster_name,
             existing_node_security_group_id=s.cluster.existing_node_security_group_id,

@@ -160,3 +160,11 @@ def test_prod_keeps_cluster_logs_at_least_as_long_as_flow_logs() -> None:
         exc.value)
     # Staging's own choice (flow logs 30 days) is not constrained.
     assert parse_settings("staging", with_(load("staging"), "cluster.logRetentionDays", 30))
+
+
+def test_the_autoscaler_image_follows_the_cluster_version() -> None:
+    with pytest.raises(ConfigError, match=r"autoscalerImage .*v1.34.x tag.*follows the cluster's version \(1.34\)"):
+        parse_settings("staging", with_(load("staging"), "cluster.version", "1.34"))
+    ok = with_(with_(load("staging"), "cluster.version", "1.34"), "cluster.autoscalerImage",
+               "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.0")
+    assert parse_settings("staging", ok).cluster.autoscaler_image.endswith(":v1.34.0")
