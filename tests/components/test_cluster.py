@@ -389,3 +389,14 @@ def test_prod_pins_the_autoscaler_by_digest_and_a_tag_is_refused_there() -> None
     with pytest.raises(ValueError, match="must be pinned by digest"):
         ClusterArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], require_digest=True,
                     autoscaler_image="registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.1")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_capacity_arithmetic_is_a_stack_output(request: pytest.FixtureRequest, stack: str) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    cap, cfg = d.graph.outputs["capacity"], cluster_config(d)
+    assert cap["node_max"] == cfg["nodeMax"] and cap["instance_type"] in cfg["instanceTypes"]
+    assert 0 < cap["nodes_needed"] <= cfg["nodeMax"]
+    app_max = d.graph.config["berth:app"]["maxReplicas"]
+    assert {"name": "app", "pods": app_max + 1, "cpu_m": 250, "memory_mib": 256} in cap["workloads"]
+    assert cap["requested"]["cpu_m"] <= cap["cluster_free"]["cpu_m"]
