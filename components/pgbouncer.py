@@ -43,6 +43,12 @@ NAME = "pgbouncer"
 RDS_GLOBAL_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 # High, fixed ids (checkov CKV_K8S_40): the images run as any non-root uid.
 UID = 10001
+# Requests of the pooler and its sidecars: the Deployment below and the capacity check
+# (stacks/config.py) read the same figures.
+CPU_REQUEST = "100m"
+MEMORY_REQUEST = "64Mi"
+EXPORTER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
+CA_FETCH_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}}
 
 
 @dataclass
@@ -73,9 +79,9 @@ class PgBouncerArgs:
     # By name, not path: the image's PATH finds it wherever its packaging put it (CloudNativePG's
     # image: /usr/bin; Debian's package: /usr/sbin; a source build: /usr/local/bin).
     command: Sequence[str] = ("pgbouncer", f"{CONFIG_DIR}/pgbouncer.ini")
-    cpu_request: str = "100m"
+    cpu_request: str = CPU_REQUEST
     cpu_limit: str = "1"
-    memory_request: str = "64Mi"
+    memory_request: str = MEMORY_REQUEST
     memory_limit: str = "256Mi"
     termination_grace_seconds: int = 60
     labels: Mapping[str, str] = field(default_factory=dict)
@@ -216,8 +222,7 @@ class PgBouncer(pulumi.ComponentResource):
                              "--retry", "5", "--retry-all-errors", "--max-time", "30",
                              "--output", CA_FILE, RDS_GLOBAL_BUNDLE_URL],
                     "securityContext": _hardened(),
-                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
-                                  "limits": {"cpu": "100m", "memory": "32Mi"}},
+                    "resources": CA_FETCH_RESOURCES,
                     "volumeMounts": [{"name": "tls", "mountPath": TLS_DIR}],
                 }
             )
@@ -262,8 +267,7 @@ class PgBouncer(pulumi.ComponentResource):
             "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
             "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}, "periodSeconds": 15},
             "livenessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 20, "failureThreshold": 3},
-            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
-                          "limits": {"cpu": "200m", "memory": "64Mi"}},
+            "resources": EXPORTER_RESOURCES,
             "securityContext": _hardened(),
         }
 

@@ -19,7 +19,7 @@ from components.database import Database, DatabaseArgs
 from components.dns import Dns, DnsArgs
 from components.network import Network, NetworkArgs
 from components.pgbouncer import PgBouncer, PgBouncerArgs
-from stacks.config import Settings, connection_budget, existing_kubeconfig
+from stacks.config import Settings, capacity, connection_budget, existing_kubeconfig
 
 
 def build(s: Settings) -> None:
@@ -72,6 +72,8 @@ def build(s: Settings) -> None:
             log_retention_days=s.cluster.log_retention_days,
             admin_role_arns=s.cluster.admin_role_arns,
             deletion_protection=s.cluster.deletion_protection,
+            autoscaler_image=s.cluster.autoscaler_image,
+            require_digest=s.is_prod,
             existing_kubeconfig=existing_kubeconfig(s),
             existing_cluster_name=s.cluster.existing_cluster_name,
             existing_node_security_group_id=s.cluster.existing_node_security_group_id,
@@ -288,3 +290,5 @@ def build(s: Settings) -> None:
     pulumi.export("drBackupVaultArn", backups.dr_vault_arn)
     pulumi.export("backupPlanId", backups.plan_id)
     pulumi.export("connectionBudget", connection_budget(s).model_dump(exclude={"problems"}))
+    cap = capacity(s)
+    pulumi.export("capacity", cap.model_dump(exclude={"problems"}) if cap is not None else None)

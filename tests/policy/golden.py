@@ -70,37 +70,41 @@ def container(name: str, image: str, **extra: Any) -> dict[str, Any]:
 
 
 def deployment(name: str, labels: dict[str, str], replicas: int, containers: list[dict[str, Any]],
-               volumes: list[dict[str, Any]] | None = None, **kw: Any) -> Resource:
+               volumes: list[dict[str, Any]] | None = None, namespace: str = "shipments",
+               service_account: str | None = None, **kw: Any) -> Resource:
     return res("kubernetes:apps/v1:Deployment", name, {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "shipments"},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {"securityContext": {"runAsNonRoot": True}, "containers": containers,
-                         "volumes": volumes or []},
+                         "volumes": volumes or [],
+                         **({"serviceAccountName": service_account} if service_account else {})},
             },
         },
     }, tags=False, **kw)
 
 
-def pdb(name: str, labels: dict[str, str]) -> Resource:
+def pdb(name: str, labels: dict[str, str], namespace: str = "shipments") -> Resource:
     return res("kubernetes:policy/v1:PodDisruptionBudget", f"{name}-pdb", {
-        "metadata": {"name": name, "namespace": "shipments"},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
     }, tags=False)
 
 
-def hpa(name: str, target: str, max_replicas: int) -> Resource:
+def hpa(name: str, target: str, max_replicas: int, namespace: str = "shipments") -> Resource:
     return res("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", f"{name}-hpa", {
-        "metadata": {"name": name, "namespace": "shipments"},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
             "minReplicas": 3,
             "maxReplicas": max_replicas,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
         },
     }, tags=False)
 
@@ -115,6 +119,7 @@ def alarm(name: str, metric: str, dims: dict[str, str]) -> Resource:
 def golden() -> StackView:
     app_labels = {"app.kubernetes.io/name": "shipments-api"}
     pgb_labels = {"app.kubernetes.io/name": "pgbouncer"}
+    ca_labels = {"app.kubernetes.io/name": "cluster-autoscaler"}
     rds_common = {
         "storageEncrypted": True, "kmsKeyId": KEY_ARN, "publiclyAccessible": False,
         "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY_ARN, "region": REGION,
@@ -209,6 +214,23 @@ def golden() -> StackView:
             "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
             "vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": True,
                           "publicAccessCidrs": ["203.0.113.0/24"]},
+        }),
+        res("aws:eks/addon:Addon", "metrics-server", {"clusterName": "berth-prod", "addonName": "metrics-server"}),
+        res("aws:eks/nodeGroup:NodeGroup", "nodes", {
+            "clusterName": "berth-prod", "nodeGroupName": "berth-prod-nodes-1",
+            "scalingConfig": {"minSize": 3, "maxSize": 9, "desiredSize": 3},
+        }, ignore_changes=["scalingConfig.desiredSize"]),
+        deployment("cluster-autoscaler", ca_labels, 2, [
+            container("cluster-autoscaler", f"registry.k8s.io/autoscaling/cluster-autoscaler@{DIGEST}", command=[
+                "./cluster-autoscaler", "--cloud-provider=aws",
+                "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+                "k8s.io/cluster-autoscaler/berth-prod"]),
+        ], namespace="kube-system", service_account="cluster-autoscaler"),
+        pdb("cluster-autoscaler", ca_labels, namespace="kube-system"),
+        hpa("cluster-autoscaler", "cluster-autoscaler", 2, namespace="kube-system"),
+        res("aws:eks/podIdentityAssociation:PodIdentityAssociation", "ca-identity", {
+            "clusterName": "berth-prod", "namespace": "kube-system", "serviceAccount": "cluster-autoscaler",
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/berth-prod-cluster-autoscaler",
         }),
         res("aws:ec2/securityGroup:SecurityGroup", "lb-sg", {
             "ingress": [
@@ -377,6 +399,9 @@ MUTATIONS: dict[str, Mutation] = {
         "cloudfrontDefaultCertificate": True, "minimumProtocolVersion": "TLSv1.2_2021"}), "prod"),
     "s3-access-logging": ("assets", lambda v: drop(v, "assets-logging"), "prod"),
     "s3-abort-incomplete-multipart": ("assets", lambda v: drop(v, "berth-prod-assets-lifecycle"), "prod"),
+    "stack-hpa-metrics": ("eks", lambda v: drop(v, "metrics-server"), "prod"),
+    "stack-node-autoscaling": ("nodes", lambda v: next(
+        r for r in v.resources if r.name == "nodes").ignore_changes.clear(), "prod"),
     "stack-workload-ordering": ("migrate", lambda v: next(
         r for r in v.resources if r.name == "migrate").dependencies.clear(), "prod"),
 }

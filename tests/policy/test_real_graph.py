@@ -166,6 +166,21 @@ def _job_unordered(g: Graph) -> str:
     return job.urn
 
 
+ADDON = "aws:eks/addon:Addon"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+
+
+def _no_metrics_server(g: Graph) -> str:
+    drop(g, lambda n: n.type == ADDON and n.inputs.get("addonName") == "metrics-server")
+    return node(g, EKS).urn
+
+
+def _node_group_resets_desired_size(g: Graph) -> str:
+    ng = node(g, NODE_GROUP)
+    ng.ignore_changes = []
+    return ng.urn
+
+
 def _dr_replica_in_default_vpc(g: Graph) -> str:
     return edit(node(g, RDS, lambda p: str(p.get("replicateSourceDb", "")).startswith("arn:")),
                 pop("dbSubnetGroupName"))
@@ -223,6 +238,8 @@ CASES: dict[str, Callable[[Graph], str]] = {
     "stack-backup-cross-region-prod": _copy_in_region,
     "stack-connection-budget": _tiny_pgbouncer,
     "stack-workload-ordering": _job_unordered,
+    "stack-hpa-metrics": _no_metrics_server,
+    "stack-node-autoscaling": _node_group_resets_desired_size,
     "engine-minor-versions-float": lambda g: edit(primary(g), set_("engineVersion", "16.4")),
     "rds-own-subnet-group": _dr_replica_in_default_vpc,
     "cloudfront-origin-verifiable": lambda g: edit(node(g, CDN), lambda p: p["origins"][1].update(
@@ -258,3 +275,30 @@ def test_the_unordered_job_is_named_with_the_backend_it_would_race(prod: Deploye
     assert "Deployment 'berth-prod-pgbouncer-deployment'" in msg
     # The app's Deployment waited on PgBouncer only through the Job: it is named too.
     assert any("Deployment 'berth-prod-deployment' connects" in m for m in found.values())
+
+
+def _violations(graph: Graph, rule_id: str) -> dict[str, str]:
+    return {v.urn: v.message for v in evaluate(graph).violations if v.rule_id == rule_id}
+
+
+def test_an_hpa_whose_target_requests_no_cpu_is_named(prod: Deployed) -> None:
+    graph = copy.deepcopy(prod.graph)
+    app_container("resources", {"limits": {"cpu": "1", "memory": "512Mi"}})(graph)
+    found = _violations(graph, "stack-hpa-metrics")
+    hpa = node(graph, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+               lambda p: p["spec"]["scaleTargetRef"]["name"] == "shipments-api")
+    assert "request no cpu" in found[hpa.urn] and "container(s) api" in found[hpa.urn]
+
+
+@pytest.mark.parametrize("remove", ["deployment", "identity"])
+def test_a_node_group_without_its_autoscaler_or_its_credentials_is_named(prod: Deployed, remove: str) -> None:
+    graph = copy.deepcopy(prod.graph)
+    if remove == "deployment":
+        drop(graph, lambda n: n.type == DEP and n.inputs["metadata"].get("name") == "cluster-autoscaler")
+    else:
+        drop(graph, lambda n: n.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+             and n.inputs.get("serviceAccount") == "cluster-autoscaler")
+    found = _violations(graph, "stack-node-autoscaling")
+    msg = found[node(graph, NODE_GROUP).urn]
+    assert "may grow from 3 to 9 nodes" in msg
+    assert ("no node autoscaler" in msg) if remove == "deployment" else ("no pod identity association" in msg)
