@@ -216,7 +216,7 @@ class App(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.role_arn = role.arn
-        aws.eks.PodIdentityAssociation(
+        pod_identity = aws.eks.PodIdentityAssociation(
             f"{name}-pod-identity",
             cluster_name=args.cluster_name,
             namespace=ns,
@@ -493,7 +493,8 @@ class App(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.provider,
-                depends_on=[migrations, *policies],
+                # Pods get AWS credentials only if the association exists when they start.
+                depends_on=[migrations, *policies, pod_identity],
                 # The HPA owns the replica count once the Deployment exists.
                 ignore_changes=["spec.replicas"],
             ),
@@ -538,8 +539,9 @@ class App(pulumi.ComponentResource):
         certificate_arn = self._origin_certificate(name, args) if args.origin_domain else None
         tls = certificate_arn is not None
         lb_annotations: dict[str, Any] = {
+            # EKS's in-tree controller makes internet-facing NLBs unless marked internal (the
+            # `aws-load-balancer-scheme` annotation belongs to the AWS Load Balancer Controller).
             "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
             "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "tcp",
             "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
             "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "http",
@@ -568,7 +570,10 @@ class App(pulumi.ComponentResource):
                            "protocol": "TCP"}],
                 "external_traffic_policy": "Cluster",
             },
-            opts=k8s_opts,
+            # pulumi-kubernetes reports a Service created only once its endpoints target ready pods
+            # (and, for a LoadBalancer, it has an address), waiting 10 minutes at most: created
+            # before the Deployment, it would time out while the database tier is still coming up.
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[deployment]),
         )
         self.service_name = service.metadata.apply(_name)
         self.load_balancer_hostname = service.status.apply(_hostname)
@@ -623,7 +628,9 @@ class App(pulumi.ComponentResource):
             f"{name}-origin-cert-issued",
             certificate_arn=cert.arn,
             validation_record_fqdns=[record.fqdn],
-            opts=pulumi.ResourceOptions(parent=self),
+            # The provider waits 75 minutes by default; a record that does not resolve (an
+            # undelegated zone) should fail within the deploy, not an hour later.
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="20m")),
             **region_kw,
         )
         return validation.certificate_arn

@@ -440,11 +440,11 @@ class Cdn(pulumi.ComponentResource):
                 minimum_protocol_version="TLSv1.2_2021",
             )
         else:
-            # The *.cloudfront.net certificate: CloudFront ignores minimum_protocol_version here
-            # (it accepts TLSv1 for that name); set anyway so the intent survives a domain change.
+            # The *.cloudfront.net certificate: CloudFront stores TLSv1 whatever is sent (it accepts
+            # TLSv1 for that name), so anything else reads back as a change on every update.
             viewer_certificate = aws.cloudfront.DistributionViewerCertificateArgs(
                 cloudfront_default_certificate=True,
-                minimum_protocol_version="TLSv1.2_2021",
+                minimum_protocol_version="TLSv1",
             )
 
         distribution = aws.cloudfront.Distribution(
@@ -640,8 +640,10 @@ class Cdn(pulumi.ComponentResource):
              "visibility_config": visibility(f"{metric}RateLimit")},
             # The common rule set blocks bodies over 8 KB (SizeRestrictions_BODY); the app takes up to
             # max_body_bytes, so that one rule only counts and the next rule enforces the app's limit.
+            # NoUserAgent_HEADER is counted too: API clients (B2B integrations, curl in scripts)
+            # often send none, and the app does not care.
             managed("aws-common-rule-set", 1, "AWSManagedRulesCommonRuleSet", "Common",
-                    count=["SizeRestrictions_BODY"]),
+                    count=["SizeRestrictions_BODY", "NoUserAgent_HEADER"]),
             {"name": "body-larger-than-the-app-accepts", "priority": 2, "action": {"block": {}},
              "statement": {"size_constraint_statement": {
                  "comparison_operator": "GT", "size": args.max_body_bytes,
@@ -764,7 +766,8 @@ class Cdn(pulumi.ComponentResource):
             certificate_arn=cert.arn,
             validation_record_fqdns=fqdns,
             region=EDGE_REGION,
-            opts=pulumi.ResourceOptions(parent=self),
+            # The provider waits 75 minutes by default: an undelegated zone should fail sooner.
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="20m")),
         )
         return validation.certificate_arn
 

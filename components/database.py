@@ -328,8 +328,11 @@ class Database(pulumi.ComponentResource):
             final_snapshot_identifier=None if s.skip_final_snapshot else f"{identifier}-final",
             tags=named("db-primary"),
         )
+        # The provider's 40-minute create timeout is short for a Multi-AZ instance on a busy day;
+        # a timed-out create leaves the resource tainted and replaced on the next update.
         primary_opts = pulumi.ResourceOptions(
-            parent=self, protect=args.protect, depends_on=[monitoring_policy]
+            parent=self, protect=args.protect, depends_on=[monitoring_policy],
+            custom_timeouts=pulumi.CustomTimeouts(create="90m", update="90m"),
         )
         restore = s.restore
         if restore is None:
@@ -353,7 +356,8 @@ class Database(pulumi.ComponentResource):
             primary_kw["final_snapshot_identifier"] = (
                 None if s.skip_final_snapshot else f"{identifier}-final"
             )
-            primary_opts = pulumi.ResourceOptions.merge(primary_opts, _adopt_promoted_replica_opts(identifier))
+            primary_opts = pulumi.ResourceOptions.merge(
+                primary_opts, _adopt_promoted_replica_opts(identifier, imported=restore.adopted))
         primary = aws.rds.Instance(f"{name}-primary", **common, **primary_kw, opts=primary_opts,  # type: ignore[arg-type]
                                    **region_kw)
         self.primary_identifier = primary.identifier
@@ -383,7 +387,8 @@ class Database(pulumi.ComponentResource):
                     skip_final_snapshot=True,
                     deletion_protection=False,
                     tags=named(f"db-replica-{i + 1}"),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[monitoring_policy]),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[monitoring_policy],
+                                                custom_timeouts=pulumi.CustomTimeouts(create="90m")),
                     **region_kw,
                 )
             )
@@ -507,42 +512,68 @@ class Database(pulumi.ComponentResource):
             deletion_protection=s.deletion_protection,
             tags=named("db-dr-replica"),
             region=dr,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[monitoring_policy]),
+            # A cross-region replica first copies a snapshot across regions: often beyond the
+            # provider's 40-minute default for a database of any size.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[monitoring_policy],
+                                        custom_timeouts=pulumi.CustomTimeouts(create="180m")),
         )
         return replica.identifier
 
 
-def _adopt_promoted_replica_opts(identifier: str) -> pulumi.ResourceOptions:
+# What a promoted replica keeps from the lost region for good: its encryption, its database
+# and master user, its network placement (the recovery VPC, where the rebuilt cluster runs).
+_ADOPTED_FOR_GOOD = [
+    "replicateSourceDb",
+    "kmsKeyId",
+    "performanceInsightsKmsKeyId",
+    "storageEncrypted",
+    "dbSubnetGroupName",
+    "vpcSecurityGroupIds",
+    "username",
+    "dbName",
+    "engineVersion",
+    "password",
+]
+# What differs only at the import: the replica was made by the source stack with its parameter
+# group, monitoring role, tags and no Multi-AZ; and the provider's importer sets the snapshot
+# settings it cannot read back (skip_final_snapshot true, delete_automated_backups true). Pulumi
+# refuses an import whose declared inputs differ, so the first `up` ignores them; the next one
+# (restore.adopted) applies this stack's values as ordinary modifications.
+_DIFFERS_AT_IMPORT = [
+    "parameterGroupName",
+    "monitoringRoleArn",
+    "multiAz",
+    "instanceClass",
+    "tags",
+    "tagsAll",
+    "skipFinalSnapshot",
+    "finalSnapshotIdentifier",
+    "deleteAutomatedBackups",
+    "backupWindow",
+    "maintenanceWindow",
+]
+
+
+def _adopt_promoted_replica_opts(identifier: str, *, imported: bool = False) -> pulumi.ResourceOptions:
     """Options that adopt an existing (cross-region) replica as this stack's primary.
 
     The real `pulumi up` of a DR stack: `berth dr rebuild` first promotes the replica
     (`rds promote-read-replica`, the DR action itself), then this stack imports the now
-    standalone instance by identifier (`import_`) instead of creating one. Import requires
-    the declared state to match the existing one, so the properties a promoted replica
-    inherits from the lost region (its KMS keys, subnet group, master user) are ignored
-    rather than replaced; everything else converges on the next update. Its security groups
-    are kept too: the replica was made in the recovery VPC (the source stack's) with a group
-    that admits that VPC's range, and the rebuilt cluster runs in that same VPC. The master password
-    cannot be read back for the import's comparison, so it is ignored too: after promoting,
-    the rebuild resets it to this stack's `master_password` (`modify-db-instance
-    --master-user-password`), which PgBouncer's userlist carries. Offline, the RDS handler
-    does all three: promotes the existing replica, adopts it and sets the password.
+    standalone instance by identifier (`import_`) instead of creating one. Import requires the
+    declared state to match the existing one, so the first `up` also ignores what differs only
+    then (`_DIFFERS_AT_IMPORT`); once imported (`restore.adopted`, which `berth dr rebuild`
+    writes after that first `up`), a second `up` converges those as ordinary updates, and only
+    what the promoted replica keeps for good stays ignored. Its security groups are among those:
+    the replica was made in the recovery VPC (the source stack's) with a group that admits that
+    VPC's range, and the rebuilt cluster runs in that same VPC. The master password cannot be
+    read back, so after promoting, the rebuild resets it to this stack's `master_password`
+    (`modify-db-instance --master-user-password`), which PgBouncer's userlist carries. Offline,
+    the RDS handler does all of it: promotes the existing replica, adopts it and sets the
+    password.
     """
-    return pulumi.ResourceOptions(
-        import_=identifier,
-        ignore_changes=[
-            "replicateSourceDb",
-            "kmsKeyId",
-            "performanceInsightsKmsKeyId",
-            "storageEncrypted",
-            "dbSubnetGroupName",
-            "vpcSecurityGroupIds",
-            "username",
-            "dbName",
-            "engineVersion",
-            "password",
-        ],
-    )
+    if imported:
+        return pulumi.ResourceOptions(ignore_changes=list(_ADOPTED_FOR_GOOD))
+    return pulumi.ResourceOptions(import_=identifier, ignore_changes=[*_ADOPTED_FOR_GOOD, *_DIFFERS_AT_IMPORT])
 
 
 def _account_key_policy(partition: str, account_id: str) -> str:

@@ -347,7 +347,9 @@ class PgBouncer(pulumi.ComponentResource):
                     {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
                 ],
             },
-            opts=k8s_opts,
+            # Created once the pods it selects are ready: pulumi-kubernetes waits (10 minutes at most)
+            # for a Service's endpoints, and PgBouncer's pods come only after the database tier.
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[deployment])),
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pgbouncer-pdb",

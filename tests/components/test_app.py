@@ -337,7 +337,8 @@ def test_service_is_an_internet_facing_nlb_terminating_tls(request: pytest.Fixtu
     prefix = "service.beta.kubernetes.io/aws-load-balancer-"
     assert svc.inputs["spec"]["type"] == "LoadBalancer"
     # EKS's built-in service controller makes an internet-facing NLB (no "internal" marker).
-    assert ann[prefix + "type"] == "nlb" and ann[prefix + "scheme"] == "internet-facing"
+    # (`aws-load-balancer-scheme` belongs to the AWS Load Balancer Controller: not used.)
+    assert ann[prefix + "type"] == "nlb" and prefix + "scheme" not in ann
     assert prefix + "internal" not in ann
     assert ann[prefix + "healthcheck-path"] == "/api/health/ready"
     # Cluster policy: traffic reaches pods from the nodes, inside the VPC range the ingress policy admits.

@@ -388,7 +388,7 @@ def test_the_waf_blocks_bodies_exactly_above_what_the_app_accepts(prod: Deployed
     rules = {r["Name"]: r for r in _waf(prod)["Rules"]}
     common = rules["aws-common-rule-set"]["Statement"]["ManagedRuleGroupStatement"]
     assert [(o["Name"], list(o["ActionToUse"])) for o in common["RuleActionOverrides"]] == [
-        ("SizeRestrictions_BODY", ["Count"])]
+        ("SizeRestrictions_BODY", ["Count"]), ("NoUserAgent_HEADER", ["Count"])]
     size = rules["body-larger-than-the-app-accepts"]["Statement"]["SizeConstraintStatement"]
     (config,) = [n for n in prod.graph.by_type("kubernetes:core/v1:ConfigMap") if "MAX_BODY_BYTES" in (
         n.inputs.get("data") or {})]

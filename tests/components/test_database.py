@@ -407,3 +407,19 @@ def test_component_refuses_settings_aws_would_reject() -> None:
                      dr_region="us-west-2")
     with pytest.raises(ValueError, match="two availability zones"):
         DatabaseArgs(vpc_id="vpc-1", subnet_ids=["a"], settings=DatabaseSettings())
+
+
+def test_the_first_up_imports_the_promoted_replica_tolerantly_and_the_next_converges_it() -> None:
+    """Pulumi refuses an import whose inputs differ from the instance: the first up ignores what
+    only differs then (parameter group, Multi-AZ, monitoring role, tags, snapshot settings); once
+    adopted, only what the promoted replica keeps for good stays ignored."""
+    from components.database import _ADOPTED_FOR_GOOD, _DIFFERS_AT_IMPORT, _adopt_promoted_replica_opts
+
+    first = _adopt_promoted_replica_opts("berth-prod-dr-replica")
+    assert first.import_ == "berth-prod-dr-replica"
+    assert {"parameterGroupName", "multiAz", "monitoringRoleArn", "skipFinalSnapshot"} <= set(first.ignore_changes)
+    later = _adopt_promoted_replica_opts("berth-prod-dr-replica", imported=True)
+    assert later.import_ is None
+    assert set(later.ignore_changes) == set(_ADOPTED_FOR_GOOD)
+    assert not set(later.ignore_changes) & set(_DIFFERS_AT_IMPORT)
+    assert {"kmsKeyId", "dbSubnetGroupName", "password"} <= set(later.ignore_changes)

@@ -269,7 +269,7 @@ def golden() -> StackView:
         res("kubernetes:core/v1:Service", "pgbouncer-service", {
             "metadata": {"name": "pgbouncer", "namespace": "shipments"},
             "spec": {"type": "ClusterIP", "selector": pgb_labels, "ports": [{"port": 6432}]},
-        }, tags=False),
+        }, tags=False, dependencies=[urn("kubernetes:apps/v1:Deployment", "pgbouncer")]),
         res("kubernetes:core/v1:Secret", "app-secret", {
             "metadata": {"name": "app-secret", "namespace": "shipments"},
             "stringData": {"DATABASE_URL": "postgresql://u:[secret]@pgbouncer.shipments.svc.cluster.local:6432/x"},
@@ -402,6 +402,8 @@ MUTATIONS: dict[str, Mutation] = {
     "stack-hpa-metrics": ("eks", lambda v: drop(v, "metrics-server"), "prod"),
     "stack-node-autoscaling": ("nodes", lambda v: next(
         r for r in v.resources if r.name == "nodes").ignore_changes.clear(), "prod"),
+    "stack-service-after-its-pods": ("pgbouncer-service", lambda v: next(
+        r for r in v.resources if r.name == "pgbouncer-service").dependencies.clear(), "prod"),
     "stack-workload-ordering": ("migrate", lambda v: next(
         r for r in v.resources if r.name == "migrate").dependencies.clear(), "prod"),
 }

@@ -159,10 +159,13 @@ JOB = "kubernetes:batch/v1:Job"
 
 
 def _job_unordered(g: Graph) -> str:
-    """Undo the fix: the migrations Job no longer waits for PgBouncer's Deployment."""
+    """Undo the fix: the migrations Job no longer waits for PgBouncer's Deployment, neither
+    directly nor through PgBouncer's Service (which it reads its address from)."""
     job = node(g, JOB)
     pgbouncer = node(g, DEP, lambda p: p["metadata"].get("name") == "pgbouncer")
     job.dependencies = [d for d in job.dependencies if d != pgbouncer.urn]
+    svc = node(g, "kubernetes:core/v1:Service", lambda p: p["metadata"].get("name") == "pgbouncer")
+    svc.dependencies = [d for d in svc.dependencies if d != pgbouncer.urn]
     return job.urn
 
 
@@ -184,6 +187,12 @@ def _node_group_resets_desired_size(g: Graph) -> str:
 def _dr_replica_in_default_vpc(g: Graph) -> str:
     return edit(node(g, RDS, lambda p: str(p.get("replicateSourceDb", "")).startswith("arn:")),
                 pop("dbSubnetGroupName"))
+
+
+def _service_before_its_pods(g: Graph) -> str:
+    svc = node(g, "kubernetes:core/v1:Service", lambda p: p["metadata"].get("name") == "pgbouncer")
+    svc.dependencies = [d for d in svc.dependencies if "Deployment" not in d]
+    return svc.urn
 
 
 CASES: dict[str, Callable[[Graph], str]] = {
@@ -238,6 +247,7 @@ CASES: dict[str, Callable[[Graph], str]] = {
     "stack-backup-cross-region-prod": _copy_in_region,
     "stack-connection-budget": _tiny_pgbouncer,
     "stack-workload-ordering": _job_unordered,
+    "stack-service-after-its-pods": _service_before_its_pods,
     "stack-hpa-metrics": _no_metrics_server,
     "stack-node-autoscaling": _node_group_resets_desired_size,
     "engine-minor-versions-float": lambda g: edit(primary(g), set_("engineVersion", "16.4")),
