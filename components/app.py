@@ -28,6 +28,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.certificates import dns_validated_certificate
 from components.settings import is_digest
 
 APP_NAME = "shipments-api"
@@ -599,41 +600,12 @@ class App(pulumi.ComponentResource):
         )
 
     def _origin_certificate(self, name: str, args: AppArgs) -> pulumi.Output[str]:
-        """An ACM certificate for the origin name, DNS-validated in the zone (the App's region)."""
-        region_kw = {"region": args.region} if args.region else {}
-        cert = aws.acm.Certificate(
-            f"{name}-origin-cert",
-            domain_name=args.origin_domain,
-            validation_method="DNS",
-            key_algorithm="RSA_2048",
-            tags={**args.tags, "Name": f"{name}-origin"},
-            opts=pulumi.ResourceOptions(parent=self),
-            **region_kw,
-        )
-        option = cert.domain_validation_options[0]
-        record = aws.route53.Record(
-            f"{name}-origin-cert-validation",
-            zone_id=args.hosted_zone_id,
-            name=option.resource_record_name,
-            type=option.resource_record_type,
-            records=[option.resource_record_value],
-            ttl=60,
-            # A re-created certificate for the same name gets the same validation record.
-            allow_overwrite=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        # Waits until ACM has seen the record and issued the certificate: the NLB's listener
-        # refuses a certificate that is not issued yet.
-        validation = aws.acm.CertificateValidation(
-            f"{name}-origin-cert-issued",
-            certificate_arn=cert.arn,
-            validation_record_fqdns=[record.fqdn],
-            # The provider waits 75 minutes by default; a record that does not resolve (an
-            # undelegated zone) should fail within the deploy, not an hour later.
-            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="20m")),
-            **region_kw,
-        )
-        return validation.certificate_arn
+        """An ACM certificate for the origin name, DNS-validated in the zone (the App's region). The
+        NLB's listener refuses a certificate that is not issued yet: the ARN resolves only then."""
+        assert args.origin_domain is not None
+        return dns_validated_certificate(f"{name}-origin-cert", domain=args.origin_domain,
+                                         zone_id=args.hosted_zone_id, parent=self, region=args.region,
+                                         tags={**args.tags, "Name": f"{name}-origin"})
 
     def _origin_record(self, name: str, args: AppArgs, lb_hostname: pulumi.Output[str]) -> pulumi.Output[str]:
         """The origin name pointing at the NLB (a CNAME: the NLB's own zone id is not ours to read)."""

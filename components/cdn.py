@@ -22,6 +22,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import kms
+from components.certificates import dns_validated_certificate
 
 # CloudFront only accepts certificates and CLOUDFRONT-scope web ACLs from us-east-1.
 EDGE_REGION = "us-east-1"
@@ -738,38 +739,9 @@ class Cdn(pulumi.ComponentResource):
         )
 
     def _certificate(self, name: str, args: CdnArgs, tags: dict[str, str]) -> pulumi.Output[str]:
-        cert = aws.acm.Certificate(
-            f"{name}-cert",
-            domain_name=args.domain,
-            validation_method="DNS",
-            key_algorithm="RSA_2048",
-            region=EDGE_REGION,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        fqdns: list[pulumi.Output[str]] | None = None
-        if args.hosted_zone_id:
-            option = cert.domain_validation_options[0]
-            record = aws.route53.Record(
-                f"{name}-cert-validation-record",
-                zone_id=args.hosted_zone_id,
-                name=option.resource_record_name,
-                type=option.resource_record_type,
-                records=[option.resource_record_value],
-                ttl=60,
-                allow_overwrite=True,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            fqdns = [record.fqdn]
-        validation = aws.acm.CertificateValidation(
-            f"{name}-cert-validation",
-            certificate_arn=cert.arn,
-            validation_record_fqdns=fqdns,
-            region=EDGE_REGION,
-            # The provider waits 75 minutes by default: an undelegated zone should fail sooner.
-            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="20m")),
-        )
-        return validation.certificate_arn
+        assert args.domain is not None
+        return dns_validated_certificate(f"{name}-cert", domain=args.domain, zone_id=args.hosted_zone_id,
+                                         parent=self, region=EDGE_REGION, tags=tags)
 
 
 def _deny_insecure_transport(bucket_arn: str) -> dict:
