@@ -370,7 +370,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(OriginGuard, secret=origin_secret)
     app.add_middleware(Observability, max_body=max_body or 65536)
     # Outermost: the access log, the limits and the inquiries all see the real client address.
-    app.add_middleware(ClientAddress, trusted=proxies)
+    app.add_middleware(ClientAddress, trusted=proxies, origin_secret=origin_secret)
     _install_handlers(app)
     _install_routes(app)
     generate = app.openapi

@@ -66,8 +66,9 @@ def main() -> None:
         http=LimitedHttpToolsProtocol.with_limits(limits),
         # The API has no WebSocket route: no upgrade code on the attack surface.
         ws="none",
-        # The app takes the client address from X-Forwarded-For itself (shipments.forwarded):
-        # uvicorn's reading trusts the client-written leftmost entry when FORWARDED_ALLOW_IPS is *.
+        # The app decides who the client is itself (shipments.forwarded: CloudFront-Viewer-Address
+        # on requests with the origin secret, else the peer): uvicorn's proxy_headers would believe
+        # the client-written leftmost X-Forwarded-For entry.
         proxy_headers=False,
         limit_concurrency=settings.max_concurrency,
         timeout_keep_alive=settings.keep_alive_timeout_seconds,

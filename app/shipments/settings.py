@@ -56,7 +56,9 @@ class Settings(BaseModel):
     # so the load balancer cannot be used to go around the CDN and its WAF.
     origin_verify_secret: str | None = Field(None, min_length=16)
     log_level: str = "INFO"
-    # Proxies whose X-Forwarded-For/-Proto are believed; "*" trusts the immediate peer (one hop).
+    # Peers (in the cluster: the VPC range the load balancer's traffic arrives from) whose
+    # CloudFront-Viewer-Address is believed on requests carrying the origin secret, and whose
+    # X-Forwarded-Proto is; "*" is any peer. X-Forwarded-For is never read (shipments.forwarded).
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
     # Server limits (shipments.server). CloudFront sends at most ~20 KiB of viewer headers plus its
     # own; the keep-alive outlasts CloudFront's 5 s origin keep-alive so that CloudFront, not the
