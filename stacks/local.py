@@ -112,6 +112,8 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     pid: int | None = None
     stop_signal: int = signal.SIGTERM
+    # An app process's metrics listener (Prometheus' /metrics; the API's port does not serve it).
+    metrics_port: int | None = None
 
 
 class Topology:
@@ -162,6 +164,12 @@ class Topology:
     @property
     def database_ro_url(self) -> str:
         return f"postgresql://{DB_USER}:{self.db_password}@127.0.0.1:{self.ports['pgbouncer']}/{DB_NAME}_ro"
+
+    def metrics_url(self, app_url: str) -> str:
+        """Where the app process at `app_url` serves Prometheus' /metrics (its metrics listener)."""
+        port = int(app_url.rsplit(":", 1)[1])
+        (service,) = [s for s in self.services.values() if s.port == port and s.metrics_port]
+        return f"http://127.0.0.1:{service.metrics_port}/metrics"
 
     @property
     def redis_url(self) -> str:
@@ -450,13 +458,16 @@ class Topology:
         if name is None:
             self._extra_apps += 1
             name = f"app-extra{self._extra_apps}"
-        port = free_port()
+        port = metrics_port = free_port()
+        while metrics_port == port:
+            metrics_port = free_port()
         service = Service(
             name,
             [sys.executable, "-m", "shipments.server"],
             port,
             str(self.root / "logs" / f"{name}.log"),
-            env={**(env or {}), "PORT": str(port)},
+            env={"METRICS_PORT": str(metrics_port), **(env or {}), "PORT": str(port)},
+            metrics_port=metrics_port,
         )
         self._spawn(service)
         url = f"http://127.0.0.1:{port}"

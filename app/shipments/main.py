@@ -19,8 +19,7 @@ import asyncpg
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -200,8 +199,9 @@ class Observability:
 
 
 ORIGIN_HEADER = b"x-origin-verify"
-# Probes and the in-cluster scraper reach pods directly, never through the CDN.
-ORIGIN_EXEMPT = frozenset({"/api/health", "/api/health/ready", "/metrics"})
+# Probes reach pods directly, never through the CDN. (Prometheus scrapes /metrics on a port of its
+# own, METRICS_PORT, that no Service exposes: shipments.server.)
+ORIGIN_EXEMPT = frozenset({"/api/health", "/api/health/ready"})
 
 
 class OriginGuard:
@@ -643,10 +643,6 @@ def _install_routes(app: FastAPI) -> None:
             "uptime_seconds": round(time.time() - LIFECYCLE.started, 1),
             "version": APP_VERSION,
         }
-
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(METRICS.registry).decode(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/metrics", tags=["health"])
     async def metrics_json() -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """app room: Prometheus metrics and the in-process counters behind /api/metrics.
 
-Route templates (never raw paths) label the HTTP series, so cardinality stays bounded.
+Route templates (never raw paths) label the HTTP series, so cardinality stays bounded. The Prometheus
+text is served by `metrics_app` alone, on the metrics listener (METRICS_PORT, see shipments.server),
+never on the API's port: the API's port is what the load balancer and the CDN reach.
 """
 
 from __future__ import annotations
@@ -8,7 +10,8 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import Receive, Scope, Send
 
 
 class Metrics:
@@ -81,3 +84,20 @@ class Metrics:
 
 
 METRICS = Metrics()
+
+
+async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The metrics listener's whole application: GET/HEAD /metrics, else 404 (405 for other methods)."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] != "/metrics":
+        status, body, ctype = 404, b"not found\n", b"text/plain; charset=utf-8"
+    elif scope["method"] not in ("GET", "HEAD"):
+        status, body, ctype = 405, b"method not allowed\n", b"text/plain; charset=utf-8"
+    else:
+        status, body, ctype = 200, generate_latest(METRICS.registry), CONTENT_TYPE_LATEST.encode()
+    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]
+    if status == 405:
+        headers.append((b"allow", b"GET, HEAD"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

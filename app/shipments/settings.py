@@ -68,6 +68,8 @@ class Settings(BaseModel):
     body_read_timeout_seconds: float = Field(10.0, gt=0)
     keep_alive_timeout_seconds: int = Field(10, ge=1)
     max_concurrency: int = Field(1000, ge=2)
+    # Prometheus' /metrics, on a listener of its own that no Service exposes (0: none).
+    metrics_port: int = Field(9100, ge=0, le=65535)
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -116,6 +118,7 @@ ENV_VARS: dict[str, str] = {
     "BODY_READ_TIMEOUT_SECONDS": "body_read_timeout_seconds",
     "KEEP_ALIVE_TIMEOUT_SECONDS": "keep_alive_timeout_seconds",
     "MAX_CONCURRENCY": "max_concurrency",
+    "METRICS_PORT": "metrics_port",
 }
 _LISTS = {"database_ro_urls", "cors_origins", "forwarded_allow_ips"}
 

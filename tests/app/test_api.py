@@ -278,6 +278,7 @@ def test_rate_limit_headers_on_every_api_response(client: httpx.Client, urls: li
 
 
 def test_health_ready_detailed_and_metrics(
+    topo: Topology,
     client: httpx.Client,
     urls: list[str],
     writer_key: str,
@@ -299,7 +300,9 @@ def test_health_ready_detailed_and_metrics(
     assert d["pools"]["primary"]["size"] >= 1 and d["uptime_seconds"] > 0 and d["version"]
     assert "blocks" in d["rate_limit"]
 
-    text = client.get(f"{urls[0]}/metrics").text
+    # Prometheus' text is on the metrics listener only, never on the API's (public) port.
+    assert client.get(f"{urls[0]}/metrics").status_code == 404
+    text = client.get(topo.metrics_url(urls[0])).text
     assert 'route="/api/shipments/{shipment_id}"' in text
     assert s["id"] not in text  # raw paths never become labels
     for name in (

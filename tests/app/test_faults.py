@@ -201,6 +201,7 @@ def test_sigterm_drains_then_exits_cleanly(topo: Topology, client: httpx.Client)
     )
     assert r.json()["status"] == "draining"
     assert client.get(f"{url}/api/health").status_code == 200
+    assert client.get(topo.metrics_url(url)).status_code == 200  # the last scrapes still answer
     # uvicorn re-raises the captured SIGTERM after its graceful shutdown, hence -15 rather than 0
     assert topo.wait_exit("app-drain", timeout=15) in (0, -signal.SIGTERM)
     log = Path(topo.services["app-drain"].log).read_text()

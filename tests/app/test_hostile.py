@@ -306,7 +306,7 @@ def test_health_details_are_for_admins_and_disclose_no_internals(
     text = d.text
     assert topo.db_password not in text and "postgresql://" not in text and "redis://" not in text
 
-    metrics = client.get(f"{prod}/metrics").text  # anonymous (the in-cluster scraper)
+    metrics = client.get(topo.metrics_url(prod)).text  # the metrics listener: the in-cluster scraper
     assert 'replica="replica-0"' in metrics
     for internal in (f"127.0.0.1:{topo.ports['pgbouncer']}", "shipments_ro", topo.db_password):
         assert internal not in metrics, internal
