@@ -23,6 +23,7 @@ import pulumi_random as random
 from components.pgbouncer_config import (
     CA_FILE,
     CONFIG_DIR,
+    MIGRATE_POOL_SIZE,
     PORT,
     RO_DATABASE,
     RW_DATABASE,
@@ -93,8 +94,9 @@ class PgBouncerArgs:
             if need > self.database_connection_limit:
                 raise ValueError(
                     f"PgBouncer needs {need} server connections ({s.replicas} pods x (default_pool_size "
-                    f"{s.default_pool_size} + read_only_pool_size {s.read_only_pool_size} + reserve_pool_size "
-                    f"{s.reserve_pool_size})) but the database allows {self.database_connection_limit}"
+                    f"{s.default_pool_size} + read_only_pool_size {s.read_only_pool_size} + 2 x reserve_pool_size "
+                    f"{s.reserve_pool_size} + the migrations' {MIGRATE_POOL_SIZE})) but the database allows "
+                    f"{self.database_connection_limit}"
                 )
 
 

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from components.pgbouncer_config import MIGRATE_POOL_SIZE, server_connections
 from components.settings import (
     DailyWindow,
     DatabaseSettings,
@@ -469,12 +470,11 @@ def connection_budget(s: Settings) -> ConnectionBudget:
     # Each app pod keeps a read-write and a read-only pool.
     clients = s.app.max_replicas * s.app.db_pool_size * 2
     client_capacity = s.pgbouncer.max_client_conn * s.pgbouncer.replicas
-    per_pod_server = (
-        s.pgbouncer.default_pool_size + s.pgbouncer.read_only_pool_size + s.pgbouncer.reserve_pool_size
-    )
-    # The read-only pool lands on replicas, but a replica fallback sends it to the primary,
-    # so the primary must be able to absorb both pools of every PgBouncer pod.
-    server = per_pod_server * s.pgbouncer.replicas
+    # Per pod: the app's read-write and read-only pools, each with its reserve (PgBouncer adds the
+    # reserve to every pool), and the migrations' small pool (components/pgbouncer_config.py). The
+    # read-only pool lands on replicas, but a replica fallback sends it to the primary, so the
+    # primary must be able to absorb every pool of every PgBouncer pod.
+    server = server_connections(s.pgbouncer)
     usable = s.database.max_connections - s.database.reserved_connections
     problems: list[str] = []
     if clients > client_capacity:
@@ -486,8 +486,9 @@ def connection_budget(s: Settings) -> ConnectionBudget:
     if server > usable:
         problems.append(
             f"connection budget: pgbouncer.replicas ({s.pgbouncer.replicas}) x (defaultPoolSize "
-            f"{s.pgbouncer.default_pool_size} + readOnlyPoolSize {s.pgbouncer.read_only_pool_size} + "
-            f"reservePoolSize {s.pgbouncer.reserve_pool_size}) = {server} server connections exceed "
+            f"{s.pgbouncer.default_pool_size} + readOnlyPoolSize {s.pgbouncer.read_only_pool_size} + 2 x "
+            f"reservePoolSize {s.pgbouncer.reserve_pool_size} + the migrations' {MIGRATE_POOL_SIZE}) = {server} "
+            f"server connections exceed "
             f"database.maxConnections ({s.database.max_connections}) - database.reservedConnections "
             f"({s.database.reserved_connections}) = {usable}"
         )

@@ -147,9 +147,25 @@ def test_connection_budget_reads_the_deployed_numbers() -> None:
     b = budget_from_resources(golden(), Ctx(environment="prod"))
     assert b == {
         "app_max_pods": 12, "app_pool_per_pod": 20, "app_client_connections": 240,
-        "pgbouncer_replicas": 3, "pgbouncer_max_client_conn": 1200, "pgbouncer_server_connections": 390,
+        # (60 + 10 reserve) + (60 + 10 reserve) per pod: the reserve adds to every pool
+        "pgbouncer_replicas": 3, "pgbouncer_max_client_conn": 1200, "pgbouncer_server_connections": 420,
         "database_max_connections": 800, "database_reserved": 0,
     }
+
+
+def test_pgbouncer_pools_are_counted_per_name_and_bounded_by_max_db_connections() -> None:
+    from components.pgbouncer_config import render_ini, server_connections
+    from components.settings import PgBouncerSettings
+    from policy.rules.stack import parse_pgbouncer_ini
+
+    s = PgBouncerSettings(replicas=1, default_pool_size=30, read_only_pool_size=20, reserve_pool_size=5)
+    # berth's ini says each name's bound: exactly what the config's budget counts
+    assert parse_pgbouncer_ini(render_ini(s, "p", ["r"]))["server"] == server_connections(s) == 35 + 25 + 2
+    bare = "[databases]\na = host=p pool_size=7 reserve_pool=1\nb = host=p\nc = host=p max_db_connections=3\n" \
+           "[pgbouncer]\ndefault_pool_size = 10\nreserve_pool_size = 2\n"
+    assert parse_pgbouncer_ini(bare)["server"] == (7 + 1) + (10 + 2) + 3
+    capped = bare.replace("reserve_pool_size = 2", "reserve_pool_size = 2\nmax_db_connections = 4")
+    assert parse_pgbouncer_ini(capped)["server"] == 4 + 4 + 3
 
 
 def test_connection_budget_falls_back_to_the_stack_output() -> None:

@@ -14,6 +14,28 @@ from typing import Any
 
 from stacks.offline.handlers import Ctx, Out, Res, resource, tag_list
 
+
+def teach_moto() -> None:
+    """RDS's managed master secret holds the instance's master user and a random password; moto's
+    holds "admin" and one fixed password. Teach it RDS's content (idempotent; runs where moto runs)."""
+    import json
+    import secrets
+
+    from moto.rds import models
+
+    if getattr(models.MasterUserSecret._generate_secret_string, "_berth", False):
+        return
+
+    def generate(self: Any) -> str:
+        user = getattr(self.resource, "master_username", None) or "admin"
+        return json.dumps({"username": user, "password": secrets.token_urlsafe(30)})
+
+    generate._berth = True  # type: ignore[attr-defined]
+    models.MasterUserSecret._generate_secret_string = generate  # type: ignore[method-assign]
+
+
+teach_moto()
+
 # Pulumi input (camelCase wire name) -> RDS API parameter.
 _INSTANCE_PARAMS = {
     "identifier": "DBInstanceIdentifier",
