@@ -1,8 +1,11 @@
 """Components room: PgBouncer on Kubernetes, the connection pooler in front of RDS.
 
-Two pooled databases: `shipments` (read-write, the primary) and `shipments_ro` (read-only,
-the replicas, one `host=` list that PgBouncer balances over). Transaction pooling, TLS to
-RDS with full certificate verification, a userlist Secret, a Prometheus exporter sidecar
+Three pooled databases: `shipments` (read-write, the primary) and `shipments_ro` (read-only,
+the replicas, one `host=` list that PgBouncer balances over) for the app's role, and
+`shipments_migrate` (the primary, two connections) for the schema owner's migrations; the hba
+file admits each role to its own names only, and nobody else (the RDS master user is not in
+the userlist). Transaction pooling, TLS to RDS with full certificate verification, a userlist
+Secret, a Prometheus exporter sidecar
 that reads PgBouncer's admin console over loopback, and the operational shape of a
 production pooler: spread over zones, a disruption budget, TCP probes, a draining preStop,
 a hardened pod, a config checksum that rolls the pods, and a NetworkPolicy that admits
@@ -23,6 +26,7 @@ import pulumi_random as random
 from components.pgbouncer_config import (
     CA_FILE,
     CONFIG_DIR,
+    MIGRATE_DATABASE,
     MIGRATE_POOL_SIZE,
     PORT,
     RO_DATABASE,
@@ -57,8 +61,12 @@ class PgBouncerArgs:
     namespace: pulumi.Input[str]
     primary_address: pulumi.Input[str]
     replica_addresses: Sequence[pulumi.Input[str]]
-    master_username: str
-    master_password: pulumi.Input[str]
+    # The database roles it admits (components/database_roles.py): the app's (read-write and
+    # read-only names) and the schema owner's (the migrations' name). Never the master user.
+    app_username: str
+    app_password: pulumi.Input[str]
+    owner_username: str
+    owner_password: pulumi.Input[str]
     settings: PgBouncerSettings
     provider: k8s.Provider | None = None
     database_port: int = 5432
@@ -86,6 +94,9 @@ class PgBouncerArgs:
     memory_limit: str = "256Mi"
     termination_grace_seconds: int = 60
     labels: Mapping[str, str] = field(default_factory=dict)
+    # What must be done before the pods start: the Job that creates the roles (their passwords
+    # are in the userlist; a pod started earlier would log in with passwords not yet set).
+    wait_for: Sequence[pulumi.Resource] = ()
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -125,6 +136,7 @@ class PgBouncer(pulumi.ComponentResource):
     port: int
     rw_database: str
     ro_database: str
+    migrate_database: str
     pod_labels: dict[str, str]
     server_connections: int
     max_client_connections: int
@@ -139,6 +151,7 @@ class PgBouncer(pulumi.ComponentResource):
         self.port = PORT
         self.rw_database = RW_DATABASE
         self.ro_database = RO_DATABASE
+        self.migrate_database = MIGRATE_DATABASE
         self.pod_labels = {
             "app.kubernetes.io/name": NAME,
             "app.kubernetes.io/instance": name,
@@ -157,7 +170,8 @@ class PgBouncer(pulumi.ComponentResource):
         ini = pulumi.Output.all(args.primary_address, *args.replica_addresses).apply(
             lambda hosts: render_ini(s, hosts[0], hosts[1:], port=args.database_port, dbname=args.database_name)
         )
-        config_data: dict[str, pulumi.Input[str]] = {"pgbouncer.ini": ini, "pgbouncer_hba.conf": render_hba()}
+        hba = render_hba(args.app_username, args.owner_username)
+        config_data: dict[str, pulumi.Input[str]] = {"pgbouncer.ini": ini, "pgbouncer_hba.conf": hba}
         if args.ca_bundle_pem is not None:
             config_data["rds-ca.pem"] = args.ca_bundle_pem
         config = k8s.core.v1.ConfigMap(
@@ -168,8 +182,10 @@ class PgBouncer(pulumi.ComponentResource):
             f"{name}-pgbouncer-stats-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         userlist = pulumi.Output.secret(
-            pulumi.Output.all(args.master_password, stats_password.result).apply(
-                lambda pw: render_userlist({args.master_username: pw[0], STATS_USER: pw[1]})
+            pulumi.Output.all(args.app_password, args.owner_password, stats_password.result).apply(
+                lambda pw: render_userlist(
+                    {args.app_username: pw[0], args.owner_username: pw[1], STATS_USER: pw[2]}
+                )
             )
         )
         secret = k8s.core.v1.Secret(
@@ -180,10 +196,10 @@ class PgBouncer(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
-        # Any change of the config or of a password rolls the pods (PgBouncer reads both at start).
+        # Any change of the config or of a password rolls the pods (PgBouncer reads them at start).
         # The digest is of random 32-character passwords: it reveals nothing, so it is not secret.
         self.config_checksum = pulumi.Output.unsecret(
-            pulumi.Output.all(ini, userlist, args.ca_bundle_pem or "").apply(
+            pulumi.Output.all(ini, userlist, hba, args.ca_bundle_pem or "").apply(
                 lambda parts: hashlib.sha256("\0".join(parts).encode()).hexdigest()
             )
         )
@@ -319,7 +335,9 @@ class PgBouncer(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[config, secret, sa])),
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts, pulumi.ResourceOptions(depends_on=[config, secret, sa, *args.wait_for])
+            ),
         )
 
         # PgBouncer scales by configuration, not by load: every pod opens its own pools to the
@@ -402,6 +420,7 @@ class PgBouncer(pulumi.ComponentResource):
                 "port": self.port,
                 "rwDatabase": self.rw_database,
                 "roDatabase": self.ro_database,
+                "migrateDatabase": self.migrate_database,
                 "podLabels": self.pod_labels,
                 "serverConnections": self.server_connections,
                 "maxClientConnections": self.max_client_connections,

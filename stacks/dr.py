@@ -508,6 +508,15 @@ def _promote_replica(clients: ClientFactory, option: RecoveryOption, settings: S
         )
     if wait:
         rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=option.identifier)
+    # The replica's master password was the lost region's (and a replica has no managed secret):
+    # RDS manages it from now on, in a secret of this region, which the DR stack's bootstrap Job
+    # reads. The DR stack declares it so, and importing the instance requires it to be so already.
+    db = rds.describe_db_instances(DBInstanceIdentifier=option.identifier)["DBInstances"][0]
+    if not db.get("MasterUserSecret"):
+        rds.modify_db_instance(DBInstanceIdentifier=option.identifier, ManageMasterUserPassword=True,
+                               ApplyImmediately=True)
+        if wait:
+            rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=option.identifier)
 
 
 def rebuild(

@@ -16,6 +16,7 @@ from components.cache import Cache, CacheArgs
 from components.cdn import Cdn, CdnArgs
 from components.cluster import Cluster, ClusterArgs
 from components.database import Database, DatabaseArgs
+from components.database_roles import DatabaseRoles, DatabaseRolesArgs
 from components.dns import Dns, DnsArgs
 from components.network import Network, NetworkArgs
 from components.pgbouncer import PgBouncer, PgBouncerArgs
@@ -98,6 +99,25 @@ def build(s: Settings) -> None:
         ),
     )
 
+    # The logins of the app and of its migrations, made by a Job that alone reads RDS's master secret.
+    roles = DatabaseRoles(
+        s.name_prefix,
+        DatabaseRolesArgs(
+            provider=cluster.provider,
+            namespace=cluster.namespace,
+            cluster_name=cluster.cluster_name,
+            image=s.app.image,
+            require_digest=s.is_prod,
+            primary_address=database.primary_address,
+            master_secret_arn=database.master_user_secret_arn,
+            master_secret_kms_key_arn=database.master_user_secret_kms_key_arn,
+            database_cidr=network.vpc_cidr,
+            database_port=database.port,
+            database_name=database.database_name,
+            tags=s.standard_tags,
+        ),
+    )
+
     pgbouncer = PgBouncer(
         s.name_prefix,
         PgBouncerArgs(
@@ -105,8 +125,11 @@ def build(s: Settings) -> None:
             namespace=cluster.namespace,
             primary_address=database.primary_address,
             replica_addresses=database.replica_addresses,
-            master_username=database.master_username,
-            master_password=database.master_password,
+            app_username=roles.app_username,
+            app_password=roles.app_password,
+            owner_username=roles.owner_username,
+            owner_password=roles.owner_password,
+            wait_for=[roles.job],
             database_port=database.port,
             database_name=database.database_name,
             database_connection_limit=s.database.max_connections - s.database.reserved_connections,
@@ -148,8 +171,11 @@ def build(s: Settings) -> None:
             db_port=pgbouncer.port,
             rw_database=pgbouncer.rw_database,
             ro_database=pgbouncer.ro_database,
-            db_username=database.master_username,
-            db_password=database.master_password,
+            db_username=roles.app_username,
+            db_password=roles.app_password,
+            migration_username=roles.owner_username,
+            migration_password=roles.owner_password,
+            migration_database=pgbouncer.migrate_database,
             pgbouncer_pod_labels=pgbouncer.pod_labels,
             wait_for=[pgbouncer.deployment],
             redis_host=cache.primary_endpoint,

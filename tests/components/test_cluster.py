@@ -233,9 +233,9 @@ def test_existing_cluster_creates_no_aws_cluster_and_uses_the_secret_kubeconfig(
     d = variant(deploy, "existing-cluster", overrides, seed=seed)
     (cluster,) = [n for n in d.graph.components if n.type == "berth:cluster:Cluster"]
     assert not [n for n in d.graph.descendants(cluster.urn) if n.package == "aws"], "nothing created in AWS"
-    # Workloads still bind to the existing cluster (the app's pod identity association).
-    (assoc,) = d.graph.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-    assert assoc.inputs["clusterName"] == "shared-cluster"
+    # Workloads still bind to the existing cluster (the app's and the database bootstrap's pod identity).
+    associations = d.graph.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert associations and {a.inputs["clusterName"] for a in associations} == {"shared-cluster"}
     assert "berth-existing-cluster" not in d.client("eks").list_clusters()["clusters"]
     (provider,) = d.graph.by_type("pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == SECRET

@@ -257,8 +257,9 @@ def test_pools_that_do_not_fit_the_database_are_refused_with_the_numbers() -> No
     s = PgBouncerSettings(replicas=3, default_pool_size=60, read_only_pool_size=60, reserve_pool_size=10)
     assert server_connections(s) == 3 * (60 + 10 + 60 + 10 + 2) == 426
     with pytest.raises(ValueError, match=r"needs 426 server connections .*2 x reserve_pool_size 10 .*allows 260"):
-        PgBouncerArgs(namespace="shipments", primary_address="p", replica_addresses=[], master_username="u",
-                      master_password="pw", settings=s, database_connection_limit=260)
+        PgBouncerArgs(namespace="shipments", primary_address="p", replica_addresses=[], app_username="a",
+                      app_password="pw", owner_username="o", owner_password="pw", settings=s,
+                      database_connection_limit=260)
 
 
 def test_without_replicas_the_read_only_pool_falls_back_to_the_primary() -> None:

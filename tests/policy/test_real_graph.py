@@ -161,7 +161,7 @@ JOB = "kubernetes:batch/v1:Job"
 def _job_unordered(g: Graph) -> str:
     """Undo the fix: the migrations Job no longer waits for PgBouncer's Deployment, neither
     directly nor through PgBouncer's Service (which it reads its address from)."""
-    job = node(g, JOB)
+    job = node(g, JOB, lambda p: p["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "shipments.migrate")
     pgbouncer = node(g, DEP, lambda p: p["metadata"].get("name") == "pgbouncer")
     job.dependencies = [d for d in job.dependencies if d != pgbouncer.urn]
     svc = node(g, "kubernetes:core/v1:Service", lambda p: p["metadata"].get("name") == "pgbouncer")
