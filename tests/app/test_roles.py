@@ -79,10 +79,12 @@ def test_the_apps_role_cannot_change_the_schema_or_any_role(topo: Topology) -> N
     assert not allowed, f"the app's role may: {sorted(allowed)}"
     assert {refused[s] for s in SCHEMA_CHANGES} == {"InsufficientPrivilegeError"}, refused
     assert {refused[s] for s in ROLE_CHANGES} == {"InsufficientPrivilegeError"}, refused
-    tables = topo.primary_sql(
-        "SELECT string_agg(relname, ',' ORDER BY relname) FROM pg_class "
-        "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'", db="shipments")
-    assert tables == "api_keys,inquiries,schema_migrations,shipments"
+    made = topo.primary_sql("SELECT count(*) FROM pg_class WHERE relname LIKE 'evil%'", db="shipments")
+    assert made == "0" and topo.primary_sql("SELECT count(*) FROM pg_namespace WHERE nspname = 'evil'",
+                                            db="shipments") == "0"
+    columns = topo.primary_sql("SELECT count(*) FROM pg_attribute WHERE attrelid = 'shipments'::regclass "
+                               "AND attname = 'evil'", db="shipments")
+    assert columns == "0" and topo.primary_sql("SELECT to_regclass('inquiries') IS NOT NULL", db="shipments") == "t"
     assert topo.primary_sql("SELECT count(*) FROM schema_migrations WHERE version = '9999_evil'", db="shipments") == "0"
     # Without the grant option a GRANT is a warning that grants nothing.
     assert _refused(topo.database_url, "GRANT SELECT ON api_keys TO PUBLIC") == {
