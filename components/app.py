@@ -13,7 +13,7 @@ CDN's app origin); NetworkPolicies: default deny, ingress to the API port only f
 namespace, egress only to PgBouncer, Redis, DNS and the pod identity agent (the migrations
 Job: DNS and PgBouncer only).
 
-Least privilege: the app trusts forwarded headers (CloudFront-Viewer-Address, with the origin
+Least privilege: the app trusts forwarded headers (CloudFront's X-Viewer-Address, with the origin
 secret) only from the VPC range (FORWARDED_ALLOW_IPS = load_balancer_source_cidrs, never "*");
 Prometheus' /metrics is served on METRICS_PORT, which the Service does not expose; no pod gets
 the RDS master credentials (components/database_roles.py).
@@ -280,7 +280,7 @@ class App(pulumi.ComponentResource):
             "DRAIN_SECONDS": str(args.drain_seconds),
             "GRACEFUL_TIMEOUT_SECONDS": str(args.graceful_timeout_seconds),
         }
-        # The app believes forwarded headers (CloudFront-Viewer-Address, on requests with the
+        # The app believes forwarded headers (CloudFront's X-Viewer-Address, on requests with the
         # origin secret) only from the peers the load balancer's traffic arrives from: the VPC.
         config_data = pulumi.Output.all(*args.load_balancer_source_cidrs).apply(
             lambda cidrs: {**settings, "FORWARDED_ALLOW_IPS": ",".join(cidrs)}

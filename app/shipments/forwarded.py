@@ -9,15 +9,15 @@ proves it came through CloudFront:
 - it arrives from a peer in FORWARDED_ALLOW_IPS (in the cluster the VPC range: the nodes that forward
   the load balancer's connections; a peer outside it cannot be the load balancer),
 
-then the client is the address in `CloudFront-Viewer-Address` (`ip:port`, IPv6 unbracketed:
-`2001:db8::1:443`), which CloudFront writes itself when the origin request policy asks for it.
-Every other request is keyed by its TCP peer: locally, without a CDN, that is the client itself.
+then the client is the address in `X-Viewer-Address`: the distribution's viewer-request function
+(components/cdn.py) writes `event.viewer.ip` there, overwriting whatever the client sent. Every
+other request is keyed by its TCP peer: locally, without a CDN, that is the client itself.
 
 `X-Forwarded-For` is never read for the client: behind CloudFront its leftmost entries are whatever
 the viewer wrote, and without CloudFront all of it is (the load balancer passes TCP through, and a
-request that skips CloudFront has no secret). A CDN request without `CloudFront-Viewer-Address` (an
-origin request policy that does not forward it) is keyed by its peer, the node, so every viewer would
-share a few buckets: that is logged, loudly, rather than believed from a header the viewer controls.
+request that skips CloudFront has no secret). A CDN request without a usable `X-Viewer-Address` (a
+distribution without the function) is keyed by its peer, the node, so every viewer would share a few
+buckets: that is logged, loudly, rather than believed from a header the viewer controls.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ORIGIN_HEADER = b"x-origin-verify"
-VIEWER_HEADER = b"cloudfront-viewer-address"
+VIEWER_HEADER = b"x-viewer-address"
 # A missing viewer address on a CDN request is a configuration error: said at most this often.
 _WARN_EVERY_SECONDS = 300.0
 
@@ -68,29 +68,31 @@ def parse_address(text: str) -> IPAddress | None:
         return None
 
 
-def parse_viewer_address(text: str) -> tuple[IPAddress, int] | None:
-    """(address, port) of a `CloudFront-Viewer-Address` value, else None.
+def parse_viewer_address(text: str) -> IPAddress | None:
+    """The address in an `X-Viewer-Address` value, else None.
 
-    CloudFront always appends the port, to IPv6 addresses too and without brackets
-    (`2001:db8::1:46532`), so the port is whatever follows the last colon; a bracketed form is
-    accepted as well. Anything else (no port, a bad port, not an address) is refused.
+    CloudFront's function writes the bare address (`203.0.113.9`, `2001:db8::1`). `ip:port` with an
+    IPv4 address or a bracketed IPv6 one (`[2001:db8::1]:443`) is accepted too; an unbracketed IPv6
+    address is read as an address, never as address plus port. Anything else is refused.
     """
     text = text.strip()
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
-        if not sep or not rest.startswith(":"):
+        if not sep or (rest and not (rest.startswith(":") and _port(rest[1:]))):
             return None
-        port = rest[1:]
-    else:
-        host, sep, port = text.rpartition(":")
-        if not sep:
+        text = host
+    elif text.count(":") == 1:
+        text, _, port = text.partition(":")
+        if not _port(port):
             return None
-    if not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) <= 65535):
-        return None
     try:
-        return ipaddress.ip_address(host), int(port)
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+def _port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 5 and int(text) <= 65535
 
 
 def rate_limit_bucket(host: str) -> str:
@@ -137,21 +139,21 @@ class ClientAddress:
                 viewers.append(value)
         if not hmac.compare_digest(supplied, self.secret):
             return None
-        # CloudFront writes the header itself; should a viewer's copy ever travel along, CloudFront's
-        # is the one it adds last.
-        parsed = parse_viewer_address(viewers[-1].decode("latin-1")) if viewers else None
+        # CloudFront's function sets the header (one value, the client's overwritten): more than
+        # one means something else added it, and nothing that can be told apart is believed.
+        parsed = parse_viewer_address(viewers[0].decode("latin-1")) if len(viewers) == 1 else None
         if parsed is None:
             now = time.monotonic()
             if now - self._warned >= _WARN_EVERY_SECONDS:
                 self._warned = now
                 log.warning(
-                    "a request through the CDN has no usable CloudFront-Viewer-Address: it is keyed by its "
-                    "peer, so viewers share per-address limits; the origin request policy must forward "
-                    "CloudFront-Viewer-Address",
-                    extra={"present": bool(viewers)},
+                    "a request through the CDN has no usable X-Viewer-Address: it is keyed by its peer, so "
+                    "viewers share per-address limits; the distribution's viewer-request function must set "
+                    "X-Viewer-Address",
+                    extra={"values": len(viewers)},
                 )
             return None
-        return str(parsed[0]), parsed[1]
+        return str(parsed), 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

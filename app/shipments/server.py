@@ -126,7 +126,7 @@ def main() -> None:
         http=LimitedHttpToolsProtocol.with_limits(limits),
         # The API has no WebSocket route: no upgrade code on the attack surface.
         ws="none",
-        # The app decides who the client is itself (shipments.forwarded: CloudFront-Viewer-Address
+        # The app decides who the client is itself (shipments.forwarded: CloudFront's X-Viewer-Address
         # on requests with the origin secret, else the peer): uvicorn's proxy_headers would believe
         # the client-written leftmost X-Forwarded-For entry.
         proxy_headers=False,

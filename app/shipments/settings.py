@@ -57,7 +57,7 @@ class Settings(BaseModel):
     origin_verify_secret: str | None = Field(None, min_length=16)
     log_level: str = "INFO"
     # Peers (in the cluster: the VPC range the load balancer's traffic arrives from) whose
-    # CloudFront-Viewer-Address is believed on requests carrying the origin secret, and whose
+    # X-Viewer-Address (CloudFront's) is believed on requests carrying the origin secret, and whose
     # X-Forwarded-Proto is; "*" is any peer. X-Forwarded-For is never read (shipments.forwarded).
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
     # Server limits (shipments.server). CloudFront sends at most ~20 KiB of viewer headers plus its

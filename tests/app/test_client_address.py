@@ -1,6 +1,6 @@
 """app tests room: who the client is, on the real topology. The per-address limits key on the TCP peer,
 except that a request carrying the origin secret from a trusted peer (the VPC range in the cluster; the
-loopback range here) is keyed by the CloudFront-Viewer-Address CloudFront adds. No header a client
+loopback range here) is keyed by the X-Viewer-Address CloudFront's function sets. No header a client
 writes can choose the address: every test connects from a loopback address of its own (its real peer)
 and forges the rest."""
 
@@ -57,7 +57,8 @@ def test_without_a_cdn_forged_forwarded_for_or_viewer_address_is_limited_by_the_
         for _ in range(6):
             body = _inquiry("forged")
             headers = {"X-Forwarded-For": f"{unique_ip()}, {unique_ip()}", "X-Real-IP": unique_ip(),
-                       "CloudFront-Viewer-Address": f"{unique_ip()}:443", "Forwarded": f"for={unique_ip()}"}
+                       "X-Viewer-Address": unique_ip(), "CloudFront-Viewer-Address": f"{unique_ip()}:443",
+                       "Forwarded": f"for={unique_ip()}"}
             codes.append(forger.post(f"{no_cdn_app}/api/inquiries", json=body, headers=headers).status_code)
             messages.append(body["message"])
     assert codes == [201] * 5 + [429]
@@ -70,7 +71,7 @@ def test_through_the_cdn_the_viewer_cloudfront_names_is_the_client(topo: Topolog
         bodies = [_inquiry("viewer") for _ in viewers]
         codes = [
             node.post(f"{cdn_app}/api/inquiries", json=body,
-                      headers={"X-Origin-Verify": SECRET, "CloudFront-Viewer-Address": f"{v}:47113"}).status_code
+                      headers={"X-Origin-Verify": SECRET, "X-Viewer-Address": v}).status_code
             for v, body in zip(viewers, bodies, strict=True)
         ]
         assert codes == [201] * 6
@@ -79,22 +80,22 @@ def test_through_the_cdn_the_viewer_cloudfront_names_is_the_client(topo: Topolog
         viewer = unique_ip()
         codes = [
             node.post(f"{cdn_app}/api/inquiries", json=_inquiry("xff"),
-                      headers={"X-Origin-Verify": SECRET, "CloudFront-Viewer-Address": f"{viewer}:47113",
+                      headers={"X-Origin-Verify": SECRET, "X-Viewer-Address": viewer,
                                "X-Forwarded-For": f"{unique_ip()}, {unique_ip()}"}).status_code
             for _ in range(6)
         ]
         assert codes == [201] * 5 + [429]
-        # An IPv6 viewer, as CloudFront writes it (unbracketed, the port last).
+        # An IPv6 viewer, as CloudFront's function writes it (event.viewer.ip).
         body = _inquiry("v6")
         r = node.post(f"{cdn_app}/api/inquiries", json=body,
-                      headers={"X-Origin-Verify": SECRET, "CloudFront-Viewer-Address": "2001:db8:77::5:443"})
+                      headers={"X-Origin-Verify": SECRET, "X-Viewer-Address": "2001:db8:77::5"})
         assert r.status_code == 201 and _stored_address(topo, body["message"]) == "2001:db8:77::5"
 
 
 def test_a_cdn_request_without_a_viewer_address_is_keyed_by_its_peer_not_by_forwarded_for(
     topo: Topology, cdn_app: str
 ) -> None:
-    """An origin request policy that forgot CloudFront-Viewer-Address: X-Forwarded-For is still not
+    """A distribution without the viewer-address function: X-Forwarded-For is still not
     believed (the app says so in its log), the request counts against its peer."""
     real = unique_ip()
     codes, messages = [], []
@@ -107,12 +108,12 @@ def test_a_cdn_request_without_a_viewer_address_is_keyed_by_its_peer_not_by_forw
     assert codes == [201] * 5 + [429]
     assert _stored_address(topo, messages[0]) == real
     log = open(topo.services["app-cdn"].log).read()  # noqa: SIM115 - read once
-    assert "the origin request policy must forward CloudFront-Viewer-Address" in log
+    assert "the distribution's viewer-request function must set X-Viewer-Address" in log
 
 
 def test_a_viewer_address_without_the_origin_secret_gets_nowhere(cdn_app: str) -> None:
     with from_address(unique_ip()) as stranger:
-        forged = {"CloudFront-Viewer-Address": f"{unique_ip()}:443"}
+        forged = {"X-Viewer-Address": unique_ip()}
         assert stranger.post(f"{cdn_app}/api/inquiries", json=_inquiry("none"), headers=forged).status_code == 403
         wrong = {"X-Origin-Verify": "not-the-secret-0123456789", **forged}
         assert stranger.post(f"{cdn_app}/api/inquiries", json=_inquiry("wrong"), headers=wrong).status_code == 403

@@ -83,10 +83,10 @@ def log(topo: Topology, prod: str) -> Iterator[AppLog]:
 
 def cdn(key: str | None = None, client: str | None = None, **extra: str | bytes) -> dict[str, Any]:
     """Headers of a request that came through CloudFront: the origin secret, the viewer's address as
-    CloudFront-Viewer-Address (ip:port, IPv6 unbracketed) and X-Forwarded-For with whatever the viewer
-    sent followed by the viewer's address (what CloudFront appends)."""
+    X-Viewer-Address (what the distribution's function sets) and X-Forwarded-For with whatever the
+    viewer sent followed by the viewer's address (what CloudFront appends)."""
     viewer = client or unique_ip()
-    headers: dict[str, Any] = {"X-Origin-Verify": SECRET, "CloudFront-Viewer-Address": f"{viewer}:47113",
+    headers: dict[str, Any] = {"X-Origin-Verify": SECRET, "X-Viewer-Address": viewer,
                                "X-Forwarded-For": f"6.6.6.6, {viewer}"}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}".encode()  # bytes: some keys tried are not ASCII

@@ -51,7 +51,7 @@ def test_schemathesis_finds_no_server_error_and_no_contract_breach(topo: Topolog
                 "-H",
                 f"X-Origin-Verify: {ORIGIN_SECRET}",
                 "-H",
-                f"CloudFront-Viewer-Address: {unique_ip()}:47113",
+                f"X-Viewer-Address: {unique_ip()}",
                 "--max-examples",
                 "30",
                 "--workers",

@@ -234,16 +234,19 @@ def test_keys_carry_a_checksum_that_refuses_random_strings() -> None:
 
 
 # --- forwarded client address ------------------------------------------------------------------------------
-def test_viewer_addresses_parse_as_cloudfront_writes_them() -> None:
+def test_viewer_addresses_parse_as_cloudfronts_function_writes_them() -> None:
     import ipaddress
 
     ip = ipaddress.ip_address
-    assert parse_viewer_address("203.0.113.9:46532") == (ip("203.0.113.9"), 46532)
-    # IPv6 comes unbracketed, the port after the last colon (so "::1:443" is ::1, port 443)
-    assert parse_viewer_address("2001:db8::1:443") == (ip("2001:db8::1"), 443)
-    assert parse_viewer_address("[2001:db8::1]:443") == (ip("2001:db8::1"), 443)
-    for bad in ("203.0.113.9", "203.0.113.9:", "203.0.113.9:99999", "203.0.113.9:4a", "[2001:db8::1]",
-                "evil.example:443", "", "1.2.3.4:443, 5.6.7.8:1", "203.0.113.9:\u0664\u0664"):
+    # event.viewer.ip: the bare address
+    assert parse_viewer_address("203.0.113.9") == ip("203.0.113.9")
+    assert parse_viewer_address(" 2001:db8::1 ") == ip("2001:db8::1")
+    # with a port, IPv4 or bracketed IPv6; unbracketed IPv6 is an address, never address + port
+    assert parse_viewer_address("203.0.113.9:46532") == ip("203.0.113.9")
+    assert parse_viewer_address("[2001:db8::1]:443") == ip("2001:db8::1")
+    assert parse_viewer_address("2001:db8::1:443") == ip("2001:db8::1:443")
+    for bad in ("203.0.113.9:", "203.0.113.9:99999", "203.0.113.9:4a", "[2001:db8::1]x", "evil.example",
+                "", "1.2.3.4, 5.6.7.8", "203.0.113.9:\u0664\u0664", "unknown"):
         assert parse_viewer_address(bad) is None, bad
 
 
@@ -259,18 +262,22 @@ def test_the_client_is_cloudfronts_viewer_only_with_the_origin_secret_else_the_p
         asyncio.run(mw(scope, None, None))  # type: ignore[arg-type]
         return scope["client"][0], scope["scheme"]
 
-    cdn = [(b"x-origin-verify", secret.encode()), (b"cloudfront-viewer-address", b"203.0.113.9:4711")]
+    cdn = [(b"x-origin-verify", secret.encode()), (b"x-viewer-address", b"203.0.113.9")]
     forged = [(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-proto", b"https")]
     # through CloudFront (the secret, from the VPC): the viewer CloudFront names, never X-Forwarded-For
     assert client("10.1.2.3", [*forged, *cdn]) == ("203.0.113.9", "https")
-    assert client("10.1.2.3", [*cdn[:1], (b"cloudfront-viewer-address", b"2001:db8::7:443")])[0] == "2001:db8::7"
+    assert client("10.1.2.3", [*cdn[:1], (b"x-viewer-address", b"2001:db8::7")])[0] == "2001:db8::7"
     # a forged viewer address without the secret, with a wrong one, or from outside the VPC: the peer
     assert client("10.1.2.3", [cdn[1], *forged]) == ("10.1.2.3", "https")
     assert client("10.1.2.3", [(b"x-origin-verify", b"guess"), cdn[1]])[0] == "10.1.2.3"
     assert client("198.51.100.1", [*forged, *cdn]) == ("198.51.100.1", "http")
     # the secret but no usable viewer address (a policy that does not forward it): the peer
     assert client("10.1.2.3", [cdn[0], *forged])[0] == "10.1.2.3"
-    assert client("10.1.2.3", [cdn[0], (b"cloudfront-viewer-address", b"6.6.6.6")])[0] == "10.1.2.3"
+    assert client("10.1.2.3", [cdn[0], (b"x-viewer-address", b"six.six.six.six")])[0] == "10.1.2.3"
+    # two values: something besides CloudFront's function set it, and neither is believed
+    assert client("10.1.2.3", [*cdn, (b"x-viewer-address", b"6.6.6.6")])[0] == "10.1.2.3"
+    # CloudFront's own header is not the one the distribution sets: a client could send it
+    assert client("10.1.2.3", [cdn[0], (b"cloudfront-viewer-address", b"6.6.6.6:443")])[0] == "10.1.2.3"
     # no origin secret configured (the local topology): every request is its peer
     assert client("10.1.2.3", [*forged, *cdn], ClientAddress(inner, ["10.0.0.0/8"])) == ("10.1.2.3", "https")
     with pytest.raises(ValueError, match="nope"):
@@ -344,3 +351,12 @@ def test_concurrent_misses_share_one_load_and_errors_reach_every_waiter() -> Non
         await link.close()
 
     asyncio.run(scenario())
+
+
+def test_the_app_reads_the_header_the_cdns_viewer_request_function_writes() -> None:
+    from shipments.forwarded import VIEWER_HEADER
+
+    from components.cdn import VIEWER_ADDRESS_FUNCTION, VIEWER_ADDRESS_HEADER
+
+    assert VIEWER_ADDRESS_HEADER.lower().encode() == VIEWER_HEADER
+    assert f"headers['{VIEWER_HEADER.decode()}'] = {{ value: event.viewer.ip }}" in VIEWER_ADDRESS_FUNCTION
