@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -132,14 +131,19 @@ def zip_bytes(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
+ASSET_DIR = Path("build") / "assets"
+
+
 def canary_zip(directory: Path | None = None) -> Path:
     """The canary's code package (Synthetics' Node.js layout), written once per content.
 
     Content-addressed and never deleted, so the path stays valid for the whole deployment
-    (the engine reads it when it uploads the object, after this function returns).
+    (the engine reads it when it uploads the object, after this function returns). Relative to
+    the project directory (where Pulumi runs the program): the state records the asset's path,
+    and an absolute temp path would differ between machines and read as a change.
     """
     data = zip_bytes({"nodejs/node_modules/apiHealth.js": CANARY_SCRIPT})
-    folder = directory or Path(tempfile.gettempdir()) / "berth-assets"
+    folder = directory or ASSET_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"canary-{hashlib.sha256(data).hexdigest()[:16]}.zip"
     if not path.exists() or path.read_bytes() != data:
@@ -475,7 +479,10 @@ class Alarms(pulumi.ComponentResource):
             f"{name}-canary-lifecycle", bucket=bucket.id,
             rules=[{"id": "expire-artifacts", "status": "Enabled", "filter": {"prefix": "artifacts/"},
                     "expiration": {"days": args.canary_artifact_retention_days},
-                    "noncurrent_version_expiration": {"noncurrent_days": 7}}],
+                    "noncurrent_version_expiration": {"noncurrent_days": 7}},
+                   # Parts of an interrupted upload are billed until aborted: never keep them.
+                   {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {"prefix": ""},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
             opts=self._child(depends_on=[versioning]), **region_kw,
         )
         aws.s3.BucketPolicy(
@@ -553,6 +560,8 @@ class Alarms(pulumi.ComponentResource):
                 },
             },
             start_canary=True,
+            # The canary's Lambda is an implementation detail: delete it with the canary.
+            delete_lambda=True,
             success_retention_period=args.canary_artifact_retention_days,
             failure_retention_period=args.canary_artifact_retention_days,
             tags=args.tags,

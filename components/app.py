@@ -2,14 +2,21 @@
 
 In the cluster's workload namespace: a service account bound to an IAM role through EKS
 Pod Identity; a ConfigMap of non-secret settings and a Secret with the connection URLs
-(PgBouncer read-write and read-only pools, Redis over TLS with its auth token), both
-immutable and auto-named so a change rolls the pods; a migrations Job the Deployment waits
-for; the Deployment (rolling with maxUnavailable 0, probes, requests/limits, restricted
+(PgBouncer read-write and read-only pools as the app's database role, Redis over TLS with its
+auth token), both immutable and auto-named so a change rolls the pods; a migrations Job the
+Deployment waits for, with a Secret of its own (the schema owner's DSN: the app's pods never
+see it); the Deployment (rolling with maxUnavailable 0, probes, requests/limits, restricted
 security context, zone spread, graceful drain); an autoscaling/v2 HPA; a PDB; an
 internet-facing NLB Service terminating TLS with an ACM certificate (its hostname is the
-CDN's app origin); NetworkPolicies: default deny, ingress to the app only from the VPC (the
-load balancer's path through the nodes), egress only to PgBouncer, Redis, DNS and the pod
-identity agent (the migrations Job: DNS and PgBouncer only).
+CDN's app origin); NetworkPolicies: default deny, ingress to the API port only from the VPC
+(the load balancer's path through the nodes) and to the metrics port only from the monitoring
+namespace, egress only to PgBouncer, Redis, DNS and the pod identity agent (the migrations
+Job: DNS and PgBouncer only).
+
+Least privilege: the app trusts forwarded headers (CloudFront's X-Viewer-Address, with the origin
+secret) only from the VPC range (FORWARDED_ALLOW_IPS = load_balancer_source_cidrs, never "*");
+Prometheus' /metrics is served on METRICS_PORT, which the Service does not expose; no pod gets
+the RDS master credentials (components/database_roles.py).
 
 Env var names, port and commands follow app/README.md (app/shipments/settings.py).
 """
@@ -17,6 +24,7 @@ Env var names, port and commands follow app/README.md (app/shipments/settings.py
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,10 +36,13 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.certificates import dns_validated_certificate
 from components.settings import is_digest
 
 APP_NAME = "shipments-api"
 PORT = 8000
+# The metrics listener (shipments.server): reached from the monitoring namespace only, on no Service.
+METRICS_PORT = 9100
 UID = 10001
 # The EKS Pod Identity agent's link-local endpoint (credentials for the service account's role).
 POD_IDENTITY_AGENT = "169.254.170.23/32"
@@ -47,7 +58,8 @@ class AppArgs:
     namespace: pulumi.Input[str]
     cluster_name: pulumi.Input[str]
     image: str
-    # PgBouncer in front of the database (read-write and read-only pools).
+    # PgBouncer in front of the database (read-write and read-only pools), as the app's role:
+    # rows only (components/database_roles.py).
     db_host: pulumi.Input[str]
     db_port: int
     db_username: pulumi.Input[str]
@@ -57,6 +69,11 @@ class AppArgs:
     redis_auth_token: pulumi.Input[str]
     rw_database: str = "shipments"
     ro_database: str = "shipments_ro"
+    # The schema owner, for the migrations Job only, through PgBouncer's migrations database.
+    # Unset: the Job migrates with the app's DSN (a database whose app user owns the schema).
+    migration_username: pulumi.Input[str] | None = None
+    migration_password: pulumi.Input[str] | None = None
+    migration_database: str = "shipments_migrate"
     # Labels of the PgBouncer pods: the app's egress to them is allowed (PgBouncer's own policy
     # admits the app's pods).
     pgbouncer_pod_labels: Mapping[str, str] = field(default_factory=dict)
@@ -68,8 +85,12 @@ class AppArgs:
     # Where the Redis nodes live (the data subnets / VPC range): egress on redis_port only.
     redis_cidrs: Sequence[pulumi.Input[str]] = ()
     # Where the load balancer's traffic comes from once inside the VPC (the nodes forwarding
-    # from the node port): ingress to the app only from these ranges.
+    # from the node port): ingress to the app only from these ranges, and the only peers whose
+    # forwarded headers the app believes (FORWARDED_ALLOW_IPS). Required: an empty `from` would
+    # admit everyone, and "trust any peer" is what this replaces.
     load_balancer_source_cidrs: Sequence[pulumi.Input[str]] = ()
+    # Prometheus: the namespace allowed to scrape the metrics port.
+    metrics_namespace: str = "monitoring"
     # The name CloudFront reaches the load balancer by, in the public zone `hosted_zone_id`: the
     # App gets it an ACM certificate in its own region (DNS-validated in that zone), terminates
     # TLS with it on the NLB and points the name at the NLB, so CloudFront's TLS check of the
@@ -94,6 +115,8 @@ class AppArgs:
     replica_lag_threshold_seconds: float = 5.0
     read_your_writes_seconds: float = 5.0
     cors_origins: Sequence[str] = ()
+    # The largest body the app accepts (the CDN's WAF is given the same number).
+    max_body_bytes: int = 65536
     log_level: str = "info"
     # preStop pause (endpoints deregister), the app's drain, uvicorn's graceful timeout.
     pre_stop_seconds: int = 5
@@ -114,6 +137,21 @@ class AppArgs:
         budget = self.pre_stop_seconds + self.drain_seconds + self.graceful_timeout_seconds
         if budget >= self.termination_grace_seconds:
             raise ValueError("preStop + drain + graceful timeout must fit in the termination grace period")
+        if not self.load_balancer_source_cidrs:
+            raise ValueError("load_balancer_source_cidrs is required: the VPC range the load balancer's traffic "
+                             "arrives from (the ingress policy and FORWARDED_ALLOW_IPS); empty would admit and "
+                             "trust every peer")
+        for cidr in self.load_balancer_source_cidrs:
+            if isinstance(cidr, str):
+                try:
+                    net = ipaddress.ip_network(cidr, strict=False)
+                except ValueError:
+                    raise ValueError(f"load_balancer_source_cidrs: {cidr!r} is not a CIDR range") from None
+                if net.prefixlen == 0:
+                    raise ValueError(f"load_balancer_source_cidrs: {cidr!r} would admit and trust every peer; "
+                                     "give the VPC range")
+        if (self.migration_username is None) != (self.migration_password is None):
+            raise ValueError("migration_username and migration_password go together (the schema owner's login)")
 
     @property
     def termination_grace_seconds(self) -> int:
@@ -214,7 +252,7 @@ class App(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.role_arn = role.arn
-        aws.eks.PodIdentityAssociation(
+        pod_identity = aws.eks.PodIdentityAssociation(
             f"{name}-pod-identity",
             cluster_name=args.cluster_name,
             namespace=ns,
@@ -226,8 +264,9 @@ class App(pulumi.ComponentResource):
         )
 
         # ---- configuration -----------------------------------------------------------------
-        config_data = {
+        settings = {
             "PORT": str(PORT),
+            "METRICS_PORT": str(METRICS_PORT),
             "DB_POOL_MAX": str(args.db_pool_size),
             "RATE_LIMIT_READS_PER_MINUTE": str(args.rate_limit_reads_per_minute),
             "RATE_LIMIT_WRITES_PER_MINUTE": str(args.rate_limit_writes_per_minute),
@@ -236,12 +275,16 @@ class App(pulumi.ComponentResource):
             "REPLICA_MAX_LAG_SECONDS": str(args.replica_lag_threshold_seconds),
             "READ_YOUR_WRITES_SECONDS": str(args.read_your_writes_seconds),
             "CORS_ORIGINS": ",".join(args.cors_origins),
+            "MAX_BODY_BYTES": str(args.max_body_bytes),
             "LOG_LEVEL": args.log_level.upper(),
             "DRAIN_SECONDS": str(args.drain_seconds),
             "GRACEFUL_TIMEOUT_SECONDS": str(args.graceful_timeout_seconds),
-            # Only the load balancer reaches the pods (NetworkPolicy), so its X-Forwarded-For is trusted.
-            "FORWARDED_ALLOW_IPS": "*",
         }
+        # The app believes forwarded headers (CloudFront's X-Viewer-Address, on requests with the
+        # origin secret) only from the peers the load balancer's traffic arrives from: the VPC.
+        config_data = pulumi.Output.all(*args.load_balancer_source_cidrs).apply(
+            lambda cidrs: {**settings, "FORWARDED_ALLOW_IPS": ",".join(cidrs)}
+        )
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=meta(),
@@ -276,13 +319,34 @@ class App(pulumi.ComponentResource):
             immutable=True,
             opts=k8s_opts,
         )
+        # The migrations' own: the schema owner's DSN. Only the Job mounts it, so the app's pods
+        # can change rows but never the schema.
+        if args.migration_username is not None:
+            migration_data = pulumi.Output.secret(
+                pulumi.Output.all(args.migration_username, args.migration_password, args.db_host).apply(
+                    lambda v: {"MIGRATION_DATABASE_URL": database_url(v[0], v[1], v[2], args.db_port,
+                                                                      args.migration_database)}
+                )
+            )
+            migration_secret = k8s.core.v1.Secret(
+                f"{name}-migrate-secret",
+                metadata=meta(labels={"app.kubernetes.io/component": "migrations"}),
+                type="Opaque",
+                string_data=migration_data,
+                immutable=True,
+                opts=k8s_opts,
+            )
+            migrate_env_from = [{"secret_ref": {"name": migration_secret.metadata.apply(_name)}}]
+            migrate_inputs: list[pulumi.Resource] = [migration_secret]
+        else:
+            migration_secret = None
         # A digest of both, on the pod template: any config or credential change rolls the pods.
         # The digest of a random secret reveals nothing, so it is not kept secret (and the
         # Deployment stays readable in previews).
         checksum = pulumi.Output.unsecret(
-            secret_data.apply(
-                lambda s: hashlib.sha256(
-                    json.dumps({"config": config_data, "secret": s}, sort_keys=True).encode()
+            pulumi.Output.all(config_data, secret_data).apply(
+                lambda v: hashlib.sha256(
+                    json.dumps({"config": v[0], "secret": v[1]}, sort_keys=True).encode()
                 ).hexdigest()
             )
         )
@@ -308,6 +372,8 @@ class App(pulumi.ComponentResource):
             "seccomp_profile": {"type": "RuntimeDefault"},
         }
         env_from = [{"config_map_ref": {"name": cm_name}}, {"secret_ref": {"name": secret_name}}]
+        if migration_secret is None:
+            migrate_env_from, migrate_inputs = env_from, [config_map, secret]
         resources = {
             "requests": {"cpu": args.cpu_request, "memory": args.memory_request},
             "limits": {"cpu": args.cpu_limit, "memory": args.memory_limit},
@@ -335,7 +401,13 @@ class App(pulumi.ComponentResource):
                         {
                             "from": [{"ip_block": {"cidr": c}} for c in args.load_balancer_source_cidrs],
                             "ports": [{"protocol": "TCP", "port": PORT}],
-                        }
+                        },
+                        # Prometheus, from its namespace, on the metrics listener only.
+                        {
+                            "from": [{"namespace_selector": {"match_labels": {
+                                "kubernetes.io/metadata.name": args.metrics_namespace}}}],
+                            "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                        },
                     ],
                 },
                 opts=k8s_opts,
@@ -403,7 +475,8 @@ class App(pulumi.ComponentResource):
                                 # Inside the Job's deadline, with room for the pod to start.
                                 "env": [{"name": "MIGRATE_CONNECT_TIMEOUT",
                                          "value": str(MIGRATE_CONNECT_TIMEOUT_SECONDS)}],
-                                "env_from": env_from,
+                                # The schema owner's DSN alone (not the app's settings and secrets).
+                                "env_from": migrate_env_from,
                                 "resources": resources,
                                 "security_context": container_security,
                                 "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
@@ -416,7 +489,7 @@ class App(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.provider,
-                depends_on=[config_map, secret, sa, *policies, *args.wait_for],
+                depends_on=[*migrate_inputs, sa, *policies, *args.wait_for],
                 # Beyond the Job's own deadline, so Kubernetes' verdict (not the await) decides.
                 custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
             ),
@@ -436,7 +509,12 @@ class App(pulumi.ComponentResource):
                 "template": {
                     "metadata": {
                         "labels": labels,
-                        "annotations": {"berth.dev/config-checksum": checksum},
+                        "annotations": {
+                            "berth.dev/config-checksum": checksum,
+                            # Where the cluster's Prometheus scrapes (the metrics listener).
+                            "prometheus.io/scrape": "true",
+                            "prometheus.io/port": str(METRICS_PORT),
+                        },
                     },
                     "spec": {
                         "service_account_name": APP_NAME,
@@ -465,7 +543,9 @@ class App(pulumi.ComponentResource):
                                 "image": args.image,
                                 "image_pull_policy": "Always",
                                 "command": ["python", "-m", "shipments.server"],
-                                "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"}],
+                                # The Service exposes "http" only; "metrics" is for the monitoring namespace.
+                                "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"},
+                                          {"name": "metrics", "container_port": METRICS_PORT, "protocol": "TCP"}],
                                 "env_from": env_from,
                                 "resources": resources,
                                 "security_context": container_security,
@@ -490,7 +570,8 @@ class App(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.provider,
-                depends_on=[migrations, *policies],
+                # Pods get AWS credentials only if the association exists when they start.
+                depends_on=[migrations, *policies, pod_identity],
                 # The HPA owns the replica count once the Deployment exists.
                 ignore_changes=["spec.replicas"],
             ),
@@ -535,8 +616,9 @@ class App(pulumi.ComponentResource):
         certificate_arn = self._origin_certificate(name, args) if args.origin_domain else None
         tls = certificate_arn is not None
         lb_annotations: dict[str, Any] = {
+            # EKS's in-tree controller makes internet-facing NLBs unless marked internal (the
+            # `aws-load-balancer-scheme` annotation belongs to the AWS Load Balancer Controller).
             "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-            "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
             "service.beta.kubernetes.io/aws-load-balancer-backend-protocol": "tcp",
             "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
             "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "http",
@@ -565,7 +647,10 @@ class App(pulumi.ComponentResource):
                            "protocol": "TCP"}],
                 "external_traffic_policy": "Cluster",
             },
-            opts=k8s_opts,
+            # pulumi-kubernetes reports a Service created only once its endpoints target ready pods
+            # (and, for a LoadBalancer, it has an address), waiting 10 minutes at most: created
+            # before the Deployment, it would time out while the database tier is still coming up.
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[deployment]),
         )
         self.service_name = service.metadata.apply(_name)
         self.load_balancer_hostname = service.status.apply(_hostname)
@@ -591,39 +676,12 @@ class App(pulumi.ComponentResource):
         )
 
     def _origin_certificate(self, name: str, args: AppArgs) -> pulumi.Output[str]:
-        """An ACM certificate for the origin name, DNS-validated in the zone (the App's region)."""
-        region_kw = {"region": args.region} if args.region else {}
-        cert = aws.acm.Certificate(
-            f"{name}-origin-cert",
-            domain_name=args.origin_domain,
-            validation_method="DNS",
-            key_algorithm="RSA_2048",
-            tags={**args.tags, "Name": f"{name}-origin"},
-            opts=pulumi.ResourceOptions(parent=self),
-            **region_kw,
-        )
-        option = cert.domain_validation_options[0]
-        record = aws.route53.Record(
-            f"{name}-origin-cert-validation",
-            zone_id=args.hosted_zone_id,
-            name=option.resource_record_name,
-            type=option.resource_record_type,
-            records=[option.resource_record_value],
-            ttl=60,
-            # A re-created certificate for the same name gets the same validation record.
-            allow_overwrite=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        # Waits until ACM has seen the record and issued the certificate: the NLB's listener
-        # refuses a certificate that is not issued yet.
-        validation = aws.acm.CertificateValidation(
-            f"{name}-origin-cert-issued",
-            certificate_arn=cert.arn,
-            validation_record_fqdns=[record.fqdn],
-            opts=pulumi.ResourceOptions(parent=self),
-            **region_kw,
-        )
-        return validation.certificate_arn
+        """An ACM certificate for the origin name, DNS-validated in the zone (the App's region). The
+        NLB's listener refuses a certificate that is not issued yet: the ARN resolves only then."""
+        assert args.origin_domain is not None
+        return dns_validated_certificate(f"{name}-origin-cert", domain=args.origin_domain,
+                                         zone_id=args.hosted_zone_id, parent=self, region=args.region,
+                                         tags={**args.tags, "Name": f"{name}-origin"})
 
     def _origin_record(self, name: str, args: AppArgs, lb_hostname: pulumi.Output[str]) -> pulumi.Output[str]:
         """The origin name pointing at the NLB (a CNAME: the NLB's own zone id is not ours to read)."""

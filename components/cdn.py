@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
 from components import kms
+from components.certificates import dns_validated_certificate
 
 # CloudFront only accepts certificates and CLOUDFRONT-scope web ACLs from us-east-1.
 EDGE_REGION = "us-east-1"
@@ -31,7 +32,19 @@ READ_METHODS = ["GET", "HEAD"]
 # AWS managed policies, looked up by name (their ids are the same in every account).
 CACHING_OPTIMIZED = "Managed-CachingOptimized"
 CACHING_DISABLED = "Managed-CachingDisabled"
-ALL_VIEWER_EXCEPT_HOST = "Managed-AllViewerExceptHostHeader"
+# Written by the viewer-request function below (the address CloudFront saw, never the client's).
+VIEWER_ADDRESS_HEADER = "X-Viewer-Address"
+VIEWER_ADDRESS_FUNCTION = """\
+function handler(event) {
+  // Overwrite whatever the client sent: only CloudFront's view of the connection counts.
+  event.request.headers['x-viewer-address'] = { value: event.viewer.ip };
+  return event.request;
+}
+"""
+S3_ACCESS_LOG_PREFIX = "s3-access/assets/"
+# CloudFront-scope web ACLs inspect at most 64 KB of a body (request_body inspection limit).
+WAF_MAX_BODY_INSPECTION = 65536
+WAF_BODY_LIMITS = {16384: "KB_16", 32768: "KB_32", 49152: "KB_48", 65536: "KB_64"}
 
 
 @dataclass
@@ -47,6 +60,15 @@ class CdnArgs:
     waf: bool = True
     # Requests per 5 minutes per client IP before the WAF blocks it.
     waf_rate_limit: int = 2000
+    # The largest request body the app accepts (its MAX_BODY_BYTES): the WAF blocks only what
+    # the app would refuse anyway, instead of the managed rule set's 8 KB (which would turn
+    # valid writes into 403s). One number, passed to both.
+    max_body_bytes: int = 65536
+    # Managed rule groups on top of the common rule set (prod): known bad inputs (Log4j, Java
+    # deserialization...) and anonymous sources (Tor, proxies). The hosting-provider list is
+    # counted, not blocked: B2B clients call the API from cloud servers.
+    waf_extra_rule_groups: bool = False
+    waf_log_retention_days: int = 90
     # Default TTL of GET /api/shipments* when the app sends no Cache-Control; 0 = never cache.
     api_cache_ttl_seconds: int = 5
     # Upper bound on what the app's Cache-Control may ask for on those routes.
@@ -65,6 +87,11 @@ class CdnArgs:
     origin_secret: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
+        if self.waf and self.max_body_bytes > WAF_MAX_BODY_INSPECTION:
+            raise ValueError(
+                f"max_body_bytes ({self.max_body_bytes}) exceeds what the WAF can inspect in front of CloudFront "
+                f"({WAF_MAX_BODY_INSPECTION} bytes): bodies past that would be blocked unread"
+            )
         if not 100 <= self.waf_rate_limit <= 2_000_000_000:
             raise ValueError(f"waf_rate_limit must be between 100 and 2000000000, got {self.waf_rate_limit}")
         if self.api_cache_ttl_seconds < 0 or self.api_cache_max_ttl_seconds < self.api_cache_ttl_seconds:
@@ -184,14 +211,6 @@ class Cdn(pulumi.ComponentResource):
             opts=child,
             **region_kw,
         )
-        aws.s3.BucketPolicy(
-            f"{name}-cdn-logs-policy",
-            bucket=logs.id,
-            policy=logs.arn.apply(lambda arn: json.dumps(
-                {"Version": "2012-10-17", "Statement": [_deny_insecure_transport(arn)]})),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_pab]),
-            **region_kw,
-        )
         self.log_bucket_name = logs.bucket
 
         # ---- static assets bucket ----------------------------------------------------------
@@ -244,6 +263,40 @@ class Cdn(pulumi.ComponentResource):
         self.assets_bucket_name = assets.bucket
         self.assets_bucket_arn = assets.arn
 
+        # Server access logs of the assets bucket (who read or changed what, beyond CloudFront's
+        # own logs: direct API calls, replication, lifecycle) into the log bucket, delivered by
+        # the S3 logging service under a bucket policy scoped to this source bucket and account.
+        logs_policy = aws.s3.BucketPolicy(
+            f"{name}-cdn-logs-policy",
+            bucket=logs.id,
+            policy=pulumi.Output.all(logs.arn, assets.arn).apply(lambda a: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "S3ServerAccessLogs",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": f"{a[0]}/{S3_ACCESS_LOG_PREFIX}*",
+                        "Condition": {"ArnLike": {"aws:SourceArn": a[1]},
+                                      "StringEquals": {"aws:SourceAccount": account}},
+                    },
+                    _deny_insecure_transport(a[0]),
+                ],
+            })),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_pab]),
+            **region_kw,
+        )
+        aws.s3.BucketLogging(
+            f"{name}-assets-logging",
+            bucket=assets.id,
+            target_bucket=logs.id,
+            target_prefix=S3_ACCESS_LOG_PREFIX,
+            # S3 refuses to turn logging on until the target lets the logging service write.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_policy]),
+            **region_kw,
+        )
+
         # ---- edge security: response headers, WAF, certificate -----------------------------
         headers = aws.cloudfront.ResponseHeadersPolicy(
             f"{name}-security-headers",
@@ -270,7 +323,7 @@ class Cdn(pulumi.ComponentResource):
 
         web_acl: aws.wafv2.WebAcl | None = None
         if args.waf:
-            web_acl = self._web_acl(name, args, named("waf"))
+            web_acl = self._web_acl(name, args, named("waf"), partition, account)
         self.web_acl_arn = web_acl.arn if web_acl else None
 
         certificate_arn: pulumi.Output[str] | None = None
@@ -281,9 +334,37 @@ class Cdn(pulumi.ComponentResource):
         # ---- cache and origin request policies ---------------------------------------------
         caching_optimized = aws.cloudfront.get_cache_policy(name=CACHING_OPTIMIZED, opts=invoke_opts).id
         caching_disabled = aws.cloudfront.get_cache_policy(name=CACHING_DISABLED, opts=invoke_opts).id
-        all_viewer_except_host = aws.cloudfront.get_origin_request_policy(
-            name=ALL_VIEWER_EXCEPT_HOST, opts=invoke_opts
-        ).id
+        # The app keys its per-IP limits on the viewer's address. CloudFront vouches for it in
+        # `CloudFront-Viewer-Address`, but an origin request policy can add CloudFront's headers
+        # only next to *every* viewer header (Host included: CloudFront would then check the
+        # origin's certificate against the viewer's Host and fail) or in a whitelist (which may
+        # not carry Authorization). So a viewer-request function writes the address into
+        # VIEWER_ADDRESS_HEADER, overwriting whatever the client sent, and the app trusts it only
+        # on requests that also carry the origin secret.
+        viewer_address = aws.cloudfront.Function(
+            f"{name}-viewer-address",
+            name=f"{name}-viewer-address",
+            runtime="cloudfront-js-2.0",
+            comment=f"{name}: the viewer's address, as CloudFront saw it, for the app's per-IP limits",
+            code=VIEWER_ADDRESS_FUNCTION,
+            publish=True,
+            tags=named("viewer-address"),
+            opts=child,
+        )
+        # Every viewer header but Host (the origin's certificate is for the origin's own name).
+        app_request = aws.cloudfront.OriginRequestPolicy(
+            f"{name}-app-request",
+            name=f"{name}-app-request",
+            comment=f"{name}: viewer headers except Host (the origin is verified by its own name), query strings",
+            cookies_config=aws.cloudfront.OriginRequestPolicyCookiesConfigArgs(cookie_behavior="none"),
+            headers_config=aws.cloudfront.OriginRequestPolicyHeadersConfigArgs(
+                header_behavior="allExcept",
+                headers=aws.cloudfront.OriginRequestPolicyHeadersConfigHeadersArgs(items=["Host"]),
+            ),
+            query_strings_config=aws.cloudfront.OriginRequestPolicyQueryStringsConfigArgs(query_string_behavior="all"),
+            opts=child,
+        )
+        all_viewer_except_host = app_request.id
         api_cache: aws.cloudfront.CachePolicy | None = None
         if args.api_cache_ttl_seconds > 0:
             api_cache = aws.cloudfront.CachePolicy(
@@ -327,8 +408,8 @@ class Cdn(pulumi.ComponentResource):
         )
 
         def behaviour(path: str | None, origin: str, cache_policy: pulumi.Input[str], *,
-                      methods: list[str], origin_request_policy: str | None) -> dict:
-            spec = dict(
+                      methods: list[str], origin_request_policy: pulumi.Input[str] | None) -> dict:
+            spec: dict[str, Any] = dict(
                 target_origin_id=origin,
                 viewer_protocol_policy="redirect-to-https",
                 allowed_methods=methods,
@@ -340,6 +421,8 @@ class Cdn(pulumi.ComponentResource):
             )
             if path is not None:
                 spec["path_pattern"] = path
+            if origin == "app":
+                spec["function_associations"] = [{"event_type": "viewer-request", "function_arn": viewer_address.arn}]
             return spec
 
         ordered = [
@@ -358,11 +441,11 @@ class Cdn(pulumi.ComponentResource):
                 minimum_protocol_version="TLSv1.2_2021",
             )
         else:
-            # The *.cloudfront.net certificate: CloudFront ignores minimum_protocol_version here
-            # (it accepts TLSv1 for that name); set anyway so the intent survives a domain change.
+            # The *.cloudfront.net certificate: CloudFront stores TLSv1 whatever is sent (it accepts
+            # TLSv1 for that name), so anything else reads back as a change on every update.
             viewer_certificate = aws.cloudfront.DistributionViewerCertificateArgs(
                 cloudfront_default_certificate=True,
-                minimum_protocol_version="TLSv1.2_2021",
+                minimum_protocol_version="TLSv1",
             )
 
         distribution = aws.cloudfront.Distribution(
@@ -536,82 +619,129 @@ class Cdn(pulumi.ComponentResource):
             **region_kw,
         )
 
-    def _web_acl(self, name: str, args: CdnArgs, tags: dict[str, str]) -> aws.wafv2.WebAcl:
-        def visibility(metric: str) -> dict:
+    def _web_acl(self, name: str, args: CdnArgs, tags: dict[str, str], partition: str,
+                 account: str) -> aws.wafv2.WebAcl:
+        def visibility(metric: str) -> dict[str, Any]:
             return dict(cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True)
 
+        def managed(rule_name: str, priority: int, group: str, metric_suffix: str,
+                    count: list[str] | None = None) -> dict[str, Any]:
+            statement: dict[str, Any] = {"name": group, "vendor_name": "AWS"}
+            if count:
+                statement["rule_action_overrides"] = [{"name": r, "action_to_use": {"count": {}}} for r in count]
+            return {"name": rule_name, "priority": priority, "override_action": {"none": {}},
+                    "statement": {"managed_rule_group_statement": statement},
+                    "visibility_config": visibility(f"{metric}{metric_suffix}")}
+
         metric = name.replace("-", "")
-        return aws.wafv2.WebAcl(
+        rules: list[dict[str, Any]] = [
+            # First, and cheap: a flooding client is blocked before any managed rule runs.
+            {"name": "rate-limit-per-ip", "priority": 0, "action": {"block": {}},
+             "statement": {"rate_based_statement": {"limit": args.waf_rate_limit, "aggregate_key_type": "IP"}},
+             "visibility_config": visibility(f"{metric}RateLimit")},
+            # The common rule set blocks bodies over 8 KB (SizeRestrictions_BODY); the app takes up to
+            # max_body_bytes, so that one rule only counts and the next rule enforces the app's limit.
+            # NoUserAgent_HEADER is counted too: API clients (B2B integrations, curl in scripts)
+            # often send none, and the app does not care.
+            managed("aws-common-rule-set", 1, "AWSManagedRulesCommonRuleSet", "Common",
+                    count=["SizeRestrictions_BODY", "NoUserAgent_HEADER"]),
+            {"name": "body-larger-than-the-app-accepts", "priority": 2, "action": {"block": {}},
+             "statement": {"size_constraint_statement": {
+                 "comparison_operator": "GT", "size": args.max_body_bytes,
+                 # Bodies past the inspection limit (set to cover max_body_bytes below) match.
+                 "field_to_match": {"body": {"oversize_handling": "MATCH"}},
+                 "text_transformations": [{"priority": 0, "type": "NONE"}]}},
+             "visibility_config": visibility(f"{metric}BodySize")},
+        ]
+        if args.waf_extra_rule_groups:
+            rules.append(managed("aws-known-bad-inputs", 3, "AWSManagedRulesKnownBadInputsRuleSet", "BadInputs"))
+            # Tor exits and anonymising proxies are blocked; hosting providers only counted: the
+            # API's B2B clients call it from their own cloud servers.
+            rules.append(managed("aws-anonymous-ip", 4, "AWSManagedRulesAnonymousIpList", "AnonymousIp",
+                                 count=["HostingProviderIPList"]))
+        inspection = min(limit for limit in WAF_BODY_LIMITS if limit >= args.max_body_bytes)
+        acl = aws.wafv2.WebAcl(
             f"{name}-waf",
             name=f"{name}-cdn",
-            description=f"{name}: per-IP rate limit and AWS common rule set in front of CloudFront",
+            description=f"{name}: per-IP rate limit, AWS managed rules and the app's body limit in front of "
+                        f"CloudFront",
             scope="CLOUDFRONT",
             region=EDGE_REGION,
-            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
-            rules=[
-                # First, and cheap: a flooding client is blocked before any managed rule runs.
-                aws.wafv2.WebAclRuleArgs(
-                    name="rate-limit-per-ip",
-                    priority=0,
-                    action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
-                    statement=aws.wafv2.WebAclRuleStatementArgs(
-                        rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
-                            limit=args.waf_rate_limit, aggregate_key_type="IP"
-                        )
-                    ),
-                    visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(**visibility(f"{metric}RateLimit")),
-                ),
-                aws.wafv2.WebAclRuleArgs(
-                    name="aws-common-rule-set",
-                    priority=1,
-                    override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
-                        none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
-                    ),
-                    statement=aws.wafv2.WebAclRuleStatementArgs(
-                        managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
-                            name="AWSManagedRulesCommonRuleSet", vendor_name="AWS"
-                        )
-                    ),
-                    visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(**visibility(f"{metric}Common")),
-                ),
-            ],
-            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(**visibility(metric)),
+            default_action={"allow": {}},
+            rules=rules,  # type: ignore[arg-type]
+            # How much of a body the WAF reads: at least what the app accepts (KB_16 is free, more costs).
+            association_config=aws.wafv2.WebAclAssociationConfigArgs(request_bodies=[
+                aws.wafv2.WebAclAssociationConfigRequestBodyArgs(
+                    cloudfront=aws.wafv2.WebAclAssociationConfigRequestBodyCloudfrontArgs(
+                        default_size_inspection_limit=WAF_BODY_LIMITS[inspection]))]),
+            visibility_config=visibility(metric),  # type: ignore[arg-type]
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._waf_logging(name, args, acl, tags, partition, account)
+        return acl
+
+    def _waf_logging(self, name: str, args: CdnArgs, acl: aws.wafv2.WebAcl, tags: dict[str, str],
+                     partition: str, account: str) -> None:
+        """Every request the WAF judged, to a KMS-encrypted log group in us-east-1 (the name must
+        start with aws-waf-logs-), API keys redacted."""
+        group_name = f"aws-waf-logs-{name}"
+        key = aws.kms.Key(
+            f"{name}-waf-logs-key",
+            description=f"{name} WAF logs",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=kms.key_policy(kms.account_admin(partition, account),
+                                  kms.logs_for_group(partition, EDGE_REGION, account, group_name)),
+            tags={**tags, "Name": f"{name}-waf-logs-key"},
+            region=EDGE_REGION,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-waf-logs",
+            name=group_name,
+            retention_in_days=args.waf_log_retention_days,
+            kms_key_id=key.arn,
+            tags={**tags, "Name": group_name},
+            region=EDGE_REGION,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Our own narrow resource policy: otherwise WAF grows the account-wide AWSWAF-LOGS policy,
+        # which fails once it passes its size limit (the provider's documented warning).
+        policy = aws.cloudwatch.LogResourcePolicy(
+            f"{name}-waf-logs-delivery",
+            policy_name=f"{name}-waf-logs",
+            policy_document=group.arn.apply(lambda arn: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "WafLogDelivery",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"{arn}:*",
+                    "Condition": {
+                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:logs:{EDGE_REGION}:{account}:*"},
+                        "StringEquals": {"aws:SourceAccount": account},
+                    },
+                }],
+            })),
+            region=EDGE_REGION,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logging",
+            resource_arn=acl.arn,
+            log_destination_configs=[group.arn],
+            # API keys travel in Authorization: they never reach the logs.
+            redacted_fields=[{"single_header": {"name": "authorization"}}],  # type: ignore[list-item]
+            region=EDGE_REGION,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
 
     def _certificate(self, name: str, args: CdnArgs, tags: dict[str, str]) -> pulumi.Output[str]:
-        cert = aws.acm.Certificate(
-            f"{name}-cert",
-            domain_name=args.domain,
-            validation_method="DNS",
-            key_algorithm="RSA_2048",
-            region=EDGE_REGION,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        fqdns: list[pulumi.Output[str]] | None = None
-        if args.hosted_zone_id:
-            option = cert.domain_validation_options[0]
-            record = aws.route53.Record(
-                f"{name}-cert-validation-record",
-                zone_id=args.hosted_zone_id,
-                name=option.resource_record_name,
-                type=option.resource_record_type,
-                records=[option.resource_record_value],
-                ttl=60,
-                allow_overwrite=True,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            fqdns = [record.fqdn]
-        validation = aws.acm.CertificateValidation(
-            f"{name}-cert-validation",
-            certificate_arn=cert.arn,
-            validation_record_fqdns=fqdns,
-            region=EDGE_REGION,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return validation.certificate_arn
+        assert args.domain is not None
+        return dns_validated_certificate(f"{name}-cert", domain=args.domain, zone_id=args.hosted_zone_id,
+                                         parent=self, region=EDGE_REGION, tags=tags)
 
 
 def _deny_insecure_transport(bucket_arn: str) -> dict:

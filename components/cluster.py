@@ -5,8 +5,10 @@ the private subnets with a private endpoint (public access only from listed CIDR
 Kubernetes secrets envelope-encrypted with a customer KMS key, control-plane logs in an
 encrypted log group, authentication by EKS access entries (API mode), one managed node
 group behind a hardened launch template (IMDSv2 only, encrypted gp3 root volume, a node
-security group the data tiers admit), the core add-ons, and a `pulumi_kubernetes.Provider`
-whose kubeconfig is built from the cluster's outputs (`aws eks get-token`).
+security group the data tiers admit), the core add-ons, metrics-server (the EKS community
+add-on) for the HPAs, the Cluster Autoscaler moving the node group between its bounds
+(components/autoscaler.py), and a `pulumi_kubernetes.Provider` whose kubeconfig is built from
+the cluster's outputs (`aws eks get-token`).
 
 With `existing_kubeconfig`, no cluster is created: the provider comes from that kubeconfig
 and the component only creates the workload namespace.
@@ -24,6 +26,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import kms
+from components.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 
 # The workload namespace every app-side component deploys into.
 NAMESPACE = "shipments"
@@ -32,6 +35,8 @@ LOG_TYPES = ["api", "audit", "authenticator"]
 # installed before the node group; the rest need nodes to schedule onto.
 ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 ADDONS_AFTER_NODES = ("coredns", "aws-ebs-csi-driver")
+# The resource metrics API (metrics.k8s.io) the HPAs read; EKS does not install it by itself.
+METRICS_SERVER = "metrics-server"
 _GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
 
 
@@ -52,6 +57,9 @@ class ClusterArgs:
     # IAM roles granted cluster-admin through access entries.
     admin_role_arns: list[str] = field(default_factory=list)
     deletion_protection: bool = True
+    # The Cluster Autoscaler's image (its minor is the cluster's), digest-pinned where required.
+    autoscaler_image: str = "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.1"
+    require_digest: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
     # Use an existing cluster: its kubeconfig (a secret), name and node security group.
@@ -72,6 +80,8 @@ class ClusterArgs:
                              f"{self.node_max}")
         if "0.0.0.0/0" in self.public_access_cidrs:
             raise ValueError("public_access_cidrs must not contain 0.0.0.0/0")
+        if self.require_digest and "@sha256:" not in self.autoscaler_image:
+            raise ValueError(f"autoscaler_image {self.autoscaler_image!r} must be pinned by digest in this environment")
         arches = {ami_type(t) for t in self.instance_types}
         if len(arches) != 1:
             raise ValueError(f"instance_types mix CPU architectures: {self.instance_types}")
@@ -456,7 +466,11 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[*node_attachments, *before],
-                # The cluster autoscaler owns the desired size once the group exists.
+                # The Cluster Autoscaler owns the desired size once the group exists: without
+                # this every `up` would put it back to node_desired and undo a scale-out. The
+                # bounds stay ours (min/max below are what the autoscaler moves within). On a
+                # real update, raising node_min above the current desired size is refused by
+                # EKS (desired must lie within min..max): raise node_desired with it.
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
             **region_kw,
@@ -482,6 +496,15 @@ class Cluster(pulumi.ComponentResource):
             ),
         ]
 
+        # metrics-server as the EKS community add-on rather than a pinned upstream manifest: AWS
+        # builds and scans its image (ECR, per region), EKS picks the version that matches the
+        # cluster and upgrades it with the cluster, and it runs 2 replicas by default (what
+        # components.capacity counts). It needs nodes (ordered after the node group, like
+        # coredns) but nothing waits for it: an HPA created before the metrics API answers
+        # reports "unknown" until it does, so it stays off the provider's (the workloads')
+        # critical path on a first deploy. Removing it (destroy) only pauses the HPAs.
+        self.metrics_server = addon(METRICS_SERVER, [node_group])
+
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority.data).apply(
                 lambda v: kubeconfig(v[0], v[1], v[2], region)
@@ -495,4 +518,24 @@ class Cluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             # Workloads wait for schedulable nodes and cluster DNS.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group, *after]),
+        )
+
+        # On destroy the autoscaler goes before the node group (it depends on it through the
+        # provider), so nothing resizes the group while EKS deletes it.
+        self.autoscaler = ClusterAutoscaler(
+            f"{name}-cluster-autoscaler",
+            ClusterAutoscalerArgs(
+                provider=self.provider,
+                cluster_name=cluster.name,
+                node_group_name=node_group.node_group_name,
+                region=region,
+                account=account,
+                partition=partition,
+                image=args.autoscaler_image,
+                require_digest=args.require_digest,
+                max_nodes=args.node_max,
+                depends_on=[node_group],
+                tags=args.tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -11,6 +11,15 @@ its own KMS key and parameter group there.
 Instead of starting empty, the primary can come from a restore source (disaster
 recovery): a DB snapshot, a point in time of a source instance, or an existing replica
 that is adopted and promoted (see `_adopt_promoted_replica_opts`).
+
+The master user's password is RDS's to manage (`manage_master_user_password`): RDS keeps it
+in a Secrets Manager secret of its own, encrypted with this component's key, and rotates it
+(every 7 days by default); Pulumi never knows it, so it is in no state file, Kubernetes
+object or pod environment. `master_user_secret_arn` names the secret: the database bootstrap
+Job (components/database_roles.py) reads it with an IAM role of its own to create the roles
+the app and the migrations log in as. A restore gets a fresh managed secret too (the
+provider applies it with a modify right after the restore call), so a restored database's
+master password is never the source's.
 """
 
 from __future__ import annotations
@@ -18,10 +27,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components import kms
 from components.security import admit_from_groups
@@ -140,7 +149,8 @@ class Database(pulumi.ComponentResource):
     replica_addresses: list[pulumi.Output[str]]
     cross_region_replica_identifier: pulumi.Output[str] | None
     master_username: str
-    master_password: pulumi.Output[str]
+    master_user_secret_arn: pulumi.Output[str]
+    master_user_secret_kms_key_arn: pulumi.Output[str] | None
     database_name: str
     security_group_id: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
@@ -275,15 +285,6 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
 
-        password = random.RandomPassword(
-            f"{name}-master-password",
-            length=32,
-            # Letters and digits only: the password ends up in URLs and PgBouncer's userlist.
-            special=False,
-            opts=child,
-        )
-        self.master_password = pulumi.Output.secret(password.result)
-
         identifier = f"{name}-primary"
         common = dict(
             instance_class=s.instance_class,
@@ -319,7 +320,11 @@ class Database(pulumi.ComponentResource):
             storage_encrypted=True,
             kms_key_id=key.arn,
             performance_insights_kms_key_id=key.arn,
-            password=password.result,
+            # RDS keeps the master password in Secrets Manager (encrypted with our key) and rotates it;
+            # it never passes through Pulumi. On a restore the provider turns this on right after the
+            # restore call (ModifyDBInstance), so the restored instance gets a secret of its own.
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=key.arn,
             backup_retention_period=s.backup_retention_days,
             backup_window=s.backup_window,
             delete_automated_backups=not args.protect,  # a protected primary keeps its backups past deletion
@@ -328,16 +333,20 @@ class Database(pulumi.ComponentResource):
             final_snapshot_identifier=None if s.skip_final_snapshot else f"{identifier}-final",
             tags=named("db-primary"),
         )
+        # The provider's 40-minute create timeout is short for a Multi-AZ instance on a busy day;
+        # a timed-out create leaves the resource tainted and replaced on the next update.
         primary_opts = pulumi.ResourceOptions(
-            parent=self, protect=args.protect, depends_on=[monitoring_policy]
+            parent=self, protect=args.protect, depends_on=[monitoring_policy],
+            custom_timeouts=pulumi.CustomTimeouts(create="90m", update="90m"),
         )
         restore = s.restore
         if restore is None:
             primary_kw.update(db_name=DATABASE_NAME, username=MASTER_USERNAME)
         elif restore.kind in ("snapshot", "pitr"):
             if restore.kind == "snapshot":
-                # The snapshot brings the database, its name and master user; the password is
-                # reset to ours right after the restore, so PgBouncer's userlist stays valid.
+                # The snapshot brings the database, its name, its master user and the roles the
+                # source's bootstrap created; the master password becomes RDS-managed (a new secret)
+                # and the bootstrap Job sets this stack's role passwords again.
                 primary_kw["snapshot_identifier"] = restore.snapshot_identifier
             else:
                 primary_kw["restore_to_point_in_time"] = restore_to_point_in_time(restore, args.region)
@@ -353,12 +362,23 @@ class Database(pulumi.ComponentResource):
             primary_kw["final_snapshot_identifier"] = (
                 None if s.skip_final_snapshot else f"{identifier}-final"
             )
-            primary_opts = pulumi.ResourceOptions.merge(primary_opts, _adopt_promoted_replica_opts(identifier))
+            # `berth dr rebuild` turned the managed password on when it promoted the replica, with
+            # the region's default Secrets Manager key (this stack's key did not exist yet): the
+            # import must find exactly that, and it stays so (_ADOPTED_FOR_GOOD).
+            del primary_kw["master_user_secret_kms_key_id"]
+            primary_opts = pulumi.ResourceOptions.merge(
+                primary_opts, _adopt_promoted_replica_opts(identifier, imported=restore.adopted))
         primary = aws.rds.Instance(f"{name}-primary", **common, **primary_kw, opts=primary_opts,  # type: ignore[arg-type]
                                    **region_kw)
         self.primary_identifier = primary.identifier
         self.primary_address = primary.address
         self.primary_arn = primary.arn
+        self.master_user_secret_arn = primary.master_user_secrets.apply(_secret_arn)
+        # The key the secret is encrypted with (None: the region's aws/secretsmanager key, which
+        # any principal allowed to read the secret may use through Secrets Manager).
+        self.master_user_secret_kms_key_arn = (
+            key.arn if "master_user_secret_kms_key_id" in primary_kw else None
+        )
 
         azs = list(args.availability_zones)
         replica_class = s.replica_instance_class or s.instance_class
@@ -383,7 +403,8 @@ class Database(pulumi.ComponentResource):
                     skip_final_snapshot=True,
                     deletion_protection=False,
                     tags=named(f"db-replica-{i + 1}"),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[monitoring_policy]),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[monitoring_policy],
+                                                custom_timeouts=pulumi.CustomTimeouts(create="90m")),
                     **region_kw,
                 )
             )
@@ -406,6 +427,7 @@ class Database(pulumi.ComponentResource):
                 "replicaAddresses": self.replica_addresses,
                 "crossRegionReplicaIdentifier": self.cross_region_replica_identifier,
                 "masterUsername": self.master_username,
+                "masterUserSecretArn": self.master_user_secret_arn,
                 "databaseName": self.database_name,
                 "securityGroupId": self.security_group_id,
                 "kmsKeyArn": self.kms_key_arn,
@@ -507,42 +529,81 @@ class Database(pulumi.ComponentResource):
             deletion_protection=s.deletion_protection,
             tags=named("db-dr-replica"),
             region=dr,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[monitoring_policy]),
+            # A cross-region replica first copies a snapshot across regions: often beyond the
+            # provider's 40-minute default for a database of any size.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[monitoring_policy],
+                                        custom_timeouts=pulumi.CustomTimeouts(create="180m")),
         )
         return replica.identifier
 
 
-def _adopt_promoted_replica_opts(identifier: str) -> pulumi.ResourceOptions:
+# What a promoted replica keeps from the lost region for good: its encryption, its database
+# and master user, its network placement (the recovery VPC, where the rebuilt cluster runs).
+_ADOPTED_FOR_GOOD = [
+    "replicateSourceDb",
+    "kmsKeyId",
+    "performanceInsightsKmsKeyId",
+    "storageEncrypted",
+    "dbSubnetGroupName",
+    "vpcSecurityGroupIds",
+    "username",
+    "dbName",
+    "engineVersion",
+    "masterUserSecretKmsKeyId",
+]
+# What differs only at the import: the replica was made by the source stack with its parameter
+# group, monitoring role, tags and no Multi-AZ; and the provider's importer sets the snapshot
+# settings it cannot read back (skip_final_snapshot true, delete_automated_backups true). Pulumi
+# refuses an import whose declared inputs differ, so the first `up` ignores them; the next one
+# (restore.adopted) applies this stack's values as ordinary modifications.
+_DIFFERS_AT_IMPORT = [
+    "parameterGroupName",
+    "monitoringRoleArn",
+    "multiAz",
+    "instanceClass",
+    "tags",
+    "tagsAll",
+    "skipFinalSnapshot",
+    "finalSnapshotIdentifier",
+    "deleteAutomatedBackups",
+    "backupWindow",
+    "maintenanceWindow",
+]
+
+
+def _adopt_promoted_replica_opts(identifier: str, *, imported: bool = False) -> pulumi.ResourceOptions:
     """Options that adopt an existing (cross-region) replica as this stack's primary.
 
     The real `pulumi up` of a DR stack: `berth dr rebuild` first promotes the replica
-    (`rds promote-read-replica`, the DR action itself), then this stack imports the now
-    standalone instance by identifier (`import_`) instead of creating one. Import requires
-    the declared state to match the existing one, so the properties a promoted replica
-    inherits from the lost region (its KMS keys, subnet group, master user) are ignored
-    rather than replaced; everything else converges on the next update. Its security groups
-    are kept too: the replica was made in the recovery VPC (the source stack's) with a group
-    that admits that VPC's range, and the rebuilt cluster runs in that same VPC. The master password
-    cannot be read back for the import's comparison, so it is ignored too: after promoting,
-    the rebuild resets it to this stack's `master_password` (`modify-db-instance
-    --master-user-password`), which PgBouncer's userlist carries. Offline, the RDS handler
-    does all three: promotes the existing replica, adopts it and sets the password.
+    (`rds promote-read-replica`, the DR action itself) and turns RDS's managed master password on
+    (`modify-db-instance --manage-master-user-password`: a new secret in the DR region, which the
+    bootstrap Job there reads; the replica's master password was the lost region's), then this
+    stack imports the now standalone instance by identifier (`import_`) instead of creating one.
+    Import requires the declared state to match the existing one, so the first `up` also ignores
+    what differs only then (`_DIFFERS_AT_IMPORT`); once imported (`restore.adopted`, which `berth
+    dr rebuild` writes after that first `up`), a second `up` converges those as ordinary updates,
+    and only what the promoted replica keeps for good stays ignored. Its security groups are
+    among those: the replica was made in the recovery VPC (the source stack's) with a group that
+    admits that VPC's range, and the rebuilt cluster runs in that same VPC; so is the managed
+    secret's key (the region's default: this stack's key did not exist when it was made).
+    Offline, `berth dr rebuild` and the RDS handler do the same: promote, manage the password, adopt.
     """
-    return pulumi.ResourceOptions(
-        import_=identifier,
-        ignore_changes=[
-            "replicateSourceDb",
-            "kmsKeyId",
-            "performanceInsightsKmsKeyId",
-            "storageEncrypted",
-            "dbSubnetGroupName",
-            "vpcSecurityGroupIds",
-            "username",
-            "dbName",
-            "engineVersion",
-            "password",
-        ],
-    )
+    if imported:
+        return pulumi.ResourceOptions(ignore_changes=list(_ADOPTED_FOR_GOOD))
+    return pulumi.ResourceOptions(import_=identifier, ignore_changes=[*_ADOPTED_FOR_GOOD, *_DIFFERS_AT_IMPORT])
+
+
+def _secret_arn(secrets: Any) -> str:
+    """The ARN of RDS's managed master secret, from the instance's masterUserSecrets output (typed
+    output objects, or dicts with the Python names, as the SDK hands them over)."""
+    for secret in secrets or []:
+        if isinstance(secret, dict):
+            arn = secret.get("secret_arn") or secret.get("secretArn")
+        else:
+            arn = getattr(secret, "secret_arn", None)
+        if arn:
+            return str(arn)
+    return ""
 
 
 def _account_key_policy(partition: str, account_id: str) -> str:

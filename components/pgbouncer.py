@@ -1,8 +1,11 @@
 """Components room: PgBouncer on Kubernetes, the connection pooler in front of RDS.
 
-Two pooled databases: `shipments` (read-write, the primary) and `shipments_ro` (read-only,
-the replicas, one `host=` list that PgBouncer balances over). Transaction pooling, TLS to
-RDS with full certificate verification, a userlist Secret, a Prometheus exporter sidecar
+Three pooled databases: `shipments` (read-write, the primary) and `shipments_ro` (read-only,
+the replicas, one `host=` list that PgBouncer balances over) for the app's role, and
+`shipments_migrate` (the primary, two connections) for the schema owner's migrations; the hba
+file admits each role to its own names only, and nobody else (the RDS master user is not in
+the userlist). Transaction pooling, TLS to RDS with full certificate verification, a userlist
+Secret, a Prometheus exporter sidecar
 that reads PgBouncer's admin console over loopback, and the operational shape of a
 production pooler: spread over zones, a disruption budget, TCP probes, a draining preStop,
 a hardened pod, a config checksum that rolls the pods, and a NetworkPolicy that admits
@@ -23,6 +26,8 @@ import pulumi_random as random
 from components.pgbouncer_config import (
     CA_FILE,
     CONFIG_DIR,
+    MIGRATE_DATABASE,
+    MIGRATE_POOL_SIZE,
     PORT,
     RO_DATABASE,
     RW_DATABASE,
@@ -43,6 +48,12 @@ NAME = "pgbouncer"
 RDS_GLOBAL_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 # High, fixed ids (checkov CKV_K8S_40): the images run as any non-root uid.
 UID = 10001
+# Requests of the pooler and its sidecars: the Deployment below and the capacity check
+# (stacks/config.py) read the same figures.
+CPU_REQUEST = "100m"
+MEMORY_REQUEST = "64Mi"
+EXPORTER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
+CA_FETCH_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}}
 
 
 @dataclass
@@ -50,8 +61,12 @@ class PgBouncerArgs:
     namespace: pulumi.Input[str]
     primary_address: pulumi.Input[str]
     replica_addresses: Sequence[pulumi.Input[str]]
-    master_username: str
-    master_password: pulumi.Input[str]
+    # The database roles it admits (components/database_roles.py): the app's (read-write and
+    # read-only names) and the schema owner's (the migrations' name). Never the master user.
+    app_username: str
+    app_password: pulumi.Input[str]
+    owner_username: str
+    owner_password: pulumi.Input[str]
     settings: PgBouncerSettings
     provider: k8s.Provider | None = None
     database_port: int = 5432
@@ -73,12 +88,15 @@ class PgBouncerArgs:
     # By name, not path: the image's PATH finds it wherever its packaging put it (CloudNativePG's
     # image: /usr/bin; Debian's package: /usr/sbin; a source build: /usr/local/bin).
     command: Sequence[str] = ("pgbouncer", f"{CONFIG_DIR}/pgbouncer.ini")
-    cpu_request: str = "100m"
+    cpu_request: str = CPU_REQUEST
     cpu_limit: str = "1"
-    memory_request: str = "64Mi"
+    memory_request: str = MEMORY_REQUEST
     memory_limit: str = "256Mi"
     termination_grace_seconds: int = 60
     labels: Mapping[str, str] = field(default_factory=dict)
+    # What must be done before the pods start: the Job that creates the roles (their passwords
+    # are in the userlist; a pod started earlier would log in with passwords not yet set).
+    wait_for: Sequence[pulumi.Resource] = ()
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -87,8 +105,9 @@ class PgBouncerArgs:
             if need > self.database_connection_limit:
                 raise ValueError(
                     f"PgBouncer needs {need} server connections ({s.replicas} pods x (default_pool_size "
-                    f"{s.default_pool_size} + read_only_pool_size {s.read_only_pool_size} + reserve_pool_size "
-                    f"{s.reserve_pool_size})) but the database allows {self.database_connection_limit}"
+                    f"{s.default_pool_size} + read_only_pool_size {s.read_only_pool_size} + 2 x reserve_pool_size "
+                    f"{s.reserve_pool_size} + the migrations' {MIGRATE_POOL_SIZE})) but the database allows "
+                    f"{self.database_connection_limit}"
                 )
 
 
@@ -117,6 +136,7 @@ class PgBouncer(pulumi.ComponentResource):
     port: int
     rw_database: str
     ro_database: str
+    migrate_database: str
     pod_labels: dict[str, str]
     server_connections: int
     max_client_connections: int
@@ -131,6 +151,7 @@ class PgBouncer(pulumi.ComponentResource):
         self.port = PORT
         self.rw_database = RW_DATABASE
         self.ro_database = RO_DATABASE
+        self.migrate_database = MIGRATE_DATABASE
         self.pod_labels = {
             "app.kubernetes.io/name": NAME,
             "app.kubernetes.io/instance": name,
@@ -149,7 +170,8 @@ class PgBouncer(pulumi.ComponentResource):
         ini = pulumi.Output.all(args.primary_address, *args.replica_addresses).apply(
             lambda hosts: render_ini(s, hosts[0], hosts[1:], port=args.database_port, dbname=args.database_name)
         )
-        config_data: dict[str, pulumi.Input[str]] = {"pgbouncer.ini": ini, "pgbouncer_hba.conf": render_hba()}
+        hba = render_hba(args.app_username, args.owner_username)
+        config_data: dict[str, pulumi.Input[str]] = {"pgbouncer.ini": ini, "pgbouncer_hba.conf": hba}
         if args.ca_bundle_pem is not None:
             config_data["rds-ca.pem"] = args.ca_bundle_pem
         config = k8s.core.v1.ConfigMap(
@@ -160,8 +182,10 @@ class PgBouncer(pulumi.ComponentResource):
             f"{name}-pgbouncer-stats-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         userlist = pulumi.Output.secret(
-            pulumi.Output.all(args.master_password, stats_password.result).apply(
-                lambda pw: render_userlist({args.master_username: pw[0], STATS_USER: pw[1]})
+            pulumi.Output.all(args.app_password, args.owner_password, stats_password.result).apply(
+                lambda pw: render_userlist(
+                    {args.app_username: pw[0], args.owner_username: pw[1], STATS_USER: pw[2]}
+                )
             )
         )
         secret = k8s.core.v1.Secret(
@@ -172,10 +196,10 @@ class PgBouncer(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
-        # Any change of the config or of a password rolls the pods (PgBouncer reads both at start).
+        # Any change of the config or of a password rolls the pods (PgBouncer reads them at start).
         # The digest is of random 32-character passwords: it reveals nothing, so it is not secret.
         self.config_checksum = pulumi.Output.unsecret(
-            pulumi.Output.all(ini, userlist, args.ca_bundle_pem or "").apply(
+            pulumi.Output.all(ini, userlist, hba, args.ca_bundle_pem or "").apply(
                 lambda parts: hashlib.sha256("\0".join(parts).encode()).hexdigest()
             )
         )
@@ -216,8 +240,7 @@ class PgBouncer(pulumi.ComponentResource):
                              "--retry", "5", "--retry-all-errors", "--max-time", "30",
                              "--output", CA_FILE, RDS_GLOBAL_BUNDLE_URL],
                     "securityContext": _hardened(),
-                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
-                                  "limits": {"cpu": "100m", "memory": "32Mi"}},
+                    "resources": CA_FETCH_RESOURCES,
                     "volumeMounts": [{"name": "tls", "mountPath": TLS_DIR}],
                 }
             )
@@ -262,8 +285,7 @@ class PgBouncer(pulumi.ComponentResource):
             "ports": [{"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"}],
             "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}, "periodSeconds": 15},
             "livenessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 20, "failureThreshold": 3},
-            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"},
-                          "limits": {"cpu": "200m", "memory": "64Mi"}},
+            "resources": EXPORTER_RESOURCES,
             "securityContext": _hardened(),
         }
 
@@ -313,7 +335,9 @@ class PgBouncer(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[config, secret, sa])),
+            opts=pulumi.ResourceOptions.merge(
+                k8s_opts, pulumi.ResourceOptions(depends_on=[config, secret, sa, *args.wait_for])
+            ),
         )
 
         # PgBouncer scales by configuration, not by load: every pod opens its own pools to the
@@ -343,7 +367,9 @@ class PgBouncer(pulumi.ComponentResource):
                     {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
                 ],
             },
-            opts=k8s_opts,
+            # Created once the pods it selects are ready: pulumi-kubernetes waits (10 minutes at most)
+            # for a Service's endpoints, and PgBouncer's pods come only after the database tier.
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[deployment])),
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pgbouncer-pdb",
@@ -394,6 +420,7 @@ class PgBouncer(pulumi.ComponentResource):
                 "port": self.port,
                 "rwDatabase": self.rw_database,
                 "roDatabase": self.ro_database,
+                "migrateDatabase": self.migrate_database,
                 "podLabels": self.pod_labels,
                 "serverConnections": self.server_connections,
                 "maxClientConnections": self.max_client_connections,

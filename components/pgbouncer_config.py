@@ -14,6 +14,15 @@ from components.settings import PgBouncerSettings
 PORT = 6432
 RW_DATABASE = "shipments"
 RO_DATABASE = "shipments_ro"
+# The migrations' way in: the primary again, under a name of its own so that the schema owner has a
+# pool of its own (PgBouncer pools per database name and user) with a small, fixed budget.
+MIGRATE_DATABASE = "shipments_migrate"
+MIGRATE_POOL_SIZE = 2
+# The database roles PgBouncer admits (app/shipments/bootstrap.py creates them in PostgreSQL): the
+# app reads and writes rows through `shipments` and `shipments_ro`; the schema owner runs the
+# migrations through `shipments_migrate` and nothing else. The RDS master user is not among them.
+APP_ROLE = "shipments_app"
+OWNER_ROLE = "shipments_owner"
 # A user that exists only in PgBouncer: the exporter reads SHOW STATS/POOLS as it, over loopback.
 STATS_USER = "pgbouncer_stats"
 # Sibling mounts: a mount nested inside a ConfigMap volume cannot be created (read-only).
@@ -23,9 +32,23 @@ TLS_DIR = "/etc/pgbouncer/tls"
 CA_FILE = f"{TLS_DIR}/rds-ca.pem"
 
 
+def database_limits(s: PgBouncerSettings) -> dict[str, int]:
+    """Server connections one PgBouncer pod may open per database name (its `max_db_connections`).
+
+    A pool is per (database name, user) and `reserve_pool_size` adds to every pool; the hba file lets
+    one user into each name, so each name has one pool: its pool size plus the reserve (the
+    migrations' pool: its fixed size, reserve included).
+    """
+    return {
+        RW_DATABASE: s.default_pool_size + s.reserve_pool_size,
+        RO_DATABASE: s.read_only_pool_size + s.reserve_pool_size,
+        MIGRATE_DATABASE: MIGRATE_POOL_SIZE,
+    }
+
+
 def server_connections(s: PgBouncerSettings) -> int:
     """Server connections every PgBouncer pod may open at once, all pods together."""
-    return s.replicas * (s.default_pool_size + s.read_only_pool_size + s.reserve_pool_size)
+    return s.replicas * sum(database_limits(s).values())
 
 
 def render_ini(
@@ -88,12 +111,19 @@ def render_ini(
             "server_tls_protocols": "secure",  # TLS 1.2 and 1.3
         }
     settings |= dict(overrides or {})
+    # max_db_connections caps each name's server connections whoever connects (database_limits): the
+    # budget is in the file, and the policy pack reads it from there.
+    limit = database_limits(s)
     return "\n".join(
         [
             "[databases]",
-            f"{RW_DATABASE} = host={primary} port={port} dbname={dbname} pool_size={s.default_pool_size}",
+            f"{RW_DATABASE} = host={primary} port={port} dbname={dbname} pool_size={s.default_pool_size} "
+            f"max_db_connections={limit[RW_DATABASE]}",
             # Several hosts: PgBouncer spreads new server connections over them round robin.
-            f"{RO_DATABASE} = host={readers} port={reader_port} dbname={dbname} pool_size={s.read_only_pool_size}",
+            f"{RO_DATABASE} = host={readers} port={reader_port} dbname={dbname} pool_size={s.read_only_pool_size} "
+            f"max_db_connections={limit[RO_DATABASE]}",
+            f"{MIGRATE_DATABASE} = host={primary} port={port} dbname={dbname} pool_size={MIGRATE_POOL_SIZE} "
+            f"max_db_connections={limit[MIGRATE_DATABASE]}",
             "",
             "[pgbouncer]",
             *(f"{k} = {v}" if v else f"{k} =" for k, v in settings.items()),
@@ -102,13 +132,17 @@ def render_ini(
     )
 
 
-def render_hba() -> str:
-    """Who may log in how: the exporter over loopback without a password, everyone else SCRAM."""
+def render_hba(app_role: str = APP_ROLE, owner_role: str = OWNER_ROLE) -> str:
+    """Who may log in where, first match wins: the exporter over loopback to the admin console without
+    a password; the app (SCRAM) to the read-write and read-only names; the schema owner (SCRAM) to the
+    migrations' name only; nobody else, anywhere."""
     return "\n".join(
         [
             f"host pgbouncer {STATS_USER} 127.0.0.1/32 trust",
             f"host all {STATS_USER} 0.0.0.0/0 reject",
-            "host all all 0.0.0.0/0 scram-sha-256",
+            f"host {RW_DATABASE},{RO_DATABASE} {app_role} 0.0.0.0/0 scram-sha-256",
+            f"host {MIGRATE_DATABASE} {owner_role} 0.0.0.0/0 scram-sha-256",
+            "host all all 0.0.0.0/0 reject",
             "",
         ]
     )

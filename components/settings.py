@@ -82,6 +82,10 @@ class RestoreSource(Model):
     use_latest_restorable_time: bool = True
     # replica: an existing cross-region replica promoted to a standalone primary.
     replica_identifier: str | None = None
+    # replica: set once the first `pulumi up` has imported the promoted instance. The import must
+    # tolerate every input that differs from what the replica was made with (parameter group,
+    # monitoring role, Multi-AZ, tags...); afterwards those converge as ordinary updates.
+    adopted: bool = False
 
     @model_validator(mode="after")
     def _complete(self) -> RestoreSource:

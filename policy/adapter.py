@@ -122,6 +122,7 @@ def to_resource(r: Any) -> Resource:
             k: [d.urn for d in v] for k, v in (getattr(r, "property_dependencies", None) or {}).items()
         },
         protect=bool(getattr(getattr(r, "opts", None), "protect", False)),
+        ignore_changes=list(getattr(getattr(r, "opts", None), "ignore_changes", None) or []),
     )
 
 

@@ -190,6 +190,8 @@ class Resource:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     # The `protect` resource option (pulumi refuses to delete the resource).
     protect: bool = False
+    # The `ignore_changes` resource option: property paths (wire names) an update leaves alone.
+    ignore_changes: list[str] = field(default_factory=list)
 
     def prop(self, *path: str | int, default: Any = None) -> Any:
         return get(self.props, *path, default=default)

@@ -138,6 +138,7 @@ def stack_view(graph: Graph) -> StackView:
             dependencies=list(n.dependencies),
             property_dependencies={k: list(v) for k, v in n.property_dependencies.items()},
             protect=n.protect,
+            ignore_changes=list(n.ignore_changes),
         )
         for n in graph.nodes
         if n.custom

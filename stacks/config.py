@@ -13,6 +13,7 @@ import contextlib
 import functools
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from components.pgbouncer_config import MIGRATE_POOL_SIZE, server_connections
 from components.settings import (
     DailyWindow,
     DatabaseSettings,
@@ -142,6 +144,9 @@ class ClusterSettings(Model):
     )
     # EKS refuses to delete a protected cluster; staging turns it off to be disposable.
     deletion_protection: bool = True
+    # The Cluster Autoscaler's image (registry.k8s.io); its minor must be the cluster's
+    # (CA simulates that release's scheduler). Prod pins it by digest.
+    autoscaler_image: Image = "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.1"
     # Use an existing cluster instead of creating one: the kubeconfig comes from the
     # secret config value `berth:kubeconfig` (never from this object).
     existing: bool = False
@@ -161,6 +166,12 @@ class ClusterSettings(Model):
             raise ValueError("publicAccessCidrs must not contain 0.0.0.0/0; list the operators' ranges")
         if self.existing and not (self.existing_cluster_name and self.existing_node_security_group_id):
             raise ValueError("existing: true needs existingClusterName and existingNodeSecurityGroupId")
+        tag = re.search(r":v(\d+)\.(\d+)\.\d+(@|$)", self.autoscaler_image)
+        if tag is None or f"{tag[1]}.{tag[2]}" != self.version:
+            raise ValueError(
+                f"autoscalerImage ({self.autoscaler_image}) must name a v{self.version}.x tag (repo:v{self.version}.N, "
+                f"optionally @sha256:...): Cluster Autoscaler's minor follows the cluster's version ({self.version})"
+            )
         return self
 
 
@@ -206,6 +217,9 @@ class CdnSettings(Model):
     waf: bool = True
     # Requests per 5 minutes per client IP before the WAF blocks it.
     waf_rate_limit: int = Field(2000, ge=100, le=2_000_000_000)
+    # Known-bad-inputs and anonymous-IP managed rule groups on top of the common rule set.
+    waf_extra_rule_groups: bool = False
+    waf_log_retention_days: LogRetentionDays = 90
     api_cache_ttl_seconds: int = Field(5, ge=0, le=3600)
     log_retention_days: int = Field(90, ge=1, le=3650)
 
@@ -246,6 +260,8 @@ class AppSettings(Model):
     # The name CloudFront reaches the app's load balancer by, in dns.zone; the stack gets it an
     # ACM certificate (this region) so CloudFront's TLS check passes. Default: <stack>-origin.<zone>.
     origin_domain: str | None = Field(None, pattern=DOMAIN)
+    # The largest request body the app accepts; the CDN's WAF blocks above the same number.
+    max_body_bytes: int = Field(65536, ge=1024, le=10 * 1024 * 1024)
 
     @model_validator(mode="after")
     def _replicas(self) -> AppSettings:
@@ -386,10 +402,21 @@ class Settings(Model):
             if name and not (name == self.dns.zone or name.endswith("." + self.dns.zone)):
                 problems.append(f"{key} ({name}) must be a name in berth:dns.zone ({self.dns.zone}): the stack writes "
                                 f"its records and certificate validation there")
+        if self.cdn.waf and self.app.max_body_bytes > 65536:
+            problems.append(f"berth:app.maxBodyBytes ({self.app.max_body_bytes}) exceeds the 65536 bytes a CloudFront "
+                            f"WAF can inspect: with berth:cdn.waf on, larger bodies would be blocked unread")
         if self.is_prod and not self.cdn.domain:
             problems.append("berth:cdn.domain is required in production: with CloudFront's default certificate "
                             "the minimum TLS version does not apply (TLSv1 stays allowed)")
+        if self.is_prod and self.cluster.log_retention_days < self.network.flow_logs_retention_days:
+            problems.append(
+                f"berth:cluster.logRetentionDays ({self.cluster.log_retention_days}) must not be below "
+                f"berth:network.flowLogsRetentionDays ({self.network.flow_logs_retention_days}) in prod: the "
+                "control plane's audit log must cover the period the flow logs do"
+            )
         problems += connection_budget(self).problems
+        cap = capacity(self)
+        problems += cap.problems if cap is not None else []
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -443,12 +470,11 @@ def connection_budget(s: Settings) -> ConnectionBudget:
     # Each app pod keeps a read-write and a read-only pool.
     clients = s.app.max_replicas * s.app.db_pool_size * 2
     client_capacity = s.pgbouncer.max_client_conn * s.pgbouncer.replicas
-    per_pod_server = (
-        s.pgbouncer.default_pool_size + s.pgbouncer.read_only_pool_size + s.pgbouncer.reserve_pool_size
-    )
-    # The read-only pool lands on replicas, but a replica fallback sends it to the primary,
-    # so the primary must be able to absorb both pools of every PgBouncer pod.
-    server = per_pod_server * s.pgbouncer.replicas
+    # Per pod: the app's read-write and read-only pools, each with its reserve (PgBouncer adds the
+    # reserve to every pool), and the migrations' small pool (components/pgbouncer_config.py). The
+    # read-only pool lands on replicas, but a replica fallback sends it to the primary, so the
+    # primary must be able to absorb every pool of every PgBouncer pod.
+    server = server_connections(s.pgbouncer)
     usable = s.database.max_connections - s.database.reserved_connections
     problems: list[str] = []
     if clients > client_capacity:
@@ -460,8 +486,9 @@ def connection_budget(s: Settings) -> ConnectionBudget:
     if server > usable:
         problems.append(
             f"connection budget: pgbouncer.replicas ({s.pgbouncer.replicas}) x (defaultPoolSize "
-            f"{s.pgbouncer.default_pool_size} + readOnlyPoolSize {s.pgbouncer.read_only_pool_size} + "
-            f"reservePoolSize {s.pgbouncer.reserve_pool_size}) = {server} server connections exceed "
+            f"{s.pgbouncer.default_pool_size} + readOnlyPoolSize {s.pgbouncer.read_only_pool_size} + 2 x "
+            f"reservePoolSize {s.pgbouncer.reserve_pool_size} + the migrations' {MIGRATE_POOL_SIZE}) = {server} "
+            f"server connections exceed "
             f"database.maxConnections ({s.database.max_connections}) - database.reservedConnections "
             f"({s.database.reserved_connections}) = {usable}"
         )
@@ -474,6 +501,96 @@ def connection_budget(s: Settings) -> ConnectionBudget:
         pgbouncer_server_connections=server,
         database_max_connections=s.database.max_connections,
         database_reserved=s.database.reserved_connections,
+        problems=problems,
+    )
+
+
+class Capacity(BaseModel):
+    """The arithmetic behind "every pod at full scale has a node to run on"."""
+
+    instance_type: str  # the listed type with the least room (any of them may be launched)
+    node_max: int
+    node_allocatable: dict[str, int]  # cpu_m, memory_mib, pods per node (the kubelet's)
+    daemonsets_per_node: dict[str, int]
+    node_free: dict[str, int]  # what is left per node for the other pods
+    workloads: list[dict[str, Any]]  # name, pods, cpu_m, memory_mib (each pod)
+    requested: dict[str, int]  # all those pods together
+    cluster_free: dict[str, int]  # node_max x node_free
+    nodes_needed: int | None  # first-fit decreasing; None when they do not fit
+    problems: list[str]
+
+    @property
+    def fits(self) -> bool:
+        return not self.problems
+
+
+def _res(r: Any) -> dict[str, int]:
+    return {"cpu_m": r.cpu_m, "memory_mib": r.memory_mib, "pods": r.pods}
+
+
+def capacity(s: Settings) -> Capacity | None:
+    """Every pod at full scale (HPA max, PgBouncer, the cluster's own pods, one extra pod per
+    rolling update) against cluster.nodeMax nodes of the smallest listed instance type.
+
+    None for an existing cluster: its nodes are not this stack's to size."""
+    from components import capacity as cap
+    from components import pgbouncer as pgb
+
+    if s.cluster.existing:
+        return None
+    c = s.cluster
+    unknown = [t for t in c.instance_types if t not in cap.INSTANCE_TYPES]
+    if unknown:
+        return Capacity(instance_type=",".join(unknown), node_max=c.node_max, node_allocatable={},
+                        daemonsets_per_node={}, node_free={}, workloads=[], requested={}, cluster_free={},
+                        nodes_needed=None, problems=[
+                            f"capacity: berth:cluster.instanceTypes {unknown} have no allocatable figures in "
+                            f"components/capacity.py (known: {', '.join(sorted(cap.INSTANCE_TYPES))})"])
+    smallest = min(c.instance_types, key=lambda t: (cap.allocatable(t).cpu_m, cap.allocatable(t).memory_mib,
+                                                   cap.allocatable(t).pods))
+    node = cap.allocatable(smallest)
+    # Container Insights is installed on every cluster the stack creates (stacks/platform.py).
+    system = (*cap.SYSTEM_PODS, *cap.CONTAINER_INSIGHTS_PODS)
+    daemonsets = cap.per_node(system)
+    free = node - daemonsets
+    app = cap.pod(s.app.cpu_request, s.app.memory_request)
+    # PgBouncer's pod: both containers (its init container asks for less than their sum).
+    pooler = cap.pod(pgb.CPU_REQUEST, pgb.MEMORY_REQUEST) + cap.pod(
+        pgb.EXPORTER_RESOURCES["requests"]["cpu"], pgb.EXPORTER_RESOURCES["requests"]["memory"])
+    pooler = cap.Resources(pooler.cpu_m, pooler.memory_mib, 1)
+    workloads = [
+        # maxSurge 1 (or the migrations Job before it): one pod more than the HPA's maximum.
+        cap.Workload("app", s.app.max_replicas + 1, app),
+        cap.Workload("pgbouncer", s.pgbouncer.replicas + 1, pooler),
+        *[cap.Workload(p.name, p.replicas, p.requests) for p in system if not p.per_node],
+    ]
+    requested = sum((w.requests.times(w.count) for w in workloads), cap.Resources())
+    total = free.times(c.node_max)
+    placed = cap.place(workloads, free, c.node_max)
+    problems: list[str] = []
+    if placed.nodes_needed is None:
+        shown = ", ".join(f"{w.name} {w.count} x {w.requests.cpu_m}m/{w.requests.memory_mib}Mi" for w in workloads)
+        problems.append(
+            f"capacity: at full scale the pods request {requested.cpu_m}m CPU, {requested.memory_mib}Mi memory, "
+            f"{requested.pods} pods ({shown}; app.maxReplicas ({s.app.max_replicas}) + 1 and pgbouncer.replicas "
+            f"({s.pgbouncer.replicas}) + 1 for rolling updates) but cluster.nodeMax ({c.node_max}) x {smallest} "
+            f"(allocatable {node.cpu_m}m/{node.memory_mib}Mi/{node.pods} pods, less DaemonSets "
+            f"{daemonsets.cpu_m}m/{daemonsets.memory_mib}Mi/{daemonsets.pods} pods) = {total.cpu_m}m, "
+            f"{total.memory_mib}Mi, {total.pods} pods cannot place {len(placed.unplaced)} of them "
+            f"({', '.join(sorted(set(placed.unplaced)))}); raise cluster.nodeMax or the instance size, or lower "
+            "app.maxReplicas or its requests"
+        )
+    return Capacity(
+        instance_type=smallest,
+        node_max=c.node_max,
+        node_allocatable=_res(node),
+        daemonsets_per_node=_res(daemonsets),
+        node_free=_res(free),
+        workloads=[{"name": w.name, "pods": w.count, "cpu_m": w.requests.cpu_m, "memory_mib": w.requests.memory_mib}
+                   for w in workloads],
+        requested=_res(requested),
+        cluster_free=_res(total),
+        nodes_needed=placed.nodes_needed,
         problems=problems,
     )
 

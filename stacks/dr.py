@@ -508,6 +508,15 @@ def _promote_replica(clients: ClientFactory, option: RecoveryOption, settings: S
         )
     if wait:
         rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=option.identifier)
+    # The replica's master password was the lost region's (and a replica has no managed secret):
+    # RDS manages it from now on, in a secret of this region, which the DR stack's bootstrap Job
+    # reads. The DR stack declares it so, and importing the instance requires it to be so already.
+    db = rds.describe_db_instances(DBInstanceIdentifier=option.identifier)["DBInstances"][0]
+    if not db.get("MasterUserSecret"):
+        rds.modify_db_instance(DBInstanceIdentifier=option.identifier, ManageMasterUserPassword=True,
+                               ApplyImmediately=True)
+        if wait:
+            rds.get_waiter("db_instance_available").wait(DBInstanceIdentifier=option.identifier)
 
 
 def rebuild(
@@ -589,7 +598,30 @@ def rebuild(
     else:
         with _timed(steps, f"pulumi up {dr_stack}"):
             r.outputs = deploy.up(dr_stack, yes=yes, confirm=confirm, repo=config_dir, echo=echo)
+    if option.kind == "replica":
+        # The promoted instance is now in the DR stack's state: mark it adopted, so the next `up`
+        # no longer imports it and applies this stack's settings (parameter group, Multi-AZ,
+        # monitoring, tags) to it. For real that `up` runs now; the embedded cloud keeps no
+        # state between runs, so offline the file is written and the convergence left to it.
+        with _timed(steps, f"mark {option.identifier} adopted in {path.name}"):
+            path.write_text(mark_adopted(path.read_text()))
+        r.config = {k: v for k, v in (yaml.safe_load(path.read_text())["config"] or {}).items()}
+        if not offline:
+            with _timed(steps, f"pulumi up {dr_stack} (converge the adopted primary)"):
+                r.outputs = deploy.up(dr_stack, yes=True, confirm=confirm, repo=config_dir, echo=echo)
     return r
+
+
+def mark_adopted(text: str) -> str:
+    """A DR config whose replica restore has been imported: `restore.adopted: true`, comments kept."""
+    y = _yaml()
+    doc = y.load(text)
+    restore = doc["config"]["berth:database"]["restore"]
+    restore["adopted"] = True
+    restore.yaml_add_eol_comment("# imported by the first up: later ones converge it", "adopted", column=35)
+    out = io.StringIO()
+    y.dump(doc, out)
+    return out.getvalue()
 
 
 # ---- verification ---------------------------------------------------------------------------

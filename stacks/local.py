@@ -1,9 +1,16 @@
 """stacks room (local): the Shipments API on this machine in its production shape.
 
 One harness for the app tests and for `berth local up|down|status`: PostgreSQL primary + streaming
-replica (pg_basebackup), PgBouncer (`shipments` -> primary, `shipments_ro` -> replica, transaction
-pooling), Redis and N app processes, all on free 127.0.0.1 ports under a temporary directory.
-PostgreSQL and PgBouncer refuse to run as root, so when we are root they run as `postgres`.
+replica (pg_basebackup), PgBouncer (`shipments` -> primary, `shipments_ro` -> replica,
+`shipments_migrate` -> primary, transaction pooling), Redis and N app processes, all on free
+127.0.0.1 ports under a temporary directory. PostgreSQL and PgBouncer refuse to run as root, so when
+we are root they run as `postgres`.
+
+The database roles are production's: a master user like RDS's (`berth_admin`: CREATEROLE, CREATEDB,
+pg_signal_backend, no superuser) owns the database and runs `python -m shipments.bootstrap`, which
+creates the schema owner (the migrations log in as it, through `shipments_migrate`) and the app's role
+(DATABASE_URL: rows only). PgBouncer's userlist holds those two, never the master; the app processes
+get the app's credentials only.
 
 It also exposes the controls the fault tests need: stop/start/pause/resume any service, restart
 PgBouncer, SQL on the primary or the replica. No pulumi import here: this module must load fast.
@@ -31,7 +38,14 @@ from typing import Any
 
 import typer
 
-from components.pgbouncer_config import render_hba, render_ini, render_userlist
+from components.pgbouncer_config import (
+    APP_ROLE,
+    MIGRATE_DATABASE,
+    OWNER_ROLE,
+    render_hba,
+    render_ini,
+    render_userlist,
+)
 from components.settings import PgBouncerSettings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +58,9 @@ REDIS_SERVER = Path("/usr/bin/redis-server")
 PGBOUNCER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # binary -> the Debian package that provides it
 PACKAGES = {PG_BIN / "postgres": "postgresql", PGBOUNCER: "pgbouncer", REDIS_SERVER: "redis-server"}
-DB_NAME, DB_USER = "shipments", "shipments"
+DB_NAME = "shipments"
+# The RDS master user's name (components/database.py MASTER_USERNAME; not imported: that module loads pulumi).
+MASTER_USER = "berth_admin"
 
 
 def pgbouncer_version() -> tuple[int, int]:
@@ -112,6 +128,8 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     pid: int | None = None
     stop_signal: int = signal.SIGTERM
+    # An app process's metrics listener (Prometheus' /metrics; the API's port does not serve it).
+    metrics_port: int | None = None
 
 
 class Topology:
@@ -123,6 +141,9 @@ class Topology:
         self.root = root
         self.services: dict[str, Service] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.master_password = secrets.token_urlsafe(18)
+        self.owner_password = secrets.token_urlsafe(18)
+        # The app role's: what DATABASE_URL carries.
         self.db_password = secrets.token_urlsafe(18)
         self.replication_password = secrets.token_urlsafe(18)
         self.ports: dict[str, int] = {}
@@ -157,11 +178,29 @@ class Topology:
     # -- URLs ----------------------------------------------------------------------------------------------
     @property
     def database_url(self) -> str:
-        return f"postgresql://{DB_USER}:{self.db_password}@127.0.0.1:{self.ports['pgbouncer']}/{DB_NAME}"
+        """The app's read-write DSN (the app role, through PgBouncer)."""
+        return f"postgresql://{APP_ROLE}:{self.db_password}@127.0.0.1:{self.ports['pgbouncer']}/{DB_NAME}"
 
     @property
     def database_ro_url(self) -> str:
-        return f"postgresql://{DB_USER}:{self.db_password}@127.0.0.1:{self.ports['pgbouncer']}/{DB_NAME}_ro"
+        return f"postgresql://{APP_ROLE}:{self.db_password}@127.0.0.1:{self.ports['pgbouncer']}/{DB_NAME}_ro"
+
+    @property
+    def migration_database_url(self) -> str:
+        """The migrations' DSN (the schema owner, through PgBouncer's migrations database)."""
+        return (f"postgresql://{OWNER_ROLE}:{self.owner_password}@127.0.0.1:{self.ports['pgbouncer']}/"
+                f"{MIGRATE_DATABASE}")
+
+    @property
+    def master_database_url(self) -> str:
+        """The master user's DSN, directly to the primary: for the bootstrap only."""
+        return f"postgresql://{MASTER_USER}:{self.master_password}@127.0.0.1:{self.ports['primary']}/{DB_NAME}"
+
+    def metrics_url(self, app_url: str) -> str:
+        """Where the app process at `app_url` serves Prometheus' /metrics (its metrics listener)."""
+        port = int(app_url.rsplit(":", 1)[1])
+        (service,) = [s for s in self.services.values() if s.port == port and s.metrics_port]
+        return f"http://127.0.0.1:{service.metrics_port}/metrics"
 
     @property
     def redis_url(self) -> str:
@@ -192,6 +231,7 @@ class Topology:
         try:
             self._start_primary()
             self._start_replica()
+            self.bootstrap_roles()
             self._start_pgbouncer()
             self._start_redis()
             self.migrate()
@@ -285,11 +325,14 @@ class Topology:
             )
         )
         self._wait_pg(self.ports["primary"])
+        # RDS's master user: no superuser, but CREATEROLE, CREATEDB and (through rds_superuser)
+        # pg_signal_backend; the database is its own, as RDS creates it.
         self.primary_sql(
-            f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{self.db_password}';"
+            f"CREATE ROLE {MASTER_USER} LOGIN CREATEROLE CREATEDB PASSWORD '{self.master_password}';"
+            f"GRANT pg_signal_backend TO {MASTER_USER};"
             f"CREATE ROLE replicator REPLICATION LOGIN PASSWORD '{self.replication_password}';"
         )
-        self.primary_sql(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER};")
+        self.primary_sql(f"CREATE DATABASE {DB_NAME} OWNER {MASTER_USER};")
 
     def _start_replica(self) -> None:
         assert self.root is not None
@@ -351,7 +394,8 @@ class Topology:
         assert self.root is not None
         conf_dir = self.root / "pgbouncer"
         userlist = conf_dir / "userlist.txt"
-        userlist.write_text(render_userlist({DB_USER: self.db_password}))
+        # The app's and the schema owner's roles; never the master.
+        userlist.write_text(render_userlist({APP_ROLE: self.db_password, OWNER_ROLE: self.owner_password}))
         (conf_dir / "pgbouncer_hba.conf").write_text(render_hba())
         ini = conf_dir / "pgbouncer.ini"
         # The ini the cluster runs (components/pgbouncer_config.py), with what differs on one host:
@@ -414,7 +458,8 @@ class Topology:
         self._wait_port(self.ports["redis"], "redis")
 
     def app_process_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "RATE_LIMIT_"))}
+        inherited = ("DATABASE_", "MIGRATION_", "MASTER_", "REDIS_", "RATE_LIMIT_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
         env.update(
             {
                 "PYTHONPATH": str(APP_DIR),
@@ -431,10 +476,34 @@ class Topology:
         env.update(extra or {})
         return env
 
+    def migration_env(self) -> dict[str, str]:
+        """What the migrations Job gets: the app's settings plus the schema owner's DSN."""
+        return self.app_process_env({"MIGRATION_DATABASE_URL": self.migration_database_url})
+
+    def bootstrap_roles(self) -> str:
+        """`python -m shipments.bootstrap` as the master user: the owner and app roles (the Job's command)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "MASTER_", "AWS_"))}
+        env.update({
+            "PYTHONPATH": str(APP_DIR),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MASTER_DATABASE_URL": self.master_database_url,
+            "OWNER_ROLE": OWNER_ROLE,
+            "OWNER_PASSWORD": self.owner_password,
+            "APP_ROLE": APP_ROLE,
+            "APP_PASSWORD": self.db_password,
+        })
+        result = subprocess.run(
+            [sys.executable, "-m", "shipments.bootstrap"], env=env, capture_output=True, text=True, cwd=REPO,
+            timeout=60,
+        )
+        if result.returncode != 0:
+            raise HarnessError(f"the role bootstrap failed: {result.stderr.strip()[-1500:]}")
+        return result.stdout.strip()
+
     def migrate(self) -> str:
         result = subprocess.run(
             [sys.executable, "-m", "shipments.migrate"],
-            env=self.app_process_env(),
+            env=self.migration_env(),
             capture_output=True,
             text=True,
             cwd=REPO,
@@ -450,13 +519,16 @@ class Topology:
         if name is None:
             self._extra_apps += 1
             name = f"app-extra{self._extra_apps}"
-        port = free_port()
+        port = metrics_port = free_port()
+        while metrics_port == port:
+            metrics_port = free_port()
         service = Service(
             name,
             [sys.executable, "-m", "shipments.server"],
             port,
             str(self.root / "logs" / f"{name}.log"),
-            env={**(env or {}), "PORT": str(port)},
+            env={"METRICS_PORT": str(metrics_port), **(env or {}), "PORT": str(port)},
+            metrics_port=metrics_port,
         )
         self._spawn(service)
         url = f"http://127.0.0.1:{port}"

@@ -16,10 +16,11 @@ from components.cache import Cache, CacheArgs
 from components.cdn import Cdn, CdnArgs
 from components.cluster import Cluster, ClusterArgs
 from components.database import Database, DatabaseArgs
+from components.database_roles import DatabaseRoles, DatabaseRolesArgs
 from components.dns import Dns, DnsArgs
 from components.network import Network, NetworkArgs
 from components.pgbouncer import PgBouncer, PgBouncerArgs
-from stacks.config import Settings, connection_budget, existing_kubeconfig
+from stacks.config import Settings, capacity, connection_budget, existing_kubeconfig
 
 
 def build(s: Settings) -> None:
@@ -72,6 +73,8 @@ def build(s: Settings) -> None:
             log_retention_days=s.cluster.log_retention_days,
             admin_role_arns=s.cluster.admin_role_arns,
             deletion_protection=s.cluster.deletion_protection,
+            autoscaler_image=s.cluster.autoscaler_image,
+            require_digest=s.is_prod,
             existing_kubeconfig=existing_kubeconfig(s),
             existing_cluster_name=s.cluster.existing_cluster_name,
             existing_node_security_group_id=s.cluster.existing_node_security_group_id,
@@ -96,6 +99,25 @@ def build(s: Settings) -> None:
         ),
     )
 
+    # The logins of the app and of its migrations, made by a Job that alone reads RDS's master secret.
+    roles = DatabaseRoles(
+        s.name_prefix,
+        DatabaseRolesArgs(
+            provider=cluster.provider,
+            namespace=cluster.namespace,
+            cluster_name=cluster.cluster_name,
+            image=s.app.image,
+            require_digest=s.is_prod,
+            primary_address=database.primary_address,
+            master_secret_arn=database.master_user_secret_arn,
+            master_secret_kms_key_arn=database.master_user_secret_kms_key_arn,
+            database_cidr=network.vpc_cidr,
+            database_port=database.port,
+            database_name=database.database_name,
+            tags=s.standard_tags,
+        ),
+    )
+
     pgbouncer = PgBouncer(
         s.name_prefix,
         PgBouncerArgs(
@@ -103,8 +125,11 @@ def build(s: Settings) -> None:
             namespace=cluster.namespace,
             primary_address=database.primary_address,
             replica_addresses=database.replica_addresses,
-            master_username=database.master_username,
-            master_password=database.master_password,
+            app_username=roles.app_username,
+            app_password=roles.app_password,
+            owner_username=roles.owner_username,
+            owner_password=roles.owner_password,
+            wait_for=[roles.job],
             database_port=database.port,
             database_name=database.database_name,
             database_connection_limit=s.database.max_connections - s.database.reserved_connections,
@@ -146,8 +171,11 @@ def build(s: Settings) -> None:
             db_port=pgbouncer.port,
             rw_database=pgbouncer.rw_database,
             ro_database=pgbouncer.ro_database,
-            db_username=database.master_username,
-            db_password=database.master_password,
+            db_username=roles.app_username,
+            db_password=roles.app_password,
+            migration_username=roles.owner_username,
+            migration_password=roles.owner_password,
+            migration_database=pgbouncer.migrate_database,
             pgbouncer_pod_labels=pgbouncer.pod_labels,
             wait_for=[pgbouncer.deployment],
             redis_host=cache.primary_endpoint,
@@ -174,6 +202,7 @@ def build(s: Settings) -> None:
             replica_lag_threshold_seconds=s.app.replica_lag_threshold_seconds,
             read_your_writes_seconds=s.app.read_your_writes_seconds,
             cors_origins=s.app.cors_origins,
+            max_body_bytes=s.app.max_body_bytes,
             log_level=s.app.log_level,
             tags=s.standard_tags,
         ),
@@ -189,6 +218,9 @@ def build(s: Settings) -> None:
             hosted_zone_id=dns.zone_id,
             waf=s.cdn.waf,
             waf_rate_limit=s.cdn.waf_rate_limit,
+            waf_extra_rule_groups=s.cdn.waf_extra_rule_groups,
+            waf_log_retention_days=s.cdn.waf_log_retention_days,
+            max_body_bytes=s.app.max_body_bytes,
             api_cache_ttl_seconds=s.cdn.api_cache_ttl_seconds,
             log_retention_days=s.cdn.log_retention_days,
             protect=s.is_prod,
@@ -284,3 +316,5 @@ def build(s: Settings) -> None:
     pulumi.export("drBackupVaultArn", backups.dr_vault_arn)
     pulumi.export("backupPlanId", backups.plan_id)
     pulumi.export("connectionBudget", connection_budget(s).model_dump(exclude={"problems"}))
+    cap = capacity(s)
+    pulumi.export("capacity", cap.model_dump(exclude={"problems"}) if cap is not None else None)

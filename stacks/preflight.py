@@ -44,7 +44,7 @@ ZERO_DIGEST = re.compile(r"@sha256:0{64}$")
 # A PagerDuty Events API v1 integration URL carries a 32-character integration key.
 PAGERDUTY = re.compile(r"^https://events\.pagerduty\.com/integration/([^/]+)/enqueue$")
 IMAGE_KEYS = ("berth:app.image", "berth:pgbouncer.image", "berth:pgbouncer.exporterImage",
-              "berth:pgbouncer.caFetchImage")
+              "berth:pgbouncer.caFetchImage", "berth:cluster.autoscalerImage")
 MANIFEST_TYPES = ", ".join((
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.oci.image.manifest.v1+json",

@@ -98,10 +98,15 @@ def _mid(urn: str) -> str:
 
 def mermaid(graph: Graph) -> str:
     """A flowchart of the components and what flows between them, with key resource counts."""
-    comps = [n for n in graph.nodes if n.type.startswith("berth:")]
+    def outermost(n: Node) -> Node | None:
+        # A component inside another (the Cluster's autoscaler) is drawn as part of it.
+        found = [a for a in [n, *graph.ancestors(n)] if a.type.startswith("berth:")]
+        return found[-1] if found else None
+
+    comps = [n for n in graph.nodes if n.type.startswith("berth:") and outermost(n) is n]
     owner: dict[str, str] = {}
     for n in graph.nodes:
-        c = graph.component_of(n) if not n.type.startswith("berth:") else n
+        c = outermost(n)
         if c is not None:
             owner[n.urn] = c.urn
     lines = ["flowchart LR", "  users((Users)) -->|HTTPS| " + _first(comps, "berth:cdn:", "users_end")]

@@ -181,6 +181,8 @@ def leftovers(cloud: EmbeddedCloud, regions: set[str]) -> list[str]:
         for igw in ec2.describe_internet_gateways()["InternetGateways"]:
             if not any(a.get("VpcId") in default_vpcs for a in igw.get("Attachments", [])):
                 add(f"ec2 {region}: internet gateway {igw['InternetGatewayId']}")
+        for asg in cloud.client("autoscaling", region).describe_auto_scaling_groups()["AutoScalingGroups"]:
+            add(f"autoscaling {region}: group {asg['AutoScalingGroupName']}")
         for n in ec2.describe_nat_gateways()["NatGateways"]:
             if n.get("State") not in ("deleted", "deleting"):
                 add(f"ec2 {region}: nat gateway {n['NatGatewayId']}")

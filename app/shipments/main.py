@@ -21,8 +21,7 @@ import asyncpg
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -210,8 +209,9 @@ class Observability:
 
 
 ORIGIN_HEADER = b"x-origin-verify"
-# Probes and the in-cluster scraper reach pods directly, never through the CDN.
-ORIGIN_EXEMPT = frozenset({"/api/health", "/api/health/ready", "/metrics"})
+# Probes reach pods directly, never through the CDN. (Prometheus scrapes /metrics on a port of its
+# own, METRICS_PORT, that no Service exposes: shipments.server.)
+ORIGIN_EXEMPT = frozenset({"/api/health", "/api/health/ready"})
 
 
 class OriginGuard:
@@ -391,7 +391,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(OriginGuard, secret=origin_secret)
     app.add_middleware(Observability, max_body=max_body or 65536)
     # Outermost: the access log, the limits and the inquiries all see the real client address.
-    app.add_middleware(ClientAddress, trusted=proxies)
+    app.add_middleware(ClientAddress, trusted=proxies, origin_secret=origin_secret)
     _install_handlers(app)
     _install_routes(app)
     generate = app.openapi
@@ -660,10 +660,6 @@ def _install_routes(app: FastAPI) -> None:
             "uptime_seconds": round(time.time() - LIFECYCLE.started, 1),
             "version": APP_VERSION,
         }
-
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(generate_latest(METRICS.registry).decode(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/metrics", tags=["health"])
     async def metrics_json() -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """app room: Prometheus metrics and the in-process counters behind /api/metrics.
 
-Route templates (never raw paths) label the HTTP series, so cardinality stays bounded.
+Route templates (never raw paths) label the HTTP series, so cardinality stays bounded. The Prometheus
+text is served by `metrics_app` alone, on the metrics listener (METRICS_PORT, see shipments.server),
+never on the API's port: the API's port is what the load balancer and the CDN reach.
 
 The two per-request series (`http_requests_total`, `http_request_duration_seconds`) are plain
 counters in dictionaries, turned into Prometheus families only when scraped: prometheus_client's
@@ -16,10 +18,11 @@ import time
 from collections import deque
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+from starlette.types import Receive, Scope, Send
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0)
 
@@ -126,3 +129,20 @@ class Metrics:
 
 
 METRICS = Metrics()
+
+
+async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The metrics listener's whole application: GET/HEAD /metrics, else 404 (405 for other methods)."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] != "/metrics":
+        status, body, ctype = 404, b"not found\n", b"text/plain; charset=utf-8"
+    elif scope["method"] not in ("GET", "HEAD"):
+        status, body, ctype = 405, b"method not allowed\n", b"text/plain; charset=utf-8"
+    else:
+        status, body, ctype = 200, generate_latest(METRICS.registry), CONTENT_TYPE_LATEST.encode()
+    headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]
+    if status == 405:
+        headers.append((b"allow", b"GET, HEAD"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

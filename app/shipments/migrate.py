@@ -2,9 +2,11 @@
 
 Idempotent and safe to run from several pods at once: everything happens in one transaction under
 pg_advisory_xact_lock (a transaction-scoped lock, which also works through PgBouncer's transaction
-pooling). It also sets the role's 10 s statement_timeout: a startup parameter would be rejected by
-PgBouncer, a role setting applies to every new server session (and sessions older than the setting
-are ended, see _drop_sessions_without).
+pooling). It runs as the schema owner (MIGRATION_DATABASE_URL: the owner role through PgBouncer's
+`shipments_migrate`), which shipments.bootstrap creates, together with the app's role, its privileges
+on what the owner creates and its server-side timeouts. The migrations alter no role; they keep their
+own book, schema_migrations, writable by the owner alone (a role that could write it could mark a
+migration applied that never ran).
 
 The first connection is retried with capped, jittered backoff for up to MIGRATE_CONNECT_TIMEOUT
 seconds (default 300): the Job may start while PgBouncer's pods or the database behind them are
@@ -32,8 +34,6 @@ from shipments.backoff import backoff_delay
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 LOCK_ID = 0x5348_4950  # "SHIP"
-STATEMENT_TIMEOUT = "10s"
-ROLE_SETTINGS = (f"statement_timeout={STATEMENT_TIMEOUT}", "idle_in_transaction_session_timeout=30s")
 _GONE = (asyncpg.AdminShutdownError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError)
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 CONNECT_TIMEOUT_DEFAULT = 300.0
@@ -109,6 +109,7 @@ async def migrate(
                        checksum text NOT NULL,
                        applied_at timestamptz NOT NULL DEFAULT now())"""
             )
+            await _keep_the_book_to_the_owner(conn)
             done = {
                 r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
             }
@@ -124,36 +125,33 @@ async def migrate(
                     "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", version, checksum
                 )
                 applied.append(version)
-            role_changed = await conn.fetchval(
-                "SELECT NOT (coalesce(rolconfig, '{}') @> $1::text[]) FROM pg_roles WHERE rolname = current_user",
-                list(ROLE_SETTINGS),
-            )
-            for setting in ROLE_SETTINGS:
-                name, value = setting.split("=", 1)
-                await conn.execute(f"ALTER ROLE CURRENT_USER SET {name} = '{value}'")
-        if role_changed:
-            await _drop_sessions_without(conn)
     finally:
         with contextlib.suppress(*_GONE):
             await conn.close()
     return applied
 
 
-async def _drop_sessions_without(conn: asyncpg.Connection) -> None:
-    """Role settings apply when a session starts, and PgBouncer keeps server sessions for an hour:
-    end the role's idle sessions (PgBouncer opens fresh ones) and this one, which predates the
-    settings and would otherwise go back into PgBouncer's pool."""
-    await conn.execute(
-        """SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-           WHERE usename = current_user AND pid <> pg_backend_pid()
-             AND backend_type = 'client backend' AND state = 'idle'"""
+async def _keep_the_book_to_the_owner(conn: asyncpg.Connection) -> None:
+    """No role but the owner may write schema_migrations (the app's role gets write access to every
+    table the owner creates through default privileges: take it back here)."""
+    grantees = await conn.fetch(
+        """SELECT DISTINCT a.grantee::regrole::text AS name FROM pg_class c, aclexplode(c.relacl) a
+           WHERE c.oid = 'schema_migrations'::regclass AND a.grantee <> c.relowner AND a.grantee <> 0
+             AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')"""
     )
-    with contextlib.suppress(*_GONE):
-        await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+    for row in grantees:
+        await conn.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM {row['name']}")
+    public = await conn.fetchval(
+        """SELECT count(*) FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = 'schema_migrations'::regclass
+           AND a.grantee = 0 AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')"""
+    )
+    if public:
+        await conn.execute("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM PUBLIC")
 
 
 def main() -> int:
-    # A direct connection to the primary is preferred for migrations; PgBouncer's pool works too.
+    # The schema owner's DSN (through PgBouncer's shipments_migrate, or directly to the primary); the
+    # app's DATABASE_URL only where the app's user owns the schema (a database of one's own).
     dsn = os.environ.get("MIGRATION_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if not dsn:
         print("set MIGRATION_DATABASE_URL or DATABASE_URL", file=sys.stderr)

@@ -8,14 +8,23 @@ The server runs with the limits of a production API: MAX_CONCURRENCY (uvicorn's 
 connections plus in-flight requests; a JSON 503 with Retry-After past it), KEEP_ALIVE_TIMEOUT_SECONDS
 (uvicorn's `timeout_keep_alive`), and, from connection.py because uvicorn has no setting for them
 with httptools, MAX_HEADER_BYTES (431), HEADER_READ_TIMEOUT_SECONDS and BODY_READ_TIMEOUT_SECONDS (408).
+
+Prometheus' /metrics is served by a second listener in the same process, on METRICS_PORT (9100; 0: none),
+and nowhere else: the API's port is what the load balancer and the CDN reach, the metrics port is exposed
+by no Service and admitted by the NetworkPolicy only from the monitoring namespace. It starts before the
+API listener (a port already taken stops the process at once) and stops after it, so the last scrape
+during a drain still answers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
@@ -23,7 +32,8 @@ import uvicorn
 from .connection import LimitedHttpToolsProtocol, Limits
 from .logs import configure_logging
 from .main import LIFECYCLE
-from .settings import SettingsError, load_settings
+from .metrics import metrics_app
+from .settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("shipments.server")
 
@@ -44,6 +54,51 @@ class DrainingServer(uvicorn.Server):
         timer.start()
 
 
+class MetricsServer(uvicorn.Server):
+    """The metrics listener. It handles no signal itself: the API server's drain decides when the
+    process stops, and serve_all then stops this one."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def metrics_config(settings: Settings, host: str, limits: Limits) -> uvicorn.Config:
+    return uvicorn.Config(
+        metrics_app,
+        host=host,
+        port=settings.metrics_port,
+        log_config=None,
+        access_log=False,
+        http=LimitedHttpToolsProtocol.with_limits(limits),
+        ws="none",
+        proxy_headers=False,
+        # A scraper or two, never a crowd.
+        limit_concurrency=32,
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        lifespan="off",
+        server_header=False,
+    )
+
+
+async def serve_all(api: uvicorn.Server, metrics: uvicorn.Server | None) -> None:
+    """Run the API server and, around it, the metrics listener: up first, down last."""
+    if metrics is None:
+        await api.serve()
+        return
+    task = asyncio.create_task(metrics.serve())
+    while not metrics.started:
+        if task.done():
+            task.result()  # a port it could not bind: uvicorn logged why and exits
+            raise SystemExit(1)
+        await asyncio.sleep(0.01)
+    try:
+        await api.serve()
+    finally:
+        metrics.should_exit = True
+        await task
+
+
 def main() -> None:
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     configure_logging(level)
@@ -57,17 +112,23 @@ def main() -> None:
         header_read_timeout=settings.header_read_timeout_seconds,
         body_read_timeout=settings.body_read_timeout_seconds,
     )
+    host = os.environ.get("HOST", "0.0.0.0")
+    port = int(os.environ.get("PORT", "8000"))
+    if settings.metrics_port == port:
+        print(f"shipments.server: METRICS_PORT={port} must differ from PORT (the API's port)", file=sys.stderr)
+        raise SystemExit(2)
     config = uvicorn.Config(
         "shipments.main:app",
-        host=os.environ.get("HOST", "0.0.0.0"),
-        port=int(os.environ.get("PORT", "8000")),
+        host=host,
+        port=port,
         log_config=None,
         access_log=False,
         http=LimitedHttpToolsProtocol.with_limits(limits),
         # The API has no WebSocket route: no upgrade code on the attack surface.
         ws="none",
-        # The app takes the client address from X-Forwarded-For itself (shipments.forwarded):
-        # uvicorn's reading trusts the client-written leftmost entry when FORWARDED_ALLOW_IPS is *.
+        # The app decides who the client is itself (shipments.forwarded: CloudFront's X-Viewer-Address
+        # on requests with the origin secret, else the peer): uvicorn's proxy_headers would believe
+        # the client-written leftmost X-Forwarded-For entry.
         proxy_headers=False,
         limit_concurrency=settings.max_concurrency,
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
@@ -75,7 +136,10 @@ def main() -> None:
         lifespan="on",
         server_header=False,
     )
-    DrainingServer(config, settings.drain_seconds).run()
+    api = DrainingServer(config, settings.drain_seconds)
+    metrics = MetricsServer(metrics_config(settings, host, limits)) if settings.metrics_port else None
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve_all(api, metrics))
 
 
 if __name__ == "__main__":

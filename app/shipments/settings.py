@@ -56,7 +56,9 @@ class Settings(BaseModel):
     # so the load balancer cannot be used to go around the CDN and its WAF.
     origin_verify_secret: str | None = Field(None, min_length=16)
     log_level: str = "INFO"
-    # Proxies whose X-Forwarded-For/-Proto are believed; "*" trusts the immediate peer (one hop).
+    # Peers (in the cluster: the VPC range the load balancer's traffic arrives from) whose
+    # X-Viewer-Address (CloudFront's) is believed on requests carrying the origin secret, and whose
+    # X-Forwarded-Proto is; "*" is any peer. X-Forwarded-For is never read (shipments.forwarded).
     forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
     # Server limits (shipments.server). CloudFront sends at most ~20 KiB of viewer headers plus its
     # own; the keep-alive outlasts CloudFront's 5 s origin keep-alive so that CloudFront, not the
@@ -66,6 +68,8 @@ class Settings(BaseModel):
     body_read_timeout_seconds: float = Field(10.0, gt=0)
     keep_alive_timeout_seconds: int = Field(10, ge=1)
     max_concurrency: int = Field(1000, ge=2)
+    # Prometheus' /metrics, on a listener of its own that no Service exposes (0: none).
+    metrics_port: int = Field(9100, ge=0, le=65535)
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -114,6 +118,7 @@ ENV_VARS: dict[str, str] = {
     "BODY_READ_TIMEOUT_SECONDS": "body_read_timeout_seconds",
     "KEEP_ALIVE_TIMEOUT_SECONDS": "keep_alive_timeout_seconds",
     "MAX_CONCURRENCY": "max_concurrency",
+    "METRICS_PORT": "metrics_port",
 }
 _LISTS = {"database_ro_urls", "cors_origins", "forwarded_allow_ips"}
 

@@ -10,6 +10,7 @@ from policy.rules import (  # noqa: F401 - imported for their registrations
     ordering,
     rds,
     s3,
+    scaling,
     stack,
     teardown,
     versions,

@@ -94,6 +94,10 @@ def _selects(service: Resource, workload: Resource) -> bool:
     labels = workload.prop("spec", "template", "metadata", "labels")
     if not isinstance(selector, Mapping) or not selector or not isinstance(labels, Mapping):
         return False
+    known = [service.prop("metadata", "namespace"), workload.prop("metadata", "namespace"), *selector.values(),
+             *labels.values()]
+    if any(is_unknown(v) for v in known):
+        return False  # a preview cannot tell yet what the Service selects
     return _namespace(service) == _namespace(workload) and all(labels.get(k) == v for k, v in selector.items())
 
 
@@ -172,4 +176,32 @@ def workload_ordering(stack: StackView, ctx: Ctx) -> list[Finding]:
                 out.append((w.urn, f"{_label(w)} connects to {_label(endpoint)}{how} but is not ordered after "
                                    f"{_label(b)}{what}: on a first deploy its pods start before that backend "
                                    f"exists"))
+    return out
+
+
+def _skips_await(r: Resource) -> bool:
+    ann = r.prop("metadata", "annotations")
+    return isinstance(ann, Mapping) and str(ann.get("pulumi.com/skipAwait", "")).lower() == "true"
+
+
+@stack_rule(
+    "stack-service-after-its-pods",
+    types=[SERVICE, DEPLOYMENT, STATEFULSET, DAEMONSET],
+    description="Every Kubernetes Service with a selector is created after the workloads it selects: "
+    "pulumi-kubernetes waits at most 10 minutes for a Service's endpoints to target ready pods (and for a "
+    "LoadBalancer's address), so a Service created before a slow backend fails the deploy.",
+    severity="high",
+    remediation="Add the selected Deployment (or StatefulSet) to the Service's depends_on.",
+)
+def service_after_its_pods(stack: StackView, ctx: Ctx) -> list[Finding]:
+    g = _Graph(stack)
+    out: list[Finding] = []
+    for svc in stack.of_type(SERVICE):
+        if svc.prop("spec", "type") == "ExternalName" or _skips_await(svc):
+            continue
+        upstream = g.upstream(svc)
+        for w in backends(stack, svc):
+            if w.urn not in upstream:
+                out.append((svc.urn, f"{_label(svc)} selects the pods of {_label(w)} but is not ordered after it: "
+                                     f"its await can time out before they are ready"))
     return out

@@ -19,6 +19,7 @@ VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioni
 BUCKET_LOGGING = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 LOG_DESTINATION = "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination"
+CANARY = "aws:synthetics/canary:Canary"
 
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
@@ -120,6 +121,12 @@ def log_buckets(stack: StackView) -> set[str]:
             target = dist.prop("loggingConfig", "bucket")
             if isinstance(target, str) and any(target == n or target.startswith(f"{n}.s3") for n in names):
                 out.add(bucket.urn)
+        # A Synthetics canary's artifact bucket receives the canary's screenshots and logs.
+        for canary in stack.of_type(CANARY):
+            loc = canary.prop("artifactS3Location")
+            if canary.depends_on(bucket, "artifactS3Location") or (isinstance(loc, str) and any(
+                    loc.startswith(f"s3://{n}/") or loc == f"s3://{n}" for n in names)):
+                out.add(bucket.urn)
         for dest in stack.of_type(LOG_DESTINATION):
             arn = dest.prop("deliveryDestinationConfiguration", "destinationResourceArn")
             if dest.depends_on(bucket) or (isinstance(arn, str) and any(arn.endswith(f":::{n}") or
@@ -152,4 +159,54 @@ def versioning(stack: StackView, ctx: Ctx) -> list[Finding]:
             continue
         shown = ", ".join(repr(s) for s in statuses) if statuses else "no BucketVersioning"
         out.append((bucket.urn, f"bucket {bucket.name} holds state but versioning is not Enabled ({shown})"))
+    return out
+
+
+LIFECYCLE = ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+             "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2")
+
+
+@stack_rule(
+    "s3-access-logging",
+    types=[*BUCKETS, *BUCKET_LOGGING],
+    description="Stateful buckets (every bucket that is not itself a log destination) write server access logs.",
+    severity="medium",
+    remediation="Add an aws.s3.BucketLogging pointing the bucket at the stack's log bucket (with a prefix), and "
+    "let logging.s3.amazonaws.com write there in the log bucket's policy.",
+)
+def access_logging(stack: StackView, ctx: Ctx) -> list[Finding]:
+    out: list[Finding] = []
+    logs = log_buckets(stack)
+    for bucket in stack.of_type(*BUCKETS):
+        if bucket.urn in logs or has_inline_logging(bucket):
+            continue
+        confs, unknown = companions(stack, bucket, BUCKET_LOGGING)
+        if not confs and not unknown:
+            out.append((bucket.urn, f"bucket {bucket.name} holds state but writes no server access logs"))
+    return out
+
+
+def has_inline_logging(bucket: Resource) -> bool:
+    target = bucket.prop("logging", "targetBucket")
+    return isinstance(target, str) and bool(target)
+
+
+@stack_rule(
+    "s3-abort-incomplete-multipart",
+    types=[*BUCKETS, *LIFECYCLE],
+    description="Every bucket aborts incomplete multipart uploads (their parts are billed until aborted).",
+    severity="low",
+    remediation="Add a lifecycle rule with abort_incomplete_multipart_upload.days_after_initiation (e.g. 7) "
+    "covering the whole bucket.",
+)
+def abort_incomplete_multipart(stack: StackView, ctx: Ctx) -> list[Finding]:
+    out: list[Finding] = []
+    for bucket in stack.of_type(*BUCKETS):
+        confs, unknown = companions(stack, bucket, LIFECYCLE)
+        rules = [r for c in confs for r in items(c.prop("rules"))]
+        if any(is_unknown(c.prop("rules")) for c in confs) or (not confs and unknown):
+            continue
+        if not any(str(get(r, "status")) == "Enabled" and get(r, "abortIncompleteMultipartUpload",
+                                                              "daysAfterInitiation") is not None for r in rules):
+            out.append((bucket.urn, f"bucket {bucket.name} never aborts incomplete multipart uploads"))
     return out

@@ -332,20 +332,24 @@ def parse_pgbouncer_ini(text: str) -> dict[str, int] | None:
             return default
 
     default_pool = num("default_pool_size", 20)
-    pools = 0
+    reserve = num("reserve_pool_size", 0)
+    cap = num("max_db_connections", 0)
+    server = 0
     if parser.has_section("databases"):
         for _, dsn in parser["databases"].items():
-            size = default_pool
+            opts: dict[str, int] = {}
             for part in dsn.split():
-                if part.startswith("pool_size="):
+                key, sep, value = part.partition("=")
+                if sep and key in ("pool_size", "reserve_pool", "max_db_connections"):
                     with contextlib.suppress(ValueError):
-                        size = int(part.split("=", 1)[1])
-            pools += size
-    # Matches stacks.config.connection_budget: the pools of one pod plus its reserve.
-    return {
-        "server": pools + num("reserve_pool_size", 0),
-        "max_client_conn": num("max_client_conn", 100),
-    }
+                        opts[key] = int(value)
+            # A pool is per (database name, user) and the reserve adds to every pool. A name's
+            # max_db_connections bounds all its pools whatever the users; without it, one pool (one
+            # user per name: what berth's hba admits) is counted.
+            limit = opts.get("max_db_connections", cap)
+            server += limit if limit > 0 else opts.get("pool_size", default_pool) + opts.get("reserve_pool", reserve)
+    # Matches stacks.config.connection_budget (components/pgbouncer_config.py server_connections).
+    return {"server": server, "max_client_conn": num("max_client_conn", 100)}
 
 
 def _references(dep: Resource, cm: Resource) -> bool:

@@ -195,7 +195,9 @@ def _cloud_values(graph: Graph) -> dict[str, str]:
         if not n.custom:
             continue  # components only pass their children's values on
         own = _leaves(n.inputs)
-        values = [("id", n.id), *n.outputs.items()]
+        # ARNs nested in outputs too (an RDS instance's managed master secret, in masterUserSecrets).
+        nested = [(path, v) for path, v in walk(n.outputs) if "." in path or "[" in path]
+        values = [("id", n.id), *n.outputs.items(), *((k, v) for k, v in nested if str(v).startswith("arn:"))]
         for key, v in values:
             if isinstance(v, str) and len(v) >= 6 and v not in own:
                 candidates.setdefault(v, set()).add(f"<{n.urn}.{key}>")

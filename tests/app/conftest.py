@@ -72,10 +72,16 @@ def detailed(client: httpx.Client, url: str, admin_key: str) -> dict[str, Any]:
 
 
 def unique_ip() -> str:
-    """A client address of its own (uvicorn trusts X-Forwarded-For from loopback), so per-IP limits
-    of one test are not spent by another."""
+    """A loopback address of its own (all of 127.0.0.0/8 is this machine's), so per-address limits of
+    one test are not spent by another: connect from it with `from_address`. The app keys requests
+    by their real peer; no header can choose the address."""
     n = next(_ip_counter)
-    return f"198.18.{n // 250}.{n % 250 + 1}"
+    return f"127.18.{n // 250}.{n % 250 + 1}"
+
+
+def from_address(ip: str, timeout: float = 15.0) -> httpx.Client:
+    """A client whose connections leave from `ip` (see unique_ip): its requests' real address."""
+    return httpx.Client(timeout=timeout, transport=httpx.HTTPTransport(local_address=ip))
 
 
 def shipment_body(**overrides: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 
 from stacks.local import Topology
 
-from .conftest import CORS_ORIGIN, auth, detailed, shipment_body, unique_ip, wait_for
+from .conftest import CORS_ORIGIN, auth, detailed, from_address, shipment_body, unique_ip, wait_for
 
 
 def test_create_get_update_shipment(client: httpx.Client, urls: list[str], writer_key: str) -> None:
@@ -140,10 +140,10 @@ def test_auth_401_and_403(
     none = client.get(f"{base}/api/shipments/{s['id']}")
     assert none.status_code == 401 and none.headers["www-authenticate"].startswith("Bearer")
     # Failed authentication counts against the client's address: these come from an address of their own.
-    ip = {"X-Forwarded-For": unique_ip()}
-    assert client.get(f"{base}/api/shipments", headers=auth("shk_wrong", **ip)).status_code == 401
-    basic = client.get(f"{base}/api/shipments", headers={"Authorization": f"Basic {reader_key}", **ip})
-    assert basic.status_code == 401
+    with from_address(unique_ip()) as stranger:
+        assert stranger.get(f"{base}/api/shipments", headers=auth("shk_wrong")).status_code == 401
+        basic = stranger.get(f"{base}/api/shipments", headers={"Authorization": f"Basic {reader_key}"})
+        assert basic.status_code == 401
     # readers read, but may not write
     assert client.get(f"{base}/api/shipments/{s['id']}", headers=auth(reader_key)).status_code == 200
     denied = client.post(f"{base}/api/shipments", json=shipment_body(), headers=auth(reader_key))
@@ -223,13 +223,9 @@ def test_bad_uuid_is_422_naming_the_field(client: httpx.Client, urls: list[str],
 
 
 def test_inquiries_create_and_admin_list(client: httpx.Client, urls: list[str], admin_key: str) -> None:
-    ip = unique_ip()
     msg = "Where is my parcel " + uuid.uuid4().hex
-    r = client.post(
-        f"{urls[0]}/api/inquiries",
-        json={"name": "Ada", "email": "ada@example.com", "message": msg},
-        headers={"X-Forwarded-For": ip},
-    )
+    with from_address(unique_ip()) as visitor:
+        r = visitor.post(f"{urls[0]}/api/inquiries", json={"name": "Ada", "email": "ada@example.com", "message": msg})
     assert r.status_code == 201 and r.headers["ratelimit-limit"] == "5"
 
     def listed() -> bool:
@@ -239,11 +235,8 @@ def test_inquiries_create_and_admin_list(client: httpx.Client, urls: list[str], 
         return any(i["message"] == msg and i["id"] == r.json()["id"] for i in page.json()["items"])
 
     wait_for(listed, timeout=5, what="the inquiry in the admin list")
-    bad = client.post(
-        f"{urls[0]}/api/inquiries",
-        json={"name": "Ada", "email": "nope", "message": "hi"},
-        headers={"X-Forwarded-For": unique_ip()},
-    )
+    with from_address(unique_ip()) as visitor:
+        bad = visitor.post(f"{urls[0]}/api/inquiries", json={"name": "Ada", "email": "nope", "message": "hi"})
     assert bad.status_code == 422 and bad.json()["field"] == "email"
 
 
@@ -285,6 +278,7 @@ def test_rate_limit_headers_on_every_api_response(client: httpx.Client, urls: li
 
 
 def test_health_ready_detailed_and_metrics(
+    topo: Topology,
     client: httpx.Client,
     urls: list[str],
     writer_key: str,
@@ -306,7 +300,9 @@ def test_health_ready_detailed_and_metrics(
     assert d["pools"]["primary"]["size"] >= 1 and d["uptime_seconds"] > 0 and d["version"]
     assert "blocks" in d["rate_limit"]
 
-    text = client.get(f"{urls[0]}/metrics").text
+    # Prometheus' text is on the metrics listener only, never on the API's (public) port.
+    assert client.get(f"{urls[0]}/metrics").status_code == 404
+    text = client.get(topo.metrics_url(urls[0])).text
     assert 'route="/api/shipments/{shipment_id}"' in text
     assert s["id"] not in text  # raw paths never become labels
     for name in (

@@ -14,8 +14,9 @@ from stacks.local import Topology
 from .conftest import auth, detailed
 
 
-def _l1_hits(client: httpx.Client, url: str) -> float:
-    match = re.search(r'^cache_hits_total\{layer="l1"\} (\S+)$', client.get(f"{url}/metrics").text, re.M)
+def _l1_hits(topo: Topology, client: httpx.Client, url: str) -> float:
+    text = client.get(topo.metrics_url(url)).text
+    match = re.search(r'^cache_hits_total\{layer="l1"\} (\S+)$', text, re.M)
     return float(match.group(1)) if match else 0.0
 
 
@@ -32,12 +33,12 @@ def test_invalidation_is_seen_across_processes_and_hits_are_reported(
     s = make_shipment(writer_key, url=a)
     item = f"/api/shipments/{s['id']}"
     before = client.get(f"{b}/api/metrics").json()["cache"]
-    l1_before = _l1_hits(client, b)
+    l1_before = _l1_hits(topo, client, b)
     # The reader never wrote, so it is served from the caches: Redis first, then B's L1.
     for _ in range(5):
         r = client.get(f"{b}{item}", headers=auth(reader_key))
         assert r.status_code == 200 and r.json()["version"] == 1
-    assert _l1_hits(client, b) >= l1_before + 4, "repeated reads on one process are not served from its L1"
+    assert _l1_hits(topo, client, b) >= l1_before + 4, "repeated reads on one process are not served from its L1"
 
     # Prove the next read could only be right through invalidation: the database changes behind the
     # caches' back would NOT be seen...

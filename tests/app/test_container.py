@@ -62,6 +62,8 @@ def test_readme_documents_every_environment_variable() -> None:
     documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, re.M))
     server_vars = set(re.findall(r'os\.environ\.get\("([A-Z0-9_]+)"', (APP / "shipments" / "server.py").read_text()))
     migrate_vars = set(re.findall(r'os\.environ\.get\("([A-Z0-9_]+)"', (APP / "shipments" / "migrate.py").read_text()))
-    needed = set(ENV_VARS) | server_vars | migrate_vars
+    bootstrap_vars = set(re.findall(r'env(?:\.get\(|\[)"([A-Z0-9_]+)"', (APP / "shipments" / "bootstrap.py").read_text()))
+    assert {"MASTER_SECRET_ARN", "OWNER_PASSWORD", "APP_ROLE"} <= bootstrap_vars
+    needed = set(ENV_VARS) | server_vars | migrate_vars | bootstrap_vars
     assert needed <= documented, f"undocumented: {sorted(needed - documented)}"
     assert documented <= needed, f"documented but unused: {sorted(documented - needed)}"

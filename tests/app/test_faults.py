@@ -14,7 +14,7 @@ import pytest
 
 from stacks.local import Topology
 
-from .conftest import auth, detailed, unique_ip, wait_for
+from .conftest import auth, detailed, from_address, unique_ip, wait_for
 
 
 def _all_ready(client: httpx.Client, urls: list[str]) -> bool:
@@ -125,11 +125,9 @@ def test_redis_down_serves_from_database_and_limits_in_process(
     assert client.get(f"{a}/api/health").status_code == 200  # liveness is untouched
 
     # the per-IP limit still holds, in process
-    ip = unique_ip()
     body = {"name": "Lin", "email": "lin@example.com", "message": "hello"}
-    codes = [
-        client.post(f"{a}/api/inquiries", json=body, headers={"X-Forwarded-For": ip}).status_code for _ in range(6)
-    ]
+    with from_address(unique_ip()) as visitor:
+        codes = [visitor.post(f"{a}/api/inquiries", json=body).status_code for _ in range(6)]
     assert codes == [201] * 5 + [429]
 
     topo.start_service("redis")
@@ -203,6 +201,7 @@ def test_sigterm_drains_then_exits_cleanly(topo: Topology, client: httpx.Client)
     )
     assert r.json()["status"] == "draining"
     assert client.get(f"{url}/api/health").status_code == 200
+    assert client.get(topo.metrics_url(url)).status_code == 200  # the last scrapes still answer
     # uvicorn re-raises the captured SIGTERM after its graceful shutdown, hence -15 rather than 0
     assert topo.wait_exit("app-drain", timeout=15) in (0, -signal.SIGTERM)
     log = Path(topo.services["app-drain"].log).read_text()

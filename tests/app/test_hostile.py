@@ -1,6 +1,6 @@
 """app tests room: the Shipments API under hostile input, against the real topology, from an app
-process with production's settings (origin secret set, FORWARDED_ALLOW_IPS="*" as the ConfigMap
-sets it, CORS on) and short server timeouts so the tests are quick.
+process with production's settings (origin secret set, FORWARDED_ALLOW_IPS the loopback standing for
+the VPC range the ConfigMap sets, CORS on) and short server timeouts so the tests are quick.
 
 Every case of issue 17 gets a 4xx (or the limit's 429/503) and leaves no traceback or error line in
 the app log; strangers' keys cost no database work (counted on the primary and the replica); a
@@ -29,7 +29,7 @@ from shipments.auth import checksum, hash_key
 
 from stacks.local import REPO, Topology
 
-from .conftest import CORS_ORIGIN, auth, shipment_body, unique_ip, wait_for
+from .conftest import CORS_ORIGIN, auth, from_address, shipment_body, unique_ip, wait_for
 
 SECRET = "hostile-test-origin-secret-0123456789"
 TIMEOUT = 2  # header-read, body-read and keep-alive timeouts of the hostile process (production: 10 s)
@@ -43,7 +43,7 @@ def prod(topo: Topology) -> Iterator[str]:
         name="app-hostile",
         env={
             "ORIGIN_VERIFY_SECRET": SECRET,
-            "FORWARDED_ALLOW_IPS": "*",
+            "FORWARDED_ALLOW_IPS": "127.0.0.1",  # the VPC range, in the cluster
             "CORS_ORIGINS": CORS_ORIGIN,
             "HEADER_READ_TIMEOUT_SECONDS": str(TIMEOUT),
             "BODY_READ_TIMEOUT_SECONDS": str(TIMEOUT),
@@ -82,9 +82,12 @@ def log(topo: Topology, prod: str) -> Iterator[AppLog]:
 
 
 def cdn(key: str | None = None, client: str | None = None, **extra: str | bytes) -> dict[str, Any]:
-    """Headers of a request that came through CloudFront: the origin secret and X-Forwarded-For with
-    whatever the viewer sent, then the viewer's address (what CloudFront appends)."""
-    headers: dict[str, Any] = {"X-Origin-Verify": SECRET, "X-Forwarded-For": f"6.6.6.6, {client or unique_ip()}"}
+    """Headers of a request that came through CloudFront: the origin secret, the viewer's address as
+    X-Viewer-Address (what the distribution's function sets) and X-Forwarded-For with whatever the
+    viewer sent followed by the viewer's address (what CloudFront appends)."""
+    viewer = client or unique_ip()
+    headers: dict[str, Any] = {"X-Origin-Verify": SECRET, "X-Viewer-Address": viewer,
+                               "X-Forwarded-For": f"6.6.6.6, {viewer}"}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}".encode()  # bytes: some keys tried are not ASCII
     headers.update(extra)
@@ -215,7 +218,7 @@ def test_strangers_keys_cost_no_database_work_and_lookups_are_throttled_per_addr
     ]
     assert codes == [401] * AUTH_FAILURES + [429] * (100 - AUTH_FAILURES)
     # Forged keys with a valid checksum need a lookup: at most AUTH_FAILURES per address and minute,
-    # whatever the viewer puts in X-Forwarded-For (CloudFront's appended address counts).
+    # whatever the viewer puts in X-Forwarded-For (the viewer CloudFront names counts).
     forger = unique_ip()
     codes = []
     for _ in range(50):
@@ -265,7 +268,8 @@ def test_legacy_keys_work_until_refused_and_then_cost_nothing(
         down = AppLog(topo, "app-no-legacy")
         topo.stop_service("pgbouncer")  # any lookup would now fail with 503
         try:
-            r = client.get(f"{strict}/api/shipments", headers=auth(legacy, **{"X-Forwarded-For": unique_ip()}))
+            with from_address(unique_ip()) as stranger:
+                r = stranger.get(f"{strict}/api/shipments", headers=auth(legacy))
             assert r.status_code == 401, r.text
         finally:
             topo.start_service("pgbouncer")
@@ -302,7 +306,7 @@ def test_health_details_are_for_admins_and_disclose_no_internals(
     text = d.text
     assert topo.db_password not in text and "postgresql://" not in text and "redis://" not in text
 
-    metrics = client.get(f"{prod}/metrics").text  # anonymous (the in-cluster scraper)
+    metrics = client.get(topo.metrics_url(prod)).text  # the metrics listener: the in-cluster scraper
     assert 'replica="replica-0"' in metrics
     for internal in (f"127.0.0.1:{topo.ports['pgbouncer']}", "shipments_ro", topo.db_password):
         assert internal not in metrics, internal
@@ -340,10 +344,11 @@ def test_revocation_reaches_every_process_within_a_second(
 ) -> None:
     quiet = [AppLog(topo, name) for name in ("app0", "app1")]
     unannounced, revoked = topo.create_keys("reader", 2, "to-revoke")
-    ip = unique_ip()  # failed authentications below count against an address of their own
+    # failed authentications below count against an address of their own
+    own = from_address(unique_ip())
 
     def get(url: str, key: str) -> int:
-        return client.get(f"{url}/api/shipments", headers=auth(key, **{"X-Forwarded-For": ip})).status_code
+        return own.get(f"{url}/api/shipments", headers=auth(key)).status_code
 
     for url in urls:  # both processes cache both keys
         for key in (unannounced, revoked):
@@ -380,6 +385,7 @@ def test_revocation_reaches_every_process_within_a_second(
     time.sleep(0.5)
     for url in urls:
         assert get(url, revoked) == 401
+    own.close()
     listed = subprocess.run(
         [sys.executable, "-m", "shipments.keys", "list", "--json"],
         env=topo.app_process_env(),

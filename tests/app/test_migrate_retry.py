@@ -68,9 +68,9 @@ def _migrate(topo: Topology, dsn: str, timeout: str) -> subprocess.CompletedProc
 
 def test_migrate_waits_for_a_database_that_comes_up_after_it_started(topo: Topology) -> None:
     topo.primary_sql("DROP DATABASE IF EXISTS miglate")
-    topo.primary_sql("CREATE DATABASE miglate OWNER shipments")
+    topo.primary_sql("CREATE DATABASE miglate OWNER shipments_owner")
     port = free_port()
-    dsn = f"postgresql://shipments:{topo.db_password}@127.0.0.1:{port}/miglate"
+    dsn = f"postgresql://shipments_owner:{topo.owner_password}@127.0.0.1:{port}/miglate"
     started = time.monotonic()
     with late_listener(port, topo.ports["primary"], delay=3.0):
         done = _migrate(topo, dsn, timeout="60")
@@ -82,7 +82,7 @@ def test_migrate_waits_for_a_database_that_comes_up_after_it_started(topo: Topol
 
 
 def test_migrate_gives_up_with_a_clear_message_within_its_bound(topo: Topology) -> None:
-    dsn = f"postgresql://shipments:x@127.0.0.1:{free_port()}/nowhere"
+    dsn = f"postgresql://shipments_owner:x@127.0.0.1:{free_port()}/nowhere"
     started = time.monotonic()
     done = _migrate(topo, dsn, timeout="3")
     elapsed = time.monotonic() - started

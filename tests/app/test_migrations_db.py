@@ -1,4 +1,4 @@
-"""app tests room: migrations (idempotent, concurrent-safe, checksummed, role timeout) and the
+"""app tests room: migrations (idempotent, concurrent-safe, checksummed, the schema owner's) and the
 database layer's retry of serialization failures and deadlocks, against the real topology."""
 
 from __future__ import annotations
@@ -17,18 +17,20 @@ from shipments.migrate import migrate
 from stacks.local import REPO, Topology
 
 
-def test_migrations_are_idempotent_and_set_the_role_timeout(topo: Topology) -> None:
+def test_migrations_are_idempotent_and_the_app_role_has_its_timeout(topo: Topology) -> None:
     again = subprocess.run(
         [sys.executable, "-m", "shipments.migrate"],
-        env=topo.app_process_env(),
+        env=topo.migration_env(),
         capture_output=True,
         text=True,
         cwd=REPO,
         timeout=60,
     )
     assert again.returncode == 0 and again.stdout.strip() == "up to date", again.stderr
-    config = topo.primary_sql("SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'shipments'")
+    # The bootstrap sets the app role's limits; the migrations (as the owner) leave roles alone.
+    config = topo.primary_sql("SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = 'shipments_app'")
     assert "statement_timeout=10s" in config
+    assert topo.primary_sql("SELECT rolconfig IS NULL FROM pg_roles WHERE rolname = 'shipments_owner'") == "t"
 
     async def timeout_through_pgbouncer() -> str:
         conn = await asyncpg.connect(topo.database_url, statement_cache_size=0)
@@ -38,12 +40,22 @@ def test_migrations_are_idempotent_and_set_the_role_timeout(topo: Topology) -> N
             await conn.close()
 
     assert asyncio.run(timeout_through_pgbouncer()) == "10s"
+    # The app's own credentials cannot run the migrations: its role may not create anything.
+    as_app = subprocess.run(
+        [sys.executable, "-m", "shipments.migrate"],
+        env=topo.app_process_env(),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert as_app.returncode != 0 and "permission denied for schema public" in as_app.stderr
 
 
 def test_concurrent_migrations_apply_once_and_edits_are_refused(topo: Topology, tmp_path: Path) -> None:
     topo.primary_sql("DROP DATABASE IF EXISTS migtest")
-    topo.primary_sql("CREATE DATABASE migtest OWNER shipments")
-    dsn = f"postgresql://shipments:{topo.db_password}@127.0.0.1:{topo.ports['primary']}/migtest"
+    topo.primary_sql("CREATE DATABASE migtest OWNER shipments_owner")
+    dsn = f"postgresql://shipments_owner:{topo.owner_password}@127.0.0.1:{topo.ports['primary']}/migtest"
     (tmp_path / "0001_a.sql").write_text("CREATE TABLE a (x int);")
     (tmp_path / "0002_b.sql").write_text("CREATE TABLE b (y int); INSERT INTO a VALUES (1);")
 
@@ -98,7 +110,8 @@ def test_a_real_deadlock_is_retried_to_success(topo: Topology) -> None:
     """Two transactions lock two rows in opposite orders: PostgreSQL kills one (40P01); its retry wins."""
     topo.primary_sql(
         "CREATE TABLE IF NOT EXISTS deadlock_probe (id int PRIMARY KEY, n int);"
-        "ALTER TABLE deadlock_probe OWNER TO shipments;"
+        "ALTER TABLE deadlock_probe OWNER TO shipments_owner;"
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON deadlock_probe TO shipments_app;"
         "INSERT INTO deadlock_probe VALUES (1, 0), (2, 0) ON CONFLICT DO NOTHING;",
         db="shipments",
     )

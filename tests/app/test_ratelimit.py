@@ -15,7 +15,7 @@ from shipments.ratelimit import lease_extra_max
 
 from stacks.local import Topology
 
-from .conftest import auth, shipment_body, unique_ip
+from .conftest import auth, from_address, shipment_body, unique_ip
 
 
 def _inquiry(n: int) -> dict[str, str]:
@@ -23,22 +23,23 @@ def _inquiry(n: int) -> dict[str, str]:
 
 
 def test_sixth_inquiry_in_a_minute_is_429_across_two_processes(client: httpx.Client, urls: list[str]) -> None:
-    ip = unique_ip()
     statuses = []
     remaining = []
-    for n in range(5):
-        r = client.post(f"{urls[n % 2]}/api/inquiries", json=_inquiry(n), headers={"X-Forwarded-For": ip})
-        statuses.append(r.status_code)
-        remaining.append(int(r.headers["ratelimit-remaining"]))
+    with from_address(unique_ip()) as visitor:  # the limit keys on the real address
+        for n in range(5):
+            r = visitor.post(f"{urls[n % 2]}/api/inquiries", json=_inquiry(n))
+            statuses.append(r.status_code)
+            remaining.append(int(r.headers["ratelimit-remaining"]))
+        sixth = visitor.post(f"{urls[1]}/api/inquiries", json=_inquiry(6))
     assert statuses == [201] * 5
     assert remaining == [4, 3, 2, 1, 0]
-    sixth = client.post(f"{urls[1]}/api/inquiries", json=_inquiry(6), headers={"X-Forwarded-For": ip})
     assert sixth.status_code == 429
     assert sixth.json()["error"] == "rate_limited"
     assert 50 <= int(sixth.headers["retry-after"]) <= 60
     assert sixth.headers["ratelimit-remaining"] == "0"
     # the limit is per client address: another one is unaffected
-    other = client.post(f"{urls[0]}/api/inquiries", json=_inquiry(7), headers={"X-Forwarded-For": unique_ip()})
+    with from_address(unique_ip()) as neighbour:
+        other = neighbour.post(f"{urls[0]}/api/inquiries", json=_inquiry(7))
     assert other.status_code == 201
     blocks = client.get(f"{urls[1]}/api/metrics").json()["rate_limit_blocks"]
     assert blocks >= 1

@@ -17,7 +17,7 @@ from fastapi import HTTPException
 from shipments.auth import generate_key, key_format
 from shipments.backoff import backoff_delay, retry_async
 from shipments.cursor import CursorError, decode_cursor, encode_cursor
-from shipments.forwarded import ClientAddress, rate_limit_bucket
+from shipments.forwarded import ClientAddress, parse_viewer_address, rate_limit_bucket
 from shipments.lru import VersionedLRU
 from shipments.main import parse_if_match
 from shipments.migrate import migration_files
@@ -313,28 +313,52 @@ def test_keys_carry_a_checksum_that_refuses_random_strings() -> None:
 
 
 # --- forwarded client address ------------------------------------------------------------------------------
-def test_client_address_is_the_rightmost_untrusted_entry() -> None:
+def test_viewer_addresses_parse_as_cloudfronts_function_writes_them() -> None:
+    import ipaddress
+
+    ip = ipaddress.ip_address
+    # event.viewer.ip: the bare address
+    assert parse_viewer_address("203.0.113.9") == ip("203.0.113.9")
+    assert parse_viewer_address(" 2001:db8::1 ") == ip("2001:db8::1")
+    # with a port, IPv4 or bracketed IPv6; unbracketed IPv6 is an address, never address + port
+    assert parse_viewer_address("203.0.113.9:46532") == ip("203.0.113.9")
+    assert parse_viewer_address("[2001:db8::1]:443") == ip("2001:db8::1")
+    assert parse_viewer_address("2001:db8::1:443") == ip("2001:db8::1:443")
+    for bad in ("203.0.113.9:", "203.0.113.9:99999", "203.0.113.9:4a", "[2001:db8::1]x", "evil.example",
+                "", "1.2.3.4, 5.6.7.8", "203.0.113.9:\u0664\u0664", "unknown"):
+        assert parse_viewer_address(bad) is None, bad
+
+
+def test_the_client_is_cloudfronts_viewer_only_with_the_origin_secret_else_the_peer() -> None:
     async def inner(scope, receive, send):  # type: ignore[no-untyped-def]
         pass
 
-    one_hop = ClientAddress(inner, ["*"])
-    # CloudFront appends the viewer's address to what the viewer sent: the client chose the rest.
-    assert one_hop.client_from("6.6.6.6, 203.0.113.9") == "203.0.113.9"
-    assert one_hop.client_from("203.0.113.9:4711") == "203.0.113.9"
-    assert one_hop.client_from("[2001:db8::1]:443") == "2001:db8::1"
-    assert one_hop.client_from("6.6.6.6, not-an-address") is None  # keep the peer's address
-    listed = ClientAddress(inner, ["10.0.0.0/8", "127.0.0.1"])
-    assert listed.client_from("6.6.6.6, 203.0.113.9, 10.1.2.3") == "203.0.113.9"
-    assert listed.client_from("10.9.9.9, 10.1.2.3") == "10.9.9.9"
+    secret = "origin-secret-0123456789"
+    app = ClientAddress(inner, ["10.0.0.0/8"], origin_secret=secret)
 
-    async def run(peer: str, headers: list[tuple[bytes, bytes]], app: ClientAddress) -> object:
+    def client(peer: str, headers: list[tuple[bytes, bytes]], mw: ClientAddress = app) -> tuple[object, object]:
         scope = {"type": "http", "client": (peer, 1234), "headers": headers, "scheme": "http"}
-        await app(scope, None, None)  # type: ignore[arg-type]
+        asyncio.run(mw(scope, None, None))  # type: ignore[arg-type]
         return scope["client"][0], scope["scheme"]
 
-    xff = [(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-proto", b"https")]
-    assert asyncio.run(run("127.0.0.1", xff, listed)) == ("6.6.6.6", "https")
-    assert asyncio.run(run("198.51.100.1", xff, listed)) == ("198.51.100.1", "http")  # untrusted peer
+    cdn = [(b"x-origin-verify", secret.encode()), (b"x-viewer-address", b"203.0.113.9")]
+    forged = [(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-proto", b"https")]
+    # through CloudFront (the secret, from the VPC): the viewer CloudFront names, never X-Forwarded-For
+    assert client("10.1.2.3", [*forged, *cdn]) == ("203.0.113.9", "https")
+    assert client("10.1.2.3", [*cdn[:1], (b"x-viewer-address", b"2001:db8::7")])[0] == "2001:db8::7"
+    # a forged viewer address without the secret, with a wrong one, or from outside the VPC: the peer
+    assert client("10.1.2.3", [cdn[1], *forged]) == ("10.1.2.3", "https")
+    assert client("10.1.2.3", [(b"x-origin-verify", b"guess"), cdn[1]])[0] == "10.1.2.3"
+    assert client("198.51.100.1", [*forged, *cdn]) == ("198.51.100.1", "http")
+    # the secret but no usable viewer address (a policy that does not forward it): the peer
+    assert client("10.1.2.3", [cdn[0], *forged])[0] == "10.1.2.3"
+    assert client("10.1.2.3", [cdn[0], (b"x-viewer-address", b"six.six.six.six")])[0] == "10.1.2.3"
+    # two values: something besides CloudFront's function set it, and neither is believed
+    assert client("10.1.2.3", [*cdn, (b"x-viewer-address", b"6.6.6.6")])[0] == "10.1.2.3"
+    # CloudFront's own header is not the one the distribution sets: a client could send it
+    assert client("10.1.2.3", [cdn[0], (b"cloudfront-viewer-address", b"6.6.6.6:443")])[0] == "10.1.2.3"
+    # no origin secret configured (the local topology): every request is its peer
+    assert client("10.1.2.3", [*forged, *cdn], ClientAddress(inner, ["10.0.0.0/8"])) == ("10.1.2.3", "https")
     with pytest.raises(ValueError, match="nope"):
         ClientAddress(inner, ["nope"])
 
@@ -407,3 +431,12 @@ def test_concurrent_misses_share_one_load_and_errors_reach_every_waiter() -> Non
         await link.close()
 
     asyncio.run(scenario())
+
+
+def test_the_app_reads_the_header_the_cdns_viewer_request_function_writes() -> None:
+    from shipments.forwarded import VIEWER_HEADER
+
+    from components.cdn import VIEWER_ADDRESS_FUNCTION, VIEWER_ADDRESS_HEADER
+
+    assert VIEWER_ADDRESS_HEADER.lower().encode() == VIEWER_HEADER
+    assert f"headers['{VIEWER_HEADER.decode()}'] = {{ value: event.viewer.ip }}" in VIEWER_ADDRESS_FUNCTION

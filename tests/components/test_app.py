@@ -64,20 +64,45 @@ def workloads(g: Graph) -> list[Node]:
     return g.by_type(*WORKLOADS)
 
 
+def read_by(g: Graph, workload: Node, type_: str) -> Node:
+    """The one object of `type_` the workload's containers read through envFrom."""
+    ref = "configMapRef" if type_.endswith("ConfigMap") else "secretRef"
+    names = {e[ref]["name"] for c in containers(workload) for e in c.get("envFrom", []) if ref in e}
+    (node,) = [n for n in g.by_type(type_) if n.outputs.get("metadata", {}).get("name") in names]
+    return node
+
+
+def app_secret(g: Graph) -> Node:
+    return read_by(g, app_node(g, "kubernetes:apps/v1:Deployment"), "kubernetes:core/v1:Secret")
+
+
+def app_config(g: Graph) -> Node:
+    return read_by(g, app_node(g, "kubernetes:apps/v1:Deployment"), "kubernetes:core/v1:ConfigMap")
+
+
+def migrate_job(g: Graph) -> Node:
+    (job,) = [n for n in app_nodes(g, "kubernetes:batch/v1:Job")]
+    return job
+
+
 # ---- the migrations Job and the Deployment -------------------------------------------------
 @pytest.mark.parametrize("name", STACKS)
 def test_deployment_waits_for_the_migrations_job_running_the_same_image(
     request: pytest.FixtureRequest, name: str
 ) -> None:
     g = stack(request, name).graph
-    job = app_node(g, "kubernetes:batch/v1:Job")
+    job = migrate_job(g)
     deployment = app_node(g, "kubernetes:apps/v1:Deployment")
     assert job.urn in deployment.dependencies
     (migrate,) = containers(job)
     (api,) = containers(deployment)
     assert migrate["command"] == ["python", "-m", "shipments.migrate"]
     assert migrate["image"] == api["image"] == g.config["berth:app"]["image"]
-    assert migrate["envFrom"] == api["envFrom"], "migrations reach the database exactly as the app does"
+    # The migrations read the schema owner's DSN alone; the app's pods never see it.
+    (owner_secret,) = [e["secretRef"]["name"] for e in migrate["envFrom"]]
+    assert owner_secret not in {e.get("secretRef", {}).get("name") for e in api["envFrom"]}
+    migration = read_by(g, job, "kubernetes:core/v1:Secret")
+    assert set(migration.inputs["stringData"]) == {"MIGRATION_DATABASE_URL"} and "stringData" in migration.secret_keys
     assert pod_spec(job)["restartPolicy"] == "Never"
 
 
@@ -100,15 +125,19 @@ def test_migrations_start_only_after_pgbouncer_and_every_database_instance_of_th
     request: pytest.FixtureRequest, name: str
 ) -> None:
     g = stack(request, name).graph
-    job = app_node(g, "kubernetes:batch/v1:Job")
+    job = migrate_job(g)
     before = upstream(g, job)
     (pgbouncer,) = [n for n in g.by_type("kubernetes:apps/v1:Deployment") if "pgbouncer" in n.name]
     assert pgbouncer.urn in job.dependencies, "the Job waits for PgBouncer's pods, not just its Service"
     instances = [n for n in g.by_type("aws:rds/instance:Instance") if n.region == g.region]
     assert len(instances) == (2 if name == "staging" else 3)
     assert {i.urn for i in instances} <= before
+    # ...and for the roles it logs in as: the bootstrap Job ran first (PgBouncer waits for it).
+    (bootstrap,) = [n for n in g.by_type("kubernetes:batch/v1:Job") if n.urn != job.urn]
+    assert bootstrap.urn in pgbouncer.dependencies and bootstrap.urn in before
+    # The app itself also needs the cache before it rolls (the migrations do not).
     cache = g.by_type("aws:elasticache/replicationGroup:ReplicationGroup")[0]
-    assert cache.urn in before
+    assert cache.urn in upstream(g, app_node(g, "kubernetes:apps/v1:Deployment"))
     # A failed Job is replaced on the next update instead of awaited for ever; it retries its
     # first connection for less than its deadline; the await outlasts the deadline.
     assert job.inputs["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
@@ -129,7 +158,10 @@ def test_deployment_rolls_safely_and_runs_hardened(request: pytest.FixtureReques
     pod = pod_spec(d)
     (c,) = pod["containers"]
     assert c["command"] == ["python", "-m", "shipments.server"]
-    assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"},
+                          {"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
+    annotations = d.inputs["spec"]["template"]["metadata"]["annotations"]
+    assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == ("true", "9100")
     assert c["startupProbe"]["httpGet"]["path"] == "/api/health"
     assert c["livenessProbe"]["httpGet"]["path"] == "/api/health"
     assert c["readinessProbe"]["httpGet"]["path"] == "/api/health/ready"
@@ -142,7 +174,7 @@ def test_deployment_rolls_safely_and_runs_hardened(request: pytest.FixtureReques
     zone = [t for t in pod["topologySpreadConstraints"] if t["topologyKey"] == "topology.kubernetes.io/zone"]
     assert zone and zone[0]["whenUnsatisfiable"] == "DoNotSchedule"
     # Graceful: preStop pause + drain + uvicorn's graceful timeout fit in the grace period.
-    cm = app_node(g, "kubernetes:core/v1:ConfigMap").inputs["data"]
+    cm = app_config(g).inputs["data"]
     pre_stop = c["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert pre_stop + int(cm["DRAIN_SECONDS"]) + int(cm["GRACEFUL_TIMEOUT_SECONDS"]) < pod[
         "terminationGracePeriodSeconds"]
@@ -154,10 +186,10 @@ def test_config_and_secret_changes_roll_the_pods(request: pytest.FixtureRequest,
     d = app_node(g, "kubernetes:apps/v1:Deployment")
     checksum = d.inputs["spec"]["template"]["metadata"]["annotations"]["berth.dev/config-checksum"]
     assert re.fullmatch(r"[0-9a-f]{64}", checksum)
-    cm = app_node(g, "kubernetes:core/v1:ConfigMap")
-    secret = app_node(g, "kubernetes:core/v1:Secret")
+    cm = app_config(g)
+    secret = app_secret(g)
     # Immutable and auto-named: new content is a new object the pod template points at.
-    for obj in (cm, secret):
+    for obj in (cm, secret, read_by(g, migrate_job(g), "kubernetes:core/v1:Secret")):
         assert obj.inputs["immutable"] is True and "name" not in obj.inputs["metadata"]
     names = [e.get("configMapRef", e.get("secretRef"))["name"] for e in containers(d)[0]["envFrom"]]
     assert names == [cm.outputs["metadata"]["name"], secret.outputs["metadata"]["name"]]
@@ -199,7 +231,7 @@ def test_no_secret_value_appears_as_a_literal_in_any_kubernetes_object_but_secre
                 assert "value" not in env or not re.search(r"(?i)password|token|secret|_URL$", env["name"]), (
                     f"{n.name}/{c['name']}: {env['name']} set as a literal")
     # The app's Secret itself stays encrypted in state (and redacted in previews).
-    secret = app_node(g, "kubernetes:core/v1:Secret")
+    secret = app_secret(g)
     assert "stringData" in secret.secret_keys
     data = secret.inputs["stringData"]
     assert set(data) == {"DATABASE_URL", "DATABASE_RO_URL", "REDIS_URL", "ORIGIN_VERIFY_SECRET"}
@@ -222,11 +254,13 @@ def test_secret_holds_pgbouncer_urls_and_the_tls_redis_url_with_its_token(
     import itertools
 
     g = stack(request, name).graph
-    config = app_node(g, "kubernetes:core/v1:ConfigMap").inputs["data"]
+    config = app_config(g).inputs["data"]
     checksum = app_node(g, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["metadata"][
         "annotations"]["berth.dev/config-checksum"]
+    # The app's role, not the master user (whose name the database declares).
     (rds,) = [n for n in g.by_type("aws:rds/instance:Instance") if not n.inputs.get("replicateSourceDb")]
-    user, host = rds.inputs["username"], g.outputs["pgbouncerServiceHost"]
+    assert rds.inputs["username"] == "berth_admin"
+    user, host = "shipments_app", g.outputs["pgbouncerServiceHost"]
     assert host.endswith(".svc.cluster.local")
     redis_host = g.outputs["redisPrimaryEndpoint"]
     for db_password, token, origin in itertools.permutations(secret_values(g), 3):
@@ -260,10 +294,12 @@ def test_the_cdn_sends_the_origin_secret_the_app_requires(prod: Deployed) -> Non
 @pytest.mark.parametrize("name", STACKS)
 def test_secret_is_built_from_pgbouncer_and_cache_outputs(request: pytest.FixtureRequest, name: str) -> None:
     g = stack(request, name).graph
-    secret = app_node(g, "kubernetes:core/v1:Secret")
+    secret = app_secret(g)
     deps = set(secret.property_dependencies.get("stringData", [])) | set(secret.dependencies)
     owners = {g.component_of(g.node(u)).type for u in deps if g.component_of(g.node(u))}
-    assert {"berth:pgbouncer:PgBouncer", "berth:cache:Cache", "berth:database:Database"} <= owners
+    # The app's role (its password from the roles component), PgBouncer's address, the cache's token.
+    assert {"berth:pgbouncer:PgBouncer", "berth:cache:Cache", "berth:database_roles:DatabaseRoles"} <= owners
+    assert "berth:database:Database" not in owners, "nothing of the master user's reaches the app's Secret"
 
 
 @pytest.mark.parametrize("name", STACKS)
@@ -271,7 +307,7 @@ def test_configmap_names_only_settings_the_app_reads(request: pytest.FixtureRequ
     from shipments.settings import ENV_VARS  # the app's own list of environment variables
 
     g = stack(request, name).graph
-    data = app_node(g, "kubernetes:core/v1:ConfigMap").inputs["data"]
+    data = app_config(g).inputs["data"]
     server_vars = {"PORT", "FORWARDED_ALLOW_IPS", "GRACEFUL_TIMEOUT_SECONDS"}
     assert set(data) <= set(ENV_VARS) | server_vars, set(data) - set(ENV_VARS) - server_vars
     app = g.config["berth:app"]
@@ -337,7 +373,8 @@ def test_service_is_an_internet_facing_nlb_terminating_tls(request: pytest.Fixtu
     prefix = "service.beta.kubernetes.io/aws-load-balancer-"
     assert svc.inputs["spec"]["type"] == "LoadBalancer"
     # EKS's built-in service controller makes an internet-facing NLB (no "internal" marker).
-    assert ann[prefix + "type"] == "nlb" and ann[prefix + "scheme"] == "internet-facing"
+    # (`aws-load-balancer-scheme` belongs to the AWS Load Balancer Controller: not used.)
+    assert ann[prefix + "type"] == "nlb" and prefix + "scheme" not in ann
     assert prefix + "internal" not in ann
     assert ann[prefix + "healthcheck-path"] == "/api/health/ready"
     # Cluster policy: traffic reaches pods from the nodes, inside the VPC range the ingress policy admits.
@@ -425,8 +462,11 @@ def test_network_policies_default_deny_and_admit_only_the_needed_paths(
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in deny and "egress" not in deny
     ingress = policies["shipments-api-ingress"]["ingress"]
+    # The API port from the VPC (the load balancer's path); the metrics port from Prometheus' namespace.
     assert ingress == [{"from": [{"ipBlock": {"cidr": g.config["berth:network"]["cidr"]}}],
-                        "ports": [{"protocol": "TCP", "port": 8000}]}]
+                        "ports": [{"protocol": "TCP", "port": 8000}]},
+                       {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                        "ports": [{"protocol": "TCP", "port": 9100}]}]
     egress = policies["shipments-api-egress"]["egress"]
     ports = sorted((p["protocol"], p["port"]) for rule in egress for p in rule["ports"])
     assert ports == [("TCP", 53), ("TCP", 80), ("TCP", 6379), ("TCP", 6432), ("UDP", 53)]
@@ -438,7 +478,7 @@ def test_network_policies_default_deny_and_admit_only_the_needed_paths(
     # Each pod the app runs is selected by exactly one egress allowance, and every policy
     # exists before the first pod (the Job) starts: none runs unconfined or cut off.
     policy_nodes = app_nodes(g, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
-    for workload in (app_node(g, "kubernetes:batch/v1:Job"), app_node(g, "kubernetes:apps/v1:Deployment")):
+    for workload in (migrate_job(g), app_node(g, "kubernetes:apps/v1:Deployment")):
         pod_labels = workload.inputs["spec"]["template"]["metadata"]["labels"]
         allowing = [n for n in policy_nodes if n.inputs["spec"].get("egress")
                     and n.inputs["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()]

@@ -76,13 +76,14 @@ def test_behaviours_route_static_to_s3_cached_and_the_api_to_the_app(stack: Depl
     assert order == ["/static/*", "/api/shipments*", "/api/*"]
     bs = behaviours(cfg)
     api_policy = one(stack, "aws:cloudfront/cachePolicy:CachePolicy").id
+    app_request = one(stack, "aws:cloudfront/originRequestPolicy:OriginRequestPolicy").id
     routed = {p: (b["TargetOriginId"], b["CachePolicyId"], b.get("OriginRequestPolicyId") or None)
               for p, b in bs.items()}
     assert routed == {
         "/static/*": ("assets", CACHING_OPTIMIZED, None),
-        "/api/shipments*": ("app", api_policy, ALL_VIEWER_EXCEPT_HOST),
-        "/api/*": ("app", CACHING_DISABLED, ALL_VIEWER_EXCEPT_HOST),
-        "default": ("app", CACHING_DISABLED, ALL_VIEWER_EXCEPT_HOST),
+        "/api/shipments*": ("app", api_policy, app_request),
+        "/api/*": ("app", CACHING_DISABLED, app_request),
+        "default": ("app", CACHING_DISABLED, app_request),
     }
     assert bs["/static/*"]["AllowedMethods"]["Items"] == ["GET", "HEAD"]
     assert set(bs["/api/*"]["AllowedMethods"]["Items"]) >= {"POST", "PUT", "PATCH", "DELETE"}
@@ -151,7 +152,8 @@ def test_staging_and_prod_differ_only_where_their_config_differs(staging: Deploy
         cfg = dist_config(d)
         api_policy = one(d, "aws:cloudfront/cachePolicy:CachePolicy").id
         headers_policy = one(d, "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy").id
-        ids = {api_policy: "<api-policy>", headers_policy: "<headers-policy>"}
+        request_policy = one(d, "aws:cloudfront/originRequestPolicy:OriginRequestPolicy").id
+        ids = {api_policy: "<api-policy>", headers_policy: "<headers-policy>", request_policy: "<request-policy>"}
         return {
             "behaviours": {
                 p: {k: ids.get(v, v) for k, v in b.items() if isinstance(v, str | bool | int)}
@@ -284,7 +286,7 @@ def test_prod_protects_and_retains_its_buckets_and_assets_key(
 ) -> None:
     d: Deployed = request.getfixturevalue(stack_name)
     stateful = [*cdn_resources(d, BUCKET), *cdn_resources(d, "aws:kms/key:Key")]
-    assert len(stateful) == 3
+    assert len(stateful) == (4 if protected else 3)  # prod: + the WAF logs' key
     for node in stateful:
         assert (node.protect, node.retain_on_delete) == (protected, protected), node.name
 
@@ -371,3 +373,102 @@ def test_outside_us_east_1_a_custom_domain_gets_a_us_east_1_certificate_and_web_
 def test_args_refuse_inconsistent_settings(kw: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         CdnArgs(app_origin_domain="lb.example.com", **kw)
+
+
+# ---- edge hardening: the WAF agrees with the app, logs, and the extra rule groups ----------------
+def _waf(prod: Deployed) -> dict[str, Any]:
+    node = one(prod, "aws:wafv2/webAcl:WebAcl")
+    return prod.client("wafv2", "us-east-1").get_web_acl(Name="berth-prod-cdn", Scope="CLOUDFRONT", Id=node.id)[
+        "WebACL"]
+
+
+def test_the_waf_blocks_bodies_exactly_above_what_the_app_accepts(prod: Deployed) -> None:
+    """One number: the app's MAX_BODY_BYTES is the WAF's body limit; the common rule set's 8 KB
+    size rule only counts, so a valid 60 KB write is not a 403 in prod."""
+    rules = {r["Name"]: r for r in _waf(prod)["Rules"]}
+    common = rules["aws-common-rule-set"]["Statement"]["ManagedRuleGroupStatement"]
+    assert [(o["Name"], list(o["ActionToUse"])) for o in common["RuleActionOverrides"]] == [
+        ("SizeRestrictions_BODY", ["Count"]), ("NoUserAgent_HEADER", ["Count"])]
+    size = rules["body-larger-than-the-app-accepts"]["Statement"]["SizeConstraintStatement"]
+    (config,) = [n for n in prod.graph.by_type("kubernetes:core/v1:ConfigMap") if "MAX_BODY_BYTES" in (
+        n.inputs.get("data") or {})]
+    app_limit = int(config.inputs["data"]["MAX_BODY_BYTES"])
+    assert (size["ComparisonOperator"], size["Size"]) == ("GT", app_limit) == ("GT", 65536)
+    assert size["FieldToMatch"]["Body"]["OversizeHandling"] == "MATCH"
+    assert "Block" in rules["body-larger-than-the-app-accepts"]["Action"]
+    # The WAF reads as much of a body as the app may receive.
+    node = one(prod, "aws:wafv2/webAcl:WebAcl")
+    assert node.inputs["associationConfig"]["requestBodies"][0]["cloudfront"]["defaultSizeInspectionLimit"] == "KB_64"
+
+
+def test_prod_adds_known_bad_inputs_and_anonymous_ip_but_counts_hosting_providers(prod: Deployed) -> None:
+    rules = {r["Name"]: r["Statement"]["ManagedRuleGroupStatement"] for r in _waf(prod)["Rules"]
+             if "ManagedRuleGroupStatement" in r["Statement"]}
+    assert rules["aws-known-bad-inputs"]["Name"] == "AWSManagedRulesKnownBadInputsRuleSet"
+    anon = rules["aws-anonymous-ip"]
+    assert anon["Name"] == "AWSManagedRulesAnonymousIpList"
+    assert [o["Name"] for o in anon["RuleActionOverrides"]] == ["HostingProviderIPList"]
+
+
+def test_prod_waf_logs_to_an_encrypted_waf_log_group_without_api_keys(prod: Deployed) -> None:
+    (logging,) = cdn_resources(prod, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+    assert logging.region == "us-east-1"
+    assert logging.inputs["redactedFields"] == [{"singleHeader": {"name": "authorization"}}]
+    (group_arn,) = logging.inputs["logDestinationConfigs"]
+    name = group_arn.split(":log-group:")[1].removesuffix(":*")
+    assert name.startswith("aws-waf-logs-")
+    group = prod.client("logs", "us-east-1").describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]
+    assert group["retentionInDays"] == prod.graph.config["berth:cdn"]["wafLogRetentionDays"] == 365
+    assert group["kmsKeyId"].startswith("arn:aws:kms:us-east-1:")
+    (policy,) = cdn_resources(prod, "aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
+    doc = json.loads(policy.inputs["policyDocument"])
+    assert doc["Statement"][0]["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert policy.urn in logging.dependencies
+
+
+def test_the_assets_bucket_logs_access_and_every_bucket_aborts_incomplete_uploads(prod: Deployed) -> None:
+    s3 = prod.client("s3")
+    names = buckets(prod)
+    logging = s3.get_bucket_logging(Bucket=names["assets"])["LoggingEnabled"]
+    assert logging["TargetBucket"] == names["cdn-logs"] and logging["TargetPrefix"] == "s3-access/assets/"
+    policy = json.loads(s3.get_bucket_policy(Bucket=names["cdn-logs"])["Policy"])
+    (grant,) = [st for st in policy["Statement"] if st["Sid"] == "S3ServerAccessLogs"]
+    assert grant["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert grant["Condition"]["ArnLike"]["aws:SourceArn"].endswith(names["assets"])
+    every = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert len(every) >= 3  # assets, logs, canary
+    for bucket in every:
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        assert any(r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation") for r in rules), bucket
+
+
+def test_the_app_hears_the_viewer_address_from_cloudfront_only(stack: Deployed) -> None:
+    """A viewer-request function overwrites X-Viewer-Address with the address CloudFront saw; the
+    app's behaviours run it and forward every viewer header but Host (so the origin's own name is
+    what its certificate is checked against)."""
+    from components.cdn import VIEWER_ADDRESS_FUNCTION, VIEWER_ADDRESS_HEADER
+
+    (fn,) = cdn_resources(stack, "aws:cloudfront/function:Function")
+    assert fn.inputs["code"] == VIEWER_ADDRESS_FUNCTION and "event.viewer.ip" in fn.inputs["code"]
+    assert f"headers['{VIEWER_ADDRESS_HEADER.lower()}']" in fn.inputs["code"]
+    (policy,) = cdn_resources(stack, "aws:cloudfront/originRequestPolicy:OriginRequestPolicy")
+    assert policy.inputs["headersConfig"] == {"headerBehavior": "allExcept", "headers": {"items": ["Host"]}}
+    # From the declared distribution: moto does not keep function associations.
+    dist = one(stack, DIST).inputs
+    declared = [dist["defaultCacheBehavior"], *dist["orderedCacheBehaviors"]]
+    for b in declared:
+        assocs = b.get("functionAssociations") or []
+        if b["targetOriginId"] == "app":
+            assert [(a["eventType"], a["functionArn"]) for a in assocs] == [("viewer-request", fn.outputs["arn"])]
+            assert b["originRequestPolicyId"] == policy.id
+        else:
+            assert assocs == [], b.get("pathPattern")
+
+
+def test_a_body_limit_the_waf_cannot_inspect_is_refused() -> None:
+    from stacks.config import ConfigError, parse_settings, raw_from_config_map
+
+    raw = raw_from_config_map(read_stack_config("prod"))
+    raw["app"]["maxBodyBytes"] = 131072
+    with pytest.raises(ConfigError, match=r"berth:app.maxBodyBytes \(131072\) exceeds the 65536 bytes"):
+        parse_settings("prod", raw)

@@ -87,7 +87,7 @@ def test_control_plane_logs_go_to_an_encrypted_log_group_with_retention(
     d: Deployed = request.getfixturevalue(stack)
     name = f"/aws/eks/{cluster_name(d)}/cluster"
     (group,) = d.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
-    assert group["retentionInDays"] == 90
+    assert group["retentionInDays"] == cluster_config(d).get("logRetentionDays", 90)
     assert group["kmsKeyId"] == describe(d)["encryptionConfig"][0]["provider"]["keyArn"]
     # EKS would create the group itself (no retention, no key) if the cluster came first.
     cluster = one(d.graph, "aws:eks/cluster:Cluster", "-eks")
@@ -166,7 +166,8 @@ def test_access_entries_api_mode_and_addons_ordered_around_the_node_group(
     assert cluster.inputs["bootstrapSelfManagedAddons"] is False
     addons = {n.inputs["addonName"]: n for n in g.by_type("aws:eks/addon:Addon")
               if g.component_of(n).type == "berth:cluster:Cluster"}
-    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver"}
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver",
+                           "metrics-server"}
     nodes = one(g, "aws:eks/nodeGroup:NodeGroup", "-nodes")
     for before in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
         assert addons[before].urn in nodes.dependencies, f"{before} must run before nodes join"
@@ -232,9 +233,9 @@ def test_existing_cluster_creates_no_aws_cluster_and_uses_the_secret_kubeconfig(
     d = variant(deploy, "existing-cluster", overrides, seed=seed)
     (cluster,) = [n for n in d.graph.components if n.type == "berth:cluster:Cluster"]
     assert not [n for n in d.graph.descendants(cluster.urn) if n.package == "aws"], "nothing created in AWS"
-    # Workloads still bind to the existing cluster (the app's pod identity association).
-    (assoc,) = d.graph.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
-    assert assoc.inputs["clusterName"] == "shared-cluster"
+    # Workloads still bind to the existing cluster (the app's and the database bootstrap's pod identity).
+    associations = d.graph.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert associations and {a.inputs["clusterName"] for a in associations} == {"shared-cluster"}
     assert "berth-existing-cluster" not in d.client("eks").list_clusters()["clusters"]
     (provider,) = d.graph.by_type("pulumi:providers:kubernetes")
     assert provider.inputs["kubeconfig"] == SECRET
@@ -248,3 +249,154 @@ def test_existing_cluster_without_its_settings_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="existingClusterName"):
         parse_settings("staging", {"environment": "staging", "region": "us-east-1", "cluster": {"existing": True}})
+
+
+# ---- scaling: metrics for the HPAs, the autoscaler for the nodes --------------------------------
+def test_prod_keeps_control_plane_audit_logs_as_long_as_its_flow_logs(prod: Deployed) -> None:
+    name = f"/aws/eks/{cluster_name(prod)}/cluster"
+    (group,) = prod.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    flow_days = prod.graph.config["berth:network"]["flowLogsRetentionDays"]
+    assert group["retentionInDays"] == 365 == flow_days
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_metrics_server_comes_after_the_nodes_and_blocks_no_workload(request: pytest.FixtureRequest,
+                                                                    stack: str) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    g = d.graph
+    ms = one(g, "aws:eks/addon:Addon", "-addon-metrics-server")
+    assert ms.inputs["addonName"] == "metrics-server" and ms.inputs["clusterName"] == cluster_name(d)
+    assert one(g, "aws:eks/nodeGroup:NodeGroup", "-nodes").urn in ms.dependencies
+    # Nothing waits for it: the Kubernetes provider (so every workload and HPA) does not.
+    (provider,) = g.by_type("pulumi:providers:kubernetes")
+    assert ms.urn not in provider.dependencies
+    for hpa in g.by_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler"):
+        assert ms.urn not in hpa.dependencies
+
+
+def autoscaler_deployment(g: Graph) -> Node:
+    (dep,) = [n for n in g.by_type("kubernetes:apps/v1:Deployment")
+              if n.inputs["metadata"]["name"] == "cluster-autoscaler"]
+    return dep
+
+
+def node_group_asg(d: Deployed) -> dict:
+    (asg_name,) = [a["name"] for a in nodegroup(d)["resources"]["autoScalingGroups"]]
+    (asg,) = d.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])[
+        "AutoScalingGroups"]
+    return asg
+
+
+def allows(policy: dict, action: str, resource_tags: dict[str, str]) -> bool:
+    """Whether an identity policy allows `action` on a resource carrying these tags (the subset of
+    IAM's evaluation the autoscaler's policy uses: Allow, "*" resources, StringEquals on tags)."""
+    for st in policy["Statement"]:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        if st["Effect"] != "Allow" or action not in actions or st["Resource"] != "*":
+            continue
+        conds = st.get("Condition", {})
+        assert set(conds) <= {"StringEquals"}, conds
+        wanted = conds.get("StringEquals", {})
+        if all(resource_tags.get(k.removeprefix("aws:ResourceTag/")) == v for k, v in wanted.items()):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_autoscaler_moves_the_node_group_within_its_bounds_with_a_role_scoped_to_it(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    g, cfg = d.graph, cluster_config(d)
+    # The group EKS made for the node group: bounds from config, tags the autoscaler discovers.
+    asg = node_group_asg(d)
+    assert (asg["MinSize"], asg["MaxSize"]) == (cfg["nodeMin"], cfg["nodeMax"])
+    tags = {t["Key"]: t["Value"] for t in asg["Tags"]}
+    assert tags["eks:nodegroup-name"] == nodegroup(d)["nodegroupName"]
+
+    dep = autoscaler_deployment(g)
+    (container,) = dep.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == cfg.get("autoscalerImage", container["image"])
+    assert container["image"].startswith("registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.")
+    flags = dict(a.split("=", 1) for a in container["command"][1:])
+    discovery = flags["--node-group-auto-discovery"].removeprefix("asg:tag=").split(",")
+    assert all(key in tags for key in discovery) and f"k8s.io/cluster-autoscaler/{cluster_name(d)}" in discovery
+    assert flags["--max-nodes-total"] == str(cfg["nodeMax"]) and flags["--cloud-provider"] == "aws"
+
+    # Its identity: a pod identity association for its service account, to a role whose policy may
+    # resize this group and no other.
+    (assoc,) = [n for n in g.by_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+                if n.inputs["serviceAccount"] == "cluster-autoscaler"]
+    assert assoc.inputs["namespace"] == "kube-system" == dep.inputs["metadata"]["namespace"]
+    assert dep.inputs["spec"]["template"]["spec"]["serviceAccountName"] == "cluster-autoscaler"
+    assert assoc.urn in dep.dependencies, "pods created before the association get no credentials"
+    iam = d.client("iam")
+    role_name = assoc.inputs["roleArn"].rsplit("/", 1)[-1]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    policy = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    for action in ("autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"):
+        assert allows(policy, action, tags)
+        assert not allows(policy, action, {**tags, "eks:nodegroup-name": "someone-elses-nodes"})
+        assert not allows(policy, action, {**tags, "eks:cluster-name": "another-cluster"})
+    (describe_ng,) = [s for s in policy["Statement"] if "eks:DescribeNodegroup" in s["Action"]]
+    assert describe_ng["Resource"].startswith(nodegroup(d)["nodegroupArn"].rsplit("/", 1)[0] + "/")
+    assert not any(a.endswith(("*", "UpdateAutoScalingGroup", "CreateAutoScalingGroup"))
+                   for s in policy["Statement"] for a in s["Action"])
+
+    # The group's own bounds hold whatever the autoscaler asks (AWS refuses beyond max).
+    auto = d.client("autoscaling")
+    with pytest.raises(auto.exceptions.ClientError, match=f"above max value {cfg['nodeMax']}"):
+        auto.set_desired_capacity(AutoScalingGroupName=asg["AutoScalingGroupName"],
+                                  DesiredCapacity=cfg["nodeMax"] + 1)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_autoscaler_runs_hardened_with_a_budget_and_leader_election(request: pytest.FixtureRequest,
+                                                                        stack: str) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    g = d.graph
+    dep = autoscaler_deployment(g)
+    spec = dep.inputs["spec"]
+    pod = spec["template"]["spec"]
+    (c,) = pod["containers"]
+    assert spec["replicas"] == 2 and "--leader-elect=true" in c["command"]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] and not sc["allowPrivilegeEscalation"] and sc["capabilities"] == {
+        "drop": ["ALL"]}
+    assert sc["runAsNonRoot"] and sc["runAsUser"] >= 10000
+    assert c["resources"]["requests"] and c["resources"]["limits"]
+    assert c["livenessProbe"]["httpGet"]["path"] == c["readinessProbe"]["httpGet"]["path"] == "/health-check"
+    labels = spec["selector"]["matchLabels"]
+    (pdb,) = [n for n in g.by_type("kubernetes:policy/v1:PodDisruptionBudget")
+              if n.inputs["metadata"]["namespace"] == "kube-system"]
+    assert pdb.inputs["spec"]["selector"]["matchLabels"] == labels and pdb.inputs["spec"]["maxUnavailable"] == 1
+    # RBAC as the upstream example: it may evict pods and update nodes, and nothing is a wildcard.
+    (role,) = g.by_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole")
+    rules = role.inputs["rules"]
+    assert {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]} in rules
+    assert not any("*" in r.get("verbs", []) + r.get("resources", []) + r.get("apiGroups", []) for r in rules)
+    (binding,) = g.by_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+    assert binding.inputs["subjects"] == [{"kind": "ServiceAccount", "name": "cluster-autoscaler",
+                                           "namespace": "kube-system"}]
+
+
+def test_prod_pins_the_autoscaler_by_digest_and_a_tag_is_refused_there() -> None:
+    from components.cluster import ClusterArgs
+
+    with pytest.raises(ValueError, match="must be pinned by digest"):
+        ClusterArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], require_digest=True,
+                    autoscaler_image="registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.1")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_capacity_arithmetic_is_a_stack_output(request: pytest.FixtureRequest, stack: str) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    cap, cfg = d.graph.outputs["capacity"], cluster_config(d)
+    assert cap["node_max"] == cfg["nodeMax"] and cap["instance_type"] in cfg["instanceTypes"]
+    assert 0 < cap["nodes_needed"] <= cfg["nodeMax"]
+    app_max = d.graph.config["berth:app"]["maxReplicas"]
+    assert {"name": "app", "pods": app_max + 1, "cpu_m": 250, "memory_mib": 256} in cap["workloads"]
+    assert cap["requested"]["cpu_m"] <= cap["cluster_free"]["cpu_m"]

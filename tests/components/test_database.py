@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -197,14 +198,28 @@ def test_security_group_admits_5432_from_the_cluster_nodes_only(request: pytest.
     )
 
 
-def test_master_password_is_random_url_safe_and_secret(prod: Deployed) -> None:
-    (pw,) = db_resources(prod, "random:index/randomPassword:RandomPassword")
-    assert pw.inputs["special"] is False and pw.inputs["length"] >= 32
-    primary = prod.graph.named("berth-prod-primary", INSTANCE)
-    assert "password" in primary.secret_keys
-    assert primary.inputs["password"] == "[secret]"
-    config_text = str(read_stack_config("prod"))
-    assert "password" not in config_text.lower()
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_the_master_password_is_rdss_own_secret_and_pulumi_never_holds_it(
+    request: pytest.FixtureRequest, stack: str
+) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    primary = d.graph.named(f"berth-{stack}-primary", INSTANCE)
+    assert "password" not in primary.inputs and primary.inputs["manageMasterUserPassword"] is True
+    # Encrypted with the database's own key, in the database's region.
+    key_arn = db_component(d).outputs["kmsKeyArn"]
+    assert primary.inputs["masterUserSecretKmsKeyId"] == key_arn
+    live = instances(d)[f"berth-{stack}-primary"]["MasterUserSecret"]
+    assert live["KmsKeyId"] == key_arn and db_component(d).outputs["masterUserSecretArn"] == live["SecretArn"]
+    assert not db_resources(d, "random:index/randomPassword:RandomPassword"), "no password of Pulumi's making"
+    # RDS's secret holds the master user and a password no resource of the graph carries.
+    value = json.loads(d.client("secretsmanager").get_secret_value(SecretId=live["SecretArn"])["SecretString"])
+    assert value["username"] == "berth_admin" and len(value["password"]) >= 32
+    assert value["password"] not in json.dumps([[n.inputs, n.outputs] for n in d.graph.nodes], default=str)
+    # Replicas declare none (RDS gives a replica none; the provider would try to modify one in).
+    for node in d.graph.by_type(INSTANCE):
+        if node.inputs.get("replicateSourceDb"):
+            assert not {"manageMasterUserPassword", "masterUserSecretKmsKeyId", "password"} & set(node.inputs)
+    assert "password" not in str(read_stack_config(stack)).lower()
 
 
 # ---- restore sources (disaster recovery) ----------------------------------------------------
@@ -241,6 +256,10 @@ def test_primary_restores_from_a_seeded_snapshot(deploy: Any) -> None:
     # Name and master user come from the snapshot, not from the component's defaults.
     assert primary["DBName"] == "legacydata"
     assert primary["MasterUsername"] == "legacy_admin"
+    # ...but not the master password: RDS manages a new one (the provider's modify right after
+    # the restore), in a secret encrypted with this stack's key, which the bootstrap Job reads.
+    assert primary["MasterUserSecret"]["KmsKeyId"] == db_component(d).outputs["kmsKeyArn"]
+    assert db_component(d).outputs["masterUserSecretArn"] == primary["MasterUserSecret"]["SecretArn"]
     # The stack's own settings still apply on top of the restore.
     assert primary["BackupRetentionPeriod"] == 7
     assert primary["DBParameterGroups"][0]["DBParameterGroupName"] == "berth-snaprestore-postgres16"
@@ -267,6 +286,7 @@ def test_primary_restores_to_a_point_in_time_of_a_source_instance(deploy: Any) -
     primary = instances(d)["berth-pitrrestore-primary"]
     assert primary["MasterUsername"] == "legacy_admin"
     assert primary["DBName"] == "legacydata"
+    assert primary["MasterUserSecret"]["KmsKeyId"] == db_component(d).outputs["kmsKeyArn"]
     spec = d.graph.named("berth-pitrrestore-primary", INSTANCE).inputs["restoreToPointInTime"]
     assert spec == {"sourceDbInstanceIdentifier": "legacy-pitr-source", "useLatestRestorableTime": True}
     assert seeded["DBInstanceIdentifier"] in instances(d, prefix="legacy-pitr"), "the source is untouched"
@@ -293,11 +313,16 @@ def test_dr_stack_restores_replicated_backups_of_a_primary_in_another_region() -
 def test_dr_stack_adopts_and_promotes_the_cross_region_replica(deploy: Any) -> None:
     def seed(cloud: EmbeddedCloud) -> None:
         source = _seed_source(cloud, "legacy-promote-source", "us-east-1")
-        cloud.client("rds", "us-west-2").create_db_instance_read_replica(
+        dr = cloud.client("rds", "us-west-2")
+        dr.create_db_instance_read_replica(
             DBInstanceIdentifier="legacy-dr-replica",
             SourceDBInstanceIdentifier=source["DBInstanceArn"],
             SourceRegion="us-east-1",
         )
+        # What `berth dr rebuild` does before the stack comes up: RDS manages the master password
+        # from now on (a secret in the DR region).
+        dr.modify_db_instance(DBInstanceIdentifier="legacy-dr-replica", ManageMasterUserPassword=True,
+                              ApplyImmediately=True)
 
     d = variant(
         deploy, "drpromote", "staging",
@@ -319,6 +344,24 @@ def test_dr_stack_adopts_and_promotes_the_cross_region_replica(deploy: Any) -> N
     assert node.inputs["identifier"] == "legacy-dr-replica"
     assert "replicateSourceDb" not in node.inputs
     assert "replicateSourceDb" in node.ignore_changes and "kmsKeyId" in node.ignore_changes
+    # The managed secret the rebuild made (the region's default key) is the one the stack uses.
+    assert node.inputs["manageMasterUserPassword"] is True and "masterUserSecretKmsKeyId" not in node.inputs
+    assert "masterUserSecretKmsKeyId" in node.ignore_changes and "password" not in node.inputs
+    assert db_component(d).outputs["masterUserSecretArn"] == promoted["MasterUserSecret"]["SecretArn"]
+
+
+def test_adopting_a_replica_without_a_managed_master_secret_is_refused_as_the_import_would_be(deploy: Any) -> None:
+    def seed(cloud: EmbeddedCloud) -> None:
+        source = _seed_source(cloud, "legacy-unmanaged-source", "us-east-1")
+        cloud.client("rds", "us-west-2").create_db_instance_read_replica(
+            DBInstanceIdentifier="legacy-unmanaged-replica", SourceDBInstanceIdentifier=source["DBInstanceArn"],
+            SourceRegion="us-east-1")
+
+    with pytest.raises(Exception, match=r"importing legacy-unmanaged-replica would fail.*manage-master-user-password"):
+        variant(deploy, "drunmanaged", "staging",
+                {"aws:region": "us-west-2",
+                 "berth:database.restore": {"kind": "replica", "replicaIdentifier": "legacy-unmanaged-replica"}},
+                seed=seed)
 
 
 def test_point_in_time_from_another_region_asks_for_replicated_backups() -> None:
@@ -366,9 +409,9 @@ def test_a_connection_budget_that_does_not_fit_shows_the_numbers() -> None:
     with pytest.raises(ConfigError) as exc:
         parse_settings("prod", raw)
     message = str(exc.value)
-    # prod: 3 PgBouncer pods x (60 + 60 + 10) = 390 server connections > 300 - 40 = 260.
+    # prod: 3 PgBouncer pods x (60 + 60 + 2 x 10 reserve + 2 for the migrations) = 426 > 300 - 40 = 260.
     assert "database.maxConnections (300)" in message
-    assert "= 390 server connections" in message and "= 260" in message
+    assert "= 426 server connections" in message and "= 260" in message
     raw = _prod_raw()
     raw["app"] = {**raw["app"], "maxReplicas": 100}
     with pytest.raises(ConfigError, match=r"app.maxReplicas \(100\).*2000 client connections.*= 1200"):
@@ -407,3 +450,21 @@ def test_component_refuses_settings_aws_would_reject() -> None:
                      dr_region="us-west-2")
     with pytest.raises(ValueError, match="two availability zones"):
         DatabaseArgs(vpc_id="vpc-1", subnet_ids=["a"], settings=DatabaseSettings())
+
+
+def test_the_first_up_imports_the_promoted_replica_tolerantly_and_the_next_converges_it() -> None:
+    """Pulumi refuses an import whose inputs differ from the instance: the first up ignores what
+    only differs then (parameter group, Multi-AZ, monitoring role, tags, snapshot settings); once
+    adopted, only what the promoted replica keeps for good stays ignored."""
+    from components.database import _ADOPTED_FOR_GOOD, _DIFFERS_AT_IMPORT, _adopt_promoted_replica_opts
+
+    first = _adopt_promoted_replica_opts("berth-prod-dr-replica")
+    assert first.import_ == "berth-prod-dr-replica"
+    assert {"parameterGroupName", "multiAz", "monitoringRoleArn", "skipFinalSnapshot"} <= set(first.ignore_changes)
+    later = _adopt_promoted_replica_opts("berth-prod-dr-replica", imported=True)
+    assert later.import_ is None
+    assert set(later.ignore_changes) == set(_ADOPTED_FOR_GOOD)
+    assert not set(later.ignore_changes) & set(_DIFFERS_AT_IMPORT)
+    # (no password: RDS manages it; the managed secret's key stays the region's default one)
+    assert {"kmsKeyId", "dbSubnetGroupName", "masterUserSecretKmsKeyId"} <= set(later.ignore_changes)
+    assert "password" not in later.ignore_changes

@@ -72,6 +72,13 @@ def test_ini_points_rw_at_the_primary_and_ro_at_the_replicas(
     s = settings(stack)
     assert rw["pool_size"] == str(s.default_pool_size)
     assert ro["pool_size"] == str(s.read_only_pool_size)
+    # The migrations' name: the primary again, with a small fixed budget of its own.
+    mig = dsn(parsed["databases"]["shipments_migrate"])
+    assert (mig["host"], mig["port"], mig["dbname"]) == (rw["host"], "5432", "shipments")
+    assert mig["pool_size"] == mig["max_db_connections"] == "2"
+    # Every name's server connections are capped whoever connects: pool + reserve.
+    assert rw["max_db_connections"] == str(s.default_pool_size + s.reserve_pool_size)
+    assert ro["max_db_connections"] == str(s.read_only_pool_size + s.reserve_pool_size)
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
@@ -103,7 +110,10 @@ def test_ini_pools_by_transaction_and_verifies_the_database_certificate(
 
 def test_ini_budget_fits_the_database(prod: Deployed) -> None:
     main = ini(prod)["pgbouncer"]
-    pools = sum(int(dsn(v)["pool_size"]) for v in ini(prod)["databases"].values()) + int(main["reserve_pool_size"])
+    # A pool per (name, user), the reserve on every pool; max_db_connections bounds each name.
+    pools = sum(int(dsn(v)["max_db_connections"]) for v in ini(prod)["databases"].values())
+    s = settings("prod")
+    assert pools == s.default_pool_size + s.read_only_pool_size + 2 * s.reserve_pool_size + 2
     budget = prod.graph.outputs["connectionBudget"]
     pods = objects(prod)["Deployment"].inputs["spec"]["replicas"]
     assert pools * pods == budget["pgbouncer_server_connections"] == component(prod).outputs["serverConnections"]
@@ -125,12 +135,18 @@ def test_userlist_secret_holds_the_database_credentials_and_stays_secret(prod: D
 
 
 def test_userlist_and_hba_render_as_pgbouncer_reads_them() -> None:
-    text = render_userlist({"berth_admin": 'pa"ss', "pgbouncer_stats": "x"})
-    assert text == '"berth_admin" "pa""ss"\n"pgbouncer_stats" "x"\n'
+    text = render_userlist({"shipments_app": 'pa"ss', "pgbouncer_stats": "x"})
+    assert text == '"shipments_app" "pa""ss"\n"pgbouncer_stats" "x"\n'
     hba = [line.split() for line in render_hba().splitlines()]
-    # First match wins: the stats user gets trust only over loopback to the admin console.
-    assert hba[0] == ["host", "pgbouncer", "pgbouncer_stats", "127.0.0.1/32", "trust"]
-    assert hba[1][-1] == "reject" and hba[-1][-1] == "scram-sha-256"
+    # First match wins: the stats user gets trust only over loopback to the admin console; the app
+    # reaches the read-write and read-only names, the schema owner the migrations' name; nobody else.
+    assert hba == [
+        ["host", "pgbouncer", "pgbouncer_stats", "127.0.0.1/32", "trust"],
+        ["host", "all", "pgbouncer_stats", "0.0.0.0/0", "reject"],
+        ["host", "shipments,shipments_ro", "shipments_app", "0.0.0.0/0", "scram-sha-256"],
+        ["host", "shipments_migrate", "shipments_owner", "0.0.0.0/0", "scram-sha-256"],
+        ["host", "all", "all", "0.0.0.0/0", "reject"],
+    ]
 
 
 # ---- the workload --------------------------------------------------------------------------------------
@@ -239,10 +255,11 @@ def test_component_exposes_the_contract(prod: Deployed) -> None:
 # ---- the budget, at the component ------------------------------------------------------------------------
 def test_pools_that_do_not_fit_the_database_are_refused_with_the_numbers() -> None:
     s = PgBouncerSettings(replicas=3, default_pool_size=60, read_only_pool_size=60, reserve_pool_size=10)
-    assert server_connections(s) == 390
-    with pytest.raises(ValueError, match=r"needs 390 server connections .*allows 260"):
-        PgBouncerArgs(namespace="shipments", primary_address="p", replica_addresses=[], master_username="u",
-                      master_password="pw", settings=s, database_connection_limit=260)
+    assert server_connections(s) == 3 * (60 + 10 + 60 + 10 + 2) == 426
+    with pytest.raises(ValueError, match=r"needs 426 server connections .*2 x reserve_pool_size 10 .*allows 260"):
+        PgBouncerArgs(namespace="shipments", primary_address="p", replica_addresses=[], app_username="a",
+                      app_password="pw", owner_username="o", owner_password="pw", settings=s,
+                      database_connection_limit=260)
 
 
 def test_without_replicas_the_read_only_pool_falls_back_to_the_primary() -> None:
@@ -306,7 +323,7 @@ def test_pgbouncer_runs_by_name_with_the_ini_the_local_topology_starts(staging: 
                                prepared_statements=pgbouncer_version() >= (1, 21))
         (d / "pgbouncer.ini").write_text(text)
         (d / "pgbouncer_hba.conf").write_text(render_hba())
-        (d / "userlist.txt").write_text(render_userlist({"shipments": "x"}))
+        (d / "userlist.txt").write_text(render_userlist({"shipments_app": "x", "shipments_owner": "y"}))
         done = subprocess.run([found, "-v", str(d / "pgbouncer.ini")], capture_output=True, text=True, timeout=10,
                               user="postgres" if os.geteuid() == 0 else None)
     err = done.stderr

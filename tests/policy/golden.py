@@ -70,37 +70,41 @@ def container(name: str, image: str, **extra: Any) -> dict[str, Any]:
 
 
 def deployment(name: str, labels: dict[str, str], replicas: int, containers: list[dict[str, Any]],
-               volumes: list[dict[str, Any]] | None = None, **kw: Any) -> Resource:
+               volumes: list[dict[str, Any]] | None = None, namespace: str = "shipments",
+               service_account: str | None = None, **kw: Any) -> Resource:
     return res("kubernetes:apps/v1:Deployment", name, {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": "shipments"},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {"securityContext": {"runAsNonRoot": True}, "containers": containers,
-                         "volumes": volumes or []},
+                         "volumes": volumes or [],
+                         **({"serviceAccountName": service_account} if service_account else {})},
             },
         },
     }, tags=False, **kw)
 
 
-def pdb(name: str, labels: dict[str, str]) -> Resource:
+def pdb(name: str, labels: dict[str, str], namespace: str = "shipments") -> Resource:
     return res("kubernetes:policy/v1:PodDisruptionBudget", f"{name}-pdb", {
-        "metadata": {"name": name, "namespace": "shipments"},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
     }, tags=False)
 
 
-def hpa(name: str, target: str, max_replicas: int) -> Resource:
+def hpa(name: str, target: str, max_replicas: int, namespace: str = "shipments") -> Resource:
     return res("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", f"{name}-hpa", {
-        "metadata": {"name": name, "namespace": "shipments"},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
             "minReplicas": 3,
             "maxReplicas": max_replicas,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
         },
     }, tags=False)
 
@@ -115,6 +119,7 @@ def alarm(name: str, metric: str, dims: dict[str, str]) -> Resource:
 def golden() -> StackView:
     app_labels = {"app.kubernetes.io/name": "shipments-api"}
     pgb_labels = {"app.kubernetes.io/name": "pgbouncer"}
+    ca_labels = {"app.kubernetes.io/name": "cluster-autoscaler"}
     rds_common = {
         "storageEncrypted": True, "kmsKeyId": KEY_ARN, "publiclyAccessible": False,
         "performanceInsightsEnabled": True, "performanceInsightsKmsKeyId": KEY_ARN, "region": REGION,
@@ -180,6 +185,10 @@ def golden() -> StackView:
         res("aws:s3/bucketVersioning:BucketVersioning", "assets-versioning", {
             "bucket": "berth-prod-assets", "versioningConfiguration": {"status": "Enabled"},
         }, tags=False),
+        *[res("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"{b}-lifecycle", {
+            "bucket": b, "rules": [{"id": "abort", "status": "Enabled", "filter": {"prefix": ""},
+                                    "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}}],
+        }, tags=False) for b in ("berth-prod-assets", "berth-prod-logs")],
         res("aws:s3/bucketLogging:BucketLogging", "assets-logging", {
             "bucket": "berth-prod-assets", "targetBucket": "berth-prod-logs", "targetPrefix": "s3/",
         }, tags=False),
@@ -205,6 +214,23 @@ def golden() -> StackView:
             "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
             "vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": True,
                           "publicAccessCidrs": ["203.0.113.0/24"]},
+        }),
+        res("aws:eks/addon:Addon", "metrics-server", {"clusterName": "berth-prod", "addonName": "metrics-server"}),
+        res("aws:eks/nodeGroup:NodeGroup", "nodes", {
+            "clusterName": "berth-prod", "nodeGroupName": "berth-prod-nodes-1",
+            "scalingConfig": {"minSize": 3, "maxSize": 9, "desiredSize": 3},
+        }, ignore_changes=["scalingConfig.desiredSize"]),
+        deployment("cluster-autoscaler", ca_labels, 2, [
+            container("cluster-autoscaler", f"registry.k8s.io/autoscaling/cluster-autoscaler@{DIGEST}", command=[
+                "./cluster-autoscaler", "--cloud-provider=aws",
+                "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+                "k8s.io/cluster-autoscaler/berth-prod"]),
+        ], namespace="kube-system", service_account="cluster-autoscaler"),
+        pdb("cluster-autoscaler", ca_labels, namespace="kube-system"),
+        hpa("cluster-autoscaler", "cluster-autoscaler", 2, namespace="kube-system"),
+        res("aws:eks/podIdentityAssociation:PodIdentityAssociation", "ca-identity", {
+            "clusterName": "berth-prod", "namespace": "kube-system", "serviceAccount": "cluster-autoscaler",
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/berth-prod-cluster-autoscaler",
         }),
         res("aws:ec2/securityGroup:SecurityGroup", "lb-sg", {
             "ingress": [
@@ -243,7 +269,7 @@ def golden() -> StackView:
         res("kubernetes:core/v1:Service", "pgbouncer-service", {
             "metadata": {"name": "pgbouncer", "namespace": "shipments"},
             "spec": {"type": "ClusterIP", "selector": pgb_labels, "ports": [{"port": 6432}]},
-        }, tags=False),
+        }, tags=False, dependencies=[urn("kubernetes:apps/v1:Deployment", "pgbouncer")]),
         res("kubernetes:core/v1:Secret", "app-secret", {
             "metadata": {"name": "app-secret", "namespace": "shipments"},
             "stringData": {"DATABASE_URL": "postgresql://u:[secret]@pgbouncer.shipments.svc.cluster.local:6432/x"},
@@ -371,6 +397,13 @@ MUTATIONS: dict[str, Mutation] = {
         domainName="nlb-123.elb.us-east-1.amazonaws.com"), "prod"),
     "cloudfront-custom-certificate-prod": ("cdn", _set("cdn", "viewerCertificate", {
         "cloudfrontDefaultCertificate": True, "minimumProtocolVersion": "TLSv1.2_2021"}), "prod"),
+    "s3-access-logging": ("assets", lambda v: drop(v, "assets-logging"), "prod"),
+    "s3-abort-incomplete-multipart": ("assets", lambda v: drop(v, "berth-prod-assets-lifecycle"), "prod"),
+    "stack-hpa-metrics": ("eks", lambda v: drop(v, "metrics-server"), "prod"),
+    "stack-node-autoscaling": ("nodes", lambda v: next(
+        r for r in v.resources if r.name == "nodes").ignore_changes.clear(), "prod"),
+    "stack-service-after-its-pods": ("pgbouncer-service", lambda v: next(
+        r for r in v.resources if r.name == "pgbouncer-service").dependencies.clear(), "prod"),
     "stack-workload-ordering": ("migrate", lambda v: next(
         r for r in v.resources if r.name == "migrate").dependencies.clear(), "prod"),
 }

@@ -122,6 +122,27 @@ def test_stack_rule_follows_property_dependencies_through_unknowns() -> None:
     ]
 
 
+def test_stack_rule_sees_the_ignore_changes_option_the_engine_sends() -> None:
+    """`pulumi preview` hands the resource options over: the node group's ignore_changes reaches the rule."""
+    ca = policy_resource("kubernetes:apps/v1:Deployment", "ca", {
+        "metadata": {"name": "cluster-autoscaler", "namespace": "kube-system"},
+        "spec": {"template": {"spec": {"serviceAccountName": "cluster-autoscaler", "containers": [{
+            "name": "ca", "image": "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.1",
+            "command": ["./cluster-autoscaler", "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/c"]}]}}},
+    })
+    assoc = policy_resource("aws:eks/podIdentityAssociation:PodIdentityAssociation", "assoc",
+                            {"namespace": "kube-system", "serviceAccount": "cluster-autoscaler"})
+    props = {"clusterName": "c", "scalingConfig": {"minSize": 2, "maxSize": 4, "desiredSize": 2}}
+    policy = by_name("stack-node-autoscaling")
+    ignoring = PolicyResource("aws:eks/nodeGroup:NodeGroup", unknown_checking_proxy(props), "urn:ng", "ng",
+                              PolicyResourceOptions(False, ["scalingConfig.desiredSize"], None, [],
+                                                    PolicyCustomTimeouts(0, 0, 0), []), None, None, [], {})
+    assert validate(policy, StackValidationArgs([ca, assoc, ignoring])) == []
+    resetting = policy_resource("aws:eks/nodeGroup:NodeGroup", "ng", props)
+    (found,) = validate(policy, StackValidationArgs([ca, assoc, resetting]))
+    assert "does not ignore scalingConfig.desiredSize" in found[0]
+
+
 def test_stack_rule_reads_the_stack_outputs() -> None:
     stack = policy_resource("pulumi:pulumi:Stack", "berth-prod", {"connectionBudget": {
         "app_client_connections": 2400, "pgbouncer_max_client_conn": 1200, "pgbouncer_server_connections": 390,

@@ -159,16 +159,40 @@ JOB = "kubernetes:batch/v1:Job"
 
 
 def _job_unordered(g: Graph) -> str:
-    """Undo the fix: the migrations Job no longer waits for PgBouncer's Deployment."""
-    job = node(g, JOB)
+    """Undo the fix: the migrations Job no longer waits for PgBouncer's Deployment, neither
+    directly nor through PgBouncer's Service (which it reads its address from)."""
+    job = node(g, JOB, lambda p: p["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "shipments.migrate")
     pgbouncer = node(g, DEP, lambda p: p["metadata"].get("name") == "pgbouncer")
     job.dependencies = [d for d in job.dependencies if d != pgbouncer.urn]
+    svc = node(g, "kubernetes:core/v1:Service", lambda p: p["metadata"].get("name") == "pgbouncer")
+    svc.dependencies = [d for d in svc.dependencies if d != pgbouncer.urn]
     return job.urn
+
+
+ADDON = "aws:eks/addon:Addon"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+
+
+def _no_metrics_server(g: Graph) -> str:
+    drop(g, lambda n: n.type == ADDON and n.inputs.get("addonName") == "metrics-server")
+    return node(g, EKS).urn
+
+
+def _node_group_resets_desired_size(g: Graph) -> str:
+    ng = node(g, NODE_GROUP)
+    ng.ignore_changes = []
+    return ng.urn
 
 
 def _dr_replica_in_default_vpc(g: Graph) -> str:
     return edit(node(g, RDS, lambda p: str(p.get("replicateSourceDb", "")).startswith("arn:")),
                 pop("dbSubnetGroupName"))
+
+
+def _service_before_its_pods(g: Graph) -> str:
+    svc = node(g, "kubernetes:core/v1:Service", lambda p: p["metadata"].get("name") == "pgbouncer")
+    svc.dependencies = [d for d in svc.dependencies if "Deployment" not in d]
+    return svc.urn
 
 
 CASES: dict[str, Callable[[Graph], str]] = {
@@ -223,12 +247,18 @@ CASES: dict[str, Callable[[Graph], str]] = {
     "stack-backup-cross-region-prod": _copy_in_region,
     "stack-connection-budget": _tiny_pgbouncer,
     "stack-workload-ordering": _job_unordered,
+    "stack-service-after-its-pods": _service_before_its_pods,
+    "stack-hpa-metrics": _no_metrics_server,
+    "stack-node-autoscaling": _node_group_resets_desired_size,
     "engine-minor-versions-float": lambda g: edit(primary(g), set_("engineVersion", "16.4")),
     "rds-own-subnet-group": _dr_replica_in_default_vpc,
     "cloudfront-origin-verifiable": lambda g: edit(node(g, CDN), lambda p: p["origins"][1].update(
         domainName=g.outputs["appLoadBalancerHostname"])),
     "cloudfront-custom-certificate-prod": lambda g: edit(node(g, CDN), set_("viewerCertificate", {
         "cloudfrontDefaultCertificate": True, "minimumProtocolVersion": "TLSv1.2_2021"})),
+    "s3-access-logging": _drop_companion("aws:s3/bucketLogging:BucketLogging", "assets"),
+    "s3-abort-incomplete-multipart": _drop_companion(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "canary"),
     "stack-teardown-by-environment": lambda g: (setattr(primary(g), "protect", False), primary(g).urn)[1],
 }
 
@@ -255,3 +285,30 @@ def test_the_unordered_job_is_named_with_the_backend_it_would_race(prod: Deploye
     assert "Deployment 'berth-prod-pgbouncer-deployment'" in msg
     # The app's Deployment waited on PgBouncer only through the Job: it is named too.
     assert any("Deployment 'berth-prod-deployment' connects" in m for m in found.values())
+
+
+def _violations(graph: Graph, rule_id: str) -> dict[str, str]:
+    return {v.urn: v.message for v in evaluate(graph).violations if v.rule_id == rule_id}
+
+
+def test_an_hpa_whose_target_requests_no_cpu_is_named(prod: Deployed) -> None:
+    graph = copy.deepcopy(prod.graph)
+    app_container("resources", {"limits": {"cpu": "1", "memory": "512Mi"}})(graph)
+    found = _violations(graph, "stack-hpa-metrics")
+    hpa = node(graph, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+               lambda p: p["spec"]["scaleTargetRef"]["name"] == "shipments-api")
+    assert "request no cpu" in found[hpa.urn] and "container(s) api" in found[hpa.urn]
+
+
+@pytest.mark.parametrize("remove", ["deployment", "identity"])
+def test_a_node_group_without_its_autoscaler_or_its_credentials_is_named(prod: Deployed, remove: str) -> None:
+    graph = copy.deepcopy(prod.graph)
+    if remove == "deployment":
+        drop(graph, lambda n: n.type == DEP and n.inputs["metadata"].get("name") == "cluster-autoscaler")
+    else:
+        drop(graph, lambda n: n.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+             and n.inputs.get("serviceAccount") == "cluster-autoscaler")
+    found = _violations(graph, "stack-node-autoscaling")
+    msg = found[node(graph, NODE_GROUP).urn]
+    assert "may grow from 3 to 9 nodes" in msg
+    assert ("no node autoscaler" in msg) if remove == "deployment" else ("no pod identity association" in msg)

@@ -11,7 +11,7 @@ import pytest
 from policy.core import UNKNOWN, Ctx, Resource, StackView, is_unknown
 from policy.evaluator import evaluate_view
 from policy.registry import RULES
-from tests.policy.golden import MUTATIONS, broken, golden
+from tests.policy.golden import DIGEST, MUTATIONS, broken, golden
 
 PROD_ONLY = [r for r in RULES if r.id.endswith("-prod")]
 
@@ -147,9 +147,25 @@ def test_connection_budget_reads_the_deployed_numbers() -> None:
     b = budget_from_resources(golden(), Ctx(environment="prod"))
     assert b == {
         "app_max_pods": 12, "app_pool_per_pod": 20, "app_client_connections": 240,
-        "pgbouncer_replicas": 3, "pgbouncer_max_client_conn": 1200, "pgbouncer_server_connections": 390,
+        # (60 + 10 reserve) + (60 + 10 reserve) per pod: the reserve adds to every pool
+        "pgbouncer_replicas": 3, "pgbouncer_max_client_conn": 1200, "pgbouncer_server_connections": 420,
         "database_max_connections": 800, "database_reserved": 0,
     }
+
+
+def test_pgbouncer_pools_are_counted_per_name_and_bounded_by_max_db_connections() -> None:
+    from components.pgbouncer_config import render_ini, server_connections
+    from components.settings import PgBouncerSettings
+    from policy.rules.stack import parse_pgbouncer_ini
+
+    s = PgBouncerSettings(replicas=1, default_pool_size=30, read_only_pool_size=20, reserve_pool_size=5)
+    # berth's ini says each name's bound: exactly what the config's budget counts
+    assert parse_pgbouncer_ini(render_ini(s, "p", ["r"]))["server"] == server_connections(s) == 35 + 25 + 2
+    bare = "[databases]\na = host=p pool_size=7 reserve_pool=1\nb = host=p\nc = host=p max_db_connections=3\n" \
+           "[pgbouncer]\ndefault_pool_size = 10\nreserve_pool_size = 2\n"
+    assert parse_pgbouncer_ini(bare)["server"] == (7 + 1) + (10 + 2) + 3
+    capped = bare.replace("reserve_pool_size = 2", "reserve_pool_size = 2\nmax_db_connections = 4")
+    assert parse_pgbouncer_ini(capped)["server"] == 4 + 4 + 3
 
 
 def test_connection_budget_falls_back_to_the_stack_output() -> None:
@@ -184,3 +200,69 @@ def test_instance_on_the_default_parameter_group_needs_postgres_15() -> None:
     assert force_ssl({"engine": "postgres", "engineVersion": "14.12", "instanceClass": "db.t4g.medium"}, ctx) != []
     assert force_ssl({"engine": "postgres", "engineVersion": "16.4", "instanceClass": "db.t4g.medium"}, ctx) == []
     assert force_ssl({"engine": "postgres", "engineVersion": "14.12", "parameterGroupName": "pg"}, ctx) == []
+
+
+def _scaling(view: StackView, rule: str) -> list[tuple[str | None, str]]:
+    from policy.registry import RULES as ALL
+
+    (r,) = [x for x in ALL if x.id == rule]
+    return r.check(view, Ctx(environment="prod", stack="prod"))
+
+
+def _named(view: StackView, name: str) -> Resource:
+    return next(r for r in view.resources if r.name == name)
+
+
+def test_hpa_metrics_needs_requests_for_each_utilization_metric() -> None:
+    view = golden()
+    hpa = _named(view, "app-hpa")
+    hpa.props["spec"]["metrics"].append({"type": "Resource", "resource": {
+        "name": "memory", "target": {"type": "Utilization", "averageUtilization": 80}}})
+    api = _named(view, "app").props["spec"]["template"]["spec"]["containers"][0]
+    del api["resources"]["requests"]["memory"]
+    assert [(u, m) for u, m in _scaling(view, "stack-hpa-metrics")] == [
+        (hpa.urn, "HPA app-hpa scales app on memory utilization but container(s) api request no memory")]
+    # An AverageValue target divides by nothing: no request needed.
+    hpa.props["spec"]["metrics"][-1]["resource"]["target"] = {"type": "AverageValue", "averageValue": "200Mi"}
+    assert _scaling(view, "stack-hpa-metrics") == []
+
+
+def test_hpa_metrics_accepts_any_metrics_server_and_skips_clusters_it_does_not_own() -> None:
+    view = golden()
+    view.resources = [r for r in view.resources if r.name != "metrics-server"]
+    assert len(_scaling(view, "stack-hpa-metrics")) == 1
+    apiservice = Resource("kubernetes:apiregistration.k8s.io/v1:APIService", "metrics-api", "urn:x:api",
+                          {"metadata": {"name": "v1beta1.metrics.k8s.io"}})
+    assert _scaling(StackView([*view.resources, apiservice]), "stack-hpa-metrics") == []
+    # Deployed onto an existing cluster: its metrics API is its owners' business.
+    no_cluster = StackView([r for r in view.resources if r.type != "aws:eks/cluster:Cluster"])
+    assert _scaling(no_cluster, "stack-hpa-metrics") == []
+
+
+def test_node_autoscaling_judges_only_groups_that_may_grow_and_accepts_karpenter() -> None:
+    view = golden()
+    view.resources = [r for r in view.resources if r.name != "cluster-autoscaler"]
+    (finding,) = _scaling(view, "stack-node-autoscaling")
+    assert "no node autoscaler" in finding[1]
+    # A fixed-size group needs no autoscaler.
+    _named(view, "nodes").props["scalingConfig"]["maxSize"] = 3
+    assert _scaling(view, "stack-node-autoscaling") == []
+    _named(view, "nodes").props["scalingConfig"]["maxSize"] = 9
+    # An autoscaler discovering another cluster's groups does not count.
+    other = golden()
+    ca = _named(other, "cluster-autoscaler").props["spec"]["template"]["spec"]["containers"][0]
+    ca["command"] = [a.replace("/berth-prod", "/someone-else") for a in ca["command"]]
+    assert "no node autoscaler" in _scaling(other, "stack-node-autoscaling")[0][1]
+    karpenter = copy.deepcopy(_named(golden(), "cluster-autoscaler"))
+    karpenter.props["spec"]["template"]["spec"]["containers"][0]["image"] = f"public.ecr.aws/karpenter/controller@{DIGEST}"
+    assert _scaling(StackView([*view.resources, karpenter]), "stack-node-autoscaling") == []
+
+
+def test_node_autoscaling_reads_ignore_changes_in_either_spelling() -> None:
+    view = golden()
+    ng = _named(view, "nodes")
+    for spelling in (["scaling_config.desired_size"], ["scalingConfig"]):
+        ng.ignore_changes = spelling
+        assert _scaling(view, "stack-node-autoscaling") == []
+    ng.ignore_changes = ["tags"]
+    assert "does not ignore scalingConfig.desiredSize" in _scaling(view, "stack-node-autoscaling")[0][1]

@@ -107,9 +107,10 @@ def test_cli_adapter_and_offline_evaluator_agree_on_a_broken_prod(prod: Deployed
 
     opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
     nodes = [n for n in graph.nodes if n.custom]
-    # The engine hands each resource its own options: `protect` among them.
+    # The engine hands each resource its own options: `protect` and `ignore_changes` among them.
     res = {n.urn: PolicyResource(n.type, node_props(n), n.urn, n.name,
-                                 PolicyResourceOptions(n.protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), []),
+                                 PolicyResourceOptions(n.protect, list(n.ignore_changes), None, [],
+                                                       PolicyCustomTimeouts(0, 0, 0), []),
                                  None, None, [], {}) for n in nodes}
     for n in nodes:
         res[n.urn].dependencies = [res[u] for u in n.dependencies if u in res]

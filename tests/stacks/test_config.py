@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.config import ConfigError, connection_budget, parse_settings, raw_from_config_map
+from stacks.config import ConfigError, capacity, connection_budget, parse_settings, raw_from_config_map
 from stacks.offline.runner import REPO
 
 
@@ -133,3 +133,72 @@ def test_names_and_certificates_are_checked_before_anything(stack: str, path: st
 def test_the_origin_name_defaults_to_one_per_stack_in_the_zone() -> None:
     assert parse_settings("staging", load("staging")).origin_domain == "staging-origin.staging.shipments.example.com"
     assert parse_settings("prod", load("prod")).origin_domain == "prod-origin.shipments.example.com"
+
+
+# ---- capacity: every pod at full scale has a node ---------------------------------------------
+def test_both_stacks_fit_their_node_max_and_the_arithmetic_is_the_documented_one() -> None:
+    staging, prod = (capacity(parse_settings(s, load(s))) for s in ("staging", "prod"))
+    assert staging is not None and prod is not None and staging.fits and prod.fits
+    # m6i.large (and m6a.large): 2 vCPU, 8 GiB, 3 ENIs x 10 IPv4 -> 29 pods; kube-reserved 70m and
+    # 11 x 29 + 255 = 574Mi; 8192 x 0.925 - 574 - 100 (eviction) = 6903Mi.
+    assert prod.instance_type == "m6i.large"
+    assert prod.node_allocatable == {"cpu_m": 1930, "memory_mib": 6903, "pods": 29}
+    # The app at its HPA maximum (12) plus the rollout's extra pod.
+    assert {"name": "app", "pods": 13, "cpu_m": 250, "memory_mib": 256} in prod.workloads
+    assert prod.nodes_needed is not None and prod.nodes_needed <= prod.node_max == 9
+    assert staging.node_allocatable == {"cpu_m": 1930, "memory_mib": 6837, "pods": 35}  # t3.large: 3 x 12 IPv4
+    assert {w["name"] for w in prod.workloads} >= {"pgbouncer", "coredns", "metrics-server", "cluster-autoscaler"}
+
+
+def test_an_hpa_max_that_does_not_fit_node_max_is_refused_with_the_numbers() -> None:
+    raw = with_(with_(with_(load("staging"), "app.maxReplicas", 8), "cluster.nodeMax", 2), "cluster.nodeDesired", 2)
+    assert connection_budget(parse_settings("staging", with_(raw, "cluster.nodeMax", 4))).fits
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("staging", raw)
+    (msg,) = exc.value.problems
+    assert msg.startswith("berth: capacity: at full scale the pods request 3400m CPU")
+    assert "app 9 x 250m/256Mi" in msg and "app.maxReplicas (8) + 1" in msg
+    assert "cluster.nodeMax (2) x t3.large (allocatable 1930m/6837Mi/35 pods" in msg
+    assert "less DaemonSets 455m/273Mi/6 pods) = 2950m" in msg
+
+
+def test_a_pod_bigger_than_a_node_and_an_unknown_instance_type_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"capacity: .*cannot place 13 of them \(app\)"):
+        parse_settings("prod", with_(load("prod"), "app.cpuRequest", "1500m"))
+    with pytest.raises(ConfigError, match=r"instanceTypes \['x9.large'\] have no allocatable figures.*m6i.large"):
+        parse_settings("prod", with_(load("prod"), "cluster.instanceTypes", ["x9.large"]))
+
+
+def test_an_existing_cluster_is_not_sized_here() -> None:
+    raw = with_(load("staging"), "cluster", {"existing": True, "existingClusterName": "shared",
+                                             "existingNodeSecurityGroupId": "sg-0123456789abcdef0"})
+    assert capacity(parse_settings("staging", raw)) is None
+
+
+def test_allocatable_follows_the_eks_formulas() -> None:
+    from components import capacity as cap
+
+    # eni-max-pods.txt of amazon-eks-ami.
+    assert [cap.max_pods(cap.INSTANCE_TYPES[t]) for t in ("t3.medium", "t3.large", "m6i.large", "m6i.xlarge")] == [
+        17, 35, 29, 58]
+    assert [cap.kube_reserved_cpu_m(n) for n in (1, 2, 4, 8)] == [60, 70, 80, 90]
+    assert cap.memory_mib("1Gi") == 1024 and cap.memory_mib("512M") == 489 and cap.cpu_millicores("1.5") == 1500
+    big = cap.Workload("x", 1, cap.pod("2", "1Gi"))
+    assert cap.place([big], cap.allocatable("m6i.large"), 9).unplaced == ["x"]
+
+
+def test_prod_keeps_cluster_logs_at_least_as_long_as_flow_logs() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("prod", with_(load("prod"), "cluster.logRetentionDays", 90))
+    assert "berth:cluster.logRetentionDays (90) must not be below berth:network.flowLogsRetentionDays (365)" in str(
+        exc.value)
+    # Staging's own choice (flow logs 30 days) is not constrained.
+    assert parse_settings("staging", with_(load("staging"), "cluster.logRetentionDays", 30))
+
+
+def test_the_autoscaler_image_follows_the_cluster_version() -> None:
+    with pytest.raises(ConfigError, match=r"autoscalerImage .*v1.34.x tag.*follows the cluster's version \(1.34\)"):
+        parse_settings("staging", with_(load("staging"), "cluster.version", "1.34"))
+    ok = with_(with_(load("staging"), "cluster.version", "1.34"), "cluster.autoscalerImage",
+               "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.0")
+    assert parse_settings("staging", ok).cluster.autoscaler_image.endswith(":v1.34.0")

@@ -308,7 +308,9 @@ def test_drill_from_the_replica_end_to_end(tmp_path: Path) -> None:
     out = " ".join(result.output.split())
     # The replica prod keeps in us-west-2 was promoted and adopted as the DR stack's primary.
     written = yaml.safe_load((tmp_path / "drill" / "Pulumi.prod-dr.yaml").read_text())["config"]
-    assert written["berth:database"]["restore"] == {"kind": "replica", "replicaIdentifier": "berth-prod-dr-replica"}
+    # ...and, imported by that first up, marked adopted so the next up converges it to prod's settings.
+    assert written["berth:database"]["restore"] == {"kind": "replica", "replicaIdentifier": "berth-prod-dr-replica",
+                                                    "adopted": True}
     assert "restored from the cross-region read replica berth-prod-dr-replica" in out
     # The DR platform is built in the recovery VPC the replica already lives in: found by its
     # tags and written as berth:network.existing; the drill's verification (below: "drill

@@ -38,7 +38,7 @@ PLACEHOLDER_KEYS = {
     "berth:alarms.httpsEndpoints[0]",
 }
 IMAGE_KEYS = {"berth:app.image", "berth:pgbouncer.image", "berth:pgbouncer.exporterImage",
-              "berth:pgbouncer.caFetchImage"}
+              "berth:pgbouncer.caFetchImage", "berth:cluster.autoscalerImage"}
 
 
 def _cli() -> typer.Typer:
@@ -188,6 +188,7 @@ def real_looking(tmp: Path, registry: str) -> Path:
         ("berth:pgbouncer", "image"): ("cloudnative-pg/pgbouncer", "1.25.2"),
         ("berth:pgbouncer", "exporterImage"): ("prometheuscommunity/pgbouncer-exporter", "v0.12.1"),
         ("berth:pgbouncer", "caFetchImage"): ("curlimages/curl", "8.11.1"),
+        ("berth:cluster", "autoscalerImage"): ("autoscaling/cluster-autoscaler", "v1.33.1"),
     }
     for (ns, key), (repo, tag) in images.items():
         c[ns][key] = f"{registry}/{repo}:{tag}@{push(registry, repo, tag)}"

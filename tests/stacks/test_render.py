@@ -17,7 +17,8 @@ def test_the_mermaid_picture_shows_each_component_once_and_the_data_flow(prod: D
     kinds = [k for _, k in nodes]
     # Prod has two networks: its own and the recovery VPC in the DR region.
     assert sorted(kinds) == sorted(
-        ["Dns", "Network", "Network", "Cluster", "Database", "PgBouncer", "Cache", "App", "Cdn", "Alarms", "Backups"]
+        ["Dns", "Network", "Network", "Cluster", "Database", "DatabaseRoles", "PgBouncer", "Cache", "App", "Cdn",
+         "Alarms", "Backups"]
     )
     assert len({i for i, _ in nodes}) == len(nodes), "one Mermaid node per component"
     ids = {k: i for i, k in nodes if not i.endswith("_recovery")}
@@ -25,6 +26,7 @@ def test_the_mermaid_picture_shows_each_component_once_and_the_data_flow(prod: D
     edges = set(re.findall(r"^  (\w+) --> (\w+)$", text, flags=re.M))
     for src, dst in [
         ("Network", "Cluster"), ("Network", "Database"), ("Cluster", "Database"), ("Database", "PgBouncer"),
+        ("Database", "DatabaseRoles"), ("DatabaseRoles", "PgBouncer"), ("DatabaseRoles", "App"),
         ("PgBouncer", "App"), ("Cache", "App"), ("App", "Cdn"), ("Database", "Alarms"), ("Database", "Backups"),
         ("Cdn", "Backups"),
     ]:

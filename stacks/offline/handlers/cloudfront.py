@@ -183,6 +183,10 @@ def _behaviour(b: dict[str, Any]) -> dict[str, Any]:
                      ("responseHeadersPolicyId", "ResponseHeadersPolicyId")):
         if b.get(src):
             wire[dst] = b[src]
+    fns = b.get("functionAssociations") or []
+    if fns:
+        wire["FunctionAssociations"] = _items([{"EventType": f["eventType"], "FunctionARN": f["functionArn"]}
+                                               for f in fns])
     if not b.get("cachePolicyId"):
         # Legacy cache settings are required when no cache policy is attached.
         wire["ForwardedValues"] = {"QueryString": False, "Cookies": {"Forward": "none"}}

@@ -306,6 +306,12 @@ def eks_cluster(ctx: Ctx, g: Gone) -> None:
 @deleter("aws:eks/nodeGroup:NodeGroup")
 def node_group(ctx: Ctx, g: Gone) -> None:
     cluster, _, name = g.id.partition(":")
+    for res in g.outputs.get("resources") or []:
+        for asg in res.get("autoscalingGroups") or []:
+            # EKS deletes the node group's Auto Scaling group (and its instances) with it.
+            auto = ctx.client("autoscaling", g.region)
+            if auto.describe_auto_scaling_groups(AutoScalingGroupNames=[asg["name"]])["AutoScalingGroups"]:
+                auto.delete_auto_scaling_group(AutoScalingGroupName=asg["name"], ForceDelete=True)
     ctx.client("eks", g.region).delete_nodegroup(clusterName=cluster, nodegroupName=name)
 
 

@@ -4,6 +4,12 @@ moto's EKS knows clusters and node groups; add-ons, access entries, access polic
 associations and pod identity associations are answered here after checking, in moto,
 that their cluster exists (so a wrong cluster name fails like it would on AWS). The node
 launch template is created in moto's EC2.
+
+A managed node group is backed by an EC2 Auto Scaling group that EKS creates and tags
+(`eks:cluster-name`, `eks:nodegroup-name` and the Cluster Autoscaler's discovery tags); moto's
+EKS only names it, so the handler creates it in moto's Auto Scaling with the node group's
+bounds and launch template. moto is taught that SetDesiredCapacity stays within the group's
+min and max (AWS refuses outside them), which is what bounds the Cluster Autoscaler.
 """
 
 from __future__ import annotations
@@ -12,6 +18,45 @@ import base64
 from typing import Any
 
 from stacks.offline.handlers import Ctx, Out, Res, resource, short_hash, tag_list
+
+
+def teach_moto() -> None:
+    """The SetDesiredCapacity API refuses a value outside the group's MinSize..MaxSize, as AWS
+    does (idempotent). Patched at the API, not the backend: moto's own ForceDelete drains a
+    group through the backend method with 0."""
+    from moto.autoscaling.exceptions import ValidationError
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    if getattr(AutoScalingResponse.set_desired_capacity, "_berth_bounded", False):
+        return
+    original = AutoScalingResponse.set_desired_capacity
+
+    def set_desired_capacity(self: Any) -> Any:
+        group = self.autoscaling_backend.autoscaling_groups[self._get_param("AutoScalingGroupName")]
+        wanted = self._get_int_param("DesiredCapacity")
+        if wanted is not None and wanted > group.max_size:
+            raise ValidationError(f"New SetDesiredCapacity value {wanted} is above max value {group.max_size} "
+                                  "for the AutoScalingGroup.")
+        if wanted is not None and wanted < group.min_size:
+            raise ValidationError(f"New SetDesiredCapacity value {wanted} is below min value {group.min_size} "
+                                  "for the AutoScalingGroup.")
+        return original(self)
+
+    set_desired_capacity._berth_bounded = True  # type: ignore[attr-defined]
+    AutoScalingResponse.set_desired_capacity = set_desired_capacity  # type: ignore[method-assign]
+
+
+teach_moto()
+
+
+def node_group_asg_tags(cluster: str, node_group: str) -> dict[str, str]:
+    """The tags EKS puts on a managed node group's Auto Scaling group."""
+    return {
+        "eks:cluster-name": cluster,
+        "eks:nodegroup-name": node_group,
+        "k8s.io/cluster-autoscaler/enabled": "true",
+        f"k8s.io/cluster-autoscaler/{cluster}": "owned",
+    }
 
 
 def _cluster(ctx: Ctx, r: Res) -> dict[str, Any]:
@@ -93,6 +138,20 @@ def node_group(ctx: Ctx, r: Res) -> Out:
     if r.tags():
         kw["tags"] = r.tags()
     ng = eks.create_nodegroup(**kw)["nodegroup"]
+    asgs = ng["resources"]["autoScalingGroups"]
+    if lt:
+        lt_ref = {"LaunchTemplateId": str(lt["id"]), "Version": str(lt.get("version") or "$Latest")}
+        ctx.client("autoscaling", r.region).create_auto_scaling_group(
+            AutoScalingGroupName=asgs[0]["name"],
+            LaunchTemplate=lt_ref,
+            MinSize=sc["minSize"],
+            MaxSize=sc["maxSize"],
+            DesiredCapacity=sc["desiredSize"],
+            VPCZoneIdentifier=",".join(kw["subnets"]),
+            Tags=[{"ResourceId": asgs[0]["name"], "ResourceType": "auto-scaling-group", "Key": k, "Value": v,
+                   "PropagateAtLaunch": True}
+                  for k, v in node_group_asg_tags(r.inputs["clusterName"], name).items()],
+        )
     return f"{r.inputs['clusterName']}:{name}", {
         "nodeGroupName": name,
         "arn": ng["nodegroupArn"],

@@ -33,7 +33,30 @@ def teach_moto() -> None:
     models.generate_private_key = generate  # type: ignore[assignment]
 
 
+def teach_moto_aws_managed_ebs_key() -> None:
+    """The `aws/ebs` key EC2 makes on the first encrypted volume is AWS managed (idempotent).
+
+    moto creates it as a customer key; on AWS it is `KeyManager: AWS`, nobody's to delete, and
+    a tear-down that lists what is left must not find it (the node group's instances create it).
+    """
+    from moto.ec2.models import elastic_block_store as ebs
+    from moto.kms import kms_backends
+
+    original = ebs.EBSBackend._create_default_encryption_key
+    if getattr(original, "_berth_aws_managed", False):
+        return
+
+    def create(self: Any) -> str:
+        arn = original(self)
+        kms_backends[self.account_id][self.region_name].describe_key(arn).key_manager = "AWS"  # type: ignore[attr-defined]
+        return arn
+
+    create._berth_aws_managed = True  # type: ignore[attr-defined]
+    ebs.EBSBackend._create_default_encryption_key = create  # type: ignore[method-assign]
+
+
 teach_moto()
+teach_moto_aws_managed_ebs_key()
 
 
 @resource("aws:kms/key:Key")

@@ -14,6 +14,28 @@ from typing import Any
 
 from stacks.offline.handlers import Ctx, Out, Res, resource, tag_list
 
+
+def teach_moto() -> None:
+    """RDS's managed master secret holds the instance's master user and a random password; moto's
+    holds "admin" and one fixed password. Teach it RDS's content (idempotent; runs where moto runs)."""
+    import json
+    import secrets
+
+    from moto.rds import models
+
+    if getattr(models.MasterUserSecret._generate_secret_string, "_berth", False):
+        return
+
+    def generate(self: Any) -> str:
+        user = getattr(self.resource, "master_username", None) or "admin"
+        return json.dumps({"username": user, "password": secrets.token_urlsafe(30)})
+
+    generate._berth = True  # type: ignore[attr-defined]
+    models.MasterUserSecret._generate_secret_string = generate  # type: ignore[method-assign]
+
+
+teach_moto()
+
 # Pulumi input (camelCase wire name) -> RDS API parameter.
 _INSTANCE_PARAMS = {
     "identifier": "DBInstanceIdentifier",
@@ -24,6 +46,8 @@ _INSTANCE_PARAMS = {
     "dbName": "DBName",
     "username": "MasterUsername",
     "password": "MasterUserPassword",
+    "manageMasterUserPassword": "ManageMasterUserPassword",
+    "masterUserSecretKmsKeyId": "MasterUserSecretKmsKeyId",
     "dbSubnetGroupName": "DBSubnetGroupName",
     "parameterGroupName": "DBParameterGroupName",
     "vpcSecurityGroupIds": "VpcSecurityGroupIds",
@@ -52,6 +76,11 @@ _INSTANCE_PARAMS = {
     "caCertIdentifier": "CACertificateIdentifier",
     "availabilityZone": "AvailabilityZone",
 }
+
+
+# What terraform-provider-aws applies with ModifyDBInstance right after a restore call rather than in it
+# (resourceInstanceCreate): the managed master password among others.
+_MODIFIED_AFTER_RESTORE = {"ManageMasterUserPassword", "MasterUserSecretKmsKeyId"}
 
 
 def _accepted(rds: Any, operation: str) -> set[str]:
@@ -151,7 +180,7 @@ def _restore_to_point_in_time(ctx: Ctx, r: Res, inputs: dict[str, Any], tags: li
         rds.promote_read_replica(DBInstanceIdentifier=ident)
         return _modify_rest(rds, ident, inputs, {**kw, "KmsKeyId": 1, "StorageEncrypted": 1, "MasterUsername": 1,
                                                  "DBName": 1})
-    kw = _params(rds, "RestoreDBInstanceToPointInTime", inputs)
+    kw = _params(rds, "RestoreDBInstanceToPointInTime", inputs, skip=_MODIFIED_AFTER_RESTORE)
     kw.pop("DBInstanceIdentifier", None)
     when: dict[str, Any] = {}
     if spec.get("restoreTime"):
@@ -183,8 +212,17 @@ def instance(ctx: Ctx, r: Res) -> Out:
             if inputs.get("backupRetentionPeriod"):
                 kw["BackupRetentionPeriod"] = inputs["backupRetentionPeriod"]
             rds.promote_read_replica(DBInstanceIdentifier=ident, **kw)
+            existing = _describe(rds, ident) or existing
+        if inputs.get("manageMasterUserPassword") and not existing.get("MasterUserSecret"):
+            # The import compares the declared managed password with the instance: it fails.
+            raise ValueError(
+                f"importing {ident} would fail: it has no RDS-managed master secret but the stack declares one "
+                "(berth dr rebuild turns it on when it promotes the replica: modify-db-instance "
+                "--manage-master-user-password)"
+            )
         db = _modify_rest(rds, ident, inputs, {"KmsKeyId": 1, "StorageEncrypted": 1, "DBSubnetGroupName": 1,
-                                               "PerformanceInsightsKMSKeyId": 1})
+                                               "PerformanceInsightsKMSKeyId": 1, "ManageMasterUserPassword": 1,
+                                               "MasterUserSecretKmsKeyId": 1})
     elif source:
         kw = _params(rds, "CreateDBInstanceReadReplica", inputs)
         network: dict[str, Any] = {}
@@ -196,11 +234,12 @@ def instance(ctx: Ctx, r: Res) -> Out:
             network = {k: kw.pop(k) for k in ("DBSubnetGroupName", "VpcSecurityGroupIds") if k in kw}
         db = rds.create_db_instance_read_replica(SourceDBInstanceIdentifier=source, Tags=tags, **kw)["DBInstance"]
         db = _modify_rest(rds, ident, inputs, {**kw, "MasterUserPassword": 1, "MasterUsername": 1, "DBName": 1,
-                                               "StorageEncrypted": 1, "EngineVersion": 1})
+                                               "StorageEncrypted": 1, "EngineVersion": 1,
+                                               "ManageMasterUserPassword": 1, "MasterUserSecretKmsKeyId": 1})
         if network:
             db = rds.modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, **network)["DBInstance"]
     elif inputs.get("snapshotIdentifier"):
-        kw = _params(rds, "RestoreDBInstanceFromDBSnapshot", inputs)
+        kw = _params(rds, "RestoreDBInstanceFromDBSnapshot", inputs, skip=_MODIFIED_AFTER_RESTORE)
         db = rds.restore_db_instance_from_db_snapshot(
             DBSnapshotIdentifier=inputs["snapshotIdentifier"], Tags=tags, **kw
         )["DBInstance"]
@@ -235,6 +274,10 @@ def _outputs(ctx: Ctx, region: str, db: dict[str, Any]) -> dict[str, Any]:
         "storageEncrypted": db.get("StorageEncrypted"),
         "multiAz": db.get("MultiAZ"),
         "replicas": db.get("ReadReplicaDBInstanceIdentifiers") or [],
+        "masterUserSecrets": [
+            {"secretArn": secret.get("SecretArn"), "kmsKeyId": secret.get("KmsKeyId"),
+             "secretStatus": secret.get("SecretStatus")}
+        ] if (secret := db.get("MasterUserSecret")) else [],
     }
 
 

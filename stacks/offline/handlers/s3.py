@@ -148,6 +148,17 @@ def lifecycle(ctx: Ctx, r: Res) -> Out:
     return r.inputs["bucket"], {}
 
 
+@resource("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+def bucket_logging(ctx: Ctx, r: Res) -> Out:
+    """Server access logging; moto checks that the target bucket exists and lets S3 write to it."""
+    ctx.client("s3", r.region).put_bucket_logging(
+        Bucket=r.inputs["bucket"],
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": r.inputs["targetBucket"],
+                                                "TargetPrefix": r.inputs.get("targetPrefix") or ""}},
+    )
+    return r.inputs["bucket"], {}
+
+
 @resource("aws:s3/bucketPolicy:BucketPolicy")
 def bucket_policy(ctx: Ctx, r: Res) -> Out:
     policy = r.inputs["policy"]
