@@ -10,6 +10,7 @@ moto lacks a rule AWS has (EKS deletion protection), the deleter enforces it, sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from stacks.offline.handlers import Ctx, Gone, Res, deleter
@@ -28,6 +29,59 @@ def _gone(fn: Any, *args: Any, missing: tuple[str, ...] = (), **kw: Any) -> None
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in missing:
             raise
+
+
+# Deletes that are one call naming the resource: (service, call, parameter, value), the value being
+# "id" (the resource's id), "[id]" (a list of just that id) or the name of the input that holds it.
+# A table rather than thirty one-line functions: they differ only in these four words.
+ONE_CALL: dict[str, tuple[str, str, str, str]] = {
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ("s3", "delete_public_access_block", "Bucket", "bucket"),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": ("s3", "delete_bucket_ownership_controls", "Bucket", "bucket"),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": ("s3", "delete_bucket_encryption", "Bucket", "bucket"),
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2": ("s3", "delete_bucket_encryption", "Bucket", "bucket"),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("s3", "delete_bucket_lifecycle", "Bucket", "bucket"),
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2": ("s3", "delete_bucket_lifecycle", "Bucket", "bucket"),
+    "aws:s3/bucketPolicy:BucketPolicy": ("s3", "delete_bucket_policy", "Bucket", "bucket"),
+    "aws:rds/parameterGroup:ParameterGroup": ("rds", "delete_db_parameter_group", "DBParameterGroupName", "id"),
+    "aws:rds/subnetGroup:SubnetGroup": ("rds", "delete_db_subnet_group", "DBSubnetGroupName", "id"),
+    "aws:elasticache/subnetGroup:SubnetGroup": ("elasticache", "delete_cache_subnet_group", "CacheSubnetGroupName", "id"),
+    "aws:ec2/vpc:Vpc": ("ec2", "delete_vpc", "VpcId", "id"),
+    "aws:ec2/subnet:Subnet": ("ec2", "delete_subnet", "SubnetId", "id"),
+    "aws:ec2/eip:Eip": ("ec2", "release_address", "AllocationId", "id"),
+    "aws:ec2/natGateway:NatGateway": ("ec2", "delete_nat_gateway", "NatGatewayId", "id"),
+    "aws:ec2/routeTable:RouteTable": ("ec2", "delete_route_table", "RouteTableId", "id"),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": ("ec2", "disassociate_route_table", "AssociationId", "id"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("ec2", "delete_vpc_endpoints", "VpcEndpointIds", "[id]"),
+    "aws:ec2/flowLog:FlowLog": ("ec2", "delete_flow_logs", "FlowLogIds", "[id]"),
+    "aws:ec2/securityGroup:SecurityGroup": ("ec2", "delete_security_group", "GroupId", "id"),
+    "aws:ec2/launchTemplate:LaunchTemplate": ("ec2", "delete_launch_template", "LaunchTemplateId", "id"),
+    "aws:iam/role:Role": ("iam", "delete_role", "RoleName", "id"),
+    "aws:iam/policy:Policy": ("iam", "delete_policy", "PolicyArn", "id"),
+    "aws:kms/alias:Alias": ("kms", "delete_alias", "AliasName", "id"),
+    "aws:cloudwatch/logGroup:LogGroup": ("logs", "delete_log_group", "logGroupName", "id"),
+    "aws:sns/topic:Topic": ("sns", "delete_topic", "TopicArn", "id"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch", "delete_alarms", "AlarmNames", "[id]"),
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": ("cloudwatch", "delete_alarms", "AlarmNames", "[id]"),
+    "aws:cloudwatch/dashboard:Dashboard": ("cloudwatch", "delete_dashboards", "DashboardNames", "[id]"),
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": ("backup", "delete_backup_vault_lock_configuration", "BackupVaultName", "id"),
+    "aws:backup/plan:Plan": ("backup", "delete_backup_plan", "BackupPlanId", "id"),
+    "aws:acm/certificate:Certificate": ("acm", "delete_certificate", "CertificateArn", "id"),
+}
+
+
+def _one_call(service: str, call: str, param: str, value: str) -> Callable[[Ctx, Gone], None]:
+    def delete(ctx: Ctx, g: Gone) -> None:
+        # IAM is global: its endpoint lives in us-east-1 whatever the resource's provider region.
+        client = ctx.client(service, "us-east-1" if service == "iam" else g.region)
+        arg = g.id if value == "id" else [g.id] if value == "[id]" else g.inputs[value]
+        getattr(client, call)(**{param: arg})
+
+    delete.__name__ = call
+    return delete
+
+
+for _token, _spec in ONE_CALL.items():
+    deleter(_token)(_one_call(*_spec))
 
 
 # ---- S3 -------------------------------------------------------------------------------------
@@ -51,38 +105,11 @@ def bucket(ctx: Ctx, g: Gone) -> None:
     _gone(s3.delete_bucket, Bucket=g.id, missing=("NoSuchBucket",))
 
 
-@deleter("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-def public_access_block(ctx: Ctx, g: Gone) -> None:
-    ctx.client("s3", g.region).delete_public_access_block(Bucket=g.inputs["bucket"])
-
-
-@deleter("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
-def ownership_controls(ctx: Ctx, g: Gone) -> None:
-    ctx.client("s3", g.region).delete_bucket_ownership_controls(Bucket=g.inputs["bucket"])
-
-
-@deleter("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-         "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
-def encryption(ctx: Ctx, g: Gone) -> None:
-    ctx.client("s3", g.region).delete_bucket_encryption(Bucket=g.inputs["bucket"])
-
-
 @deleter("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
 def versioning(ctx: Ctx, g: Gone) -> None:
     # Versioning cannot be switched off once on: the provider suspends it.
     ctx.client("s3", g.region).put_bucket_versioning(Bucket=g.inputs["bucket"],
                                                       VersioningConfiguration={"Status": "Suspended"})
-
-
-@deleter("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-         "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2")
-def lifecycle(ctx: Ctx, g: Gone) -> None:
-    ctx.client("s3", g.region).delete_bucket_lifecycle(Bucket=g.inputs["bucket"])
-
-
-@deleter("aws:s3/bucketPolicy:BucketPolicy")
-def bucket_policy(ctx: Ctx, g: Gone) -> None:
-    ctx.client("s3", g.region).delete_bucket_policy(Bucket=g.inputs["bucket"])
 
 
 def teach_moto_s3() -> None:
@@ -135,16 +162,6 @@ def db_instance(ctx: Ctx, g: Gone) -> None:
     else:
         raise Refused("final_snapshot_identifier is required when skip_final_snapshot is false")
     ctx.client("rds", g.region).delete_db_instance(**kw)
-
-
-@deleter("aws:rds/parameterGroup:ParameterGroup")
-def db_parameter_group(ctx: Ctx, g: Gone) -> None:
-    ctx.client("rds", g.region).delete_db_parameter_group(DBParameterGroupName=g.id)
-
-
-@deleter("aws:rds/subnetGroup:SubnetGroup")
-def db_subnet_group(ctx: Ctx, g: Gone) -> None:
-    ctx.client("rds", g.region).delete_db_subnet_group(DBSubnetGroupName=g.id)
 
 
 # ---- ElastiCache ----------------------------------------------------------------------------
@@ -200,22 +217,7 @@ def teach_moto() -> None:
 teach_moto()
 
 
-@deleter("aws:elasticache/subnetGroup:SubnetGroup")
-def cache_subnet_group(ctx: Ctx, g: Gone) -> None:
-    ctx.client("elasticache", g.region).delete_cache_subnet_group(CacheSubnetGroupName=g.id)
-
-
 # ---- EC2 / VPC ------------------------------------------------------------------------------
-@deleter("aws:ec2/vpc:Vpc")
-def vpc(ctx: Ctx, g: Gone) -> None:
-    ctx.client("ec2", g.region).delete_vpc(VpcId=g.id)
-
-
-@deleter("aws:ec2/subnet:Subnet")
-def subnet(ctx: Ctx, g: Gone) -> None:
-    ctx.client("ec2", g.region).delete_subnet(SubnetId=g.id)
-
-
 @deleter("aws:ec2/internetGateway:InternetGateway")
 def internet_gateway(ctx: Ctx, g: Gone) -> None:
     ec2 = ctx.client("ec2", g.region)
@@ -224,45 +226,10 @@ def internet_gateway(ctx: Ctx, g: Gone) -> None:
     ec2.delete_internet_gateway(InternetGatewayId=g.id)
 
 
-@deleter("aws:ec2/eip:Eip")
-def eip(ctx: Ctx, g: Gone) -> None:
-    ctx.client("ec2", g.region).release_address(AllocationId=g.id)
-
-
-@deleter("aws:ec2/natGateway:NatGateway")
-def nat_gateway(ctx: Ctx, g: Gone) -> None:
-    ctx.client("ec2", g.region).delete_nat_gateway(NatGatewayId=g.id)
-
-
-@deleter("aws:ec2/routeTable:RouteTable")
-def route_table(ctx: Ctx, g: Gone) -> None:
-    ctx.client("ec2", g.region).delete_route_table(RouteTableId=g.id)
-
-
 @deleter("aws:ec2/route:Route")
 def route(ctx: Ctx, g: Gone) -> None:
     ctx.client("ec2", g.region).delete_route(RouteTableId=g.inputs["routeTableId"],
                                              DestinationCidrBlock=g.inputs["destinationCidrBlock"])
-
-
-@deleter("aws:ec2/routeTableAssociation:RouteTableAssociation")
-def route_table_association(ctx: Ctx, g: Gone) -> None:
-    ctx.client("ec2", g.region).disassociate_route_table(AssociationId=g.id)
-
-
-@deleter("aws:ec2/vpcEndpoint:VpcEndpoint")
-def vpc_endpoint(ctx: Ctx, g: Gone) -> None:
-    ctx.client("ec2", g.region).delete_vpc_endpoints(VpcEndpointIds=[g.id])
-
-
-@deleter("aws:ec2/flowLog:FlowLog")
-def flow_log(ctx: Ctx, g: Gone) -> None:
-    ctx.client("ec2", g.region).delete_flow_logs(FlowLogIds=[g.id])
-
-
-@deleter("aws:ec2/securityGroup:SecurityGroup")
-def security_group(ctx: Ctx, g: Gone) -> None:
-    ctx.client("ec2", g.region).delete_security_group(GroupId=g.id)
 
 
 def _as_res(g: Gone) -> Res:
@@ -283,11 +250,6 @@ def egress_rule(ctx: Ctx, g: Gone) -> None:
 
     ctx.client("ec2", g.region).revoke_security_group_egress(GroupId=g.inputs["securityGroupId"],
                                                              IpPermissions=[_rule_permission(_as_res(g))])
-
-
-@deleter("aws:ec2/launchTemplate:LaunchTemplate")
-def launch_template(ctx: Ctx, g: Gone) -> None:
-    ctx.client("ec2", g.region).delete_launch_template(LaunchTemplateId=g.id)
 
 
 # ---- EKS ------------------------------------------------------------------------------------
@@ -316,11 +278,6 @@ def node_group(ctx: Ctx, g: Gone) -> None:
 
 
 # ---- IAM ------------------------------------------------------------------------------------
-@deleter("aws:iam/role:Role")
-def role(ctx: Ctx, g: Gone) -> None:
-    ctx.client("iam", "us-east-1").delete_role(RoleName=g.id)
-
-
 @deleter("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
 def role_policy_attachment(ctx: Ctx, g: Gone) -> None:
     ctx.client("iam", "us-east-1").detach_role_policy(RoleName=g.inputs["role"], PolicyArn=g.inputs["policyArn"])
@@ -332,11 +289,6 @@ def role_policy(ctx: Ctx, g: Gone) -> None:
     ctx.client("iam", "us-east-1").delete_role_policy(RoleName=role_name, PolicyName=policy)
 
 
-@deleter("aws:iam/policy:Policy")
-def policy(ctx: Ctx, g: Gone) -> None:
-    ctx.client("iam", "us-east-1").delete_policy(PolicyArn=g.id)
-
-
 # ---- KMS, logs, SNS, CloudWatch, EventBridge --------------------------------------------------
 @deleter("aws:kms/key:Key")
 def kms_key(ctx: Ctx, g: Gone) -> None:
@@ -345,34 +297,9 @@ def kms_key(ctx: Ctx, g: Gone) -> None:
                                                       PendingWindowInDays=int(g.get("deletionWindowInDays") or 30))
 
 
-@deleter("aws:kms/alias:Alias")
-def kms_alias(ctx: Ctx, g: Gone) -> None:
-    ctx.client("kms", g.region).delete_alias(AliasName=g.id)
-
-
-@deleter("aws:cloudwatch/logGroup:LogGroup")
-def log_group(ctx: Ctx, g: Gone) -> None:
-    ctx.client("logs", g.region).delete_log_group(logGroupName=g.id)
-
-
-@deleter("aws:sns/topic:Topic")
-def topic(ctx: Ctx, g: Gone) -> None:
-    ctx.client("sns", g.region).delete_topic(TopicArn=g.id)
-
-
 @deleter("aws:sns/topicSubscription:TopicSubscription")
 def subscription(ctx: Ctx, g: Gone) -> None:
     _gone(ctx.client("sns", g.region).unsubscribe, SubscriptionArn=g.id, missing=("NotFound",))
-
-
-@deleter("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm")
-def alarm(ctx: Ctx, g: Gone) -> None:
-    ctx.client("cloudwatch", g.region).delete_alarms(AlarmNames=[g.id])
-
-
-@deleter("aws:cloudwatch/dashboard:Dashboard")
-def dashboard(ctx: Ctx, g: Gone) -> None:
-    ctx.client("cloudwatch", g.region).delete_dashboards(DashboardNames=[g.id])
 
 
 @deleter("aws:cloudwatch/eventRule:EventRule")
@@ -408,16 +335,6 @@ def backup_vault(ctx: Ctx, g: Gone) -> None:
     backup.delete_backup_vault(BackupVaultName=g.id)
 
 
-@deleter("aws:backup/vaultLockConfiguration:VaultLockConfiguration")
-def vault_lock(ctx: Ctx, g: Gone) -> None:
-    ctx.client("backup", g.region).delete_backup_vault_lock_configuration(BackupVaultName=g.id)
-
-
-@deleter("aws:backup/plan:Plan")
-def backup_plan(ctx: Ctx, g: Gone) -> None:
-    ctx.client("backup", g.region).delete_backup_plan(BackupPlanId=g.id)
-
-
 # aws:backup/selection:Selection has no deleter: its handler validates it against the plan, and
 # the selection lives and dies with the plan in moto.
 
@@ -448,11 +365,6 @@ def web_acl(ctx: Ctx, g: Gone) -> None:
     scope = g.get("scope") or "CLOUDFRONT"
     lock = waf.get_web_acl(Name=g.get("name"), Scope=scope, Id=g.id)["LockToken"]
     waf.delete_web_acl(Name=g.get("name"), Scope=scope, Id=g.id, LockToken=lock)
-
-
-@deleter("aws:acm/certificate:Certificate")
-def certificate(ctx: Ctx, g: Gone) -> None:
-    ctx.client("acm", g.region).delete_certificate(CertificateArn=g.id)
 
 
 @deleter("aws:synthetics/canary:Canary")
