@@ -25,7 +25,7 @@ from stacks.config import Settings, capacity, connection_budget, existing_kubeco
 
 def build(s: Settings) -> None:
     """Build the whole platform for one environment and export its outputs."""
-    dns = Dns(s.name_prefix, DnsArgs(zone=s.dns.zone))
+    dns = Dns(s.name_prefix, DnsArgs(settings=s.dns))
 
     network = Network(
         s.name_prefix,
