@@ -176,6 +176,17 @@ class Settings(Model):
         return self.app.origin_domain or f"{self.stack}-origin.{self.dns.zone}"
 
     @property
+    def recovery_network(self) -> NetworkSettings:
+        """The recovery VPC in dr.region: dr.rebuildCidr, the home VPC's zones and flow-log retention,
+        one NAT gateway (a rebuilt cluster can pull images on day one, at the cost of one gateway)."""
+        return NetworkSettings(
+            cidr=self.dr.rebuild_cidr,
+            az_count=self.network.az_count,
+            nat_gateways="single",
+            flow_logs_retention_days=self.network.flow_logs_retention_days,
+        )
+
+    @property
     def name_prefix(self) -> str:
         """Physical-name prefix shared by every resource of the stack, e.g. berth-prod."""
         return f"{PROJECT}-{self.stack}"

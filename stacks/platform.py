@@ -27,32 +27,13 @@ def build(s: Settings) -> None:
     """Build the whole platform for one environment and export its outputs."""
     dns = Dns(s.name_prefix, DnsArgs(settings=s.dns))
 
-    network = Network(
-        s.name_prefix,
-        NetworkArgs(
-            cidr=s.network.cidr,
-            az_count=s.network.az_count,
-            nat_gateways=s.network.nat_gateways,
-            flow_logs_retention_days=s.network.flow_logs_retention_days,
-            existing=s.network.existing,
-            tags=s.standard_tags,
-        ),
-    )
+    network = Network(s.name_prefix, NetworkArgs(settings=s.network, tags=s.standard_tags))
 
     # The recovery VPC in the DR region: the standby database lives there, and a rebuild brings
     # the platform up in it (so the promoted database and the new cluster share one network).
     recovery = (
-        Network(
-            f"{s.name_prefix}-recovery",
-            NetworkArgs(
-                cidr=s.dr.rebuild_cidr,
-                az_count=s.network.az_count,
-                nat_gateways="single",
-                flow_logs_retention_days=s.network.flow_logs_retention_days,
-                region=s.dr.region,
-                tags=s.standard_tags,
-            ),
-        )
+        Network(f"{s.name_prefix}-recovery",
+                NetworkArgs(settings=s.recovery_network, region=s.dr.region, tags=s.standard_tags))
         if s.database.cross_region_replica
         else None
     )
