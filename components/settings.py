@@ -148,6 +148,14 @@ class NetworkSettings(Model):
 
 
 # ---- cluster.py: Cluster (and autoscaler.py: ClusterAutoscaler) -----------------------------------
+_GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
+
+
+def cpu_architecture(instance_type: str) -> Literal["arm64", "x86_64"]:
+    """The CPU architecture of an EC2 instance type (Graviton types are arm64)."""
+    return "arm64" if _GRAVITON.match(instance_type) else "x86_64"
+
+
 class ClusterSettings(Model):
     """`berth:cluster`, for Cluster and its ClusterAutoscaler: EKS version, access, nodes, logs."""
 
@@ -189,6 +197,8 @@ class ClusterSettings(Model):
             raise ValueError("publicAccessCidrs must not contain 0.0.0.0/0; list the operators' ranges")
         if self.existing and not (self.existing_cluster_name and self.existing_node_security_group_id):
             raise ValueError("existing: true needs existingClusterName and existingNodeSecurityGroupId")
+        if len({cpu_architecture(t) for t in self.instance_types}) != 1:
+            raise ValueError(f"instanceTypes mix CPU architectures ({self.instance_types}): the node group runs one AMI")
         tag = re.search(r":v(\d+)\.(\d+)\.\d+(@|$)", self.autoscaler_image)
         if tag is None or f"{tag[1]}.{tag[2]}" != self.version:
             raise ValueError(

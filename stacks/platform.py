@@ -38,30 +38,10 @@ def build(s: Settings) -> None:
         else None
     )
 
-    cluster = Cluster(
-        s.name_prefix,
-        ClusterArgs(
-            vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids,
-            version=s.cluster.version,
-            public_access_cidrs=s.cluster.public_access_cidrs,
-            instance_types=s.cluster.instance_types,
-            capacity_type=s.cluster.capacity_type,
-            node_min=s.cluster.node_min,
-            node_max=s.cluster.node_max,
-            node_desired=s.cluster.node_desired,
-            node_disk_gib=s.cluster.node_disk_gib,
-            log_retention_days=s.cluster.log_retention_days,
-            admin_role_arns=s.cluster.admin_role_arns,
-            deletion_protection=s.cluster.deletion_protection,
-            autoscaler_image=s.cluster.autoscaler_image,
-            require_digest=s.is_prod,
-            existing_kubeconfig=existing_kubeconfig(s),
-            existing_cluster_name=s.cluster.existing_cluster_name,
-            existing_node_security_group_id=s.cluster.existing_node_security_group_id,
-            tags=s.standard_tags,
-        ),
-    )
+    cluster = Cluster(s.name_prefix, ClusterArgs(
+        vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, existing_kubeconfig=existing_kubeconfig(s),
+        settings=s.cluster, require_digest=s.is_prod, tags=s.standard_tags,
+    ))
 
     database = Database(
         s.name_prefix,
