@@ -294,6 +294,11 @@ class DatabaseSettings(Model):
             )
         if self.reserved_connections >= self.max_connections:
             raise ValueError("reservedConnections must be below maxConnections")
+        if self.iops is not None and self.allocated_storage_gib < 400:
+            raise ValueError(
+                f"iops ({self.iops}) can only be provisioned on gp3 PostgreSQL volumes of 400 GiB "
+                f"or more (allocatedStorageGib is {self.allocated_storage_gib}); below that gp3 gives 3000"
+            )
         return self
 
 

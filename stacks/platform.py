@@ -43,22 +43,16 @@ def build(s: Settings) -> None:
         settings=s.cluster, require_digest=s.is_prod, tags=s.standard_tags,
     ))
 
-    database = Database(
-        s.name_prefix,
-        DatabaseArgs(
-            vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids,
-            allowed_security_group_ids=[cluster.node_security_group_id],
-            availability_zones=network.azs,
-            settings=s.database,
-            dr_region=s.dr.region if s.database.cross_region_replica else None,
-            dr_vpc_id=recovery.vpc_id if recovery else None,
-            dr_subnet_ids=recovery.private_subnet_ids if recovery else (),
-            dr_allowed_cidrs=[recovery.vpc_cidr] if recovery else (),
-            protect=s.is_prod,
-            tags=s.standard_tags,
-        ),
+    # The standby replica lives in the recovery VPC (its own subnet group, the VPC's range admitted).
+    standby = {} if recovery is None else dict(
+        dr_region=s.dr.region, dr_vpc_id=recovery.vpc_id, dr_subnet_ids=recovery.private_subnet_ids,
+        dr_allowed_cidrs=[recovery.vpc_cidr],
     )
+    database = Database(s.name_prefix, DatabaseArgs(
+        vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, availability_zones=network.azs,
+        allowed_security_group_ids=[cluster.node_security_group_id], **standby,
+        settings=s.database, protect=s.is_prod, tags=s.standard_tags,
+    ))
 
     # The logins of the app and of its migrations, made by a Job that alone reads RDS's master secret.
     roles = DatabaseRoles(
@@ -93,7 +87,7 @@ def build(s: Settings) -> None:
             wait_for=[roles.job],
             database_port=database.port,
             database_name=database.database_name,
-            database_connection_limit=s.database.max_connections - s.database.reserved_connections,
+            database_connection_limit=database.connection_limit,
             database_cidr=network.vpc_cidr,
             settings=s.pgbouncer,
         ),
@@ -199,8 +193,8 @@ def build(s: Settings) -> None:
             database_primary_id=database.primary_identifier,
             database_replica_ids=database.replica_identifiers,
             database_cross_region_replica_id=database.cross_region_replica_identifier,
-            database_dr_region=s.dr.region if database.cross_region_replica_identifier is not None else None,
-            allocated_storage_gib=s.database.allocated_storage_gib,
+            database_dr_region=database.cross_region_replica_region,
+            allocated_storage_gib=database.allocated_storage_gib,
             max_connections=database.max_connections,
             cache_member_ids=cache.member_cluster_ids,
             cache_node_count=s.cache.replicas + 1,
