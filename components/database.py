@@ -501,6 +501,43 @@ class Database(pulumi.ComponentResource):
             region=dr,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        subnets, sg = self._standby_network(args)
+        identifier = f"{name}-dr-replica"
+        replica = aws.rds.Instance(
+            f"{name}-dr-replica",
+            **{**common, "parameter_group_name": dr_params.name,  # type: ignore[arg-type]
+               "instance_class": s.replica_instance_class or s.instance_class,
+               "vpc_security_group_ids": [sg.id]},
+            identifier=identifier,
+            # Cross-region: the source's ARN, re-encrypted with a key of the DR region, in our
+            # own subnet group there.
+            replicate_source_db=primary.arn,
+            db_subnet_group_name=subnets.name,
+            kms_key_id=dr_key.arn,
+            storage_encrypted=True,
+            multi_az=False,
+            performance_insights_kms_key_id=dr_key.arn,
+            # RDS for PostgreSQL keeps no automated backups on a read replica: a retention here
+            # fails the create or diffs forever. `berth dr rebuild` sets the retention when it
+            # promotes the replica (promote-read-replica --backup-retention-period).
+            backup_retention_period=0,
+            skip_final_snapshot=True,
+            deletion_protection=s.deletion_protection,
+            tags=named("db-dr-replica"),
+            region=dr,
+            # A cross-region replica first copies a snapshot across regions: often beyond the
+            # provider's 40-minute default for a database of any size.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[monitoring_policy],
+                                        custom_timeouts=pulumi.CustomTimeouts(create="180m")),
+        )
+        return replica.identifier
+
+
+
+    def _standby_network(self, args: DatabaseArgs) -> tuple[aws.rds.SubnetGroup, aws.ec2.SecurityGroup]:
+        """The standby's place in the recovery VPC: a subnet group of its private subnets (without one
+        RDS would use the DR region's default VPC) and 5432 from the VPC's range."""
+        name, named, dr = self._prefix, self._named, args.dr_region
         subnets = aws.rds.SubnetGroup(
             f"{name}-recovery-subnets",
             name=f"{name}-recovery-db",
@@ -535,35 +572,7 @@ class Database(pulumi.ComponentResource):
                 region=dr,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        identifier = f"{name}-dr-replica"
-        replica = aws.rds.Instance(
-            f"{name}-dr-replica",
-            **{**common, "parameter_group_name": dr_params.name,  # type: ignore[arg-type]
-               "instance_class": s.replica_instance_class or s.instance_class,
-               "vpc_security_group_ids": [sg.id]},
-            identifier=identifier,
-            # Cross-region: the source's ARN, re-encrypted with a key of the DR region, in our
-            # own subnet group there.
-            replicate_source_db=primary.arn,
-            db_subnet_group_name=subnets.name,
-            kms_key_id=dr_key.arn,
-            storage_encrypted=True,
-            multi_az=False,
-            performance_insights_kms_key_id=dr_key.arn,
-            # RDS for PostgreSQL keeps no automated backups on a read replica: a retention here
-            # fails the create or diffs forever. `berth dr rebuild` sets the retention when it
-            # promotes the replica (promote-read-replica --backup-retention-period).
-            backup_retention_period=0,
-            skip_final_snapshot=True,
-            deletion_protection=s.deletion_protection,
-            tags=named("db-dr-replica"),
-            region=dr,
-            # A cross-region replica first copies a snapshot across regions: often beyond the
-            # provider's 40-minute default for a database of any size.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[monitoring_policy],
-                                        custom_timeouts=pulumi.CustomTimeouts(create="180m")),
-        )
-        return replica.identifier
+        return subnets, sg
 
 
 # What a promoted replica keeps from the lost region for good: its encryption, its database
