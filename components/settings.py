@@ -302,6 +302,29 @@ class DatabaseSettings(Model):
         return self
 
 
+# ---- database_roles.py: DatabaseRoles -------------------------------------------------------------
+# The database roles PgBouncer admits (app/shipments/bootstrap.py creates them in PostgreSQL): the
+# app reads and writes rows through `shipments` and `shipments_ro`; the schema owner runs the
+# migrations through `shipments_migrate` and nothing else. The RDS master user is not among them.
+APP_ROLE = "shipments_app"
+OWNER_ROLE = "shipments_owner"
+
+
+class DatabaseRolesSettings(Model):
+    """For DatabaseRoles; no config area of its own: stacks/config.py composes it (`database_roles`)
+    from the app's image, which holds `shipments.bootstrap`."""
+
+    image: Image
+    owner_role: str = OWNER_ROLE
+    app_role: str = APP_ROLE
+
+    @model_validator(mode="after")
+    def _distinct(self) -> DatabaseRolesSettings:
+        if self.owner_role == self.app_role:
+            raise ValueError(f"owner_role and app_role must differ (both {self.owner_role!r})")
+        return self
+
+
 # ---- pgbouncer.py: PgBouncer ----------------------------------------------------------------------
 class PgBouncerSettings(Model):
     """`berth:pgbouncer`, for PgBouncer: images, pods and pool sizes."""

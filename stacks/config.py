@@ -3,10 +3,11 @@
 This module is the only reader of stack configuration. Every `berth:*` area of
 `Pulumi.<stack>.yaml` maps onto one pydantic model: the settings model of the component it
 configures (components/settings.py: NetworkSettings, ClusterSettings, ...), composed here
-into `Settings` with what spans areas: the cross-area checks, the connection budget and the
-capacity check. Keys are camelCase in the file (Pulumi's convention) and snake_case in Python.
-Validation happens in `load_settings()` before the program registers a single resource, and
-every error names the key as written in the file, the offending value and what is allowed.
+into `Settings` with what spans areas: the cross-area checks, the connection budget, the
+capacity check, and the sections derived from others (`recovery_network`, `database_roles`).
+Keys are camelCase in the file (Pulumi's convention) and snake_case in Python. Validation
+happens in `load_settings()` before the program registers a single resource, and every error
+names the key as written in the file, the offending value and what is allowed.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from components.settings import (
     CacheSettings,
     CdnSettings,
     ClusterSettings,
+    DatabaseRolesSettings,
     DatabaseSettings,
     DnsSettings,
     DrSettings,
@@ -185,6 +187,12 @@ class Settings(Model):
             nat_gateways="single",
             flow_logs_retention_days=self.network.flow_logs_retention_days,
         )
+
+    @property
+    def database_roles(self) -> DatabaseRolesSettings:
+        """The database bootstrap Job runs the app's image (it holds shipments.bootstrap); the role
+        names are the components' defaults."""
+        return DatabaseRolesSettings(image=self.app.image)
 
     @property
     def name_prefix(self) -> str:

@@ -55,23 +55,14 @@ def build(s: Settings) -> None:
     ))
 
     # The logins of the app and of its migrations, made by a Job that alone reads RDS's master secret.
-    roles = DatabaseRoles(
-        s.name_prefix,
-        DatabaseRolesArgs(
-            provider=cluster.provider,
-            namespace=cluster.namespace,
-            cluster_name=cluster.cluster_name,
-            image=s.app.image,
-            require_digest=s.is_prod,
-            primary_address=database.primary_address,
-            master_secret_arn=database.master_user_secret_arn,
-            master_secret_kms_key_arn=database.master_user_secret_kms_key_arn,
-            database_cidr=network.vpc_cidr,
-            database_port=database.port,
-            database_name=database.database_name,
-            tags=s.standard_tags,
-        ),
-    )
+    roles = DatabaseRoles(s.name_prefix, DatabaseRolesArgs(
+        provider=cluster.provider, namespace=cluster.namespace, cluster_name=cluster.cluster_name,
+        primary_address=database.primary_address, database_port=database.port,
+        database_name=database.database_name, database_cidr=network.vpc_cidr,
+        master_secret_arn=database.master_user_secret_arn,
+        master_secret_kms_key_arn=database.master_user_secret_kms_key_arn,
+        settings=s.database_roles, require_digest=s.is_prod, tags=s.standard_tags,
+    ))
 
     pgbouncer = PgBouncer(
         s.name_prefix,
