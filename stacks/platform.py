@@ -64,25 +64,15 @@ def build(s: Settings) -> None:
         settings=s.database_roles, require_digest=s.is_prod, tags=s.standard_tags,
     ))
 
-    pgbouncer = PgBouncer(
-        s.name_prefix,
-        PgBouncerArgs(
-            provider=cluster.provider,
-            namespace=cluster.namespace,
-            primary_address=database.primary_address,
-            replica_addresses=database.replica_addresses,
-            app_username=roles.app_username,
-            app_password=roles.app_password,
-            owner_username=roles.owner_username,
-            owner_password=roles.owner_password,
-            wait_for=[roles.job],
-            database_port=database.port,
-            database_name=database.database_name,
-            database_connection_limit=database.connection_limit,
-            database_cidr=network.vpc_cidr,
-            settings=s.pgbouncer,
-        ),
-    )
+    pgbouncer = PgBouncer(s.name_prefix, PgBouncerArgs(
+        provider=cluster.provider, namespace=cluster.namespace,
+        primary_address=database.primary_address, replica_addresses=database.replica_addresses,
+        database_port=database.port, database_name=database.database_name, database_cidr=network.vpc_cidr,
+        database_connection_limit=database.connection_limit,
+        app_username=roles.app_username, app_password=roles.app_password,
+        owner_username=roles.owner_username, owner_password=roles.owner_password, wait_for=[roles.job],
+        settings=s.pgbouncer,
+    ))
 
     cache = Cache(
         s.name_prefix,
