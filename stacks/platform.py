@@ -74,26 +74,11 @@ def build(s: Settings) -> None:
         settings=s.pgbouncer,
     ))
 
-    cache = Cache(
-        s.name_prefix,
-        CacheArgs(
-            vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids,
-            allowed_security_group_ids=[cluster.node_security_group_id],
-            engine=s.cache.engine,
-            engine_version=s.cache.engine_version,
-            node_type=s.cache.node_type,
-            replicas=s.cache.replicas,
-            multi_az=s.cache.multi_az,
-            automatic_failover=s.cache.automatic_failover,
-            snapshot_retention_days=s.cache.snapshot_retention_days,
-            snapshot_window=s.cache.snapshot_window,
-            maintenance_window=s.cache.maintenance_window,
-            log_retention_days=s.cache.log_retention_days,
-            protect=s.is_prod,
-            tags=s.standard_tags,
-        ),
-    )
+    cache = Cache(s.name_prefix, CacheArgs(
+        vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
+        allowed_security_group_ids=[cluster.node_security_group_id],
+        settings=s.cache, protect=s.is_prod, tags=s.standard_tags,
+    ))
 
     app = App(
         s.name_prefix,
@@ -178,7 +163,7 @@ def build(s: Settings) -> None:
             allocated_storage_gib=database.allocated_storage_gib,
             max_connections=database.max_connections,
             cache_member_ids=cache.member_cluster_ids,
-            cache_node_count=s.cache.replicas + 1,
+            cache_node_count=cache.node_count,
             distribution_id=cdn.distribution_id,
             cdn_domain=s.cdn.domain or cdn.domain_name,
             canary=a.canary,
