@@ -392,7 +392,8 @@ class AppSettings(Model):
     cors_origins: list[Annotated[str, Field(pattern=r"^https?://[^/\s]+$")]] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # The name CloudFront reaches the app's load balancer by, in dns.zone; the stack gets it an
-    # ACM certificate (this region) so CloudFront's TLS check passes. Default: <stack>-origin.<zone>.
+    # ACM certificate (this region) so CloudFront's TLS check passes. Default: <stack>-origin.<zone>
+    # (stacks/config.py resolves it, Settings.origin_domain, and wires it as AppArgs.origin_domain).
     origin_domain: str | None = Field(None, pattern=DOMAIN)
     # The largest request body the app accepts; the CDN's WAF blocks above the same number.
     max_body_bytes: int = Field(65536, ge=1024, le=10 * 1024 * 1024)

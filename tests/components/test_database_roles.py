@@ -16,7 +16,7 @@ import pytest
 from components.app import AppArgs
 from components.database_roles import DatabaseRolesArgs
 from components.pgbouncer_config import render_hba, render_userlist
-from components.settings import DatabaseRolesSettings
+from components.settings import AppSettings, DatabaseRolesSettings
 from stacks.offline.graph import Graph, Node
 from tests.components.test_app import (
     app_config,
@@ -216,7 +216,8 @@ def test_forwarded_headers_are_trusted_from_the_vpc_and_metrics_are_on_no_servic
 
 
 def test_bad_arguments_are_refused_before_anything_is_registered() -> None:
-    base: dict[str, Any] = dict(provider=None, namespace="shipments", cluster_name="c", image="i@sha256:" + "a" * 64,
+    base: dict[str, Any] = dict(provider=None, namespace="shipments", cluster_name="c",
+                                settings=AppSettings(image="i@sha256:" + "a" * 64),
                                 db_host="h", db_port=6432, db_username="u", db_password="p", redis_host="r",
                                 redis_port=6379, redis_auth_token="t")
     with pytest.raises(ValueError, match="load_balancer_source_cidrs is required"):
