@@ -409,6 +409,10 @@ class AppSettings(Model):
 
 
 # ---- cdn.py: Cdn ----------------------------------------------------------------------------------
+# The longest the app's Cache-Control may keep a shipment read at the edge (the API cache policy's max).
+API_CACHE_MAX_TTL_SECONDS = 60
+
+
 class CdnSettings(Model):
     """`berth:cdn`, for Cdn: price class, viewers' domain, WAF, caching, logs."""
 
@@ -425,7 +429,9 @@ class CdnSettings(Model):
     # Known-bad-inputs and anonymous-IP managed rule groups on top of the common rule set.
     waf_extra_rule_groups: bool = False
     waf_log_retention_days: LogRetentionDays = 90
-    api_cache_ttl_seconds: int = Field(5, ge=0, le=3600)
+    # Default TTL of GET /api/shipments* when the app sends no Cache-Control; 0 = never cache. At
+    # most the policy's max TTL (a default above it would never apply).
+    api_cache_ttl_seconds: int = Field(5, ge=0, le=API_CACHE_MAX_TTL_SECONDS)
     log_retention_days: int = Field(90, ge=1, le=3650)
 
     @model_validator(mode="after")

@@ -93,26 +93,11 @@ def build(s: Settings) -> None:
         settings=s.app, require_digest=s.is_prod, tags=s.standard_tags,
     ))
 
-    cdn = Cdn(
-        s.name_prefix,
-        CdnArgs(
-            app_origin_domain=app.origin_hostname,
-            origin_secret=app.origin_secret,
-            price_class=s.cdn.price_class,
-            domain=s.cdn.domain,
-            hosted_zone_id=dns.zone_id,
-            waf=s.cdn.waf,
-            waf_rate_limit=s.cdn.waf_rate_limit,
-            waf_extra_rule_groups=s.cdn.waf_extra_rule_groups,
-            waf_log_retention_days=s.cdn.waf_log_retention_days,
-            max_body_bytes=app.max_body_bytes,
-            api_cache_ttl_seconds=s.cdn.api_cache_ttl_seconds,
-            log_retention_days=s.cdn.log_retention_days,
-            protect=s.is_prod,
-            force_destroy=not s.is_prod,
-            tags=s.standard_tags,
-        ),
-    )
+    cdn = Cdn(s.name_prefix, CdnArgs(
+        app_origin_domain=app.origin_hostname, origin_secret=app.origin_secret, hosted_zone_id=dns.zone_id,
+        max_body_bytes=app.max_body_bytes,
+        settings=s.cdn, protect=s.is_prod, force_destroy=not s.is_prod, tags=s.standard_tags,
+    ))
 
     a = s.alarms
     alarms = Alarms(
@@ -129,7 +114,7 @@ def build(s: Settings) -> None:
             cache_member_ids=cache.member_cluster_ids,
             cache_node_count=cache.node_count,
             distribution_id=cdn.distribution_id,
-            cdn_domain=s.cdn.domain or cdn.domain_name,
+            cdn_domain=cdn.viewer_domain,
             canary=a.canary,
             cluster_name=cluster.cluster_name,
             install_container_insights=not s.cluster.existing,
