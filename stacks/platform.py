@@ -99,42 +99,17 @@ def build(s: Settings) -> None:
         settings=s.cdn, protect=s.is_prod, force_destroy=not s.is_prod, tags=s.standard_tags,
     ))
 
-    a = s.alarms
-    alarms = Alarms(
-        s.name_prefix,
-        AlarmsArgs(
-            emails=a.emails,
-            https_endpoints=a.https_endpoints,
-            database_primary_id=database.primary_identifier,
-            database_replica_ids=database.replica_identifiers,
-            database_cross_region_replica_id=database.cross_region_replica_identifier,
-            database_dr_region=database.cross_region_replica_region,
-            allocated_storage_gib=database.allocated_storage_gib,
-            max_connections=database.max_connections,
-            cache_member_ids=cache.member_cluster_ids,
-            cache_node_count=cache.node_count,
-            distribution_id=cdn.distribution_id,
-            cdn_domain=cdn.viewer_domain,
-            canary=a.canary,
-            cluster_name=cluster.cluster_name,
-            install_container_insights=not s.cluster.existing,
-            cluster_dependencies=[cluster.provider],
-            cpu_percent=a.cpu_percent,
-            free_storage_percent=a.free_storage_percent,
-            freeable_memory_mib=a.freeable_memory_mib,
-            connections_percent=a.connections_percent,
-            latency_seconds=a.latency_seconds,
-            replica_lag_seconds=a.replica_lag_seconds,
-            cache_memory_percent=a.cache_memory_percent,
-            cache_connections=a.cache_connections,
-            cdn_5xx_percent=a.cdn_5xx_percent,
-            cdn_origin_latency_ms=a.cdn_origin_latency_ms,
-            node_cpu_percent=a.node_cpu_percent,
-            node_memory_percent=a.node_memory_percent,
-            protect=s.is_prod,
-            tags=s.standard_tags,
-        ),
-    )
+    alarms = Alarms(s.name_prefix, AlarmsArgs(
+        database_primary_id=database.primary_identifier, database_replica_ids=database.replica_identifiers,
+        database_cross_region_replica_id=database.cross_region_replica_identifier,
+        database_dr_region=database.cross_region_replica_region,
+        allocated_storage_gib=database.allocated_storage_gib, max_connections=database.max_connections,
+        cache_member_ids=cache.member_cluster_ids, cache_node_count=cache.node_count,
+        distribution_id=cdn.distribution_id, cdn_domain=cdn.viewer_domain,
+        cluster_name=cluster.cluster_name, cluster_dependencies=[cluster.provider],
+        install_container_insights=not cluster.existing,  # an existing cluster brings its own
+        settings=s.alarms, protect=s.is_prod, tags=s.standard_tags,
+    ))
 
     b = s.backup
     backups = Backups(
