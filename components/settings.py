@@ -470,6 +470,10 @@ class AlarmSettings(Model):
 
 
 # ---- backups.py: Backups (with the DR area) -------------------------------------------------------
+# Continuous backups (point-in-time restore) are kept at most 35 days by AWS Backup.
+CONTINUOUS_MAX_DAYS = 35
+
+
 class BackupSettings(Model):
     """`berth:backup`, for Backups: retention, continuous backup, vault lock, DR copies, restore tests."""
 
@@ -481,6 +485,15 @@ class BackupSettings(Model):
     vault_lock_max_days: int = Field(400, ge=1, le=36500)
     copy_to_dr: bool = False
     restore_testing: bool = False
+
+    @model_validator(mode="after")
+    def _continuous(self) -> BackupSettings:
+        if self.continuous and self.daily_retention_days > CONTINUOUS_MAX_DAYS:
+            raise ValueError(
+                f"dailyRetentionDays ({self.daily_retention_days}) exceeds the {CONTINUOUS_MAX_DAYS} days AWS Backup "
+                "keeps continuous backups (point-in-time restore): lower it or turn continuous off"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lock(self) -> BackupSettings:
@@ -509,3 +522,18 @@ class DrSettings(Model):
     # The recovery VPC's range in the DR region (distinct from the home VPC, so both can be
     # peered): the cross-region replica lives there, and a rebuild brings the platform up in it.
     rebuild_cidr: VpcCidr = "10.64.0.0/16"
+
+
+class BackupsSettings(Model):
+    """For Backups; no config area of its own: stacks/config.py composes it (`Settings.backups`) from
+    `berth:backup` (plans, lock, copies, restore tests) and `berth:dr` (where the copies and RDS's
+    replicated automated backups go)."""
+
+    backup: BackupSettings = BackupSettings()
+    dr: DrSettings = DrSettings()
+
+    @model_validator(mode="after")
+    def _dr_region(self) -> BackupsSettings:
+        if (self.backup.copy_to_dr or self.dr.automated_backup_replication) and self.dr.region is None:
+            raise ValueError("backup.copyToDr and dr.automatedBackupReplication need dr.region")
+        return self

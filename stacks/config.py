@@ -4,7 +4,8 @@ This module is the only reader of stack configuration. Every `berth:*` area of
 `Pulumi.<stack>.yaml` maps onto one pydantic model: the settings model of the component it
 configures (components/settings.py: NetworkSettings, ClusterSettings, ...), composed here
 into `Settings` with what spans areas: the cross-area checks, the connection budget, the
-capacity check, and the sections derived from others (`recovery_network`, `database_roles`).
+capacity check, and the sections derived from others (`recovery_network`, `database_roles`,
+`backups`).
 Keys are camelCase in the file (Pulumi's convention) and snake_case in Python. Validation
 happens in `load_settings()` before the program registers a single resource, and every error
 names the key as written in the file, the offending value and what is allowed.
@@ -30,6 +31,7 @@ from components.settings import (
     AlarmSettings,
     AppSettings,
     BackupSettings,
+    BackupsSettings,
     CacheSettings,
     CdnSettings,
     ClusterSettings,
@@ -193,6 +195,11 @@ class Settings(Model):
         """The database bootstrap Job runs the app's image (it holds shipments.bootstrap); the role
         names are the components' defaults."""
         return DatabaseRolesSettings(image=self.app.image)
+
+    @property
+    def backups(self) -> BackupsSettings:
+        """The backups' plans (berth:backup) with the DR region they copy and replicate into (berth:dr)."""
+        return BackupsSettings(backup=self.backup, dr=self.dr)
 
     @property
     def name_prefix(self) -> str:

@@ -111,28 +111,11 @@ def build(s: Settings) -> None:
         settings=s.alarms, protect=s.is_prod, tags=s.standard_tags,
     ))
 
-    b = s.backup
-    backups = Backups(
-        s.name_prefix,
-        BackupsArgs(
-            database_arn=database.primary_arn,
-            assets_bucket_arn=cdn.assets_bucket_arn,
-            daily_retention_days=b.daily_retention_days,
-            monthly_retention_days=b.monthly_retention_days,
-            continuous=b.continuous,
-            vault_lock=b.vault_lock,
-            vault_lock_min_days=b.vault_lock_min_days,
-            vault_lock_max_days=b.vault_lock_max_days,
-            dr_region=s.dr.region,
-            copy_to_dr=b.copy_to_dr,
-            automated_backup_replication=s.dr.automated_backup_replication,
-            automated_backup_retention_days=s.dr.automated_backup_retention_days,
-            restore_testing=b.restore_testing,
-            notification_topic_arn=alarms.topic_arn,
-            protect=s.is_prod,
-            tags=s.standard_tags,
-        ),
-    )
+    backups = Backups(s.name_prefix, BackupsArgs(
+        database_arn=database.primary_arn, assets_bucket_arn=cdn.assets_bucket_arn,
+        notification_topic_arn=alarms.topic_arn,
+        settings=s.backups, protect=s.is_prod, tags=s.standard_tags,
+    ))
 
     pulumi.export("environment", s.environment)
     pulumi.export("region", s.region)
