@@ -434,10 +434,52 @@ class Alarms(pulumi.ComponentResource):
                            f"cluster: node memory above {s.node_memory_percent:g}%"))
 
     def _canary(self) -> pulumi.Output[str]:
+        """Synthetics calls https://<cdn_domain>/api/health every minute; its failures page."""
         args, name = self._args, self._name
-        region_kw = self._region_kw(self._home)
         # Deterministic and globally unique: S3 names are shared by every account.
         bucket_name = f"{name}-canary-{self._account}-{self._home}"
+        bucket, code = self._canary_bucket(bucket_name)
+        role = self._canary_role(f"arn:{self._partition}:s3:::{bucket_name}")
+        canary = aws.synthetics.Canary(
+            f"{name}-api-health",
+            name=f"{name}-api-health".lower(),
+            runtime_version=CANARY_RUNTIME,
+            handler="apiHealth.handler",
+            s3_bucket=bucket.id,
+            s3_key=code.key,
+            s3_version=code.version_id,
+            execution_role_arn=role.arn,
+            artifact_s3_location=f"s3://{bucket_name}/artifacts/",
+            artifact_config={"s3_encryption": {"encryption_mode": "SSE_S3"}},
+            schedule={"expression": "rate(1 minute)"},
+            run_config={
+                "timeout_in_seconds": 30,
+                "environment_variables": {
+                    "TARGET_URL": pulumi.Output.from_input(args.cdn_domain).apply(
+                        lambda d: f"https://{d}{CANARY_PATH}"),
+                },
+            },
+            start_canary=True,
+            # The canary's Lambda is an implementation detail: delete it with the canary.
+            delete_lambda=True,
+            success_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
+            failure_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
+            tags=args.tags,
+            opts=self._child(),
+            **self._region_kw(self._home),
+        )
+        # A canary that stopped running proves nothing: missing data counts as down.
+        self._alarm(_Alarm("uptime-api-health", "CloudWatchSynthetics", "SuccessPercent",
+                           {"CanaryName": canary.name}, "LessThanThreshold", 100,
+                           f"uptime: https://<cdn>{CANARY_PATH} failed", period=60, evaluation_periods=3,
+                           datapoints_to_alarm=2, treat_missing_data="breaching", unit="Percent"))
+        return canary.name
+
+    def _canary_bucket(self, bucket_name: str) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
+        """The canary's code and artifacts: private, encrypted, versioned (the code object's version
+        pins the canary to the script deployed with it), artifacts expired."""
+        args, name = self._args, self._name
+        region_kw = self._region_kw(self._home)
         bucket_arn = f"arn:{self._partition}:s3:::{bucket_name}"
         bucket = aws.s3.Bucket(
             f"{name}-canary",
@@ -495,7 +537,11 @@ class Alarms(pulumi.ComponentResource):
             opts=self._child(depends_on=[versioning]),
             **region_kw,
         )
+        return bucket, code
 
+    def _canary_role(self, bucket_arn: str) -> aws.iam.Role:
+        """What the canary's Lambda may do: its bucket, its log groups, its metrics, X-Ray."""
+        args, name = self._args, self._name
         role = aws.iam.Role(
             f"{name}-canary-role",
             description=f"{name}: Synthetics canary execution",
@@ -507,7 +553,6 @@ class Alarms(pulumi.ComponentResource):
             tags=args.tags,
             opts=self._child(),
         )
-        canary_name = f"{name}-api-health".lower()
         logs_arn = f"arn:{self._partition}:logs:{self._home}:{self._account}:log-group:/aws/lambda/cwsyn-*"
         aws.iam.RolePolicy(
             f"{name}-canary-role-policy",
@@ -528,40 +573,7 @@ class Alarms(pulumi.ComponentResource):
             }),
             opts=self._child(),
         )
-        canary = aws.synthetics.Canary(
-            f"{name}-api-health",
-            name=canary_name,
-            runtime_version=CANARY_RUNTIME,
-            handler="apiHealth.handler",
-            s3_bucket=bucket.id,
-            s3_key=code.key,
-            s3_version=code.version_id,
-            execution_role_arn=role.arn,
-            artifact_s3_location=f"s3://{bucket_name}/artifacts/",
-            artifact_config={"s3_encryption": {"encryption_mode": "SSE_S3"}},
-            schedule={"expression": "rate(1 minute)"},
-            run_config={
-                "timeout_in_seconds": 30,
-                "environment_variables": {
-                    "TARGET_URL": pulumi.Output.from_input(args.cdn_domain).apply(
-                        lambda d: f"https://{d}{CANARY_PATH}"),
-                },
-            },
-            start_canary=True,
-            # The canary's Lambda is an implementation detail: delete it with the canary.
-            delete_lambda=True,
-            success_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
-            failure_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
-            tags=args.tags,
-            opts=self._child(),
-            **region_kw,
-        )
-        # A canary that stopped running proves nothing: missing data counts as down.
-        self._alarm(_Alarm("uptime-api-health", "CloudWatchSynthetics", "SuccessPercent",
-                           {"CanaryName": canary.name}, "LessThanThreshold", 100,
-                           f"uptime: https://<cdn>{CANARY_PATH} failed", period=60, evaluation_periods=3,
-                           datapoints_to_alarm=2, treat_missing_data="breaching", unit="Percent"))
-        return canary.name
+        return role
 
     def _composite(self) -> pulumi.Output[str] | None:
         """ALARM when users cannot reach the API: the canary fails, or the CDN serves errors."""
