@@ -23,9 +23,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components import kms
+from components.placement import locate, region_kw
+from components.settings import AlarmSettings
 
 # CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
 CLOUDFRONT_METRICS_REGION = "us-east-1"
+# The uptime canary: what it calls (behind the CDN), its runtime, how long its artifacts stay.
+CANARY_PATH = "/api/health"
+CANARY_RUNTIME = "syn-nodejs-puppeteer-9.1"
+CANARY_ARTIFACT_RETENTION_DAYS = 30
 
 CANARY_SCRIPT = """\
 const { URL } = require('url');
@@ -54,15 +60,14 @@ exports.handler = async () => {
 
 @dataclass
 class AlarmsArgs:
-    """What to watch and how hard. Leave a tier's inputs unset when the stack has no such tier."""
+    """What to watch (wiring: the tiers' identifiers) and how hard (the settings). Leave a tier's
+    wiring unset when the stack has no such tier."""
 
-    tags: dict[str, str] = field(default_factory=dict)
-    # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
-    region: str | None = None
-    emails: list[str] = field(default_factory=list)
-    https_endpoints: list[str] = field(default_factory=list)
+    # Who is paged, the thresholds, whether the uptime canary runs.
+    settings: AlarmSettings
 
-    # Database tier: the real RDS instance identifiers.
+    # Database tier: the real RDS instance identifiers, and what the thresholds are relative to
+    # (Database.allocated_storage_gib, Database.max_connections).
     database_primary_id: pulumi.Input[str] | None = None
     database_replica_ids: Sequence[pulumi.Input[str]] = ()
     database_cross_region_replica_id: pulumi.Input[str] | None = None
@@ -70,11 +75,12 @@ class AlarmsArgs:
     allocated_storage_gib: int = 20
     max_connections: int = 100
 
-    # Cache tier: the member clusters of the replication group (primary + replicas).
+    # Cache tier: the member clusters of the replication group (primary + replicas), and how many
+    # there are (Cache.node_count: the alarms are planned before the ids are known).
     cache_member_ids: pulumi.Input[Sequence[str]] | None = None
     cache_node_count: int = 0
 
-    # CDN tier.
+    # CDN tier; the canary calls https://<cdn_domain>/api/health (Cdn.viewer_domain).
     distribution_id: pulumi.Input[str] | None = None
     cdn_domain: pulumi.Input[str] | None = None
 
@@ -85,38 +91,19 @@ class AlarmsArgs:
     # What the add-on waits for: its agents need schedulable nodes (e.g. the node group).
     cluster_dependencies: Sequence[pulumi.Resource] = ()
 
-    # Thresholds.
-    cpu_percent: float = 80
-    free_storage_percent: float = 20
-    freeable_memory_mib: int = 256
-    connections_percent: float = 80
-    latency_seconds: float = 0.05
-    replica_lag_seconds: float = 30
-    cache_memory_percent: float = 80
-    cache_connections: int = 5000
-    cdn_5xx_percent: float = 5
-    cdn_origin_latency_ms: int = 2000
-    node_cpu_percent: float = 80
-    node_memory_percent: float = 80
-
-    # Uptime: a Synthetics canary calling https://<cdn_domain><canary_path> every minute.
-    canary: bool = False
-    canary_path: str = "/api/health"
-    canary_runtime: str = "syn-nodejs-puppeteer-9.1"
-    canary_artifact_retention_days: int = 30
-
     # Stateful resources (KMS keys, the artifacts bucket) get `protect` when true.
     protect: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
+    region: str | None = None
 
     def __post_init__(self) -> None:
-        if self.canary and self.cdn_domain is None:
+        if self.settings.canary and self.cdn_domain is None:
             raise ValueError("canary needs cdn_domain (the canary calls https://<cdn_domain>/api/health)")
         if self.database_cross_region_replica_id is not None and not self.database_dr_region:
             raise ValueError("database_cross_region_replica_id needs database_dr_region")
         if self.cache_member_ids is not None and self.cache_node_count < 1:
             raise ValueError("cache_member_ids needs cache_node_count >= 1 (one alarm set per member)")
-        if not self.canary_path.startswith("/"):
-            raise ValueError(f"canary_path must start with '/', got {self.canary_path!r}")
 
 
 def zip_bytes(files: dict[str, str]) -> bytes:
@@ -184,12 +171,9 @@ class Alarms(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:alarms:Alarms", name, None, opts)
-        self._name = name
-        self._args = args
-        invoke_opts = pulumi.InvokeOptions(parent=self)
-        self._account = aws.get_caller_identity(opts=invoke_opts).account_id
-        self._partition = aws.get_partition(opts=invoke_opts).partition
-        self._home = args.region or aws.get_region(opts=invoke_opts).region
+        self._name, self._args, self._s = name, args, args.settings
+        where = locate(self, args.region)
+        self._account, self._partition, self._home = where.account, where.partition, where.region
         self._topics: dict[str, aws.sns.Topic] = {}
         self._alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
 
@@ -204,7 +188,7 @@ class Alarms(pulumi.ComponentResource):
             self._cdn_alarms()
         if args.cluster_name is not None:
             self._cluster_alarms()
-        self.canary_name = self._canary() if args.canary else None
+        self.canary_name = self._canary() if args.settings.canary else None
         self.composite_alarm_name = self._composite()
         self.alarm_names = [a.name for a in self._alarms.values()]
         self.dashboard_name = self._dashboard()
@@ -224,12 +208,17 @@ class Alarms(pulumi.ComponentResource):
     def _suffix(self, region: str) -> str:
         return "" if region == self._home else f"-{region}"
 
+    def _region_kw(self, region: str) -> dict[str, str]:
+        """The per-resource region argument: named for another region, or when the component was
+        placed explicitly; nothing for the provider's own region."""
+        return region_kw(region if (self._args.region or region != self._home) else None)
+
     def _topic(self, region: str) -> aws.sns.Topic:
         """The alarm topic of one region (alarm actions must be a topic in the alarm's region)."""
         if region in self._topics:
             return self._topics[region]
-        args, name, sfx = self._args, self._name, self._suffix(region)
-        region_kw = {"region": region} if (args.region or sfx) else {}
+        args, s, name, sfx = self._args, self._s, self._name, self._suffix(region)
+        region_kw = self._region_kw(region)
         root = f"arn:{self._partition}:iam::{self._account}:root"
         publishers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
         key = aws.kms.Key(
@@ -281,10 +270,10 @@ class Alarms(pulumi.ComponentResource):
             opts=self._child(),
             **region_kw,
         )
-        for i, email in enumerate(args.emails):
+        for i, email in enumerate(s.emails):
             aws.sns.TopicSubscription(f"{name}-alarms-email-{i}{sfx}", topic=topic.arn, protocol="email",
                                       endpoint=email, opts=self._child(), **region_kw)
-        for i, url in enumerate(args.https_endpoints):
+        for i, url in enumerate(s.https_endpoints):
             # Paging services (PagerDuty, Opsgenie) confirm subscriptions themselves.
             aws.sns.TopicSubscription(f"{name}-alarms-https-{i}{sfx}", topic=topic.arn, protocol="https",
                                       endpoint=url, endpoint_auto_confirms=True, opts=self._child(), **region_kw)
@@ -294,8 +283,7 @@ class Alarms(pulumi.ComponentResource):
     def _alarm(self, a: _Alarm, region: str | None = None) -> aws.cloudwatch.MetricAlarm:
         region = region or self._home
         topic = self._topic(region)
-        sfx = self._suffix(region)
-        region_kw = {"region": region} if (self._args.region or sfx) else {}
+        region_kw = self._region_kw(region)
         alarm = aws.cloudwatch.MetricAlarm(
             f"{self._name}-{a.key}",
             name=f"{self._name}-{a.key}",
@@ -323,10 +311,10 @@ class Alarms(pulumi.ComponentResource):
 
     # ---- tiers ------------------------------------------------------------------------
     def _database_alarms(self) -> None:
-        args = self._args
+        args, s = self._args, self._s
         gib = 1024**3
-        free_storage_bytes = args.allocated_storage_gib * gib * args.free_storage_percent / 100
-        connections = int(args.max_connections * args.connections_percent / 100)
+        free_storage_bytes = args.allocated_storage_gib * gib * s.free_storage_percent / 100
+        connections = int(args.max_connections * s.connections_percent / 100)
         instances: list[tuple[str, pulumi.Input[str], str | None]] = [("db-primary", args.database_primary_id, None)]
         instances += [(f"db-replica-{i + 1}", rid, None) for i, rid in enumerate(args.database_replica_ids)]
         if args.database_cross_region_replica_id is not None:
@@ -335,78 +323,78 @@ class Alarms(pulumi.ComponentResource):
         for key, ident, region in instances:
             dims = {"DBInstanceIdentifier": ident}
             self._alarm(_Alarm(f"{key}-cpu", "AWS/RDS", "CPUUtilization", dims, "GreaterThanThreshold",
-                               args.cpu_percent, f"{key}: CPU above {args.cpu_percent:g}% for 15 minutes",
+                               s.cpu_percent, f"{key}: CPU above {s.cpu_percent:g}% for 15 minutes",
                                unit="Percent"), region)
             self._alarm(_Alarm(f"{key}-free-storage", "AWS/RDS", "FreeStorageSpace", dims, "LessThanThreshold",
                                free_storage_bytes,
-                               f"{key}: free storage below {args.free_storage_percent:g}% of "
+                               f"{key}: free storage below {s.free_storage_percent:g}% of "
                                f"{args.allocated_storage_gib} GiB", evaluation_periods=2, unit="Bytes"), region)
             if key == "db-primary":
                 self._alarm(_Alarm(f"{key}-freeable-memory", "AWS/RDS", "FreeableMemory", dims, "LessThanThreshold",
-                                   args.freeable_memory_mib * 1024**2,
-                                   f"{key}: freeable memory below {args.freeable_memory_mib} MiB", unit="Bytes"))
+                                   s.freeable_memory_mib * 1024**2,
+                                   f"{key}: freeable memory below {s.freeable_memory_mib} MiB", unit="Bytes"))
                 self._alarm(_Alarm(f"{key}-connections", "AWS/RDS", "DatabaseConnections", dims,
                                    "GreaterThanThreshold", connections,
-                                   f"{key}: more than {connections} connections ({args.connections_percent:g}% of "
+                                   f"{key}: more than {connections} connections ({s.connections_percent:g}% of "
                                    f"max_connections {args.max_connections})", statistic="Maximum",
                                    evaluation_periods=2))
                 for metric in ("ReadLatency", "WriteLatency"):
                     label = metric.removesuffix("Latency").lower()
                     self._alarm(_Alarm(f"{key}-{label}-latency", "AWS/RDS", metric, dims, "GreaterThanThreshold",
-                                       args.latency_seconds,
-                                       f"{key}: {label} latency above {args.latency_seconds * 1000:g} ms",
+                                       s.latency_seconds,
+                                       f"{key}: {label} latency above {s.latency_seconds * 1000:g} ms",
                                        unit="Seconds"))
             else:
                 # A replica that stops reporting lag has stopped replicating: that is an alarm.
                 self._alarm(_Alarm(f"{key}-lag", "AWS/RDS", "ReplicaLag", dims, "GreaterThanThreshold",
-                                   args.replica_lag_seconds,
-                                   f"{key}: replication lag above {args.replica_lag_seconds:g} s",
+                                   s.replica_lag_seconds,
+                                   f"{key}: replication lag above {s.replica_lag_seconds:g} s",
                                    statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
                                    treat_missing_data="breaching", unit="Seconds"), region)
 
     def _cache_alarms(self) -> None:
-        args = self._args
+        args, s = self._args, self._s
         members = pulumi.Output.from_input(args.cache_member_ids)
         for i in range(args.cache_node_count):
             member = members.apply(lambda ids, i=i: _member(ids, i))
             key = f"cache-{i + 1:03d}"
             dims = {"CacheClusterId": member}
             self._alarm(_Alarm(f"{key}-engine-cpu", "AWS/ElastiCache", "EngineCPUUtilization", dims,
-                               "GreaterThanThreshold", args.cpu_percent,
-                               f"{key}: Redis engine CPU above {args.cpu_percent:g}%", unit="Percent"))
+                               "GreaterThanThreshold", s.cpu_percent,
+                               f"{key}: Redis engine CPU above {s.cpu_percent:g}%", unit="Percent"))
             self._alarm(_Alarm(f"{key}-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims,
-                               "GreaterThanThreshold", args.cache_memory_percent,
-                               f"{key}: memory usage above {args.cache_memory_percent:g}%", unit="Percent"))
+                               "GreaterThanThreshold", s.cache_memory_percent,
+                               f"{key}: memory usage above {s.cache_memory_percent:g}%", unit="Percent"))
             self._alarm(_Alarm(f"{key}-evictions", "AWS/ElastiCache", "Evictions", dims, "GreaterThanThreshold", 0,
                                f"{key}: keys evicted for lack of memory", statistic="Sum",
                                treat_missing_data="notBreaching"))
             # Only replicas emit ReplicationLag and roles move on failover: silence is fine.
             self._alarm(_Alarm(f"{key}-replication-lag", "AWS/ElastiCache", "ReplicationLag", dims,
-                               "GreaterThanThreshold", args.replica_lag_seconds,
-                               f"{key}: replication lag above {args.replica_lag_seconds:g} s",
+                               "GreaterThanThreshold", s.replica_lag_seconds,
+                               f"{key}: replication lag above {s.replica_lag_seconds:g} s",
                                statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
                                treat_missing_data="notBreaching", unit="Seconds"))
             self._alarm(_Alarm(f"{key}-connections", "AWS/ElastiCache", "CurrConnections", dims,
-                               "GreaterThanThreshold", args.cache_connections,
-                               f"{key}: more than {args.cache_connections} client connections",
+                               "GreaterThanThreshold", s.cache_connections,
+                               f"{key}: more than {s.cache_connections} client connections",
                                statistic="Maximum", evaluation_periods=2))
 
     def _cdn_alarms(self) -> None:
-        args = self._args
+        args, s = self._args, self._s
         dims = {"DistributionId": args.distribution_id, "Region": "Global"}
         self._alarm(_Alarm("cdn-5xx-rate", "AWS/CloudFront", "5xxErrorRate", dims, "GreaterThanThreshold",
-                           args.cdn_5xx_percent, f"CDN: 5xx error rate above {args.cdn_5xx_percent:g}%",
+                           s.cdn_5xx_percent, f"CDN: 5xx error rate above {s.cdn_5xx_percent:g}%",
                            period=60, evaluation_periods=5, datapoints_to_alarm=3,
                            treat_missing_data="notBreaching", unit="Percent"), CLOUDFRONT_METRICS_REGION)
         # OriginLatency is one of CloudFront's additional metrics (a monitoring subscription).
         self._alarm(_Alarm("cdn-origin-latency-p95", "AWS/CloudFront", "OriginLatency", dims,
-                           "GreaterThanThreshold", args.cdn_origin_latency_ms,
-                           f"CDN: origin latency p95 above {args.cdn_origin_latency_ms} ms", statistic=None,
+                           "GreaterThanThreshold", s.cdn_origin_latency_ms,
+                           f"CDN: origin latency p95 above {s.cdn_origin_latency_ms} ms", statistic=None,
                            extended_statistic="p95", evaluation_periods=3,
                            treat_missing_data="notBreaching"), CLOUDFRONT_METRICS_REGION)
 
     def _cluster_alarms(self) -> None:
-        args = self._args
+        args, s = self._args, self._s
         if args.install_container_insights:
             # The CloudWatch agent gets its own role through EKS Pod Identity, not the node role.
             role = aws.iam.Role(
@@ -435,21 +423,63 @@ class Alarms(pulumi.ComponentResource):
                 pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
                 tags=args.tags,
                 opts=self._child(depends_on=[attachment, *args.cluster_dependencies]),
-                **({"region": args.region} if args.region else {}),
+                **self._region_kw(self._home),
             )
         dims = {"ClusterName": args.cluster_name}
         self._alarm(_Alarm("cluster-node-cpu", "ContainerInsights", "node_cpu_utilization", dims,
-                           "GreaterThanThreshold", args.node_cpu_percent,
-                           f"cluster: node CPU above {args.node_cpu_percent:g}%"))
+                           "GreaterThanThreshold", s.node_cpu_percent,
+                           f"cluster: node CPU above {s.node_cpu_percent:g}%"))
         self._alarm(_Alarm("cluster-node-memory", "ContainerInsights", "node_memory_utilization", dims,
-                           "GreaterThanThreshold", args.node_memory_percent,
-                           f"cluster: node memory above {args.node_memory_percent:g}%"))
+                           "GreaterThanThreshold", s.node_memory_percent,
+                           f"cluster: node memory above {s.node_memory_percent:g}%"))
 
     def _canary(self) -> pulumi.Output[str]:
+        """Synthetics calls https://<cdn_domain>/api/health every minute; its failures page."""
         args, name = self._args, self._name
-        region_kw = {"region": args.region} if args.region else {}
         # Deterministic and globally unique: S3 names are shared by every account.
         bucket_name = f"{name}-canary-{self._account}-{self._home}"
+        bucket, code = self._canary_bucket(bucket_name)
+        role = self._canary_role(f"arn:{self._partition}:s3:::{bucket_name}")
+        canary = aws.synthetics.Canary(
+            f"{name}-api-health",
+            name=f"{name}-api-health".lower(),
+            runtime_version=CANARY_RUNTIME,
+            handler="apiHealth.handler",
+            s3_bucket=bucket.id,
+            s3_key=code.key,
+            s3_version=code.version_id,
+            execution_role_arn=role.arn,
+            artifact_s3_location=f"s3://{bucket_name}/artifacts/",
+            artifact_config={"s3_encryption": {"encryption_mode": "SSE_S3"}},
+            schedule={"expression": "rate(1 minute)"},
+            run_config={
+                "timeout_in_seconds": 30,
+                "environment_variables": {
+                    "TARGET_URL": pulumi.Output.from_input(args.cdn_domain).apply(
+                        lambda d: f"https://{d}{CANARY_PATH}"),
+                },
+            },
+            start_canary=True,
+            # The canary's Lambda is an implementation detail: delete it with the canary.
+            delete_lambda=True,
+            success_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
+            failure_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
+            tags=args.tags,
+            opts=self._child(),
+            **self._region_kw(self._home),
+        )
+        # A canary that stopped running proves nothing: missing data counts as down.
+        self._alarm(_Alarm("uptime-api-health", "CloudWatchSynthetics", "SuccessPercent",
+                           {"CanaryName": canary.name}, "LessThanThreshold", 100,
+                           f"uptime: https://<cdn>{CANARY_PATH} failed", period=60, evaluation_periods=3,
+                           datapoints_to_alarm=2, treat_missing_data="breaching", unit="Percent"))
+        return canary.name
+
+    def _canary_bucket(self, bucket_name: str) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
+        """The canary's code and artifacts: private, encrypted, versioned (the code object's version
+        pins the canary to the script deployed with it), artifacts expired."""
+        args, name = self._args, self._name
+        region_kw = self._region_kw(self._home)
         bucket_arn = f"arn:{self._partition}:s3:::{bucket_name}"
         bucket = aws.s3.Bucket(
             f"{name}-canary",
@@ -478,7 +508,7 @@ class Alarms(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-canary-lifecycle", bucket=bucket.id,
             rules=[{"id": "expire-artifacts", "status": "Enabled", "filter": {"prefix": "artifacts/"},
-                    "expiration": {"days": args.canary_artifact_retention_days},
+                    "expiration": {"days": CANARY_ARTIFACT_RETENTION_DAYS},
                     "noncurrent_version_expiration": {"noncurrent_days": 7}},
                    # Parts of an interrupted upload are billed until aborted: never keep them.
                    {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {"prefix": ""},
@@ -507,7 +537,11 @@ class Alarms(pulumi.ComponentResource):
             opts=self._child(depends_on=[versioning]),
             **region_kw,
         )
+        return bucket, code
 
+    def _canary_role(self, bucket_arn: str) -> aws.iam.Role:
+        """What the canary's Lambda may do: its bucket, its log groups, its metrics, X-Ray."""
+        args, name = self._args, self._name
         role = aws.iam.Role(
             f"{name}-canary-role",
             description=f"{name}: Synthetics canary execution",
@@ -519,7 +553,6 @@ class Alarms(pulumi.ComponentResource):
             tags=args.tags,
             opts=self._child(),
         )
-        canary_name = f"{name}-api-health".lower()
         logs_arn = f"arn:{self._partition}:logs:{self._home}:{self._account}:log-group:/aws/lambda/cwsyn-*"
         aws.iam.RolePolicy(
             f"{name}-canary-role-policy",
@@ -540,40 +573,7 @@ class Alarms(pulumi.ComponentResource):
             }),
             opts=self._child(),
         )
-        canary = aws.synthetics.Canary(
-            f"{name}-api-health",
-            name=canary_name,
-            runtime_version=args.canary_runtime,
-            handler="apiHealth.handler",
-            s3_bucket=bucket.id,
-            s3_key=code.key,
-            s3_version=code.version_id,
-            execution_role_arn=role.arn,
-            artifact_s3_location=f"s3://{bucket_name}/artifacts/",
-            artifact_config={"s3_encryption": {"encryption_mode": "SSE_S3"}},
-            schedule={"expression": "rate(1 minute)"},
-            run_config={
-                "timeout_in_seconds": 30,
-                "environment_variables": {
-                    "TARGET_URL": pulumi.Output.from_input(args.cdn_domain).apply(
-                        lambda d: f"https://{d}{args.canary_path}"),
-                },
-            },
-            start_canary=True,
-            # The canary's Lambda is an implementation detail: delete it with the canary.
-            delete_lambda=True,
-            success_retention_period=args.canary_artifact_retention_days,
-            failure_retention_period=args.canary_artifact_retention_days,
-            tags=args.tags,
-            opts=self._child(),
-            **region_kw,
-        )
-        # A canary that stopped running proves nothing: missing data counts as down.
-        self._alarm(_Alarm("uptime-api-health", "CloudWatchSynthetics", "SuccessPercent",
-                           {"CanaryName": canary.name}, "LessThanThreshold", 100,
-                           f"uptime: https://<cdn>{args.canary_path} failed", period=60, evaluation_periods=3,
-                           datapoints_to_alarm=2, treat_missing_data="breaching", unit="Percent"))
-        return canary.name
+        return role
 
     def _composite(self) -> pulumi.Output[str] | None:
         """ALARM when users cannot reach the API: the canary fails, or the CDN serves errors."""
@@ -586,7 +586,6 @@ class Alarms(pulumi.ComponentResource):
         if not down_keys:
             return None
         topic = self._topic(region)
-        sfx = self._suffix(region)
         members = [self._alarms[k].name for k in down_keys]
         composite = aws.cloudwatch.CompositeAlarm(
             f"{self._name}-shipments-api-down",
@@ -597,7 +596,7 @@ class Alarms(pulumi.ComponentResource):
             ok_actions=[topic.arn],
             tags=self._args.tags,
             opts=self._child(depends_on=[self._alarms[k] for k in down_keys]),
-            **({"region": region} if (self._args.region or sfx) else {}),
+            **self._region_kw(region),
         )
         return composite.alarm_name
 
@@ -650,7 +649,7 @@ class Alarms(pulumi.ComponentResource):
             dashboard_name=f"{self._name}-shipments",
             dashboard_body=body,
             opts=self._child(),
-            **({"region": self._args.region} if self._args.region else {}),
+            **self._region_kw(self._home),
         )
         return dashboard.dashboard_name
 

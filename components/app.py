@@ -37,12 +37,15 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.certificates import dns_validated_certificate
-from components.settings import is_digest
+from components.placement import region_kw
+from components.settings import AppSettings, is_digest
 
 APP_NAME = "shipments-api"
 PORT = 8000
 # The metrics listener (shipments.server): reached from the monitoring namespace only, on no Service.
 METRICS_PORT = 9100
+# Prometheus: the namespace allowed to scrape the metrics port.
+METRICS_NAMESPACE = "monitoring"
 UID = 10001
 # The EKS Pod Identity agent's link-local endpoint (credentials for the service account's role).
 POD_IDENTITY_AGENT = "169.254.170.23/32"
@@ -50,14 +53,45 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # How long `shipments.migrate` keeps retrying its first connection, and the Job's deadline.
 MIGRATE_CONNECT_TIMEOUT_SECONDS = 300
 MIGRATE_DEADLINE_SECONDS = 600
+# Stopping a pod: the preStop pause (endpoints and the NLB deregister it), the app's drain,
+# uvicorn's graceful timeout; the grace period covers all three with room to spare.
+PRE_STOP_SECONDS = 5
+DRAIN_SECONDS = 5
+GRACEFUL_TIMEOUT_SECONDS = 20
+TERMINATION_GRACE_SECONDS = PRE_STOP_SECONDS + DRAIN_SECONDS + GRACEFUL_TIMEOUT_SECONDS + 15
+LABELS = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "shipments",
+          "app.kubernetes.io/component": "api"}
+_COMMON = {**LABELS, "app.kubernetes.io/managed-by": "pulumi"}
+_MIGRATE_LABELS = {**LABELS, "app.kubernetes.io/component": "migrations"}
+# The pod shape the migrations Job and the Deployment share.
+_CONTAINER_SECURITY = {
+    "allow_privilege_escalation": False,
+    "privileged": False,
+    "read_only_root_filesystem": True,
+    "run_as_non_root": True,
+    "run_as_user": UID,
+    "run_as_group": UID,
+    "capabilities": {"drop": ["ALL"]},
+    "seccomp_profile": {"type": "RuntimeDefault"},
+}
+_POD_SECURITY = {
+    "run_as_non_root": True,
+    "run_as_user": UID,
+    "run_as_group": UID,
+    "fs_group": UID,
+    "seccomp_profile": {"type": "RuntimeDefault"},
+}
+_TMP = {"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}
+_ENV_SKIP = ("CKV_K8S_35", "the app reads its DSNs from env vars (12-factor); they come from a Secret "
+                           "via envFrom, never as literals")
 
 
 @dataclass
 class AppArgs:
+    # Wiring: the cluster (provider, workload namespace, its name for Pod Identity).
     provider: k8s.Provider
     namespace: pulumi.Input[str]
     cluster_name: pulumi.Input[str]
-    image: str
     # PgBouncer in front of the database (read-write and read-only pools), as the app's role:
     # rows only (components/database_roles.py).
     db_host: pulumi.Input[str]
@@ -67,6 +101,8 @@ class AppArgs:
     redis_host: pulumi.Input[str]
     redis_port: int
     redis_auth_token: pulumi.Input[str]
+    # Image, scale, resources and the Shipments API's own settings.
+    settings: AppSettings
     rw_database: str = "shipments"
     ro_database: str = "shipments_ro"
     # The schema owner, for the migrations Job only, through PgBouncer's migrations database.
@@ -89,39 +125,15 @@ class AppArgs:
     # forwarded headers the app believes (FORWARDED_ALLOW_IPS). Required: an empty `from` would
     # admit everyone, and "trust any peer" is what this replaces.
     load_balancer_source_cidrs: Sequence[pulumi.Input[str]] = ()
-    # Prometheus: the namespace allowed to scrape the metrics port.
-    metrics_namespace: str = "monitoring"
-    # The name CloudFront reaches the load balancer by, in the public zone `hosted_zone_id`: the
-    # App gets it an ACM certificate in its own region (DNS-validated in that zone), terminates
-    # TLS with it on the NLB and points the name at the NLB, so CloudFront's TLS check of the
-    # origin (certificate name = origin domain) passes. Without it the NLB listens in plain TCP.
+    # The name CloudFront reaches the load balancer by, in the public zone `hosted_zone_id` (a
+    # stack resolves `settings.origin_domain` or its default to it): the App gets it an ACM
+    # certificate in its own region (DNS-validated in that zone), terminates TLS with it on the
+    # NLB and points the name at the NLB, so CloudFront's TLS check of the origin (certificate
+    # name = origin domain) passes. Without it the NLB listens in plain TCP.
     origin_domain: str | None = None
     hosted_zone_id: pulumi.Input[str] | None = None
+    # The environment pins images by digest (production).
     require_digest: bool = False
-    replicas: int = 2
-    min_replicas: int = 2
-    max_replicas: int = 6
-    target_cpu_percent: int = 70
-    target_memory_percent: int = 80
-    cpu_request: str = "250m"
-    cpu_limit: str = "1"
-    memory_request: str = "256Mi"
-    memory_limit: str = "512Mi"
-    db_pool_size: int = 10
-    rate_limit_contact_per_minute: int = 5
-    rate_limit_reads_per_minute: int = 100
-    rate_limit_writes_per_minute: int = 20
-    cache_ttl_seconds: int = 60
-    replica_lag_threshold_seconds: float = 5.0
-    read_your_writes_seconds: float = 5.0
-    cors_origins: Sequence[str] = ()
-    # The largest body the app accepts (the CDN's WAF is given the same number).
-    max_body_bytes: int = 65536
-    log_level: str = "info"
-    # preStop pause (endpoints deregister), the app's drain, uvicorn's graceful timeout.
-    pre_stop_seconds: int = 5
-    drain_seconds: int = 5
-    graceful_timeout_seconds: int = 20
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
 
@@ -129,14 +141,9 @@ class AppArgs:
         if self.origin_domain and self.hosted_zone_id is None:
             raise ValueError("origin_domain needs hosted_zone_id: its certificate is validated and its name "
                              "published in that zone")
-        if self.require_digest and not is_digest(self.image):
-            raise ValueError(f"image {self.image!r} must be pinned by digest (repo@sha256:...) in this environment")
-        if not self.min_replicas <= self.replicas <= self.max_replicas:
-            raise ValueError(f"need min_replicas <= replicas <= max_replicas, got {self.min_replicas}/"
-                             f"{self.replicas}/{self.max_replicas}")
-        budget = self.pre_stop_seconds + self.drain_seconds + self.graceful_timeout_seconds
-        if budget >= self.termination_grace_seconds:
-            raise ValueError("preStop + drain + graceful timeout must fit in the termination grace period")
+        if self.require_digest and not is_digest(self.settings.image):
+            raise ValueError(f"image {self.settings.image!r} must be pinned by digest (repo@sha256:...) in this "
+                             "environment")
         if not self.load_balancer_source_cidrs:
             raise ValueError("load_balancer_source_cidrs is required: the VPC range the load balancer's traffic "
                              "arrives from (the ingress policy and FORWARDED_ALLOW_IPS); empty would admit and "
@@ -152,10 +159,6 @@ class AppArgs:
                                      "give the VPC range")
         if (self.migration_username is None) != (self.migration_password is None):
             raise ValueError("migration_username and migration_password go together (the schema owner's login)")
-
-    @property
-    def termination_grace_seconds(self) -> int:
-        return self.pre_stop_seconds + self.drain_seconds + self.graceful_timeout_seconds + 15
 
 
 def database_url(user: str, password: str, host: str, port: int, database: str) -> str:
@@ -198,56 +201,84 @@ class App(pulumi.ComponentResource):
     service_name: pulumi.Output[str]
     load_balancer_hostname: pulumi.Output[str]
     origin_hostname: pulumi.Output[str]
+    origin_secret: pulumi.Output[str]
     certificate_arn: pulumi.Output[str] | None
     image: str
     deployment_name: pulumi.Output[str]
     hpa_max_replicas: int
+    max_body_bytes: int
     role_arn: pulumi.Output[str]
     service_account_name: str
     pod_labels: dict[str, str]
 
     def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:app:App", name, None, opts)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        region_kw = {"region": args.region} if args.region else {}
-        ns = args.namespace
-        labels = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "shipments",
-                  "app.kubernetes.io/component": "api"}
-        common = {**labels, "app.kubernetes.io/managed-by": "pulumi"}
-        self.pod_labels = labels
-        self.image = args.image
-        self.hpa_max_replicas = args.max_replicas
+        s = args.settings
+        self._prefix, self._args = name, args
+        self.pod_labels = LABELS
+        self.image = s.image
+        self.hpa_max_replicas = s.max_replicas
+        # The largest body the app accepts: the CDN's WAF is given the same number.
+        self.max_body_bytes = s.max_body_bytes
 
-        def meta(obj_name: str | None = None, **extra: Any) -> dict[str, Any]:
-            m: dict[str, Any] = {"namespace": ns, "labels": {**common, **extra.pop("labels", {})}, **extra}
-            if obj_name:
-                m["name"] = obj_name
-            return m
+        sa, pod_identity = self._identity()
+        config_map, config_data = self._config()
+        env_from, migrate_env_from, migrate_inputs, checksum = self._secrets(config_map, config_data)
+        policies = self._network_policies()
+        migrations = self._migrations(migrate_env_from, [*migrate_inputs, sa, *policies, *args.wait_for])
+        # Pods get AWS credentials only if the association exists when they start.
+        deployment = self._deployment(env_from, checksum, [migrations, *policies, pod_identity])
+        self.deployment_name = deployment.metadata.apply(_name)
+        self._autoscaling(deployment)
+        self._load_balancer(deployment)
 
-        # ---- identity: a service account whose pods get an IAM role through Pod Identity --------
+        self.namespace = pulumi.Output.from_input(args.namespace)
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "serviceName": self.service_name,
+                "loadBalancerHostname": self.load_balancer_hostname,
+                "originHostname": self.origin_hostname,
+                "image": self.image,
+                "deploymentName": self.deployment_name,
+                "hpaMaxReplicas": self.hpa_max_replicas,
+            }
+        )
+
+    # ---- plumbing -----------------------------------------------------------------------
+    def _k8s(self, depends_on: list[pulumi.Resource] | None = None, **kw: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=depends_on, **kw)
+
+    def _meta(self, obj_name: str | None = None, **extra: Any) -> dict[str, Any]:
+        m: dict[str, Any] = {"namespace": self._args.namespace, "labels": {**_COMMON, **extra.pop("labels", {})},
+                             **extra}
+        if obj_name:
+            m["name"] = obj_name
+        return m
+
+    # ---- steps, in dependency order --------------------------------------------------------
+    def _identity(self) -> tuple[k8s.core.v1.ServiceAccount, aws.eks.PodIdentityAssociation]:
+        """A service account whose pods get an IAM role through EKS Pod Identity."""
+        name, args = self._prefix, self._args
         self.service_account_name = APP_NAME
         sa = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
-            metadata=meta(APP_NAME),
+            metadata=self._meta(APP_NAME),
             # Pods get only the projected Pod Identity token, never a Kubernetes API token.
             automount_service_account_token=False,
-            opts=k8s_opts,
+            opts=self._k8s(),
         )
         role = aws.iam.Role(
             f"{name}-pod-role",
             description=f"{name}: the Shipments API pods (EKS Pod Identity)",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "pods.eks.amazonaws.com"},
-                            "Action": ["sts:AssumeRole", "sts:TagSession"],
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "pods.eks.amazonaws.com"},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }],
+            }),
             tags={**args.tags, "Name": f"{name}-pod-role"},
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -255,30 +286,33 @@ class App(pulumi.ComponentResource):
         pod_identity = aws.eks.PodIdentityAssociation(
             f"{name}-pod-identity",
             cluster_name=args.cluster_name,
-            namespace=ns,
+            namespace=args.namespace,
             service_account=APP_NAME,
             role_arn=role.arn,
             tags={**args.tags, "Name": f"{name}-pod-identity"},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[sa]),
-            **region_kw,
+            **region_kw(args.region),
         )
+        return sa, pod_identity
 
-        # ---- configuration -----------------------------------------------------------------
+    def _config(self) -> tuple[k8s.core.v1.ConfigMap, pulumi.Output[dict[str, str]]]:
+        """The app's non-secret settings (app/shipments/settings.py's names)."""
+        args, s = self._args, self._args.settings
         settings = {
             "PORT": str(PORT),
             "METRICS_PORT": str(METRICS_PORT),
-            "DB_POOL_MAX": str(args.db_pool_size),
-            "RATE_LIMIT_READS_PER_MINUTE": str(args.rate_limit_reads_per_minute),
-            "RATE_LIMIT_WRITES_PER_MINUTE": str(args.rate_limit_writes_per_minute),
-            "RATE_LIMIT_INQUIRIES_PER_MINUTE": str(args.rate_limit_contact_per_minute),
-            "CACHE_TTL_SECONDS": str(args.cache_ttl_seconds),
-            "REPLICA_MAX_LAG_SECONDS": str(args.replica_lag_threshold_seconds),
-            "READ_YOUR_WRITES_SECONDS": str(args.read_your_writes_seconds),
-            "CORS_ORIGINS": ",".join(args.cors_origins),
-            "MAX_BODY_BYTES": str(args.max_body_bytes),
-            "LOG_LEVEL": args.log_level.upper(),
-            "DRAIN_SECONDS": str(args.drain_seconds),
-            "GRACEFUL_TIMEOUT_SECONDS": str(args.graceful_timeout_seconds),
+            "DB_POOL_MAX": str(s.db_pool_size),
+            "RATE_LIMIT_READS_PER_MINUTE": str(s.rate_limit_reads_per_minute),
+            "RATE_LIMIT_WRITES_PER_MINUTE": str(s.rate_limit_writes_per_minute),
+            "RATE_LIMIT_INQUIRIES_PER_MINUTE": str(s.rate_limit_contact_per_minute),
+            "CACHE_TTL_SECONDS": str(s.cache_ttl_seconds),
+            "REPLICA_MAX_LAG_SECONDS": str(s.replica_lag_threshold_seconds),
+            "READ_YOUR_WRITES_SECONDS": str(s.read_your_writes_seconds),
+            "CORS_ORIGINS": ",".join(s.cors_origins),
+            "MAX_BODY_BYTES": str(s.max_body_bytes),
+            "LOG_LEVEL": s.log_level.upper(),
+            "DRAIN_SECONDS": str(DRAIN_SECONDS),
+            "GRACEFUL_TIMEOUT_SECONDS": str(GRACEFUL_TIMEOUT_SECONDS),
         }
         # The app believes forwarded headers (CloudFront's X-Viewer-Address, on requests with the
         # origin secret) only from the peers the load balancer's traffic arrives from: the VPC.
@@ -286,20 +320,28 @@ class App(pulumi.ComponentResource):
             lambda cidrs: {**settings, "FORWARDED_ALLOW_IPS": ",".join(cidrs)}
         )
         config_map = k8s.core.v1.ConfigMap(
-            f"{name}-config",
-            metadata=meta(),
+            f"{self._prefix}-config",
+            metadata=self._meta(),
             data=config_data,
             # Immutable and auto-named: a change creates a new object and rolls the Deployment.
             immutable=True,
-            opts=k8s_opts,
+            opts=self._k8s(),
         )
+        return config_map, config_data
+
+    def _secrets(self, config_map: k8s.core.v1.ConfigMap, config_data: pulumi.Output[dict[str, str]]
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[pulumi.Resource], pulumi.Output[str]]:
+        """The app's Secret (its DSNs, Redis, the origin secret), the migrations' own (the schema
+        owner's DSN), and the checksum that rolls the pods. Returns the app's and the migrations'
+        envFrom, what the migrations wait for, and the checksum."""
+        name, args = self._prefix, self._args
         # The CDN sends this as X-Origin-Verify; the app refuses requests without it, so the
         # internet-facing load balancer cannot be used to go around CloudFront and its WAF.
         origin_secret = random.RandomPassword(
             f"{name}-origin-secret", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
         self.origin_secret = pulumi.Output.secret(origin_secret.result)
-        secret_data = pulumi.Output.all(
+        secret_data = pulumi.Output.secret(pulumi.Output.all(
             args.db_username, args.db_password, args.db_host, args.redis_auth_token, args.redis_host,
             origin_secret.result,
         ).apply(
@@ -309,16 +351,19 @@ class App(pulumi.ComponentResource):
                 "REDIS_URL": redis_url(v[3], v[4], args.redis_port),
                 "ORIGIN_VERIFY_SECRET": v[5],
             }
-        )
-        secret_data = pulumi.Output.secret(secret_data)
+        ))
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
-            metadata=meta(),
+            metadata=self._meta(),
             type="Opaque",
             string_data=secret_data,
             immutable=True,
-            opts=k8s_opts,
+            opts=self._k8s(),
         )
+        env_from = [{"config_map_ref": {"name": config_map.metadata.apply(_name)}},
+                    {"secret_ref": {"name": secret.metadata.apply(_name)}}]
+        migrate_env_from: list[dict[str, Any]] = env_from
+        migrate_inputs: list[pulumi.Resource] = [config_map, secret]
         # The migrations' own: the schema owner's DSN. Only the Job mounts it, so the app's pods
         # can change rows but never the schema.
         if args.migration_username is not None:
@@ -330,16 +375,14 @@ class App(pulumi.ComponentResource):
             )
             migration_secret = k8s.core.v1.Secret(
                 f"{name}-migrate-secret",
-                metadata=meta(labels={"app.kubernetes.io/component": "migrations"}),
+                metadata=self._meta(labels={"app.kubernetes.io/component": "migrations"}),
                 type="Opaque",
                 string_data=migration_data,
                 immutable=True,
-                opts=k8s_opts,
+                opts=self._k8s(),
             )
             migrate_env_from = [{"secret_ref": {"name": migration_secret.metadata.apply(_name)}}]
-            migrate_inputs: list[pulumi.Resource] = [migration_secret]
-        else:
-            migration_secret = None
+            migrate_inputs = [migration_secret]
         # A digest of both, on the pod template: any config or credential change rolls the pods.
         # The digest of a random secret reveals nothing, so it is not kept secret (and the
         # Deployment stays readable in previews).
@@ -350,52 +393,25 @@ class App(pulumi.ComponentResource):
                 ).hexdigest()
             )
         )
-        cm_name = config_map.metadata.apply(_name)
-        secret_name = secret.metadata.apply(_name)
+        return env_from, migrate_env_from, migrate_inputs, checksum
 
-        # ---- the pod shape shared by the Job and the Deployment ----------------------------
-        container_security = {
-            "allow_privilege_escalation": False,
-            "privileged": False,
-            "read_only_root_filesystem": True,
-            "run_as_non_root": True,
-            "run_as_user": UID,
-            "run_as_group": UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        }
-        pod_security = {
-            "run_as_non_root": True,
-            "run_as_user": UID,
-            "run_as_group": UID,
-            "fs_group": UID,
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        }
-        env_from = [{"config_map_ref": {"name": cm_name}}, {"secret_ref": {"name": secret_name}}]
-        if migration_secret is None:
-            migrate_env_from, migrate_inputs = env_from, [config_map, secret]
-        resources = {
-            "requests": {"cpu": args.cpu_request, "memory": args.memory_request},
-            "limits": {"cpu": args.cpu_limit, "memory": args.memory_limit},
-        }
-        tmp = {"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}
-        migrate_labels = {**labels, "app.kubernetes.io/component": "migrations"}
-        env_skip = ("CKV_K8S_35", "the app reads its DSNs from env vars (12-factor); they come from a Secret "
-                                  "via envFrom, never as literals")
-
-        # ---- NetworkPolicies: in place before any pod of the app starts ---------------------
+    def _network_policies(self) -> list[k8s.networking.v1.NetworkPolicy]:
+        """Default deny; in: the API port from the VPC, the metrics port from the monitoring
+        namespace; out: PgBouncer, Redis, DNS, the Pod Identity agent (the migrations: DNS and
+        PgBouncer). In place before any pod of the app starts."""
+        name, args, meta = self._prefix, self._args, self._meta
         policies = [
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-default-deny",
                 metadata=meta("default-deny"),
                 spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
-                opts=k8s_opts,
+                opts=self._k8s(),
             ),
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-ingress",
                 metadata=meta(f"{APP_NAME}-ingress"),
                 spec={
-                    "pod_selector": {"match_labels": labels},
+                    "pod_selector": {"match_labels": LABELS},
                     "policy_types": ["Ingress"],
                     "ingress": [
                         {
@@ -405,12 +421,12 @@ class App(pulumi.ComponentResource):
                         # Prometheus, from its namespace, on the metrics listener only.
                         {
                             "from": [{"namespace_selector": {"match_labels": {
-                                "kubernetes.io/metadata.name": args.metrics_namespace}}}],
+                                "kubernetes.io/metadata.name": METRICS_NAMESPACE}}}],
                             "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
                         },
                     ],
                 },
-                opts=k8s_opts,
+                opts=self._k8s(),
             ),
         ]
         dns = {
@@ -432,83 +448,92 @@ class App(pulumi.ComponentResource):
         policies.append(k8s.networking.v1.NetworkPolicy(
             f"{name}-egress",
             metadata=meta(f"{APP_NAME}-egress"),
-            spec={"pod_selector": {"match_labels": labels}, "policy_types": ["Egress"], "egress": egress},
-            opts=k8s_opts,
+            spec={"pod_selector": {"match_labels": LABELS}, "policy_types": ["Egress"], "egress": egress},
+            opts=self._k8s(),
         ))
         # The migrations Job only talks to the database (through PgBouncer).
         policies.append(k8s.networking.v1.NetworkPolicy(
             f"{name}-migrate-egress",
             metadata=meta(f"{APP_NAME}-migrate-egress"),
-            spec={"pod_selector": {"match_labels": migrate_labels}, "policy_types": ["Egress"],
+            spec={"pod_selector": {"match_labels": _MIGRATE_LABELS}, "policy_types": ["Egress"],
                   "egress": [dns, to_pgbouncer]},
-            opts=k8s_opts,
+            opts=self._k8s(),
         ))
+        return policies
 
-        # ---- migrations: run to completion before the Deployment rolls --------------------
-        # pulumi-kubernetes awaits a Job until it completes. A Job that failed stays failed, and
-        # by default every later `up` would await it again (and the Deployment behind it would
-        # never roll): replaceUnready makes the next update replace an unready Job instead.
-        # No ttlSecondsAfterFinished: a Job the cluster deletes by itself shows up as drift and
-        # is re-run on every update.
-        migrations = k8s.batch.v1.Job(
-            f"{name}-migrate",
-            metadata=meta(
+    def _resources(self) -> dict[str, dict[str, str]]:
+        s = self._args.settings
+        return {
+            "requests": {"cpu": s.cpu_request, "memory": s.memory_request},
+            "limits": {"cpu": s.cpu_limit, "memory": s.memory_limit},
+        }
+
+    def _migrations(self, env_from: list[dict[str, Any]], depends_on: list[pulumi.Resource]) -> k8s.batch.v1.Job:
+        """The migrations, run to completion before the Deployment rolls.
+
+        pulumi-kubernetes awaits a Job until it completes. A Job that failed stays failed, and by
+        default every later `up` would await it again (and the Deployment behind it would never
+        roll): replaceUnready makes the next update replace an unready Job instead. No
+        ttlSecondsAfterFinished: a Job the cluster deletes by itself shows up as drift and is re-run
+        on every update."""
+        return k8s.batch.v1.Job(
+            f"{self._prefix}-migrate",
+            metadata=self._meta(
                 labels={"app.kubernetes.io/component": "migrations"},
-                annotations={**_skip(env_skip), "pulumi.com/replaceUnready": "true"},
+                annotations={**_skip(_ENV_SKIP), "pulumi.com/replaceUnready": "true"},
             ),
             spec={
                 "backoff_limit": 3,
                 "active_deadline_seconds": MIGRATE_DEADLINE_SECONDS,
                 "template": {
-                    "metadata": {"labels": migrate_labels},
+                    "metadata": {"labels": _MIGRATE_LABELS},
                     "spec": {
                         "service_account_name": APP_NAME,
                         "automount_service_account_token": False,
                         "restart_policy": "Never",
-                        "security_context": pod_security,
+                        "security_context": _POD_SECURITY,
                         "containers": [
                             {
                                 "name": "migrate",
-                                "image": args.image,
+                                "image": self._args.settings.image,
                                 "image_pull_policy": "Always",
                                 "command": ["python", "-m", "shipments.migrate"],
                                 # Inside the Job's deadline, with room for the pod to start.
                                 "env": [{"name": "MIGRATE_CONNECT_TIMEOUT",
                                          "value": str(MIGRATE_CONNECT_TIMEOUT_SECONDS)}],
                                 # The schema owner's DSN alone (not the app's settings and secrets).
-                                "env_from": migrate_env_from,
-                                "resources": resources,
-                                "security_context": container_security,
+                                "env_from": env_from,
+                                "resources": self._resources(),
+                                "security_context": _CONTAINER_SECURITY,
                                 "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
                             }
                         ],
-                        "volumes": [tmp],
+                        "volumes": [_TMP],
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=args.provider,
-                depends_on=[*migrate_inputs, sa, *policies, *args.wait_for],
-                # Beyond the Job's own deadline, so Kubernetes' verdict (not the await) decides.
-                custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
-            ),
+            # Beyond the Job's own deadline, so Kubernetes' verdict (not the await) decides.
+            opts=self._k8s(depends_on=depends_on, custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m")),
         )
 
-        # ---- the Deployment --------------------------------------------------------------
+    def _deployment(self, env_from: list[dict[str, Any]], checksum: pulumi.Output[str],
+                    depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
+        """Rolling with maxUnavailable 0, probes, requests/limits, restricted security context,
+        zone spread, graceful drain."""
+        s = self._args.settings
         probe = {"http_get": {"path": "/api/health", "port": "http"}}
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=meta(APP_NAME, annotations=_skip(env_skip)),
+        return k8s.apps.v1.Deployment(
+            f"{self._prefix}-deployment",
+            metadata=self._meta(APP_NAME, annotations=_skip(_ENV_SKIP)),
             spec={
-                "replicas": args.replicas,
+                "replicas": s.replicas,
                 "revision_history_limit": 5,
                 "progress_deadline_seconds": 600,
-                "selector": {"match_labels": labels},
+                "selector": {"match_labels": LABELS},
                 "strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}},
                 "template": {
                     "metadata": {
-                        "labels": labels,
+                        "labels": LABELS,
                         "annotations": {
                             "berth.dev/config-checksum": checksum,
                             # Where the cluster's Prometheus scrapes (the metrics listener).
@@ -519,36 +544,36 @@ class App(pulumi.ComponentResource):
                     "spec": {
                         "service_account_name": APP_NAME,
                         "automount_service_account_token": False,
-                        "termination_grace_period_seconds": args.termination_grace_seconds,
-                        "security_context": pod_security,
+                        "termination_grace_period_seconds": TERMINATION_GRACE_SECONDS,
+                        "security_context": _POD_SECURITY,
                         "topology_spread_constraints": [
                             {
                                 "max_skew": 1,
                                 "topology_key": "topology.kubernetes.io/zone",
                                 "when_unsatisfiable": "DoNotSchedule",
-                                "label_selector": {"match_labels": labels},
+                                "label_selector": {"match_labels": LABELS},
                                 "match_label_keys": ["pod-template-hash"],
                             },
                             {
                                 "max_skew": 1,
                                 "topology_key": "kubernetes.io/hostname",
                                 "when_unsatisfiable": "ScheduleAnyway",
-                                "label_selector": {"match_labels": labels},
+                                "label_selector": {"match_labels": LABELS},
                                 "match_label_keys": ["pod-template-hash"],
                             },
                         ],
                         "containers": [
                             {
                                 "name": "api",
-                                "image": args.image,
+                                "image": s.image,
                                 "image_pull_policy": "Always",
                                 "command": ["python", "-m", "shipments.server"],
                                 # The Service exposes "http" only; "metrics" is for the monitoring namespace.
                                 "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"},
                                           {"name": "metrics", "container_port": METRICS_PORT, "protocol": "TCP"}],
                                 "env_from": env_from,
-                                "resources": resources,
-                                "security_context": container_security,
+                                "resources": self._resources(),
+                                "security_context": _CONTAINER_SECURITY,
                                 "startup_probe": {**probe, "period_seconds": 2, "failure_threshold": 30},
                                 "liveness_probe": {**probe, "period_seconds": 10, "timeout_seconds": 2,
                                                    "failure_threshold": 3},
@@ -559,37 +584,33 @@ class App(pulumi.ComponentResource):
                                     "failure_threshold": 2,
                                 },
                                 # Let endpoints and the NLB deregister the pod before it starts draining.
-                                "lifecycle": {"pre_stop": {"sleep": {"seconds": args.pre_stop_seconds}}},
+                                "lifecycle": {"pre_stop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
                                 "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
                             }
                         ],
-                        "volumes": [tmp],
+                        "volumes": [_TMP],
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=args.provider,
-                # Pods get AWS credentials only if the association exists when they start.
-                depends_on=[migrations, *policies, pod_identity],
-                # The HPA owns the replica count once the Deployment exists.
-                ignore_changes=["spec.replicas"],
-            ),
+            # The HPA owns the replica count once the Deployment exists.
+            opts=self._k8s(depends_on=depends_on, ignore_changes=["spec.replicas"]),
         )
-        self.deployment_name = deployment.metadata.apply(_name)
 
+    def _autoscaling(self, deployment: k8s.apps.v1.Deployment) -> None:
+        """An autoscaling/v2 HPA on CPU and memory (up fast, down slowly) and a PDB."""
+        s = self._args.settings
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata=meta(APP_NAME),
+            f"{self._prefix}-hpa",
+            metadata=self._meta(APP_NAME),
             spec={
                 "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": APP_NAME},
-                "min_replicas": args.min_replicas,
-                "max_replicas": args.max_replicas,
+                "min_replicas": s.min_replicas,
+                "max_replicas": s.max_replicas,
                 "metrics": [
                     {"type": "Resource", "resource": {"name": "cpu", "target": {
-                        "type": "Utilization", "average_utilization": args.target_cpu_percent}}},
+                        "type": "Utilization", "average_utilization": s.target_cpu_percent}}},
                     {"type": "Resource", "resource": {"name": "memory", "target": {
-                        "type": "Utilization", "average_utilization": args.target_memory_percent}}},
+                        "type": "Utilization", "average_utilization": s.target_memory_percent}}},
                 ],
                 # Scale up fast, down slowly: flapping would churn connections through PgBouncer.
                 "behavior": {
@@ -599,21 +620,24 @@ class App(pulumi.ComponentResource):
                                  "policies": [{"type": "Percent", "value": 100, "period_seconds": 30}]},
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[deployment]),
+            opts=self._k8s(depends_on=[deployment]),
         )
         k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb",
-            metadata=meta(APP_NAME),
-            spec={"max_unavailable": 1, "selector": {"match_labels": labels}},
-            opts=k8s_opts,
+            f"{self._prefix}-pdb",
+            metadata=self._meta(APP_NAME),
+            spec={"max_unavailable": 1, "selector": {"match_labels": LABELS}},
+            opts=self._k8s(),
         )
 
-        # ---- the internet-facing NLB --------------------------------------------------------
-        # Annotations of EKS's built-in service controller (cloud-provider-aws), so no add-on
-        # controller is needed: an NLB (internet-facing unless marked internal) with instance
-        # targets on the node port. With externalTrafficPolicy Cluster the traffic reaches the
-        # pods from the nodes' VPC addresses, which is what the ingress NetworkPolicy admits.
-        certificate_arn = self._origin_certificate(name, args) if args.origin_domain else None
+    def _load_balancer(self, deployment: k8s.apps.v1.Deployment) -> None:
+        """The internet-facing NLB: TLS with the origin name's certificate, and that name pointed at it.
+
+        Annotations of EKS's built-in service controller (cloud-provider-aws), so no add-on
+        controller is needed: an NLB (internet-facing unless marked internal) with instance targets
+        on the node port. With externalTrafficPolicy Cluster the traffic reaches the pods from the
+        nodes' VPC addresses, which is what the ingress NetworkPolicy admits."""
+        args = self._args
+        certificate_arn = self._origin_certificate() if args.origin_domain else None
         tls = certificate_arn is not None
         lb_annotations: dict[str, Any] = {
             # EKS's in-tree controller makes internet-facing NLBs unless marked internal (the
@@ -638,11 +662,11 @@ class App(pulumi.ComponentResource):
         else:
             pulumi.log.warn("no origin domain: the app's load balancer listens in plain TCP on port 80", self)
         service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=meta(APP_NAME, annotations=lb_annotations),
+            f"{self._prefix}-service",
+            metadata=self._meta(APP_NAME, annotations=lb_annotations),
             spec={
                 "type": "LoadBalancer",
-                "selector": labels,
+                "selector": LABELS,
                 "ports": [{"name": "https" if tls else "http", "port": 443 if tls else 80, "target_port": "http",
                            "protocol": "TCP"}],
                 "external_traffic_policy": "Cluster",
@@ -650,7 +674,7 @@ class App(pulumi.ComponentResource):
             # pulumi-kubernetes reports a Service created only once its endpoints target ready pods
             # (and, for a LoadBalancer, it has an address), waiting 10 minutes at most: created
             # before the Deployment, it would time out while the database tier is still coming up.
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[deployment]),
+            opts=self._k8s(depends_on=[deployment]),
         )
         self.service_name = service.metadata.apply(_name)
         self.load_balancer_hostname = service.status.apply(_hostname)
@@ -658,37 +682,24 @@ class App(pulumi.ComponentResource):
         # What CloudFront connects to: our name (published once the NLB has its hostname), or the
         # NLB's own name when there is none (then nothing can verify it: the policy pack says so).
         self.origin_hostname = (
-            self._origin_record(name, args, self.load_balancer_hostname) if args.origin_domain
-            else self.load_balancer_hostname
+            self._origin_record(self.load_balancer_hostname) if args.origin_domain else self.load_balancer_hostname
         )
 
-        self.namespace = pulumi.Output.from_input(ns)
-        self.register_outputs(
-            {
-                "namespace": self.namespace,
-                "serviceName": self.service_name,
-                "loadBalancerHostname": self.load_balancer_hostname,
-                "originHostname": self.origin_hostname,
-                "image": self.image,
-                "deploymentName": self.deployment_name,
-                "hpaMaxReplicas": self.hpa_max_replicas,
-            }
-        )
-
-    def _origin_certificate(self, name: str, args: AppArgs) -> pulumi.Output[str]:
+    def _origin_certificate(self) -> pulumi.Output[str]:
         """An ACM certificate for the origin name, DNS-validated in the zone (the App's region). The
         NLB's listener refuses a certificate that is not issued yet: the ARN resolves only then."""
+        args, name = self._args, self._prefix
         assert args.origin_domain is not None
         return dns_validated_certificate(f"{name}-origin-cert", domain=args.origin_domain,
                                          zone_id=args.hosted_zone_id, parent=self, region=args.region,
                                          tags={**args.tags, "Name": f"{name}-origin"})
 
-    def _origin_record(self, name: str, args: AppArgs, lb_hostname: pulumi.Output[str]) -> pulumi.Output[str]:
+    def _origin_record(self, lb_hostname: pulumi.Output[str]) -> pulumi.Output[str]:
         """The origin name pointing at the NLB (a CNAME: the NLB's own zone id is not ours to read)."""
         record = aws.route53.Record(
-            f"{name}-origin",
-            zone_id=args.hosted_zone_id,
-            name=args.origin_domain,
+            f"{self._prefix}-origin",
+            zone_id=self._args.hosted_zone_id,
+            name=self._args.origin_domain,
             type="CNAME",
             records=[lb_hostname],
             ttl=60,

@@ -36,7 +36,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.capacity import AUTOSCALER_CPU_REQUEST, AUTOSCALER_MEMORY_REQUEST, AUTOSCALER_REPLICAS
-from components.settings import is_digest
+from components.placement import Placement
+from components.settings import ClusterSettings, is_digest
 
 NAME = "cluster-autoscaler"
 NAMESPACE = "kube-system"
@@ -62,26 +63,24 @@ SCALING_ACTIONS = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInsta
 
 @dataclass
 class ClusterAutoscalerArgs:
+    # Wiring: the cluster's Kubernetes provider, its name and its node group's, where it runs.
     provider: k8s.Provider
     cluster_name: pulumi.Input[str]
     node_group_name: pulumi.Input[str]
-    region: str
-    account: str
-    partition: str
-    image: str
-    # Belt and braces over the Auto Scaling group's own max: CA never asks for more nodes.
-    max_nodes: int
+    where: Placement
+    # The cluster's section: `autoscaler_image` (its minor is the cluster's) and `node_max`
+    # (`--max-nodes-total`: belt and braces over the Auto Scaling group's own max).
+    settings: ClusterSettings
+    # The environment pins images by digest (production).
     require_digest: bool = False
-    replicas: int = AUTOSCALER_REPLICAS
-    cpu_request: str = AUTOSCALER_CPU_REQUEST
-    memory_request: str = AUTOSCALER_MEMORY_REQUEST
     # Resources the Deployment waits for (the node group: CA has nothing to scale before it).
     depends_on: Sequence[pulumi.Resource] = ()
     tags: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.require_digest and not is_digest(self.image):
-            raise ValueError(f"autoscaler image {self.image!r} must be pinned by digest (repo:tag@sha256:...)")
+        image = self.settings.autoscaler_image
+        if self.require_digest and not is_digest(image):
+            raise ValueError(f"autoscaler image {image!r} must be pinned by digest (repo:tag@sha256:...)")
 
 
 def scaling_policy(partition: str, region: str, account: str, cluster: str, node_group: str) -> str:
@@ -133,6 +132,10 @@ def command(cluster: str, region: str, max_nodes: int) -> list[str]:
     ]
 
 
+_LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "shipments-platform"}
+_COMMON = {**_LABELS, "app.kubernetes.io/managed-by": "pulumi"}
+
+
 def _skip(*checks: tuple[str, str]) -> dict[str, str]:
     return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(checks, start=1)}
 
@@ -147,20 +150,31 @@ class ClusterAutoscaler(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:autoscaler:ClusterAutoscaler", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self._prefix, self._args = name, args
         self.namespace = NAMESPACE
         self.service_account_name = NAME
-        labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "shipments-platform"}
-        common = {**labels, "app.kubernetes.io/managed-by": "pulumi"}
+        association = self._identity()
+        bindings = self._rbac()
+        self.deployment = self._deployment([association, *bindings, *args.depends_on])
+        self._disruption_and_scale()
+        self.register_outputs({"roleArn": self.role_arn, "namespace": NAMESPACE, "serviceAccount": NAME})
 
-        def meta(namespaced: bool = True, **extra: Any) -> dict[str, Any]:
-            m: dict[str, Any] = {"name": NAME, "labels": common, **extra}
-            if namespaced:
-                m["namespace"] = NAMESPACE
-            return m
+    # ---- plumbing -----------------------------------------------------------------------
+    def _k8s(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=depends_on)
 
-        # ---- AWS identity ------------------------------------------------------------------
+    @staticmethod
+    def _meta(namespaced: bool = True, **extra: Any) -> dict[str, Any]:
+        m: dict[str, Any] = {"name": NAME, "labels": _COMMON, **extra}
+        if namespaced:
+            m["namespace"] = NAMESPACE
+        return m
+
+    # ---- steps, in dependency order --------------------------------------------------------
+    def _identity(self) -> aws.eks.PodIdentityAssociation:
+        """An IAM role for EKS Pod Identity that may resize this node group only, bound to the
+        service account. Returns the association the Deployment waits for."""
+        name, args, w = self._prefix, self._args, self._args.where
         role = aws.iam.Role(
             f"{name}-role",
             description=f"{name}: Cluster Autoscaler (EKS Pod Identity)",
@@ -170,23 +184,22 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                                "Action": ["sts:AssumeRole", "sts:TagSession"]}],
             }),
             tags={**args.tags, "Name": f"{name}-role"},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,
             policy=pulumi.Output.all(args.cluster_name, args.node_group_name).apply(
-                lambda v: scaling_policy(args.partition, args.region, args.account, v[0], v[1])
+                lambda v: scaling_policy(w.partition, w.region, w.account, v[0], v[1])
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.role_arn = role.arn
-
-        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=meta(), opts=k8s_opts)
+        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=self._meta(), opts=self._k8s())
         # The Pod Identity webhook injects credentials when a pod is created, and only if an
         # association exists then: the Deployment waits for it (a pod started earlier runs
         # without AWS credentials until it is restarted).
-        association = aws.eks.PodIdentityAssociation(
+        return aws.eks.PodIdentityAssociation(
             f"{name}-pod-identity",
             cluster_name=args.cluster_name,
             namespace=NAMESPACE,
@@ -194,10 +207,12 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             role_arn=role.arn,
             tags={**args.tags, "Name": f"{name}-pod-identity"},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[sa, policy]),
-            region=args.region,
+            region=w.region,
         )
 
-        # ---- Kubernetes RBAC (the upstream example's) ---------------------------------------
+    def _rbac(self) -> list[pulumi.Resource]:
+        """The upstream example's ClusterRole and Role, bound to the service account."""
+        name, meta = self._prefix, self._meta
         read = ["watch", "list", "get"]
         cluster_role = k8s.rbac.v1.ClusterRole(
             f"{name}-clusterrole",
@@ -220,7 +235,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                 {"api_groups": ["coordination.k8s.io"], "resources": ["leases"], "resource_names": [NAME],
                  "verbs": ["get", "update"]},
             ],
-            opts=k8s_opts,
+            opts=self._k8s(),
         )
         role_k8s = k8s.rbac.v1.Role(
             f"{name}-role-k8s",
@@ -231,40 +246,41 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                  "resource_names": ["cluster-autoscaler-status", "cluster-autoscaler-priority-expander"],
                  "verbs": ["delete", "get", "update", "watch"]},
             ],
-            opts=k8s_opts,
+            opts=self._k8s(),
         )
         subject = [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
-        bindings = [
+        return [
             k8s.rbac.v1.ClusterRoleBinding(
                 f"{name}-clusterrolebinding", metadata=meta(namespaced=False),
                 role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
-                subjects=subject, opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(
-                    depends_on=[cluster_role])),
+                subjects=subject, opts=self._k8s(depends_on=[cluster_role]),
             ),
             k8s.rbac.v1.RoleBinding(
                 f"{name}-rolebinding", metadata=meta(),
                 role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
-                subjects=subject, opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(
-                    depends_on=[role_k8s])),
+                subjects=subject, opts=self._k8s(depends_on=[role_k8s]),
             ),
         ]
 
-        # ---- the Deployment ----------------------------------------------------------------
+    def _deployment(self, depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
+        """Two leader-elected replicas, hardened, spread over nodes and zones."""
+        args = self._args
+        image, region, max_nodes = args.settings.autoscaler_image, args.where.region, args.settings.node_max
         skips = [("CKV_K8S_38", "the autoscaler watches pods and nodes and scales through the Kubernetes API: "
                                 "it needs its service account token")]
-        if not is_digest(args.image):
+        if not is_digest(image):
             skips.append(("CKV_K8S_43", "tags pin images outside prod; the policy pack requires digests in prod"))
         probe = {"http_get": {"path": "/health-check", "port": "http"}}
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=meta(annotations=_skip(*skips)),
+        return k8s.apps.v1.Deployment(
+            f"{self._prefix}-deployment",
+            metadata=self._meta(annotations=_skip(*skips)),
             spec={
-                "replicas": args.replicas,
+                "replicas": AUTOSCALER_REPLICAS,
                 "revision_history_limit": 5,
-                "selector": {"match_labels": labels},
+                "selector": {"match_labels": _LABELS},
                 "strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": 1}},
                 "template": {
-                    "metadata": {"labels": labels,
+                    "metadata": {"labels": _LABELS,
                                  "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(PORT)}},
                     "spec": {
                         "priority_class_name": "system-cluster-critical",
@@ -274,23 +290,23 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                                              "fs_group": UID, "seccomp_profile": {"type": "RuntimeDefault"}},
                         "topology_spread_constraints": [
                             {"max_skew": 1, "topology_key": key, "when_unsatisfiable": "ScheduleAnyway",
-                             "label_selector": {"match_labels": labels}}
+                             "label_selector": {"match_labels": _LABELS}}
                             for key in ("kubernetes.io/hostname", "topology.kubernetes.io/zone")
                         ],
                         "containers": [{
                             "name": NAME,
-                            "image": args.image,
+                            "image": image,
                             "image_pull_policy": "Always",
                             "command": pulumi.Output.from_input(args.cluster_name).apply(
-                                lambda c: command(c, args.region, args.max_nodes)),
-                            "env": [{"name": "AWS_REGION", "value": args.region}],
+                                lambda c: command(c, region, max_nodes)),
+                            "env": [{"name": "AWS_REGION", "value": region}],
                             "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"}],
                             # A standby replica (not the leader) answers 200 too: both are ready.
                             "liveness_probe": {**probe, "initial_delay_seconds": 10, "period_seconds": 10,
                                                "failure_threshold": 6},
                             "readiness_probe": {**probe, "period_seconds": 10},
                             "resources": {
-                                "requests": {"cpu": args.cpu_request, "memory": args.memory_request},
+                                "requests": {"cpu": AUTOSCALER_CPU_REQUEST, "memory": AUTOSCALER_MEMORY_REQUEST},
                                 "limits": {"cpu": "500m", "memory": "600Mi"},
                             },
                             "security_context": {
@@ -307,25 +323,27 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider,
-                                        depends_on=[association, *bindings, *args.depends_on]),
+            opts=self._k8s(depends_on=depends_on),
         )
+
+    def _disruption_and_scale(self) -> None:
+        """A PodDisruptionBudget, and an HPA pinned at the replica count: leader election makes a
+        second active copy pointless, and the HPA puts back a manual scale-out (the policy pack
+        wants one per Deployment)."""
+        name = self._prefix
         k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb", metadata=meta(),
-            spec={"max_unavailable": 1, "selector": {"match_labels": labels}}, opts=k8s_opts,
+            f"{name}-pdb", metadata=self._meta(),
+            spec={"max_unavailable": 1, "selector": {"match_labels": _LABELS}}, opts=self._k8s(),
         )
-        # Pinned at the replica count: leader election makes a second active copy pointless,
-        # and the HPA puts back a manual scale-out (the policy pack wants one per Deployment).
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
-            metadata=meta(),
+            metadata=self._meta(),
             spec={
                 "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": NAME},
-                "min_replicas": args.replicas,
-                "max_replicas": args.replicas,
+                "min_replicas": AUTOSCALER_REPLICAS,
+                "max_replicas": AUTOSCALER_REPLICAS,
                 "metrics": [{"type": "Resource", "resource": {
                     "name": "cpu", "target": {"type": "Utilization", "average_utilization": 80}}}],
             },
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[self.deployment])),
+            opts=self._k8s(depends_on=[self.deployment]),
         )
-        self.register_outputs({"roleArn": self.role_arn, "namespace": NAMESPACE, "serviceAccount": NAME})

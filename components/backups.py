@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import kms
+from components.placement import locate, region_kw
+from components.settings import BackupsSettings
 
 MANAGED_POLICIES = (
     "service-role/AWSBackupServiceRolePolicyForBackup",
@@ -26,59 +29,39 @@ MANAGED_POLICIES = (
     "AWSBackupServiceRolePolicyForS3Backup",
     "AWSBackupServiceRolePolicyForS3Restore",
 )
-# Continuous backups (point-in-time restore) are kept at most 35 days by AWS Backup.
-CONTINUOUS_MAX_DAYS = 35
+# UTC; after the RDS backup window (03:00-04:00) so the two do not compete.
+DAILY_SCHEDULE = "cron(0 5 * * ? *)"
+MONTHLY_SCHEDULE = "cron(0 5 1 * ? *)"
+# The first Monday of the month, 06:00 UTC.
+RESTORE_TESTING_SCHEDULE = "cron(0 6 ? * 2#1 *)"
+# None: governance mode (privileged users may still remove the lock). A number would be
+# compliance mode, immutable for everyone, AWS included, once that many days have passed.
+VAULT_LOCK_CHANGEABLE_DAYS: int | None = None
 
 
 @dataclass
 class BackupsArgs:
-    """What to protect, for how long, and where the copies go."""
+    """What to protect (wiring), for how long and where the copies go (the settings)."""
 
+    # Wiring: the primary database (Database.primary_arn) and the static-assets bucket
+    # (Cdn.assets_bucket_arn), if any.
     database_arn: pulumi.Input[str]
+    # Retention, continuous backup, vault lock, restore tests (`berth:backup`); the DR region,
+    # copies there and RDS automated-backup replication (`berth:dr`).
+    settings: BackupsSettings
     assets_bucket_arn: pulumi.Input[str] | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
-    region: str | None = None
-    daily_retention_days: int = 7
-    monthly_retention_days: int | None = None
-    continuous: bool = True
-    # UTC; after the RDS backup window (03:00-04:00) so the two do not compete.
-    daily_schedule: str = "cron(0 5 * * ? *)"
-    monthly_schedule: str = "cron(0 5 1 * ? *)"
-    vault_lock: bool = False
-    vault_lock_min_days: int = 7
-    vault_lock_max_days: int = 400
-    # None: governance mode (privileged users may still remove the lock). A number: compliance
-    # mode, immutable for everyone, AWS included, once that many days have passed.
-    vault_lock_changeable_days: int | None = None
-    dr_region: str | None = None
-    copy_to_dr: bool = False
-    automated_backup_replication: bool = False
-    automated_backup_retention_days: int = 7
-    restore_testing: bool = False
-    restore_testing_schedule: str = "cron(0 6 ? * 2#1 *)"  # first Monday of the month, 06:00 UTC
+    # Failed backup, copy and restore jobs are published here (Alarms.topic_arn).
     notification_topic_arn: pulumi.Input[str] | None = None
     # Vaults and keys get `protect` (and the vault keeps its recovery points on destroy).
     protect: bool = False
+    tags: dict[str, str] = field(default_factory=dict)
+    # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
+    region: str | None = None
 
     def __post_init__(self) -> None:
-        needs_dr = self.copy_to_dr or self.automated_backup_replication
-        if needs_dr and not self.dr_region:
-            raise ValueError("copy_to_dr and automated_backup_replication need dr_region")
-        if self.dr_region is not None and self.dr_region == self.region:
-            raise ValueError(f"dr_region ({self.dr_region}) must differ from region")
-        if self.continuous and self.daily_retention_days > CONTINUOUS_MAX_DAYS:
-            raise ValueError(
-                f"continuous backups are kept at most {CONTINUOUS_MAX_DAYS} days; "
-                f"daily_retention_days is {self.daily_retention_days}"
-            )
-        if self.vault_lock:
-            longest = max(self.daily_retention_days, self.monthly_retention_days or 0)
-            if not self.vault_lock_min_days <= self.daily_retention_days:
-                raise ValueError("vault_lock_min_days must not exceed daily_retention_days")
-            if longest > self.vault_lock_max_days:
-                raise ValueError(f"vault_lock_max_days ({self.vault_lock_max_days}) is below the longest "
-                                 f"retention ({longest} days)")
+        dr_region = self.settings.dr.region
+        if dr_region is not None and dr_region == self.region:
+            raise ValueError(f"dr_region ({dr_region}) must differ from region")
 
 
 class Backups(pulumi.ComponentResource):
@@ -95,150 +78,33 @@ class Backups(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:backups:Backups", name, None, opts)
-        self._name = name
-        self._args = args
-        invoke_opts = pulumi.InvokeOptions(parent=self)
-        self._account = aws.get_caller_identity(opts=invoke_opts).account_id
-        self._partition = aws.get_partition(opts=invoke_opts).partition
-        home = args.region or aws.get_region(opts=invoke_opts).region
-        region_kw = {"region": args.region} if args.region else {}
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
-        child = pulumi.ResourceOptions(parent=self)
+        s = args.settings
+        self._name, self._args = name, args
+        self._where = locate(self, args.region)
 
-        key = self._key(f"{name}-backup-key", home, region_kw, stateful)
-        vault = aws.backup.Vault(
-            f"{name}-vault",
-            name=f"{name}-vault",
-            kms_key_arn=key.arn,
-            force_destroy=not args.protect,
-            tags=args.tags,
-            opts=stateful,
-            **region_kw,
+        vault = self._vault(f"{name}-vault", self._key(f"{name}-backup-key", self._where.region, self._where.kw),
+                            self._where.kw)
+        self.vault_arn, self.vault_name = vault.arn, vault.name
+        dr_key, dr_vault = None, None
+        if s.dr.region:
+            dr_key = self._key(f"{name}-backup-key-dr", s.dr.region, region_kw(s.dr.region))
+            dr_vault = self._vault(f"{name}-vault-dr", dr_key, region_kw(s.dr.region))
+        self.dr_vault_arn = dr_vault.arn if dr_vault is not None else None
+        if s.backup.vault_lock:
+            self._vault_lock(f"{name}-vault", vault, self._where.kw)
+            if dr_vault is not None:
+                self._vault_lock(f"{name}-vault-dr", dr_vault, region_kw(s.dr.region))
+        role, attachments = self._role()
+        plan = self._plan(vault, dr_vault if s.backup.copy_to_dr else None)
+        self._selection(plan, role, attachments)
+        self.automated_backups_replication_id = (
+            self._automated_backups_replication(dr_key) if s.dr.automated_backup_replication else None
         )
-        self.vault_arn = vault.arn
-        self.vault_name = vault.name
-        vaults = [(f"{name}-vault", vault, region_kw)]
-
-        self.dr_vault_arn = None
-        dr_key = None
-        dr_vault = None
-        if args.dr_region:
-            dr_kw = {"region": args.dr_region}
-            dr_key = self._key(f"{name}-backup-key-dr", args.dr_region, dr_kw, stateful)
-            dr_vault = aws.backup.Vault(
-                f"{name}-vault-dr",
-                name=f"{name}-vault-dr",
-                kms_key_arn=dr_key.arn,
-                force_destroy=not args.protect,
-                tags=args.tags,
-                opts=stateful,
-                **dr_kw,
-            )
-            self.dr_vault_arn = dr_vault.arn
-            vaults.append((f"{name}-vault-dr", dr_vault, dr_kw))
-
-        if args.vault_lock:
-            for logical, v, kw in vaults:
-                aws.backup.VaultLockConfiguration(
-                    f"{logical}-lock",
-                    backup_vault_name=v.name,
-                    min_retention_days=args.vault_lock_min_days,
-                    max_retention_days=args.vault_lock_max_days,
-                    changeable_for_days=args.vault_lock_changeable_days,
-                    opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-                    **kw,
-                )
-
-        role = aws.iam.Role(
-            f"{name}-backup-role",
-            description=f"{name}: AWS Backup jobs and restore tests",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
-                               "Action": "sts:AssumeRole"}],
-            }),
-            tags=args.tags,
-            opts=child,
+        self.restore_testing_plan_name = (
+            self._restore_testing(vault, role, attachments) if s.backup.restore_testing else None
         )
-        attachments = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-backup-role-{_slug(p)}",
-                role=role.name,
-                policy_arn=f"arn:{self._partition}:iam::aws:policy/{p}",
-                opts=child,
-            )
-            for p in MANAGED_POLICIES
-        ]
-        self.role_arn = role.arn
-
-        copy = args.copy_to_dr and dr_vault is not None
-
-        def copy_actions(days: int) -> list[aws.backup.PlanRuleCopyActionArgs] | None:
-            if not copy:
-                return None
-            return [aws.backup.PlanRuleCopyActionArgs(
-                destination_vault_arn=dr_vault.arn,  # type: ignore[union-attr]
-                lifecycle=aws.backup.PlanRuleCopyActionLifecycleArgs(delete_after=days),
-            )]
-
-        rules = [aws.backup.PlanRuleArgs(
-            rule_name="daily",
-            target_vault_name=vault.name,
-            schedule=args.daily_schedule,
-            start_window=60,
-            completion_window=360,
-            enable_continuous_backup=args.continuous,
-            lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=args.daily_retention_days),
-            copy_actions=copy_actions(args.daily_retention_days),
-            recovery_point_tags={**args.tags, "BackupRule": "daily"},
-        )]
-        if args.monthly_retention_days:
-            rules.append(aws.backup.PlanRuleArgs(
-                rule_name="monthly",
-                target_vault_name=vault.name,
-                schedule=args.monthly_schedule,
-                start_window=60,
-                completion_window=720,
-                lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=args.monthly_retention_days),
-                copy_actions=copy_actions(args.monthly_retention_days),
-                recovery_point_tags={**args.tags, "BackupRule": "monthly"},
-            ))
-        plan = aws.backup.Plan(f"{name}-plan", name=f"{name}-plan", rules=rules, tags=args.tags, opts=child,
-                               **region_kw)
-        self.plan_id = plan.id
-
-        resources = [args.database_arn] + ([args.assets_bucket_arn] if args.assets_bucket_arn is not None else [])
-        selection = aws.backup.Selection(
-            f"{name}-selection",
-            name=f"{name}-selection",
-            plan_id=plan.id,
-            iam_role_arn=role.arn,
-            resources=resources,
-            # The role must carry its policies before the first job assumes it.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
-            **region_kw,
-        )
-        self.selection_id = selection.id
-
-        self.automated_backups_replication_id = None
-        if args.automated_backup_replication:
-            assert dr_key is not None
-            replication = aws.rds.InstanceAutomatedBackupsReplication(
-                f"{name}-rds-backup-replication",
-                source_db_instance_arn=args.database_arn,
-                kms_key_id=dr_key.arn,
-                retention_period=args.automated_backup_retention_days,
-                region=args.dr_region,
-                opts=child,
-            )
-            self.automated_backups_replication_id = replication.id
-
-        self.restore_testing_plan_name = None
-        if args.restore_testing:
-            self.restore_testing_plan_name = self._restore_testing(vault, role, attachments, region_kw)
-
         if args.notification_topic_arn is not None:
-            self._job_alerts(region_kw)
+            self._job_alerts()
 
         self.register_outputs({
             "vaultArn": self.vault_arn,
@@ -250,42 +116,168 @@ class Backups(pulumi.ComponentResource):
             "automatedBackupsReplicationId": self.automated_backups_replication_id,
         })
 
-    def _key(self, logical: str, region: str, region_kw: dict[str, str],
-             opts: pulumi.ResourceOptions) -> aws.kms.Key:
+    # ---- plumbing -----------------------------------------------------------------------
+    def _opts(self, **kw: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kw)
+
+    def _stateful(self) -> pulumi.ResourceOptions:
+        """Vaults, their keys and locks: guarded in prod."""
+        return pulumi.ResourceOptions(parent=self, protect=self._args.protect)
+
+    # ---- steps, in dependency order --------------------------------------------------------
+    def _key(self, logical: str, region: str, kw: dict[str, str]) -> aws.kms.Key:
+        """A vault's key: RDS and AWS Backup use it on the account's behalf (grants for copies)."""
+        w = self._where
         key = aws.kms.Key(
             logical,
             description=f"{self._name} AWS Backup vault ({region})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=kms.key_policy(
-                kms.account_admin(self._partition, self._account),
-                # RDS and AWS Backup use the key on the account's behalf (grants for copies).
+                kms.account_admin(w.partition, w.account),
                 {"Sid": "ServicesInAccount", "Effect": "Allow", "Principal": {"AWS": "*"},
                  "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
                             "kms:DescribeKey", "kms:CreateGrant"],
                  "Resource": "*",
-                 "Condition": {"StringEquals": {"kms:CallerAccount": self._account},
+                 "Condition": {"StringEquals": {"kms:CallerAccount": w.account},
                                "StringLike": {"kms:ViaService": [f"backup.{region}.amazonaws.com",
                                                                  f"rds.{region}.amazonaws.com"]}}},
             ),
             tags=self._args.tags,
-            opts=opts,
-            **region_kw,
+            opts=self._stateful(),
+            **kw,
         )
-        aws.kms.Alias(f"{logical}-alias", name=f"alias/{logical}", target_key_id=key.key_id,
-                      opts=pulumi.ResourceOptions(parent=self), **region_kw)
+        aws.kms.Alias(f"{logical}-alias", name=f"alias/{logical}", target_key_id=key.key_id, opts=self._opts(), **kw)
         return key
 
-    def _restore_testing(self, vault: aws.backup.Vault, role: aws.iam.Role,
-                         attachments: list[aws.iam.RolePolicyAttachment], region_kw: dict[str, str]) -> pulumi.Output[str]:
+    def _vault(self, logical: str, key: aws.kms.Key, kw: dict[str, str]) -> aws.backup.Vault:
+        return aws.backup.Vault(
+            logical,
+            name=logical,
+            kms_key_arn=key.arn,
+            force_destroy=not self._args.protect,
+            tags=self._args.tags,
+            opts=self._stateful(),
+            **kw,
+        )
+
+    def _vault_lock(self, logical: str, vault: aws.backup.Vault, kw: dict[str, str]) -> None:
+        b = self._args.settings.backup
+        aws.backup.VaultLockConfiguration(
+            f"{logical}-lock",
+            backup_vault_name=vault.name,
+            min_retention_days=b.vault_lock_min_days,
+            max_retention_days=b.vault_lock_max_days,
+            changeable_for_days=VAULT_LOCK_CHANGEABLE_DAYS,
+            opts=self._stateful(),
+            **kw,
+        )
+
+    def _role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        """The role AWS Backup runs jobs and restore tests as: AWS's managed policies for both."""
+        name = self._name
+        role = aws.iam.Role(
+            f"{name}-backup-role",
+            description=f"{name}: AWS Backup jobs and restore tests",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
+                               "Action": "sts:AssumeRole"}],
+            }),
+            tags=self._args.tags,
+            opts=self._opts(),
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-backup-role-{_slug(p)}",
+                role=role.name,
+                policy_arn=f"arn:{self._where.partition}:iam::aws:policy/{p}",
+                opts=self._opts(),
+            )
+            for p in MANAGED_POLICIES
+        ]
+        self.role_arn = role.arn
+        return role, attachments
+
+    def _plan(self, vault: aws.backup.Vault, copy_to: aws.backup.Vault | None) -> aws.backup.Plan:
+        """Daily (continuous) and optionally monthly rules, each copied to `copy_to` if given."""
+        name, args, b = self._name, self._args, self._args.settings.backup
+
+        def copy_actions(days: int) -> list[aws.backup.PlanRuleCopyActionArgs] | None:
+            if copy_to is None:
+                return None
+            return [aws.backup.PlanRuleCopyActionArgs(
+                destination_vault_arn=copy_to.arn,
+                lifecycle=aws.backup.PlanRuleCopyActionLifecycleArgs(delete_after=days),
+            )]
+
+        rules = [aws.backup.PlanRuleArgs(
+            rule_name="daily",
+            target_vault_name=vault.name,
+            schedule=DAILY_SCHEDULE,
+            start_window=60,
+            completion_window=360,
+            enable_continuous_backup=b.continuous,
+            lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=b.daily_retention_days),
+            copy_actions=copy_actions(b.daily_retention_days),
+            recovery_point_tags={**args.tags, "BackupRule": "daily"},
+        )]
+        if b.monthly_retention_days:
+            rules.append(aws.backup.PlanRuleArgs(
+                rule_name="monthly",
+                target_vault_name=vault.name,
+                schedule=MONTHLY_SCHEDULE,
+                start_window=60,
+                completion_window=720,
+                lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=b.monthly_retention_days),
+                copy_actions=copy_actions(b.monthly_retention_days),
+                recovery_point_tags={**args.tags, "BackupRule": "monthly"},
+            ))
+        plan = aws.backup.Plan(f"{name}-plan", name=f"{name}-plan", rules=rules, tags=args.tags, opts=self._opts(),
+                               **self._where.kw)
+        self.plan_id = plan.id
+        return plan
+
+    def _selection(self, plan: aws.backup.Plan, role: aws.iam.Role,
+                   attachments: list[aws.iam.RolePolicyAttachment]) -> None:
         args = self._args
-        child = pulumi.ResourceOptions(parent=self, depends_on=attachments)
+        resources = [args.database_arn] + ([args.assets_bucket_arn] if args.assets_bucket_arn is not None else [])
+        selection = aws.backup.Selection(
+            f"{self._name}-selection",
+            name=f"{self._name}-selection",
+            plan_id=plan.id,
+            iam_role_arn=role.arn,
+            resources=resources,
+            # The role must carry its policies before the first job assumes it.
+            opts=self._opts(depends_on=attachments),
+            **self._where.kw,
+        )
+        self.selection_id = selection.id
+
+    def _automated_backups_replication(self, dr_key: aws.kms.Key | None) -> pulumi.Output[str]:
+        """RDS's own automated backups, replicated into the DR region (point-in-time restore there)."""
+        dr = self._args.settings.dr
+        assert dr_key is not None  # BackupsSettings: replication needs dr.region, which made the key
+        replication = aws.rds.InstanceAutomatedBackupsReplication(
+            f"{self._name}-rds-backup-replication",
+            source_db_instance_arn=self._args.database_arn,
+            kms_key_id=dr_key.arn,
+            retention_period=dr.automated_backup_retention_days,
+            region=dr.region,
+            opts=self._opts(),
+        )
+        return replication.id
+
+    def _restore_testing(self, vault: aws.backup.Vault, role: aws.iam.Role,
+                         attachments: list[aws.iam.RolePolicyAttachment]) -> pulumi.Output[str]:
+        """Every month AWS Backup restores the latest recovery points and checks they come up."""
+        args, kw = self._args, self._where.kw
         # Restore testing names allow letters, digits and underscores only.
         plan_name = re.sub(r"[^A-Za-z0-9_]", "_", f"{self._name}_monthly_restore_test")[:50]
         plan = aws.backup.RestoreTestingPlan(
             f"{self._name}-restore-testing",
             name=plan_name,
-            schedule_expression=args.restore_testing_schedule,
+            schedule_expression=RESTORE_TESTING_SCHEDULE,
             schedule_expression_timezone="Etc/UTC",
             start_window_hours=24,
             recovery_point_selection={
@@ -295,8 +287,8 @@ class Backups(pulumi.ComponentResource):
                 "selection_window_days": 31,
             },
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
-            **region_kw,
+            opts=self._opts(),
+            **kw,
         )
         aws.backup.RestoreTestingSelection(
             f"{self._name}-restore-testing-rds",
@@ -306,8 +298,8 @@ class Backups(pulumi.ComponentResource):
             protected_resource_arns=[args.database_arn],
             iam_role_arn=role.arn,
             validation_window_hours=4,
-            opts=child,
-            **region_kw,
+            opts=self._opts(depends_on=attachments),
+            **kw,
         )
         if args.assets_bucket_arn is not None:
             aws.backup.RestoreTestingSelection(
@@ -318,15 +310,14 @@ class Backups(pulumi.ComponentResource):
                 protected_resource_arns=[args.assets_bucket_arn],
                 iam_role_arn=role.arn,
                 validation_window_hours=4,
-                opts=child,
-                **region_kw,
+                opts=self._opts(depends_on=attachments),
+                **kw,
             )
         return plan.name
 
-    def _job_alerts(self, region_kw: dict[str, str]) -> None:
+    def _job_alerts(self) -> None:
         """Failed, aborted or expired backup/copy/restore jobs page the alarm topic."""
-        name, args = self._name, self._args
-        child = pulumi.ResourceOptions(parent=self)
+        name, args, kw = self._name, self._args, self._where.kw
         rule = aws.cloudwatch.EventRule(
             f"{name}-backup-job-failures",
             name=f"{name}-backup-job-failures",
@@ -337,8 +328,8 @@ class Backups(pulumi.ComponentResource):
                 "detail": {"state": ["FAILED", "ABORTED", "EXPIRED"]},
             }),
             tags=args.tags,
-            opts=child,
-            **region_kw,
+            opts=self._opts(),
+            **kw,
         )
         aws.cloudwatch.EventTarget(
             f"{name}-backup-job-failures-topic",
@@ -354,8 +345,8 @@ class Backups(pulumi.ComponentResource):
                 ),
             },
             retry_policy={"maximum_retry_attempts": 10, "maximum_event_age_in_seconds": 86400},
-            opts=child,
-            **region_kw,
+            opts=self._opts(),
+            **kw,
         )
 
 

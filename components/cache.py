@@ -10,51 +10,34 @@ encrypted CloudWatch log group.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
 from components import kms
+from components.placement import locate
 from components.security import admit_from_groups
+from components.settings import CacheSettings
 
 PORT = 6379
 
 
 @dataclass
 class CacheArgs:
+    # Wiring: the VPC, its private subnets, the security groups whose members may connect (the
+    # EKS node SG); nothing else is admitted.
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
-    # Security groups whose members may connect (the EKS node SG); nothing else is admitted.
-    allowed_security_group_ids: Sequence[pulumi.Input[str]] = field(default_factory=list)
-    engine: Literal["redis", "valkey"] = "redis"
-    engine_version: str = "7.1"
-    node_type: str = "cache.t4g.small"
-    replicas: int = 1
-    multi_az: bool = True
-    automatic_failover: bool = True
-    snapshot_retention_days: int = 7
-    snapshot_window: str = "02:00-03:00"
-    maintenance_window: str = "sun:05:30-sun:06:30"
-    log_retention_days: int = 30
+    # Engine, nodes, failover, snapshots, slow-log retention.
+    settings: CacheSettings
+    allowed_security_group_ids: Sequence[pulumi.Input[str]] = ()
     # Stateful: protect the replication group and its key from `pulumi destroy`, keep a final snapshot.
     protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.replicas <= 5:
-            raise ValueError(f"replicas must be between 0 and 5, got {self.replicas}")
-        if (self.automatic_failover or self.multi_az) and self.replicas < 1:
-            raise ValueError("automatic_failover and multi_az need at least one replica")
-        if self.multi_az and not self.automatic_failover:
-            raise ValueError("multi_az requires automatic_failover")
-        if not re.fullmatch(r"\d+\.\d+", self.engine_version):
-            raise ValueError(f"engine_version must be MAJOR.MINOR such as 7.1, got {self.engine_version!r}")
 
 
 def parameter_group_family(engine: str, engine_version: str) -> str:
@@ -72,152 +55,33 @@ class Cache(pulumi.ComponentResource):
     port: int
     auth_token: pulumi.Output[str]
     member_cluster_ids: pulumi.Output[list[str]]
+    node_count: int
     security_group_id: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     slow_log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:cache:Cache", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        # Deleting these loses data (or the ability to decrypt snapshots): guard them in prod.
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
-        region_kw = {"region": args.region} if args.region else {}
-        tags = args.tags
-
-        def named(suffix: str) -> dict[str, str]:
-            return {**tags, "Name": f"{name}-{suffix}"}
-
-        invoke_opts = pulumi.InvokeOptions(parent=self)
-        identity = aws.get_caller_identity(opts=invoke_opts)
-        partition = aws.get_partition(opts=invoke_opts).partition
-        region = args.region or aws.get_region(opts=invoke_opts).region
-        log_group_name = f"/berth/{name}/redis-slow-log"
-
-        # One key for the data at rest and the slow log: CloudWatch Logs may use it only
-        # for this log group (encryption-context condition), ElastiCache through the account.
-        key = aws.kms.Key(
-            f"{name}-cache-key",
-            description=f"{name} ElastiCache at-rest encryption and slow log",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=kms.key_policy(
-                kms.account_admin(partition, identity.account_id),
-                kms.logs_for_group(partition, region, identity.account_id, log_group_name),
-            ),
-            tags=named("cache-key"),
-            opts=stateful,
-            **region_kw,
-        )
-        self.kms_key_arn = key.arn
-
-        slow_log = aws.cloudwatch.LogGroup(
-            f"{name}-cache-slow-log",
-            name=log_group_name,
-            retention_in_days=args.log_retention_days,
-            kms_key_id=key.arn,
-            tags=named("cache-slow-log"),
-            opts=child,
-            **region_kw,
-        )
-        self.slow_log_group_name = slow_log.name
-
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-cache-sg",
-            vpc_id=args.vpc_id,
-            description=f"{name} ElastiCache: Redis {PORT} from the allowed security groups only",
-            # No egress rules: Redis answers on established connections and never dials out.
-            tags=named("cache-sg"),
-            opts=child,
-            **region_kw,
-        )
-        self.security_group_id = sg.id
-        admit_from_groups(
-            f"{name}-cache",
-            security_group_id=sg.id,
-            sources=args.allowed_security_group_ids,
-            port=PORT,
-            what="Redis",
-            named=named,
-            opts=child,
-            region_kw=region_kw,
-        )
-
+        s = args.settings
+        self._prefix, self._tags, self._protected = name, args.tags, args.protect
+        self._where = locate(self, args.region)
+        self.port = PORT
+        # The primary and its replicas: what the alarms plan one set for each of.
+        self.node_count = 1 + s.replicas
+        key, slow_log = self._key_and_slow_log(s)
+        sg = self._security_group(args.vpc_id, args.allowed_security_group_ids)
         subnet_group = aws.elasticache.SubnetGroup(
             f"{name}-cache-subnets",
             name=f"{name}-cache",
             description=f"{name} ElastiCache private subnets",
             subnet_ids=list(args.subnet_ids),
-            tags=named("cache-subnets"),
-            opts=child,
-            **region_kw,
+            tags=self._named("cache-subnets"),
+            opts=self._opts(),
+            **self._where.kw,
         )
-
-        family = parameter_group_family(args.engine, args.engine_version)
-        params = aws.elasticache.ParameterGroup(
-            f"{name}-cache-params",
-            name=f"{name}-cache-{family}",
-            family=family,
-            description=f"{name} {args.engine} {args.engine_version}: evict any key LRU when full",
-            parameters=[aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value="allkeys-lru")],
-            tags=named("cache-params"),
-            opts=child,
-            **region_kw,
-        )
-
-        # Alphanumeric only: ElastiCache rejects '/', '"', '@' and spaces in AUTH tokens.
-        token = random.RandomPassword(
-            f"{name}-cache-auth-token",
-            length=64,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
-        )
-        self.auth_token = pulumi.Output.secret(token.result)
-
-        group_id = f"{name}-redis"[:40]
-        group = aws.elasticache.ReplicationGroup(
-            f"{name}-redis",
-            replication_group_id=group_id,
-            description=f"{name} Shipments API cache",
-            engine=args.engine,
-            engine_version=args.engine_version,
-            node_type=args.node_type,
-            port=PORT,
-            num_cache_clusters=1 + args.replicas,
-            automatic_failover_enabled=args.automatic_failover,
-            multi_az_enabled=args.multi_az,
-            parameter_group_name=params.name,
-            subnet_group_name=subnet_group.name,
-            security_group_ids=[sg.id],
-            at_rest_encryption_enabled=True,
-            kms_key_id=key.arn,
-            transit_encryption_enabled=True,
-            transit_encryption_mode="required",
-            auth_token=self.auth_token,
-            auth_token_update_strategy="ROTATE",
-            snapshot_retention_limit=args.snapshot_retention_days,
-            snapshot_window=args.snapshot_window,
-            maintenance_window=args.maintenance_window,
-            final_snapshot_identifier=f"{group_id}-final" if args.protect else None,
-            auto_minor_version_upgrade=True,
-            apply_immediately=False,
-            log_delivery_configurations=[
-                aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
-                    destination=slow_log.name,
-                    destination_type="cloudwatch-logs",
-                    log_format="json",
-                    log_type="slow-log",
-                )
-            ],
-            tags=named("redis"),
-            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(depends_on=[slow_log])),
-            **region_kw,
-        )
-        self.replication_group_id = group.id
-        self.primary_endpoint = group.primary_endpoint_address
-        self.reader_endpoint = group.reader_endpoint_address
-        self.port = PORT
-        self.member_cluster_ids = group.member_clusters.apply(lambda ids: sorted(ids or []))
-
+        params = self._parameter_group(s)
+        self._auth_token()
+        self._replication_group(s, key, slow_log, sg, subnet_group, params)
         self.register_outputs(
             {
                 "replicationGroupId": self.replication_group_id,
@@ -230,3 +94,146 @@ class Cache(pulumi.ComponentResource):
                 "kmsKeyArn": self.kms_key_arn,
             }
         )
+
+    # ---- plumbing -----------------------------------------------------------------------
+    def _named(self, suffix: str) -> dict[str, str]:
+        return {**self._tags, "Name": f"{self._prefix}-{suffix}"}
+
+    def _opts(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self)
+
+    def _stateful(self) -> pulumi.ResourceOptions:
+        """Deleting these loses data (or the ability to decrypt snapshots): guarded in prod."""
+        return pulumi.ResourceOptions(parent=self, protect=self._protected, retain_on_delete=self._protected)
+
+    # ---- steps, in dependency order --------------------------------------------------------
+    def _key_and_slow_log(self, s: CacheSettings) -> tuple[aws.kms.Key, aws.cloudwatch.LogGroup]:
+        """One key for the data at rest and the slow log: CloudWatch Logs may use it only for this
+        log group (encryption-context condition), ElastiCache through the account."""
+        name, w = self._prefix, self._where
+        log_group_name = f"/berth/{name}/redis-slow-log"
+        key = aws.kms.Key(
+            f"{name}-cache-key",
+            description=f"{name} ElastiCache at-rest encryption and slow log",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=kms.key_policy(
+                kms.account_admin(w.partition, w.account),
+                kms.logs_for_group(w.partition, w.region, w.account, log_group_name),
+            ),
+            tags=self._named("cache-key"),
+            opts=self._stateful(),
+            **w.kw,
+        )
+        self.kms_key_arn = key.arn
+        slow_log = aws.cloudwatch.LogGroup(
+            f"{name}-cache-slow-log",
+            name=log_group_name,
+            retention_in_days=s.log_retention_days,
+            kms_key_id=key.arn,
+            tags=self._named("cache-slow-log"),
+            opts=self._opts(),
+            **w.kw,
+        )
+        self.slow_log_group_name = slow_log.name
+        return key, slow_log
+
+    def _security_group(self, vpc_id: pulumi.Input[str],
+                        allowed: Sequence[pulumi.Input[str]]) -> aws.ec2.SecurityGroup:
+        """Redis's port from the allowed security groups only (components/security.py)."""
+        name, kw = self._prefix, self._where.kw
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-cache-sg",
+            vpc_id=vpc_id,
+            description=f"{name} ElastiCache: Redis {PORT} from the allowed security groups only",
+            # No egress rules: Redis answers on established connections and never dials out.
+            tags=self._named("cache-sg"),
+            opts=self._opts(),
+            **kw,
+        )
+        self.security_group_id = sg.id
+        admit_from_groups(
+            f"{name}-cache",
+            security_group_id=sg.id,
+            sources=allowed,
+            port=PORT,
+            what="Redis",
+            named=self._named,
+            opts=self._opts(),
+            region_kw=kw,
+        )
+        return sg
+
+    def _parameter_group(self, s: CacheSettings) -> aws.elasticache.ParameterGroup:
+        """allkeys-lru: the app uses the cache as a cache (losing a key is a miss, never an error)."""
+        name = self._prefix
+        family = parameter_group_family(s.engine, s.engine_version)
+        return aws.elasticache.ParameterGroup(
+            f"{name}-cache-params",
+            name=f"{name}-cache-{family}",
+            family=family,
+            description=f"{name} {s.engine} {s.engine_version}: evict any key LRU when full",
+            parameters=[aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value="allkeys-lru")],
+            tags=self._named("cache-params"),
+            opts=self._opts(),
+            **self._where.kw,
+        )
+
+    def _auth_token(self) -> None:
+        # Alphanumeric only: ElastiCache rejects '/', '"', '@' and spaces in AUTH tokens.
+        token = random.RandomPassword(
+            f"{self._prefix}-cache-auth-token",
+            length=64,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+        )
+        self.auth_token = pulumi.Output.secret(token.result)
+
+    def _replication_group(self, s: CacheSettings, key: aws.kms.Key, slow_log: aws.cloudwatch.LogGroup,
+                           sg: aws.ec2.SecurityGroup, subnet_group: aws.elasticache.SubnetGroup,
+                           params: aws.elasticache.ParameterGroup) -> None:
+        """Cluster mode off: a primary plus replicas, encrypted at rest and in transit, AUTH required."""
+        name = self._prefix
+        group_id = f"{name}-redis"[:40]
+        group = aws.elasticache.ReplicationGroup(
+            f"{name}-redis",
+            replication_group_id=group_id,
+            description=f"{name} Shipments API cache",
+            engine=s.engine,
+            engine_version=s.engine_version,
+            node_type=s.node_type,
+            port=PORT,
+            num_cache_clusters=self.node_count,
+            automatic_failover_enabled=s.automatic_failover,
+            multi_az_enabled=s.multi_az,
+            parameter_group_name=params.name,
+            subnet_group_name=subnet_group.name,
+            security_group_ids=[sg.id],
+            at_rest_encryption_enabled=True,
+            kms_key_id=key.arn,
+            transit_encryption_enabled=True,
+            transit_encryption_mode="required",
+            auth_token=self.auth_token,
+            auth_token_update_strategy="ROTATE",
+            snapshot_retention_limit=s.snapshot_retention_days,
+            snapshot_window=s.snapshot_window,
+            maintenance_window=s.maintenance_window,
+            final_snapshot_identifier=f"{group_id}-final" if self._protected else None,
+            auto_minor_version_upgrade=True,
+            apply_immediately=False,
+            log_delivery_configurations=[
+                aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
+                    destination=slow_log.name,
+                    destination_type="cloudwatch-logs",
+                    log_format="json",
+                    log_type="slow-log",
+                )
+            ],
+            tags=self._named("redis"),
+            opts=pulumi.ResourceOptions.merge(self._stateful(), pulumi.ResourceOptions(depends_on=[slow_log])),
+            **self._where.kw,
+        )
+        self.replication_group_id = group.id
+        self.primary_endpoint = group.primary_endpoint_address
+        self.reader_endpoint = group.reader_endpoint_address
+        self.member_cluster_ids = group.member_clusters.apply(lambda ids: sorted(ids or []))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -23,6 +23,8 @@ import pulumi_random as random
 
 from components import kms
 from components.certificates import dns_validated_certificate
+from components.placement import locate
+from components.settings import API_CACHE_MAX_TTL_SECONDS, CdnSettings
 
 # CloudFront only accepts certificates and CLOUDFRONT-scope web ACLs from us-east-1.
 EDGE_REGION = "us-east-1"
@@ -42,6 +44,8 @@ function handler(event) {
 }
 """
 S3_ACCESS_LOG_PREFIX = "s3-access/assets/"
+# Old versions of an asset stay this long (a rollback of the static files within a month).
+NONCURRENT_VERSION_RETENTION_DAYS = 30
 # CloudFront-scope web ACLs inspect at most 64 KB of a body (request_body inspection limit).
 WAF_MAX_BODY_INSPECTION = 65536
 WAF_BODY_LIMITS = {16384: "KB_16", 32768: "KB_32", 49152: "KB_48", 65536: "KB_64"}
@@ -49,32 +53,22 @@ WAF_BODY_LIMITS = {16384: "KB_16", 32768: "KB_32", 49152: "KB_48", 65536: "KB_64
 
 @dataclass
 class CdnArgs:
-    # The name CloudFront reaches the app by (App.origin_hostname): a name of ours whose
+    # Wiring: the name CloudFront reaches the app by (App.origin_hostname): a name of ours whose
     # certificate the load balancer presents, so CloudFront's origin TLS check passes.
     app_origin_domain: pulumi.Input[str]
-    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
-    # Optional custom domain: an ACM certificate is requested in us-east-1 and DNS-validated
-    # (records written when hosted_zone_id is given, else left for whoever owns the zone).
-    domain: str | None = None
+    # Price class, viewers' domain, WAF, API caching, log retention.
+    settings: CdnSettings
+    # The zone settings.domain lives in (Dns.zone_id): its certificate is DNS-validated and its
+    # alias records written there; None leaves both to whoever owns the zone.
     hosted_zone_id: pulumi.Input[str] | None = None
-    waf: bool = True
-    # Requests per 5 minutes per client IP before the WAF blocks it.
-    waf_rate_limit: int = 2000
-    # The largest request body the app accepts (its MAX_BODY_BYTES): the WAF blocks only what
+    # The largest request body the app accepts (App.max_body_bytes): the WAF blocks only what
     # the app would refuse anyway, instead of the managed rule set's 8 KB (which would turn
     # valid writes into 403s). One number, passed to both.
     max_body_bytes: int = 65536
-    # Managed rule groups on top of the common rule set (prod): known bad inputs (Log4j, Java
-    # deserialization...) and anonymous sources (Tor, proxies). The hosting-provider list is
-    # counted, not blocked: B2B clients call the API from cloud servers.
-    waf_extra_rule_groups: bool = False
-    waf_log_retention_days: int = 90
-    # Default TTL of GET /api/shipments* when the app sends no Cache-Control; 0 = never cache.
-    api_cache_ttl_seconds: int = 5
-    # Upper bound on what the app's Cache-Control may ask for on those routes.
-    api_cache_max_ttl_seconds: int = 60
-    log_retention_days: int = 90
-    noncurrent_version_retention_days: int = 30
+    # The X-Origin-Verify value (App.origin_secret); None generates one (exposed as
+    # `origin_secret`). Passed in because the app must know it before the CDN exists (the app is
+    # the CDN's origin, so it comes first).
+    origin_secret: pulumi.Input[str] | None = None
     # Stateful: protect the buckets and the assets key from `pulumi destroy`.
     protect: bool = False
     # Let `pulumi destroy` empty the buckets (disposable environments only).
@@ -82,20 +76,14 @@ class CdnArgs:
     tags: dict[str, str] = field(default_factory=dict)
     # Where the buckets live (the distribution, certificate and web ACL are global / us-east-1).
     region: str | None = None
-    # The X-Origin-Verify value; None generates one (exposed as `origin_secret`). Pass one in when
-    # the app must know it before the CDN exists (the app is the CDN's origin, so it comes first).
-    origin_secret: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
-        if self.waf and self.max_body_bytes > WAF_MAX_BODY_INSPECTION:
+        # The app's limit is wiring, the WAF a setting: only here do the two meet.
+        if self.settings.waf and self.max_body_bytes > WAF_MAX_BODY_INSPECTION:
             raise ValueError(
                 f"max_body_bytes ({self.max_body_bytes}) exceeds what the WAF can inspect in front of CloudFront "
                 f"({WAF_MAX_BODY_INSPECTION} bytes): bodies past that would be blocked unread"
             )
-        if not 100 <= self.waf_rate_limit <= 2_000_000_000:
-            raise ValueError(f"waf_rate_limit must be between 100 and 2000000000, got {self.waf_rate_limit}")
-        if self.api_cache_ttl_seconds < 0 or self.api_cache_max_ttl_seconds < self.api_cache_ttl_seconds:
-            raise ValueError("need 0 <= api_cache_ttl_seconds <= api_cache_max_ttl_seconds")
 
 
 class Cdn(pulumi.ComponentResource):
@@ -104,6 +92,7 @@ class Cdn(pulumi.ComponentResource):
     distribution_id: pulumi.Output[str]
     distribution_arn: pulumi.Output[str]
     domain_name: pulumi.Output[str]
+    viewer_domain: pulumi.Input[str]
     assets_bucket_name: pulumi.Output[str]
     assets_bucket_arn: pulumi.Output[str]
     log_bucket_name: pulumi.Output[str]
@@ -114,53 +103,97 @@ class Cdn(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:cdn:Cdn", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
-        region_kw = {"region": args.region} if args.region else {}
-        tags = args.tags
+        s = args.settings
+        self._prefix, self._args = name, args
+        self._where = locate(self, args.region)
+        self._invoke = pulumi.InvokeOptions(parent=self)
 
-        def named(suffix: str) -> dict[str, str]:
-            return {**tags, "Name": f"{name}-{suffix}"}
+        self._origin_secret()
+        logs, logs_pab, logs_acl = self._log_bucket()
+        assets, assets_pab = self._assets_bucket()
+        self._assets_access_logs(logs, logs_pab, assets)
+        headers = self._security_headers()
+        web_acl = self._web_acl() if s.waf else None
+        self.web_acl_arn = web_acl.arn if web_acl else None
+        self.certificate_arn = self._certificate() if s.domain else None
+        policies = self._request_policies()
+        distribution = self._distribution(assets, logs, logs_acl, headers, web_acl, policies)
+        self._assets_encryption(assets, assets_pab, distribution)
+        self._alias_records(distribution)
 
-        invoke_opts = pulumi.InvokeOptions(parent=self)
-        identity = aws.get_caller_identity(opts=invoke_opts)
-        partition = aws.get_partition(opts=invoke_opts).partition
-        account = identity.account_id
+        self.register_outputs(
+            {
+                "distributionId": self.distribution_id,
+                "distributionArn": self.distribution_arn,
+                "domainName": self.domain_name,
+                "assetsBucketName": self.assets_bucket_name,
+                "assetsBucketArn": self.assets_bucket_arn,
+                "logBucketName": self.log_bucket_name,
+                "webAclArn": self.web_acl_arn,
+                "originSecret": self.origin_secret,
+            }
+        )
 
-        # ---- the secret the app checks: requests without it did not come through CloudFront
-        if args.origin_secret is None:
-            secret = random.RandomPassword(
-                f"{name}-origin-verify",
-                length=48,
-                special=False,
-                opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
-            )
-            self.origin_secret = pulumi.Output.secret(secret.result)
-        else:
-            self.origin_secret = pulumi.Output.secret(args.origin_secret)
+    # ---- plumbing -----------------------------------------------------------------------
+    def _named(self, suffix: str) -> dict[str, str]:
+        return {**self._args.tags, "Name": f"{self._prefix}-{suffix}"}
 
-        # ---- access-log bucket -------------------------------------------------------------
-        # CloudFront standard logging writes through S3 ACLs as the awslogsdelivery account,
-        # so this bucket keeps ACLs (ObjectWriter) and SSE-S3: SSE-KMS would need the log
-        # delivery account granted on the key, for logs that hold no secrets.
+    def _opts(self, **kw: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kw)
+
+    def _stateful(self) -> pulumi.ResourceOptions:
+        """Deleting these loses the assets, the logs or the key that decrypts them: guarded in prod."""
+        return pulumi.ResourceOptions(parent=self, protect=self._args.protect, retain_on_delete=self._args.protect)
+
+    def _block_public_access(self, prefix: str, bucket: aws.s3.Bucket) -> aws.s3.BucketPublicAccessBlock:
+        return aws.s3.BucketPublicAccessBlock(
+            f"{prefix}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self._opts(),
+            **self._where.kw,
+        )
+
+    # ---- steps, in dependency order --------------------------------------------------------
+    def _origin_secret(self) -> None:
+        """The secret the app checks: requests without it did not come through CloudFront."""
+        if self._args.origin_secret is not None:
+            self.origin_secret = pulumi.Output.secret(self._args.origin_secret)
+            return
+        secret = random.RandomPassword(
+            f"{self._prefix}-origin-verify",
+            length=48,
+            special=False,
+            opts=self._opts(additional_secret_outputs=["result"]),
+        )
+        self.origin_secret = pulumi.Output.secret(secret.result)
+
+    def _log_bucket(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock, aws.s3.BucketAcl]:
+        """CloudFront standard logging writes through S3 ACLs as the awslogsdelivery account, so
+        this bucket keeps ACLs (ObjectWriter) and SSE-S3: SSE-KMS would need the log delivery
+        account granted on the key, for logs that hold no secrets."""
+        name, args, kw = self._prefix, self._args, self._where.kw
         logs = aws.s3.Bucket(
             f"{name}-cdn-logs",
-            bucket=f"{name}-cdn-logs-{account}",
+            bucket=f"{name}-cdn-logs-{self._where.account}",
             force_destroy=args.force_destroy,
-            tags=named("cdn-logs"),
-            opts=stateful,
-            **region_kw,
+            tags=self._named("cdn-logs"),
+            opts=self._stateful(),
+            **kw,
         )
-        logs_pab = self._block_public_access(f"{name}-cdn-logs", logs, region_kw)
+        logs_pab = self._block_public_access(f"{name}-cdn-logs", logs)
         logs_owner = aws.s3.BucketOwnershipControls(
             f"{name}-cdn-logs-ownership",
             bucket=logs.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="ObjectWriter"),
-            opts=child,
-            **region_kw,
+            opts=self._opts(),
+            **kw,
         )
-        owner_id = aws.s3.get_canonical_user_id(opts=invoke_opts).id
-        log_delivery_id = aws.cloudfront.get_log_delivery_canonical_user_id(opts=invoke_opts).id
+        owner_id = aws.s3.get_canonical_user_id(opts=self._invoke).id
+        log_delivery_id = aws.cloudfront.get_log_delivery_canonical_user_id(opts=self._invoke).id
         logs_acl = aws.s3.BucketAcl(
             f"{name}-cdn-logs-acl",
             bucket=logs.id,
@@ -174,8 +207,8 @@ class Cdn(pulumi.ComponentResource):
                     for gid in (owner_id, log_delivery_id)
                 ],
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_owner, logs_pab]),
-            **region_kw,
+            opts=self._opts(depends_on=[logs_owner, logs_pab]),
+            **kw,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-cdn-logs-sse",
@@ -189,8 +222,8 @@ class Cdn(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=child,
-            **region_kw,
+            opts=self._opts(),
+            **kw,
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-cdn-logs-lifecycle",
@@ -200,7 +233,9 @@ class Cdn(pulumi.ComponentResource):
                     id="expire-access-logs",
                     status="Enabled",
                     filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.log_retention_days),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=args.settings.log_retention_days
+                    ),
                     abort_incomplete_multipart_upload=(
                         aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                             days_after_initiation=7
@@ -208,34 +243,38 @@ class Cdn(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=child,
-            **region_kw,
+            opts=self._opts(),
+            **kw,
         )
         self.log_bucket_name = logs.bucket
+        return logs, logs_pab, logs_acl
 
-        # ---- static assets bucket ----------------------------------------------------------
+    def _assets_bucket(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
+        """The static assets: versioned, owner-enforced; encrypted and opened to the distribution
+        once it exists (_assets_encryption)."""
+        name, kw = self._prefix, self._where.kw
         assets = aws.s3.Bucket(
             f"{name}-assets",
-            bucket=f"{name}-assets-{account}",
-            force_destroy=args.force_destroy,
-            tags=named("assets"),
-            opts=stateful,
-            **region_kw,
+            bucket=f"{name}-assets-{self._where.account}",
+            force_destroy=self._args.force_destroy,
+            tags=self._named("assets"),
+            opts=self._stateful(),
+            **kw,
         )
-        assets_pab = self._block_public_access(f"{name}-assets", assets, region_kw)
+        assets_pab = self._block_public_access(f"{name}-assets", assets)
         aws.s3.BucketOwnershipControls(
             f"{name}-assets-ownership",
             bucket=assets.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-            **region_kw,
+            opts=self._opts(),
+            **kw,
         )
         aws.s3.BucketVersioning(
             f"{name}-assets-versioning",
             bucket=assets.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
-            **region_kw,
+            opts=self._opts(),
+            **kw,
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-assets-lifecycle",
@@ -247,7 +286,7 @@ class Cdn(pulumi.ComponentResource):
                     filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
                     noncurrent_version_expiration=(
                         aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                            noncurrent_days=args.noncurrent_version_retention_days
+                            noncurrent_days=NONCURRENT_VERSION_RETENTION_DAYS
                         )
                     ),
                     abort_incomplete_multipart_upload=(
@@ -257,15 +296,19 @@ class Cdn(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=child,
-            **region_kw,
+            opts=self._opts(),
+            **kw,
         )
         self.assets_bucket_name = assets.bucket
         self.assets_bucket_arn = assets.arn
+        return assets, assets_pab
 
-        # Server access logs of the assets bucket (who read or changed what, beyond CloudFront's
-        # own logs: direct API calls, replication, lifecycle) into the log bucket, delivered by
-        # the S3 logging service under a bucket policy scoped to this source bucket and account.
+    def _assets_access_logs(self, logs: aws.s3.Bucket, logs_pab: aws.s3.BucketPublicAccessBlock,
+                            assets: aws.s3.Bucket) -> None:
+        """Server access logs of the assets bucket (who read or changed what, beyond CloudFront's
+        own logs: direct API calls, replication, lifecycle) into the log bucket, delivered by the
+        S3 logging service under a bucket policy scoped to this source bucket and account."""
+        name, kw, account = self._prefix, self._where.kw, self._where.account
         logs_policy = aws.s3.BucketPolicy(
             f"{name}-cdn-logs-policy",
             bucket=logs.id,
@@ -284,8 +327,8 @@ class Cdn(pulumi.ComponentResource):
                     _deny_insecure_transport(a[0]),
                 ],
             })),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_pab]),
-            **region_kw,
+            opts=self._opts(depends_on=[logs_pab]),
+            **kw,
         )
         aws.s3.BucketLogging(
             f"{name}-assets-logging",
@@ -293,12 +336,13 @@ class Cdn(pulumi.ComponentResource):
             target_bucket=logs.id,
             target_prefix=S3_ACCESS_LOG_PREFIX,
             # S3 refuses to turn logging on until the target lets the logging service write.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_policy]),
-            **region_kw,
+            opts=self._opts(depends_on=[logs_policy]),
+            **kw,
         )
 
-        # ---- edge security: response headers, WAF, certificate -----------------------------
-        headers = aws.cloudfront.ResponseHeadersPolicy(
+    def _security_headers(self) -> aws.cloudfront.ResponseHeadersPolicy:
+        name = self._prefix
+        return aws.cloudfront.ResponseHeadersPolicy(
             f"{name}-security-headers",
             name=f"{name}-security-headers",
             comment=f"{name}: HSTS, nosniff, DENY framing, strict referrer",
@@ -318,22 +362,143 @@ class Cdn(pulumi.ComponentResource):
                     referrer_policy="strict-origin-when-cross-origin", override=True
                 ),
             ),
-            opts=child,
+            opts=self._opts(),
         )
 
-        web_acl: aws.wafv2.WebAcl | None = None
-        if args.waf:
-            web_acl = self._web_acl(name, args, named("waf"), partition, account)
-        self.web_acl_arn = web_acl.arn if web_acl else None
+    def _web_acl(self) -> aws.wafv2.WebAcl:
+        """Per-IP rate limit, AWS managed rules and the app's body limit, in front of CloudFront."""
+        name, s = self._prefix, self._args.settings
+        max_body_bytes = self._args.max_body_bytes
 
-        certificate_arn: pulumi.Output[str] | None = None
-        if args.domain:
-            certificate_arn = self._certificate(name, args, named("cert"))
-        self.certificate_arn = certificate_arn
+        def visibility(metric: str) -> dict[str, Any]:
+            return dict(cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True)
 
-        # ---- cache and origin request policies ---------------------------------------------
-        caching_optimized = aws.cloudfront.get_cache_policy(name=CACHING_OPTIMIZED, opts=invoke_opts).id
-        caching_disabled = aws.cloudfront.get_cache_policy(name=CACHING_DISABLED, opts=invoke_opts).id
+        def managed(rule_name: str, priority: int, group: str, metric_suffix: str,
+                    count: list[str] | None = None) -> dict[str, Any]:
+            statement: dict[str, Any] = {"name": group, "vendor_name": "AWS"}
+            if count:
+                statement["rule_action_overrides"] = [{"name": r, "action_to_use": {"count": {}}} for r in count]
+            return {"name": rule_name, "priority": priority, "override_action": {"none": {}},
+                    "statement": {"managed_rule_group_statement": statement},
+                    "visibility_config": visibility(f"{metric}{metric_suffix}")}
+
+        metric = name.replace("-", "")
+        rules: list[dict[str, Any]] = [
+            # First, and cheap: a flooding client is blocked before any managed rule runs.
+            {"name": "rate-limit-per-ip", "priority": 0, "action": {"block": {}},
+             "statement": {"rate_based_statement": {"limit": s.waf_rate_limit, "aggregate_key_type": "IP"}},
+             "visibility_config": visibility(f"{metric}RateLimit")},
+            # The common rule set blocks bodies over 8 KB (SizeRestrictions_BODY); the app takes up to
+            # max_body_bytes, so that one rule only counts and the next rule enforces the app's limit.
+            # NoUserAgent_HEADER is counted too: API clients (B2B integrations, curl in scripts)
+            # often send none, and the app does not care.
+            managed("aws-common-rule-set", 1, "AWSManagedRulesCommonRuleSet", "Common",
+                    count=["SizeRestrictions_BODY", "NoUserAgent_HEADER"]),
+            {"name": "body-larger-than-the-app-accepts", "priority": 2, "action": {"block": {}},
+             "statement": {"size_constraint_statement": {
+                 "comparison_operator": "GT", "size": max_body_bytes,
+                 # Bodies past the inspection limit (set to cover max_body_bytes below) match.
+                 "field_to_match": {"body": {"oversize_handling": "MATCH"}},
+                 "text_transformations": [{"priority": 0, "type": "NONE"}]}},
+             "visibility_config": visibility(f"{metric}BodySize")},
+        ]
+        if s.waf_extra_rule_groups:
+            # Known bad inputs (Log4j, Java deserialization...) are blocked.
+            rules.append(managed("aws-known-bad-inputs", 3, "AWSManagedRulesKnownBadInputsRuleSet", "BadInputs"))
+            # Tor exits and anonymising proxies are blocked; hosting providers only counted: the
+            # API's B2B clients call it from their own cloud servers.
+            rules.append(managed("aws-anonymous-ip", 4, "AWSManagedRulesAnonymousIpList", "AnonymousIp",
+                                 count=["HostingProviderIPList"]))
+        inspection = min(limit for limit in WAF_BODY_LIMITS if limit >= max_body_bytes)
+        acl = aws.wafv2.WebAcl(
+            f"{name}-waf",
+            name=f"{name}-cdn",
+            description=f"{name}: per-IP rate limit, AWS managed rules and the app's body limit in front of "
+                        f"CloudFront",
+            scope="CLOUDFRONT",
+            region=EDGE_REGION,
+            default_action={"allow": {}},
+            rules=rules,  # type: ignore[arg-type]
+            # How much of a body the WAF reads: at least what the app accepts (KB_16 is free, more costs).
+            association_config=aws.wafv2.WebAclAssociationConfigArgs(request_bodies=[
+                aws.wafv2.WebAclAssociationConfigRequestBodyArgs(
+                    cloudfront=aws.wafv2.WebAclAssociationConfigRequestBodyCloudfrontArgs(
+                        default_size_inspection_limit=WAF_BODY_LIMITS[inspection]))]),
+            visibility_config=visibility(metric),  # type: ignore[arg-type]
+            tags=self._named("waf"),
+            opts=self._opts(),
+        )
+        self._waf_logging(acl)
+        return acl
+
+    def _waf_logging(self, acl: aws.wafv2.WebAcl) -> None:
+        """Every request the WAF judged, to a KMS-encrypted log group in us-east-1 (the name must
+        start with aws-waf-logs-), API keys redacted."""
+        name, partition, account = self._prefix, self._where.partition, self._where.account
+        tags = self._named("waf")
+        group_name = f"aws-waf-logs-{name}"
+        key = aws.kms.Key(
+            f"{name}-waf-logs-key",
+            description=f"{name} WAF logs",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=kms.key_policy(kms.account_admin(partition, account),
+                                  kms.logs_for_group(partition, EDGE_REGION, account, group_name)),
+            tags={**tags, "Name": f"{name}-waf-logs-key"},
+            region=EDGE_REGION,
+            opts=self._stateful(),
+        )
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-waf-logs",
+            name=group_name,
+            retention_in_days=self._args.settings.waf_log_retention_days,
+            kms_key_id=key.arn,
+            tags={**tags, "Name": group_name},
+            region=EDGE_REGION,
+            opts=self._opts(),
+        )
+        # Our own narrow resource policy: otherwise WAF grows the account-wide AWSWAF-LOGS policy,
+        # which fails once it passes its size limit (the provider's documented warning).
+        policy = aws.cloudwatch.LogResourcePolicy(
+            f"{name}-waf-logs-delivery",
+            policy_name=f"{name}-waf-logs",
+            policy_document=group.arn.apply(lambda arn: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "WafLogDelivery",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"{arn}:*",
+                    "Condition": {
+                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:logs:{EDGE_REGION}:{account}:*"},
+                        "StringEquals": {"aws:SourceAccount": account},
+                    },
+                }],
+            })),
+            region=EDGE_REGION,
+            opts=self._opts(),
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logging",
+            resource_arn=acl.arn,
+            log_destination_configs=[group.arn],
+            # API keys travel in Authorization: they never reach the logs.
+            redacted_fields=[{"single_header": {"name": "authorization"}}],  # type: ignore[list-item]
+            region=EDGE_REGION,
+            opts=self._opts(depends_on=[policy]),
+        )
+
+    def _certificate(self) -> pulumi.Output[str]:
+        """The viewers' domain's certificate, in us-east-1 (CloudFront's only source)."""
+        domain = self._args.settings.domain
+        assert domain is not None
+        return dns_validated_certificate(f"{self._prefix}-cert", domain=domain, zone_id=self._args.hosted_zone_id,
+                                         parent=self, region=EDGE_REGION, tags=self._named("cert"))
+
+    def _request_policies(self) -> _Policies:
+        """What each behaviour caches and forwards, and the function that names the viewer."""
+        name, ttl = self._prefix, self._args.settings.api_cache_ttl_seconds
         # The app keys its per-IP limits on the viewer's address. CloudFront vouches for it in
         # `CloudFront-Viewer-Address`, but an origin request policy can add CloudFront's headers
         # only next to *every* viewer header (Host included: CloudFront would then check the
@@ -348,8 +513,8 @@ class Cdn(pulumi.ComponentResource):
             comment=f"{name}: the viewer's address, as CloudFront saw it, for the app's per-IP limits",
             code=VIEWER_ADDRESS_FUNCTION,
             publish=True,
-            tags=named("viewer-address"),
-            opts=child,
+            tags=self._named("viewer-address"),
+            opts=self._opts(),
         )
         # Every viewer header but Host (the origin's certificate is for the origin's own name).
         app_request = aws.cloudfront.OriginRequestPolicy(
@@ -362,18 +527,17 @@ class Cdn(pulumi.ComponentResource):
                 headers=aws.cloudfront.OriginRequestPolicyHeadersConfigHeadersArgs(items=["Host"]),
             ),
             query_strings_config=aws.cloudfront.OriginRequestPolicyQueryStringsConfigArgs(query_string_behavior="all"),
-            opts=child,
+            opts=self._opts(),
         )
-        all_viewer_except_host = app_request.id
         api_cache: aws.cloudfront.CachePolicy | None = None
-        if args.api_cache_ttl_seconds > 0:
+        if ttl > 0:
             api_cache = aws.cloudfront.CachePolicy(
                 f"{name}-api-short-ttl",
                 name=f"{name}-api-short-ttl",
                 comment=f"{name}: shipment reads, app Cache-Control honoured, keyed per API key",
                 min_ttl=0,
-                default_ttl=args.api_cache_ttl_seconds,
-                max_ttl=args.api_cache_max_ttl_seconds,
+                default_ttl=ttl,
+                max_ttl=API_CACHE_MAX_TTL_SECONDS,
                 parameters_in_cache_key_and_forwarded_to_origin=(
                     aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginArgs(
                         cookies_config=aws.cloudfront.CachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfigArgs(
@@ -393,22 +557,22 @@ class Cdn(pulumi.ComponentResource):
                         enable_accept_encoding_brotli=True,
                     )
                 ),
-                opts=child,
+                opts=self._opts(),
             )
-
-        # ---- the distribution ---------------------------------------------------------------
-        oac = aws.cloudfront.OriginAccessControl(
-            f"{name}-assets-oac",
-            name=f"{name}-assets-oac",
-            description=f"{name}: CloudFront signs every request to the assets bucket",
-            origin_access_control_origin_type="s3",
-            signing_behavior="always",
-            signing_protocol="sigv4",
-            opts=child,
+        return _Policies(
+            caching_optimized=aws.cloudfront.get_cache_policy(name=CACHING_OPTIMIZED, opts=self._invoke).id,
+            caching_disabled=aws.cloudfront.get_cache_policy(name=CACHING_DISABLED, opts=self._invoke).id,
+            all_viewer_except_host=app_request.id,
+            api_cache=api_cache.id if api_cache is not None else None,
+            viewer_address_arn=viewer_address.arn,
         )
 
+    def _behaviours(self, headers: aws.cloudfront.ResponseHeadersPolicy, p: _Policies
+                    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The default behaviour (the app, uncached) and the ordered ones, most specific first."""
+
         def behaviour(path: str | None, origin: str, cache_policy: pulumi.Input[str], *,
-                      methods: list[str], origin_request_policy: pulumi.Input[str] | None) -> dict:
+                      methods: list[str], origin_request_policy: pulumi.Input[str] | None) -> dict[str, Any]:
             spec: dict[str, Any] = dict(
                 target_origin_id=origin,
                 viewer_protocol_policy="redirect-to-https",
@@ -422,40 +586,60 @@ class Cdn(pulumi.ComponentResource):
             if path is not None:
                 spec["path_pattern"] = path
             if origin == "app":
-                spec["function_associations"] = [{"event_type": "viewer-request", "function_arn": viewer_address.arn}]
+                spec["function_associations"] = [{"event_type": "viewer-request", "function_arn": p.viewer_address_arn}]
             return spec
 
         ordered = [
-            behaviour("/static/*", "assets", caching_optimized, methods=READ_METHODS, origin_request_policy=None),
+            behaviour("/static/*", "assets", p.caching_optimized, methods=READ_METHODS, origin_request_policy=None),
         ]
-        if api_cache is not None:
-            ordered.append(behaviour("/api/shipments*", "app", api_cache.id, methods=ALL_METHODS,
-                                     origin_request_policy=all_viewer_except_host))
-        ordered.append(behaviour("/api/*", "app", caching_disabled, methods=ALL_METHODS,
-                                 origin_request_policy=all_viewer_except_host))
+        if p.api_cache is not None:
+            ordered.append(behaviour("/api/shipments*", "app", p.api_cache, methods=ALL_METHODS,
+                                     origin_request_policy=p.all_viewer_except_host))
+        ordered.append(behaviour("/api/*", "app", p.caching_disabled, methods=ALL_METHODS,
+                                 origin_request_policy=p.all_viewer_except_host))
+        default = behaviour(None, "app", p.caching_disabled, methods=ALL_METHODS,
+                            origin_request_policy=p.all_viewer_except_host)
+        return default, ordered
 
-        if certificate_arn is not None:
-            viewer_certificate = aws.cloudfront.DistributionViewerCertificateArgs(
-                acm_certificate_arn=certificate_arn,
+    def _viewer_certificate(self) -> aws.cloudfront.DistributionViewerCertificateArgs:
+        if self.certificate_arn is not None:
+            return aws.cloudfront.DistributionViewerCertificateArgs(
+                acm_certificate_arn=self.certificate_arn,
                 ssl_support_method="sni-only",
                 minimum_protocol_version="TLSv1.2_2021",
             )
-        else:
-            # The *.cloudfront.net certificate: CloudFront stores TLSv1 whatever is sent (it accepts
-            # TLSv1 for that name), so anything else reads back as a change on every update.
-            viewer_certificate = aws.cloudfront.DistributionViewerCertificateArgs(
-                cloudfront_default_certificate=True,
-                minimum_protocol_version="TLSv1",
-            )
+        # The *.cloudfront.net certificate: CloudFront stores TLSv1 whatever is sent (it accepts
+        # TLSv1 for that name), so anything else reads back as a change on every update.
+        return aws.cloudfront.DistributionViewerCertificateArgs(
+            cloudfront_default_certificate=True,
+            minimum_protocol_version="TLSv1",
+        )
 
+    def _distribution(self, assets: aws.s3.Bucket, logs: aws.s3.Bucket, logs_acl: aws.s3.BucketAcl,
+                      headers: aws.cloudfront.ResponseHeadersPolicy, web_acl: aws.wafv2.WebAcl | None,
+                      policies: _Policies) -> aws.cloudfront.Distribution:
+        """The two origins behind the behaviours, logging into the log bucket once its ACL lets
+        CloudFront write; per-distribution metrics (the alarms' OriginLatency) turned on."""
+        name, args = self._prefix, self._args
+        domain = args.settings.domain
+        oac = aws.cloudfront.OriginAccessControl(
+            f"{name}-assets-oac",
+            name=f"{name}-assets-oac",
+            description=f"{name}: CloudFront signs every request to the assets bucket",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+            opts=self._opts(),
+        )
+        default, ordered = self._behaviours(headers, policies)
         distribution = aws.cloudfront.Distribution(
             f"{name}-cdn",
             enabled=True,
             comment=f"{name} Shipments API",
-            aliases=[args.domain] if args.domain else None,
+            aliases=[domain] if domain else None,
             http_version="http2and3",
             is_ipv6_enabled=True,
-            price_class=args.price_class,
+            price_class=args.settings.price_class,
             web_acl_id=web_acl.arn if web_acl else None,
             origins=[
                 aws.cloudfront.DistributionOriginArgs(
@@ -481,10 +665,7 @@ class Cdn(pulumi.ComponentResource):
                     ],
                 ),
             ],
-            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
-                **behaviour(None, "app", caching_disabled, methods=ALL_METHODS,
-                            origin_request_policy=all_viewer_except_host)
-            ),
+            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(**default),
             ordered_cache_behaviors=[aws.cloudfront.DistributionOrderedCacheBehaviorArgs(**b) for b in ordered],
             logging_config=aws.cloudfront.DistributionLoggingConfigArgs(
                 bucket=logs.bucket_domain_name, prefix="cloudfront/", include_cookies=False
@@ -492,13 +673,15 @@ class Cdn(pulumi.ComponentResource):
             restrictions=aws.cloudfront.DistributionRestrictionsArgs(
                 geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
             ),
-            viewer_certificate=viewer_certificate,
-            tags=named("cdn"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs_acl]),
+            viewer_certificate=self._viewer_certificate(),
+            tags=self._named("cdn"),
+            opts=self._opts(depends_on=[logs_acl]),
         )
         self.distribution_id = distribution.id
         self.distribution_arn = distribution.arn
         self.domain_name = distribution.domain_name
+        # What viewers (and the uptime canary) call: the custom domain, else *.cloudfront.net.
+        self.viewer_domain = domain or distribution.domain_name
 
         # Per-distribution metrics such as OriginLatency (the alarms use them) cost extra: opt in.
         aws.cloudfront.MonitoringSubscription(
@@ -511,12 +694,16 @@ class Cdn(pulumi.ComponentResource):
                     )
                 )
             ),
-            opts=child,
+            opts=self._opts(),
         )
+        return distribution
 
-        # ---- assets encryption and read access: only this distribution, through OAC --------
-        # SSE-KMS with a customer key (rotated, S3 Bucket Key to keep KMS calls cheap); CloudFront
-        # decrypts through OAC only because the key policy names this distribution.
+    def _assets_encryption(self, assets: aws.s3.Bucket, assets_pab: aws.s3.BucketPublicAccessBlock,
+                           distribution: aws.cloudfront.Distribution) -> None:
+        """SSE-KMS with a customer key (rotated, S3 Bucket Key to keep KMS calls cheap); CloudFront
+        decrypts through OAC only because the key policy names this distribution, and only this
+        distribution may read the bucket."""
+        name, kw, w = self._prefix, self._where.kw, self._where
         assets_key = aws.kms.Key(
             f"{name}-assets-key",
             description=f"{name} static assets bucket",
@@ -524,7 +711,7 @@ class Cdn(pulumi.ComponentResource):
             deletion_window_in_days=30,
             policy=distribution.arn.apply(
                 lambda arn: kms.key_policy(
-                    kms.account_admin(partition, account),
+                    kms.account_admin(w.partition, w.account),
                     {
                         "Sid": "CloudFrontOacDecrypt",
                         "Effect": "Allow",
@@ -535,9 +722,9 @@ class Cdn(pulumi.ComponentResource):
                     },
                 )
             ),
-            tags=named("assets-key"),
-            opts=stateful,
-            **region_kw,
+            tags=self._named("assets-key"),
+            opts=self._stateful(),
+            **kw,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-assets-sse",
@@ -552,8 +739,8 @@ class Cdn(pulumi.ComponentResource):
                     bucket_key_enabled=True,
                 )
             ],
-            opts=child,
-            **region_kw,
+            opts=self._opts(),
+            **kw,
         )
         aws.s3.BucketPolicy(
             f"{name}-assets-policy",
@@ -574,174 +761,40 @@ class Cdn(pulumi.ComponentResource):
                     ],
                 }
             )),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[assets_pab]),
-            **region_kw,
+            opts=self._opts(depends_on=[assets_pab]),
+            **kw,
         )
         self.assets_kms_key_arn = assets_key.arn
 
-        if args.domain and args.hosted_zone_id:
-            for record_type in ("A", "AAAA"):
-                aws.route53.Record(
-                    f"{name}-cdn-{record_type.lower()}",
-                    zone_id=args.hosted_zone_id,
-                    name=args.domain,
-                    type=record_type,
-                    aliases=[aws.route53.RecordAliasArgs(
-                        name=distribution.domain_name,
-                        zone_id=distribution.hosted_zone_id,
-                        evaluate_target_health=False,
-                    )],
-                    opts=child,
-                )
+    def _alias_records(self, distribution: aws.cloudfront.Distribution) -> None:
+        """The viewers' domain points at the distribution (IPv4 and IPv6), when we hold its zone."""
+        domain, zone_id = self._args.settings.domain, self._args.hosted_zone_id
+        if not (domain and zone_id):
+            return
+        for record_type in ("A", "AAAA"):
+            aws.route53.Record(
+                f"{self._prefix}-cdn-{record_type.lower()}",
+                zone_id=zone_id,
+                name=domain,
+                type=record_type,
+                aliases=[aws.route53.RecordAliasArgs(
+                    name=distribution.domain_name,
+                    zone_id=distribution.hosted_zone_id,
+                    evaluate_target_health=False,
+                )],
+                opts=self._opts(),
+            )
 
-        self.register_outputs(
-            {
-                "distributionId": self.distribution_id,
-                "distributionArn": self.distribution_arn,
-                "domainName": self.domain_name,
-                "assetsBucketName": self.assets_bucket_name,
-                "assetsBucketArn": self.assets_bucket_arn,
-                "logBucketName": self.log_bucket_name,
-                "webAclArn": self.web_acl_arn,
-                "originSecret": self.origin_secret,
-            }
-        )
 
-    def _block_public_access(self, prefix: str, bucket: aws.s3.Bucket, region_kw: dict) -> aws.s3.BucketPublicAccessBlock:
-        return aws.s3.BucketPublicAccessBlock(
-            f"{prefix}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=pulumi.ResourceOptions(parent=self),
-            **region_kw,
-        )
+@dataclass(frozen=True)
+class _Policies:
+    """The ids the behaviours refer to (cache and origin request policies, the viewer function)."""
 
-    def _web_acl(self, name: str, args: CdnArgs, tags: dict[str, str], partition: str,
-                 account: str) -> aws.wafv2.WebAcl:
-        def visibility(metric: str) -> dict[str, Any]:
-            return dict(cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True)
-
-        def managed(rule_name: str, priority: int, group: str, metric_suffix: str,
-                    count: list[str] | None = None) -> dict[str, Any]:
-            statement: dict[str, Any] = {"name": group, "vendor_name": "AWS"}
-            if count:
-                statement["rule_action_overrides"] = [{"name": r, "action_to_use": {"count": {}}} for r in count]
-            return {"name": rule_name, "priority": priority, "override_action": {"none": {}},
-                    "statement": {"managed_rule_group_statement": statement},
-                    "visibility_config": visibility(f"{metric}{metric_suffix}")}
-
-        metric = name.replace("-", "")
-        rules: list[dict[str, Any]] = [
-            # First, and cheap: a flooding client is blocked before any managed rule runs.
-            {"name": "rate-limit-per-ip", "priority": 0, "action": {"block": {}},
-             "statement": {"rate_based_statement": {"limit": args.waf_rate_limit, "aggregate_key_type": "IP"}},
-             "visibility_config": visibility(f"{metric}RateLimit")},
-            # The common rule set blocks bodies over 8 KB (SizeRestrictions_BODY); the app takes up to
-            # max_body_bytes, so that one rule only counts and the next rule enforces the app's limit.
-            # NoUserAgent_HEADER is counted too: API clients (B2B integrations, curl in scripts)
-            # often send none, and the app does not care.
-            managed("aws-common-rule-set", 1, "AWSManagedRulesCommonRuleSet", "Common",
-                    count=["SizeRestrictions_BODY", "NoUserAgent_HEADER"]),
-            {"name": "body-larger-than-the-app-accepts", "priority": 2, "action": {"block": {}},
-             "statement": {"size_constraint_statement": {
-                 "comparison_operator": "GT", "size": args.max_body_bytes,
-                 # Bodies past the inspection limit (set to cover max_body_bytes below) match.
-                 "field_to_match": {"body": {"oversize_handling": "MATCH"}},
-                 "text_transformations": [{"priority": 0, "type": "NONE"}]}},
-             "visibility_config": visibility(f"{metric}BodySize")},
-        ]
-        if args.waf_extra_rule_groups:
-            rules.append(managed("aws-known-bad-inputs", 3, "AWSManagedRulesKnownBadInputsRuleSet", "BadInputs"))
-            # Tor exits and anonymising proxies are blocked; hosting providers only counted: the
-            # API's B2B clients call it from their own cloud servers.
-            rules.append(managed("aws-anonymous-ip", 4, "AWSManagedRulesAnonymousIpList", "AnonymousIp",
-                                 count=["HostingProviderIPList"]))
-        inspection = min(limit for limit in WAF_BODY_LIMITS if limit >= args.max_body_bytes)
-        acl = aws.wafv2.WebAcl(
-            f"{name}-waf",
-            name=f"{name}-cdn",
-            description=f"{name}: per-IP rate limit, AWS managed rules and the app's body limit in front of "
-                        f"CloudFront",
-            scope="CLOUDFRONT",
-            region=EDGE_REGION,
-            default_action={"allow": {}},
-            rules=rules,  # type: ignore[arg-type]
-            # How much of a body the WAF reads: at least what the app accepts (KB_16 is free, more costs).
-            association_config=aws.wafv2.WebAclAssociationConfigArgs(request_bodies=[
-                aws.wafv2.WebAclAssociationConfigRequestBodyArgs(
-                    cloudfront=aws.wafv2.WebAclAssociationConfigRequestBodyCloudfrontArgs(
-                        default_size_inspection_limit=WAF_BODY_LIMITS[inspection]))]),
-            visibility_config=visibility(metric),  # type: ignore[arg-type]
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self._waf_logging(name, args, acl, tags, partition, account)
-        return acl
-
-    def _waf_logging(self, name: str, args: CdnArgs, acl: aws.wafv2.WebAcl, tags: dict[str, str],
-                     partition: str, account: str) -> None:
-        """Every request the WAF judged, to a KMS-encrypted log group in us-east-1 (the name must
-        start with aws-waf-logs-), API keys redacted."""
-        group_name = f"aws-waf-logs-{name}"
-        key = aws.kms.Key(
-            f"{name}-waf-logs-key",
-            description=f"{name} WAF logs",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=kms.key_policy(kms.account_admin(partition, account),
-                                  kms.logs_for_group(partition, EDGE_REGION, account, group_name)),
-            tags={**tags, "Name": f"{name}-waf-logs-key"},
-            region=EDGE_REGION,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
-        )
-        group = aws.cloudwatch.LogGroup(
-            f"{name}-waf-logs",
-            name=group_name,
-            retention_in_days=args.waf_log_retention_days,
-            kms_key_id=key.arn,
-            tags={**tags, "Name": group_name},
-            region=EDGE_REGION,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        # Our own narrow resource policy: otherwise WAF grows the account-wide AWSWAF-LOGS policy,
-        # which fails once it passes its size limit (the provider's documented warning).
-        policy = aws.cloudwatch.LogResourcePolicy(
-            f"{name}-waf-logs-delivery",
-            policy_name=f"{name}-waf-logs",
-            policy_document=group.arn.apply(lambda arn: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "WafLogDelivery",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "delivery.logs.amazonaws.com"},
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": f"{arn}:*",
-                    "Condition": {
-                        "ArnLike": {"aws:SourceArn": f"arn:{partition}:logs:{EDGE_REGION}:{account}:*"},
-                        "StringEquals": {"aws:SourceAccount": account},
-                    },
-                }],
-            })),
-            region=EDGE_REGION,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.wafv2.WebAclLoggingConfiguration(
-            f"{name}-waf-logging",
-            resource_arn=acl.arn,
-            log_destination_configs=[group.arn],
-            # API keys travel in Authorization: they never reach the logs.
-            redacted_fields=[{"single_header": {"name": "authorization"}}],  # type: ignore[list-item]
-            region=EDGE_REGION,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
-        )
-
-    def _certificate(self, name: str, args: CdnArgs, tags: dict[str, str]) -> pulumi.Output[str]:
-        assert args.domain is not None
-        return dns_validated_certificate(f"{name}-cert", domain=args.domain, zone_id=args.hosted_zone_id,
-                                         parent=self, region=EDGE_REGION, tags=tags)
+    caching_optimized: pulumi.Input[str]
+    caching_disabled: pulumi.Input[str]
+    all_viewer_except_host: pulumi.Input[str]
+    api_cache: pulumi.Input[str] | None
+    viewer_address_arn: pulumi.Input[str]
 
 
 def _deny_insecure_transport(bucket_arn: str) -> dict:

@@ -25,7 +25,7 @@ master password is never the source's.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import kms
+from components.placement import locate
 from components.security import admit_from_groups
 from components.settings import DatabaseSettings, RestoreSource
 
@@ -46,9 +47,11 @@ _PENDING_REBOOT = {"shared_preload_libraries", "max_connections"}
 
 @dataclass
 class DatabaseArgs:
+    # Wiring: the VPC, its private subnets (one per AZ: the subnet group, and so the primary's
+    # standby, spans them).
     vpc_id: pulumi.Input[str]
-    # Private subnets, one per AZ: the subnet group (and so the primary's standby) spans them.
     subnet_ids: Sequence[pulumi.Input[str]]
+    # Instances, storage, backups, parameters, the cross-region replica, a restore source.
     settings: DatabaseSettings
     # Security groups allowed to reach 5432 (the cluster's node SG: PgBouncer runs there).
     allowed_security_group_ids: Sequence[pulumi.Input[str]] = ()
@@ -80,11 +83,6 @@ class DatabaseArgs:
             )
         if self.dr_region and self.dr_region == self.region:
             raise ValueError(f"dr_region ({self.dr_region}) must differ from region")
-        if self.settings.iops is not None and self.settings.allocated_storage_gib < 400:
-            raise ValueError(
-                f"iops ({self.settings.iops}) can only be provisioned on gp3 PostgreSQL volumes of 400 GiB "
-                f"or more (allocatedStorageGib is {self.settings.allocated_storage_gib}); below that gp3 gives 3000"
-            )
         if len(self.subnet_ids) < 2:
             raise ValueError("an RDS subnet group needs subnets in at least two availability zones")
 
@@ -138,6 +136,35 @@ def restore_to_point_in_time(r: RestoreSource, region: str | None) -> aws.rds.In
     return aws.rds.InstanceRestoreToPointInTimeArgs(**kw)  # type: ignore[arg-type]
 
 
+def _instance_common(s: DatabaseSettings, params: aws.rds.ParameterGroup, sg: aws.ec2.SecurityGroup,
+                     monitoring_role: aws.iam.Role) -> dict[str, object]:
+    """What the primary and every replica share."""
+    return dict(
+        instance_class=s.instance_class,
+        storage_type="gp3",
+        iops=s.iops,
+        max_allocated_storage=s.max_allocated_storage_gib,
+        parameter_group_name=params.name,
+        vpc_security_group_ids=[sg.id],
+        publicly_accessible=False,
+        port=PORT,
+        performance_insights_enabled=True,
+        performance_insights_retention_period=s.performance_insights_retention_days,
+        monitoring_interval=s.monitoring_interval_seconds,
+        monitoring_role_arn=monitoring_role.arn,
+        enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+        iam_database_authentication_enabled=True,
+        # The config names the major only: RDS applies minor upgrades in the maintenance window
+        # (and forces them when a minor is retired); the provider keeps "16" against the actual
+        # "16.x" without a diff, so an upgrade never reads as a downgrade.
+        auto_minor_version_upgrade=True,
+        maintenance_window=s.maintenance_window,
+        copy_tags_to_snapshot=True,
+        ca_cert_identifier="rds-ca-rsa2048-g1",
+        apply_immediately=False,
+    )
+
+
 class Database(pulumi.ComponentResource):
     """RDS PostgreSQL primary + same-region replicas + optional cross-region replica."""
 
@@ -148,6 +175,7 @@ class Database(pulumi.ComponentResource):
     replica_identifiers: list[pulumi.Output[str]]
     replica_addresses: list[pulumi.Output[str]]
     cross_region_replica_identifier: pulumi.Output[str] | None
+    cross_region_replica_region: str | None
     master_username: str
     master_user_secret_arn: pulumi.Output[str]
     master_user_secret_kms_key_arn: pulumi.Output[str] | None
@@ -156,160 +184,189 @@ class Database(pulumi.ComponentResource):
     kms_key_arn: pulumi.Output[str]
     parameter_group_name: pulumi.Output[str]
     max_connections: int
+    connection_limit: int
+    allocated_storage_gib: int
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:database:Database", name, None, opts)
         s = args.settings
-        child = pulumi.ResourceOptions(parent=self)
-        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
-        region_kw = {"region": args.region} if args.region else {}
-        tags = args.tags
-
-        def named(suffix: str) -> dict[str, str]:
-            return {**tags, "Name": f"{name}-{suffix}"}
-
-        invoke_opts = pulumi.InvokeOptions(parent=self)
-        identity = aws.get_caller_identity(opts=invoke_opts)
-        partition = aws.get_partition(opts=invoke_opts).partition
-
+        self._prefix, self._tags, self._protected = name, args.tags, args.protect
+        self._where = locate(self, args.region)
         self.port = PORT
         self.database_name = DATABASE_NAME
         self.master_username = MASTER_USERNAME
         self.max_connections = s.max_connections
+        # What the database leaves to clients: max_connections less the reserve for operators.
+        self.connection_limit = s.max_connections - s.reserved_connections
+        self.allocated_storage_gib = s.allocated_storage_gib
 
+        key = self._key()
+        subnet_group = self._subnet_group(args.subnet_ids)
+        sg = self._security_group(args.vpc_id, args.allowed_security_group_ids)
+        params = self._parameter_group(s)
+        monitoring_role, monitoring_policy = self._monitoring_role()
+        common = _instance_common(s, params, sg, monitoring_role)
+        primary = self._primary(s, common, key, subnet_group, monitoring_policy, args.region)
+        self._replicas(s, common, key, primary, monitoring_policy, list(args.availability_zones))
+        self.cross_region_replica_identifier = None
+        self.cross_region_replica_region = None
+        if s.cross_region_replica and args.dr_region:
+            self.cross_region_replica_identifier = self._cross_region_replica(args, primary, common, monitoring_policy)
+            self.cross_region_replica_region = args.dr_region
+
+        self.register_outputs(
+            {
+                "primaryIdentifier": self.primary_identifier,
+                "primaryAddress": self.primary_address,
+                "primaryArn": self.primary_arn,
+                "port": self.port,
+                "replicaIdentifiers": self.replica_identifiers,
+                "replicaAddresses": self.replica_addresses,
+                "crossRegionReplicaIdentifier": self.cross_region_replica_identifier,
+                "masterUsername": self.master_username,
+                "masterUserSecretArn": self.master_user_secret_arn,
+                "databaseName": self.database_name,
+                "securityGroupId": self.security_group_id,
+                "kmsKeyArn": self.kms_key_arn,
+                "parameterGroupName": self.parameter_group_name,
+                "maxConnections": self.max_connections,
+            }
+        )
+
+    # ---- plumbing -----------------------------------------------------------------------
+    def _named(self, suffix: str) -> dict[str, str]:
+        return {**self._tags, "Name": f"{self._prefix}-{suffix}"}
+
+    def _opts(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self)
+
+    # ---- steps, in dependency order --------------------------------------------------------
+    def _key(self) -> aws.kms.Key:
+        """The tier's own key (storage, Performance Insights, the managed master secret); protected with the primary."""
+        name, w = self._prefix, self._where
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{name} RDS storage and Performance Insights",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=_account_key_policy(partition, identity.account_id),
-            tags=named("db-key"),
-            opts=kept,
-            **region_kw,
+            policy=_account_key_policy(w.partition, w.account),
+            tags=self._named("db-key"),
+            opts=pulumi.ResourceOptions(parent=self, protect=self._protected),
+            **w.kw,
         )
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}-db", target_key_id=key.key_id,
-                      opts=child, **region_kw)
+                      opts=self._opts(), **w.kw)
         self.kms_key_arn = key.arn
+        return key
 
-        subnet_group = aws.rds.SubnetGroup(
+    def _subnet_group(self, subnet_ids: Sequence[pulumi.Input[str]]) -> aws.rds.SubnetGroup:
+        name = self._prefix
+        return aws.rds.SubnetGroup(
             f"{name}-subnets",
             name=f"{name}-db",
             description=f"{name} database: private subnets",
-            subnet_ids=list(args.subnet_ids),
-            tags=named("db-subnets"),
-            opts=child,
-            **region_kw,
+            subnet_ids=list(subnet_ids),
+            tags=self._named("db-subnets"),
+            opts=self._opts(),
+            **self._where.kw,
         )
 
+    def _security_group(self, vpc_id: pulumi.Input[str],
+                        allowed: Sequence[pulumi.Input[str]]) -> aws.ec2.SecurityGroup:
+        """5432 from the allowed security groups only (components/security.py), no egress."""
+        name, kw = self._prefix, self._where.kw
         sg = aws.ec2.SecurityGroup(
             f"{name}-db-sg",
             name=f"{name}-db",
             description=f"{name} PostgreSQL: 5432 from the allowed security groups only",
-            vpc_id=args.vpc_id,
+            vpc_id=vpc_id,
             # No egress: RDS initiates nothing here (replication and backups use AWS's own
             # network). Declared empty so the default allow-all egress is removed.
             egress=[],
-            tags=named("db-sg"),
-            opts=child,
-            **region_kw,
+            tags=self._named("db-sg"),
+            opts=self._opts(),
+            **kw,
         )
         self.security_group_id = sg.id
         admit_from_groups(
             f"{name}-db",
             security_group_id=sg.id,
-            sources=args.allowed_security_group_ids,
+            sources=allowed,
             port=PORT,
             what="PostgreSQL",
-            named=named,
-            opts=child,
-            region_kw=region_kw,
+            named=self._named,
+            opts=self._opts(),
+            region_kw=kw,
         )
+        return sg
 
+    def _parameter_group(self, s: DatabaseSettings) -> aws.rds.ParameterGroup:
+        name = self._prefix
         params = aws.rds.ParameterGroup(
             f"{name}-params",
             name=f"{name}-{parameter_family(s.engine_version)}",
             family=parameter_family(s.engine_version),
             description=f"{name} PostgreSQL parameters",
             parameters=db_parameters(s),  # type: ignore[arg-type]
-            tags=named("db-params"),
-            opts=child,
-            **region_kw,
+            tags=self._named("db-params"),
+            opts=self._opts(),
+            **self._where.kw,
         )
         self.parameter_group_name = params.name
+        return params
 
-        # Enhanced monitoring: RDS's agent writes OS metrics to the RDSOSMetrics log group.
-        # An inline policy with exactly the managed policy's permissions (the
-        # AmazonRDSEnhancedMonitoringRole document), scoped to that log group.
-        monitoring_role = aws.iam.Role(
+    def _monitoring_role(self) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        """Enhanced monitoring: RDS's agent writes OS metrics to the RDSOSMetrics log group. An
+        inline policy with exactly the managed policy's permissions (the AmazonRDSEnhancedMonitoringRole
+        document), scoped to that log group. Every instance waits for the policy."""
+        name, w = self._prefix, self._where
+        role = aws.iam.Role(
             f"{name}-monitoring",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": identity.account_id}},
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "monitoring.rds.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": w.account}},
+                }],
+            }),
             description=f"{name} RDS enhanced monitoring",
-            tags=named("db-monitoring"),
-            opts=child,
+            tags=self._named("db-monitoring"),
+            opts=self._opts(),
         )
-        monitoring_policy = aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{name}-monitoring-logs",
-            role=monitoring_role.id,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "EnableCreationAndManagementOfRDSCloudwatchLogGroups",
-                            "Effect": "Allow",
-                            "Action": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
-                            "Resource": f"arn:{partition}:logs:*:*:log-group:RDS*",
-                        },
-                        {
-                            "Sid": "EnableCreationAndManagementOfRDSCloudwatchLogStreams",
-                            "Effect": "Allow",
-                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents",
-                                       "logs:DescribeLogStreams", "logs:GetLogEvents"],
-                            "Resource": f"arn:{partition}:logs:*:*:log-group:RDS*:log-stream:*",
-                        },
-                    ],
-                }
-            ),
-            opts=child,
+            role=role.id,
+            policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "EnableCreationAndManagementOfRDSCloudwatchLogGroups",
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+                        "Resource": f"arn:{w.partition}:logs:*:*:log-group:RDS*",
+                    },
+                    {
+                        "Sid": "EnableCreationAndManagementOfRDSCloudwatchLogStreams",
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents",
+                                   "logs:DescribeLogStreams", "logs:GetLogEvents"],
+                        "Resource": f"arn:{w.partition}:logs:*:*:log-group:RDS*:log-stream:*",
+                    },
+                ],
+            }),
+            opts=self._opts(),
         )
+        return role, policy
 
+    def _primary(self, s: DatabaseSettings, common: dict[str, object], key: aws.kms.Key,
+                 subnet_group: aws.rds.SubnetGroup, monitoring_policy: aws.iam.RolePolicy,
+                 region: str | None) -> aws.rds.Instance:
+        """The Multi-AZ primary: new and empty, restored (snapshot, point in time) or an adopted
+        promoted replica (`restore`)."""
+        name = self._prefix
         identifier = f"{name}-primary"
-        common = dict(
-            instance_class=s.instance_class,
-            storage_type="gp3",
-            iops=s.iops,
-            max_allocated_storage=s.max_allocated_storage_gib,
-            parameter_group_name=params.name,
-            vpc_security_group_ids=[sg.id],
-            publicly_accessible=False,
-            port=PORT,
-            performance_insights_enabled=True,
-            performance_insights_retention_period=s.performance_insights_retention_days,
-            monitoring_interval=s.monitoring_interval_seconds,
-            monitoring_role_arn=monitoring_role.arn,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
-            iam_database_authentication_enabled=True,
-            # The config names the major only: RDS applies minor upgrades in the maintenance window
-            # (and forces them when a minor is retired); the provider keeps "16" against the actual
-            # "16.x" without a diff, so an upgrade never reads as a downgrade.
-            auto_minor_version_upgrade=True,
-            maintenance_window=s.maintenance_window,
-            copy_tags_to_snapshot=True,
-            ca_cert_identifier="rds-ca-rsa2048-g1",
-            apply_immediately=False,
-        )
         primary_kw: dict[str, object] = dict(
             identifier=identifier,
             engine="postgres",
@@ -327,16 +384,16 @@ class Database(pulumi.ComponentResource):
             master_user_secret_kms_key_id=key.arn,
             backup_retention_period=s.backup_retention_days,
             backup_window=s.backup_window,
-            delete_automated_backups=not args.protect,  # a protected primary keeps its backups past deletion
+            delete_automated_backups=not self._protected,  # a protected primary keeps its backups past deletion
             deletion_protection=s.deletion_protection,
             skip_final_snapshot=s.skip_final_snapshot,
             final_snapshot_identifier=None if s.skip_final_snapshot else f"{identifier}-final",
-            tags=named("db-primary"),
+            tags=self._named("db-primary"),
         )
         # The provider's 40-minute create timeout is short for a Multi-AZ instance on a busy day;
         # a timed-out create leaves the resource tainted and replaced on the next update.
         primary_opts = pulumi.ResourceOptions(
-            parent=self, protect=args.protect, depends_on=[monitoring_policy],
+            parent=self, protect=self._protected, depends_on=[monitoring_policy],
             custom_timeouts=pulumi.CustomTimeouts(create="90m", update="90m"),
         )
         restore = s.restore
@@ -349,7 +406,7 @@ class Database(pulumi.ComponentResource):
                 # and the bootstrap Job sets this stack's role passwords again.
                 primary_kw["snapshot_identifier"] = restore.snapshot_identifier
             else:
-                primary_kw["restore_to_point_in_time"] = restore_to_point_in_time(restore, args.region)
+                primary_kw["restore_to_point_in_time"] = restore_to_point_in_time(restore, region)
             # A restore keeps the source's encryption (neither RDS call can re-encrypt): without
             # this, the next update would see "another key" and replace the restored database.
             # To move onto this stack's key, copy the snapshot with it first (copy-db-snapshot).
@@ -369,7 +426,7 @@ class Database(pulumi.ComponentResource):
             primary_opts = pulumi.ResourceOptions.merge(
                 primary_opts, _adopt_promoted_replica_opts(identifier, imported=restore.adopted))
         primary = aws.rds.Instance(f"{name}-primary", **common, **primary_kw, opts=primary_opts,  # type: ignore[arg-type]
-                                   **region_kw)
+                                   **self._where.kw)
         self.primary_identifier = primary.identifier
         self.primary_address = primary.address
         self.primary_arn = primary.arn
@@ -379,8 +436,12 @@ class Database(pulumi.ComponentResource):
         self.master_user_secret_kms_key_arn = (
             key.arn if "master_user_secret_kms_key_id" in primary_kw else None
         )
+        return primary
 
-        azs = list(args.availability_zones)
+    def _replicas(self, s: DatabaseSettings, common: dict[str, object], key: aws.kms.Key,
+                  primary: aws.rds.Instance, monitoring_policy: aws.iam.RolePolicy, azs: list[str]) -> None:
+        """Same-region read replicas, spread over the AZs (round robin, skipping the primary's)."""
+        name = self._prefix
         replica_class = s.replica_instance_class or s.instance_class
         replicas = []
         for i in range(s.replicas):
@@ -402,53 +463,21 @@ class Database(pulumi.ComponentResource):
                     # A replica cannot take a final snapshot; without this, destroy fails on it.
                     skip_final_snapshot=True,
                     deletion_protection=False,
-                    tags=named(f"db-replica-{i + 1}"),
+                    tags=self._named(f"db-replica-{i + 1}"),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[monitoring_policy],
                                                 custom_timeouts=pulumi.CustomTimeouts(create="90m")),
-                    **region_kw,
+                    **self._where.kw,
                 )
             )
         self.replica_identifiers = [r.identifier for r in replicas]
         self.replica_addresses = [r.address for r in replicas]
 
-        self.cross_region_replica_identifier = None
-        if s.cross_region_replica and args.dr_region:
-            self.cross_region_replica_identifier = self._cross_region_replica(
-                name, args, primary, common, monitoring_policy, named, partition, identity.account_id
-            )
-
-        self.register_outputs(
-            {
-                "primaryIdentifier": self.primary_identifier,
-                "primaryAddress": self.primary_address,
-                "primaryArn": self.primary_arn,
-                "port": self.port,
-                "replicaIdentifiers": self.replica_identifiers,
-                "replicaAddresses": self.replica_addresses,
-                "crossRegionReplicaIdentifier": self.cross_region_replica_identifier,
-                "masterUsername": self.master_username,
-                "masterUserSecretArn": self.master_user_secret_arn,
-                "databaseName": self.database_name,
-                "securityGroupId": self.security_group_id,
-                "kmsKeyArn": self.kms_key_arn,
-                "parameterGroupName": self.parameter_group_name,
-                "maxConnections": self.max_connections,
-            }
-        )
-
-    def _cross_region_replica(
-        self,
-        name: str,
-        args: DatabaseArgs,
-        primary: aws.rds.Instance,
-        common: dict[str, object],
-        monitoring_policy: pulumi.Resource,
-        named: Callable[[str], dict[str, str]],
-        partition: str,
-        account_id: str,
-    ) -> pulumi.Output[str]:
-        """A warm standby in the DR region: its own key and parameter group live there."""
-        s = args.settings
+    def _cross_region_replica(self, args: DatabaseArgs, primary: aws.rds.Instance, common: dict[str, object],
+                              monitoring_policy: pulumi.Resource) -> pulumi.Output[str]:
+        """A warm standby in the DR region, in the recovery VPC: its own key, parameter group,
+        subnet group and security group live there."""
+        s, name, named = args.settings, self._prefix, self._named
+        partition, account_id = self._where.partition, self._where.account
         dr = args.dr_region
         assert dr is not None
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
@@ -472,6 +501,43 @@ class Database(pulumi.ComponentResource):
             region=dr,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        subnets, sg = self._standby_network(args)
+        identifier = f"{name}-dr-replica"
+        replica = aws.rds.Instance(
+            f"{name}-dr-replica",
+            **{**common, "parameter_group_name": dr_params.name,  # type: ignore[arg-type]
+               "instance_class": s.replica_instance_class or s.instance_class,
+               "vpc_security_group_ids": [sg.id]},
+            identifier=identifier,
+            # Cross-region: the source's ARN, re-encrypted with a key of the DR region, in our
+            # own subnet group there.
+            replicate_source_db=primary.arn,
+            db_subnet_group_name=subnets.name,
+            kms_key_id=dr_key.arn,
+            storage_encrypted=True,
+            multi_az=False,
+            performance_insights_kms_key_id=dr_key.arn,
+            # RDS for PostgreSQL keeps no automated backups on a read replica: a retention here
+            # fails the create or diffs forever. `berth dr rebuild` sets the retention when it
+            # promotes the replica (promote-read-replica --backup-retention-period).
+            backup_retention_period=0,
+            skip_final_snapshot=True,
+            deletion_protection=s.deletion_protection,
+            tags=named("db-dr-replica"),
+            region=dr,
+            # A cross-region replica first copies a snapshot across regions: often beyond the
+            # provider's 40-minute default for a database of any size.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[monitoring_policy],
+                                        custom_timeouts=pulumi.CustomTimeouts(create="180m")),
+        )
+        return replica.identifier
+
+
+
+    def _standby_network(self, args: DatabaseArgs) -> tuple[aws.rds.SubnetGroup, aws.ec2.SecurityGroup]:
+        """The standby's place in the recovery VPC: a subnet group of its private subnets (without one
+        RDS would use the DR region's default VPC) and 5432 from the VPC's range."""
+        name, named, dr = self._prefix, self._named, args.dr_region
         subnets = aws.rds.SubnetGroup(
             f"{name}-recovery-subnets",
             name=f"{name}-recovery-db",
@@ -506,35 +572,7 @@ class Database(pulumi.ComponentResource):
                 region=dr,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        identifier = f"{name}-dr-replica"
-        replica = aws.rds.Instance(
-            f"{name}-dr-replica",
-            **{**common, "parameter_group_name": dr_params.name,  # type: ignore[arg-type]
-               "instance_class": s.replica_instance_class or s.instance_class,
-               "vpc_security_group_ids": [sg.id]},
-            identifier=identifier,
-            # Cross-region: the source's ARN, re-encrypted with a key of the DR region, in our
-            # own subnet group there.
-            replicate_source_db=primary.arn,
-            db_subnet_group_name=subnets.name,
-            kms_key_id=dr_key.arn,
-            storage_encrypted=True,
-            multi_az=False,
-            performance_insights_kms_key_id=dr_key.arn,
-            # RDS for PostgreSQL keeps no automated backups on a read replica: a retention here
-            # fails the create or diffs forever. `berth dr rebuild` sets the retention when it
-            # promotes the replica (promote-read-replica --backup-retention-period).
-            backup_retention_period=0,
-            skip_final_snapshot=True,
-            deletion_protection=s.deletion_protection,
-            tags=named("db-dr-replica"),
-            region=dr,
-            # A cross-region replica first copies a snapshot across regions: often beyond the
-            # provider's 40-minute default for a database of any size.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[monitoring_policy],
-                                        custom_timeouts=pulumi.CustomTimeouts(create="180m")),
-        )
-        return replica.identifier
+        return subnets, sg
 
 
 # What a promoted replica keeps from the lost region for good: its encryption, its database

@@ -36,8 +36,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.pgbouncer_config import APP_ROLE, OWNER_ROLE
-from components.settings import is_digest
+from components.placement import region_kw
+from components.settings import DatabaseRolesSettings, is_digest
 
 NAME = "shipments-db-bootstrap"
 UID = 10001
@@ -45,38 +45,41 @@ POD_IDENTITY_AGENT = "169.254.170.23/32"
 # Inside the Job's deadline: the secret (IAM propagation) and the first connection are retried this long.
 CONNECT_TIMEOUT_SECONDS = 300
 DEADLINE_SECONDS = 600
+_LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "shipments",
+           "app.kubernetes.io/component": "db-bootstrap"}
+_COMMON = {**_LABELS, "app.kubernetes.io/managed-by": "pulumi"}
 
 
 @dataclass
 class DatabaseRolesArgs:
+    # Wiring: the cluster (its provider, the workload namespace, its name for Pod Identity) and
+    # the database (the primary's address, RDS's managed master secret).
     provider: k8s.Provider
     namespace: pulumi.Input[str]
     cluster_name: pulumi.Input[str]
-    # The app's image: it holds shipments.bootstrap.
-    image: str
     primary_address: pulumi.Input[str]
-    # RDS's managed master secret, and the KMS key it is encrypted with (None: the region's
-    # aws/secretsmanager key, usable by whoever may read the secret).
     master_secret_arn: pulumi.Input[str]
+    # The image (the app's: it holds shipments.bootstrap) and the two role names.
+    settings: DatabaseRolesSettings
+    # The KMS key the master secret is encrypted with (None: the region's aws/secretsmanager key,
+    # usable by whoever may read the secret).
     master_secret_kms_key_arn: pulumi.Input[str] | None = None
     # Where the database lives (the VPC range): the Job's only way out besides DNS, HTTPS and the
-    # Pod Identity agent.
+    # Pod Identity agent. Required.
     database_cidr: pulumi.Input[str] | None = None
     database_port: int = 5432
     database_name: str = "shipments"
-    owner_role: str = OWNER_ROLE
-    app_role: str = APP_ROLE
+    # The environment pins images by digest (production).
     require_digest: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     region: str | None = None
 
     def __post_init__(self) -> None:
-        if self.require_digest and not is_digest(self.image):
-            raise ValueError(f"image {self.image!r} must be pinned by digest (repo@sha256:...) in this environment")
+        image = self.settings.image
+        if self.require_digest and not is_digest(image):
+            raise ValueError(f"image {image!r} must be pinned by digest (repo@sha256:...) in this environment")
         if self.database_cidr is None:
             raise ValueError("database_cidr is required: the bootstrap Job may reach the database's range only")
-        if self.owner_role == self.app_role:
-            raise ValueError(f"owner_role and app_role must differ (both {self.owner_role!r})")
 
 
 def _hardened() -> dict[str, Any]:
@@ -111,36 +114,53 @@ class DatabaseRoles(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DatabaseRolesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:database_roles:DatabaseRoles", name, None, opts)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        child = pulumi.ResourceOptions(parent=self)
-        region_kw = {"region": args.region} if args.region else {}
-        ns = args.namespace
-        labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "shipments",
-                  "app.kubernetes.io/component": "db-bootstrap"}
-        common = {**labels, "app.kubernetes.io/managed-by": "pulumi"}
+        self._prefix, self._args = name, args
+        owner_pw, app_pw = self._passwords()
+        identity = self._identity()
+        config, secret, checksum = self._job_inputs(owner_pw, app_pw)
+        network_policy = self._network_policy()
+        # The association and the role's policy before the first pod (IAM propagates eventually:
+        # shipments.bootstrap retries a refused read for BOOTSTRAP_CONNECT_TIMEOUT).
+        self.job = self._job(config, secret, checksum, [config, secret, *identity, network_policy])
+        self.register_outputs({
+            "ownerUsername": self.owner_username,
+            "appUsername": self.app_username,
+            "roleArn": self.role_arn,
+            "serviceAccountName": self.service_account_name,
+        })
 
-        def meta(obj_name: str | None = None, **extra: Any) -> dict[str, Any]:
-            m: dict[str, Any] = {"namespace": ns, "labels": common, **extra}
-            if obj_name:
-                m["name"] = obj_name
-            return m
+    # ---- plumbing -----------------------------------------------------------------------
+    def _k8s(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider)
 
-        # ---- the passwords: letters and digits (they end up in DSNs and PgBouncer's userlist) ----
+    def _meta(self, obj_name: str | None = None, **extra: Any) -> dict[str, Any]:
+        m: dict[str, Any] = {"namespace": self._args.namespace, "labels": _COMMON, **extra}
+        if obj_name:
+            m["name"] = obj_name
+        return m
+
+    # ---- steps, in dependency order --------------------------------------------------------
+    def _passwords(self) -> tuple[random.RandomPassword, random.RandomPassword]:
+        """Letters and digits: they end up in DSNs and PgBouncer's userlist."""
+        name, s, child = self._prefix, self._args.settings, pulumi.ResourceOptions(parent=self)
         owner_pw = random.RandomPassword(f"{name}-owner-password", length=32, special=False, opts=child)
         app_pw = random.RandomPassword(f"{name}-app-password", length=32, special=False, opts=child)
-        self.owner_username, self.app_username = args.owner_role, args.app_role
+        self.owner_username, self.app_username = s.owner_role, s.app_role
         self.owner_password = pulumi.Output.secret(owner_pw.result)
         self.app_password = pulumi.Output.secret(app_pw.result)
+        return owner_pw, app_pw
 
-        # ---- identity: may read RDS's master secret, nothing else --------------------------------
-        invoke_opts = pulumi.InvokeOptions(parent=self)
-        region = args.region or aws.get_region(opts=invoke_opts).region
+    def _identity(self) -> list[pulumi.Resource]:
+        """A service account bound (EKS Pod Identity) to a role that may read RDS's master secret,
+        nothing else. Returns what the Job waits for."""
+        name, args = self._prefix, self._args
+        region = args.region or aws.get_region(opts=pulumi.InvokeOptions(parent=self)).region
         self.service_account_name = NAME
         sa = k8s.core.v1.ServiceAccount(
             f"{name}-db-bootstrap-sa",
-            metadata=meta(NAME),
+            metadata=self._meta(NAME),
             automount_service_account_token=False,
-            opts=k8s_opts,
+            opts=self._k8s(),
         )
         role = aws.iam.Role(
             f"{name}-db-bootstrap-role",
@@ -151,7 +171,7 @@ class DatabaseRoles(pulumi.ComponentResource):
                                "Action": ["sts:AssumeRole", "sts:TagSession"]}],
             }),
             tags={**args.tags, "Name": f"{name}-db-bootstrap-role"},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.role_arn = role.arn
         policy = aws.iam.RolePolicy(
@@ -160,31 +180,36 @@ class DatabaseRoles(pulumi.ComponentResource):
             policy=pulumi.Output.all(args.master_secret_arn, args.master_secret_kms_key_arn).apply(
                 lambda v: json.dumps(_policy(v[0], v[1], region))
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         association = aws.eks.PodIdentityAssociation(
             f"{name}-db-bootstrap-pod-identity",
             cluster_name=args.cluster_name,
-            namespace=ns,
+            namespace=args.namespace,
             service_account=NAME,
             role_arn=role.arn,
             tags={**args.tags, "Name": f"{name}-db-bootstrap-pod-identity"},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[sa]),
-            **region_kw,
+            **region_kw(args.region),
         )
+        return [sa, association, policy]
 
-        # ---- what the Job reads: settings (ConfigMap) and the role passwords (Secret) -------------
+    def _job_inputs(self, owner_pw: random.RandomPassword, app_pw: random.RandomPassword
+                    ) -> tuple[k8s.core.v1.ConfigMap, k8s.core.v1.Secret, pulumi.Output[str]]:
+        """What the Job reads: settings (ConfigMap) and the role passwords (Secret), and a digest of
+        both for the pod template."""
+        name, args, s = self._prefix, self._args, self._args.settings
         config_data = pulumi.Output.all(args.master_secret_arn, args.primary_address).apply(lambda v: {
             "MASTER_SECRET_ARN": v[0],
             "DATABASE_HOST": v[1],
             "DATABASE_PORT": str(args.database_port),
             "DATABASE_NAME": args.database_name,
-            "OWNER_ROLE": args.owner_role,
-            "APP_ROLE": args.app_role,
+            "OWNER_ROLE": s.owner_role,
+            "APP_ROLE": s.app_role,
             "BOOTSTRAP_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
         })
         config = k8s.core.v1.ConfigMap(
-            f"{name}-db-bootstrap-config", metadata=meta(), data=config_data, immutable=True, opts=k8s_opts
+            f"{name}-db-bootstrap-config", metadata=self._meta(), data=config_data, immutable=True, opts=self._k8s()
         )
         secret_data = pulumi.Output.secret(
             pulumi.Output.all(owner_pw.result, app_pw.result).apply(
@@ -192,23 +217,26 @@ class DatabaseRoles(pulumi.ComponentResource):
             )
         )
         secret = k8s.core.v1.Secret(
-            f"{name}-db-bootstrap-secret", metadata=meta(), type="Opaque", string_data=secret_data,
-            immutable=True, opts=k8s_opts,
+            f"{name}-db-bootstrap-secret", metadata=self._meta(), type="Opaque", string_data=secret_data,
+            immutable=True, opts=self._k8s(),
         )
-        # A digest of both on the pod template: a new password or setting is a new Job spec (Job
-        # templates are immutable, so the Job is replaced and runs again). It reveals nothing.
+        # A new password or setting is a new Job spec (Job templates are immutable, so the Job is
+        # replaced and runs again). It reveals nothing.
         checksum = pulumi.Output.unsecret(
             pulumi.Output.all(config_data, secret_data).apply(
                 lambda v: hashlib.sha256(json.dumps(v, sort_keys=True).encode()).hexdigest()
             )
         )
+        return config, secret, checksum
 
-        # ---- its only ways out: DNS, the database, HTTPS (Secrets Manager, RDS's CA bundle), the agent
-        network_policy = k8s.networking.v1.NetworkPolicy(
-            f"{name}-db-bootstrap-policy",
-            metadata=meta(f"{NAME}-egress"),
+    def _network_policy(self) -> k8s.networking.v1.NetworkPolicy:
+        """Its only ways out: DNS, the database, HTTPS (Secrets Manager, RDS's CA bundle), the agent."""
+        args = self._args
+        return k8s.networking.v1.NetworkPolicy(
+            f"{self._prefix}-db-bootstrap-policy",
+            metadata=self._meta(f"{NAME}-egress"),
             spec={
-                "pod_selector": {"match_labels": labels},
+                "pod_selector": {"match_labels": _LABELS},
                 "policy_types": ["Ingress", "Egress"],
                 "egress": [
                     {"to": [{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
@@ -220,20 +248,22 @@ class DatabaseRoles(pulumi.ComponentResource):
                     {"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
                 ],
             },
-            opts=k8s_opts,
+            opts=self._k8s(),
         )
 
-        # ---- the Job ------------------------------------------------------------------------------
+    def _job(self, config: k8s.core.v1.ConfigMap, secret: k8s.core.v1.Secret, checksum: pulumi.Output[str],
+             depends_on: list[pulumi.Resource]) -> k8s.batch.v1.Job:
+        """`python -m shipments.bootstrap` once, hardened; replaced (and run again) when its spec changes."""
         skip = {"checkov.io/skip1": "CKV_K8S_35=the passwords reach the process as env vars from a Secret via "
                                     "envFrom, never as literals"}
-        self.job = k8s.batch.v1.Job(
-            f"{name}-db-bootstrap",
-            metadata=meta(annotations={**skip, "pulumi.com/replaceUnready": "true"}),
+        return k8s.batch.v1.Job(
+            f"{self._prefix}-db-bootstrap",
+            metadata=self._meta(annotations={**skip, "pulumi.com/replaceUnready": "true"}),
             spec={
                 "backoff_limit": 3,
                 "active_deadline_seconds": DEADLINE_SECONDS,
                 "template": {
-                    "metadata": {"labels": labels, "annotations": {"berth.dev/config-checksum": checksum}},
+                    "metadata": {"labels": _LABELS, "annotations": {"berth.dev/config-checksum": checksum}},
                     "spec": {
                         "service_account_name": NAME,
                         "automount_service_account_token": False,
@@ -242,7 +272,7 @@ class DatabaseRoles(pulumi.ComponentResource):
                                              "fs_group": UID, "seccomp_profile": {"type": "RuntimeDefault"}},
                         "containers": [{
                             "name": "bootstrap",
-                            "image": args.image,
+                            "image": self._args.settings.image,
                             "image_pull_policy": "Always",
                             "command": ["python", "-m", "shipments.bootstrap"],
                             "env_from": [{"config_map_ref": {"name": config.metadata.apply(_name)}},
@@ -258,19 +288,11 @@ class DatabaseRoles(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
-                provider=args.provider,
-                # The association and the role's policy before the first pod (IAM propagates
-                # eventually: shipments.bootstrap retries a refused read for BOOTSTRAP_CONNECT_TIMEOUT).
-                depends_on=[config, secret, sa, association, policy, network_policy],
+                provider=self._args.provider,
+                depends_on=depends_on,
                 custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
             ),
         )
-        self.register_outputs({
-            "ownerUsername": self.owner_username,
-            "appUsername": self.app_username,
-            "roleArn": self.role_arn,
-            "serviceAccountName": self.service_account_name,
-        })
 
 
 def _policy(secret_arn: str, kms_key_arn: str | None, region: str) -> dict[str, Any]:

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.settings import DnsSettings
+
 
 @dataclass
 class DnsArgs:
-    # The zone's name, e.g. shipments.example.com (a public hosted zone in this account).
-    zone: str
+    # No wiring: the zone's name (e.g. shipments.example.com, a public hosted zone in this account).
+    settings: DnsSettings
 
 
 class Dns(pulumi.ComponentResource):
@@ -31,7 +33,8 @@ class Dns(pulumi.ComponentResource):
         super().__init__("berth:dns:Dns", name, None, opts)
         # Looked up while the program runs (not as an Output): an absent zone stops the program
         # before any resource is registered, with the provider's "no matching Route 53 Hosted Zone".
-        zone = aws.route53.get_zone(name=args.zone, private_zone=False, opts=pulumi.InvokeOptions(parent=self))
+        zone_name = args.settings.zone
+        zone = aws.route53.get_zone(name=zone_name, private_zone=False, opts=pulumi.InvokeOptions(parent=self))
         self.zone_id = zone.zone_id
-        self.zone_name = args.zone
+        self.zone_name = zone_name
         self.register_outputs({"zoneId": self.zone_id, "zoneName": self.zone_name})

@@ -15,8 +15,8 @@ only the app's pods.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -54,10 +54,24 @@ CPU_REQUEST = "100m"
 MEMORY_REQUEST = "64Mi"
 EXPORTER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
 CA_FETCH_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}}
+RESOURCES = {"requests": {"cpu": CPU_REQUEST, "memory": MEMORY_REQUEST}, "limits": {"cpu": "1", "memory": "256Mi"}}
+# Run the pgbouncer binary with our ini directly (an image's entrypoint may render its own).
+# By name, not path: the image's PATH finds it wherever its packaging put it (CloudNativePG's
+# image: /usr/bin; Debian's package: /usr/sbin; a source build: /usr/local/bin).
+COMMAND = ["pgbouncer", f"{CONFIG_DIR}/pgbouncer.ini"]
+# The preStop drain (10 s, then PgBouncer's safe shutdown) fits well inside it.
+TERMINATION_GRACE_SECONDS = 60
+# The pods allowed to connect (the Shipments API's), and the namespace whose pods (Prometheus)
+# may scrape the exporter.
+CLIENT_POD_LABELS = {"app.kubernetes.io/name": "shipments-api"}
+METRICS_NAMESPACE = "monitoring"
 
 
 @dataclass
 class PgBouncerArgs:
+    # Wiring: the cluster (provider, workload namespace) and the database tier it pools: the
+    # primary's and replicas' addresses, the port and database name, the VPC range, what the
+    # database leaves to clients (max_connections less its reserve: the pools must fit under it).
     namespace: pulumi.Input[str]
     primary_address: pulumi.Input[str]
     replica_addresses: Sequence[pulumi.Input[str]]
@@ -67,33 +81,17 @@ class PgBouncerArgs:
     app_password: pulumi.Input[str]
     owner_username: str
     owner_password: pulumi.Input[str]
+    # Images, pods, pool sizes.
     settings: PgBouncerSettings
     provider: k8s.Provider | None = None
     database_port: int = 5432
     database_name: str = RW_DATABASE
-    # Labels of the pods allowed to connect (the Shipments API).
-    client_pod_labels: Mapping[str, str] = field(
-        default_factory=lambda: {"app.kubernetes.io/name": "shipments-api"}
-    )
-    # Namespace whose pods (Prometheus) may scrape the exporter.
-    metrics_namespace: str = "monitoring"
-    # The RDS CA bundle. None: fetched at pod start from AWS's trust store (see _ca_source).
-    # A PEM string: shipped in a ConfigMap instead (air-gapped clusters, pinned bundles).
-    ca_bundle_pem: pulumi.Input[str] | None = None
     # Where the database lives (the VPC range): PgBouncer's only egress besides DNS. None: any.
     database_cidr: str | None = None
-    # The database's max_connections minus its reserve: the pools must fit under it.
     database_connection_limit: int | None = None
-    # Run the pgbouncer binary with our ini directly (an image's entrypoint may render its own).
-    # By name, not path: the image's PATH finds it wherever its packaging put it (CloudNativePG's
-    # image: /usr/bin; Debian's package: /usr/sbin; a source build: /usr/local/bin).
-    command: Sequence[str] = ("pgbouncer", f"{CONFIG_DIR}/pgbouncer.ini")
-    cpu_request: str = CPU_REQUEST
-    cpu_limit: str = "1"
-    memory_request: str = MEMORY_REQUEST
-    memory_limit: str = "256Mi"
-    termination_grace_seconds: int = 60
-    labels: Mapping[str, str] = field(default_factory=dict)
+    # The RDS CA bundle. None: fetched at pod start from AWS's trust store (see _containers).
+    # A PEM string: shipped in a ConfigMap instead (air-gapped clusters, pinned bundles).
+    ca_bundle_pem: pulumi.Input[str] | None = None
     # What must be done before the pods start: the Job that creates the roles (their passwords
     # are in the userlist; a pod started earlier would log in with passwords not yet set).
     wait_for: Sequence[pulumi.Resource] = ()
@@ -146,8 +144,7 @@ class PgBouncer(pulumi.ComponentResource):
     def __init__(self, name: str, args: PgBouncerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("berth:pgbouncer:PgBouncer", name, None, opts)
         s = args.settings
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        ns = args.namespace
+        self._prefix, self._args = name, args
         self.port = PORT
         self.rw_database = RW_DATABASE
         self.ro_database = RO_DATABASE
@@ -158,15 +155,61 @@ class PgBouncer(pulumi.ComponentResource):
             "app.kubernetes.io/component": "database-pooler",
             "app.kubernetes.io/part-of": "shipments",
         }
+        self._common = {**self.pod_labels, "app.kubernetes.io/managed-by": "pulumi"}
         self.server_connections = server_connections(s)
         self.max_client_connections = s.max_client_conn * s.replicas
-        common = {**self.pod_labels, "app.kubernetes.io/managed-by": "pulumi", **args.labels}
-        images = [s.image, s.exporter_image] + ([] if args.ca_bundle_pem is not None else [s.ca_fetch_image])
-        digests_only = all(is_digest(i) for i in images)
 
-        def meta(obj_name: str, **extra: Any) -> dict[str, Any]:
-            return {"name": obj_name, "namespace": ns, "labels": common, **extra}
+        config, ini, hba = self._config()
+        secret, userlist = self._userlist()
+        # Any change of the config or of a password rolls the pods (PgBouncer reads them at start).
+        # The digest is of random 32-character passwords: it reveals nothing, so it is not secret.
+        self.config_checksum = pulumi.Output.unsecret(
+            pulumi.Output.all(ini, userlist, hba, args.ca_bundle_pem or "").apply(
+                lambda parts: hashlib.sha256("\0".join(parts).encode()).hexdigest()
+            )
+        )
+        sa = k8s.core.v1.ServiceAccount(
+            f"{name}-pgbouncer-sa",
+            metadata=self._meta(NAME),
+            # PgBouncer never talks to the Kubernetes API.
+            automount_service_account_token=False,
+            opts=self._k8s(),
+        )
+        self.deployment = self._deployment([config, secret, sa, *args.wait_for])
+        self._autoscaler()
+        service = self._service()
+        self._disruption_budget()
+        self._network_policy()
 
+        self.service_host = pulumi.Output.all(service.metadata, args.namespace).apply(
+            lambda v: f"{_name(v[0])}.{v[1]}.svc.cluster.local"
+        )
+        self.deployment_name = self.deployment.metadata.apply(_name)
+        self.register_outputs(
+            {
+                "serviceHost": self.service_host,
+                "port": self.port,
+                "rwDatabase": self.rw_database,
+                "roDatabase": self.ro_database,
+                "migrateDatabase": self.migrate_database,
+                "podLabels": self.pod_labels,
+                "serverConnections": self.server_connections,
+                "maxClientConnections": self.max_client_connections,
+                "configChecksum": self.config_checksum,
+            }
+        )
+
+    # ---- plumbing -----------------------------------------------------------------------
+    def _k8s(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=depends_on)
+
+    def _meta(self, obj_name: str, **extra: Any) -> dict[str, Any]:
+        return {"name": obj_name, "namespace": self._args.namespace, "labels": self._common, **extra}
+
+    # ---- steps, in dependency order --------------------------------------------------------
+    def _config(self) -> tuple[k8s.core.v1.ConfigMap, pulumi.Output[str], str]:
+        """pgbouncer.ini (every database instance's address) and the hba file, in a ConfigMap."""
+        args, s = self._args, self._args.settings
         ini = pulumi.Output.all(args.primary_address, *args.replica_addresses).apply(
             lambda hosts: render_ini(s, hosts[0], hosts[1:], port=args.database_port, dbname=args.database_name)
         )
@@ -175,9 +218,14 @@ class PgBouncer(pulumi.ComponentResource):
         if args.ca_bundle_pem is not None:
             config_data["rds-ca.pem"] = args.ca_bundle_pem
         config = k8s.core.v1.ConfigMap(
-            f"{name}-pgbouncer-config", metadata=meta(f"{NAME}-config"), data=config_data, opts=k8s_opts
+            f"{self._prefix}-pgbouncer-config", metadata=self._meta(f"{NAME}-config"), data=config_data,
+            opts=self._k8s(),
         )
+        return config, ini, hba
 
+    def _userlist(self) -> tuple[k8s.core.v1.Secret, pulumi.Output[str]]:
+        """The userlist Secret: the app's role, the owner's, and the exporter's stats user."""
+        name, args = self._prefix, self._args
         stats_password = random.RandomPassword(
             f"{name}-pgbouncer-stats-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
@@ -190,28 +238,17 @@ class PgBouncer(pulumi.ComponentResource):
         )
         secret = k8s.core.v1.Secret(
             f"{name}-pgbouncer-userlist",
-            metadata=meta(f"{NAME}-userlist"),
+            metadata=self._meta(f"{NAME}-userlist"),
             type="Opaque",
             string_data={"userlist.txt": userlist},
-            opts=k8s_opts,
+            opts=self._k8s(),
         )
+        return secret, userlist
 
-        # Any change of the config or of a password rolls the pods (PgBouncer reads them at start).
-        # The digest is of random 32-character passwords: it reveals nothing, so it is not secret.
-        self.config_checksum = pulumi.Output.unsecret(
-            pulumi.Output.all(ini, userlist, hba, args.ca_bundle_pem or "").apply(
-                lambda parts: hashlib.sha256("\0".join(parts).encode()).hexdigest()
-            )
-        )
-
-        sa = k8s.core.v1.ServiceAccount(
-            f"{name}-pgbouncer-sa",
-            metadata=meta(NAME),
-            # PgBouncer never talks to the Kubernetes API.
-            automount_service_account_token=False,
-            opts=k8s_opts,
-        )
-
+    def _containers(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """The pod's init containers, containers and volumes: PgBouncer, its exporter sidecar and
+        the RDS CA bundle (fetched at start unless shipped in the ConfigMap)."""
+        s = self._args.settings
         pull = "Always"  # with digests this costs a manifest check, never a different image
         volumes: list[dict[str, Any]] = [
             {"name": "config", "configMap": {"name": f"{NAME}-config",
@@ -220,7 +257,7 @@ class PgBouncer(pulumi.ComponentResource):
             {"name": "userlist", "secret": {"secretName": f"{NAME}-userlist", "defaultMode": 0o440}},
         ]
         init_containers: list[dict[str, Any]] = []
-        if args.ca_bundle_pem is not None:
+        if self._args.ca_bundle_pem is not None:
             volumes.append({"name": "tls", "configMap": {"name": f"{NAME}-config",
                                                          "items": [{"key": "rds-ca.pem", "path": "rds-ca.pem"}]}})
         else:
@@ -244,18 +281,16 @@ class PgBouncer(pulumi.ComponentResource):
                     "volumeMounts": [{"name": "tls", "mountPath": TLS_DIR}],
                 }
             )
-
         pgbouncer = {
             "name": NAME,
             "image": s.image,
             "imagePullPolicy": pull,
-            "command": list(args.command),
+            "command": list(COMMAND),
             "ports": [{"name": "pgbouncer", "containerPort": PORT, "protocol": "TCP"}],
             "readinessProbe": {"tcpSocket": {"port": "pgbouncer"}, "periodSeconds": 5, "failureThreshold": 2},
             "livenessProbe": {"tcpSocket": {"port": "pgbouncer"}, "initialDelaySeconds": 10,
                               "periodSeconds": 10, "failureThreshold": 6},
-            "resources": {"requests": {"cpu": args.cpu_request, "memory": args.memory_request},
-                          "limits": {"cpu": args.cpu_limit, "memory": args.memory_limit}},
+            "resources": RESOURCES,
             "securityContext": _hardened(),
             "lifecycle": {
                 "preStop": {
@@ -288,13 +323,21 @@ class PgBouncer(pulumi.ComponentResource):
             "resources": EXPORTER_RESOURCES,
             "securityContext": _hardened(),
         }
+        return init_containers, [pgbouncer, exporter], volumes
 
+    def _deployment(self, depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
+        """The poolers: spread over zones and nodes, hardened, rolled by the config checksum. What a
+        client workload waits for: pulumi-kubernetes reports it created only once its pods are
+        ready, and the ini it mounts is made from every database instance's address."""
+        s, args = self._args.settings, self._args
+        images = [s.image, s.exporter_image] + ([] if args.ca_bundle_pem is not None else [s.ca_fetch_image])
         skips: list[tuple[str, str]] = []
-        if not digests_only:
+        if not all(is_digest(i) for i in images):
             skips.append(("CKV_K8S_43", "tags pin images outside prod; the policy pack requires digests in prod"))
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-pgbouncer-deployment",
-            metadata=meta(NAME, annotations=_skip(*skips)) if skips else meta(NAME),
+        init_containers, containers, volumes = self._containers()
+        return k8s.apps.v1.Deployment(
+            f"{self._prefix}-pgbouncer-deployment",
+            metadata=self._meta(NAME, annotations=_skip(*skips)) if skips else self._meta(NAME),
             spec={
                 "replicas": s.replicas,
                 "revisionHistoryLimit": 5,
@@ -303,7 +346,7 @@ class PgBouncer(pulumi.ComponentResource):
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
                     "metadata": {
-                        "labels": common,
+                        "labels": self._common,
                         "annotations": {
                             "checksum/config": self.config_checksum,
                             "prometheus.io/scrape": "true",
@@ -313,7 +356,7 @@ class PgBouncer(pulumi.ComponentResource):
                     "spec": {
                         "serviceAccountName": NAME,
                         "automountServiceAccountToken": False,
-                        "terminationGracePeriodSeconds": args.termination_grace_seconds,
+                        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
                         "securityContext": {
                             "runAsNonRoot": True,
                             "runAsUser": UID,
@@ -330,35 +373,38 @@ class PgBouncer(pulumi.ComponentResource):
                              "labelSelector": {"matchLabels": self.pod_labels}},
                         ],
                         "initContainers": init_containers,
-                        "containers": [pgbouncer, exporter],
+                        "containers": containers,
                         "volumes": volumes,
                     },
                 },
             },
-            opts=pulumi.ResourceOptions.merge(
-                k8s_opts, pulumi.ResourceOptions(depends_on=[config, secret, sa, *args.wait_for])
-            ),
+            opts=self._k8s(depends_on=depends_on),
         )
 
-        # PgBouncer scales by configuration, not by load: every pod opens its own pools to the
-        # database, so the pod count is part of the connection budget. The autoscaler is pinned
-        # at that count (min = max) and puts back any manual scale-out that would break it.
+    def _autoscaler(self) -> None:
+        """PgBouncer scales by configuration, not by load: every pod opens its own pools to the
+        database, so the pod count is part of the connection budget. The autoscaler is pinned at
+        that count (min = max) and puts back any manual scale-out that would break it."""
+        replicas = self._args.settings.replicas
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-pgbouncer-hpa",
-            metadata=meta(NAME),
+            f"{self._prefix}-pgbouncer-hpa",
+            metadata=self._meta(NAME),
             spec={
                 "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": NAME},
-                "minReplicas": s.replicas,
-                "maxReplicas": s.replicas,
+                "minReplicas": replicas,
+                "maxReplicas": replicas,
                 "metrics": [{"type": "Resource", "resource": {
                     "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 75}}}],
             },
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[deployment])),
+            opts=self._k8s(depends_on=[self.deployment]),
         )
 
-        service = k8s.core.v1.Service(
-            f"{name}-pgbouncer-service",
-            metadata=meta(NAME),
+    def _service(self) -> k8s.core.v1.Service:
+        """Created once the pods it selects are ready: pulumi-kubernetes waits (10 minutes at most)
+        for a Service's endpoints, and PgBouncer's pods come only after the database tier."""
+        return k8s.core.v1.Service(
+            f"{self._prefix}-pgbouncer-service",
+            metadata=self._meta(NAME),
             spec={
                 "type": "ClusterIP",
                 "selector": self.pod_labels,
@@ -367,18 +413,22 @@ class PgBouncer(pulumi.ComponentResource):
                     {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
                 ],
             },
-            # Created once the pods it selects are ready: pulumi-kubernetes waits (10 minutes at most)
-            # for a Service's endpoints, and PgBouncer's pods come only after the database tier.
-            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[deployment])),
+            opts=self._k8s(depends_on=[self.deployment]),
         )
+
+    def _disruption_budget(self) -> None:
         k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pgbouncer-pdb",
-            metadata=meta(NAME),
+            f"{self._prefix}-pgbouncer-pdb",
+            metadata=self._meta(NAME),
             spec={"maxUnavailable": 1, "selector": {"matchLabels": self.pod_labels}},
-            opts=k8s_opts,
+            opts=self._k8s(),
         )
-        # The app's namespace denies all egress by default: PgBouncer may resolve names, reach
-        # the database port inside the VPC and, when it fetches the RDS CA bundle at start, HTTPS.
+
+    def _network_policy(self) -> None:
+        """The app's namespace denies all egress by default: PgBouncer may resolve names, reach the
+        database port inside the VPC and, when it fetches the RDS CA bundle at start, HTTPS. In:
+        the app's pods to PgBouncer, the monitoring namespace to the exporter."""
+        args = self._args
         egress: list[dict[str, Any]] = [
             {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
                      "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
@@ -389,43 +439,21 @@ class PgBouncer(pulumi.ComponentResource):
         if args.ca_bundle_pem is None:
             egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]})
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-pgbouncer-ingress",
-            metadata=meta(f"{NAME}-ingress"),
+            f"{self._prefix}-pgbouncer-ingress",
+            metadata=self._meta(f"{NAME}-ingress"),
             spec={
                 "podSelector": {"matchLabels": self.pod_labels},
                 "policyTypes": ["Ingress", "Egress"],
                 "egress": egress,
                 "ingress": [
-                    {"from": [{"podSelector": {"matchLabels": dict(args.client_pod_labels)}}],
+                    {"from": [{"podSelector": {"matchLabels": dict(CLIENT_POD_LABELS)}}],
                      "ports": [{"protocol": "TCP", "port": PORT}]},
                     {"from": [{"namespaceSelector": {"matchLabels": {
-                        "kubernetes.io/metadata.name": args.metrics_namespace}}}],
+                        "kubernetes.io/metadata.name": METRICS_NAMESPACE}}}],
                      "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
                 ],
             },
-            opts=k8s_opts,
-        )
-
-        self.service_host = pulumi.Output.all(service.metadata, ns).apply(
-            lambda v: f"{_name(v[0])}.{v[1]}.svc.cluster.local"
-        )
-        self.deployment_name = deployment.metadata.apply(_name)
-        # What a client workload waits for before its first connection: pulumi-kubernetes
-        # reports the Deployment created only once its pods are ready, and the ini it mounts
-        # is made from every database instance's address, so those exist by then.
-        self.deployment = deployment
-        self.register_outputs(
-            {
-                "serviceHost": self.service_host,
-                "port": self.port,
-                "rwDatabase": self.rw_database,
-                "roDatabase": self.ro_database,
-                "migrateDatabase": self.migrate_database,
-                "podLabels": self.pod_labels,
-                "serverConnections": self.server_connections,
-                "maxClientConnections": self.max_client_connections,
-                "configChecksum": self.config_checksum,
-            }
+            opts=self._k8s(),
         )
 
 

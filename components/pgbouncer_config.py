@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from components.settings import PgBouncerSettings
+from components.settings import APP_ROLE, OWNER_ROLE, PgBouncerSettings
 
 PORT = 6432
 RW_DATABASE = "shipments"
@@ -18,11 +18,8 @@ RO_DATABASE = "shipments_ro"
 # pool of its own (PgBouncer pools per database name and user) with a small, fixed budget.
 MIGRATE_DATABASE = "shipments_migrate"
 MIGRATE_POOL_SIZE = 2
-# The database roles PgBouncer admits (app/shipments/bootstrap.py creates them in PostgreSQL): the
-# app reads and writes rows through `shipments` and `shipments_ro`; the schema owner runs the
-# migrations through `shipments_migrate` and nothing else. The RDS master user is not among them.
-APP_ROLE = "shipments_app"
-OWNER_ROLE = "shipments_owner"
+# The database roles PgBouncer admits, APP_ROLE and OWNER_ROLE (imported above), are declared with
+# DatabaseRoles' settings in components/settings.py; the local topology takes them from here.
 # A user that exists only in PgBouncer: the exporter reads SHOW STATS/POOLS as it, over loopback.
 STATS_USER = "pgbouncer_stats"
 # Sibling mounts: a mount nested inside a ConfigMap volume cannot be created (read-only).

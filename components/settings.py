@@ -1,12 +1,18 @@
 """Components room: the typed knobs components accept, validated where they are declared.
 
-Components take these pydantic models (as ol-infrastructure's components do) so a value is
-checked once, with the same rules, whoever builds the component; stacks/config.py composes
-them into a stack's Settings and maps file keys onto them. Nothing here reads configuration.
+Every component takes its wiring (the outputs of other components) plus one settings model from
+this module (as ol-infrastructure's components take their pydantic config), so a value is checked
+once, with the same rules, whoever builds the component. One model per config area, in the order
+of the architecture; stacks/config.py composes them into a stack's Settings (adding the checks
+that span areas) and maps file keys onto them: field names are snake_case here and camelCase in
+`Pulumi.<stack>.yaml`, and validation messages name the camelCase keys. Nothing here reads
+configuration.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 from typing import Annotated, Literal
 
@@ -27,6 +33,7 @@ def is_digest(image: str) -> bool:
     """True when an image reference is pinned by content digest."""
     return bool(_DIGEST.match(image))
 
+
 Image = Annotated[str, AfterValidator(_image)]
 
 # ddd:hh24:mi-ddd:hh24:mi, as RDS and ElastiCache expect maintenance windows.
@@ -34,6 +41,44 @@ MaintenanceWindow = Annotated[
     str, Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$")
 ]
 DailyWindow = Annotated[str, Field(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")]
+
+
+@functools.cache
+def aws_regions() -> frozenset[str]:
+    """Every commercial AWS region botocore knows (offline: from its bundled endpoint data)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return frozenset(session.get_available_regions("ec2"))
+
+
+def _region(value: str) -> str:
+    if value not in aws_regions():
+        raise ValueError(f"not an AWS region; allowed: {', '.join(sorted(aws_regions()))}")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"not an IPv4 CIDR block such as 10.0.0.0/16 ({exc})") from None
+    return str(net)
+
+
+def _private_cidr(value: str) -> str:
+    value = _cidr(value)
+    net = ipaddress.IPv4Network(value)
+    if not net.is_private or not (16 <= net.prefixlen <= 24):
+        raise ValueError("a VPC range must be a private (RFC 1918) block between /16 and /24")
+    return value
+
+
+Region = Annotated[str, AfterValidator(_region)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+VpcCidr = Annotated[str, AfterValidator(_private_cidr)]
+LogRetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653]
+DOMAIN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$"
 
 
 class Model(BaseModel):
@@ -48,6 +93,17 @@ class Model(BaseModel):
     )
 
 
+# ---- dns.py: Dns ----------------------------------------------------------------------------------
+class DnsSettings(Model):
+    """`berth:dns`, for Dns: the public zone the stack's names live in."""
+
+    # A public Route 53 zone this account already holds (created and delegated once, outside any
+    # stack): the stack only adds records to it -- the app's origin name, the CDN's domain, and
+    # the DNS validation of their certificates.
+    zone: str = Field(pattern=DOMAIN)
+
+
+# ---- network.py: Network --------------------------------------------------------------------------
 class ExistingNetwork(Model):
     """A VPC this stack uses instead of making one: the recovery VPC a standby database already
     lives in (`berth dr rebuild --from replica` fills this in from what it finds in the region)."""
@@ -69,6 +125,90 @@ class ExistingNetwork(Model):
         return self
 
 
+class NetworkSettings(Model):
+    """`berth:network`, for Network: the VPC's range, zones, NAT layout and flow logs (or an existing VPC)."""
+
+    cidr: VpcCidr = "10.0.0.0/16"
+    az_count: int = Field(3, ge=2, le=3)
+    # "single": one NAT gateway shared by every AZ (cheap, one AZ's outage cuts egress);
+    # "one_per_az": each private subnet egresses through the NAT in its own AZ.
+    nat_gateways: Literal["single", "one_per_az"] = "one_per_az"
+    flow_logs_retention_days: LogRetentionDays = 90
+    # Use an existing VPC instead of creating one (a DR rebuild in the recovery VPC).
+    existing: ExistingNetwork | None = None
+
+    @model_validator(mode="after")
+    def _existing(self) -> NetworkSettings:
+        if self.existing is not None and self.existing.cidr != self.cidr:
+            raise ValueError(f"cidr ({self.cidr}) must be the existing VPC's ({self.existing.cidr})")
+        if self.existing is not None and len(self.existing.availability_zones) != self.az_count:
+            raise ValueError(f"azCount ({self.az_count}) must match the existing VPC's "
+                             f"{len(self.existing.availability_zones)} availability zones")
+        return self
+
+
+# ---- cluster.py: Cluster (and autoscaler.py: ClusterAutoscaler) -----------------------------------
+_GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
+
+
+def cpu_architecture(instance_type: str) -> Literal["arm64", "x86_64"]:
+    """The CPU architecture of an EC2 instance type (Graviton types are arm64)."""
+    return "arm64" if _GRAVITON.match(instance_type) else "x86_64"
+
+
+class ClusterSettings(Model):
+    """`berth:cluster`, for Cluster and its ClusterAutoscaler: EKS version, access, nodes, logs."""
+
+    version: str = Field("1.33", pattern=r"^1\.(2[89]|3[0-4])$")
+    public_access_cidrs: list[Cidr] = Field(default_factory=list)
+    instance_types: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]] = Field(
+        default_factory=lambda: ["m6i.large"], min_length=1
+    )
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    node_min: int = Field(2, ge=1, le=100)
+    node_max: int = Field(4, ge=1, le=100)
+    node_desired: int = Field(2, ge=1, le=100)
+    node_disk_gib: int = Field(50, ge=20, le=1000)
+    log_retention_days: LogRetentionDays = 90
+    admin_role_arns: list[Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")]] = Field(
+        default_factory=list
+    )
+    # EKS refuses to delete a protected cluster; staging turns it off to be disposable.
+    deletion_protection: bool = True
+    # The Cluster Autoscaler's image (registry.k8s.io); its minor must be the cluster's
+    # (CA simulates that release's scheduler). Prod pins it by digest.
+    autoscaler_image: Image = "registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.1"
+    # Use an existing cluster instead of creating one: the kubeconfig comes from the
+    # secret config value `berth:kubeconfig` (never from this object).
+    existing: bool = False
+    # With `existing`: the cluster's name and the security group its nodes carry (the data
+    # tiers admit it), since nothing here creates them.
+    existing_cluster_name: str | None = Field(None, pattern=r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
+    existing_node_security_group_id: str | None = Field(None, pattern=r"^sg-[0-9a-f]{8,17}$")
+
+    @model_validator(mode="after")
+    def _sizes(self) -> ClusterSettings:
+        if not self.node_min <= self.node_desired <= self.node_max:
+            raise ValueError(
+                f"node sizes must satisfy nodeMin <= nodeDesired <= nodeMax "
+                f"(got {self.node_min} <= {self.node_desired} <= {self.node_max})"
+            )
+        if "0.0.0.0/0" in self.public_access_cidrs:
+            raise ValueError("publicAccessCidrs must not contain 0.0.0.0/0; list the operators' ranges")
+        if self.existing and not (self.existing_cluster_name and self.existing_node_security_group_id):
+            raise ValueError("existing: true needs existingClusterName and existingNodeSecurityGroupId")
+        if len({cpu_architecture(t) for t in self.instance_types}) != 1:
+            raise ValueError(f"instanceTypes mix CPU architectures ({self.instance_types}): the node group runs one AMI")
+        tag = re.search(r":v(\d+)\.(\d+)\.\d+(@|$)", self.autoscaler_image)
+        if tag is None or f"{tag[1]}.{tag[2]}" != self.version:
+            raise ValueError(
+                f"autoscalerImage ({self.autoscaler_image}) must name a v{self.version}.x tag (repo:v{self.version}.N, "
+                f"optionally @sha256:...): Cluster Autoscaler's minor follows the cluster's version ({self.version})"
+            )
+        return self
+
+
+# ---- database.py: Database ------------------------------------------------------------------------
 class RestoreSource(Model):
     """Where a database comes from instead of starting empty (disaster recovery)."""
 
@@ -118,6 +258,8 @@ PostgresMajor = Annotated[str, AfterValidator(_postgres_major)]
 
 
 class DatabaseSettings(Model):
+    """`berth:database`, for Database: the primary, its replicas, storage, backups, parameters."""
+
     # The major only: RDS picks the default minor on create and upgrades minors in the
     # maintenance window (auto_minor_version_upgrade); the provider keeps "16" without a diff.
     engine_version: PostgresMajor = "16"
@@ -152,10 +294,41 @@ class DatabaseSettings(Model):
             )
         if self.reserved_connections >= self.max_connections:
             raise ValueError("reservedConnections must be below maxConnections")
+        if self.iops is not None and self.allocated_storage_gib < 400:
+            raise ValueError(
+                f"iops ({self.iops}) can only be provisioned on gp3 PostgreSQL volumes of 400 GiB "
+                f"or more (allocatedStorageGib is {self.allocated_storage_gib}); below that gp3 gives 3000"
+            )
         return self
 
 
+# ---- database_roles.py: DatabaseRoles -------------------------------------------------------------
+# The database roles PgBouncer admits (app/shipments/bootstrap.py creates them in PostgreSQL): the
+# app reads and writes rows through `shipments` and `shipments_ro`; the schema owner runs the
+# migrations through `shipments_migrate` and nothing else. The RDS master user is not among them.
+APP_ROLE = "shipments_app"
+OWNER_ROLE = "shipments_owner"
+
+
+class DatabaseRolesSettings(Model):
+    """For DatabaseRoles; no config area of its own: stacks/config.py composes it (`database_roles`)
+    from the app's image, which holds `shipments.bootstrap`."""
+
+    image: Image
+    owner_role: str = OWNER_ROLE
+    app_role: str = APP_ROLE
+
+    @model_validator(mode="after")
+    def _distinct(self) -> DatabaseRolesSettings:
+        if self.owner_role == self.app_role:
+            raise ValueError(f"owner_role and app_role must differ (both {self.owner_role!r})")
+        return self
+
+
+# ---- pgbouncer.py: PgBouncer ----------------------------------------------------------------------
 class PgBouncerSettings(Model):
+    """`berth:pgbouncer`, for PgBouncer: images, pods and pool sizes."""
+
     # CloudNativePG's PgBouncer image: maintained, multi-arch, PgBouncer on PATH (/usr/bin).
     image: Image = "ghcr.io/cloudnative-pg/pgbouncer:1.25.2"
     exporter_image: Image = "quay.io/prometheuscommunity/pgbouncer-exporter:v0.12.1"
@@ -168,3 +341,199 @@ class PgBouncerSettings(Model):
     reserve_pool_size: int = Field(5, ge=0, le=100)
     max_client_conn: int = Field(1000, ge=10, le=100000)
     server_idle_timeout_seconds: int = Field(600, ge=10, le=86400)
+
+
+# ---- cache.py: Cache ------------------------------------------------------------------------------
+class CacheSettings(Model):
+    """`berth:cache`, for Cache: engine, nodes, failover, snapshots."""
+
+    engine: Literal["redis", "valkey"] = "redis"
+    engine_version: str = Field("7.1", pattern=r"^(7\.[0-9]|8\.[0-9])$")
+    node_type: str = Field("cache.t4g.small", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    replicas: int = Field(1, ge=0, le=5)
+    multi_az: bool = True
+    automatic_failover: bool = True
+    snapshot_retention_days: int = Field(7, ge=0, le=35)
+    snapshot_window: DailyWindow = "02:00-03:00"
+    maintenance_window: MaintenanceWindow = "sun:05:30-sun:06:30"
+    log_retention_days: LogRetentionDays = 30
+
+    @model_validator(mode="after")
+    def _failover(self) -> CacheSettings:
+        if (self.automatic_failover or self.multi_az) and self.replicas < 1:
+            raise ValueError("automaticFailover and multiAz need at least one replica (replicas >= 1)")
+        if self.multi_az and not self.automatic_failover:
+            raise ValueError("multiAz requires automaticFailover")
+        return self
+
+
+# ---- app.py: App ----------------------------------------------------------------------------------
+class AppSettings(Model):
+    """`berth:app`, for App: image, scale, resources and the Shipments API's own settings."""
+
+    image: Image = "ghcr.io/berth/shipments-api:0.1.0"
+    replicas: int = Field(2, ge=1, le=100)
+    min_replicas: int = Field(2, ge=1, le=100)
+    max_replicas: int = Field(6, ge=1, le=200)
+    target_cpu_percent: int = Field(70, ge=10, le=95)
+    target_memory_percent: int = Field(80, ge=10, le=95)
+    cpu_request: str = Field("250m", pattern=r"^\d+m?$")
+    cpu_limit: str = Field("1", pattern=r"^\d+m?$")
+    memory_request: str = Field("256Mi", pattern=r"^\d+(Mi|Gi)$")
+    memory_limit: str = Field("512Mi", pattern=r"^\d+(Mi|Gi)$")
+    # asyncpg pool size per pod, to each of the read-write and read-only PgBouncer databases.
+    db_pool_size: int = Field(10, ge=1, le=100)
+    rate_limit_contact_per_minute: int = Field(5, ge=1, le=10000)
+    rate_limit_reads_per_minute: int = Field(100, ge=1, le=100000)
+    rate_limit_writes_per_minute: int = Field(20, ge=1, le=100000)
+    cache_ttl_seconds: int = Field(60, ge=1, le=86400)
+    replica_lag_threshold_seconds: float = Field(5.0, gt=0, le=300)
+    read_your_writes_seconds: float = Field(5.0, ge=0, le=300)
+    cors_origins: list[Annotated[str, Field(pattern=r"^https?://[^/\s]+$")]] = Field(default_factory=list)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The name CloudFront reaches the app's load balancer by, in dns.zone; the stack gets it an
+    # ACM certificate (this region) so CloudFront's TLS check passes. Default: <stack>-origin.<zone>
+    # (stacks/config.py resolves it, Settings.origin_domain, and wires it as AppArgs.origin_domain).
+    origin_domain: str | None = Field(None, pattern=DOMAIN)
+    # The largest request body the app accepts; the CDN's WAF blocks above the same number.
+    max_body_bytes: int = Field(65536, ge=1024, le=10 * 1024 * 1024)
+
+    @model_validator(mode="after")
+    def _replicas(self) -> AppSettings:
+        if not self.min_replicas <= self.replicas <= self.max_replicas:
+            raise ValueError(
+                f"replica counts must satisfy minReplicas <= replicas <= maxReplicas "
+                f"(got {self.min_replicas} <= {self.replicas} <= {self.max_replicas})"
+            )
+        return self
+
+
+# ---- cdn.py: Cdn ----------------------------------------------------------------------------------
+# The longest the app's Cache-Control may keep a shipment read at the edge (the API cache policy's max).
+API_CACHE_MAX_TTL_SECONDS = 60
+
+
+class CdnSettings(Model):
+    """`berth:cdn`, for Cdn: price class, viewers' domain, WAF, caching, logs."""
+
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = "PriceClass_100"
+    # The viewers' domain (in dns.zone); its ACM certificate (us-east-1) is created and
+    # DNS-validated, and the minimum TLS version applies to it.
+    domain: str | None = Field(None, pattern=DOMAIN)
+    # Without a domain viewers get *.cloudfront.net and CloudFront's certificate, on which
+    # CloudFront ignores the minimum TLS version (TLSv1 stays allowed): say so explicitly.
+    accept_default_certificate: bool = False
+    waf: bool = True
+    # Requests per 5 minutes per client IP before the WAF blocks it.
+    waf_rate_limit: int = Field(2000, ge=100, le=2_000_000_000)
+    # Known-bad-inputs and anonymous-IP managed rule groups on top of the common rule set.
+    waf_extra_rule_groups: bool = False
+    waf_log_retention_days: LogRetentionDays = 90
+    # Default TTL of GET /api/shipments* when the app sends no Cache-Control; 0 = never cache. At
+    # most the policy's max TTL (a default above it would never apply).
+    api_cache_ttl_seconds: int = Field(5, ge=0, le=API_CACHE_MAX_TTL_SECONDS)
+    log_retention_days: int = Field(90, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _domain(self) -> CdnSettings:
+        if self.domain and self.accept_default_certificate:
+            raise ValueError("acceptDefaultCertificate is for a distribution without a domain: remove one of them")
+        if not self.domain and not self.accept_default_certificate:
+            raise ValueError(
+                "set domain (a name in dns.zone: viewers get our certificate and TLS 1.2+) or, where "
+                "*.cloudfront.net with CloudFront's certificate (TLSv1 still allowed) will do, "
+                "acceptDefaultCertificate: true"
+            )
+        return self
+
+
+# ---- alarms.py: Alarms ----------------------------------------------------------------------------
+class AlarmSettings(Model):
+    """`berth:alarms`, for Alarms: who is paged, the thresholds, the uptime canary."""
+
+    emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]] = Field(default_factory=list)
+    https_endpoints: list[Annotated[str, Field(pattern=r"^https://\S+$")]] = Field(default_factory=list)
+    cpu_percent: float = Field(80, gt=0, le=100)
+    free_storage_percent: float = Field(20, gt=0, lt=100)
+    freeable_memory_mib: int = Field(256, ge=16)
+    connections_percent: float = Field(80, gt=0, le=100)
+    latency_seconds: float = Field(0.05, gt=0)
+    replica_lag_seconds: float = Field(30, gt=0)
+    cache_memory_percent: float = Field(80, gt=0, le=100)
+    cache_connections: int = Field(5000, ge=1)
+    cdn_5xx_percent: float = Field(5, gt=0, le=100, alias="cdn5xxPercent")
+    # CloudFront origin latency p95, in milliseconds.
+    cdn_origin_latency_ms: int = Field(2000, ge=1)
+    node_cpu_percent: float = Field(80, gt=0, le=100)
+    node_memory_percent: float = Field(80, gt=0, le=100)
+    canary: bool = False
+
+
+# ---- backups.py: Backups (with the DR area) -------------------------------------------------------
+# Continuous backups (point-in-time restore) are kept at most 35 days by AWS Backup.
+CONTINUOUS_MAX_DAYS = 35
+
+
+class BackupSettings(Model):
+    """`berth:backup`, for Backups: retention, continuous backup, vault lock, DR copies, restore tests."""
+
+    daily_retention_days: int = Field(7, ge=1, le=36500)
+    monthly_retention_days: int | None = Field(None, ge=30, le=36500)
+    continuous: bool = True
+    vault_lock: bool = False
+    vault_lock_min_days: int = Field(7, ge=1, le=36500)
+    vault_lock_max_days: int = Field(400, ge=1, le=36500)
+    copy_to_dr: bool = False
+    restore_testing: bool = False
+
+    @model_validator(mode="after")
+    def _continuous(self) -> BackupSettings:
+        if self.continuous and self.daily_retention_days > CONTINUOUS_MAX_DAYS:
+            raise ValueError(
+                f"dailyRetentionDays ({self.daily_retention_days}) exceeds the {CONTINUOUS_MAX_DAYS} days AWS Backup "
+                "keeps continuous backups (point-in-time restore): lower it or turn continuous off"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lock(self) -> BackupSettings:
+        if self.vault_lock:
+            keep = max(self.daily_retention_days, self.monthly_retention_days or 0)
+            if not self.vault_lock_min_days <= self.daily_retention_days:
+                raise ValueError(
+                    f"vaultLockMinDays ({self.vault_lock_min_days}) must not exceed "
+                    f"dailyRetentionDays ({self.daily_retention_days})"
+                )
+            if keep > self.vault_lock_max_days:
+                raise ValueError(
+                    f"vaultLockMaxDays ({self.vault_lock_max_days}) must cover the longest "
+                    f"retention ({keep} days)"
+                )
+        return self
+
+
+class DrSettings(Model):
+    """`berth:dr`: the DR region (Database's standby, Backups' copies) and RDS backup replication there."""
+
+    region: Region | None = None
+    # RDS automated-backup replication into the DR region (point-in-time restore there).
+    automated_backup_replication: bool = False
+    automated_backup_retention_days: int = Field(7, ge=1, le=35)
+    # The recovery VPC's range in the DR region (distinct from the home VPC, so both can be
+    # peered): the cross-region replica lives there, and a rebuild brings the platform up in it.
+    rebuild_cidr: VpcCidr = "10.64.0.0/16"
+
+
+class BackupsSettings(Model):
+    """For Backups; no config area of its own: stacks/config.py composes it (`Settings.backups`) from
+    `berth:backup` (plans, lock, copies, restore tests) and `berth:dr` (where the copies and RDS's
+    replicated automated backups go)."""
+
+    backup: BackupSettings = BackupSettings()
+    dr: DrSettings = DrSettings()
+
+    @model_validator(mode="after")
+    def _dr_region(self) -> BackupsSettings:
+        if (self.backup.copy_to_dr or self.dr.automated_backup_replication) and self.dr.region is None:
+            raise ValueError("backup.copyToDr and dr.automatedBackupReplication need dr.region")
+        return self

@@ -1,11 +1,13 @@
 """Environment layer: the composition root. Reads like the architecture diagram.
 
-One call per component, in dependency order; the outputs of one are the inputs of the
-next. Nothing else happens here: settings come validated from stacks.config, and every
-resource lives in a component.
+One call per component, in dependency order; each takes its settings section (validated in
+stacks.config) and the outputs of the components it sits on. Nothing else happens here: every
+resource lives in a component, and the stack's outputs are exported in one place (`_export`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pulumi
 
@@ -25,296 +27,124 @@ from stacks.config import Settings, capacity, connection_budget, existing_kubeco
 
 def build(s: Settings) -> None:
     """Build the whole platform for one environment and export its outputs."""
-    dns = Dns(s.name_prefix, DnsArgs(zone=s.dns.zone))
+    prefix, prod, tags = s.name_prefix, s.is_prod, s.standard_tags
 
-    network = Network(
-        s.name_prefix,
-        NetworkArgs(
-            cidr=s.network.cidr,
-            az_count=s.network.az_count,
-            nat_gateways=s.network.nat_gateways,
-            flow_logs_retention_days=s.network.flow_logs_retention_days,
-            existing=s.network.existing,
-            tags=s.standard_tags,
-        ),
-    )
-
+    dns = Dns(prefix, DnsArgs(settings=s.dns))
+    network = Network(prefix, NetworkArgs(settings=s.network, tags=tags))
     # The recovery VPC in the DR region: the standby database lives there, and a rebuild brings
     # the platform up in it (so the promoted database and the new cluster share one network).
-    recovery = (
-        Network(
-            f"{s.name_prefix}-recovery",
-            NetworkArgs(
-                cidr=s.dr.rebuild_cidr,
-                az_count=s.network.az_count,
-                nat_gateways="single",
-                flow_logs_retention_days=s.network.flow_logs_retention_days,
-                region=s.dr.region,
-                tags=s.standard_tags,
-            ),
-        )
-        if s.database.cross_region_replica
-        else None
-    )
+    recovery = (Network(f"{prefix}-recovery", NetworkArgs(settings=s.recovery_network, region=s.dr.region, tags=tags))
+                if s.database.cross_region_replica else None)
 
-    cluster = Cluster(
-        s.name_prefix,
-        ClusterArgs(
-            vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids,
-            version=s.cluster.version,
-            public_access_cidrs=s.cluster.public_access_cidrs,
-            instance_types=s.cluster.instance_types,
-            capacity_type=s.cluster.capacity_type,
-            node_min=s.cluster.node_min,
-            node_max=s.cluster.node_max,
-            node_desired=s.cluster.node_desired,
-            node_disk_gib=s.cluster.node_disk_gib,
-            log_retention_days=s.cluster.log_retention_days,
-            admin_role_arns=s.cluster.admin_role_arns,
-            deletion_protection=s.cluster.deletion_protection,
-            autoscaler_image=s.cluster.autoscaler_image,
-            require_digest=s.is_prod,
-            existing_kubeconfig=existing_kubeconfig(s),
-            existing_cluster_name=s.cluster.existing_cluster_name,
-            existing_node_security_group_id=s.cluster.existing_node_security_group_id,
-            tags=s.standard_tags,
-        ),
-    )
+    cluster = Cluster(prefix, ClusterArgs(
+        vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, existing_kubeconfig=existing_kubeconfig(s),
+        settings=s.cluster, require_digest=prod, tags=tags))
 
-    database = Database(
-        s.name_prefix,
-        DatabaseArgs(
-            vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids,
-            allowed_security_group_ids=[cluster.node_security_group_id],
-            availability_zones=network.azs,
-            settings=s.database,
-            dr_region=s.dr.region if s.database.cross_region_replica else None,
-            dr_vpc_id=recovery.vpc_id if recovery else None,
-            dr_subnet_ids=recovery.private_subnet_ids if recovery else (),
-            dr_allowed_cidrs=[recovery.vpc_cidr] if recovery else (),
-            protect=s.is_prod,
-            tags=s.standard_tags,
-        ),
-    )
-
+    database = Database(prefix, DatabaseArgs(
+        vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids, availability_zones=network.azs,
+        allowed_security_group_ids=[cluster.node_security_group_id], **_standby(s, recovery),
+        settings=s.database, protect=prod, tags=tags))
     # The logins of the app and of its migrations, made by a Job that alone reads RDS's master secret.
-    roles = DatabaseRoles(
-        s.name_prefix,
-        DatabaseRolesArgs(
-            provider=cluster.provider,
-            namespace=cluster.namespace,
-            cluster_name=cluster.cluster_name,
-            image=s.app.image,
-            require_digest=s.is_prod,
-            primary_address=database.primary_address,
-            master_secret_arn=database.master_user_secret_arn,
-            master_secret_kms_key_arn=database.master_user_secret_kms_key_arn,
-            database_cidr=network.vpc_cidr,
-            database_port=database.port,
-            database_name=database.database_name,
-            tags=s.standard_tags,
-        ),
-    )
+    roles = DatabaseRoles(prefix, DatabaseRolesArgs(
+        provider=cluster.provider, namespace=cluster.namespace, cluster_name=cluster.cluster_name,
+        primary_address=database.primary_address, database_port=database.port,
+        database_name=database.database_name, database_cidr=network.vpc_cidr,
+        master_secret_arn=database.master_user_secret_arn,
+        master_secret_kms_key_arn=database.master_user_secret_kms_key_arn,
+        settings=s.database_roles, require_digest=prod, tags=tags))
+    pgbouncer = PgBouncer(prefix, PgBouncerArgs(
+        provider=cluster.provider, namespace=cluster.namespace,
+        primary_address=database.primary_address, replica_addresses=database.replica_addresses,
+        database_port=database.port, database_name=database.database_name, database_cidr=network.vpc_cidr,
+        database_connection_limit=database.connection_limit,
+        app_username=roles.app_username, app_password=roles.app_password,
+        owner_username=roles.owner_username, owner_password=roles.owner_password, wait_for=[roles.job],
+        settings=s.pgbouncer))
 
-    pgbouncer = PgBouncer(
-        s.name_prefix,
-        PgBouncerArgs(
-            provider=cluster.provider,
-            namespace=cluster.namespace,
-            primary_address=database.primary_address,
-            replica_addresses=database.replica_addresses,
-            app_username=roles.app_username,
-            app_password=roles.app_password,
-            owner_username=roles.owner_username,
-            owner_password=roles.owner_password,
-            wait_for=[roles.job],
-            database_port=database.port,
-            database_name=database.database_name,
-            database_connection_limit=s.database.max_connections - s.database.reserved_connections,
-            database_cidr=network.vpc_cidr,
-            settings=s.pgbouncer,
-        ),
-    )
+    cache = Cache(prefix, CacheArgs(
+        vpc_id=network.vpc_id, subnet_ids=network.private_subnet_ids,
+        allowed_security_group_ids=[cluster.node_security_group_id],
+        settings=s.cache, protect=prod, tags=tags))
 
-    cache = Cache(
-        s.name_prefix,
-        CacheArgs(
-            vpc_id=network.vpc_id,
-            subnet_ids=network.private_subnet_ids,
-            allowed_security_group_ids=[cluster.node_security_group_id],
-            engine=s.cache.engine,
-            engine_version=s.cache.engine_version,
-            node_type=s.cache.node_type,
-            replicas=s.cache.replicas,
-            multi_az=s.cache.multi_az,
-            automatic_failover=s.cache.automatic_failover,
-            snapshot_retention_days=s.cache.snapshot_retention_days,
-            snapshot_window=s.cache.snapshot_window,
-            maintenance_window=s.cache.maintenance_window,
-            log_retention_days=s.cache.log_retention_days,
-            protect=s.is_prod,
-            tags=s.standard_tags,
-        ),
-    )
+    app = App(prefix, AppArgs(
+        provider=cluster.provider, namespace=cluster.namespace, cluster_name=cluster.cluster_name,
+        db_host=pgbouncer.service_host, db_port=pgbouncer.port, pgbouncer_pod_labels=pgbouncer.pod_labels,
+        rw_database=pgbouncer.rw_database, ro_database=pgbouncer.ro_database,
+        migration_database=pgbouncer.migrate_database, wait_for=[pgbouncer.deployment],
+        db_username=roles.app_username, db_password=roles.app_password,
+        migration_username=roles.owner_username, migration_password=roles.owner_password,
+        redis_host=cache.primary_endpoint, redis_port=cache.port, redis_auth_token=cache.auth_token,
+        redis_cidrs=[network.vpc_cidr], load_balancer_source_cidrs=[network.vpc_cidr],
+        origin_domain=s.origin_domain, hosted_zone_id=dns.zone_id,
+        settings=s.app, require_digest=prod, tags=tags))
 
-    app = App(
-        s.name_prefix,
-        AppArgs(
-            provider=cluster.provider,
-            namespace=cluster.namespace,
-            cluster_name=cluster.cluster_name,
-            image=s.app.image,
-            require_digest=s.is_prod,
-            db_host=pgbouncer.service_host,
-            db_port=pgbouncer.port,
-            rw_database=pgbouncer.rw_database,
-            ro_database=pgbouncer.ro_database,
-            db_username=roles.app_username,
-            db_password=roles.app_password,
-            migration_username=roles.owner_username,
-            migration_password=roles.owner_password,
-            migration_database=pgbouncer.migrate_database,
-            pgbouncer_pod_labels=pgbouncer.pod_labels,
-            wait_for=[pgbouncer.deployment],
-            redis_host=cache.primary_endpoint,
-            redis_port=cache.port,
-            redis_auth_token=cache.auth_token,
-            redis_cidrs=[network.vpc_cidr],
-            load_balancer_source_cidrs=[network.vpc_cidr],
-            origin_domain=s.origin_domain,
-            hosted_zone_id=dns.zone_id,
-            replicas=s.app.replicas,
-            min_replicas=s.app.min_replicas,
-            max_replicas=s.app.max_replicas,
-            target_cpu_percent=s.app.target_cpu_percent,
-            target_memory_percent=s.app.target_memory_percent,
-            cpu_request=s.app.cpu_request,
-            cpu_limit=s.app.cpu_limit,
-            memory_request=s.app.memory_request,
-            memory_limit=s.app.memory_limit,
-            db_pool_size=s.app.db_pool_size,
-            rate_limit_contact_per_minute=s.app.rate_limit_contact_per_minute,
-            rate_limit_reads_per_minute=s.app.rate_limit_reads_per_minute,
-            rate_limit_writes_per_minute=s.app.rate_limit_writes_per_minute,
-            cache_ttl_seconds=s.app.cache_ttl_seconds,
-            replica_lag_threshold_seconds=s.app.replica_lag_threshold_seconds,
-            read_your_writes_seconds=s.app.read_your_writes_seconds,
-            cors_origins=s.app.cors_origins,
-            max_body_bytes=s.app.max_body_bytes,
-            log_level=s.app.log_level,
-            tags=s.standard_tags,
-        ),
-    )
+    cdn = Cdn(prefix, CdnArgs(
+        app_origin_domain=app.origin_hostname, origin_secret=app.origin_secret, max_body_bytes=app.max_body_bytes,
+        hosted_zone_id=dns.zone_id,
+        settings=s.cdn, protect=prod, force_destroy=not prod, tags=tags))
 
-    cdn = Cdn(
-        s.name_prefix,
-        CdnArgs(
-            app_origin_domain=app.origin_hostname,
-            origin_secret=app.origin_secret,
-            price_class=s.cdn.price_class,
-            domain=s.cdn.domain,
-            hosted_zone_id=dns.zone_id,
-            waf=s.cdn.waf,
-            waf_rate_limit=s.cdn.waf_rate_limit,
-            waf_extra_rule_groups=s.cdn.waf_extra_rule_groups,
-            waf_log_retention_days=s.cdn.waf_log_retention_days,
-            max_body_bytes=s.app.max_body_bytes,
-            api_cache_ttl_seconds=s.cdn.api_cache_ttl_seconds,
-            log_retention_days=s.cdn.log_retention_days,
-            protect=s.is_prod,
-            force_destroy=not s.is_prod,
-            tags=s.standard_tags,
-        ),
-    )
+    alarms = Alarms(prefix, AlarmsArgs(
+        database_primary_id=database.primary_identifier, database_replica_ids=database.replica_identifiers,
+        database_cross_region_replica_id=database.cross_region_replica_identifier,
+        database_dr_region=database.cross_region_replica_region,
+        allocated_storage_gib=database.allocated_storage_gib, max_connections=database.max_connections,
+        cache_member_ids=cache.member_cluster_ids, cache_node_count=cache.node_count,
+        distribution_id=cdn.distribution_id, cdn_domain=cdn.viewer_domain,
+        cluster_name=cluster.cluster_name, cluster_dependencies=[cluster.provider],
+        install_container_insights=not cluster.existing,  # an existing cluster brings its own
+        settings=s.alarms, protect=prod, tags=tags))
 
-    a = s.alarms
-    alarms = Alarms(
-        s.name_prefix,
-        AlarmsArgs(
-            emails=a.emails,
-            https_endpoints=a.https_endpoints,
-            database_primary_id=database.primary_identifier,
-            database_replica_ids=database.replica_identifiers,
-            database_cross_region_replica_id=database.cross_region_replica_identifier,
-            database_dr_region=s.dr.region if database.cross_region_replica_identifier is not None else None,
-            allocated_storage_gib=s.database.allocated_storage_gib,
-            max_connections=database.max_connections,
-            cache_member_ids=cache.member_cluster_ids,
-            cache_node_count=s.cache.replicas + 1,
-            distribution_id=cdn.distribution_id,
-            cdn_domain=s.cdn.domain or cdn.domain_name,
-            canary=a.canary,
-            cluster_name=cluster.cluster_name,
-            install_container_insights=not s.cluster.existing,
-            cluster_dependencies=[cluster.provider],
-            cpu_percent=a.cpu_percent,
-            free_storage_percent=a.free_storage_percent,
-            freeable_memory_mib=a.freeable_memory_mib,
-            connections_percent=a.connections_percent,
-            latency_seconds=a.latency_seconds,
-            replica_lag_seconds=a.replica_lag_seconds,
-            cache_memory_percent=a.cache_memory_percent,
-            cache_connections=a.cache_connections,
-            cdn_5xx_percent=a.cdn_5xx_percent,
-            cdn_origin_latency_ms=a.cdn_origin_latency_ms,
-            node_cpu_percent=a.node_cpu_percent,
-            node_memory_percent=a.node_memory_percent,
-            protect=s.is_prod,
-            tags=s.standard_tags,
-        ),
-    )
+    backups = Backups(prefix, BackupsArgs(
+        database_arn=database.primary_arn, assets_bucket_arn=cdn.assets_bucket_arn,
+        notification_topic_arn=alarms.topic_arn,
+        settings=s.backups, protect=prod, tags=tags))
 
-    b = s.backup
-    backups = Backups(
-        s.name_prefix,
-        BackupsArgs(
-            database_arn=database.primary_arn,
-            assets_bucket_arn=cdn.assets_bucket_arn,
-            daily_retention_days=b.daily_retention_days,
-            monthly_retention_days=b.monthly_retention_days,
-            continuous=b.continuous,
-            vault_lock=b.vault_lock,
-            vault_lock_min_days=b.vault_lock_min_days,
-            vault_lock_max_days=b.vault_lock_max_days,
-            dr_region=s.dr.region,
-            copy_to_dr=b.copy_to_dr,
-            automated_backup_replication=s.dr.automated_backup_replication,
-            automated_backup_retention_days=s.dr.automated_backup_retention_days,
-            restore_testing=b.restore_testing,
-            notification_topic_arn=alarms.topic_arn,
-            protect=s.is_prod,
-            tags=s.standard_tags,
-        ),
-    )
+    _export(s, network=network, recovery=recovery, cluster=cluster, database=database, pgbouncer=pgbouncer,
+            cache=cache, app=app, cdn=cdn, alarms=alarms, backups=backups)
 
-    pulumi.export("environment", s.environment)
-    pulumi.export("region", s.region)
-    pulumi.export("vpcId", network.vpc_id)
-    pulumi.export("privateSubnetIds", network.private_subnet_ids)
-    pulumi.export("publicSubnetIds", network.public_subnet_ids)
-    pulumi.export("clusterName", cluster.cluster_name)
-    pulumi.export("clusterEndpoint", cluster.endpoint)
-    pulumi.export("databasePrimaryIdentifier", database.primary_identifier)
-    pulumi.export("databasePrimaryEndpoint", database.primary_address)
-    pulumi.export("databaseReplicaIdentifiers", database.replica_identifiers)
-    pulumi.export("databaseCrossRegionReplicaIdentifier", database.cross_region_replica_identifier)
-    pulumi.export("recoveryVpcId", recovery.vpc_id if recovery else None)
-    pulumi.export("pgbouncerServiceHost", pgbouncer.service_host)
-    pulumi.export("redisPrimaryEndpoint", cache.primary_endpoint)
-    pulumi.export("appImage", app.image)
-    pulumi.export("appServiceName", app.service_name)
-    pulumi.export("appLoadBalancerHostname", app.load_balancer_hostname)
-    pulumi.export("appOriginHostname", app.origin_hostname)
-    pulumi.export("cdnDomainName", cdn.domain_name)
-    pulumi.export("cdnDistributionId", cdn.distribution_id)
-    pulumi.export("assetsBucketName", cdn.assets_bucket_name)
-    pulumi.export("alarmTopicArn", alarms.topic_arn)
-    pulumi.export("dashboardName", alarms.dashboard_name)
-    pulumi.export("backupVaultArn", backups.vault_arn)
-    pulumi.export("drBackupVaultArn", backups.dr_vault_arn)
-    pulumi.export("backupPlanId", backups.plan_id)
-    pulumi.export("connectionBudget", connection_budget(s).model_dump(exclude={"problems"}))
+
+def _standby(s: Settings, recovery: Network | None) -> dict[str, Any]:
+    """Where the cross-region standby lives: the recovery VPC (its own subnet group, the VPC's range
+    admitted); nothing without one."""
+    if recovery is None:
+        return {}
+    return dict(dr_region=s.dr.region, dr_vpc_id=recovery.vpc_id, dr_subnet_ids=recovery.private_subnet_ids,
+                dr_allowed_cidrs=[recovery.vpc_cidr])
+
+
+def _export(s: Settings, *, network: Network, recovery: Network | None, cluster: Cluster, database: Database,
+            pgbouncer: PgBouncer, cache: Cache, app: App, cdn: Cdn, alarms: Alarms, backups: Backups) -> None:
+    """The stack's outputs: what operations (promote, dr, preflight) and people read from it."""
     cap = capacity(s)
-    pulumi.export("capacity", cap.model_dump(exclude={"problems"}) if cap is not None else None)
+    outputs: dict[str, Any] = {
+        "environment": s.environment,
+        "region": s.region,
+        "vpcId": network.vpc_id,
+        "privateSubnetIds": network.private_subnet_ids,
+        "publicSubnetIds": network.public_subnet_ids,
+        "clusterName": cluster.cluster_name,
+        "clusterEndpoint": cluster.endpoint,
+        "databasePrimaryIdentifier": database.primary_identifier,
+        "databasePrimaryEndpoint": database.primary_address,
+        "databaseReplicaIdentifiers": database.replica_identifiers,
+        "databaseCrossRegionReplicaIdentifier": database.cross_region_replica_identifier,
+        "recoveryVpcId": recovery.vpc_id if recovery else None,
+        "pgbouncerServiceHost": pgbouncer.service_host,
+        "redisPrimaryEndpoint": cache.primary_endpoint,
+        "appImage": app.image,
+        "appServiceName": app.service_name,
+        "appLoadBalancerHostname": app.load_balancer_hostname,
+        "appOriginHostname": app.origin_hostname,
+        "cdnDomainName": cdn.domain_name,
+        "cdnDistributionId": cdn.distribution_id,
+        "assetsBucketName": cdn.assets_bucket_name,
+        "alarmTopicArn": alarms.topic_arn,
+        "dashboardName": alarms.dashboard_name,
+        "backupVaultArn": backups.vault_arn,
+        "drBackupVaultArn": backups.dr_vault_arn,
+        "backupPlanId": backups.plan_id,
+        "connectionBudget": connection_budget(s).model_dump(exclude={"problems"}),
+        "capacity": cap.model_dump(exclude={"problems"}) if cap is not None else None,
+    }
+    for key, value in outputs.items():
+        pulumi.export(key, value)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from components.alarms import AlarmsArgs
+from components.settings import AlarmSettings
 from tests.conftest import Deployed
 
 REGION = "us-east-1"
@@ -256,9 +257,9 @@ def test_dashboard_graphs_every_tier_by_its_real_identifiers(prod: Deployed) -> 
 # ---- the component's own guards ----------------------------------------------------------------
 def test_canary_without_a_cdn_domain_is_refused() -> None:
     with pytest.raises(ValueError, match="cdn_domain"):
-        AlarmsArgs(canary=True)
+        AlarmsArgs(settings=AlarmSettings(canary=True))
 
 
 def test_cache_alarms_need_the_member_count() -> None:
     with pytest.raises(ValueError, match="cache_node_count"):
-        AlarmsArgs(cache_member_ids=["a-001"], cache_node_count=0)
+        AlarmsArgs(settings=AlarmSettings(), cache_member_ids=["a-001"], cache_node_count=0)

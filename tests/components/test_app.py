@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from components.app import AppArgs, database_url, redis_url
+from components.settings import AppSettings
 from stacks.config import is_digest
 from stacks.offline.graph import SECRET, Graph, Node
 from stacks.offline.handlers import Res
@@ -326,7 +327,7 @@ def test_prod_runs_every_image_by_digest(prod: Deployed) -> None:
 def test_a_mutable_tag_is_refused_where_digests_are_required() -> None:
     with pytest.raises(ValueError, match="pinned by digest"):
         AppArgs(provider=None, namespace="shipments", cluster_name="c",  # type: ignore[arg-type]
-                image="ghcr.io/berth/shipments-api:0.1.0", require_digest=True,
+                settings=AppSettings(image="ghcr.io/berth/shipments-api:0.1.0"), require_digest=True,
                 db_host="h", db_port=6432, db_username="u", db_password="p",
                 redis_host="r", redis_port=6379, redis_auth_token="t")
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from components.backups import BackupsArgs
+from components.settings import BackupSettings, BackupsSettings
 from tests.conftest import Deployed
 
 REGION = "us-east-1"
@@ -187,17 +188,21 @@ def test_failed_backup_copy_and_restore_jobs_reach_the_alarm_topic(stack: str, r
 
 
 # ---- the component's own guards ------------------------------------------------------------
+def _args(**backup: Any) -> BackupsArgs:
+    return BackupsArgs(database_arn="arn:aws:rds:us-east-1:123456789012:db:x",
+                       settings=BackupsSettings(backup=BackupSettings(**backup)))
+
+
 def test_continuous_backups_cannot_outlive_35_days() -> None:
     with pytest.raises(ValueError, match="35 days"):
-        BackupsArgs(database_arn="arn:aws:rds:us-east-1:123456789012:db:x", daily_retention_days=36)
+        _args(daily_retention_days=36)
 
 
 def test_copies_need_a_dr_region() -> None:
-    with pytest.raises(ValueError, match="dr_region"):
-        BackupsArgs(database_arn="arn:aws:rds:us-east-1:123456789012:db:x", copy_to_dr=True)
+    with pytest.raises(ValueError, match=r"dr\.region"):
+        _args(copy_to_dr=True)
 
 
 def test_vault_lock_must_cover_the_longest_retention() -> None:
-    with pytest.raises(ValueError, match="vault_lock_max_days"):
-        BackupsArgs(database_arn="arn:aws:rds:us-east-1:123456789012:db:x", monthly_retention_days=500,
-                    vault_lock=True, vault_lock_max_days=400)
+    with pytest.raises(ValueError, match="vaultLockMaxDays"):
+        _args(monthly_retention_days=500, vault_lock=True, vault_lock_max_days=400)

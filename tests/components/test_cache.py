@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from components.cache import CacheArgs, parameter_group_family
+from components.settings import CacheSettings
 from stacks.offline import read_stack_config
 from tests.conftest import Deployed
 
@@ -176,13 +177,13 @@ def test_valkey_gets_its_own_parameter_group_family(deploy: Any) -> None:
     ("kw", "message"),
     [
         ({"replicas": 0}, "at least one replica"),
-        ({"multi_az": True, "automatic_failover": False}, "multi_az requires automatic_failover"),
-        ({"engine_version": "7"}, "MAJOR.MINOR"),
+        ({"multi_az": True, "automatic_failover": False}, "multiAz requires automaticFailover"),
+        ({"engine_version": "7"}, "should match pattern"),  # MAJOR.MINOR
     ],
 )
-def test_args_refuse_unsafe_topologies(kw: dict[str, Any], message: str) -> None:
+def test_settings_refuse_unsafe_topologies(kw: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        CacheArgs(vpc_id="vpc-1", subnet_ids=["subnet-1"], **kw)
+        CacheArgs(vpc_id="vpc-1", subnet_ids=["subnet-1"], settings=CacheSettings(**kw))
 
 
 def test_parameter_group_family_names() -> None:

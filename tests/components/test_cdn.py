@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from components.cdn import CdnArgs
+from components.settings import CdnSettings
 from stacks.offline import read_stack_config
 from tests.conftest import Deployed
 
@@ -367,12 +368,20 @@ def test_outside_us_east_1_a_custom_domain_gets_a_us_east_1_certificate_and_web_
     ("kw", "message"),
     [
         ({"waf_rate_limit": 10}, "waf_rate_limit"),
-        ({"api_cache_ttl_seconds": 120, "api_cache_max_ttl_seconds": 60}, "api_cache_ttl_seconds"),
+        # Above the API cache policy's max TTL (60 s).
+        ({"api_cache_ttl_seconds": 120}, "api_cache_ttl_seconds"),
     ],
 )
-def test_args_refuse_inconsistent_settings(kw: dict[str, Any], message: str) -> None:
+def test_settings_refuse_inconsistent_values(kw: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        CdnArgs(app_origin_domain="lb.example.com", **kw)
+        CdnArgs(app_origin_domain="lb.example.com",
+                settings=CdnSettings(accept_default_certificate=True, **kw))
+
+
+def test_args_refuse_a_body_limit_the_waf_cannot_inspect() -> None:
+    with pytest.raises(ValueError, match="max_body_bytes"):
+        CdnArgs(app_origin_domain="lb.example.com", settings=CdnSettings(accept_default_certificate=True),
+                max_body_bytes=65537)
 
 
 # ---- edge hardening: the WAF agrees with the app, logs, and the extra rule groups ----------------

@@ -385,10 +385,11 @@ def test_the_autoscaler_runs_hardened_with_a_budget_and_leader_election(request:
 
 def test_prod_pins_the_autoscaler_by_digest_and_a_tag_is_refused_there() -> None:
     from components.cluster import ClusterArgs
+    from components.settings import ClusterSettings
 
     with pytest.raises(ValueError, match="must be pinned by digest"):
-        ClusterArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], require_digest=True,
-                    autoscaler_image="registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.1")
+        ClusterArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], require_digest=True, settings=ClusterSettings(
+            autoscaler_image="registry.k8s.io/autoscaling/cluster-autoscaler:v1.33.1"))
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -16,6 +16,7 @@ import pytest
 from components.app import AppArgs
 from components.database_roles import DatabaseRolesArgs
 from components.pgbouncer_config import render_hba, render_userlist
+from components.settings import AppSettings, DatabaseRolesSettings
 from stacks.offline.graph import Graph, Node
 from tests.components.test_app import (
     app_config,
@@ -215,7 +216,8 @@ def test_forwarded_headers_are_trusted_from_the_vpc_and_metrics_are_on_no_servic
 
 
 def test_bad_arguments_are_refused_before_anything_is_registered() -> None:
-    base: dict[str, Any] = dict(provider=None, namespace="shipments", cluster_name="c", image="i@sha256:" + "a" * 64,
+    base: dict[str, Any] = dict(provider=None, namespace="shipments", cluster_name="c",
+                                settings=AppSettings(image="i@sha256:" + "a" * 64),
                                 db_host="h", db_port=6432, db_username="u", db_password="p", redis_host="r",
                                 redis_port=6379, redis_auth_token="t")
     with pytest.raises(ValueError, match="load_balancer_source_cidrs is required"):
@@ -231,11 +233,13 @@ def test_bad_arguments_are_refused_before_anything_is_registered() -> None:
     roles: dict[str, Any] = dict(provider=None, namespace="shipments", cluster_name="c", primary_address="db",
                                  master_secret_arn="arn:aws:secretsmanager:us-east-1:1:secret:x")
     with pytest.raises(ValueError, match="database_cidr is required"):
-        DatabaseRolesArgs(**roles, image="i@sha256:" + "a" * 64)
+        DatabaseRolesArgs(**roles, settings=DatabaseRolesSettings(image="i@sha256:" + "a" * 64))
     with pytest.raises(ValueError, match="pinned by digest"):
-        DatabaseRolesArgs(**roles, image="ghcr.io/x/y:1", require_digest=True, database_cidr="10.0.0.0/16")
+        DatabaseRolesArgs(**roles, settings=DatabaseRolesSettings(image="ghcr.io/x/y:1"), require_digest=True,
+                          database_cidr="10.0.0.0/16")
     with pytest.raises(ValueError, match="must differ"):
-        DatabaseRolesArgs(**roles, image="i:1", database_cidr="10.0.0.0/16", owner_role="x", app_role="x")
+        DatabaseRolesArgs(**roles, settings=DatabaseRolesSettings(image="i:1", owner_role="x", app_role="x"),
+                          database_cidr="10.0.0.0/16")
 
 
 def test_the_role_passwords_are_random_and_secret(prod: Deployed) -> None:
