@@ -21,7 +21,7 @@ import pulumi_aws as aws
 
 from components import kms
 from components.placement import locate, region_kw
-from components.settings import BackupsSettings
+from components.settings import BackupAndDrSettings
 
 MANAGED_POLICIES = (
     "service-role/AWSBackupServiceRolePolicyForBackup",
@@ -48,7 +48,7 @@ class BackupsArgs:
     database_arn: pulumi.Input[str]
     # Retention, continuous backup, vault lock, restore tests (`berth:backup`); the DR region,
     # copies there and RDS automated-backup replication (`berth:dr`).
-    settings: BackupsSettings
+    settings: BackupAndDrSettings
     assets_bucket_arn: pulumi.Input[str] | None = None
     # Failed backup, copy and restore jobs are published here (Alarms.topic_arn).
     notification_topic_arn: pulumi.Input[str] | None = None
@@ -257,7 +257,7 @@ class Backups(pulumi.ComponentResource):
     def _automated_backups_replication(self, dr_key: aws.kms.Key | None) -> pulumi.Output[str]:
         """RDS's own automated backups, replicated into the DR region (point-in-time restore there)."""
         dr = self._args.settings.dr
-        assert dr_key is not None  # BackupsSettings: replication needs dr.region, which made the key
+        assert dr_key is not None  # BackupAndDrSettings: replication needs dr.region, which made the key
         replication = aws.rds.InstanceAutomatedBackupsReplication(
             f"{self._name}-rds-backup-replication",
             source_db_instance_arn=self._args.database_arn,

@@ -524,7 +524,7 @@ class DrSettings(Model):
     rebuild_cidr: VpcCidr = "10.64.0.0/16"
 
 
-class BackupsSettings(Model):
+class BackupAndDrSettings(Model):
     """For Backups; no config area of its own: stacks/config.py composes it (`Settings.backups`) from
     `berth:backup` (plans, lock, copies, restore tests) and `berth:dr` (where the copies and RDS's
     replicated automated backups go)."""
@@ -533,7 +533,7 @@ class BackupsSettings(Model):
     dr: DrSettings = DrSettings()
 
     @model_validator(mode="after")
-    def _dr_region(self) -> BackupsSettings:
+    def _dr_region(self) -> BackupAndDrSettings:
         if (self.backup.copy_to_dr or self.dr.automated_backup_replication) and self.dr.region is None:
             raise ValueError("backup.copyToDr and dr.automatedBackupReplication need dr.region")
         return self

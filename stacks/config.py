@@ -30,8 +30,8 @@ from components.pgbouncer_config import MIGRATE_POOL_SIZE, server_connections
 from components.settings import (
     AlarmSettings,
     AppSettings,
+    BackupAndDrSettings,
     BackupSettings,
-    BackupsSettings,
     CacheSettings,
     CdnSettings,
     ClusterSettings,
@@ -197,9 +197,9 @@ class Settings(Model):
         return DatabaseRolesSettings(image=self.app.image)
 
     @property
-    def backups(self) -> BackupsSettings:
+    def backups(self) -> BackupAndDrSettings:
         """The backups' plans (berth:backup) with the DR region they copy and replicate into (berth:dr)."""
-        return BackupsSettings(backup=self.backup, dr=self.dr)
+        return BackupAndDrSettings(backup=self.backup, dr=self.dr)
 
     @property
     def name_prefix(self) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from components.backups import BackupsArgs
-from components.settings import BackupSettings, BackupsSettings
+from components.settings import BackupAndDrSettings, BackupSettings
 from tests.conftest import Deployed
 
 REGION = "us-east-1"
@@ -190,7 +190,7 @@ def test_failed_backup_copy_and_restore_jobs_reach_the_alarm_topic(stack: str, r
 # ---- the component's own guards ------------------------------------------------------------
 def _args(**backup: Any) -> BackupsArgs:
     return BackupsArgs(database_arn="arn:aws:rds:us-east-1:123456789012:db:x",
-                       settings=BackupsSettings(backup=BackupSettings(**backup)))
+                       settings=BackupAndDrSettings(backup=BackupSettings(**backup)))
 
 
 def test_continuous_backups_cannot_outlive_35_days() -> None:
