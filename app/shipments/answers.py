@@ -19,8 +19,10 @@ from .db import Database, DatabaseUnavailable
 log = logging.getLogger("shipments.api")
 
 # Newest first, keyset pagination on (created_at, id); $4 is one more than the page, to tell
-# whether another page follows.
-LIST_SHIPMENTS_SQL = """SELECT * FROM shipments
+# whether another page follows. The columns are named, in the item's order (main.row_to_shipment):
+# a page is encoded straight from its rows, so a column added later must not reach the API unasked.
+SHIPMENT_COLUMNS = "id, tracking_number, origin, destination, weight_kg, status, version, created_at, updated_at"
+LIST_SHIPMENTS_SQL = f"""SELECT {SHIPMENT_COLUMNS} FROM shipments
    WHERE ($1::text IS NULL OR status = $1)
      AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
    ORDER BY created_at DESC, id DESC LIMIT $4"""

@@ -126,6 +126,7 @@ class HotReads:
         return (services, recent) if decision.allowed else None
 
     async def _item(self, scope: Scope, shipment_id: str, authorization: bytes, send: Send) -> bool:
+        self._label(scope, ITEM_ROUTE)
         admitted = await self._admit(scope, authorization)
         if admitted is None or admitted[1]:  # a recent writer's item read skips the L1: the route's
             return False
@@ -134,7 +135,7 @@ class HotReads:
             return False
         METRICS.hit("l1")
         headers = [(b"etag", b'"%d"' % entry.version), (b"content-length", b"%d" % len(entry.body)), _JSON, _VARY]
-        await self._answer(scope, send, ITEM_ROUTE, 200, headers, entry.body)
+        await self._answer(scope, send, 200, headers, entry.body)
         return True
 
     async def _page(self, scope: Scope, authorization: bytes, send: Send) -> bool:
@@ -146,6 +147,7 @@ class HotReads:
             after = decode_cursor(cursor) if cursor is not None else None
         except CursorError:
             return False  # the route answers 400
+        self._label(scope, LIST_ROUTE)
         admitted = await self._admit(scope, authorization)
         if admitted is None:
             return False
@@ -155,22 +157,27 @@ class HotReads:
         except (DatabaseUnavailable, asyncpg.QueryCanceledError) as exc:
             failed = database_unavailable(exc) if isinstance(exc, DatabaseUnavailable) else statement_cancelled(exc)
             await self._answer(
-                scope, send, LIST_ROUTE, failed.status_code, [*failed.raw_headers, _VARY], bytes(failed.body)
+                scope, send, failed.status_code, [*failed.raw_headers, _VARY], bytes(failed.body)
             )
             return True
         headers = [(b"content-length", b"%d" % len(body)), _JSON, _VARY]
-        await self._answer(scope, send, LIST_ROUTE, 200, headers, body)
+        await self._answer(scope, send, 200, headers, body)
         return True
 
-    async def _answer(
-        self, scope: Scope, send: Send, route: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> None:
+    def _label(self, scope: Scope, route: str) -> None:
+        """Label the request with its route before anything can raise: an error on the way (a failed
+        read, the limiter) is then counted and logged under the route's template, as the route's own
+        would be, not as "unmatched". A request handed on is labelled again by the router."""
         label = self._labels.get(route)
         if label is None:
             label = self._labels[route] = next(
                 r for r in self.routes if getattr(r, "path", None) == route and "GET" in getattr(r, "methods", ())
             )
         scope["route"] = label
+
+    async def _answer(
+        self, scope: Scope, send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
         del scope["state"][PREAUTHORIZED]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -113,3 +113,80 @@ def test_a_database_that_cannot_answer_gets_the_same_503(
     assert fast.status_code == 503 and fast.headers["retry-after"] == "1"
     assert fast.json() == {"error": "unavailable", "message": "database unavailable"}
     assert_alike(fast, slow)
+
+
+def test_an_unexpected_error_on_the_hot_path_is_counted_under_its_route(topo: Topology) -> None:
+    """A page read failing in a way nobody answers (not a 503) is a 500 the route's template counts,
+    as the route's own 500 would be: dashboards and alarms by route see it."""
+    import asyncio
+    import uuid
+
+    from shipments import main as api
+    from shipments.auth import KeyStore, generate_key
+    from shipments.cache import RedisLink, ShipmentCache
+    from shipments.guard import Guard
+    from shipments.metrics import METRICS
+    from shipments.settings import Settings
+
+    class Conn:
+        async def fetchrow(self, _sql: str, *_args: Any) -> dict[str, Any]:  # the API key's row
+            return {"id": uuid.uuid4(), "name": "hot-500", "role": "reader"}
+
+        async def fetch(self, _sql: str, *_args: Any) -> list[Any]:
+            raise RuntimeError("a failure no handler answers")
+
+    class Db:
+        async def read(self, fn: Callable[[Conn], Any], primary: bool = False) -> Any:
+            return await fn(Conn())
+
+    async def scenario() -> list[int]:
+        settings = Settings(database_url="postgresql://unused/db", redis_url=topo.redis_url, metrics_port=0)
+        app = api.create_app(settings)
+        link = RedisLink(settings.redis_url, 1.0)
+        keys = KeyStore(Db())  # type: ignore[arg-type]
+        key = generate_key()
+        digest = keys.digest(key)
+        assert digest is not None and await keys.fetch(digest) is not None  # cached: the hot path may answer
+        app.state.services = api.Services(
+            settings, Db(), link, ShipmentCache(link, 300, 500, 300), Guard(link, 5.0), keys  # type: ignore[arg-type]
+        )
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+            # limit=5 is read by the hot path, limit=05 by the route: both end in the same 500.
+            codes = [(await c.get(f"/api/shipments?{q}", headers=auth(key))).status_code for q in ("limit=5", "limit=05")]
+        await link.client.aclose()
+        return codes
+
+    before = METRICS.http.requests.get(("GET", "/api/shipments", "500"), 0)
+    assert asyncio.run(scenario()) == [500, 500]
+    assert METRICS.http.requests.get(("GET", "/api/shipments", "500"), 0) == before + 2
+    assert ("GET", "unmatched", "500") not in METRICS.http.requests
+
+
+def test_a_column_added_to_the_table_stays_out_of_pages(
+    topo: Topology,
+    client: httpx.Client,
+    urls: list[str],
+    writer_key: str,
+    reader_key: str,
+    make_shipment: Callable[..., Any],
+) -> None:
+    """Pages are encoded straight from their rows: a later migration's column (an internal note)
+    must not appear in them, on the hot path or the route, any more than in the item."""
+    topo.primary_sql("ALTER TABLE shipments ADD COLUMN internal_note text DEFAULT 'not for clients'", db="shipments")
+    try:
+        s = make_shipment(writer_key, url=urls[0], origin="Column-test")
+        wait_for(
+            lambda: topo.replica_sql(f"SELECT count(*) FROM shipments WHERE id = '{s['id']}'") == "1",
+            what="the row on the replica",
+        )
+        url = f"{urls[0]}/api/shipments"
+        fast = client.get(f"{url}?limit=3", headers=auth(reader_key))
+        slow = client.get(f"{url}?limit=03", headers=auth(reader_key))
+        item = client.get(f"{url}/{s['id']}", headers=auth(reader_key)).json()
+        for page in (fast, slow):
+            assert page.status_code == 200
+            assert "not for clients" not in page.text
+            assert [set(i) for i in page.json()["items"]] == [set(item)] * len(page.json()["items"])
+    finally:
+        topo.primary_sql("ALTER TABLE shipments DROP COLUMN internal_note", db="shipments")
