@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import io
 import json
 import logging
 import sys
@@ -106,8 +107,31 @@ class AccessLog:
 ACCESS_LOG = AccessLog()
 
 
+_own_stdout: io.TextIOWrapper | None = None
+
+
+def _buffered_stdout() -> IO[str]:
+    """stdout with a buffer of its own when it has none. The image sets PYTHONUNBUFFERED (a one-shot
+    command's print must not be lost to a kill), which makes stdout write through: one write system
+    call per access line, the cost AccessLog exists to avoid. The log handler then writes to a
+    buffered writer on the same descriptor, flushed per record by the handler and once per loop
+    turn by AccessLog; a bare print() may overtake at most one turn's access lines."""
+    out = sys.stdout
+    if not getattr(out, "write_through", False):
+        return out
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's capture): leave it
+        return out
+    global _own_stdout
+    if _own_stdout is None or _own_stdout.fileno() != fd:  # one per process: configured twice, one buffer
+        raw = io.FileIO(fd, "w", closefd=False)
+        _own_stdout = io.TextIOWrapper(io.BufferedWriter(raw, 1 << 16), encoding="utf-8", errors="backslashreplace")
+    return _own_stdout
+
+
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(_buffered_stdout())
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

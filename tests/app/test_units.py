@@ -7,7 +7,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import random
+import subprocess
+import sys
+import textwrap
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +27,8 @@ from shipments.main import parse_if_match
 from shipments.migrate import migration_files
 from shipments.ratelimit import LEASE_SECONDS, Decision, Lease, LocalSlidingWindow, decision_from_redis, lease_extra_max
 from shipments.settings import SettingsError, load_settings
+
+APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
 
 class FakeClock:
@@ -440,3 +446,38 @@ def test_the_app_reads_the_header_the_cdns_viewer_request_function_writes() -> N
 
     assert VIEWER_ADDRESS_HEADER.lower().encode() == VIEWER_HEADER
     assert f"headers['{VIEWER_HEADER.decode()}'] = {{ value: event.viewer.ip }}" in VIEWER_ADDRESS_FUNCTION
+
+
+def test_access_lines_of_one_loop_turn_reach_stdout_together_even_unbuffered(tmp_path: Path) -> None:
+    """The image sets PYTHONUNBUFFERED: the access log still writes a loop turn's lines at its end,
+    not one write per line, and none is lost."""
+    out = tmp_path / "stdout"
+    program = textwrap.dedent(
+        """
+        import asyncio, os, sys
+        from shipments.logs import ACCESS_LOG, configure_logging
+
+        configure_logging("INFO")
+        assert sys.stdout.write_through  # PYTHONUNBUFFERED is in effect
+
+        async def turn() -> None:
+            for i in range(3):
+                ACCESS_LOG.write({"path": f"/p{i}", "status": 200})
+            print("after-writes", os.path.getsize(sys.argv[1]), file=sys.stderr)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            print("after-turn", os.path.getsize(sys.argv[1]), file=sys.stderr)
+
+        asyncio.run(turn())
+        """
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(APP_DIR)}
+    with out.open("wb") as stdout:
+        done = subprocess.run([sys.executable, "-c", program, str(out)], stdout=stdout, stderr=subprocess.PIPE,
+                              env=env, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    sizes = dict(line.split() for line in done.stderr.splitlines() if line.startswith("after-"))
+    assert sizes["after-writes"] == "0", "nothing written while the turn runs"
+    lines = out.read_text().splitlines()
+    assert int(sizes["after-turn"]) == len(out.read_bytes()) and [json.loads(x)["path"] for x in lines] == [
+        "/p0", "/p1", "/p2"]
