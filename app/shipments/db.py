@@ -9,7 +9,11 @@ BEGIN and COMMIT would double its round trips, and each round trip holds a poole
 an event-loop turn of a busy process. Writes of several statements run in an explicit transaction.
 Either way a write is retried when it failed before anything reached the database (acquiring a
 connection) or with a serialization failure or deadlock (rolled back); a connection lost while a
-statement is in flight is not retried, since it may have committed. Pooled connections are not
+statement is in flight is not retried, since it may have committed. A one-statement write has no
+BEGIN to find a dead pooled connection with (a PgBouncer pod gone without closing its sockets), so
+after the primary's pool has been quiet for `idle_probe_seconds` the first write probes its
+connection with SELECT 1 (bounded by `probe_timeout`): a dead one is dropped and the write retried
+on another, as BEGIN's failure was. Busy pools never probe. Pooled connections are not
 RESET on release: the app never changes session state (transaction pooling forbids it), and the
 reset would cost a round trip per request.
 """
@@ -115,10 +119,13 @@ class Database:
     command_timeout: float = 5.0
     max_lag: float = 5.0
     check_interval: float = 1.0
+    idle_probe_seconds: float = 5.0
+    probe_timeout: float = 1.0
     primary: asyncpg.Pool | None = None
     replicas: list[Replica] = field(default_factory=list)
     _rr: int = 0
     _monitor: asyncio.Task[None] | None = None
+    _primary_used: float = 0.0  # monotonic time of the primary's last statement that answered
 
     async def start(self) -> None:
         self.primary = await self._pool(self.dsn, self.pool_min)
@@ -239,7 +246,15 @@ class Database:
         except CONNECTION_ERRORS as exc:
             raise ConnectPhaseError(repr(exc)) from exc
         try:
-            return await fn(conn)
+            if time.monotonic() - self._primary_used > self.idle_probe_seconds:
+                try:
+                    await conn.execute("SELECT 1", timeout=self.probe_timeout)
+                except CONNECTION_ERRORS as exc:
+                    conn.terminate()  # the pool opens a fresh one in its place
+                    raise ConnectPhaseError(f"idle connection dead: {exc!r}") from exc
+            result = await fn(conn)
+            self._primary_used = time.monotonic()
+            return result
         finally:
             await pool.release(conn)
 
