@@ -57,9 +57,13 @@ class VersionedLRU:
             self._data.pop(key, None)
             return
         current = self._data.get(key)
-        if current is not None and current[1] >= version and current[0] is not None:
+        now = self._clock()
+        # A value or a tombstone of this version or newer already says more: invalidations may
+        # arrive out of order (two writes' notices from two pipelines), and an older tombstone
+        # would let a fill of a version between the two back in.
+        if current is not None and current[2] > now and current[1] >= version:
             return
-        self._data[key] = (None, version, self._clock() + self.ttl)
+        self._data[key] = (None, version, now + self.ttl)
         self._data.move_to_end(key)
         while len(self._data) > self.maxsize:
             self._data.popitem(last=False)

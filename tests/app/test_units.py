@@ -117,6 +117,15 @@ def test_lru_refuses_a_late_stale_fill_after_invalidation() -> None:
     assert lru.set("s", {"v": 3}, 3) and lru.get("s") == {"v": 3}
 
 
+def test_lru_keeps_the_newest_tombstone_when_invalidations_arrive_out_of_order() -> None:
+    lru = VersionedLRU(maxsize=10, ttl=300)
+    lru.invalidate("s", 3)  # version 3's notice arrives first
+    lru.invalidate("s", 2)  # then version 2's, from another pipeline
+    assert lru.set("s", {"v": 2}, 2) is False  # a lagging replica's version 2 stays out
+    assert lru.get("s") is None
+    assert lru.set("s", {"v": 3}, 3) is True
+
+
 # --- fallback limiter -----------------------------------------------------------------------------------
 def test_local_limiter_is_exact_at_the_boundary_and_slides() -> None:
     clock = FakeClock()
