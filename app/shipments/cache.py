@@ -11,6 +11,7 @@ When Redis is down the cache steps aside: reads go to the database and the L1 is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -337,11 +338,10 @@ class ShipmentCache:
             except (asyncio.CancelledError, *REDIS_ERRORS):
                 pass
         if self._owed:
-            # Last chance: once this process is gone nobody can deliver them (README: Caching).
-            try:
+            # Last chance: once this process is gone nobody can deliver them (README: "A write
+            # Redis did not take").
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.link.batch([]), timeout=1.0)
-            except TimeoutError:
-                pass
 
     async def _subscribe_loop(self) -> None:
         while True:
