@@ -11,6 +11,7 @@ When Redis is down the cache steps aside: reads go to the database and the L1 is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -32,16 +33,31 @@ log = logging.getLogger("shipments.cache")
 CHANNEL = "shipments:invalidate"
 KEY_PREFIX = "shipment:"
 
+# The message on CHANNEL that tells every process to drop its whole L1 (the fallback when a
+# process owes more invalidations than it remembers: ShipmentCache._owe).
+FLUSH_L1 = b"*"
+# Invalidations a process remembers while Redis cannot take them (each holds one shipment's body).
+OWED_MAX = 1000
+
 # Stores "<version>|<json>" unless Redis already holds a newer version: a late fill from a
-# lagging replica can never overwrite a write-through of a newer version.
+# lagging replica can never overwrite a write-through of a newer version. With ARGV[4] and
+# ARGV[5] it then publishes ARGV[5] on channel ARGV[4] (a write-through): in the script, so the
+# announcement can never reach another process before the value it announces is in Redis (a
+# separate PUBLISH in the pipeline ran first when the EVALSHA had to be rerun after NOSCRIPT).
 SET_IF_NEWER_LUA = """
+local newer = 1
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local v = tonumber(string.match(cur, '^(%d+)|'))
-  if v and v > tonumber(ARGV[2]) then return 0 end
+  if v and v > tonumber(ARGV[2]) then newer = 0 end
 end
-redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[1], 'EX', tonumber(ARGV[3]))
-return 1
+if newer == 1 then
+  redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[1], 'EX', tonumber(ARGV[3]))
+end
+if ARGV[5] then
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+end
+return newer
 """
 
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
@@ -85,6 +101,15 @@ Command = tuple[Any, ...]
 Part = tuple[list[Command], Callable[[list[Any] | None], None], Callable[[BaseException], None]]
 
 
+def _settle(callback: Callable[[Any], None], outcome: Any) -> None:
+    """Hand a part its outcome; a callback that raises is logged, so it cannot leave the other
+    parts of the pipeline (requests waiting without a timeout) unresolved."""
+    try:
+        callback(outcome)
+    except Exception:
+        log.exception("redis pipeline callback failed")
+
+
 class RedisLink:
     """One Redis client plus a breaker: after a failure Redis is skipped for `cooldown` seconds."""
 
@@ -92,6 +117,7 @@ class RedisLink:
         self.url = url
         self._scripts: dict[str, str] = {}  # sha -> source, to load on NOSCRIPT
         self._queued: list[Part] = []
+        self._leading: list[Callable[[], list[Part]]] = []  # their commands go first
         self._contributors: list[Callable[[], list[Part]]] = []
         self._flush_scheduled = False
         self._batches: set[asyncio.Task[None]] = set()
@@ -180,9 +206,11 @@ class RedisLink:
         self.wake()
         return await future
 
-    def contribute(self, parts: Callable[[], list[Part]]) -> None:
-        """Ask `parts()` for commands each time a pipeline is about to go (after wake())."""
-        self._contributors.append(parts)
+    def contribute(self, parts: Callable[[], list[Part]], *, first: bool = False) -> None:
+        """Ask `parts()` for commands each time a pipeline is about to go (after wake()). With
+        first=True its commands go before all others: Redis runs a pipeline in order, so what they
+        write is what the pipeline's reads see."""
+        (self._leading if first else self._contributors).append(parts)
 
     def wake(self) -> None:
         """Send a pipeline at the end of this loop turn."""
@@ -192,18 +220,27 @@ class RedisLink:
 
     def _start_batch(self) -> None:
         self._flush_scheduled = False
-        parts, self._queued = self._queued, []
-        for contributor in self._contributors:
-            parts.extend(contributor())
+        queued, self._queued = self._queued, []
+        parts = self._contributed(self._leading) + queued + self._contributed(self._contributors)
         if not parts:
             return
         if not self.available():
             for _, deliver, _ in parts:
-                deliver(None)
+                _settle(deliver, None)
             return
         task = asyncio.create_task(self._run_batch(parts))
         self._batches.add(task)
         task.add_done_callback(self._batches.discard)
+
+    @staticmethod
+    def _contributed(contributors: list[Callable[[], list[Part]]]) -> list[Part]:
+        parts: list[Part] = []
+        for contributor in contributors:
+            try:
+                parts.extend(contributor())
+            except Exception:  # a broken contributor must not strand the queued requests' parts
+                log.exception("redis pipeline contributor failed")
+        return parts
 
     async def _run_batch(self, parts: list[Part]) -> None:
         flat = [command for commands, _, _ in parts for command in commands]
@@ -211,11 +248,11 @@ class RedisLink:
             ok, results = await self.call(lambda client: self._pipeline(client, flat))
         except BaseException as exc:  # never leave a request waiting
             for _, _, fail in parts:
-                fail(exc)
+                _settle(fail, exc)
             raise
         start = 0
         for commands, deliver, _ in parts:
-            deliver(results[start : start + len(commands)] if ok else None)
+            _settle(deliver, results[start : start + len(commands)] if ok else None)
             start += len(commands)
 
     async def _pipeline(self, client: aioredis.Redis, commands: list[Command]) -> list[Any]:
@@ -271,6 +308,15 @@ class ShipmentCache:
         self._handlers: dict[bytes, Callable[[bytes], None]] = {}
         self.on_subscribed: list[Callable[[], None]] = []
         link.on_down.append(self._distrust_l1)
+        # Write-throughs whose announcement Redis did not take (the breaker was open, or the
+        # turn's pipeline failed): no other process has heard of them, so they are owed. They go
+        # first in every pipeline until one delivers them, and the L1 is not trusted again before
+        # they are delivered (_settle_owed). Newest per key; at most OWED_MAX, past which
+        # _owed_all says: sweep every shipment out of Redis and tell every process to drop its L1.
+        self._owed: dict[str, CachedShipment] = {}
+        self._owed_all = False
+        self._sweeping = False
+        link.contribute(self._owed_part, first=True)
 
     def listen(self, channel: str, handler: Callable[[bytes], None]) -> None:
         """Also deliver `channel`'s messages to `handler` (call before start())."""
@@ -291,6 +337,11 @@ class ShipmentCache:
                 await self._task
             except (asyncio.CancelledError, *REDIS_ERRORS):
                 pass
+        if self._owed:
+            # Last chance: once this process is gone nobody can deliver them (README: "A write
+            # Redis did not take").
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.link.batch([]), timeout=1.0)
 
     async def _subscribe_loop(self) -> None:
         while True:
@@ -301,6 +352,8 @@ class ShipmentCache:
                 self.l1.clear()
                 for hook in self.on_subscribed:
                     hook()
+                # What this process wrote while Redis could not take it reaches the others first.
+                await self._settle_owed()
                 self.l1_enabled = True
                 last_ping = time.monotonic()
                 while True:
@@ -335,11 +388,94 @@ class ShipmentCache:
             pass
 
     def _on_invalidation(self, data: bytes) -> None:
+        if data == FLUSH_L1:
+            self.l1.clear()
+            return
         try:
             key, version = data.decode().rsplit(":", 1)
             self.l1.invalidate(key, int(version))
         except (ValueError, UnicodeDecodeError):
             log.warning("malformed invalidation message", extra={"data": repr(data)[:100]})
+
+    # -- invalidations owed ---------------------------------------------------------------------
+    def _write_through(self, key: str, entry: CachedShipment, *, publish: bool) -> Command:
+        args: list[Any] = [entry.body, entry.version, self.ttl]
+        if publish:
+            args += [CHANNEL, f"{key}:{entry.version}"]
+        return self._set_if_newer.command([KEY_PREFIX + key], args)
+
+    def _owe(self, key: str, entry: CachedShipment) -> None:
+        if self._owed_all:
+            return  # the pending sweep covers it
+        known = self._owed.get(key)
+        if known is not None and known.version >= entry.version:
+            return
+        self._owed[key] = entry
+        if len(self._owed) > OWED_MAX:
+            # Too many to remember (a long outage under writes): forget them all and owe everything.
+            log.warning("too many invalidations owed: every process will drop its L1", extra={"owed": OWED_MAX})
+            self._owed.clear()
+            self._owed_all = True
+
+    def _owed_part(self) -> list[Part]:
+        """The owed write-throughs (each publishes its invalidation), first in the pipeline."""
+        if not self._owed:
+            return []
+        sent = list(self._owed.items())
+
+        def deliver(results: list[Any] | None) -> None:
+            if results is None:
+                return  # still owed: the next pipeline carries them again
+            for key, entry in sent:
+                if self._owed.get(key) is entry:
+                    del self._owed[key]
+
+        def fail(exc: BaseException) -> None:
+            pass  # still owed
+
+        return [([self._write_through(key, entry, publish=True) for key, entry in sent], deliver, fail)]
+
+    def owes(self, key: str) -> bool:
+        """Whether Redis may still hold a version of `key` older than one this process wrote."""
+        return self._owed_all or self._sweeping or key in self._owed
+
+    async def _settle_owed(self) -> None:
+        """Deliver what is owed, as soon as the breaker lets Redis be asked; ConnectionError when
+        Redis would not take it (the subscription loop starts afresh)."""
+        while self._owed_all or self._owed:
+            wait = self.link.down_until - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if self._owed_all:
+                # Writes failing during the sweep are owed one by one again (they may land behind it).
+                self._owed_all, self._sweeping = False, True
+                try:
+                    swept = await self._sweep()
+                finally:
+                    self._sweeping = False
+                if not swept:
+                    self._owed_all = True
+                    raise ConnectionError("owed sweep not delivered")
+            elif await self.link.batch([]) is None:  # the owed part goes in this pipeline
+                raise ConnectionError("owed invalidations not delivered")
+
+    async def _sweep(self) -> bool:
+        """Drop every shipment from Redis, then tell every process to drop its L1: the fallback for
+        writes this process could not remember one by one. Rare, so a SCAN is affordable."""
+        cursor: int = 0
+        while True:
+            ok, found = await self.link.call(lambda c, at=cursor: c.scan(at, match=KEY_PREFIX + "*", count=1000))
+            if not ok:
+                return False
+            cursor, keys = found
+            if keys:
+                ok, _ = await self.link.call(lambda c, k=keys: c.unlink(*k))
+                if not ok:
+                    return False
+            if cursor == 0:
+                break
+        ok, _ = await self.link.call(lambda c: c.publish(CHANNEL, FLUSH_L1))
+        return ok
 
     # -- cache-aside ----------------------------------------------------------------------------
     def cached(self, key: str) -> CachedShipment | None:
@@ -355,7 +491,9 @@ class ShipmentCache:
             if entry is not None:
                 METRICS.hit("l1")
                 return entry
-        found = await self.link.batch([("GET", KEY_PREFIX + key)])
+        # Redis may still hold an older version than this process wrote while it could not tell
+        # Redis: read the database until that write-through is delivered.
+        found = await self.link.batch([("GET", KEY_PREFIX + key)]) if not self.owes(key) else None
         raw = found[0] if found is not None else None
         if raw is not None:
             version, _, body = raw.partition(b"|")
@@ -395,12 +533,16 @@ class ShipmentCache:
         what the API answers."""
         entry = CachedShipment.of(value)
         version = entry.version
-        commands = [self._set_if_newer.command([KEY_PREFIX + key], [entry.body, version, self.ttl])]
+        # The script publishes the invalidation itself, after the SET (see SET_IF_NEWER_LUA). `also`
+        # (the read-your-writes marker) may still land before it when the script must be loaded
+        # first; harmless: the writer's client has no answer before the write-through has landed.
+        commands = [self._write_through(key, entry, publish=publish), *also]
+        results = await self.link.batch(commands)
         if publish:
-            commands.append(("PUBLISH", CHANNEL, f"{key}:{version}"))
-        commands.extend(also)
-        await self.link.batch(commands)
-        if publish:
+            if results is None:
+                self._owe(key, entry)
+            elif (owed := self._owed.get(key)) is not None and owed.version <= version:
+                del self._owed[key]  # delivered by this write-through
             self.l1.invalidate(key, version)
         if self.l1_enabled:
             self.l1.set(key, entry, version)
