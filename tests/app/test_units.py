@@ -227,7 +227,11 @@ def test_the_access_line_is_the_line_logging_would_write(monkeypatch: pytest.Mon
 
     from shipments.logs import ACCESS_LOG, REQUEST_ID, JsonFormatter
 
-    monkeypatch.setattr(logging.getLogger("shipments.access"), "level", logging.INFO)
+    logger = logging.getLogger("shipments.access")
+    previous = logger.level
+    # setLevel, not the attribute: it also clears isEnabledFor's cache, which an earlier request
+    # through the app in this process may have filled while the level was the root's WARNING.
+    logger.setLevel(logging.INFO)
     stream = io.StringIO()
     monkeypatch.setattr(ACCESS_LOG, "stream", stream)
     token = REQUEST_ID.set("rid-1")
@@ -245,6 +249,7 @@ def test_the_access_line_is_the_line_logging_would_write(monkeypatch: pytest.Mon
             assert stream.getvalue().isascii()  # a client's non-ASCII path is escaped, as the formatter does
     finally:
         REQUEST_ID.reset(token)
+        logger.setLevel(previous)
 
 
 # --- cursors --------------------------------------------------------------------------------------------
