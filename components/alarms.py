@@ -25,6 +25,7 @@ import pulumi_aws as aws
 from components import kms
 from components.placement import locate, region_kw
 from components.settings import AlarmSettings
+from components.workload import POD_IDENTITY_TRUST_POLICY
 
 # CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
 CLOUDFRONT_METRICS_REGION = "us-east-1"
@@ -400,11 +401,7 @@ class Alarms(pulumi.ComponentResource):
             role = aws.iam.Role(
                 f"{self._name}-container-insights-role",
                 description=f"{self._name}: CloudWatch agent (Container Insights)",
-                assume_role_policy=json.dumps({
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                                   "Action": ["sts:AssumeRole", "sts:TagSession"]}],
-                }),
+                assume_role_policy=POD_IDENTITY_TRUST_POLICY,
                 tags=args.tags,
                 opts=self._child(),
             )

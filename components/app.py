@@ -39,6 +39,7 @@ import pulumi_random as random
 from components.certificates import dns_validated_certificate
 from components.placement import region_kw
 from components.settings import AppSettings, is_digest
+from components.workload import POD_IDENTITY_TRUST_POLICY, hardened_container, restricted_pod
 
 APP_NAME = "shipments-api"
 PORT = 8000
@@ -64,23 +65,8 @@ LABELS = {"app.kubernetes.io/name": APP_NAME, "app.kubernetes.io/part-of": "ship
 _COMMON = {**LABELS, "app.kubernetes.io/managed-by": "pulumi"}
 _MIGRATE_LABELS = {**LABELS, "app.kubernetes.io/component": "migrations"}
 # The pod shape the migrations Job and the Deployment share.
-_CONTAINER_SECURITY = {
-    "allow_privilege_escalation": False,
-    "privileged": False,
-    "read_only_root_filesystem": True,
-    "run_as_non_root": True,
-    "run_as_user": UID,
-    "run_as_group": UID,
-    "capabilities": {"drop": ["ALL"]},
-    "seccomp_profile": {"type": "RuntimeDefault"},
-}
-_POD_SECURITY = {
-    "run_as_non_root": True,
-    "run_as_user": UID,
-    "run_as_group": UID,
-    "fs_group": UID,
-    "seccomp_profile": {"type": "RuntimeDefault"},
-}
+_CONTAINER_SECURITY = hardened_container(UID)
+_POD_SECURITY = restricted_pod(UID)
 _TMP = {"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}
 _ENV_SKIP = ("CKV_K8S_35", "the app reads its DSNs from env vars (12-factor); they come from a Secret "
                            "via envFrom, never as literals")
@@ -271,14 +257,7 @@ class App(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-pod-role",
             description=f"{name}: the Shipments API pods (EKS Pod Identity)",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Service": "pods.eks.amazonaws.com"},
-                    "Action": ["sts:AssumeRole", "sts:TagSession"],
-                }],
-            }),
+            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
             tags={**args.tags, "Name": f"{name}-pod-role"},
             opts=pulumi.ResourceOptions(parent=self),
         )

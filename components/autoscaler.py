@@ -38,6 +38,7 @@ import pulumi_kubernetes as k8s
 from components.capacity import AUTOSCALER_CPU_REQUEST, AUTOSCALER_MEMORY_REQUEST, AUTOSCALER_REPLICAS
 from components.placement import Placement
 from components.settings import ClusterSettings, is_digest
+from components.workload import POD_IDENTITY_TRUST_POLICY, hardened_container, restricted_pod
 
 NAME = "cluster-autoscaler"
 NAMESPACE = "kube-system"
@@ -178,11 +179,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             description=f"{name}: Cluster Autoscaler (EKS Pod Identity)",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                               "Action": ["sts:AssumeRole", "sts:TagSession"]}],
-            }),
+            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
             tags={**args.tags, "Name": f"{name}-role"},
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -286,8 +283,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                         "priority_class_name": "system-cluster-critical",
                         "service_account_name": NAME,
                         "automount_service_account_token": True,
-                        "security_context": {"run_as_non_root": True, "run_as_user": UID, "run_as_group": UID,
-                                             "fs_group": UID, "seccomp_profile": {"type": "RuntimeDefault"}},
+                        "security_context": restricted_pod(UID),
                         "topology_spread_constraints": [
                             {"max_skew": 1, "topology_key": key, "when_unsatisfiable": "ScheduleAnyway",
                              "label_selector": {"match_labels": _LABELS}}
@@ -309,16 +305,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                                 "requests": {"cpu": AUTOSCALER_CPU_REQUEST, "memory": AUTOSCALER_MEMORY_REQUEST},
                                 "limits": {"cpu": "500m", "memory": "600Mi"},
                             },
-                            "security_context": {
-                                "allow_privilege_escalation": False,
-                                "privileged": False,
-                                "read_only_root_filesystem": True,
-                                "run_as_non_root": True,
-                                "run_as_user": UID,
-                                "run_as_group": UID,
-                                "capabilities": {"drop": ["ALL"]},
-                                "seccomp_profile": {"type": "RuntimeDefault"},
-                            },
+                            "security_context": hardened_container(UID),
                         }],
                     },
                 },

@@ -29,6 +29,7 @@ from components import kms
 from components.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.placement import locate
 from components.settings import ClusterSettings, cpu_architecture, is_digest
+from components.workload import POD_IDENTITY_TRUST_POLICY
 
 # The workload namespace every app-side component deploys into.
 NAMESPACE = "shipments"
@@ -468,7 +469,7 @@ class Cluster(pulumi.ComponentResource):
         name = self._prefix
         ebs_role = aws.iam.Role(
             f"{name}-ebs-csi-role",
-            assume_role_policy=_assume("pods.eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
             tags=self._named("ebs-csi-role"),
             opts=self._opts(),
         )

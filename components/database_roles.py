@@ -38,6 +38,7 @@ import pulumi_random as random
 
 from components.placement import region_kw
 from components.settings import DatabaseRolesSettings, is_digest
+from components.workload import POD_IDENTITY_TRUST_POLICY, hardened_container, restricted_pod
 
 NAME = "shipments-db-bootstrap"
 UID = 10001
@@ -80,19 +81,6 @@ class DatabaseRolesArgs:
             raise ValueError(f"image {image!r} must be pinned by digest (repo@sha256:...) in this environment")
         if self.database_cidr is None:
             raise ValueError("database_cidr is required: the bootstrap Job may reach the database's range only")
-
-
-def _hardened() -> dict[str, Any]:
-    return {
-        "allow_privilege_escalation": False,
-        "privileged": False,
-        "read_only_root_filesystem": True,
-        "run_as_non_root": True,
-        "run_as_user": UID,
-        "run_as_group": UID,
-        "capabilities": {"drop": ["ALL"]},
-        "seccomp_profile": {"type": "RuntimeDefault"},
-    }
 
 
 def _name(metadata: Any) -> str:
@@ -165,11 +153,7 @@ class DatabaseRoles(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-db-bootstrap-role",
             description=f"{name}: the database bootstrap Job (EKS Pod Identity): reads RDS's master secret",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                               "Action": ["sts:AssumeRole", "sts:TagSession"]}],
-            }),
+            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
             tags={**args.tags, "Name": f"{name}-db-bootstrap-role"},
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -268,8 +252,7 @@ class DatabaseRoles(pulumi.ComponentResource):
                         "service_account_name": NAME,
                         "automount_service_account_token": False,
                         "restart_policy": "Never",
-                        "security_context": {"run_as_non_root": True, "run_as_user": UID, "run_as_group": UID,
-                                             "fs_group": UID, "seccomp_profile": {"type": "RuntimeDefault"}},
+                        "security_context": restricted_pod(UID),
                         "containers": [{
                             "name": "bootstrap",
                             "image": self._args.settings.image,
@@ -279,7 +262,7 @@ class DatabaseRoles(pulumi.ComponentResource):
                                          {"secret_ref": {"name": secret.metadata.apply(_name)}}],
                             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
                                           "limits": {"cpu": "500m", "memory": "256Mi"}},
-                            "security_context": _hardened(),
+                            "security_context": hardened_container(UID),
                             "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
                         }],
                         "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "16Mi"}}],
