@@ -1,8 +1,9 @@
 """Components room: what a node offers and what the cluster's own pods take from it.
 
 Pure data and arithmetic, no Pulumi import: `stacks/config.py` checks a stack's capacity with
-it before any resource is registered, and the cluster component sizes the autoscaler and the
-metrics server from the same constants.
+it before any resource is registered, and the Cluster Autoscaler (components/autoscaler.py) takes
+its replicas and requests from the same constants; metrics-server's are counted as the add-on sets
+them.
 
 Allocatable per node, as the EKS-optimized AL2023 AMI (nodeadm) configures the kubelet:
 
