@@ -40,6 +40,7 @@ from components.pgbouncer_config import (
     server_connections,
 )
 from components.settings import PgBouncerSettings, is_digest
+from components.workload import hardened_container, restricted_pod
 
 __all__ = ["PgBouncer", "PgBouncerArgs", "render_hba", "render_ini", "render_userlist", "server_connections"]
 
@@ -112,19 +113,6 @@ class PgBouncerArgs:
 def _skip(*checks: tuple[str, str]) -> dict[str, str]:
     """checkov skip annotations, each with its reason, on the object itself."""
     return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(checks, start=1)}
-
-
-def _hardened() -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": UID,
-        "runAsGroup": UID,
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "readOnlyRootFilesystem": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
 
 
 class PgBouncer(pulumi.ComponentResource):
@@ -276,7 +264,7 @@ class PgBouncer(pulumi.ComponentResource):
                     "args": ["--fail", "--silent", "--show-error", "--proto", "=https", "--tlsv1.2",
                              "--retry", "5", "--retry-all-errors", "--max-time", "30",
                              "--output", CA_FILE, RDS_GLOBAL_BUNDLE_URL],
-                    "securityContext": _hardened(),
+                    "securityContext": hardened_container(UID),
                     "resources": CA_FETCH_RESOURCES,
                     "volumeMounts": [{"name": "tls", "mountPath": TLS_DIR}],
                 }
@@ -291,7 +279,7 @@ class PgBouncer(pulumi.ComponentResource):
             "livenessProbe": {"tcpSocket": {"port": "pgbouncer"}, "initialDelaySeconds": 10,
                               "periodSeconds": 10, "failureThreshold": 6},
             "resources": RESOURCES,
-            "securityContext": _hardened(),
+            "securityContext": hardened_container(UID),
             "lifecycle": {
                 "preStop": {
                     "exec": {
@@ -321,7 +309,7 @@ class PgBouncer(pulumi.ComponentResource):
             "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}, "periodSeconds": 15},
             "livenessProbe": {"tcpSocket": {"port": "metrics"}, "periodSeconds": 20, "failureThreshold": 3},
             "resources": EXPORTER_RESOURCES,
-            "securityContext": _hardened(),
+            "securityContext": hardened_container(UID),
         }
         return init_containers, [pgbouncer, exporter], volumes
 
@@ -357,13 +345,7 @@ class PgBouncer(pulumi.ComponentResource):
                         "serviceAccountName": NAME,
                         "automountServiceAccountToken": False,
                         "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "runAsUser": UID,
-                            "runAsGroup": UID,
-                            "fsGroup": UID,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
+                        "securityContext": restricted_pod(UID),
                         "topologySpreadConstraints": [
                             {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
                              "whenUnsatisfiable": "ScheduleAnyway",
