@@ -106,7 +106,13 @@ def test_redis_down_serves_from_database_and_limits_in_process(
         f"{a}/api/shipments/{t['id']}", json={"origin": "Antwerp"}, headers=auth(writer_key, **{"If-Match": '"1"'})
     )
     assert p.status_code == 200
-    # no stale L1 while invalidations cannot flow: B sees A's write
+    # no stale L1 while invalidations cannot flow: B sees A's write once its replica has it (the
+    # reader key cannot write, so its reads go to a replica even without Redis: only keys that can
+    # write need the primary for read-your-writes)
+    wait_for(
+        lambda: topo.replica_sql(f"SELECT origin FROM shipments WHERE id = '{t['id']}'") == "Antwerp",
+        what="the write on the replica",
+    )
     assert client.get(f"{b}/api/shipments/{t['id']}", headers=auth(reader_key)).json()["origin"] == "Antwerp"
 
     # readiness says degraded (Redis failed), naming it; detailed health agrees
