@@ -5,7 +5,6 @@ the hit rate reported by /api/metrics and /api/health/detailed."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import socket
 import threading
@@ -22,6 +21,7 @@ from shipments.cache import CHANNEL, FLUSH_L1, KEY_PREFIX, RedisLink, ShipmentCa
 from stacks.local import Topology
 
 from .conftest import auth, detailed, wait_for
+from .relay import Relay
 
 
 def _l1_hits(topo: Topology, client: httpx.Client, url: str) -> float:
@@ -91,67 +91,6 @@ def test_cache_miss_is_filled_once_then_served_from_cache(
     assert misses_after == misses_before + 1
 
 
-class CuttableProxy:
-    """A TCP proxy in front of Redis for one app process: cut() closes its connections and refuses
-    new ones (Redis unreachable from that process only), restore() lets them through again."""
-
-    def __init__(self, target_port: int):
-        self.target_port = target_port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.listener.getsockname()[1]
-        self.passing = True
-        self._lock = threading.Lock()
-        self._socks: set[socket.socket] = set()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port)) if self.passing else None
-            except OSError:
-                upstream = None
-            with self._lock:
-                if upstream is None or not self.passing:
-                    for sock in (conn, upstream):
-                        if sock is not None:
-                            sock.close()
-                    continue
-                self._socks |= {conn, upstream}
-            for src, dst in ((conn, upstream), (upstream, conn)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    def cut(self) -> None:
-        with self._lock:
-            self.passing = False
-            socks, self._socks = self._socks, set()
-        for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def restore(self) -> None:
-        self.passing = True
-
-    def close(self) -> None:
-        self.cut()
-        self.listener.close()
-
 
 def _version(client: httpx.Client, url: str, key: str) -> int:
     r = client.get(url, headers=auth(key))
@@ -172,7 +111,7 @@ def test_a_write_redis_did_not_take_reaches_the_other_processes_when_redis_answe
     the writer reaches Redis again it delivers what it owes, and B serves the new version at once
     (without that, B's L1 and Redis kept version 1 for their 300-s TTLs)."""
     b = urls[1]
-    proxy = CuttableProxy(topo.ports["redis"])
+    proxy = Relay(topo.ports["redis"])
     name = f"app-redis-proxy-{time.monotonic_ns()}"
     writer = topo.start_app(name=name, env={"REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"})
     try:

@@ -4,13 +4,9 @@ within its bound when none comes (the Job must not fail on its first refused con
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 
 import asyncpg
 import pytest
@@ -18,46 +14,7 @@ from shipments.migrate import ConnectTimeout, connect_with_retry
 
 from stacks.local import REPO, Topology, free_port
 
-
-@contextmanager
-def late_listener(port: int, target: int, delay: float) -> Iterator[None]:
-    """After `delay` seconds, accept on `port` and pipe every connection to `target`: to a client,
-    a database whose endpoint comes up late (a Service that gets its first ready endpoint)."""
-    stop = threading.Event()
-
-    def pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                with suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def serve() -> None:
-        if stop.wait(delay):
-            return
-        srv = socket.create_server(("127.0.0.1", port))
-        srv.settimeout(0.2)
-        with srv:
-            while not stop.is_set():
-                try:
-                    client, _ = srv.accept()
-                except TimeoutError:
-                    continue
-                upstream = socket.create_connection(("127.0.0.1", target))
-                for a, b in ((client, upstream), (upstream, client)):
-                    threading.Thread(target=pipe, args=(a, b), daemon=True).start()
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        t.join(timeout=5)
+from .relay import Relay
 
 
 def _migrate(topo: Topology, dsn: str, timeout: str) -> subprocess.CompletedProcess[str]:
@@ -72,7 +29,7 @@ def test_migrate_waits_for_a_database_that_comes_up_after_it_started(topo: Topol
     port = free_port()
     dsn = f"postgresql://shipments_owner:{topo.owner_password}@127.0.0.1:{port}/miglate"
     started = time.monotonic()
-    with late_listener(port, topo.ports["primary"], delay=3.0):
+    with Relay(topo.ports["primary"], port=port, delay=3.0):
         done = _migrate(topo, dsn, timeout="60")
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started >= 3.0

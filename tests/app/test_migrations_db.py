@@ -4,7 +4,6 @@ database layer's retry of serialization failures and deadlocks, against the real
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from shipments.metrics import METRICS
 from shipments.migrate import migrate
 
 from stacks.local import REPO, Topology
+
+from .relay import Relay
 
 
 def test_migrations_are_idempotent_and_the_app_role_has_its_timeout(topo: Topology) -> None:
@@ -176,62 +177,26 @@ def test_keys_cli_creates_working_keys_of_the_role(topo: Topology) -> None:
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 
 
-class Blackhole:
-    """A TCP relay to PgBouncer whose existing connections can be made to go silent, as those of a
-    PgBouncer pod whose node vanished: nothing answers and nothing closes, while new connections
-    (to the pod that replaced it) are relayed as usual."""
-
-    def __init__(self, target_port: int):
-        self.target_port = target_port
-        self.generation = 0
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
-
-    def silence_existing(self) -> None:
-        self.generation += 1
-
-    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        born = self.generation
-        server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, asyncio.CancelledError):
-                while data := await src.read(65536):
-                    if self.generation != born:
-                        continue  # swallowed: the peer waits for an answer that never comes
-                    dst.write(data)
-                    await dst.drain()
-
-        await asyncio.gather(pump(client_r, server_w), pump(server_r, client_w))
-
-    async def close(self) -> None:
-        assert self.server is not None
-        self.server.close()
-
 
 def test_a_one_statement_write_on_a_silently_dead_connection_is_retried(topo: Topology) -> None:
     """A one-statement write has no BEGIN that would fail first: after a quiet spell the pool's
     connection is probed, and a dead one costs the probe's timeout and a retry, not a 503."""
 
     async def scenario() -> tuple[int, float]:
-        relay = Blackhole(topo.ports["pgbouncer"])
-        port = await relay.start()
-        dsn = topo.database_url.replace(f":{topo.ports['pgbouncer']}/", f":{port}/")
+        relay = Relay(topo.ports["pgbouncer"])
+        dsn = topo.database_url.replace(f":{topo.ports['pgbouncer']}/", f":{relay.port}/")
         db = Database(dsn, (), pool_min=1, pool_max=1, command_timeout=3.0, idle_probe_seconds=0.2, probe_timeout=0.5)
         await db.start()
         try:
             assert await db.write(lambda c: c.fetchval("SELECT 1"), transaction=False) == 1  # warm: one connection
             await asyncio.sleep(0.3)  # quiet for longer than idle_probe_seconds
-            relay.silence_existing()
+            relay.silence()  # PgBouncer's node gone: its connections answer nothing, new ones work
             started = time.monotonic()
             value = await db.write(lambda c: c.fetchval("SELECT 2"), transaction=False)
             return value, time.monotonic() - started
         finally:
             await db.close()
-            await relay.close()
+            relay.close()
 
     value, took = asyncio.run(scenario())
     assert value == 2
