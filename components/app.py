@@ -39,7 +39,7 @@ import pulumi_random as random
 from components.certificates import dns_validated_certificate
 from components.placement import region_kw
 from components.settings import AppSettings, is_digest
-from components.workload import POD_IDENTITY_TRUST_POLICY, hardened_container, restricted_pod
+from components.workload import POD_IDENTITY_TRUST_POLICY, checkov_skips, hardened_container, restricted_pod
 
 APP_NAME = "shipments-api"
 PORT = 8000
@@ -156,10 +156,6 @@ def redis_url(token: str, host: str, port: int) -> str:
     """A TLS (rediss://) URL authenticating with the replication group's auth token."""
     return f"rediss://:{quote(token, safe='')}@{host}:{port}/0"
 
-
-def _skip(*checks: tuple[str, str]) -> dict[str, str]:
-    """checkov skip annotations: each skipped check names its reason, on the object itself."""
-    return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(checks, start=1)}
 
 
 def _field(obj: Any, attr: str, wire: str) -> Any:
@@ -459,7 +455,7 @@ class App(pulumi.ComponentResource):
             f"{self._prefix}-migrate",
             metadata=self._meta(
                 labels={"app.kubernetes.io/component": "migrations"},
-                annotations={**_skip(_ENV_SKIP), "pulumi.com/replaceUnready": "true"},
+                annotations={**checkov_skips(_ENV_SKIP), "pulumi.com/replaceUnready": "true"},
             ),
             spec={
                 "backoff_limit": 3,
@@ -503,7 +499,7 @@ class App(pulumi.ComponentResource):
         probe = {"http_get": {"path": "/api/health", "port": "http"}}
         return k8s.apps.v1.Deployment(
             f"{self._prefix}-deployment",
-            metadata=self._meta(APP_NAME, annotations=_skip(_ENV_SKIP)),
+            metadata=self._meta(APP_NAME, annotations=checkov_skips(_ENV_SKIP)),
             spec={
                 "replicas": s.replicas,
                 "revision_history_limit": 5,

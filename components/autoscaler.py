@@ -38,7 +38,7 @@ import pulumi_kubernetes as k8s
 from components.capacity import AUTOSCALER_CPU_REQUEST, AUTOSCALER_MEMORY_REQUEST, AUTOSCALER_REPLICAS
 from components.placement import Placement
 from components.settings import ClusterSettings, is_digest
-from components.workload import POD_IDENTITY_TRUST_POLICY, hardened_container, restricted_pod
+from components.workload import POD_IDENTITY_TRUST_POLICY, checkov_skips, hardened_container, restricted_pod
 
 NAME = "cluster-autoscaler"
 NAMESPACE = "kube-system"
@@ -136,9 +136,6 @@ def command(cluster: str, region: str, max_nodes: int) -> list[str]:
 _LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "shipments-platform"}
 _COMMON = {**_LABELS, "app.kubernetes.io/managed-by": "pulumi"}
 
-
-def _skip(*checks: tuple[str, str]) -> dict[str, str]:
-    return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(checks, start=1)}
 
 
 class ClusterAutoscaler(pulumi.ComponentResource):
@@ -270,7 +267,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         probe = {"http_get": {"path": "/health-check", "port": "http"}}
         return k8s.apps.v1.Deployment(
             f"{self._prefix}-deployment",
-            metadata=self._meta(annotations=_skip(*skips)),
+            metadata=self._meta(annotations=checkov_skips(*skips)),
             spec={
                 "replicas": AUTOSCALER_REPLICAS,
                 "revision_history_limit": 5,

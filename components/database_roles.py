@@ -38,7 +38,7 @@ import pulumi_random as random
 
 from components.placement import region_kw
 from components.settings import DatabaseRolesSettings, is_digest
-from components.workload import POD_IDENTITY_TRUST_POLICY, hardened_container, restricted_pod
+from components.workload import POD_IDENTITY_TRUST_POLICY, checkov_skips, hardened_container, restricted_pod
 
 NAME = "shipments-db-bootstrap"
 UID = 10001
@@ -238,8 +238,8 @@ class DatabaseRoles(pulumi.ComponentResource):
     def _job(self, config: k8s.core.v1.ConfigMap, secret: k8s.core.v1.Secret, checksum: pulumi.Output[str],
              depends_on: list[pulumi.Resource]) -> k8s.batch.v1.Job:
         """`python -m shipments.bootstrap` once, hardened; replaced (and run again) when its spec changes."""
-        skip = {"checkov.io/skip1": "CKV_K8S_35=the passwords reach the process as env vars from a Secret via "
-                                    "envFrom, never as literals"}
+        skip = checkov_skips(("CKV_K8S_35", "the passwords reach the process as env vars from a Secret via "
+                                            "envFrom, never as literals"))
         return k8s.batch.v1.Job(
             f"{self._prefix}-db-bootstrap",
             metadata=self._meta(annotations={**skip, "pulumi.com/replaceUnready": "true"}),

@@ -40,7 +40,7 @@ from components.pgbouncer_config import (
     server_connections,
 )
 from components.settings import PgBouncerSettings, is_digest
-from components.workload import hardened_container, restricted_pod
+from components.workload import checkov_skips, hardened_container, restricted_pod
 
 __all__ = ["PgBouncer", "PgBouncerArgs", "render_hba", "render_ini", "render_userlist", "server_connections"]
 
@@ -109,10 +109,6 @@ class PgBouncerArgs:
                     f"{self.database_connection_limit}"
                 )
 
-
-def _skip(*checks: tuple[str, str]) -> dict[str, str]:
-    """checkov skip annotations, each with its reason, on the object itself."""
-    return {f"checkov.io/skip{i}": f"{check}={reason}" for i, (check, reason) in enumerate(checks, start=1)}
 
 
 class PgBouncer(pulumi.ComponentResource):
@@ -325,7 +321,7 @@ class PgBouncer(pulumi.ComponentResource):
         init_containers, containers, volumes = self._containers()
         return k8s.apps.v1.Deployment(
             f"{self._prefix}-pgbouncer-deployment",
-            metadata=self._meta(NAME, annotations=_skip(*skips)) if skips else self._meta(NAME),
+            metadata=self._meta(NAME, annotations=checkov_skips(*skips)) if skips else self._meta(NAME),
             spec={
                 "replicas": s.replicas,
                 "revisionHistoryLimit": 5,

@@ -112,6 +112,19 @@ class Graph:
             cur = parent.parent
         return out
 
+    def waits_for(self, node: Node) -> set[str]:
+        """Every URN a resource waits for on a first deploy, directly or through others
+        (dependencies and property dependencies, transitively)."""
+        seen: set[str] = set()
+        todo = [node.urn]
+        while todo:
+            cur = self._by_urn.get(todo.pop())
+            for dep in [*cur.dependencies, *(u for us in cur.property_dependencies.values() for u in us)] if cur else []:
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        return seen
+
     def component_of(self, node: Node) -> Node | None:
         """The nearest berth component that owns a resource."""
         return next((a for a in self.ancestors(node) if a.type.startswith("berth:")), None)

@@ -107,19 +107,6 @@ def test_deployment_waits_for_the_migrations_job_running_the_same_image(
     assert pod_spec(job)["restartPolicy"] == "Never"
 
 
-def upstream(g: Graph, n: Node) -> set[str]:
-    """Every URN a resource waits for on a first deploy, directly or through others."""
-    by_urn = {x.urn: x for x in g.nodes}
-    seen: set[str] = set()
-    todo = [n.urn]
-    while todo:
-        cur = by_urn.get(todo.pop())
-        for dep in [*cur.dependencies, *(u for us in cur.property_dependencies.values() for u in us)] if cur else []:
-            if dep not in seen:
-                seen.add(dep)
-                todo.append(dep)
-    return seen
-
 
 @pytest.mark.parametrize("name", STACKS)
 def test_migrations_start_only_after_pgbouncer_and_every_database_instance_of_their_region(
@@ -127,7 +114,7 @@ def test_migrations_start_only_after_pgbouncer_and_every_database_instance_of_th
 ) -> None:
     g = stack(request, name).graph
     job = migrate_job(g)
-    before = upstream(g, job)
+    before = g.waits_for(job)
     (pgbouncer,) = [n for n in g.by_type("kubernetes:apps/v1:Deployment") if "pgbouncer" in n.name]
     assert pgbouncer.urn in job.dependencies, "the Job waits for PgBouncer's pods, not just its Service"
     instances = [n for n in g.by_type("aws:rds/instance:Instance") if n.region == g.region]
@@ -138,7 +125,7 @@ def test_migrations_start_only_after_pgbouncer_and_every_database_instance_of_th
     assert bootstrap.urn in pgbouncer.dependencies and bootstrap.urn in before
     # The app itself also needs the cache before it rolls (the migrations do not).
     cache = g.by_type("aws:elasticache/replicationGroup:ReplicationGroup")[0]
-    assert cache.urn in upstream(g, app_node(g, "kubernetes:apps/v1:Deployment"))
+    assert cache.urn in g.waits_for(app_node(g, "kubernetes:apps/v1:Deployment"))
     # A failed Job is replaced on the next update instead of awaited for ever; it retries its
     # first connection for less than its deadline; the await outlasts the deadline.
     assert job.inputs["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"

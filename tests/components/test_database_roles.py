@@ -56,18 +56,6 @@ def master_password(d: Deployed) -> str:
     return str(json.loads(d.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])["password"])
 
 
-def upstream(g: Graph, n: Node) -> set[str]:
-    by_urn = {x.urn: x for x in g.nodes}
-    seen: set[str] = set()
-    todo = [n.urn]
-    while todo:
-        cur = by_urn.get(todo.pop())
-        for dep in [*cur.dependencies, *(u for us in cur.property_dependencies.values() for u in us)] if cur else []:
-            if dep not in seen:
-                seen.add(dep)
-                todo.append(dep)
-    return seen
-
 
 @pytest.mark.parametrize("name", STACKS)
 def test_no_master_password_reaches_any_kubernetes_object(request: pytest.FixtureRequest, name: str) -> None:
@@ -134,11 +122,11 @@ def test_the_bootstrap_job_runs_after_the_primary_and_before_pgbouncer(request: 
     assert set(secret.inputs["stringData"]) == {"OWNER_PASSWORD", "APP_PASSWORD"} and "stringData" in secret.secret_keys
     assert job.inputs["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
     # Ordering: the primary and the job's identity before it; PgBouncer (and so the migrations) after it.
-    before = upstream(g, job)
+    before = g.waits_for(job)
     assert primary(g).urn in before
     assert {n.urn for n in of(g, ROLES, "aws:eks/podIdentityAssociation:PodIdentityAssociation")} <= before
     (pgb,) = of(g, PGBOUNCER, "kubernetes:apps/v1:Deployment")
-    assert job.urn in pgb.dependencies and job.urn in upstream(g, migrate_job(g))
+    assert job.urn in pgb.dependencies and job.urn in g.waits_for(migrate_job(g))
     # Its only ways out: DNS, the database's range, HTTPS (Secrets Manager, RDS's CA bundle), the agent.
     (policy,) = of(g, ROLES, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
     assert policy.inputs["spec"]["podSelector"]["matchLabels"].items() <= \
