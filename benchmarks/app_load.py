@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:
 
 from fastapi import FastAPI  # noqa: E402
 
-from stacks.local import Topology, free_port  # noqa: E402
+from local_topology.topology import Topology, free_port  # noqa: E402
 
 # The ceiling: the same framework and server, no middleware, no I/O.
 hello_app = FastAPI()

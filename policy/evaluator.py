@@ -1,7 +1,7 @@
 """Policy room: run the pack's rules on an offline graph, in process (no CLI, no PolicyPack).
 
     from policy.evaluator import evaluate
-    report = evaluate(graph)          # stacks.offline.graph.Graph
+    report = evaluate(graph)          # embedded_cloud.graph.Graph
     report.passed, report.mandatory_failures, report.to_dict(), report.render(console)
 
 Resource rules see each custom resource's inputs with its outputs merged over them (the
@@ -24,7 +24,7 @@ from policy.registry import RULES
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from stacks.offline.graph import Graph, Node
+    from embedded_cloud.graph import Graph, Node
 
 PACK_NAME = "berth"
 PACK_VERSION = "0.1.0"

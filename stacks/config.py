@@ -68,6 +68,25 @@ AREAS = (
 )
 
 
+# The one list of what a promotion (berth promote) carries from staging to prod. Everything here is a
+# property of the release (what the code is and how it behaves), never of the environment it runs
+# in: replica counts, HPA bounds, pool sizes, resources, CORS origins, domains, log level and the
+# PgBouncer image (an infrastructure pin prod keeps by digest) are deliberately absent.
+PROMOTABLE: tuple[str, ...] = (
+    "berth:app.image",
+    "berth:app.cacheTtlSeconds",
+    "berth:app.replicaLagThresholdSeconds",
+    "berth:app.readYourWritesSeconds",
+    "berth:app.rateLimitContactPerMinute",
+    "berth:app.rateLimitReadsPerMinute",
+    "berth:app.rateLimitWritesPerMinute",
+    "berth:database.engineVersion",
+    "berth:cache.engineVersion",
+)
+IMAGE_KEYS: tuple[str, ...] = ("berth:app.image",)
+VERSION_KEYS: tuple[str, ...] = ("berth:database.engineVersion", "berth:cache.engineVersion")
+
+
 class ConfigError(Exception):
     """A stack's configuration is invalid; the message lists every bad key."""
 
@@ -438,6 +457,11 @@ def parse_settings(stack: str, values: Mapping[str, Any]) -> Settings:
         return Settings.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(stack, [_describe(e, raw) for e in exc.errors()]) from None
+
+
+def settings_from_config_map(stack: str, config: Mapping[str, Any]) -> Settings:
+    """Validate a stack file's `config:` map (as `Pulumi.<stack>.yaml` holds it) into Settings."""
+    return parse_settings(stack, raw_from_config_map(config))
 
 
 def raw_from_config_map(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stacks.offline import EmbeddedCloud, Graph, run_isolated
+from embedded_cloud import EmbeddedCloud, Graph, run_isolated
 
 
 @dataclass

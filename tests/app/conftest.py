@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stacks.local import Topology
+from local_topology.topology import Topology
 
 _ip_counter = itertools.count(1)
 CORS_ORIGIN = "https://shipments.example"

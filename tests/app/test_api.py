@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stacks.local import Topology
+from local_topology.topology import Topology
 
 from .conftest import CORS_ORIGIN, auth, detailed, from_address, shipment_body, unique_ip, wait_for
 

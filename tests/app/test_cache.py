@@ -18,7 +18,7 @@ import redis
 from shipments import cache as cache_module
 from shipments.cache import CHANNEL, FLUSH_L1, KEY_PREFIX, RedisLink, ShipmentCache
 
-from stacks.local import Topology
+from local_topology.topology import Topology
 
 from .conftest import auth, detailed, wait_for
 from .relay import Relay

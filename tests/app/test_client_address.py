@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stacks.local import Topology
+from local_topology.topology import Topology
 
 from .conftest import from_address, unique_ip
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from stacks.local import Topology
+from local_topology.topology import Topology
 
 from .conftest import auth
 

@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 
-from stacks.local import REPO
+from local_topology.topology import REPO
 
 APP = REPO / "app"
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stacks.local import Topology
+from local_topology.topology import Topology
 
 from .conftest import auth, detailed, from_address, unique_ip, wait_for
 

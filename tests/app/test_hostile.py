@@ -27,7 +27,7 @@ import httpx
 import pytest
 from shipments.auth import checksum, hash_key
 
-from stacks.local import REPO, Topology
+from local_topology.topology import REPO, Topology
 
 from .conftest import CORS_ORIGIN, auth, from_address, shipment_body, unique_ip, wait_for
 

@@ -13,20 +13,18 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from stacks import loadtest
-from stacks import promote as promotion
-from stacks.cli_delivery import register
+from berth.commands import app as berth_app
+from berth.operations import loadtest
+from berth.operations import promote as promotion
+from embedded_cloud.runner import REPO
+from local_topology.topology import Topology
 from stacks.config import SloSettings
-from stacks.local import Topology
-from stacks.offline.runner import REPO
 
 SHORT = ["--rate", "40", "--duration", "4", "--connections", "4"]
 
 
 def cli() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-    return app
+    return berth_app
 
 
 def test_loadtest_passes_with_the_default_slos(topo: Topology) -> None:

@@ -1,4 +1,4 @@
-"""app tests room: `berth local up|status|down` (stacks/local.py's `local_app`) end to end: keys it
+"""app tests room: `berth local up|status|down` (berth/commands/local.py over local_topology/session.py) end to end: keys it
 prints work against the app it started, status sees the processes, down stops them all."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from stacks.local import _pid_alive, local_app
+from berth.commands.local import local_app
+from local_topology.topology import pid_alive
 
 
 def test_local_up_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,7 +55,7 @@ def test_local_up_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         down = runner.invoke(local_app, ["down"])
     assert down.exit_code == 0, down.output
     assert not state.exists()
-    assert not any(_pid_alive(pid) for pid in pids), "down left a process running"
+    assert not any(pid_alive(pid) for pid in pids), "down left a process running"
     assert not root.exists()
     after = runner.invoke(local_app, ["status"])
     assert after.exit_code == 1 and "not running" in after.output
@@ -62,7 +63,7 @@ def test_local_up_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_missing_packages_are_named_when_not_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import stacks.local as local
+    import local_topology.topology as local
 
     monkeypatch.setattr(
         local, "PACKAGES", {tmp_path / "no-pgbouncer": "pgbouncer", tmp_path / "no-redis": "redis-server"}

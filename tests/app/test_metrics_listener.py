@@ -9,7 +9,7 @@ import sys
 
 import httpx
 
-from stacks.local import REPO, Topology, free_port
+from local_topology.topology import REPO, Topology, free_port
 
 
 def test_metrics_are_served_on_the_metrics_port_only(topo: Topology, client: httpx.Client, urls: list[str]) -> None:

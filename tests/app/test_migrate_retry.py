@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from shipments.migrate import ConnectTimeout, connect_with_retry
 
-from stacks.local import REPO, Topology, free_port
+from local_topology.topology import REPO, Topology, free_port
 
 from .relay import Relay
 

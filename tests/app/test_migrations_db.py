@@ -15,7 +15,7 @@ from shipments.db import Database
 from shipments.metrics import METRICS
 from shipments.migrate import migrate
 
-from stacks.local import REPO, Topology
+from local_topology.topology import REPO, Topology
 
 from .relay import Relay
 

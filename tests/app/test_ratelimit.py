@@ -13,7 +13,7 @@ from shipments.cache import RedisLink
 from shipments.guard import Guard
 from shipments.ratelimit import lease_extra_max
 
-from stacks.local import Topology
+from local_topology.topology import Topology
 
 from .conftest import auth, from_address, shipment_body, unique_ip
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stacks.local import Topology
+from local_topology.topology import Topology
 
 from .conftest import auth, detailed, wait_for
 

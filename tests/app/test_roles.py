@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 from shipments.migrate import migrate
 
-from stacks.local import APP_DIR, MASTER_USER, REPO, Topology
+from local_topology.topology import APP_DIR, MASTER_USER, REPO, Topology
 
 DENIED = asyncpg.InsufficientPrivilegeError
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stacks.local import Topology
+from local_topology.topology import Topology
 
 from .conftest import unique_ip
 

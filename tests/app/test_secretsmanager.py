@@ -97,7 +97,7 @@ def test_credentials_come_from_pod_identity_first(pod_identity_agent: tuple[str,
 def test_the_master_secret_rds_made_is_read_from_moto() -> None:
     import certifi
 
-    from stacks.offline import EmbeddedCloud
+    from embedded_cloud import EmbeddedCloud
 
     cloud = EmbeddedCloud.serve()
     try:

@@ -184,7 +184,7 @@ def test_release_and_rollback_sit_behind_the_protected_production_environment() 
 def test_every_berth_command_a_workflow_runs_exists() -> None:
     from typer.testing import CliRunner
 
-    from stacks.cli import app
+    from berth.commands import app
 
     commands = set()
     for path in WORKFLOWS:

@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 import yaml
 
+from berth.operations.render import manifests
 from components.app import AppArgs, database_url, redis_url
 from components.settings import AppSettings
+from embedded_cloud.graph import SECRET, Graph, Node
+from embedded_cloud.handlers import Res
+from embedded_cloud.handlers.randomness import password
 from stacks.config import is_digest
-from stacks.offline.graph import SECRET, Graph, Node
-from stacks.offline.handlers import Res
-from stacks.offline.handlers.randomness import password
-from stacks.render import manifests
 from tests.conftest import Deployed
 
 STACKS = ["staging", "prod"]
@@ -413,10 +413,10 @@ def test_cdn_reaches_the_app_by_a_name_of_ours_whose_certificate_the_nlb_present
 def test_a_certificate_is_issued_only_once_its_validation_record_is_published() -> None:
     """The embedded cloud refuses a CertificateValidation whose CNAME is in no zone (for real: a
     75-minute wait for ISSUED), and accepts it once the record is in the account's zone."""
-    from stacks.offline import EmbeddedCloud
-    from stacks.offline.handlers import Ctx, Res
-    from stacks.offline.handlers.acm import certificate_validation
-    from stacks.offline.handlers.route53 import seed_zones
+    from embedded_cloud import EmbeddedCloud
+    from embedded_cloud.handlers import Ctx, Res
+    from embedded_cloud.handlers.acm import certificate_validation
+    from embedded_cloud.handlers.route53 import seed_zones
 
     with EmbeddedCloud.serve() as cloud:
         ctx = Ctx(cloud=cloud, stack="t", default_region="us-east-1")

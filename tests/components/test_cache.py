@@ -8,7 +8,7 @@ import pytest
 
 from components.cache import CacheArgs, parameter_group_family
 from components.settings import CacheSettings
-from stacks.offline import read_stack_config
+from embedded_cloud import read_stack_config
 from tests.conftest import Deployed
 
 GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"

@@ -9,7 +9,7 @@ import pytest
 
 from components.cdn import CdnArgs
 from components.settings import CdnSettings
-from stacks.offline import read_stack_config
+from embedded_cloud import read_stack_config
 from tests.conftest import Deployed
 
 DIST = "aws:cloudfront/distribution:Distribution"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from stacks.offline import Graph
-from stacks.offline.graph import SECRET, Node
-from stacks.offline.runner import read_stack_config
+from embedded_cloud import Graph
+from embedded_cloud.graph import SECRET, Node
+from embedded_cloud.runner import read_stack_config
 from tests.conftest import Deployed
 
 STACKS = ["staging", "prod"]

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from components.database import DatabaseArgs, restore_to_point_in_time
+from embedded_cloud import EmbeddedCloud, ProgramError, read_stack_config, run_isolated
 from stacks.config import ConfigError, DatabaseSettings, RestoreSource, parse_settings, raw_from_config_map
-from stacks.offline import EmbeddedCloud, ProgramError, read_stack_config, run_isolated
 from tests.conftest import Deployed
 
 INSTANCE = "aws:rds/instance:Instance"

@@ -17,7 +17,7 @@ from components.app import AppArgs
 from components.database_roles import DatabaseRolesArgs
 from components.pgbouncer_config import render_hba, render_userlist
 from components.settings import AppSettings, DatabaseRolesSettings
-from stacks.offline.graph import Graph, Node
+from embedded_cloud.graph import Graph, Node
 from tests.components.test_app import (
     app_config,
     app_node,

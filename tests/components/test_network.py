@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from stacks.offline import EmbeddedCloud, read_stack_config, run_isolated
+from embedded_cloud import EmbeddedCloud, read_stack_config, run_isolated
 from tests.conftest import Deployed
 
 

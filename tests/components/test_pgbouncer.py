@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from components.pgbouncer import PgBouncerArgs, render_hba, render_ini, render_userlist, server_connections
+from embedded_cloud import read_stack_config
 from stacks.config import PgBouncerSettings, is_digest, parse_settings, raw_from_config_map
-from stacks.offline import read_stack_config
 from tests.conftest import Deployed
 
 COMPONENT = "berth:pgbouncer:PgBouncer"
@@ -307,7 +307,7 @@ def test_pgbouncer_runs_by_name_with_the_ini_the_local_topology_starts(staging: 
     from pathlib import Path
 
     from components.pgbouncer_config import render_ini as pure_render_ini
-    from stacks.local import PGBOUNCER_PATH, pgbouncer_version
+    from local_topology.topology import PGBOUNCER_PATH, pgbouncer_version
 
     cmd = container(staging, "pgbouncer")["command"]
     assert cmd[0] == "pgbouncer" and cmd[1].endswith("/pgbouncer.ini")

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from embedded_cloud import Graph
+from embedded_cloud.graph import Node
 from policy.evaluator import evaluate, node_props
 from policy.registry import RULES
-from stacks.offline import Graph
-from stacks.offline.graph import Node
 from tests.conftest import Deployed
 
 # The Distribution's `origins` carry the origin-verify secret header, so the offline graph

@@ -18,11 +18,11 @@ import pytest
 import yaml
 from rich.console import Console
 
+from embedded_cloud import Graph
+from embedded_cloud.runner import apply_overrides, read_stack_config
 from policy.evaluator import evaluate, node_props
 from policy.registry import RULES
 from policy.rules.stack import budget_from_resources
-from stacks.offline import Graph
-from stacks.offline.runner import apply_overrides, read_stack_config
 from tests.conftest import Deployed
 
 DB = "aws:rds/instance:Instance"
@@ -139,7 +139,7 @@ def test_berth_preview_exits_non_zero_naming_the_rule(tmp_path: Path) -> None:
     stack_file = tmp_path / "Pulumi.prod.yaml"
     stack_file.write_text(yaml.safe_dump({"config": config}))
     proc = subprocess.run(
-        [sys.executable, "-m", "stacks.cli", "preview", "prod", "--config", str(stack_file),
+        [sys.executable, "-m", "berth.commands", "preview", "prod", "--config", str(stack_file),
          "--out", str(tmp_path / "build"), "--no-tree"],
         capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, "COLUMNS": "200"},
     )

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
+from embedded_cloud.runner import REPO
 from stacks.config import ConfigError, capacity, connection_budget, parse_settings, raw_from_config_map
-from stacks.offline.runner import REPO
 
 
 def load(stack: str) -> dict[str, Any]:

@@ -1,0 +1,76 @@
+"""Commands room: what every `berth` command shares -- the consoles, the argument types, how a
+refusal is printed, how a question is asked."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+
+from berth.operations.errors import OpsError
+from berth.operations.stackfile import REPO
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+StackArg = Annotated[str, typer.Argument(help="Stack name: a Pulumi.<stack>.yaml at the repo root.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask: for scripts and CI.")]
+ConfigDirOpt = Annotated[Path, typer.Option("--config-dir", help="Where the Pulumi.<stack>.yaml files are.",
+                                            hidden=True)]
+
+__all__ = ["REPO", "ConfigDirOpt", "StackArg", "YesOpt", "confirm", "console", "echo", "err", "fail",
+           "parse_set", "refusals", "show_diff"]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print `error: message` (unwrapped, greppable, taken literally) and return the exit to raise."""
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def refusals(fn: Callable[..., None]) -> Callable[..., None]:
+    """An operation's refusal (OpsError) prints as `error: ...` and exits 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except OpsError as exc:
+            raise fail(exc.message) from None
+
+    return wrapper
+
+
+def echo(text: str) -> None:
+    """An operation's progress line, printed as given (no markup)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def confirm(question: str) -> bool:
+    return typer.confirm(question, default=False)
+
+
+def show_diff(diff: str) -> None:
+    console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+
+
+def parse_set(values: list[str] | None) -> dict[str, Any]:
+    """`--set KEY=VALUE` options as a dict (JSON values where they parse, strings otherwise)."""
+    out: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, raw = item.partition("=")
+        if not sep or ":" not in key:
+            raise OpsError(f"--set takes KEY=VALUE with a namespaced key such as berth:app.tlsCertificateArn=..., "
+                           f"not {item!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out

@@ -1,0 +1,114 @@
+"""Commands room: `berth preview`, `berth policy` and `berth diff` -- the offline views of a stack."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from berth.commands.common import REPO, StackArg, console, echo, err, refusals
+from berth.commands.views import resource_tree, show, type_summary
+from berth.operations import deploy
+from berth.operations import preview as previews
+from berth.operations.errors import OpsError
+from berth.operations.stackfile import StackFile
+from berth.operations.timeline import summary
+
+
+@refusals
+def preview(
+    stack: StackArg,
+    out: Annotated[Path, typer.Option(help="Where build/STACK goes.")] = REPO / "build",
+    tree: Annotated[bool, typer.Option(help="Print the resource tree.")] = True,
+    cloud: Annotated[bool, typer.Option("--cloud", help="Preview against real AWS with the Pulumi CLI.")] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="Use this stack config file instead of Pulumi.STACK.yaml.", exists=True)
+    ] = None,
+) -> None:
+    """Run STACK offline: print the resource tree and a summary, check policy, write build/STACK/."""
+    if cloud:
+        deploy.preview_cloud(StackFile.read(stack), echo=echo)
+        return
+    started = time.perf_counter()
+    with console.status(f"[bold]running {escape(stack)} in the embedded cloud…", spinner="dots"):
+        p = previews.preview(stack, out, config)
+    graph = p.graph
+    if tree:
+        console.print(resource_tree(graph))
+    console.print(type_summary(graph))
+    target = out / stack
+    console.print(
+        f"[bold green]✓[/bold green] {len(graph.resources)} resources in {len(graph.components)} components "
+        f"({time.perf_counter() - started:.1f}s); wrote {escape(str(target))}/graph.json, graph.mmd, timeline.mmd, "
+        f"{p.manifests} manifests, policy.json"
+    )
+    console.print(f"[bold]timeline:[/bold] {escape(summary(graph))}")
+    if p.placeholders:
+        err.print(f"[yellow]warning:[/yellow] {len(p.placeholders)} config value(s) are fine offline but cannot "
+                  f"deploy for real (`berth preflight {escape(stack)}` lists them; `berth up` refuses them): "
+                  + escape(", ".join(sorted({f.key for f in p.placeholders}))), soft_wrap=True)
+    p.report.render(console)
+    if p.report.mandatory_failures:
+        raise OpsError(f"{len(p.report.mandatory_failures)} mandatory policy violation(s) in stack '{stack}'")
+
+
+@refusals
+def policy(stack: StackArg) -> None:
+    """Run STACK offline and print the policy pack's report (non-zero on mandatory violations)."""
+    with console.status(f"[bold]running {escape(stack)} in the embedded cloud…", spinner="dots"):
+        report = previews.policy(stack)
+    report.render(console)
+    if report.mandatory_failures:
+        raise typer.Exit(1)
+
+
+@refusals
+def diff(
+    stack_a: StackArg,
+    stack_b: StackArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the difference as JSON.")] = False,
+) -> None:
+    """What differs between two environments: config key by key, resources by type and by name."""
+    a_file, b_file = StackFile.read(stack_a), StackFile.read(stack_b)
+    with console.status(f"[bold]running {escape(stack_a)} and {escape(stack_b)} in the embedded cloud…"):
+        d = previews.diff(a_file, b_file)
+    if as_json:
+        print(json.dumps(d, indent=1, default=str))
+        return
+    a, b = stack_a, stack_b
+    t = Table(title=f"config: {escape(a)} vs {escape(b)}")
+    for col in ("key", a, b):
+        t.add_column(escape(col))
+    for row in d["config"]:
+        t.add_row(escape(row["key"]), show(row[a]), show(row[b]))
+    console.print(t)
+    t = Table(title="resources by type")
+    for col in ("type", a, b):
+        t.add_column(escape(col), justify="left" if col == "type" else "right")
+    for row in d["types"]:
+        t.add_row(row["type"], str(row[a]), str(row[b]))
+    console.print(t)
+    for side in (a, b):
+        only = d[f"only_in_{side}"]
+        if only:
+            console.print(f"[bold]only in {escape(side)}[/bold] ({len(only)}):")
+            for item in only:
+                console.print(f"  {escape(str(item))}")
+    t = Table(title="same resource, different inputs")
+    for col in ("resource", "input", a, b):
+        t.add_column(escape(col))
+    for ch in d["changed"]:
+        for i, row in enumerate(ch["inputs"]):
+            t.add_row(escape(ch["name"]) if i == 0 else "", escape(row["input"]), show(row[a]), show(row[b]))
+    console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("preview")(preview)
+    app.command("policy")(policy)
+    app.command("diff")(diff)

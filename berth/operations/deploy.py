@@ -1,0 +1,203 @@
+"""Operations room: real deployments through the Pulumi Automation API.
+
+`up`, `preview_cloud` and `destroy` drive the Pulumi CLI on this repository's program
+(`LocalWorkspace` with `work_dir` = the repo) with the policy pack attached, exactly as
+`pulumi up --policy-pack policy -s STACK` would. Before anything touches a backend or a
+cloud, `preflight` checks what a real deployment needs -- the Pulumi CLI (and the
+Automation API's version check), a Pulumi backend login, AWS credentials that STS accepts,
+the policy pack, the stack's config file and that it validates -- and refuses with one
+message naming everything missing and how to fix it. Nothing is created, selected or
+written before the preflight passes.
+
+Operations never import a component: they read config files and stack outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from berth.operations import preflight as placeholders
+from berth.operations.errors import Confirm, OpsError, Printer
+from berth.operations.stackfile import StackFile
+
+POLICY_PACK_DIR = "policy"
+INSTALL_PULUMI = "install the Pulumi CLI: curl -fsSL https://get.pulumi.com | sh (then add ~/.pulumi/bin to PATH)"
+SET_AWS = (
+    "set AWS credentials: AWS_PROFILE (a profile from ~/.aws/config, e.g. after `aws sso login`) or "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (plus AWS_SESSION_TOKEN for temporary credentials)"
+)
+LOGIN_PULUMI = (
+    "log in to a Pulumi backend: `pulumi login` (Pulumi Cloud; or set PULUMI_ACCESS_TOKEN), "
+    "`pulumi login s3://<bucket>` or `pulumi login --local`"
+)
+
+@dataclass
+class Preflight:
+    """What a real deployment needs, and what is missing."""
+
+    problems: list[str] = field(default_factory=list)
+    pulumi: str | None = None
+    pulumi_version: str | None = None
+    aws_identity: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def refusal(self, action: str) -> OpsError:
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        return OpsError(f"cannot {action}: nothing was changed.\n{lines}")
+
+
+def _check_pulumi(pf: Preflight) -> None:
+    exe = shutil.which("pulumi")
+    if exe is None:
+        pf.problems.append(f"the Pulumi CLI is not installed (no `pulumi` on PATH): {INSTALL_PULUMI}")
+        return
+    pf.pulumi = exe
+    # Lazy: the Automation API costs ~0.7 s to import (python -X importtime -c "import pulumi.automation"),
+    # which every `berth` command would pay; only real deployments need it.
+    from pulumi.automation._cmd import PulumiCommand
+
+    try:
+        # The Automation API's own check: the CLI runs and is new enough for this SDK.
+        cmd = PulumiCommand(root=str(Path(exe).resolve().parent.parent))
+    except Exception as exc:  # any failure means the CLI is unusable
+        pf.problems.append(f"the Pulumi CLI at {exe} is unusable ({exc}); {INSTALL_PULUMI}")
+        return
+    pf.pulumi_version = str(cmd.version) if cmd.version else None
+    env = {**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    try:
+        who = subprocess.run([exe, "whoami"], capture_output=True, text=True, timeout=60, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pf.problems.append(f"`pulumi whoami` failed ({exc}); {LOGIN_PULUMI}")
+        return
+    if who.returncode != 0:
+        detail = (who.stderr or who.stdout).strip().splitlines()
+        pf.problems.append(f"not logged in to a Pulumi backend ({detail[-1] if detail else 'pulumi whoami failed'}); "
+                           f"{LOGIN_PULUMI}")
+
+
+def _check_aws(pf: Preflight, region: str | None) -> None:
+    session = boto3.session.Session(region_name=region)
+    creds = session.get_credentials()
+    if creds is None:
+        pf.problems.append(f"no AWS credentials found: {SET_AWS}")
+        return
+    try:
+        sts = session.client("sts", config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10))
+        ident = sts.get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        pf.problems.append(f"the AWS credentials found ({creds.method}) were not accepted by STS ({exc}): {SET_AWS}")
+        return
+    pf.aws_identity = f"{ident.get('Arn')} (account {ident.get('Account')})"
+
+
+def preflight(stack: StackFile, *, need_aws: bool = True, real_config: bool = False) -> Preflight:
+    """Check everything a real deployment of `stack` needs; never changes anything.
+
+    `real_config` also refuses config that cannot be real (berth/operations/preflight.py:
+    documentation ranges, example accounts and hosts, images whose digest the registry does not hold).
+    """
+    pf = Preflight()
+    try:
+        stack.settings  # noqa: B018 - parsed for its refusal
+    except OpsError as exc:
+        pf.problems.append(exc.message)
+    if real_config:
+        found = placeholders.check(stack.name, stack.config).findings
+        pf.problems += [f"{stack.path.name} cannot deploy as is: {f}" for f in found]
+    repo = stack.path.parent
+    if not (repo / POLICY_PACK_DIR / "PulumiPolicy.yaml").exists():
+        pf.problems.append(f"the policy pack is missing: {repo / POLICY_PACK_DIR / 'PulumiPolicy.yaml'} does not exist")
+    _check_pulumi(pf)
+    if need_aws:
+        _check_aws(pf, stack.region)
+    return pf
+
+
+def workspace_stack(stack: StackFile) -> Any:
+    """The Automation API's stack for this file (created or selected in its directory)."""
+    from pulumi import automation as auto  # lazy: ~0.7 s to import, see _check_pulumi
+
+    return auto.create_or_select_stack(stack_name=stack.name, work_dir=str(stack.path.parent))
+
+
+def _policy_packs(repo: Path) -> list[str]:
+    return [str(repo / POLICY_PACK_DIR)]
+
+
+def require(stack: StackFile, action: str, need_aws: bool = True, real_config: bool = False) -> Preflight:
+    """The preflight, refusing (OpsError naming every problem) unless it passes."""
+    pf = preflight(stack, need_aws=need_aws, real_config=real_config)
+    if not pf.ok:
+        raise pf.refusal(action)
+    return pf
+
+
+def preview_cloud(stack: StackFile, *, echo: Printer = print) -> Mapping[str, int]:
+    """`pulumi preview -s STACK --policy-pack policy` against the real cloud; the change summary."""
+    require(stack, f"preview {stack.name} against the cloud", real_config=True)
+    st = workspace_stack(stack)
+    result = st.preview(policy_packs=_policy_packs(stack.path.parent), on_output=echo, diff=True)
+    return {str(k): int(v) for k, v in (result.change_summary or {}).items()}
+
+
+def up(
+    stack: StackFile,
+    *,
+    yes: bool = False,
+    confirm: Confirm | None = None,
+    echo: Printer = print,
+) -> Mapping[str, Any]:
+    """Deploy `stack` for real with the policy pack attached; prod previews and asks first.
+
+    Returns the stack outputs. Refuses (OpsError) before any work when the CLI, the backend
+    login, AWS credentials, the policy pack or a valid config is missing.
+    """
+    require(stack, f"deploy {stack.name}", real_config=True)
+    st = workspace_stack(stack)
+    packs = _policy_packs(stack.path.parent)
+    if stack.is_prod and not yes:
+        st.preview(policy_packs=packs, on_output=echo, diff=True)
+        if confirm is None or not confirm(f"Deploy these changes to production stack '{stack.name}'?"):
+            raise OpsError(f"not deployed: {stack.name} was left as it is (pass --yes to skip the question)")
+    result = st.up(policy_packs=packs, on_output=echo)
+    return {k: v.value for k, v in result.outputs.items()}
+
+
+def destroy(
+    stack: StackFile,
+    *,
+    yes: bool = False,
+    confirm: Confirm | None = None,
+    echo: Printer = print,
+) -> None:
+    """Destroy every resource of `stack` (protected prod resources stay: Pulumi refuses them)."""
+    require(stack, f"destroy {stack.name}")
+    if not yes:
+        what = "production " if stack.is_prod else ""
+        if confirm is None or not confirm(f"Destroy every resource of {what}stack '{stack.name}'?"):
+            raise OpsError(f"not destroyed: {stack.name} was left as it is (pass --yes to skip the question)")
+    workspace_stack(stack).destroy(on_output=echo)
+
+
+def remove_stack(stack: StackFile) -> None:
+    """Remove the stack (its history and config) from the Pulumi backend, after a destroy."""
+    workspace_stack(stack).workspace.remove_stack(stack.name)
+
+
+def stack_outputs(stack: StackFile) -> dict[str, Any]:
+    """The outputs of a deployed stack (from its Pulumi backend; needs the CLI, not AWS)."""
+    require(stack, f"read the outputs of {stack.name}", need_aws=False)
+    return {k: v.value for k, v in workspace_stack(stack).outputs().items()}

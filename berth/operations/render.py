@@ -1,0 +1,209 @@
+"""Operations room: what `berth preview` writes and `berth diff` compares.
+
+Pure functions over a recorded `Graph`: the Mermaid picture of the architecture, the Kubernetes
+manifests, the files of build/STACK/, and the environment-to-environment comparison. (How they are
+printed, the tree and the per-type table, is the commands' business: berth/commands/views.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from berth.operations.timeline import gantt
+from embedded_cloud.graph import SECRET, Graph, Node, strip_ids
+
+# ---- Mermaid ----------------------------------------------------------------------------
+
+_FRIENDLY = {
+    "aws:rds/instance:Instance": "RDS instance",
+    "aws:elasticache/replicationGroup:ReplicationGroup": "Redis replication group",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/natGateway:NatGateway": "NAT gateway",
+    "aws:eks/cluster:Cluster": "EKS cluster",
+    "aws:eks/nodeGroup:NodeGroup": "node group",
+    "aws:cloudfront/distribution:Distribution": "CloudFront distribution",
+    "aws:s3/bucket:Bucket": "S3 bucket",
+    "aws:s3/bucketV2:BucketV2": "S3 bucket",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "alarm",
+    "aws:backup/vault:Vault": "backup vault",
+    "aws:backup/plan:Plan": "backup plan",
+    "kubernetes:apps/v1:Deployment": "Deployment",
+    "kubernetes:core/v1:Service": "Service",
+    "aws:wafv2/webAcl:WebAcl": "WAF web ACL",
+    "aws:kms/key:Key": "KMS key",
+}
+
+
+def _mid(urn: str) -> str:
+    """A Mermaid node id unique per resource: its type's last segment plus its logical name."""
+    type_ = urn.split("::")[2].split("$")[-1].split(":")[-1]
+    return re.sub(r"[^A-Za-z0-9]", "_", f"{type_}_{urn.split('::')[-1]}")
+
+
+def mermaid(graph: Graph) -> str:
+    """A flowchart of the components and what flows between them, with key resource counts."""
+    def outermost(n: Node) -> Node | None:
+        # A component inside another (the Cluster's autoscaler) is drawn as part of it.
+        found = [a for a in [n, *graph.ancestors(n)] if a.type.startswith("berth:")]
+        return found[-1] if found else None
+
+    comps = [n for n in graph.nodes if n.type.startswith("berth:") and outermost(n) is n]
+    owner: dict[str, str] = {}
+    for n in graph.nodes:
+        c = outermost(n)
+        if c is not None:
+            owner[n.urn] = c.urn
+    lines = ["flowchart LR", "  users((Users)) -->|HTTPS| " + _first(comps, "berth:cdn:", "users_end")]
+    for c in comps:
+        counts: Counter[str] = Counter(d.type for d in graph.descendants(c.urn) if d.custom)
+        regions = sorted({d.region for d in graph.descendants(c.urn) if d.region})
+        parts = [f"{v} {_FRIENDLY[k]}{'s' if v > 1 else ''}" for k, v in counts.most_common() if k in _FRIENDLY][:4]
+        label = f"<b>{c.type.split(':')[-1]}</b><br/>{c.name}"
+        if parts:
+            label += "<br/>" + "<br/>".join(parts)
+        if regions:
+            label += "<br/><i>" + ", ".join(regions) + "</i>"
+        lines.append(f'  {_mid(c.urn)}["{label}"]')
+    edges: set[tuple[str, str]] = set()
+    for n in graph.nodes:
+        dst = owner.get(n.urn)
+        deps = set(n.dependencies)
+        for urns in n.property_dependencies.values():
+            deps.update(urns)
+        for d in deps:
+            src = owner.get(d)
+            if src and dst and src != dst and not _is_ancestor(graph, src, dst):
+                edges.add((src, dst))
+    for src, dst in sorted(edges):
+        lines.append(f"  {_mid(src)} --> {_mid(dst)}")
+    return "\n".join(lines) + "\n"
+
+
+def _first(comps: list[Node], prefix: str, fallback: str) -> str:
+    found = next((c for c in comps if c.type.startswith(prefix)), None)
+    return _mid(found.urn) if found else fallback
+
+
+def _is_ancestor(graph: Graph, a: str, b: str) -> bool:
+    node = graph.node(b)
+    return any(x.urn == a for x in graph.ancestors(node))
+
+
+# ---- Kubernetes manifests ---------------------------------------------------------------
+
+
+def manifests(graph: Graph) -> dict[str, dict[str, Any]]:
+    """Every Kubernetes object of the graph as the manifest Pulumi would apply, by file name."""
+    out: dict[str, dict[str, Any]] = {}
+    for n in graph.nodes:
+        if n.package != "kubernetes" or not n.custom or n.type.startswith("pulumi:providers"):
+            continue
+        api_version = n.inputs.get("apiVersion")
+        kind = n.inputs.get("kind")
+        if not api_version or not kind:
+            continue
+        obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind}
+        meta = dict(n.outputs.get("metadata") or n.inputs.get("metadata") or {})
+        obj["metadata"] = meta
+        for key, value in n.inputs.items():
+            if key not in ("apiVersion", "kind", "metadata") and value is not None:
+                if value == SECRET and kind == "Secret" and key in ("data", "stringData"):
+                    # The payload stays in the encrypted state; the manifest keeps a valid shape.
+                    value = {"redacted": SECRET}
+                obj[key] = value
+        name = meta.get("name") or n.name
+        ns = meta.get("namespace")
+        fname = f"{kind.lower()}-{ns + '-' if ns else ''}{name}.yaml"
+        out[fname] = obj
+    return out
+
+
+def write_build(graph: Graph, out_dir: Path, policy: dict[str, Any] | None = None) -> list[Path]:
+    """Write graph.json, graph.mmd, timeline.mmd, manifests/*.yaml (and policy.json) under out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    graph.write(out_dir / "graph.json")
+    written.append(out_dir / "graph.json")
+    (out_dir / "graph.mmd").write_text(mermaid(graph))
+    written.append(out_dir / "graph.mmd")
+    (out_dir / "timeline.mmd").write_text(gantt(graph))
+    written.append(out_dir / "timeline.mmd")
+    mdir = out_dir / "manifests"
+    mdir.mkdir(exist_ok=True)
+    for old in mdir.glob("*.yaml"):
+        old.unlink()
+    for fname, obj in manifests(graph).items():
+        (mdir / fname).write_text(yaml.safe_dump(obj, sort_keys=False))
+        written.append(mdir / fname)
+    if policy is not None:
+        (out_dir / "policy.json").write_text(json.dumps(policy, indent=1, default=str))
+        written.append(out_dir / "policy.json")
+    return written
+
+
+# ---- diff between environments ----------------------------------------------------------
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested config as dotted keys: berth:database.replicas -> 2."""
+    out: dict[str, Any] = {}
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    else:
+        out[prefix] = value
+    return out
+
+
+def _neutral(graph: Graph, text: str) -> str:
+    return text.replace(f"berth-{graph.stack}", "berth-<stack>").replace(f"/berth/berth-{graph.stack}", "/berth/<stack>")
+
+
+def _comparable_inputs(graph: Graph, node: Node) -> dict[str, Any]:
+    stripped = strip_ids(node.inputs, graph)
+    return json.loads(_neutral(graph, json.dumps(stripped, default=str)))
+
+
+def diff_graphs(a: Graph, b: Graph) -> dict[str, Any]:
+    """Config key by key; resources by type (counts); differing inputs by logical name."""
+    ca, cb = flatten(a.config), flatten(b.config)
+    config = [
+        {"key": k, a.stack: ca.get(k), b.stack: cb.get(k)}
+        for k in sorted(set(ca) | set(cb))
+        if ca.get(k) != cb.get(k)
+    ]
+    ta, tb = a.type_counts(), b.type_counts()
+    types = [
+        {"type": t, a.stack: ta.get(t, 0), b.stack: tb.get(t, 0)}
+        for t in sorted(set(ta) | set(tb))
+        if ta.get(t, 0) != tb.get(t, 0)
+    ]
+    na = {(_neutral(a, n.name), n.type): n for n in a.nodes if n.custom}
+    nb = {(_neutral(b, n.name), n.type): n for n in b.nodes if n.custom}
+    only_a = sorted(f"{t} {name}" for name, t in set(na) - set(nb))
+    only_b = sorted(f"{t} {name}" for name, t in set(nb) - set(na))
+    changed = []
+    for key in sorted(set(na) & set(nb)):
+        ia, ib = _comparable_inputs(a, na[key]), _comparable_inputs(b, nb[key])
+        fa, fb = flatten(ia), flatten(ib)
+        diffs = [
+            {"input": k, a.stack: fa.get(k), b.stack: fb.get(k)}
+            for k in sorted(set(fa) | set(fb))
+            if fa.get(k) != fb.get(k) and not k.startswith("tags") and not k.startswith("tagsAll")
+        ]
+        if diffs:
+            changed.append({"name": key[0], "type": key[1], "inputs": diffs})
+    return {
+        "stacks": [a.stack, b.stack],
+        "config": config,
+        "types": types,
+        f"only_in_{a.stack}": only_a,
+        f"only_in_{b.stack}": only_b,
+        "changed": changed,
+    }

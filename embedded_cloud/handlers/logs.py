@@ -1,0 +1,21 @@
+"""Embedded cloud room: CloudWatch Logs groups in moto."""
+
+from __future__ import annotations
+
+from embedded_cloud.handlers import Ctx, Out, Res, resource
+
+
+@resource("aws:cloudwatch/logGroup:LogGroup")
+def log_group(ctx: Ctx, r: Res) -> Out:
+    logs = ctx.client("logs", r.region)
+    name = r.physical_name(max_len=512)
+    kw = {"logGroupName": name}
+    if r.inputs.get("kmsKeyId"):
+        kw["kmsKeyId"] = r.inputs["kmsKeyId"]
+    if r.tags():
+        kw["tags"] = r.tags()
+    logs.create_log_group(**kw)
+    if r.inputs.get("retentionInDays"):
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(r.inputs["retentionInDays"]))
+    arn = ctx.arn("logs", r.region, f"log-group:{name}")
+    return name, {"name": name, "arn": arn}

@@ -1,0 +1,73 @@
+"""Tests room (stacks): the `berth` command end to end, from a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from embedded_cloud.runner import REPO
+
+
+def berth(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("berth", path=str(REPO / ".venv" / "bin")) or "berth"
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, cwd=REPO, timeout=timeout, env={**os.environ, "COLUMNS": "200"}
+    )
+
+
+def test_preview_staging_prints_the_tree_and_writes_the_build(tmp_path: Path) -> None:
+    out = berth("preview", "staging", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert "berth-staging (pulumi:pulumi:Stack)" in out.stdout
+    assert "berth:network:Network berth-staging" in out.stdout
+    assert "aws:ec2/vpc:Vpc berth-staging-vpc" in out.stdout
+    assert "resources by type" in out.stdout and "total" in out.stdout
+    build = tmp_path / "staging"
+    graph = json.loads((build / "graph.json").read_text())
+    assert graph["stack"] == "staging" and len(graph["nodes"]) > 20
+    mmd = (build / "graph.mmd").read_text()
+    assert mmd.startswith("flowchart LR") and "Network" in mmd
+    for manifest in (build / "manifests").glob("*.yaml"):
+        obj = yaml.safe_load(manifest.read_text())
+        assert obj["apiVersion"] and obj["kind"] and obj["metadata"]["name"]
+
+
+def test_preview_of_a_broken_config_exits_non_zero_naming_the_key(tmp_path: Path) -> None:
+    cfg = yaml.safe_load((REPO / "Pulumi.staging.yaml").read_text())
+    cfg["config"]["berth:network"]["cidr"] = "10.0.0.0/99"
+    bad = tmp_path / "Pulumi.staging.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    out = berth("preview", "staging", "--config", str(bad), "--out", str(tmp_path))
+    assert out.returncode == 1
+    assert "berth:network.cidr" in out.stderr and "10.0.0.0/99" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_preview_of_an_unknown_stack_says_which_exist() -> None:
+    out = berth("preview", "qa")
+    assert out.returncode == 1
+    assert "Pulumi.qa.yaml does not exist" in out.stderr and "staging" in out.stderr
+
+
+def test_diff_staging_prod_shows_config_and_resource_differences() -> None:
+    out = berth("diff", "staging", "prod", "--json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    config = {row["key"]: (row["staging"], row["prod"]) for row in d["config"]}
+    assert config["berth:database.replicas"] == (1, 2)
+    assert config["berth:network.natGateways"] == ("single", "one_per_az")
+    assert "aws:region" not in config  # both in us-east-1
+    types = {row["type"]: (row["staging"], row["prod"]) for row in d["types"]}
+    assert types["aws:ec2/natGateway:NatGateway"] == (1, 4)  # prod: one per AZ, and one in its recovery VPC
+    changed = {c["name"]: c for c in d["changed"]}
+    vpc = {i["input"]: (i["staging"], i["prod"]) for i in changed["berth-<stack>-vpc"]["inputs"]}
+    assert vpc["cidrBlock"] == ("10.10.0.0/16", "10.20.0.0/16")
+
+    table = berth("diff", "staging", "prod")
+    assert table.returncode == 0
+    assert "berth:database.replicas" in table.stdout and "aws:ec2/natGateway:NatGateway" in table.stdout
