@@ -26,6 +26,9 @@ import pulumi_random as random
 from components.pgbouncer_config import (
     CA_FILE,
     CONFIG_DIR,
+    CPU_REQUEST,
+    EXPORTER_RESOURCES,
+    MEMORY_REQUEST,
     MIGRATE_DATABASE,
     MIGRATE_POOL_SIZE,
     PORT,
@@ -49,11 +52,6 @@ NAME = "pgbouncer"
 RDS_GLOBAL_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 # High, fixed ids (checkov CKV_K8S_40): the images run as any non-root uid.
 UID = 10001
-# Requests of the pooler and its sidecars: the Deployment below and the capacity check
-# (stacks/config.py) read the same figures.
-CPU_REQUEST = "100m"
-MEMORY_REQUEST = "64Mi"
-EXPORTER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
 CA_FETCH_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}}
 RESOURCES = {"requests": {"cpu": CPU_REQUEST, "memory": MEMORY_REQUEST}, "limits": {"cpu": "1", "memory": "256Mi"}}
 # Run the pgbouncer binary with our ini directly (an image's entrypoint may render its own).

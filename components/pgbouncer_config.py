@@ -11,6 +11,12 @@ from collections.abc import Mapping, Sequence
 
 from components.settings import APP_ROLE, OWNER_ROLE, PgBouncerSettings
 
+# Requests of the pooler and its sidecars: the Deployment (components/pgbouncer.py) and the capacity check
+# (stacks/config.py) read the same figures.
+CPU_REQUEST = "100m"
+MEMORY_REQUEST = "64Mi"
+EXPORTER_RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
+
 PORT = 6432
 RW_DATABASE = "shipments"
 RO_DATABASE = "shipments_ro"

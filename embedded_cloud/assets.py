@@ -13,6 +13,8 @@ refusals here, with the bridge's own words and the fix.
 
 ASSET_PROPERTIES lists every asset-typed input of the installed pulumi-aws (a test checks it
 against the SDK), with the kind pulumi-aws' `provider/resources.go` maps it to.
+
+Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ the same live state; `EmbeddedCloud(endpoint_url=...)` is that child's side.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 ACCOUNT_ID = "123456789012"
@@ -39,10 +42,6 @@ def share_botocore_loader() -> None:
     parser, so a run of the program parsed the same files dozens of times (about 2 s of a
     prod preview). The data is read-only, so one loader per search path is safe to share.
     """
-    import functools
-
-    import botocore.loaders
-    import botocore.session
 
     if getattr(botocore.session.create_loader, "_berth_shared", False):
         return
@@ -77,6 +76,7 @@ class EmbeddedCloud:
         # moto only knows them when asked before its IAM backend starts.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         if endpoint_url is None:
+            # Lazy: moto costs ~0.4 s to import (python -X importtime) and only an in-process cloud needs it.
             from moto import mock_aws
 
             self._mock = mock_aws()

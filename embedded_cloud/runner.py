@@ -6,11 +6,14 @@ outstanding RPC and returns the `Graph`. The Python SDK keeps its runtime in mod
 globals and context variables (settings, root stack, config), so one process runs one
 stack: `run_isolated()` runs a stack in a fresh child process that talks to a moto
 server owned by the caller, and is what tests, `berth diff`, promotion and DR use.
+
+Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import runpy
@@ -29,7 +32,8 @@ import yaml
 from embedded_cloud.assets import asset_problems
 from embedded_cloud.cloud import EmbeddedCloud
 from embedded_cloud.graph import SECRET, Graph, Node
-from embedded_cloud.handlers import INVOKES, RESOURCES, Ctx, Res, generic, load_all, unwrap_secrets
+from embedded_cloud.handlers import INVOKES, Ctx, Res, Unmodelled, generic, handler_for, load_all, unwrap_secrets
+from embedded_cloud.handlers.route53 import seed_zones
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "berth"
@@ -121,13 +125,16 @@ def _import_pulumi() -> Any:
 
 
 class CloudMocks:
-    """pulumi.runtime.Mocks answered by the handlers (moto), falling back to `generic`."""
+    """pulumi.runtime.Mocks answered by the handlers (moto); a type with no handler is refused by name."""
 
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
 
     def new_resource(self, res: Res) -> tuple[str, dict[str, Any]]:
-        handler = RESOURCES.get(res.type, generic)
+        try:
+            handler = handler_for(res.type, res.name)
+        except Unmodelled as exc:
+            raise ProgramError(str(exc)) from None
         with self.ctx.lock:
             try:
                 id_, computed = handler(self.ctx, res)
@@ -362,7 +369,6 @@ def _recordable(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, pulumi.StringAsset):
-        import hashlib
 
         return {"asset": "string", "sha256": hashlib.sha256(value.text.encode()).hexdigest()}
     if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
@@ -418,8 +424,6 @@ def run_stack(
     cloud = cloud or EmbeddedCloud()
     ctx = Ctx(cloud=cloud, stack=stack, default_region=region)
     # Account prerequisites the stack does not own (its public DNS zone), as a real account has them.
-    from embedded_cloud.handlers.route53 import seed_zones
-
     seed_zones(ctx, cfg)
     mocks = CloudMocks(ctx)
     monitor = _make_monitor(mocks, ctx)

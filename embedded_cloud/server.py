@@ -8,6 +8,9 @@ above all) load here while the program imports the Pulumi SDKs there.
 Protocol: prints the port on the first line of stdout as soon as it listens, then warms
 the backends the program uses; it stops when its stdin closes (its parent went away) or
 on SIGTERM.
+
+moto and the handlers are imported inside main() on purpose: moto reads its environment
+(credentials, MOTO_IAM_LOAD_MANAGED_POLICIES) when its backends are imported, so main() sets it first.
 """
 
 from __future__ import annotations

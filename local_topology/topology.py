@@ -18,6 +18,7 @@ PgBouncer, SQL on the primary or the replica. No pulumi import here: this module
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
@@ -714,7 +715,6 @@ class Topology:
 
     def create_keys(self, role: str, count: int = 1, name: str = "local") -> list[str]:
         """Create API keys with `role` through the app's own key code; returns them in clear."""
-        import asyncio
 
         # The app's own key code, from app/ (not a dependency of the berth command, so not on its path).
         if str(APP_DIR) not in sys.path:

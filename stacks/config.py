@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from components import capacity as cap
+from components import pgbouncer_config as pgb
 from components.pgbouncer_config import MIGRATE_POOL_SIZE, server_connections
 from components.settings import (
     AlarmSettings,
@@ -323,9 +325,6 @@ def capacity(s: Settings) -> Capacity | None:
     rolling update) against cluster.nodeMax nodes of the smallest listed instance type.
 
     None for an existing cluster: its nodes are not this stack's to size."""
-    from components import capacity as cap
-    from components import pgbouncer as pgb
-
     if s.cluster.existing:
         return None
     c = s.cluster

@@ -3,10 +3,15 @@
 A handler answers one Pulumi type token. Resource handlers create the resource in moto
 through boto3 (so botocore validates the parameters and moto enforces the semantics)
 and return moto's identifier plus the outputs moto computed; the runner merges those
-over the inputs. Types moto lacks fall through to `generic`, which echoes the inputs
-and fills what the provider would compute (id, arn) deterministically.
+over the inputs. Types moto lacks get a handler of ours that answers as AWS would: the request
+the provider would send is checked against the real API's shape (`validated`, botocore's own
+validator), what the service checks is checked, and the outputs the provider computes are
+filled. A type with no handler is refused by name (`Unmodelled`), so a missing output can never
+come back None unnoticed; the types answered by echoing their inputs on purpose, because
+nothing of theirs lives in AWS, are listed in ECHOED.
 
-Adding a type is one small function in a module of this package:
+Adding a type is one small function in a module of this package (docs/HACKING.md, "Adding a
+resource type"):
 
     @resource("aws:sns/topic:Topic")
     def topic(ctx: Ctx, r: Res) -> Out:
@@ -20,6 +25,8 @@ A type without a deleter holds nothing in moto (Kubernetes, random, types moto l
 tear-down just forgets it, as Pulumi forgets what its provider reports gone.
 
 Modules here are imported automatically.
+
+Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.validate import validate_parameters
+
 if TYPE_CHECKING:
     from embedded_cloud.cloud import EmbeddedCloud
 
@@ -42,6 +51,41 @@ ResourceHandler = Callable[["Ctx", "Res"], Out]
 InvokeHandler = Callable[["Ctx", dict[str, Any], str], dict[str, Any]]
 
 RESOURCES: dict[str, ResourceHandler] = {}
+# The one list of types answered by echoing their inputs, and why. Everything else needs a handler.
+ECHOED: dict[str, str] = {
+    "kubernetes:*": "Kubernetes objects: no cluster behind them; handlers/kubernetes.py fills what the API server does",
+    "random:*": "pulumi_random: no cloud behind it; handlers/randomness.py derives values per URN",
+    "pulumi:providers:*": "providers hold no cloud resource",
+}
+
+
+class Unmodelled(Exception):
+    """A resource type the embedded cloud has no model for."""
+
+    def __init__(self, type_: str, name: str) -> None:
+        pkg, _, rest = type_.partition(":")
+        module = rest.partition(":")[0].split("/")[0] if pkg == "aws" else pkg
+        super().__init__(
+            f"the embedded cloud has no model for {type_} (resource '{name}'): add a handler, "
+            f"`@resource(\"{type_}\")` in embedded_cloud/handlers/{module}.py, that creates it in moto or "
+            f"answers as AWS would with the outputs the provider computes (docs/HACKING.md, \"Adding a resource type\")"
+        )
+        self.type = type_
+
+
+def echoed(type_: str) -> bool:
+    """Whether a type is answered by echoing its inputs on purpose (ECHOED)."""
+    return any(type_ == t or (t.endswith("*") and type_.startswith(t[:-1])) for t in ECHOED)
+
+
+def handler_for(type_: str, name: str) -> ResourceHandler:
+    """The handler of a type; the echo for ECHOED types; Unmodelled for anything else."""
+    found = RESOURCES.get(type_)
+    if found is not None:
+        return found
+    if echoed(type_):
+        return generic
+    raise Unmodelled(type_, name)
 INVOKES: dict[str, InvokeHandler] = {}
 DELETERS: dict[str, Callable[[Ctx, Gone], None]] = {}
 
@@ -188,8 +232,27 @@ def _camel_to_kebab(s: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", s).lower()
 
 
+def validated(ctx: Ctx, service: str, operation: str, params: dict[str, Any], region: str | None = None) -> None:
+    """Check a request against the real API's shape (botocore's validator), as the provider's call would be."""
+    model = ctx.client(service, region).meta.service_model.operation_model(operation)
+    validate_parameters(params, model.input_shape)
+
+
+def stable_uuid(urn: str) -> str:
+    """A UUID-shaped id fixed per URN (CloudFront policies, AWS Backup selections...)."""
+    h = hashlib.sha256(urn.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def etag(*parts: str) -> str:
+    """A CloudFront-style ETag (E + 13 upper-case characters), fixed per content."""
+    return "E" + hashlib.sha256("/".join(parts).encode()).hexdigest()[:13].upper()
+
+
 def generic(ctx: Ctx, r: Res) -> Out:
-    """Echo the inputs and add what a provider computes: a stable id and, for AWS, an ARN."""
+    """Echo the inputs and add what a provider computes: a stable id and, for AWS, an ARN.
+
+    Only for the ECHOED types (and as the base of handlers that add their own outputs)."""
     id_ = f"{r.name}-{short_hash(r.urn, n=8)}"
     outputs: dict[str, Any] = {}
     pkg, _, rest = r.type.partition(":")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from embedded_cloud.handlers import Ctx, Out, Res, resource, tag_list
+from embedded_cloud.handlers.route53 import published
 
 
 @resource("aws:acm/certificate:Certificate")
@@ -38,8 +39,6 @@ def certificate(ctx: Ctx, r: Res) -> Out:
 @resource("aws:acm/certificateValidation:CertificateValidation")
 def certificate_validation(ctx: Ctx, r: Res) -> Out:
     """ACM issues a DNS-validated certificate once its validation CNAME resolves: check it does."""
-    from embedded_cloud.handlers.route53 import published
-
     arn = str(r.inputs["certificateArn"])
     cert = ctx.client("acm", r.region).describe_certificate(CertificateArn=arn)["Certificate"]
     given = {f.rstrip(".") for f in r.inputs.get("validationRecordFqdns") or []}

@@ -1,20 +1,18 @@
 """Embedded cloud room: AWS Backup vaults, vault locks and plans in moto.
 
-moto has no backup selections: a selection is validated by botocore against the real
-API's shape and must name a plan moto knows, then answered like `generic`. Restore
-testing plans and selections fall through to `generic`, and so does RDS automated-backup
-replication (`aws:rds/instanceAutomatedBackupsReplication`): moto 5.2 does not implement
-StartDBInstanceAutomatedBackupsReplication, so the DR region holds no replicated backups in
-moto; read the graph for them.
+moto has no backup selections, restore testing plans or selections: each is validated by
+botocore against the real API's shape, must name what the service would look up (a plan moto
+knows, a restore testing plan registered earlier), and gets the ARN AWS Backup gives it.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.validate import validate_parameters
 
-from embedded_cloud.handlers import Ctx, Out, Res, resource, short_hash
+from embedded_cloud.handlers import Ctx, Out, Res, resource, short_hash, validated
 
 
 def _lifecycle(lc: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -106,3 +104,45 @@ def selection(ctx: Ctx, r: Res) -> Out:
                         backup.meta.service_model.operation_model("CreateBackupSelection").input_shape)
     backup.get_backup_plan(BackupPlanId=plan_id)  # the real API refuses a selection of an unknown plan
     return short_hash(r.urn, n=36), {"name": body["SelectionName"]}
+
+
+# Restore testing plan names: letters, digits and underscores, starting with a letter, at most 50.
+_RESTORE_PLAN_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,49}$")
+
+
+@resource("aws:backup/restoreTestingPlan:RestoreTestingPlan")
+def restore_testing_plan(ctx: Ctx, r: Res) -> Out:
+    i = r.inputs
+    name = str(i["name"])
+    if not _RESTORE_PLAN_NAME.match(name):
+        raise ValueError(f"ValidationException: restore testing plan name {name!r}: letters, digits and underscores, "
+                         f"starting with a letter, at most 50")
+    sel = i["recoveryPointSelection"]
+    plan = {"RestoreTestingPlanName": name, "ScheduleExpression": i["scheduleExpression"],
+            "RecoveryPointSelection": {"Algorithm": sel["algorithm"], "IncludeVaults": list(sel["includeVaults"]),
+                                       "RecoveryPointTypes": list(sel["recoveryPointTypes"]),
+                                       **({"SelectionWindowDays": int(sel["selectionWindowDays"])}
+                                          if "selectionWindowDays" in sel else {})}}
+    if i.get("scheduleExpressionTimezone"):
+        plan["ScheduleExpressionTimezone"] = i["scheduleExpressionTimezone"]
+    if i.get("startWindowHours") is not None:
+        plan["StartWindowHours"] = int(i["startWindowHours"])
+    validated(ctx, "backup", "CreateRestoreTestingPlan", {"RestoreTestingPlan": plan, "Tags": r.tags()}, r.region)
+    return name, {"arn": ctx.arn("backup", r.region, f"restore-testing-plan:{name}-{short_hash(r.urn, n=6)}")}
+
+
+@resource("aws:backup/restoreTestingSelection:RestoreTestingSelection")
+def restore_testing_selection(ctx: Ctx, r: Res) -> Out:
+    i = r.inputs
+    plan = str(i["restoreTestingPlanName"])
+    if not ctx.find("aws:backup/restoreTestingPlan:RestoreTestingPlan", id=plan):
+        raise ValueError(f"ResourceNotFoundException: restore testing plan {plan!r} does not exist")
+    selection: dict[str, Any] = {"RestoreTestingSelectionName": i["name"], "IamRoleArn": i["iamRoleArn"],
+                                 "ProtectedResourceType": i["protectedResourceType"]}
+    if i.get("protectedResourceArns"):
+        selection["ProtectedResourceArns"] = list(i["protectedResourceArns"])
+    if i.get("validationWindowHours") is not None:
+        selection["ValidationWindowHours"] = int(i["validationWindowHours"])
+    validated(ctx, "backup", "CreateRestoreTestingSelection",
+              {"RestoreTestingPlanName": plan, "RestoreTestingSelection": selection}, r.region)
+    return f"{i['name']}:{plan}", {}

@@ -1,21 +1,26 @@
 """Embedded cloud room: CloudFront distributions, origin access controls and managed policies.
 
-moto keeps distributions and OACs; cache policies, response headers policies and monitoring
-subscriptions fall through to the generic handler. The AWS managed policies are answered
+moto keeps distributions, OACs and functions. Cache, origin request and response headers
+policies and monitoring subscriptions, which moto lacks, are answered here as CloudFront would:
+the request checked against the API's shape, CloudFront's own rules checked (TTL order, name
+pattern, a subscription's distribution must exist), a UUID id and an ETag. The AWS managed policies are answered
 with their real, account-independent ids, so a graph shows what `pulumi up` would send.
 
 moto 5.x drops `OriginAccessControlId` and `S3OriginConfig` from a distribution's origins;
 `teach_moto()` makes its Origin model keep them. It must run in the process that hosts the
 moto backend: this module runs it on import, and the embedded cloud's server loads every
 handler module.
+
+Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
-from embedded_cloud.handlers import Ctx, Out, Res, invoke, resource, tag_list
+from embedded_cloud.handlers import Ctx, Out, Res, etag, invoke, resource, stable_uuid, tag_list, validated
 
 # CloudFront's Route 53 alias zone: the same for every distribution.
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"
@@ -241,3 +246,119 @@ def distribution(ctx: Ctx, r: Res) -> Out:
         "inProgressValidationBatches": 0,
         "lastModifiedTime": str(dist.get("LastModifiedTime", "")),
     }
+
+
+# CloudFront policy names: letters, digits, hyphens and underscores, at most 128 (CreateCachePolicy).
+_POLICY_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def _policy_name(r: Res) -> str:
+    name = str(r.inputs.get("name") or "")
+    if not _POLICY_NAME.match(name):
+        raise ValueError(f"InvalidArgument: policy name {name!r} must be 1-128 letters, digits, '-' or '_'")
+    return name
+
+
+def _keys(config: dict[str, Any] | None, behavior: str, items_key: str) -> dict[str, Any]:
+    config = config or {}
+    out: dict[str, Any] = {behavior[0].upper() + behavior[1:]: config.get(behavior) or "none"}
+    items = ((config.get(items_key) or {}).get("items")) or []
+    if items:
+        out[items_key[0].upper() + items_key[1:]] = {"Quantity": len(items), "Items": list(items)}
+    return out
+
+
+@resource("aws:cloudfront/cachePolicy:CachePolicy")
+def cache_policy(ctx: Ctx, r: Res) -> Out:
+    i = r.inputs
+    name = _policy_name(r)
+    lo, default, hi = int(i.get("minTtl") or 0), int(i.get("defaultTtl", 86400)), int(i.get("maxTtl", 31536000))
+    if not lo <= default <= hi:
+        raise ValueError(f"InvalidArgument: the TTLs must satisfy MinTTL <= DefaultTTL <= MaxTTL ({lo}, {default}, {hi})")
+    keys = i.get("parametersInCacheKeyAndForwardedToOrigin") or {}
+    config = {"Name": name, "Comment": i.get("comment") or "", "MinTTL": lo, "DefaultTTL": default, "MaxTTL": hi,
+              "ParametersInCacheKeyAndForwardedToOrigin": {
+                  "EnableAcceptEncodingGzip": bool(keys.get("enableAcceptEncodingGzip")),
+                  "EnableAcceptEncodingBrotli": bool(keys.get("enableAcceptEncodingBrotli")),
+                  "HeadersConfig": _keys(keys.get("headersConfig"), "headerBehavior", "headers"),
+                  "CookiesConfig": _keys(keys.get("cookiesConfig"), "cookieBehavior", "cookies"),
+                  "QueryStringsConfig": _keys(keys.get("queryStringsConfig"), "queryStringBehavior", "queryStrings"),
+              }}
+    validated(ctx, "cloudfront", "CreateCachePolicy", {"CachePolicyConfig": config}, "us-east-1")
+    return stable_uuid(r.urn), {"etag": etag(r.urn, repr(config))}
+
+
+@resource("aws:cloudfront/originRequestPolicy:OriginRequestPolicy")
+def origin_request_policy(ctx: Ctx, r: Res) -> Out:
+    i = r.inputs
+    config = {"Name": _policy_name(r), "Comment": i.get("comment") or "",
+              "HeadersConfig": _keys(i.get("headersConfig"), "headerBehavior", "headers"),
+              "CookiesConfig": _keys(i.get("cookiesConfig"), "cookieBehavior", "cookies"),
+              "QueryStringsConfig": _keys(i.get("queryStringsConfig"), "queryStringBehavior", "queryStrings")}
+    validated(ctx, "cloudfront", "CreateOriginRequestPolicy", {"OriginRequestPolicyConfig": config}, "us-east-1")
+    return stable_uuid(r.urn), {"etag": etag(r.urn, repr(config))}
+
+
+def _security_headers(sh: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "frameOptions" in sh:
+        out["FrameOptions"] = {"FrameOption": sh["frameOptions"]["frameOption"],
+                               "Override": bool(sh["frameOptions"]["override"])}
+    if "referrerPolicy" in sh:
+        out["ReferrerPolicy"] = {"ReferrerPolicy": sh["referrerPolicy"]["referrerPolicy"],
+                                 "Override": bool(sh["referrerPolicy"]["override"])}
+    if "contentTypeOptions" in sh:
+        out["ContentTypeOptions"] = {"Override": bool(sh["contentTypeOptions"]["override"])}
+    if "strictTransportSecurity" in sh:
+        h = sh["strictTransportSecurity"]
+        out["StrictTransportSecurity"] = {"Override": bool(h["override"]),
+                                          "AccessControlMaxAgeSec": h.get("accessControlMaxAgeSec"),
+                                          "IncludeSubdomains": bool(h.get("includeSubdomains")),
+                                          "Preload": bool(h.get("preload"))}
+    if "contentSecurityPolicy" in sh:
+        out["ContentSecurityPolicy"] = {"ContentSecurityPolicy": sh["contentSecurityPolicy"]["contentSecurityPolicy"],
+                                        "Override": bool(sh["contentSecurityPolicy"]["override"])}
+    if "xssProtection" in sh:
+        x = sh["xssProtection"]
+        out["XSSProtection"] = {"Override": bool(x["override"]), "Protection": bool(x["protection"]),
+                                **({"ModeBlock": bool(x["modeBlock"])} if "modeBlock" in x else {})}
+    return out
+
+
+@resource("aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy")
+def response_headers_policy(ctx: Ctx, r: Res) -> Out:
+    i = r.inputs
+    config: dict[str, Any] = {"Name": _policy_name(r), "Comment": i.get("comment") or ""}
+    if i.get("securityHeadersConfig"):
+        config["SecurityHeadersConfig"] = _security_headers(i["securityHeadersConfig"])
+    custom = ((i.get("customHeadersConfig") or {}).get("items")) or []
+    if custom:
+        config["CustomHeadersConfig"] = {"Quantity": len(custom), "Items": [
+            {"Header": h["header"], "Value": h["value"], "Override": bool(h["override"])} for h in custom]}
+    validated(ctx, "cloudfront", "CreateResponseHeadersPolicy", {"ResponseHeadersPolicyConfig": config}, "us-east-1")
+    return stable_uuid(r.urn), {"etag": etag(r.urn, repr(config))}
+
+
+@resource("aws:cloudfront/function:Function")
+def function(ctx: Ctx, r: Res) -> Out:
+    cf = ctx.client("cloudfront", "us-east-1")
+    i = r.inputs
+    made = cf.create_function(Name=i["name"], FunctionConfig={"Comment": i.get("comment") or "",
+                                                             "Runtime": i["runtime"]},
+                              FunctionCode=str(i["code"]).encode())
+    summary = made["FunctionSummary"]
+    live = made["ETag"] if i.get("publish", True) else ""
+    return i["name"], {"arn": summary["FunctionMetadata"]["FunctionARN"], "etag": made["ETag"],
+                       "liveStageEtag": live, "status": "UNASSOCIATED" if not live else "DEPLOYED"}
+
+
+@resource("aws:cloudfront/monitoringSubscription:MonitoringSubscription")
+def monitoring_subscription(ctx: Ctx, r: Res) -> Out:
+    dist = r.inputs["distributionId"]
+    ctx.client("cloudfront", "us-east-1").get_distribution(Id=dist)  # NoSuchDistribution, as CloudFront says
+    status = r.inputs["monitoringSubscription"]["realtimeMetricsSubscriptionConfig"]["realtimeMetricsSubscriptionStatus"]
+    validated(ctx, "cloudfront", "CreateMonitoringSubscription", {
+        "DistributionId": dist,
+        "MonitoringSubscription": {"RealtimeMetricsSubscriptionConfig": {"RealtimeMetricsSubscriptionStatus": status}},
+    }, "us-east-1")
+    return dist, {}

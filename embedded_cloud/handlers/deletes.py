@@ -6,14 +6,18 @@ marker only with `force_destroy` (else DeleteBucket fails BucketNotEmpty); `aws_
 deletes with SkipFinalSnapshot or names its final snapshot, and a protected instance refuses;
 a VPC, subnet or role with dependents left fails DependencyViolation / DeleteConflict. Where
 moto lacks a rule AWS has (EKS deletion protection), the deleter enforces it, saying so.
+
+Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from embedded_cloud.handlers import Ctx, Gone, Res, deleter
+from embedded_cloud.handlers.ec2 import rule_permission
 
 
 class Refused(Exception):
@@ -117,7 +121,6 @@ def teach_moto_s3() -> None:
     statement denies every request. A request to the embedded cloud stands for an SDK request,
     which is always over TLS: drop just that statement when judging. And a delete in a bucket
     whose versioning is suspended crashes on a delete marker (it has no dispose()). Idempotent."""
-    import json
 
     from moto.iam.access_control import IAMPolicy
     from moto.s3.models import FakeBucket, FakeDeleteMarker
@@ -238,18 +241,14 @@ def _as_res(g: Gone) -> Res:
 
 @deleter("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
 def ingress_rule(ctx: Ctx, g: Gone) -> None:
-    from embedded_cloud.handlers.ec2 import _rule_permission
-
     ctx.client("ec2", g.region).revoke_security_group_ingress(GroupId=g.inputs["securityGroupId"],
-                                                              IpPermissions=[_rule_permission(_as_res(g))])
+                                                              IpPermissions=[rule_permission(_as_res(g))])
 
 
 @deleter("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
 def egress_rule(ctx: Ctx, g: Gone) -> None:
-    from embedded_cloud.handlers.ec2 import _rule_permission
-
     ctx.client("ec2", g.region).revoke_security_group_egress(GroupId=g.inputs["securityGroupId"],
-                                                             IpPermissions=[_rule_permission(_as_res(g))])
+                                                             IpPermissions=[rule_permission(_as_res(g))])
 
 
 # ---- EKS ------------------------------------------------------------------------------------

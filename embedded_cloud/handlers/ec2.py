@@ -217,7 +217,7 @@ def _inline_rule(rule: dict[str, Any]) -> dict[str, Any]:
     return perm
 
 
-def _rule_permission(r: Res) -> dict[str, Any]:
+def rule_permission(r: Res) -> dict[str, Any]:
     proto = str(r.inputs.get("ipProtocol", "-1"))
     perm: dict[str, Any] = {"IpProtocol": proto}
     if proto not in ("-1", "all"):
@@ -241,7 +241,7 @@ def _rule_permission(r: Res) -> dict[str, Any]:
 def ingress_rule(ctx: Ctx, r: Res) -> Out:
     ec2 = ctx.client("ec2", r.region)
     resp = ec2.authorize_security_group_ingress(GroupId=r.inputs["securityGroupId"],
-                                                IpPermissions=[_rule_permission(r)])
+                                                IpPermissions=[rule_permission(r)])
     rid = (resp.get("SecurityGroupRules") or [{}])[0].get("SecurityGroupRuleId") or f"sgr-{r.name}"
     return rid, {"securityGroupRuleId": rid, "arn": ctx.arn("ec2", r.region, f"security-group-rule/{rid}")}
 
@@ -250,6 +250,6 @@ def ingress_rule(ctx: Ctx, r: Res) -> Out:
 def egress_rule(ctx: Ctx, r: Res) -> Out:
     ec2 = ctx.client("ec2", r.region)
     resp = ec2.authorize_security_group_egress(GroupId=r.inputs["securityGroupId"],
-                                               IpPermissions=[_rule_permission(r)])
+                                               IpPermissions=[rule_permission(r)])
     rid = (resp.get("SecurityGroupRules") or [{}])[0].get("SecurityGroupRuleId") or f"sgr-{r.name}"
     return rid, {"securityGroupRuleId": rid, "arn": ctx.arn("ec2", r.region, f"security-group-rule/{rid}")}

@@ -10,6 +10,8 @@ A managed node group is backed by an EC2 Auto Scaling group that EKS creates and
 EKS only names it, so the handler creates it in moto's Auto Scaling with the node group's
 bounds and launch template. moto is taught that SetDesiredCapacity stays within the group's
 min and max (AWS refuses outside them), which is what bounds the Cluster Autoscaler.
+
+Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Embedded cloud room: ElastiCache subnet groups and replication groups in moto.
 
-moto has no cache parameter groups, so `aws:elasticache/parameterGroup:ParameterGroup` falls
-through to the generic handler (its inputs echoed, which is what tests assert on).
+moto has no cache parameter groups: `aws:elasticache/parameterGroup:ParameterGroup` is answered
+here as ElastiCache would (the family and the name checked, the ARN it gets).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from embedded_cloud.handlers import Ctx, Out, Res, resource, tag_list
+from embedded_cloud.handlers import Ctx, Out, Res, resource, tag_list, validated
 
 
 @resource("aws:elasticache/subnetGroup:SubnetGroup")
@@ -99,3 +100,29 @@ def replication_group(ctx: Ctx, r: Res) -> Out:
         "clusterEnabled": bool(g.get("ClusterEnabled")),
         "authToken": i.get("authToken"),
     }
+
+
+# The families CreateCacheParameterGroup accepts for the engines berth runs (ElastiCache API
+# reference, CacheParameterGroupFamily; memcached families are not ours to run).
+PARAMETER_GROUP_FAMILIES = frozenset({"redis6.x", "redis7", "valkey7", "valkey8"})
+# 1-255 letters, digits and hyphens, starting with a letter, no trailing or double hyphen.
+_GROUP_NAME = re.compile(r"^[a-zA-Z](?:-?[a-zA-Z0-9])*$")
+
+
+@resource("aws:elasticache/parameterGroup:ParameterGroup")
+def parameter_group(ctx: Ctx, r: Res) -> Out:
+    name = r.physical_name(max_len=255).lower()
+    family = str(r.inputs["family"])
+    if family not in PARAMETER_GROUP_FAMILIES:
+        raise ValueError(f"InvalidParameterValue: family {family!r} is not one of {sorted(PARAMETER_GROUP_FAMILIES)}")
+    if len(name) > 255 or not _GROUP_NAME.match(name):
+        raise ValueError(f"InvalidParameterValue: parameter group name {name!r}: letters, digits and single hyphens, "
+                         f"starting with a letter")
+    validated(ctx, "elasticache", "CreateCacheParameterGroup", {
+        "CacheParameterGroupName": name, "CacheParameterGroupFamily": family,
+        "Description": r.inputs.get("description") or "Managed by Pulumi", "Tags": tag_list(r.tags())}, r.region)
+    validated(ctx, "elasticache", "ModifyCacheParameterGroup", {
+        "CacheParameterGroupName": name,
+        "ParameterNameValues": [{"ParameterName": p["name"], "ParameterValue": str(p["value"])}
+                                for p in r.inputs.get("parameters") or []]}, r.region)
+    return name, {"name": name, "arn": ctx.arn("elasticache", r.region, f"parametergroup:{name}")}

@@ -1,7 +1,11 @@
-"""Embedded cloud room: KMS keys and aliases in moto, in any region."""
+"""Embedded cloud room: KMS keys and aliases in moto, in any region.
+
+Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
+"""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from embedded_cloud.handlers import Ctx, Out, Res, resource, tag_list
@@ -15,7 +19,6 @@ def teach_moto() -> None:
     on first use; asymmetric specs still get their own. Runs where moto runs (in-process or
     the server process imports every handler module).
     """
-    import functools
 
     from moto.kms import models
 

@@ -5,6 +5,8 @@ what the provider and the API server fill in: `metadata.name` auto-named as
 pulumi-kubernetes does (`<logical name>-<8 chars>`) when the program gives none, and,
 for a Service of type LoadBalancer, the hostname the cloud load balancer would publish in
 `status.loadBalancer.ingress` (an NLB-style `<name>-<hash>.elb.<region>.amazonaws.com`).
+
+Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
 """
 
 from __future__ import annotations

@@ -19,3 +19,10 @@ def log_group(ctx: Ctx, r: Res) -> Out:
         logs.put_retention_policy(logGroupName=name, retentionInDays=int(r.inputs["retentionInDays"]))
     arn = ctx.arn("logs", r.region, f"log-group:{name}")
     return name, {"name": name, "arn": arn}
+
+
+@resource("aws:cloudwatch/logResourcePolicy:LogResourcePolicy")
+def log_resource_policy(ctx: Ctx, r: Res) -> Out:
+    name = r.inputs["policyName"]
+    ctx.client("logs", r.region).put_resource_policy(policyName=name, policyDocument=r.inputs["policyDocument"])
+    return name, {}

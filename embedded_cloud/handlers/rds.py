@@ -6,20 +6,24 @@ replica's region as AWS requires), a restore from a DB snapshot, or a point-in-t
 restore; properties those calls cannot take are then applied with modify, as the
 provider does. An instance whose identifier already exists and that replicates nothing
 is adopted (the import of a DR stack) and promoted if it is a replica.
+
+Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 from typing import Any
 
-from embedded_cloud.handlers import Ctx, Out, Res, resource, tag_list
+import boto3
+
+from embedded_cloud.handlers import Ctx, Out, Res, resource, short_hash, tag_list, validated
 
 
 def teach_moto() -> None:
     """RDS's managed master secret holds the instance's master user and a random password; moto's
     holds "admin" and one fixed password. Teach it RDS's content (idempotent; runs where moto runs)."""
-    import json
-    import secrets
 
     from moto.rds import models
 
@@ -117,7 +121,6 @@ def _modify_rest(rds: Any, identifier: str, inputs: dict[str, Any], already: dic
 
 
 def _regions(ctx: Ctx, first: str) -> list[str]:
-    import boto3
 
     others = sorted(boto3.session.Session().get_available_regions("rds"))
     return [first, ctx.default_region, *[r for r in others if r not in (first, ctx.default_region)]]
@@ -318,3 +321,31 @@ def subnet_group(ctx: Ctx, r: Res) -> Out:
         "vpcId": g.get("VpcId"),
         "supportedNetworkTypes": g.get("SupportedNetworkTypes") or ["IPV4"],
     }
+
+
+@resource("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication")
+def automated_backups_replication(ctx: Ctx, r: Res) -> Out:
+    """moto 5.2 lacks StartDBInstanceAutomatedBackupsReplication: the source must exist in its own
+    region, the retention fit 1-35 days and an encrypted source name a key in this region, as RDS
+    requires; the id is the replicated backups' ARN RDS returns."""
+    i = r.inputs
+    source = str(i["sourceDbInstanceArn"])
+    parts = source.split(":")
+    if len(parts) < 7 or parts[2] != "rds" or parts[5] != "db":
+        raise ValueError(f"InvalidParameterValue: {source!r} is not a DB instance ARN")
+    src_region, identifier = parts[3], parts[6]
+    if src_region == r.region:
+        raise ValueError("InvalidParameterCombination: backups replicate to another region than the source's")
+    db = _describe(ctx.client("rds", src_region), identifier)
+    if db is None:
+        raise ValueError(f"DBInstanceNotFound: {identifier} in {src_region}")
+    retention = int(i.get("retentionPeriod") or 7)
+    if not 1 <= retention <= 35:
+        raise ValueError(f"InvalidParameterValue: retentionPeriod {retention} must be 1-35 days")
+    if db.get("StorageEncrypted") and not i.get("kmsKeyId"):
+        raise ValueError("InvalidParameterCombination: an encrypted source needs a KMS key in the destination region")
+    validated(ctx, "rds", "StartDBInstanceAutomatedBackupsReplication", {
+        "SourceDBInstanceArn": source, "BackupRetentionPeriod": retention,
+        **({"KmsKeyId": i["kmsKeyId"]} if i.get("kmsKeyId") else {})}, r.region)
+    resource_id = db.get("DbiResourceId") or short_hash(source, n=26).upper()
+    return ctx.arn("rds", r.region, f"auto-backup:ab-{short_hash(resource_id, n=26)}"), {}

@@ -8,6 +8,7 @@ piece to the moto bucket so that `s3.get_*` answers what the program declared.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from embedded_cloud.handlers import Ctx, Out, Res, invoke, resource, tag_list
@@ -172,3 +173,28 @@ def bucket_policy(ctx: Ctx, r: Res) -> Out:
 def canonical_user_id(ctx: Ctx, args: dict[str, Any], region: str) -> dict[str, Any]:
     owner = ctx.client("s3", region).list_buckets()["Owner"]
     return {"id": owner["ID"], "displayName": owner.get("DisplayName", "")}
+
+
+@resource("aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/bucketObject:BucketObject")
+def bucket_object(ctx: Ctx, r: Res) -> Out:
+    """The object put into its bucket (moto checks the bucket exists), its bytes from the asset or `content`."""
+    i = r.inputs
+    source = i.get("source")
+    if source is not None and hasattr(source, "path"):
+        body = Path(source.path).read_bytes()
+    elif source is not None and hasattr(source, "text"):
+        body = source.text.encode()
+    else:
+        body = str(i.get("content") or "").encode()
+    kw: dict[str, Any] = {"Bucket": i["bucket"], "Key": i["key"], "Body": body}
+    if i.get("serverSideEncryption"):
+        kw["ServerSideEncryption"] = i["serverSideEncryption"]
+    if i.get("kmsKeyId"):
+        kw["SSEKMSKeyId"] = i["kmsKeyId"]
+    if i.get("contentType"):
+        kw["ContentType"] = i["contentType"]
+    if r.tags():
+        kw["Tagging"] = "&".join(f"{k}={v}" for k, v in r.tags().items())
+    put = ctx.client("s3", r.region).put_object(**kw)
+    return str(i["key"]), {"etag": put["ETag"].strip('"'), "versionId": put.get("VersionId") or "",
+                           "arn": f"arn:aws:s3:::{i['bucket']}/{i['key']}"}

@@ -40,3 +40,20 @@ def web_acl(ctx: Ctx, r: Res) -> Out:
     summary = waf.create_web_acl(**kw)["Summary"]
     return summary["Id"], {"arn": summary["ARN"], "name": name, "lockToken": summary.get("LockToken"),
                            "capacity": 0}
+
+
+@resource("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+def web_acl_logging(ctx: Ctx, r: Res) -> Out:
+    """moto checks the web ACL exists; WAF's own rule that a log group's name starts with
+    `aws-waf-logs-` is checked here (PutLoggingConfiguration refuses any other destination name)."""
+    i = r.inputs
+    for dest in i["logDestinationConfigs"]:
+        name = str(dest).split(":log-group:")[-1].split(":")[0] if ":log-group:" in str(dest) else str(dest).split(":")[-1]
+        if not name.startswith("aws-waf-logs-"):
+            raise ValueError(f"WAFInvalidParameterException: log destination {dest!r}: its name must start with "
+                             f"aws-waf-logs-")
+    config: dict[str, Any] = {"ResourceArn": i["resourceArn"], "LogDestinationConfigs": list(i["logDestinationConfigs"])}
+    if i.get("redactedFields"):
+        config["RedactedFields"] = [_api(f) for f in i["redactedFields"]]
+    ctx.client("wafv2", r.region).put_logging_configuration(LoggingConfiguration=config)
+    return i["resourceArn"], {}

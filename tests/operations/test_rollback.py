@@ -21,6 +21,7 @@ from berth.commands import app as berth_app
 from berth.operations import promote as promotion
 from berth.operations import rollback as rb
 from berth.operations.errors import OpsError
+from berth.operations.stackfile import StackFile
 from embedded_cloud.runner import REPO
 
 DA = "ghcr.io/berth/shipments-api@sha256:" + "a1" * 32
@@ -95,7 +96,7 @@ def test_rollback_history_is_the_files_git_history(repo: Path) -> None:
     rb.set_image("prod", DA, config_dir=repo)
     git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-am", "a")
     rb.set_image("prod", DB, config_dir=repo)  # not committed yet: the working copy is the newest
-    releases = rb.releases_of("prod", config_dir=repo, offline=True)
+    releases = rb.releases_of(StackFile.read("prod", repo), offline=True)
     assert [r.image for r in releases] == [DB, DA, image(REPO / "Pulumi.prod.yaml")]
     assert releases[0].source.startswith("the working copy") and releases[1].source.startswith("commit ")
 

@@ -19,9 +19,9 @@ import yaml
 from typer.testing import CliRunner
 
 from berth.commands import app as berth_app
-from berth.operations import envs, teardown
+from berth.operations import envs
 from berth.operations.errors import OpsError
-from embedded_cloud import EmbeddedCloud, run_isolated
+from embedded_cloud import EmbeddedCloud, run_isolated, teardown
 from embedded_cloud.graph import Graph, Node
 from embedded_cloud.runner import REPO, read_stack_config
 from policy.evaluator import evaluate
@@ -141,7 +141,7 @@ def test_moto_refuses_a_non_empty_bucket_without_force_destroy() -> None:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
             s3.put_object(Bucket=name, Key="k", Body=b"1")
             s3.put_object(Bucket=name, Key="k", Body=b"2")
-        with pytest.raises(OpsError) as exc:
+        with pytest.raises(teardown.DestroyRefused) as exc:
             teardown.destroy(_graph(_node("aws:s3/bucket:Bucket", "kept", "kept", forceDestroy=False)), cloud)
         assert "BucketNotEmpty" in exc.value.message and "'kept'" in exc.value.message
         teardown.destroy(_graph(_node("aws:s3/bucket:Bucket", "emptied", "emptied", forceDestroy=True)), cloud)
@@ -154,7 +154,7 @@ def test_moto_refuses_a_database_with_deletion_protection() -> None:
         rds.create_db_instance(DBInstanceIdentifier="db1", Engine="postgres", DBInstanceClass="db.t4g.micro",
                                MasterUsername="u", MasterUserPassword="password123", AllocatedStorage=20,
                                DeletionProtection=True)
-        with pytest.raises(OpsError) as exc:
+        with pytest.raises(teardown.DestroyRefused) as exc:
             teardown.destroy(_graph(_node("aws:rds/instance:Instance", "db1", "db1", skipFinalSnapshot=True)), cloud)
         assert "db1" in exc.value.message
         assert rds.describe_db_instances()["DBInstances"][0]["DBInstanceIdentifier"] == "db1"

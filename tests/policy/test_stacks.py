@@ -139,7 +139,7 @@ def test_berth_preview_exits_non_zero_naming_the_rule(tmp_path: Path) -> None:
     stack_file = tmp_path / "Pulumi.prod.yaml"
     stack_file.write_text(yaml.safe_dump({"config": config}))
     proc = subprocess.run(
-        [sys.executable, "-m", "berth.commands", "preview", "prod", "--config", str(stack_file),
+        [sys.executable, "-m", "berth", "preview", "prod", "--config", str(stack_file),
          "--out", str(tmp_path / "build"), "--no-tree"],
         capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, "COLUMNS": "200"},
     )
