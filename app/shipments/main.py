@@ -12,13 +12,12 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -26,17 +25,30 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .answers import database_unavailable, document, page_body, shipments_page, statement_cancelled
-from .auth import KEYS_CHANNEL, KeyStore, Principal
+from .auth import KEYS_CHANNEL, KeyStore
 from .cache import RedisLink, ShipmentCache
-from .cursor import CursorError, decode_cursor
 from .db import Database, DatabaseUnavailable
+from .deps import (
+    ERRORS,
+    LIFECYCLE,
+    SECURED,
+    AdminReader,
+    Reader,
+    Services,
+    Writer,
+    enforce_limit,
+    error_body,
+    parse_cursor,
+    parse_if_match,
+    row_to_shipment,
+    services_of,
+)
 from .forwarded import ClientAddress, rate_limit_bucket
 from .guard import Guard
-from .hotpath import PREAUTHORIZED, HotReads
+from .hotpath import HotReads
 from .logs import ACCESS_LOG, REQUEST_ID, configure_logging
 from .metrics import METRICS
 from .models import (
-    Error,
     InquiryCreate,
     InquiryCreated,
     InquiryPage,
@@ -46,7 +58,6 @@ from .models import (
     ShipmentUpdate,
     Status,
 )
-from .ratelimit import Decision
 from .settings import APP_VERSION, Settings, load_settings
 
 log = logging.getLogger("shipments.api")
@@ -65,17 +76,6 @@ _REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-@dataclass
-class Lifecycle:
-    """Process-wide flags the server (SIGTERM handling) and the health endpoints share."""
-
-    draining: bool = False
-    started: float = field(default_factory=time.time)
-
-
-LIFECYCLE = Lifecycle()
-
-
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int):
         super().__init__(
@@ -86,25 +86,6 @@ class BodyTooLarge(HTTPException):
                 "field": "body",
             },
         )
-
-
-def error_body(status: int, detail: Any) -> dict[str, Any]:
-    if isinstance(detail, dict):
-        return detail
-    slug = {
-        400: "bad_request",
-        401: "unauthorized",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-        409: "conflict",
-        413: "body_too_large",
-        415: "unsupported_media_type",
-        428: "precondition_required",
-        429: "rate_limited",
-        503: "unavailable",
-    }.get(status, "error")
-    return {"error": slug, "message": str(detail)}
 
 
 class Observability:
@@ -231,68 +212,6 @@ class OriginGuard:
             return
         body = {"error": "forbidden", "field": "X-Origin-Verify", "message": "requests must come through the CDN"}
         await JSONResponse(body, status_code=403)(scope, receive, send)
-
-
-@dataclass
-class Services:
-    settings: Settings
-    db: Database
-    redis: RedisLink
-    cache: ShipmentCache
-    guard: Guard
-    keys: KeyStore
-    ready_cache: tuple[float, int, dict[str, Any]] | None = None
-    ready_check: asyncio.Future[tuple[int, dict[str, Any]]] | None = None
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-
-def _services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
-
-
-def row_to_shipment(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "tracking_number": row["tracking_number"],
-        "origin": row["origin"],
-        "destination": row["destination"],
-        "weight_kg": row["weight_kg"],
-        "status": row["status"],
-        "version": row["version"],
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-    }
-
-
-# A strong ETag holding a version: 1 to 10 ASCII digits, no leading zero. Checked with a pattern
-# before int(): str.isdigit() accepts "³" and int() refuses strings of thousands of digits.
-_IF_MATCH = re.compile(r'"([1-9][0-9]{0,9})"', re.ASCII)
-MAX_VERSION = 2**31 - 1  # the column is a PostgreSQL integer
-
-
-def parse_if_match(value: str | None) -> int:
-    """The version in `If-Match: "<version>"`; 428 without the header, 422 for anything else
-    (weak ETags, `*`, lists, unquoted or out-of-range numbers)."""
-    if value is None:
-        raise HTTPException(
-            428,
-            detail={
-                "error": "precondition_required",
-                "field": "If-Match",
-                "message": 'If-Match: "<version>" is required to update',
-            },
-        )
-    match = _IF_MATCH.fullmatch(value.strip())
-    if match is None or int(match.group(1)) > MAX_VERSION:
-        raise HTTPException(
-            422,
-            detail={
-                "error": "validation_error",
-                "field": "If-Match",
-                "message": 'If-Match must be a strong ETag holding the version, e.g. "3"',
-            },
-        )
-    return int(match.group(1))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -488,107 +407,6 @@ def _install_handlers(app: FastAPI) -> None:
         return database_unavailable(exc)
 
 
-# --- access control -------------------------------------------------------------------------------
-
-
-def _unauthorized(message: str) -> HTTPException:
-    return HTTPException(
-        401,
-        detail={"error": "unauthorized", "field": "Authorization", "message": message},
-        headers={"WWW-Authenticate": 'Bearer realm="shipments"'},
-    )
-
-
-def _auth_throttled(request: Request, decision: Decision) -> HTTPException:
-    # The RateLimit-* and Retry-After headers come from the state (Observability adds them).
-    request.state.ratelimit = decision
-    return HTTPException(
-        429,
-        detail={
-            "error": "rate_limited",
-            "field": "Authorization",
-            "message": "too many failed authentications from this address",
-        },
-    )
-
-
-async def principal(request: Request) -> Principal:
-    """The key's principal. What a stranger can make this cost is bounded: a string that cannot be a
-    key (no valid checksum) or a key known to be bad is refused without a lookup, and a lookup
-    happens only while the client's address is under the failed-authentication limit."""
-    # The header is read directly (not as a FastAPI Header parameter): dependency resolution is a
-    # measurable share of a cached GET. The OpenAPI document declares it as a bearer scheme.
-    authorization = request.headers.get("authorization")
-    if not authorization:
-        raise _unauthorized("send Authorization: Bearer <api key>")
-    services = _services(request)
-    keys = services.keys
-    digest = keys.bearer(authorization)
-    cached = keys.cached(digest) if digest is not None else False
-    if cached:
-        return cached
-    client = rate_limit_bucket(request.client.host) if request.client else "unknown"
-    limit = services.settings.rate_limit_auth_failures_per_minute
-    if cached is None:
-        decision = await services.guard.auth_failure(client, limit, record=False)
-        if not decision.allowed:
-            raise _auth_throttled(request, decision)
-        found = await keys.fetch(digest)  # type: ignore[arg-type]
-        if found is not None:
-            return found
-    decision = await services.guard.auth_failure(client, limit, record=True)
-    if not decision.allowed:
-        raise _auth_throttled(request, decision)
-    raise _unauthorized("unknown or revoked API key")
-
-
-def access(role: str, kind: str) -> Callable[..., Awaitable[Principal]]:
-    async def check(request: Request) -> Principal:
-        # A read the hot path (hotpath.py) authenticated and counted, then handed on: not again.
-        gate = request.scope["state"].pop(PREAUTHORIZED, None) if kind == "read" else None
-        who = gate[0] if gate is not None else await principal(request)
-        # The access log names the key behind every authenticated request: who changed what.
-        request.state.key_id = who.key_id
-        if not who.allows(role):
-            raise HTTPException(
-                403,
-                detail={
-                    "error": "forbidden",
-                    "field": "Authorization",
-                    "message": f"this needs the {role} role; the key has {who.role}",
-                },
-            )
-        if gate is not None:
-            decision, recent = gate[1], gate[2]
-        else:
-            services = _services(request)
-            cfg = services.settings
-            limit = cfg.rate_limit_reads_per_minute if kind == "read" else cfg.rate_limit_writes_per_minute
-            decision, recent = await services.guard.admit(who, kind, limit)
-        _limit(request, decision, kind)
-        request.state.recent_writer = recent
-        return who
-
-    return check
-
-
-def _limit(request: Request, decision: Decision, scope: str) -> None:
-    # Observability adds the decision's RateLimit-* (and on a 429 Retry-After) headers to the answer.
-    request.state.ratelimit = decision
-    if not decision.allowed:
-        raise HTTPException(429, detail={"error": "rate_limited", "message": f"{scope} rate limit reached"})
-
-
-SECURED: dict[str, Any] = {"security": [{"bearer": []}]}
-Reader = Annotated[Principal, Depends(access("reader", "read"))]
-Writer = Annotated[Principal, Depends(access("writer", "write"))]
-AdminReader = Annotated[Principal, Depends(access("admin", "read"))]
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Error} for code in (400, 401, 403, 404, 409, 413, 422, 428, 429, 503)
-}
-
-
 def _install_routes(app: FastAPI) -> None:
     # --- health ------------------------------------------------------------------------------------
     @app.get("/api/health", tags=["health"])
@@ -601,7 +419,7 @@ def _install_routes(app: FastAPI) -> None:
         shared by every request meanwhile; the answer names failed parts only (details go to the log)."""
         if LIFECYCLE.draining:
             return JSONResponse({"status": "draining", "failed": ["draining"]}, 503)
-        services = _services(request)
+        services = services_of(request)
         now = time.monotonic()
         if services.ready_cache and now - services.ready_cache[0] < 1.0:
             _, code, body = services.ready_cache
@@ -618,7 +436,7 @@ def _install_routes(app: FastAPI) -> None:
     async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
         """Admins only (it costs database round trips and describes the internals). Error classes,
         never driver messages (those are logged), and endpoints without credentials."""
-        services = _services(request)
+        services = services_of(request)
         try:
             latency = await services.db.ping_primary()
             primary: dict[str, Any] = {"reachable": True, "latency_ms": round(latency * 1000, 2)}
@@ -681,7 +499,7 @@ def _install_routes(app: FastAPI) -> None:
         openapi_extra=SECURED,
     )
     async def create_shipment(body: ShipmentCreate, request: Request, who: Writer) -> Response:
-        services = _services(request)
+        services = services_of(request)
 
         async def insert(conn: asyncpg.Connection) -> asyncpg.Record:
             return await conn.fetchrow(
@@ -718,7 +536,7 @@ def _install_routes(app: FastAPI) -> None:
         openapi_extra=SECURED,
     )
     async def get_shipment(shipment_id: uuid.UUID, request: Request, _who: Reader) -> Response:
-        services = _services(request)
+        services = services_of(request)
         fresh = request.state.recent_writer
 
         async def load() -> dict[str, Any] | None:
@@ -745,7 +563,7 @@ def _install_routes(app: FastAPI) -> None:
         cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     ) -> Response:
         body = await shipments_page(
-            _services(request).db, status, _cursor(cursor), limit, primary=request.state.recent_writer
+            services_of(request).db, status, parse_cursor(cursor), limit, primary=request.state.recent_writer
         )
         return Response(body, media_type="application/json")
 
@@ -763,7 +581,7 @@ def _install_routes(app: FastAPI) -> None:
         who: Writer,
         if_match: Annotated[str | None, Header(alias="If-Match")] = None,
     ) -> Response:
-        services = _services(request)
+        services = services_of(request)
         expected = parse_if_match(if_match)
         changes = body.model_dump(exclude_unset=True)
 
@@ -817,12 +635,12 @@ def _install_routes(app: FastAPI) -> None:
     # --- inquiries ---------------------------------------------------------------------------------
     @app.post("/api/inquiries", status_code=201, tags=["inquiries"], response_model=InquiryCreated, responses=ERRORS)
     async def create_inquiry(body: InquiryCreate, request: Request) -> JSONResponse:
-        services = _services(request)
+        services = services_of(request)
         client_ip = request.client.host if request.client else "unknown"
         decision, _ = await services.guard.check(
             "inquiry", rate_limit_bucket(client_ip), services.settings.rate_limit_inquiries_per_minute
         )
-        _limit(request, decision, "inquiry")
+        enforce_limit(request, decision, "inquiry")
 
         async def insert(conn: asyncpg.Connection) -> asyncpg.Record:
             return await conn.fetchrow(
@@ -844,8 +662,8 @@ def _install_routes(app: FastAPI) -> None:
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     ) -> Response:
-        services = _services(request)
-        after = _cursor(cursor)
+        services = services_of(request)
+        after = parse_cursor(cursor)
 
         async def fetch(conn: asyncpg.Connection) -> list[asyncpg.Record]:
             return await conn.fetch(
@@ -859,15 +677,6 @@ def _install_routes(app: FastAPI) -> None:
 
         rows = await services.db.read(fetch, primary=request.state.recent_writer)
         return Response(page_body(rows, limit), media_type="application/json")
-
-
-def _cursor(cursor: str | None) -> tuple[Any, uuid.UUID] | None:
-    if cursor is None:
-        return None
-    try:
-        return decode_cursor(cursor)
-    except CursorError as exc:
-        raise HTTPException(400, detail={"error": "bad_request", "field": "cursor", "message": str(exc)}) from None
 
 
 app = create_app()
