@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hmac
 import logging
-import os
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -18,16 +15,12 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import FastAPI, Header, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .answers import database_unavailable, document, page_body, shipments_page, statement_cancelled
+from .answers import document, page_body, shipments_page
 from .auth import KEYS_CHANNEL, KeyStore
 from .cache import RedisLink, ShipmentCache
-from .db import Database, DatabaseUnavailable
+from .db import Database
 from .deps import (
     ERRORS,
     LIFECYCLE,
@@ -37,17 +30,17 @@ from .deps import (
     Services,
     Writer,
     enforce_limit,
-    error_body,
     parse_cursor,
     parse_if_match,
     row_to_shipment,
     services_of,
 )
-from .forwarded import ClientAddress, rate_limit_bucket
+from .forwarded import rate_limit_bucket
 from .guard import Guard
-from .hotpath import HotReads
-from .logs import ACCESS_LOG, REQUEST_ID, configure_logging
+from .handlers import install_handlers
+from .logs import configure_logging
 from .metrics import METRICS
+from .middleware import install_middleware
 from .models import (
     InquiryCreate,
     InquiryCreated,
@@ -61,157 +54,6 @@ from .models import (
 from .settings import APP_VERSION, Settings, load_settings
 
 log = logging.getLogger("shipments.api")
-
-SECURITY_HEADERS = [
-    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cache-control", b"no-store"),
-]
-_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
-# Metric labels take only these methods, so a server that parses any token as a method (h11 does)
-# could not grow the series without bound.
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int):
-        super().__init__(
-            413,
-            detail={
-                "error": "body_too_large",
-                "message": f"request body over {limit} bytes",
-                "field": "body",
-            },
-        )
-
-
-class Observability:
-    """Pure ASGI middleware (BaseHTTPMiddleware costs a task per request): request id, body size
-    limit, security and rate-limit headers, Prometheus timing by route template, JSON access log.
-
-    It runs on every request, so it does each thing once and cheaply: one pass over the request
-    headers, header lists appended as they are (the rate-limit headers come from the decision the
-    access check left in the request state, never from the response), the access line through
-    ACCESS_LOG (no per-line flush) and the HTTP metrics as plain counters (metrics.HttpCollector)."""
-
-    def __init__(self, app: ASGIApp, max_body: int):
-        self.app = app
-        self.max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        supplied = length = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                supplied = value
-            elif name == b"content-length":
-                length = value
-        if supplied is not None and _REQUEST_ID.fullmatch(supplied):
-            request_id = supplied.decode("ascii")
-        else:
-            request_id = os.urandom(16).hex()  # 32 hex digits, like uuid4().hex at a third of the cost
-        token = REQUEST_ID.set(request_id)
-        start = time.perf_counter()
-        status = 500
-        started = False
-        state = scope.setdefault("state", {})
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                started = True
-                status = message["status"]
-                raw = message.setdefault("headers", [])
-                raw.extend(SECURITY_HEADERS)
-                raw.append((b"x-request-id", request_id.encode("ascii")))
-                decision = state.get("ratelimit")
-                if decision is not None:
-                    raw.extend(decision.raw_headers())
-            await send(message)
-
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge(self.max_body)
-            return message
-
-        try:
-            # bytes.isdigit() is ASCII-only. The parser refuses lengths that overflow, not thousands
-            # of leading zeros, and int() refuses strings of thousands of digits: strip them first;
-            # more than 18 significant digits is over any limit.
-            digits = length.lstrip(b"0") if length is not None and length.isdigit() else None
-            if length is not None and (digits is None or len(digits) > 18 or int(digits or b"0") > self.max_body):
-                code = 413 if digits is not None else 400
-                body = error_body(code, "request body over the size limit" if code == 413 else "bad Content-Length")
-                body["field"] = "body" if code == 413 else "Content-Length"
-                await JSONResponse(body, status_code=code)(scope, receive, send_wrapper)
-            else:
-                await self.app(scope, limited_receive, send_wrapper)
-        except Exception:
-            log.exception("unhandled error", extra={"path": scope.get("path")})
-            if not started:
-                await JSONResponse({"error": "internal", "message": "internal error"}, status_code=500)(
-                    scope, receive, send_wrapper
-                )
-        finally:
-            elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
-            # The server cut the request off (body-read timeout, oversized trailers) and answered itself.
-            status = state.get("refused", status)
-            METRICS.observe_request(method if method in _METHODS else "OTHER", template, status, elapsed)
-            entry = {
-                "method": method,
-                "route": template,
-                "path": scope["path"],
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
-                "client": (scope.get("client") or ("?",))[0],
-            }
-            # Who did it and what changed: the key's id (never the key) and, for a write, the
-            # shipment and the version it produced.
-            if "key_id" in state:
-                entry["key_id"] = state["key_id"]
-            if "audit" in state:
-                entry.update(state["audit"])
-            ACCESS_LOG.write(entry)
-            REQUEST_ID.reset(token)
-
-
-ORIGIN_HEADER = b"x-origin-verify"
-# Probes reach pods directly, never through the CDN. (Prometheus scrapes /metrics on a port of its
-# own, METRICS_PORT, that no Service exposes: shipments.server.)
-ORIGIN_EXEMPT = frozenset({"/api/health", "/api/health/ready"})
-
-
-class OriginGuard:
-    """Refuse requests that did not come through the CDN (no or wrong X-Origin-Verify header)."""
-
-    def __init__(self, app: ASGIApp, secret: str | None):
-        self.app = app
-        self.secret = secret.encode() if secret else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.secret is None or scope["type"] != "http" or scope["path"] in ORIGIN_EXEMPT:
-            await self.app(scope, receive, send)
-            return
-        supplied = dict(scope["headers"]).get(ORIGIN_HEADER, b"")
-        if hmac.compare_digest(supplied, self.secret):
-            await self.app(scope, receive, send)
-            return
-        body = {"error": "forbidden", "field": "X-Origin-Verify", "message": "requests must come through the CDN"}
-        await JSONResponse(body, status_code=403)(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -275,43 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # providers up on every request (~2 % of a cached GET).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    env_settings = settings
-    cors = env_settings.cors_origins if env_settings else None
-    max_body = env_settings.max_body_bytes if env_settings else None
-    origin_secret = env_settings.origin_verify_secret if env_settings else None
-    proxies = env_settings.forwarded_allow_ips if env_settings else ("127.0.0.1",)
-    if env_settings is None:
-        # The middleware stack is built before lifespan runs, so read the few knobs it needs now.
-        try:
-            early = load_settings()
-            cors, max_body, origin_secret = early.cors_origins, early.max_body_bytes, early.origin_verify_secret
-            proxies = early.forwarded_allow_ips
-        except ValueError:
-            cors, max_body = (), 65536
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(cors or ()),
-        allow_methods=["GET", "POST", "PATCH"],
-        allow_headers=["Authorization", "Content-Type", "If-Match", "X-Request-ID"],
-        expose_headers=[
-            "ETag",
-            "Location",
-            "Retry-After",
-            "X-Request-ID",
-            "RateLimit-Limit",
-            "RateLimit-Remaining",
-            "RateLimit-Reset",
-            "RateLimit-Policy",
-        ],
-        max_age=600,
-    )
-    # Inside the CDN check and the bookkeeping, outside CORS and the framework.
-    app.add_middleware(HotReads, state=app.state, routes=app.router.routes)
-    app.add_middleware(OriginGuard, secret=origin_secret)
-    app.add_middleware(Observability, max_body=max_body or 65536)
-    # Outermost: the access log, the limits and the inquiries all see the real client address.
-    app.add_middleware(ClientAddress, trusted=proxies, origin_secret=origin_secret)
-    _install_handlers(app)
+    install_middleware(app, settings)
+    install_handlers(app)
     _install_routes(app)
     generate = app.openapi
 
@@ -358,53 +165,6 @@ async def _redis_monitor(link: RedisLink) -> None:
         await asyncio.sleep(1.0)
         with suppress(Exception):
             await link.ping()
-
-
-def _install_handlers(app: FastAPI) -> None:
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        body = error_body(exc.status_code, exc.detail)
-        if exc.status_code == 400 and "field" not in body:
-            body["field"] = "body"  # FastAPI's "error parsing the body": not JSON, not UTF-8
-        return JSONResponse(body, exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = []
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ())]
-            location = loc[0] if loc else "body"
-            name = ".".join(loc[1:]) if len(loc) > 1 else location
-            if err.get("type") == "json_invalid":
-                name = "body"
-            if location == "header":
-                name = {"if-match": "If-Match", "authorization": "Authorization"}.get(name, name)
-            errors.append(
-                {
-                    "field": name,
-                    "location": location,
-                    "message": str(err.get("msg", "")),
-                    "type": str(err.get("type", "")),
-                }
-            )
-        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
-        return JSONResponse(
-            {
-                "error": "validation_error",
-                "message": f"{first['field']}: {first['message']}",
-                "field": first["field"],
-                "errors": errors,
-            },
-            status_code=422,
-        )
-
-    @app.exception_handler(asyncpg.QueryCanceledError)
-    async def cancelled(_request: Request, exc: asyncpg.QueryCanceledError) -> JSONResponse:
-        return statement_cancelled(exc)
-
-    @app.exception_handler(DatabaseUnavailable)
-    async def unavailable(_request: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        return database_unavailable(exc)
 
 
 def _install_routes(app: FastAPI) -> None:
