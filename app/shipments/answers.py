@@ -19,7 +19,7 @@ from .db import Database, DatabaseUnavailable
 log = logging.getLogger("shipments.api")
 
 # Newest first, keyset pagination on (created_at, id); $4 is one more than the page, to tell
-# whether another page follows. The columns are named, in the item's order (main.row_to_shipment):
+# whether another page follows. The columns are named, in the item's order (deps.row_to_shipment):
 # a page is encoded straight from its rows, so a column added later must not reach the API unasked.
 SHIPMENT_COLUMNS = "id, tracking_number, origin, destination, weight_kg, status, version, created_at, updated_at"
 LIST_SHIPMENTS_SQL = f"""SELECT {SHIPMENT_COLUMNS} FROM shipments
@@ -35,7 +35,7 @@ def document(entry: CachedShipment, status: int = 200, **headers: str) -> Respon
 
 def page_body(rows: list[asyncpg.Record], limit: int) -> bytes:
     """A page of rows (`limit` + 1 were asked for), each as its columns in order: the encoder writes
-    UUIDs and timestamps as main.row_to_shipment does."""
+    UUIDs and timestamps as deps.row_to_shipment does."""
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

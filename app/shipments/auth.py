@@ -5,7 +5,7 @@ announced on Redis pub/sub clear at once.
 A key is `shk_` + 40 random base62 characters (238 bits) + 6 base62 characters of the CRC-32 of what
 precedes them, as GitHub's tokens do. The checksum is no secret: it only lets a typo or a random string
 be refused for free; forged strings with a valid checksum still need a lookup, and failed
-authentication is throttled per client address before any lookup (main.py). Keys are random
+authentication is throttled per client address before any lookup (deps.principal). Keys are random
 tokens, so a single SHA-256 is enough to store them (no password stretching: nothing to brute-force
 in a 238-bit space).
 

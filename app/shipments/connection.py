@@ -201,7 +201,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, error: str, message: str) -> None:
         """Answer `status` in the API's error format and close (after a short lingering read). A
         request the app is still handling is cut off: its receive() reports a disconnect, its
-        answer is dropped, and the access log records `status` (main.Observability)."""
+        answer is dropped, and the access log records `status` (middleware.Observability)."""
         cycle = self.cycle
         if cycle is not None and cycle.response_complete and not self._in_head:
             # Oversized trailers of a request already answered: the client has its answer.

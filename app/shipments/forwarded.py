@@ -5,7 +5,7 @@ The only proxy whose word about the client is believed is CloudFront, and only o
 proves it came through CloudFront:
 
 - the request carries the origin secret (`X-Origin-Verify` equal to ORIGIN_VERIFY_SECRET, the header
-  CloudFront adds to every origin request; see main.OriginGuard), and
+  CloudFront adds to every origin request; see middleware.OriginGuard), and
 - it arrives from a peer in FORWARDED_ALLOW_IPS (in the cluster the VPC range: the nodes that forward
   the load balancer's connections; a peer outside it cannot be the load balancer),
 

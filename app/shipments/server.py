@@ -30,8 +30,8 @@ from types import FrameType
 import uvicorn
 
 from .connection import LimitedHttpToolsProtocol, Limits
+from .deps import LIFECYCLE
 from .logs import configure_logging
-from .main import LIFECYCLE
 from .metrics import metrics_app
 from .settings import Settings, SettingsError, load_settings
 

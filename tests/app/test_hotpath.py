@@ -124,6 +124,7 @@ def test_an_unexpected_error_on_the_hot_path_is_counted_under_its_route(topo: To
     from shipments import main as api
     from shipments.auth import KeyStore, generate_key
     from shipments.cache import RedisLink, ShipmentCache
+    from shipments.deps import Services
     from shipments.guard import Guard
     from shipments.metrics import METRICS
     from shipments.settings import Settings
@@ -147,7 +148,7 @@ def test_an_unexpected_error_on_the_hot_path_is_counted_under_its_route(topo: To
         key = generate_key()
         digest = keys.digest(key)
         assert digest is not None and await keys.fetch(digest) is not None  # cached: the hot path may answer
-        app.state.services = api.Services(
+        app.state.services = Services(
             settings, Db(), link, ShipmentCache(link, 300, 500, 300), Guard(link, 5.0), keys  # type: ignore[arg-type]
         )
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

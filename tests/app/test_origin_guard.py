@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from shipments.main import OriginGuard
+from shipments.middleware import OriginGuard
 from shipments.settings import SettingsError, load_settings
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse

@@ -21,9 +21,9 @@ from fastapi import HTTPException
 from shipments.auth import generate_key, key_format
 from shipments.backoff import backoff_delay, retry_async
 from shipments.cursor import CursorError, decode_cursor, encode_cursor
+from shipments.deps import parse_if_match
 from shipments.forwarded import ClientAddress, parse_viewer_address, rate_limit_bucket
 from shipments.lru import VersionedLRU
-from shipments.main import parse_if_match
 from shipments.migrate import migration_files
 from shipments.ratelimit import LEASE_SECONDS, Decision, Lease, LocalSlidingWindow, decision_from_redis, lease_extra_max
 from shipments.settings import SettingsError, load_settings
@@ -200,7 +200,7 @@ def test_a_lease_hands_out_its_permits_with_the_remaining_count_seen_from_this_p
 def test_rows_encode_as_row_to_shipment_and_the_json_module_would() -> None:
     from asyncpg.pgproto.pgproto import UUID as PgUUID
     from shipments import jsonbody
-    from shipments.main import row_to_shipment
+    from shipments.deps import row_to_shipment
 
     when = datetime(2026, 11, 29, 1, 52, 34, 184139, tzinfo=UTC)
     row = {
