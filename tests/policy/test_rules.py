@@ -266,3 +266,25 @@ def test_node_autoscaling_reads_ignore_changes_in_either_spelling() -> None:
         assert _scaling(view, "stack-node-autoscaling") == []
     ng.ignore_changes = ["tags"]
     assert "does not ignore scalingConfig.desiredSize" in _scaling(view, "stack-node-autoscaling")[0][1]
+
+
+def test_adding_a_rule_follows_the_checklist() -> None:
+    """docs/HACKING.md, "Adding a policy rule": every rule module is imported by the package (a module
+    left out registers nothing and checks nothing, silently), every rule has its failing fixture in
+    golden.MUTATIONS and its row in policy/README.md."""
+    import pkgutil
+    from pathlib import Path
+
+    import policy.rules
+
+    modules = {m.name for m in pkgutil.iter_modules(policy.rules.__path__)}
+    init = Path(policy.rules.__file__).read_text()
+    # Data, not rules: the taggable-type table (read by stack.py) and the generator that writes it.
+    assert {m for m in modules - {"taggable", "taggable_gen"} if f"    {m},\n" not in init} == set()
+    assert {r.service for r in RULES} <= modules
+    assert [r.id for r in RULES if r.id not in MUTATIONS] == []
+    readme = (Path(__file__).resolve().parents[2] / "policy" / "README.md").read_text()
+    assert [r.id for r in RULES if f"| `{r.id}` |" not in readme] == []
+    hacking = (Path(__file__).resolve().parents[2] / "docs" / "HACKING.md").read_text()
+    for step in ("policy/rules/<service>.py", "policy/rules/__init__.py", "MUTATIONS", "policy/README.md"):
+        assert step in hacking
