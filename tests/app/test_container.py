@@ -49,7 +49,7 @@ def test_dockerfile_is_multistage_non_root_and_runs_the_tested_command() -> None
     cmd = json.loads(re.findall(r"^CMD (\[.*\])$", text, re.M)[-1])
     assert cmd == ["python", "-m", "shipments.server"]
     # the harness (tests, berth local) starts the very same module
-    source = (REPO / "stacks" / "local.py").read_text()
+    source = (REPO / "local_topology" / "topology.py").read_text()
     assert '[sys.executable, "-m", "shipments.server"]' in source
     ignore = [ln.strip() for ln in (APP / ".dockerignore").read_text().splitlines() if ln.strip()[:1] not in ("#", "")]
     assert ignore[0] == "*" and "!shipments/" in ignore and "!requirements.txt" in ignore

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from berth.commands import app as berth_app
 from berth.operations import loadtest
 from berth.operations import promote as promotion
+from berth.operations.stackfile import StackFile
 from embedded_cloud.runner import REPO
 from local_topology.topology import Topology
 from stacks.config import SloSettings
@@ -70,7 +71,7 @@ def test_a_promotion_whose_source_misses_the_slo_is_refused(topo: Topology, tmp_
     prod.write_text(prod.read_text() + "  berth:slo:\n    p50Ms: 0.001\n    p95Ms: 0.001\n    p99Ms: 0.001\n"
                     "    rate: 20\n    durationSeconds: 2\n    connections: 2\n")
     before = prod.read_text()
-    image = promotion._raw(promotion.read_stack_config("staging", tmp_path), "berth:app.image")[1]
+    image = StackFile.read("staging", tmp_path).config["berth:app"]["image"]
     with pytest.raises(promotion.PromotionRefused) as exc:
         promotion.promote("staging", "prod", config_dir=tmp_path, yes=True, skip_health=True,
                           source={"appImage": image}, load_url=topo.app_urls[0])
