@@ -8,8 +8,11 @@ the same live state; `EmbeddedCloud(endpoint_url=...)` is that child's side.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -49,6 +52,75 @@ def share_botocore_loader() -> None:
     shared._berth_shared = True  # type: ignore[attr-defined]
     botocore.session.create_loader = shared  # type: ignore[assignment]
     botocore.loaders.create_loader = shared  # type: ignore[assignment]
+    _parse_json_once()
+
+
+def speed_up_moto() -> None:
+    """moto lists a response class's methods with inspect.getmembers on every request it dispatches
+    (~1 % of a prod preview); the classes do not change, so the list is kept per class (idempotent)."""
+    from moto.core import responses  # lazy: see embedded_cloud/__init__.py
+
+    if getattr(responses.method_names_from_class, "_berth_cached", False):
+        return
+    cached = functools.cache(responses.method_names_from_class)
+    cached._berth_cached = True  # type: ignore[attr-defined]
+    responses.method_names_from_class = cached  # type: ignore[assignment]
+
+
+def json_cache_dir() -> Path:
+    """Where parsed botocore data files are kept between processes (one directory per botocore version)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "berth" / f"botocore-{botocore.__version__}"
+
+
+def _parse_json_once() -> None:
+    """botocore's data files (service models, endpoint rules, paginators) parsed once per machine.
+
+    Sessions made by moto and by the clients still asked the file loader for the same files: 324
+    loads of ~40 files in a prod preview, ~1 s (EC2's 3 MB model several times over, each through
+    json.loads with an OrderedDict hook). Each file is now parsed once and kept as a pickle -- in
+    memory and on disk under json_cache_dir(), keyed by the file's path, size and mtime -- and every
+    load returns a fresh copy (pickle.loads is ~4x json.loads), so no caller shares a mutable dict.
+    """
+    loader_cls = botocore.loaders.JSONFileLoader
+    if getattr(loader_cls.load_file, "_berth_cached", False):
+        return
+    original = loader_cls.load_file
+    memo: dict[str, bytes | None] = {}
+    cache = json_cache_dir()
+
+    def load_file(self: Any, file_path: str) -> Any:
+        if file_path not in memo:
+            memo[file_path] = _cached_blob(cache, file_path, lambda: original(self, file_path))
+        blob = memo[file_path]
+        return None if blob is None else pickle.loads(blob)
+
+    load_file._berth_cached = True  # type: ignore[attr-defined]
+    loader_cls.load_file = load_file  # type: ignore[method-assign]
+
+
+def _cached_blob(cache: Path, file_path: str, parse: Any) -> bytes | None:
+    stamp = ""
+    for ext in (".json", ".json.gz"):
+        with contextlib.suppress(OSError):
+            st = os.stat(file_path + ext)
+            stamp = f"{file_path}{ext}:{st.st_size}:{st.st_mtime_ns}"
+            break
+    if not stamp:
+        return None  # no such file: botocore's loader answers None too
+    disk = cache / f"{hashlib.sha256(stamp.encode()).hexdigest()[:32]}.pickle"
+    with contextlib.suppress(OSError):
+        return disk.read_bytes()
+    data = parse()
+    if data is None:
+        return None
+    blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    with contextlib.suppress(OSError):  # a read-only home only costs the parse next time
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = disk.with_name(f"{disk.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(blob)
+        tmp.replace(disk)
+    return blob
 
 
 def _free_port() -> int:
@@ -72,9 +144,9 @@ class EmbeddedCloud:
         for k, v in _FAKE_CREDS.items():
             os.environ[k] = v
         os.environ.pop("AWS_PROFILE", None)
-        # AWS-managed IAM policies (AmazonEKSClusterPolicy, ...) exist in every real account;
-        # moto only knows them when asked before its IAM backend starts.
-        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        # AWS-managed IAM policies (AmazonEKSClusterPolicy, ...) exist in every real account: the
+        # handlers load each the first time a call names it (handlers/iam.py), not all ~1,600 up front.
+        os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
         if endpoint_url is None:
             # Lazy: moto costs ~0.4 s to import (python -X importtime) and only an in-process cloud needs it.
             from moto import mock_aws

@@ -13,6 +13,7 @@ Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import json
 import os
@@ -30,9 +31,19 @@ from typing import Any
 import yaml
 
 from embedded_cloud.assets import asset_problems
-from embedded_cloud.cloud import EmbeddedCloud
+from embedded_cloud.cloud import EmbeddedCloud, share_botocore_loader, speed_up_moto
 from embedded_cloud.graph import SECRET, Graph, Node
-from embedded_cloud.handlers import INVOKES, Ctx, Res, Unmodelled, generic, handler_for, load_all, unwrap_secrets
+from embedded_cloud.handlers import (
+    INVOKES,
+    PURE_INVOKES,
+    Ctx,
+    Res,
+    Unmodelled,
+    generic,
+    handler_for,
+    load_all,
+    unwrap_secrets,
+)
 from embedded_cloud.handlers.route53 import seed_zones
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,6 +140,7 @@ class CloudMocks:
 
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
+        self._answers: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def new_resource(self, res: Res) -> tuple[str, dict[str, Any]]:
         try:
@@ -153,8 +165,14 @@ class CloudMocks:
         handler = INVOKES.get(token)
         if handler is None:
             raise ProgramError(f"embedded cloud has no answer for the invoke {token}")
+        key = (token, json.dumps(args, sort_keys=True, default=str), region) if token in PURE_INVOKES else None
         with self.ctx.lock:
-            return handler(self.ctx, args, region)
+            if key is not None and key in self._answers:
+                return copy.deepcopy(self._answers[key])
+            answer = handler(self.ctx, args, region)
+            if key is not None:
+                self._answers[key] = copy.deepcopy(answer)
+            return answer
 
     def register_transform(self, transform: Any) -> None:  # pragma: no cover - unused
         pass
@@ -420,8 +438,17 @@ def run_stack(
     if rt_settings.get_root_resource() is not None:
         raise RuntimeError("the Pulumi runtime already ran a program in this process; use run_isolated()")
 
+    share_botocore_loader()  # before the handlers import moto: its import already loads botocore data
     load_all()
+    speed_up_moto()
     cloud = cloud or EmbeddedCloud()
+    # The collector's full passes walked the millions of objects the SDKs and moto import (pulumi_aws,
+    # botocore's models): about a fifth of a prod preview. What exists now lives for the whole run, so
+    # it leaves the collector's view, and young objects are collected in larger batches. Measured on
+    # `berth preview prod`: 18.2 s -> 13.4 s, peak RSS unchanged (benchmarks/README.md).
+    gc.freeze()
+    old_thresholds = gc.get_threshold()
+    gc.set_threshold(10_000, 10, 10)
     ctx = Ctx(cloud=cloud, stack=stack, default_region=region)
     # Account prerequisites the stack does not own (its public DNS zone), as a real account has them.
     seed_zones(ctx, cfg)
@@ -442,6 +469,7 @@ def run_stack(
         error = exc
     finally:
         os.chdir(old_cwd)
+        gc.set_threshold(*old_thresholds)
 
     outputs: dict[str, Any] = {}
     root = rt_settings.get_root_resource()

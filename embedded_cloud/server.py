@@ -55,11 +55,10 @@ def warm(regions: list[str]) -> None:
 def main() -> int:
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         os.environ[k] = "testing"
-    # AWS-managed IAM policies exist in every real account; moto loads them only when told
-    # before its IAM backend starts (and it costs a second: warm() pays it off the critical path).
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    # AWS-managed IAM policies: loaded one by one when first named (handlers/iam.py), not all up front.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "false"
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    from embedded_cloud.cloud import share_botocore_loader
+    from embedded_cloud.cloud import share_botocore_loader, speed_up_moto
 
     share_botocore_loader()
     from moto.server import ThreadedMotoServer
@@ -68,6 +67,7 @@ def main() -> int:
     from embedded_cloud.handlers import load_all
 
     load_all()
+    speed_up_moto()
     port = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "0" else _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -87,6 +87,9 @@ def handler_for(type_: str, name: str) -> ResourceHandler:
         return generic
     raise Unmodelled(type_, name)
 INVOKES: dict[str, InvokeHandler] = {}
+# Invokes whose answer depends only on their arguments and region within one run (the account,
+# the partition, a region's name): answered once per run, not once per component that asks.
+PURE_INVOKES: set[str] = set()
 DELETERS: dict[str, Callable[[Ctx, Gone], None]] = {}
 
 
@@ -101,12 +104,14 @@ def resource(*tokens: str) -> Callable[[ResourceHandler], ResourceHandler]:
     return deco
 
 
-def invoke(*tokens: str) -> Callable[[InvokeHandler], InvokeHandler]:
-    """Register a handler for one or more invoke (data source) tokens."""
+def invoke(*tokens: str, pure: bool = False) -> Callable[[InvokeHandler], InvokeHandler]:
+    """Register a handler for one or more invoke (data source) tokens; `pure`: see PURE_INVOKES."""
 
     def deco(fn: InvokeHandler) -> InvokeHandler:
         for tok in tokens:
             INVOKES[tok] = fn
+            if pure:
+                PURE_INVOKES.add(tok)
         return fn
 
     return deco

@@ -23,13 +23,13 @@ def availability_zones(ctx: Ctx, args: dict[str, Any], region: str) -> dict[str,
     }
 
 
-@invoke("aws:index/getCallerIdentity:getCallerIdentity")
+@invoke("aws:index/getCallerIdentity:getCallerIdentity", pure=True)
 def caller_identity(ctx: Ctx, args: dict[str, Any], region: str) -> dict[str, Any]:
     who = ctx.client("sts", region).get_caller_identity()
     return {"accountId": who["Account"], "arn": who["Arn"], "userId": who["UserId"], "id": who["Account"]}
 
 
-@invoke("aws:index/getRegion:getRegion")
+@invoke("aws:index/getRegion:getRegion", pure=True)
 def get_region(ctx: Ctx, args: dict[str, Any], region: str) -> dict[str, Any]:
     name = args.get("region") or region
     regions = ctx.client("ec2", region).describe_regions(RegionNames=[name])["Regions"]
@@ -42,7 +42,7 @@ def get_region(ctx: Ctx, args: dict[str, Any], region: str) -> dict[str, Any]:
     }
 
 
-@invoke("aws:index/getPartition:getPartition")
+@invoke("aws:index/getPartition:getPartition", pure=True)
 def get_partition(ctx: Ctx, args: dict[str, Any], region: str) -> dict[str, Any]:
     return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws"}
 
