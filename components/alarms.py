@@ -23,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import kms
+from components.base import Component
 from components.placement import locate, region_kw
 from components.settings import AlarmSettings
 from components.workload import POD_IDENTITY_TRUST_POLICY
@@ -161,7 +162,7 @@ class _Alarm:
     unit: str | None = None
 
 
-class Alarms(pulumi.ComponentResource):
+class Alarms(Component):
     """SNS topics with subscriptions, CloudWatch alarms per tier, a canary, a dashboard."""
 
     topic_arn: pulumi.Output[str]
@@ -171,8 +172,8 @@ class Alarms(pulumi.ComponentResource):
     canary_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:alarms:Alarms", name, None, opts)
-        self._name, self._args, self._s = name, args, args.settings
+        super().__init__(name, opts, tags=args.tags, protect=args.protect)
+        self._args, self._s = args, args.settings
         where = locate(self, args.region)
         self._account, self._partition, self._home = where.account, where.partition, where.region
         self._topics: dict[str, aws.sns.Topic] = {}
@@ -203,9 +204,6 @@ class Alarms(pulumi.ComponentResource):
         })
 
     # ---- plumbing ---------------------------------------------------------------------
-    def _child(self, **kw: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
     def _suffix(self, region: str) -> str:
         return "" if region == self._home else f"-{region}"
 
@@ -218,7 +216,7 @@ class Alarms(pulumi.ComponentResource):
         """The alarm topic of one region (alarm actions must be a topic in the alarm's region)."""
         if region in self._topics:
             return self._topics[region]
-        args, s, name, sfx = self._args, self._s, self._name, self._suffix(region)
+        s, name, sfx = self._s, self.prefix, self._suffix(region)
         region_kw = self._region_kw(region)
         root = f"arn:{self._partition}:iam::{self._account}:root"
         publishers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
@@ -236,18 +234,18 @@ class Alarms(pulumi.ComponentResource):
                 {"Sid": "AlarmPublishers", "Effect": "Allow", "Principal": {"Service": publishers},
                  "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
             ),
-            tags=args.tags,
-            opts=self._child(protect=args.protect),
+            tags=self.named(f"alarms-key{sfx}"),
+            opts=self.stateful(),
             **region_kw,
         )
         aws.kms.Alias(f"{name}-alarms-key-alias{sfx}", name=f"alias/{name}-alarms{sfx}", target_key_id=key.key_id,
-                      opts=self._child(), **region_kw)
+                      opts=self.child(), **region_kw)
         topic = aws.sns.Topic(
             f"{name}-alarms{sfx}",
             name=f"{name}-alarms",
             kms_master_key_id=key.arn,
-            tags=args.tags,
-            opts=self._child(),
+            tags=self.named(f"alarms{sfx}"),
+            opts=self.child(),
             **region_kw,
         )
         aws.sns.TopicPolicy(
@@ -268,16 +266,16 @@ class Alarms(pulumi.ComponentResource):
                      "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
                 ],
             })),
-            opts=self._child(),
+            opts=self.child(),
             **region_kw,
         )
         for i, email in enumerate(s.emails):
             aws.sns.TopicSubscription(f"{name}-alarms-email-{i}{sfx}", topic=topic.arn, protocol="email",
-                                      endpoint=email, opts=self._child(), **region_kw)
+                                      endpoint=email, opts=self.child(), **region_kw)
         for i, url in enumerate(s.https_endpoints):
             # Paging services (PagerDuty, Opsgenie) confirm subscriptions themselves.
             aws.sns.TopicSubscription(f"{name}-alarms-https-{i}{sfx}", topic=topic.arn, protocol="https",
-                                      endpoint=url, endpoint_auto_confirms=True, opts=self._child(), **region_kw)
+                                      endpoint=url, endpoint_auto_confirms=True, opts=self.child(), **region_kw)
         self._topics[region] = topic
         return topic
 
@@ -286,8 +284,8 @@ class Alarms(pulumi.ComponentResource):
         topic = self._topic(region)
         region_kw = self._region_kw(region)
         alarm = aws.cloudwatch.MetricAlarm(
-            f"{self._name}-{a.key}",
-            name=f"{self._name}-{a.key}",
+            f"{self.prefix}-{a.key}",
+            name=f"{self.prefix}-{a.key}",
             alarm_description=a.description,
             namespace=a.namespace,
             metric_name=a.metric,
@@ -303,8 +301,8 @@ class Alarms(pulumi.ComponentResource):
             treat_missing_data=a.treat_missing_data,
             alarm_actions=[topic.arn],
             ok_actions=[topic.arn],
-            tags=self._args.tags,
-            opts=self._child(),
+            tags=self.named(a.key),
+            opts=self.child(),
             **region_kw,
         )
         self._alarms[a.key] = alarm
@@ -399,27 +397,27 @@ class Alarms(pulumi.ComponentResource):
         if args.install_container_insights:
             # The CloudWatch agent gets its own role through EKS Pod Identity, not the node role.
             role = aws.iam.Role(
-                f"{self._name}-container-insights-role",
-                description=f"{self._name}: CloudWatch agent (Container Insights)",
+                f"{self.prefix}-container-insights-role",
+                description=f"{self.prefix}: CloudWatch agent (Container Insights)",
                 assume_role_policy=POD_IDENTITY_TRUST_POLICY,
-                tags=args.tags,
-                opts=self._child(),
+                tags=self.named("container-insights-role"),
+                opts=self.child(),
             )
             attachment = aws.iam.RolePolicyAttachment(
-                f"{self._name}-container-insights-policy",
+                f"{self.prefix}-container-insights-policy",
                 role=role.name,
                 policy_arn=f"arn:{self._partition}:iam::aws:policy/CloudWatchAgentServerPolicy",
-                opts=self._child(),
+                opts=self.child(),
             )
             aws.eks.Addon(
-                f"{self._name}-container-insights",
+                f"{self.prefix}-container-insights",
                 cluster_name=args.cluster_name,
                 addon_name="amazon-cloudwatch-observability",
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="PRESERVE",
                 pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
-                tags=args.tags,
-                opts=self._child(depends_on=[attachment, *args.cluster_dependencies]),
+                tags=self.named("container-insights"),
+                opts=self.child(depends_on=[attachment, *args.cluster_dependencies]),
                 **self._region_kw(self._home),
             )
         dims = {"ClusterName": args.cluster_name}
@@ -432,7 +430,7 @@ class Alarms(pulumi.ComponentResource):
 
     def _canary(self) -> pulumi.Output[str]:
         """Synthetics calls https://<cdn_domain>/api/health every minute; its failures page."""
-        args, name = self._args, self._name
+        args, name = self._args, self.prefix
         # Deterministic and globally unique: S3 names are shared by every account.
         bucket_name = f"{name}-canary-{self._account}-{self._home}"
         bucket, code = self._canary_bucket(bucket_name)
@@ -461,8 +459,8 @@ class Alarms(pulumi.ComponentResource):
             delete_lambda=True,
             success_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
             failure_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
-            tags=args.tags,
-            opts=self._child(),
+            tags=self.named("api-health"),
+            opts=self.child(),
             **self._region_kw(self._home),
         )
         # A canary that stopped running proves nothing: missing data counts as down.
@@ -475,32 +473,32 @@ class Alarms(pulumi.ComponentResource):
     def _canary_bucket(self, bucket_name: str) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
         """The canary's code and artifacts: private, encrypted, versioned (the code object's version
         pins the canary to the script deployed with it), artifacts expired."""
-        args, name = self._args, self._name
+        name = self.prefix
         region_kw = self._region_kw(self._home)
         bucket_arn = f"arn:{self._partition}:s3:::{bucket_name}"
         bucket = aws.s3.Bucket(
             f"{name}-canary",
             bucket=bucket_name,
-            force_destroy=not args.protect,
-            tags=args.tags,
-            opts=self._child(protect=args.protect),
+            force_destroy=not self.protected,
+            tags=self.named("canary"),
+            opts=self.stateful(),
             **region_kw,
         )
         aws.s3.BucketPublicAccessBlock(f"{name}-canary-public-access", bucket=bucket.id, block_public_acls=True,
                                        block_public_policy=True, ignore_public_acls=True,
-                                       restrict_public_buckets=True, opts=self._child(), **region_kw)
+                                       restrict_public_buckets=True, opts=self.child(), **region_kw)
         aws.s3.BucketOwnershipControls(f"{name}-canary-ownership", bucket=bucket.id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=self._child(),
+                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=self.child(),
                                        **region_kw)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-canary-sse", bucket=bucket.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"},
                     "bucket_key_enabled": True}],
-            opts=self._child(), **region_kw,
+            opts=self.child(), **region_kw,
         )
         # The code object's version id pins the canary to the script deployed with it.
         versioning = aws.s3.BucketVersioning(f"{name}-canary-versioning", bucket=bucket.id,
-                                             versioning_configuration={"status": "Enabled"}, opts=self._child(),
+                                             versioning_configuration={"status": "Enabled"}, opts=self.child(),
                                              **region_kw)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-canary-lifecycle", bucket=bucket.id,
@@ -510,7 +508,7 @@ class Alarms(pulumi.ComponentResource):
                    # Parts of an interrupted upload are billed until aborted: never keep them.
                    {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {"prefix": ""},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
-            opts=self._child(depends_on=[versioning]), **region_kw,
+            opts=self.child(depends_on=[versioning]), **region_kw,
         )
         aws.s3.BucketPolicy(
             f"{name}-canary-policy", bucket=bucket.id,
@@ -520,7 +518,7 @@ class Alarms(pulumi.ComponentResource):
                                "Action": "s3:*", "Resource": [bucket_arn, f"{bucket_arn}/*"],
                                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
             }),
-            opts=self._child(), **region_kw,
+            opts=self.child(), **region_kw,
         )
         code = aws.s3.BucketObjectv2(
             f"{name}-canary-code",
@@ -530,15 +528,15 @@ class Alarms(pulumi.ComponentResource):
             # bridge. The zip is built here, byte-for-byte the same every run (no diff per up).
             source=pulumi.FileAsset(str(canary_zip())),
             server_side_encryption="AES256",
-            tags=args.tags,
-            opts=self._child(depends_on=[versioning]),
+            tags=self.named("canary-code"),
+            opts=self.child(depends_on=[versioning]),
             **region_kw,
         )
         return bucket, code
 
     def _canary_role(self, bucket_arn: str) -> aws.iam.Role:
         """What the canary's Lambda may do: its bucket, its log groups, its metrics, X-Ray."""
-        args, name = self._args, self._name
+        name = self.prefix
         role = aws.iam.Role(
             f"{name}-canary-role",
             description=f"{name}: Synthetics canary execution",
@@ -547,8 +545,8 @@ class Alarms(pulumi.ComponentResource):
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                "Action": "sts:AssumeRole"}],
             }),
-            tags=args.tags,
-            opts=self._child(),
+            tags=self.named("canary-role"),
+            opts=self.child(),
         )
         logs_arn = f"arn:{self._partition}:logs:{self._home}:{self._account}:log-group:/aws/lambda/cwsyn-*"
         aws.iam.RolePolicy(
@@ -568,7 +566,7 @@ class Alarms(pulumi.ComponentResource):
                     {"Effect": "Allow", "Action": ["xray:PutTraceSegments"], "Resource": "*"},
                 ],
             }),
-            opts=self._child(),
+            opts=self.child(),
         )
         return role
 
@@ -585,14 +583,14 @@ class Alarms(pulumi.ComponentResource):
         topic = self._topic(region)
         members = [self._alarms[k].name for k in down_keys]
         composite = aws.cloudwatch.CompositeAlarm(
-            f"{self._name}-shipments-api-down",
-            alarm_name=f"{self._name}-shipments-api-down",
+            f"{self.prefix}-shipments-api-down",
+            alarm_name=f"{self.prefix}-shipments-api-down",
             alarm_description="Shipments API unreachable for users: " + ", ".join(down_keys),
             alarm_rule=pulumi.Output.all(*members).apply(lambda ns: " OR ".join(f'ALARM("{n}")' for n in ns)),
             alarm_actions=[topic.arn],
             ok_actions=[topic.arn],
-            tags=self._args.tags,
-            opts=self._child(depends_on=[self._alarms[k] for k in down_keys]),
+            tags=self.named("shipments-api-down"),
+            opts=self.child(depends_on=[self._alarms[k] for k in down_keys]),
             **self._region_kw(region),
         )
         return composite.alarm_name
@@ -642,10 +640,10 @@ class Alarms(pulumi.ComponentResource):
 
         body = pulumi.Output.all(*widgets).apply(lambda ws: json.dumps({"widgets": list(ws)}))
         dashboard = aws.cloudwatch.Dashboard(
-            f"{self._name}-dashboard",
-            dashboard_name=f"{self._name}-shipments",
+            f"{self.prefix}-dashboard",
+            dashboard_name=f"{self.prefix}-shipments",
             dashboard_body=body,
-            opts=self._child(),
+            opts=self.child(),
             **self._region_kw(self._home),
         )
         return dashboard.dashboard_name

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import kms
+from components.base import Component
 from components.placement import locate
 from components.security import admit_from_groups
 from components.settings import CacheSettings
@@ -46,7 +47,7 @@ def parameter_group_family(engine: str, engine_version: str) -> str:
     return f"{engine}{major}"
 
 
-class Cache(pulumi.ComponentResource):
+class Cache(Component):
     """An encrypted, authenticated ElastiCache replication group reachable only from named SGs."""
 
     replication_group_id: pulumi.Output[str]
@@ -61,9 +62,8 @@ class Cache(pulumi.ComponentResource):
     slow_log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:cache:Cache", name, None, opts)
+        super().__init__(name, opts, tags=args.tags, protect=args.protect)
         s = args.settings
-        self._prefix, self._tags, self._protected = name, args.tags, args.protect
         self._where = locate(self, args.region)
         self.port = PORT
         # The primary and its replicas: what the alarms plan one set for each of.
@@ -75,8 +75,8 @@ class Cache(pulumi.ComponentResource):
             name=f"{name}-cache",
             description=f"{name} ElastiCache private subnets",
             subnet_ids=list(args.subnet_ids),
-            tags=self._named("cache-subnets"),
-            opts=self._opts(),
+            tags=self.named("cache-subnets"),
+            opts=self.child(),
             **self._where.kw,
         )
         params = self._parameter_group(s)
@@ -95,22 +95,11 @@ class Cache(pulumi.ComponentResource):
             }
         )
 
-    # ---- plumbing -----------------------------------------------------------------------
-    def _named(self, suffix: str) -> dict[str, str]:
-        return {**self._tags, "Name": f"{self._prefix}-{suffix}"}
-
-    def _opts(self) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self)
-
-    def _stateful(self) -> pulumi.ResourceOptions:
-        """Deleting these loses data (or the ability to decrypt snapshots): guarded in prod."""
-        return pulumi.ResourceOptions(parent=self, protect=self._protected, retain_on_delete=self._protected)
-
     # ---- steps, in dependency order --------------------------------------------------------
     def _key_and_slow_log(self, s: CacheSettings) -> tuple[aws.kms.Key, aws.cloudwatch.LogGroup]:
         """One key for the data at rest and the slow log: CloudWatch Logs may use it only for this
         log group (encryption-context condition), ElastiCache through the account."""
-        name, w = self._prefix, self._where
+        name, w = self.prefix, self._where
         log_group_name = f"/berth/{name}/redis-slow-log"
         key = aws.kms.Key(
             f"{name}-cache-key",
@@ -121,8 +110,8 @@ class Cache(pulumi.ComponentResource):
                 kms.account_admin(w.partition, w.account),
                 kms.logs_for_group(w.partition, w.region, w.account, log_group_name),
             ),
-            tags=self._named("cache-key"),
-            opts=self._stateful(),
+            tags=self.named("cache-key"),
+            opts=self.stateful(),
             **w.kw,
         )
         self.kms_key_arn = key.arn
@@ -131,8 +120,8 @@ class Cache(pulumi.ComponentResource):
             name=log_group_name,
             retention_in_days=s.log_retention_days,
             kms_key_id=key.arn,
-            tags=self._named("cache-slow-log"),
-            opts=self._opts(),
+            tags=self.named("cache-slow-log"),
+            opts=self.child(),
             **w.kw,
         )
         self.slow_log_group_name = slow_log.name
@@ -141,14 +130,14 @@ class Cache(pulumi.ComponentResource):
     def _security_group(self, vpc_id: pulumi.Input[str],
                         allowed: Sequence[pulumi.Input[str]]) -> aws.ec2.SecurityGroup:
         """Redis's port from the allowed security groups only (components/security.py)."""
-        name, kw = self._prefix, self._where.kw
+        name, kw = self.prefix, self._where.kw
         sg = aws.ec2.SecurityGroup(
             f"{name}-cache-sg",
             vpc_id=vpc_id,
             description=f"{name} ElastiCache: Redis {PORT} from the allowed security groups only",
             # No egress rules: Redis answers on established connections and never dials out.
-            tags=self._named("cache-sg"),
-            opts=self._opts(),
+            tags=self.named("cache-sg"),
+            opts=self.child(),
             **kw,
         )
         self.security_group_id = sg.id
@@ -158,15 +147,15 @@ class Cache(pulumi.ComponentResource):
             sources=allowed,
             port=PORT,
             what="Redis",
-            named=self._named,
-            opts=self._opts(),
+            named=self.named,
+            opts=self.child(),
             region_kw=kw,
         )
         return sg
 
     def _parameter_group(self, s: CacheSettings) -> aws.elasticache.ParameterGroup:
         """allkeys-lru: the app uses the cache as a cache (losing a key is a miss, never an error)."""
-        name = self._prefix
+        name = self.prefix
         family = parameter_group_family(s.engine, s.engine_version)
         return aws.elasticache.ParameterGroup(
             f"{name}-cache-params",
@@ -174,18 +163,18 @@ class Cache(pulumi.ComponentResource):
             family=family,
             description=f"{name} {s.engine} {s.engine_version}: evict any key LRU when full",
             parameters=[aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value="allkeys-lru")],
-            tags=self._named("cache-params"),
-            opts=self._opts(),
+            tags=self.named("cache-params"),
+            opts=self.child(),
             **self._where.kw,
         )
 
     def _auth_token(self) -> None:
         # Alphanumeric only: ElastiCache rejects '/', '"', '@' and spaces in AUTH tokens.
         token = random.RandomPassword(
-            f"{self._prefix}-cache-auth-token",
+            f"{self.prefix}-cache-auth-token",
             length=64,
             special=False,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+            opts=self.child(additional_secret_outputs=["result"]),
         )
         self.auth_token = pulumi.Output.secret(token.result)
 
@@ -193,7 +182,7 @@ class Cache(pulumi.ComponentResource):
                            sg: aws.ec2.SecurityGroup, subnet_group: aws.elasticache.SubnetGroup,
                            params: aws.elasticache.ParameterGroup) -> None:
         """Cluster mode off: a primary plus replicas, encrypted at rest and in transit, AUTH required."""
-        name = self._prefix
+        name = self.prefix
         group_id = f"{name}-redis"[:40]
         group = aws.elasticache.ReplicationGroup(
             f"{name}-redis",
@@ -218,7 +207,7 @@ class Cache(pulumi.ComponentResource):
             snapshot_retention_limit=s.snapshot_retention_days,
             snapshot_window=s.snapshot_window,
             maintenance_window=s.maintenance_window,
-            final_snapshot_identifier=f"{group_id}-final" if self._protected else None,
+            final_snapshot_identifier=f"{group_id}-final" if self.protected else None,
             auto_minor_version_upgrade=True,
             apply_immediately=False,
             log_delivery_configurations=[
@@ -229,8 +218,8 @@ class Cache(pulumi.ComponentResource):
                     log_type="slow-log",
                 )
             ],
-            tags=self._named("redis"),
-            opts=pulumi.ResourceOptions.merge(self._stateful(), pulumi.ResourceOptions(depends_on=[slow_log])),
+            tags=self.named("redis"),
+            opts=self.stateful(depends_on=[slow_log]),
             **self._where.kw,
         )
         self.replication_group_id = group.id

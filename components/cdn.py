@@ -22,6 +22,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import kms
+from components.base import Component
 from components.certificates import dns_validated_certificate
 from components.placement import locate
 from components.settings import API_CACHE_MAX_TTL_SECONDS, CdnSettings
@@ -86,7 +87,7 @@ class CdnArgs:
             )
 
 
-class Cdn(pulumi.ComponentResource):
+class Cdn(Component):
     """CloudFront + OAC-private S3 assets + access logs + optional WAF and custom domain."""
 
     distribution_id: pulumi.Output[str]
@@ -102,9 +103,9 @@ class Cdn(pulumi.ComponentResource):
     assets_kms_key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:cdn:Cdn", name, None, opts)
+        super().__init__(name, opts, tags=args.tags, protect=args.protect)
         s = args.settings
-        self._prefix, self._args = name, args
+        self._args = args
         self._where = locate(self, args.region)
         self._invoke = pulumi.InvokeOptions(parent=self)
 
@@ -135,16 +136,6 @@ class Cdn(pulumi.ComponentResource):
         )
 
     # ---- plumbing -----------------------------------------------------------------------
-    def _named(self, suffix: str) -> dict[str, str]:
-        return {**self._args.tags, "Name": f"{self._prefix}-{suffix}"}
-
-    def _opts(self, **kw: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
-    def _stateful(self) -> pulumi.ResourceOptions:
-        """Deleting these loses the assets, the logs or the key that decrypts them: guarded in prod."""
-        return pulumi.ResourceOptions(parent=self, protect=self._args.protect, retain_on_delete=self._args.protect)
-
     def _block_public_access(self, prefix: str, bucket: aws.s3.Bucket) -> aws.s3.BucketPublicAccessBlock:
         return aws.s3.BucketPublicAccessBlock(
             f"{prefix}-public-access",
@@ -153,7 +144,7 @@ class Cdn(pulumi.ComponentResource):
             block_public_policy=True,
             ignore_public_acls=True,
             restrict_public_buckets=True,
-            opts=self._opts(),
+            opts=self.child(),
             **self._where.kw,
         )
 
@@ -164,10 +155,10 @@ class Cdn(pulumi.ComponentResource):
             self.origin_secret = pulumi.Output.secret(self._args.origin_secret)
             return
         secret = random.RandomPassword(
-            f"{self._prefix}-origin-verify",
+            f"{self.prefix}-origin-verify",
             length=48,
             special=False,
-            opts=self._opts(additional_secret_outputs=["result"]),
+            opts=self.child(additional_secret_outputs=["result"]),
         )
         self.origin_secret = pulumi.Output.secret(secret.result)
 
@@ -175,13 +166,13 @@ class Cdn(pulumi.ComponentResource):
         """CloudFront standard logging writes through S3 ACLs as the awslogsdelivery account, so
         this bucket keeps ACLs (ObjectWriter) and SSE-S3: SSE-KMS would need the log delivery
         account granted on the key, for logs that hold no secrets."""
-        name, args, kw = self._prefix, self._args, self._where.kw
+        name, args, kw = self.prefix, self._args, self._where.kw
         logs = aws.s3.Bucket(
             f"{name}-cdn-logs",
             bucket=f"{name}-cdn-logs-{self._where.account}",
             force_destroy=args.force_destroy,
-            tags=self._named("cdn-logs"),
-            opts=self._stateful(),
+            tags=self.named("cdn-logs"),
+            opts=self.stateful(),
             **kw,
         )
         logs_pab = self._block_public_access(f"{name}-cdn-logs", logs)
@@ -189,7 +180,7 @@ class Cdn(pulumi.ComponentResource):
             f"{name}-cdn-logs-ownership",
             bucket=logs.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="ObjectWriter"),
-            opts=self._opts(),
+            opts=self.child(),
             **kw,
         )
         owner_id = aws.s3.get_canonical_user_id(opts=self._invoke).id
@@ -207,7 +198,7 @@ class Cdn(pulumi.ComponentResource):
                     for gid in (owner_id, log_delivery_id)
                 ],
             ),
-            opts=self._opts(depends_on=[logs_owner, logs_pab]),
+            opts=self.child(depends_on=[logs_owner, logs_pab]),
             **kw,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
@@ -222,7 +213,7 @@ class Cdn(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=self._opts(),
+            opts=self.child(),
             **kw,
         )
         aws.s3.BucketLifecycleConfiguration(
@@ -243,7 +234,7 @@ class Cdn(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=self._opts(),
+            opts=self.child(),
             **kw,
         )
         self.log_bucket_name = logs.bucket
@@ -252,13 +243,13 @@ class Cdn(pulumi.ComponentResource):
     def _assets_bucket(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
         """The static assets: versioned, owner-enforced; encrypted and opened to the distribution
         once it exists (_assets_encryption)."""
-        name, kw = self._prefix, self._where.kw
+        name, kw = self.prefix, self._where.kw
         assets = aws.s3.Bucket(
             f"{name}-assets",
             bucket=f"{name}-assets-{self._where.account}",
             force_destroy=self._args.force_destroy,
-            tags=self._named("assets"),
-            opts=self._stateful(),
+            tags=self.named("assets"),
+            opts=self.stateful(),
             **kw,
         )
         assets_pab = self._block_public_access(f"{name}-assets", assets)
@@ -266,14 +257,14 @@ class Cdn(pulumi.ComponentResource):
             f"{name}-assets-ownership",
             bucket=assets.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=self._opts(),
+            opts=self.child(),
             **kw,
         )
         aws.s3.BucketVersioning(
             f"{name}-assets-versioning",
             bucket=assets.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=self._opts(),
+            opts=self.child(),
             **kw,
         )
         aws.s3.BucketLifecycleConfiguration(
@@ -296,7 +287,7 @@ class Cdn(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=self._opts(),
+            opts=self.child(),
             **kw,
         )
         self.assets_bucket_name = assets.bucket
@@ -308,7 +299,7 @@ class Cdn(pulumi.ComponentResource):
         """Server access logs of the assets bucket (who read or changed what, beyond CloudFront's
         own logs: direct API calls, replication, lifecycle) into the log bucket, delivered by the
         S3 logging service under a bucket policy scoped to this source bucket and account."""
-        name, kw, account = self._prefix, self._where.kw, self._where.account
+        name, kw, account = self.prefix, self._where.kw, self._where.account
         logs_policy = aws.s3.BucketPolicy(
             f"{name}-cdn-logs-policy",
             bucket=logs.id,
@@ -327,7 +318,7 @@ class Cdn(pulumi.ComponentResource):
                     _deny_insecure_transport(a[0]),
                 ],
             })),
-            opts=self._opts(depends_on=[logs_pab]),
+            opts=self.child(depends_on=[logs_pab]),
             **kw,
         )
         aws.s3.BucketLogging(
@@ -336,12 +327,12 @@ class Cdn(pulumi.ComponentResource):
             target_bucket=logs.id,
             target_prefix=S3_ACCESS_LOG_PREFIX,
             # S3 refuses to turn logging on until the target lets the logging service write.
-            opts=self._opts(depends_on=[logs_policy]),
+            opts=self.child(depends_on=[logs_policy]),
             **kw,
         )
 
     def _security_headers(self) -> aws.cloudfront.ResponseHeadersPolicy:
-        name = self._prefix
+        name = self.prefix
         return aws.cloudfront.ResponseHeadersPolicy(
             f"{name}-security-headers",
             name=f"{name}-security-headers",
@@ -362,12 +353,12 @@ class Cdn(pulumi.ComponentResource):
                     referrer_policy="strict-origin-when-cross-origin", override=True
                 ),
             ),
-            opts=self._opts(),
+            opts=self.child(),
         )
 
     def _web_acl(self) -> aws.wafv2.WebAcl:
         """Per-IP rate limit, AWS managed rules and the app's body limit, in front of CloudFront."""
-        name, s = self._prefix, self._args.settings
+        name, s = self.prefix, self._args.settings
         max_body_bytes = self._args.max_body_bytes
 
         def visibility(metric: str) -> dict[str, Any]:
@@ -425,8 +416,8 @@ class Cdn(pulumi.ComponentResource):
                     cloudfront=aws.wafv2.WebAclAssociationConfigRequestBodyCloudfrontArgs(
                         default_size_inspection_limit=WAF_BODY_LIMITS[inspection]))]),
             visibility_config=visibility(metric),  # type: ignore[arg-type]
-            tags=self._named("waf"),
-            opts=self._opts(),
+            tags=self.named("waf"),
+            opts=self.child(),
         )
         self._waf_logging(acl)
         return acl
@@ -434,8 +425,8 @@ class Cdn(pulumi.ComponentResource):
     def _waf_logging(self, acl: aws.wafv2.WebAcl) -> None:
         """Every request the WAF judged, to a KMS-encrypted log group in us-east-1 (the name must
         start with aws-waf-logs-), API keys redacted."""
-        name, partition, account = self._prefix, self._where.partition, self._where.account
-        tags = self._named("waf")
+        name, partition, account = self.prefix, self._where.partition, self._where.account
+        tags = self.named("waf")
         group_name = f"aws-waf-logs-{name}"
         key = aws.kms.Key(
             f"{name}-waf-logs-key",
@@ -446,7 +437,7 @@ class Cdn(pulumi.ComponentResource):
                                   kms.logs_for_group(partition, EDGE_REGION, account, group_name)),
             tags={**tags, "Name": f"{name}-waf-logs-key"},
             region=EDGE_REGION,
-            opts=self._stateful(),
+            opts=self.stateful(),
         )
         group = aws.cloudwatch.LogGroup(
             f"{name}-waf-logs",
@@ -455,7 +446,7 @@ class Cdn(pulumi.ComponentResource):
             kms_key_id=key.arn,
             tags={**tags, "Name": group_name},
             region=EDGE_REGION,
-            opts=self._opts(),
+            opts=self.child(),
         )
         # Our own narrow resource policy: otherwise WAF grows the account-wide AWSWAF-LOGS policy,
         # which fails once it passes its size limit (the provider's documented warning).
@@ -477,7 +468,7 @@ class Cdn(pulumi.ComponentResource):
                 }],
             })),
             region=EDGE_REGION,
-            opts=self._opts(),
+            opts=self.child(),
         )
         aws.wafv2.WebAclLoggingConfiguration(
             f"{name}-waf-logging",
@@ -486,19 +477,19 @@ class Cdn(pulumi.ComponentResource):
             # API keys travel in Authorization: they never reach the logs.
             redacted_fields=[{"single_header": {"name": "authorization"}}],  # type: ignore[list-item]
             region=EDGE_REGION,
-            opts=self._opts(depends_on=[policy]),
+            opts=self.child(depends_on=[policy]),
         )
 
     def _certificate(self) -> pulumi.Output[str]:
         """The viewers' domain's certificate, in us-east-1 (CloudFront's only source)."""
         domain = self._args.settings.domain
         assert domain is not None
-        return dns_validated_certificate(f"{self._prefix}-cert", domain=domain, zone_id=self._args.hosted_zone_id,
-                                         parent=self, region=EDGE_REGION, tags=self._named("cert"))
+        return dns_validated_certificate(f"{self.prefix}-cert", domain=domain, zone_id=self._args.hosted_zone_id,
+                                         parent=self, region=EDGE_REGION, tags=self.named("cert"))
 
     def _request_policies(self) -> _Policies:
         """What each behaviour caches and forwards, and the function that names the viewer."""
-        name, ttl = self._prefix, self._args.settings.api_cache_ttl_seconds
+        name, ttl = self.prefix, self._args.settings.api_cache_ttl_seconds
         # The app keys its per-IP limits on the viewer's address. CloudFront vouches for it in
         # `CloudFront-Viewer-Address`, but an origin request policy can add CloudFront's headers
         # only next to *every* viewer header (Host included: CloudFront would then check the
@@ -513,8 +504,8 @@ class Cdn(pulumi.ComponentResource):
             comment=f"{name}: the viewer's address, as CloudFront saw it, for the app's per-IP limits",
             code=VIEWER_ADDRESS_FUNCTION,
             publish=True,
-            tags=self._named("viewer-address"),
-            opts=self._opts(),
+            tags=self.named("viewer-address"),
+            opts=self.child(),
         )
         # Every viewer header but Host (the origin's certificate is for the origin's own name).
         app_request = aws.cloudfront.OriginRequestPolicy(
@@ -527,7 +518,7 @@ class Cdn(pulumi.ComponentResource):
                 headers=aws.cloudfront.OriginRequestPolicyHeadersConfigHeadersArgs(items=["Host"]),
             ),
             query_strings_config=aws.cloudfront.OriginRequestPolicyQueryStringsConfigArgs(query_string_behavior="all"),
-            opts=self._opts(),
+            opts=self.child(),
         )
         api_cache: aws.cloudfront.CachePolicy | None = None
         if ttl > 0:
@@ -557,7 +548,7 @@ class Cdn(pulumi.ComponentResource):
                         enable_accept_encoding_brotli=True,
                     )
                 ),
-                opts=self._opts(),
+                opts=self.child(),
             )
         return _Policies(
             caching_optimized=aws.cloudfront.get_cache_policy(name=CACHING_OPTIMIZED, opts=self._invoke).id,
@@ -620,7 +611,7 @@ class Cdn(pulumi.ComponentResource):
                       policies: _Policies) -> aws.cloudfront.Distribution:
         """The two origins behind the behaviours, logging into the log bucket once its ACL lets
         CloudFront write; per-distribution metrics (the alarms' OriginLatency) turned on."""
-        name, args = self._prefix, self._args
+        name, args = self.prefix, self._args
         domain = args.settings.domain
         oac = aws.cloudfront.OriginAccessControl(
             f"{name}-assets-oac",
@@ -629,7 +620,7 @@ class Cdn(pulumi.ComponentResource):
             origin_access_control_origin_type="s3",
             signing_behavior="always",
             signing_protocol="sigv4",
-            opts=self._opts(),
+            opts=self.child(),
         )
         default, ordered = self._behaviours(headers, policies)
         distribution = aws.cloudfront.Distribution(
@@ -674,8 +665,8 @@ class Cdn(pulumi.ComponentResource):
                 geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
             ),
             viewer_certificate=self._viewer_certificate(),
-            tags=self._named("cdn"),
-            opts=self._opts(depends_on=[logs_acl]),
+            tags=self.named("cdn"),
+            opts=self.child(depends_on=[logs_acl]),
         )
         self.distribution_id = distribution.id
         self.distribution_arn = distribution.arn
@@ -694,7 +685,7 @@ class Cdn(pulumi.ComponentResource):
                     )
                 )
             ),
-            opts=self._opts(),
+            opts=self.child(),
         )
         return distribution
 
@@ -703,7 +694,7 @@ class Cdn(pulumi.ComponentResource):
         """SSE-KMS with a customer key (rotated, S3 Bucket Key to keep KMS calls cheap); CloudFront
         decrypts through OAC only because the key policy names this distribution, and only this
         distribution may read the bucket."""
-        name, kw, w = self._prefix, self._where.kw, self._where
+        name, kw, w = self.prefix, self._where.kw, self._where
         assets_key = aws.kms.Key(
             f"{name}-assets-key",
             description=f"{name} static assets bucket",
@@ -722,8 +713,8 @@ class Cdn(pulumi.ComponentResource):
                     },
                 )
             ),
-            tags=self._named("assets-key"),
-            opts=self._stateful(),
+            tags=self.named("assets-key"),
+            opts=self.stateful(),
             **kw,
         )
         aws.s3.BucketServerSideEncryptionConfiguration(
@@ -739,7 +730,7 @@ class Cdn(pulumi.ComponentResource):
                     bucket_key_enabled=True,
                 )
             ],
-            opts=self._opts(),
+            opts=self.child(),
             **kw,
         )
         aws.s3.BucketPolicy(
@@ -761,7 +752,7 @@ class Cdn(pulumi.ComponentResource):
                     ],
                 }
             )),
-            opts=self._opts(depends_on=[assets_pab]),
+            opts=self.child(depends_on=[assets_pab]),
             **kw,
         )
         self.assets_kms_key_arn = assets_key.arn
@@ -773,7 +764,7 @@ class Cdn(pulumi.ComponentResource):
             return
         for record_type in ("A", "AAAA"):
             aws.route53.Record(
-                f"{self._prefix}-cdn-{record_type.lower()}",
+                f"{self.prefix}-cdn-{record_type.lower()}",
                 zone_id=zone_id,
                 name=domain,
                 type=record_type,
@@ -782,7 +773,7 @@ class Cdn(pulumi.ComponentResource):
                     zone_id=distribution.hosted_zone_id,
                     evaluate_target_health=False,
                 )],
-                opts=self._opts(),
+                opts=self.child(),
             )
 
 
