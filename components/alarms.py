@@ -24,6 +24,7 @@ import pulumi_aws as aws
 
 from components import kms
 from components.base import Component
+from components.bucket import HardenedBucket
 from components.placement import locate, region_kw
 from components.settings import AlarmSettings
 from components.workload import POD_IDENTITY_TRUST_POLICY
@@ -475,51 +476,17 @@ class Alarms(Component):
         pins the canary to the script deployed with it), artifacts expired."""
         name = self.prefix
         region_kw = self._region_kw(self._home)
-        bucket_arn = f"arn:{self._partition}:s3:::{bucket_name}"
-        bucket = aws.s3.Bucket(
-            f"{name}-canary",
-            bucket=bucket_name,
-            force_destroy=not self.protected,
-            tags=self.named("canary"),
-            opts=self.stateful(),
-            **region_kw,
-        )
-        aws.s3.BucketPublicAccessBlock(f"{name}-canary-public-access", bucket=bucket.id, block_public_acls=True,
-                                       block_public_policy=True, ignore_public_acls=True,
-                                       restrict_public_buckets=True, opts=self.child(), **region_kw)
-        aws.s3.BucketOwnershipControls(f"{name}-canary-ownership", bucket=bucket.id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=self.child(),
-                                       **region_kw)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-canary-sse", bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"},
-                    "bucket_key_enabled": True}],
-            opts=self.child(), **region_kw,
-        )
+        bucket = HardenedBucket(self, f"{name}-canary", bucket_name=bucket_name, force_destroy=not self.protected,
+                                tags=self.named("canary"), region_kw=region_kw)
+        bucket.encrypt(bucket_key=True)
         # The code object's version id pins the canary to the script deployed with it.
-        versioning = aws.s3.BucketVersioning(f"{name}-canary-versioning", bucket=bucket.id,
-                                             versioning_configuration={"status": "Enabled"}, opts=self.child(),
-                                             **region_kw)
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-canary-lifecycle", bucket=bucket.id,
-            rules=[{"id": "expire-artifacts", "status": "Enabled", "filter": {"prefix": "artifacts/"},
-                    "expiration": {"days": CANARY_ARTIFACT_RETENTION_DAYS},
-                    "noncurrent_version_expiration": {"noncurrent_days": 7}},
-                   # Parts of an interrupted upload are billed until aborted: never keep them.
-                   {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {"prefix": ""},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
-            opts=self.child(depends_on=[versioning]), **region_kw,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-canary-policy", bucket=bucket.id,
-            policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
-                               "Action": "s3:*", "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                               "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
-            }),
-            opts=self.child(), **region_kw,
-        )
+        versioning = bucket.version()
+        bucket.lifecycle([{"id": "expire-artifacts", "status": "Enabled", "filter": {"prefix": "artifacts/"},
+                           "expiration": {"days": CANARY_ARTIFACT_RETENTION_DAYS},
+                           "noncurrent_version_expiration": {"noncurrent_days": 7}}],
+                         depends_on=[versioning])
+        # The name is known (it is ours), so the policy is a plain document.
+        bucket.policy(arn=f"arn:{self._partition}:s3:::{bucket_name}")
         code = aws.s3.BucketObjectv2(
             f"{name}-canary-code",
             bucket=bucket.id,
@@ -532,7 +499,7 @@ class Alarms(Component):
             opts=self.child(depends_on=[versioning]),
             **region_kw,
         )
-        return bucket, code
+        return bucket.bucket, code
 
     def _canary_role(self, bucket_arn: str) -> aws.iam.Role:
         """What the canary's Lambda may do: its bucket, its log groups, its metrics, X-Ray."""

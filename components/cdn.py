@@ -23,6 +23,7 @@ import pulumi_random as random
 
 from components import kms
 from components.base import Component
+from components.bucket import HardenedBucket
 from components.certificates import dns_validated_certificate
 from components.placement import locate
 from components.settings import API_CACHE_MAX_TTL_SECONDS, CdnSettings
@@ -110,16 +111,16 @@ class Cdn(Component):
         self._invoke = pulumi.InvokeOptions(parent=self)
 
         self._origin_secret()
-        logs, logs_pab, logs_acl = self._log_bucket()
-        assets, assets_pab = self._assets_bucket()
-        self._assets_access_logs(logs, logs_pab, assets)
+        logs, logs_acl = self._log_bucket()
+        assets = self._assets_bucket()
+        self._assets_access_logs(logs, assets)
         headers = self._security_headers()
         web_acl = self._web_acl() if s.waf else None
         self.web_acl_arn = web_acl.arn if web_acl else None
         self.certificate_arn = self._certificate() if s.domain else None
         policies = self._request_policies()
         distribution = self._distribution(assets, logs, logs_acl, headers, web_acl, policies)
-        self._assets_encryption(assets, assets_pab, distribution)
+        self._assets_encryption(assets, distribution)
         self._alias_records(distribution)
 
         self.register_outputs(
@@ -136,18 +137,6 @@ class Cdn(Component):
         )
 
     # ---- plumbing -----------------------------------------------------------------------
-    def _block_public_access(self, prefix: str, bucket: aws.s3.Bucket) -> aws.s3.BucketPublicAccessBlock:
-        return aws.s3.BucketPublicAccessBlock(
-            f"{prefix}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self.child(),
-            **self._where.kw,
-        )
-
     # ---- steps, in dependency order --------------------------------------------------------
     def _origin_secret(self) -> None:
         """The secret the app checks: requests without it did not come through CloudFront."""
@@ -162,27 +151,14 @@ class Cdn(Component):
         )
         self.origin_secret = pulumi.Output.secret(secret.result)
 
-    def _log_bucket(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock, aws.s3.BucketAcl]:
+    def _log_bucket(self) -> tuple[HardenedBucket, aws.s3.BucketAcl]:
         """CloudFront standard logging writes through S3 ACLs as the awslogsdelivery account, so
         this bucket keeps ACLs (ObjectWriter) and SSE-S3: SSE-KMS would need the log delivery
         account granted on the key, for logs that hold no secrets."""
         name, args, kw = self.prefix, self._args, self._where.kw
-        logs = aws.s3.Bucket(
-            f"{name}-cdn-logs",
-            bucket=f"{name}-cdn-logs-{self._where.account}",
-            force_destroy=args.force_destroy,
-            tags=self.named("cdn-logs"),
-            opts=self.stateful(),
-            **kw,
-        )
-        logs_pab = self._block_public_access(f"{name}-cdn-logs", logs)
-        logs_owner = aws.s3.BucketOwnershipControls(
-            f"{name}-cdn-logs-ownership",
-            bucket=logs.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="ObjectWriter"),
-            opts=self.child(),
-            **kw,
-        )
+        logs = HardenedBucket(self, f"{name}-cdn-logs", bucket_name=f"{name}-cdn-logs-{self._where.account}",
+                              force_destroy=args.force_destroy, tags=self.named("cdn-logs"),
+                              object_ownership="ObjectWriter", region_kw=kw)
         owner_id = aws.s3.get_canonical_user_id(opts=self._invoke).id
         log_delivery_id = aws.cloudfront.get_log_delivery_canonical_user_id(opts=self._invoke).id
         logs_acl = aws.s3.BucketAcl(
@@ -198,138 +174,49 @@ class Cdn(Component):
                     for gid in (owner_id, log_delivery_id)
                 ],
             ),
-            opts=self.child(depends_on=[logs_owner, logs_pab]),
+            opts=self.child(depends_on=[logs.ownership, logs.public_access_block]),
             **kw,
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-cdn-logs-sse",
-            bucket=logs.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=(
-                        aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                            sse_algorithm="AES256"
-                        )
-                    ),
-                )
-            ],
-            opts=self.child(),
-            **kw,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-cdn-logs-lifecycle",
-            bucket=logs.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-access-logs",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=args.settings.log_retention_days
-                    ),
-                    abort_incomplete_multipart_upload=(
-                        aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                            days_after_initiation=7
-                        )
-                    ),
-                )
-            ],
-            opts=self.child(),
-            **kw,
-        )
-        self.log_bucket_name = logs.bucket
-        return logs, logs_pab, logs_acl
+        logs.encrypt()
+        logs.lifecycle([{"id": "expire-access-logs", "status": "Enabled", "filter": {"prefix": ""},
+                         "expiration": {"days": args.settings.log_retention_days}}])
+        self.log_bucket_name = logs.bucket.bucket
+        return logs, logs_acl
 
-    def _assets_bucket(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
+    def _assets_bucket(self) -> HardenedBucket:
         """The static assets: versioned, owner-enforced; encrypted and opened to the distribution
         once it exists (_assets_encryption)."""
-        name, kw = self.prefix, self._where.kw
-        assets = aws.s3.Bucket(
-            f"{name}-assets",
-            bucket=f"{name}-assets-{self._where.account}",
-            force_destroy=self._args.force_destroy,
-            tags=self.named("assets"),
-            opts=self.stateful(),
-            **kw,
-        )
-        assets_pab = self._block_public_access(f"{name}-assets", assets)
-        aws.s3.BucketOwnershipControls(
-            f"{name}-assets-ownership",
-            bucket=assets.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=self.child(),
-            **kw,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-assets-versioning",
-            bucket=assets.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=self.child(),
-            **kw,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-assets-lifecycle",
-            bucket=assets.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-old-versions",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    noncurrent_version_expiration=(
-                        aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                            noncurrent_days=NONCURRENT_VERSION_RETENTION_DAYS
-                        )
-                    ),
-                    abort_incomplete_multipart_upload=(
-                        aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                            days_after_initiation=7
-                        )
-                    ),
-                )
-            ],
-            opts=self.child(),
-            **kw,
-        )
-        self.assets_bucket_name = assets.bucket
+        name = self.prefix
+        assets = HardenedBucket(self, f"{name}-assets", bucket_name=f"{name}-assets-{self._where.account}",
+                                force_destroy=self._args.force_destroy, tags=self.named("assets"),
+                                region_kw=self._where.kw)
+        assets.version()
+        assets.lifecycle([{"id": "expire-old-versions", "status": "Enabled", "filter": {"prefix": ""},
+                           "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_RETENTION_DAYS}}])
+        self.assets_bucket_name = assets.bucket.bucket
         self.assets_bucket_arn = assets.arn
-        return assets, assets_pab
+        return assets
 
-    def _assets_access_logs(self, logs: aws.s3.Bucket, logs_pab: aws.s3.BucketPublicAccessBlock,
-                            assets: aws.s3.Bucket) -> None:
+    def _assets_access_logs(self, logs: HardenedBucket, assets: HardenedBucket) -> None:
         """Server access logs of the assets bucket (who read or changed what, beyond CloudFront's
         own logs: direct API calls, replication, lifecycle) into the log bucket, delivered by the
         S3 logging service under a bucket policy scoped to this source bucket and account."""
-        name, kw, account = self.prefix, self._where.kw, self._where.account
-        logs_policy = aws.s3.BucketPolicy(
-            f"{name}-cdn-logs-policy",
-            bucket=logs.id,
-            policy=pulumi.Output.all(logs.arn, assets.arn).apply(lambda a: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "S3ServerAccessLogs",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "logging.s3.amazonaws.com"},
-                        "Action": "s3:PutObject",
-                        "Resource": f"{a[0]}/{S3_ACCESS_LOG_PREFIX}*",
-                        "Condition": {"ArnLike": {"aws:SourceArn": a[1]},
-                                      "StringEquals": {"aws:SourceAccount": account}},
-                    },
-                    _deny_insecure_transport(a[0]),
-                ],
-            })),
-            opts=self.child(depends_on=[logs_pab]),
-            **kw,
+        account = self._where.account
+        logs_policy = logs.policy(
+            lambda logs_arn, assets_arn: [{
+                "Sid": "S3ServerAccessLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{logs_arn}/{S3_ACCESS_LOG_PREFIX}*",
+                "Condition": {"ArnLike": {"aws:SourceArn": assets_arn},
+                              "StringEquals": {"aws:SourceAccount": account}},
+            }],
+            others=[assets.arn],
+            depends_on=[logs.public_access_block],
         )
-        aws.s3.BucketLogging(
-            f"{name}-assets-logging",
-            bucket=assets.id,
-            target_bucket=logs.id,
-            target_prefix=S3_ACCESS_LOG_PREFIX,
-            # S3 refuses to turn logging on until the target lets the logging service write.
-            opts=self.child(depends_on=[logs_policy]),
-            **kw,
-        )
+        # S3 refuses to turn logging on until the target lets the logging service write.
+        assets.access_logs(logs, S3_ACCESS_LOG_PREFIX, depends_on=[logs_policy])
 
     def _security_headers(self) -> aws.cloudfront.ResponseHeadersPolicy:
         name = self.prefix
@@ -606,7 +493,7 @@ class Cdn(Component):
             minimum_protocol_version="TLSv1",
         )
 
-    def _distribution(self, assets: aws.s3.Bucket, logs: aws.s3.Bucket, logs_acl: aws.s3.BucketAcl,
+    def _distribution(self, assets: HardenedBucket, logs: HardenedBucket, logs_acl: aws.s3.BucketAcl,
                       headers: aws.cloudfront.ResponseHeadersPolicy, web_acl: aws.wafv2.WebAcl | None,
                       policies: _Policies) -> aws.cloudfront.Distribution:
         """The two origins behind the behaviours, logging into the log bucket once its ACL lets
@@ -635,7 +522,7 @@ class Cdn(Component):
             origins=[
                 aws.cloudfront.DistributionOriginArgs(
                     origin_id="assets",
-                    domain_name=assets.bucket_regional_domain_name,
+                    domain_name=assets.bucket.bucket_regional_domain_name,
                     origin_access_control_id=oac.id,
                 ),
                 aws.cloudfront.DistributionOriginArgs(
@@ -659,7 +546,7 @@ class Cdn(Component):
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(**default),
             ordered_cache_behaviors=[aws.cloudfront.DistributionOrderedCacheBehaviorArgs(**b) for b in ordered],
             logging_config=aws.cloudfront.DistributionLoggingConfigArgs(
-                bucket=logs.bucket_domain_name, prefix="cloudfront/", include_cookies=False
+                bucket=logs.bucket.bucket_domain_name, prefix="cloudfront/", include_cookies=False
             ),
             restrictions=aws.cloudfront.DistributionRestrictionsArgs(
                 geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
@@ -689,8 +576,7 @@ class Cdn(Component):
         )
         return distribution
 
-    def _assets_encryption(self, assets: aws.s3.Bucket, assets_pab: aws.s3.BucketPublicAccessBlock,
-                           distribution: aws.cloudfront.Distribution) -> None:
+    def _assets_encryption(self, assets: HardenedBucket, distribution: aws.cloudfront.Distribution) -> None:
         """SSE-KMS with a customer key (rotated, S3 Bucket Key to keep KMS calls cheap); CloudFront
         decrypts through OAC only because the key policy names this distribution, and only this
         distribution may read the bucket."""
@@ -717,43 +603,18 @@ class Cdn(Component):
             opts=self.stateful(),
             **kw,
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-assets-sse",
-            bucket=assets.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=(
-                        aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                            sse_algorithm="aws:kms", kms_master_key_id=assets_key.arn
-                        )
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=self.child(),
-            **kw,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-assets-policy",
-            bucket=assets.id,
-            policy=pulumi.Output.all(assets.arn, distribution.arn).apply(lambda a: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "CloudFrontOacRead",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "cloudfront.amazonaws.com"},
-                            "Action": "s3:GetObject",
-                            "Resource": f"{a[0]}/*",
-                            "Condition": {"StringEquals": {"AWS:SourceArn": a[1]}},
-                        },
-                        _deny_insecure_transport(a[0]),
-                    ],
-                }
-            )),
-            opts=self.child(depends_on=[assets_pab]),
-            **kw,
+        assets.encrypt(assets_key.arn, bucket_key=True)
+        assets.policy(
+            lambda assets_arn, distribution_arn: [{
+                "Sid": "CloudFrontOacRead",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudfront.amazonaws.com"},
+                "Action": "s3:GetObject",
+                "Resource": f"{assets_arn}/*",
+                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+            }],
+            others=[distribution.arn],
+            depends_on=[assets.public_access_block],
         )
         self.assets_kms_key_arn = assets_key.arn
 
@@ -786,14 +647,3 @@ class _Policies:
     all_viewer_except_host: pulumi.Input[str]
     api_cache: pulumi.Input[str] | None
     viewer_address_arn: pulumi.Input[str]
-
-
-def _deny_insecure_transport(bucket_arn: str) -> dict:
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
