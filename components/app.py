@@ -38,9 +38,10 @@ import pulumi_random as random
 
 from components.base import Component
 from components.certificates import dns_validated_certificate
+from components.identity import IdentityNames, workload_identity
 from components.placement import region_kw
 from components.settings import AppSettings, is_digest
-from components.workload import POD_IDENTITY_TRUST_POLICY, checkov_skips, hardened_container, restricted_pod
+from components.workload import checkov_skips, hardened_container, restricted_pod
 
 APP_NAME = "shipments-api"
 PORT = 8000
@@ -232,34 +233,21 @@ class App(Component):
     # ---- steps, in dependency order --------------------------------------------------------
     def _identity(self) -> tuple[k8s.core.v1.ServiceAccount, aws.eks.PodIdentityAssociation]:
         """A service account whose pods get an IAM role through EKS Pod Identity."""
-        name, args = self.prefix, self._args
+        args = self._args
         self.service_account_name = APP_NAME
-        sa = k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
-            metadata=self.meta(APP_NAME),
-            # Pods get only the projected Pod Identity token, never a Kubernetes API token.
-            automount_service_account_token=False,
-            opts=self.k8s(),
-        )
-        role = aws.iam.Role(
-            f"{name}-pod-role",
-            description=f"{name}: the Shipments API pods (EKS Pod Identity)",
-            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
-            tags=self.named("pod-role"),
-            opts=self.child(),
-        )
-        self.role_arn = role.arn
-        pod_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-pod-identity",
+        identity = workload_identity(
+            self,
             cluster_name=args.cluster_name,
             namespace=args.namespace,
             service_account=APP_NAME,
-            role_arn=role.arn,
-            tags=self.named("pod-identity"),
-            opts=self.child(depends_on=[sa]),
-            **region_kw(args.region),
+            description=f"{self.prefix}: the Shipments API pods (EKS Pod Identity)",
+            names=IdentityNames(role="pod-role"),
+            # Pods get only the projected Pod Identity token, never a Kubernetes API token.
+            automount_token=False,
+            region_kw=region_kw(args.region),
         )
-        return sa, pod_identity
+        self.role_arn = identity.role.arn
+        return identity.service_account, identity.association
 
     def _config(self) -> tuple[k8s.core.v1.ConfigMap, pulumi.Output[dict[str, str]]]:
         """The app's non-secret settings (app/shipments/settings.py's names)."""

@@ -36,9 +36,10 @@ import pulumi_kubernetes as k8s
 
 from components.base import Component
 from components.capacity import AUTOSCALER_CPU_REQUEST, AUTOSCALER_MEMORY_REQUEST, AUTOSCALER_REPLICAS
+from components.identity import workload_identity
 from components.placement import Placement
 from components.settings import ClusterSettings, is_digest
-from components.workload import POD_IDENTITY_TRUST_POLICY, checkov_skips, hardened_container, restricted_pod
+from components.workload import checkov_skips, hardened_container, restricted_pod
 
 NAME = "cluster-autoscaler"
 NAMESPACE = "kube-system"
@@ -162,37 +163,27 @@ class ClusterAutoscaler(Component):
     def _identity(self) -> aws.eks.PodIdentityAssociation:
         """An IAM role for EKS Pod Identity that may resize this node group only, bound to the
         service account. Returns the association the Deployment waits for."""
-        name, args, w = self.prefix, self._args, self._args.where
-        role = aws.iam.Role(
-            f"{name}-role",
-            description=f"{name}: Cluster Autoscaler (EKS Pod Identity)",
-            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
-            tags=self.named("role"),
-            opts=self.child(),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.all(args.cluster_name, args.node_group_name).apply(
-                lambda v: scaling_policy(w.partition, w.region, w.account, v[0], v[1])
-            ),
-            opts=self.child(),
-        )
-        self.role_arn = role.arn
-        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=self.meta(NAME), opts=self.k8s())
-        # The Pod Identity webhook injects credentials when a pod is created, and only if an
-        # association exists then: the Deployment waits for it (a pod started earlier runs
-        # without AWS credentials until it is restarted).
-        return aws.eks.PodIdentityAssociation(
-            f"{name}-pod-identity",
+        args, w = self._args, self._args.where
+        identity = workload_identity(
+            self,
             cluster_name=args.cluster_name,
             namespace=NAMESPACE,
             service_account=NAME,
-            role_arn=role.arn,
-            tags=self.named("pod-identity"),
-            opts=self.child(depends_on=[sa, policy]),
-            region=w.region,
+            description=f"{self.prefix}: Cluster Autoscaler (EKS Pod Identity)",
+            policy=pulumi.Output.all(args.cluster_name, args.node_group_name).apply(
+                lambda v: scaling_policy(w.partition, w.region, w.account, v[0], v[1])
+            ),
+            # It watches pods and nodes through the Kubernetes API: the token stays mounted.
+            automount_token=None,
+            # Its first call describes the Auto Scaling groups: bind the role only once it may.
+            association_waits_for_policy=True,
+            region_kw={"region": w.region},
         )
+        self.role_arn = identity.role.arn
+        # The Pod Identity webhook injects credentials when a pod is created, and only if an
+        # association exists then: the Deployment waits for it (a pod started earlier runs
+        # without AWS credentials until it is restarted).
+        return identity.association
 
     def _rbac(self) -> list[pulumi.Resource]:
         """The upstream example's ClusterRole and Role, bound to the service account."""

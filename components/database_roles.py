@@ -37,9 +37,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.base import Component
+from components.identity import IdentityNames, workload_identity
 from components.placement import region_kw
 from components.settings import DatabaseRolesSettings, is_digest
-from components.workload import POD_IDENTITY_TRUST_POLICY, checkov_skips, hardened_container, restricted_pod
+from components.workload import checkov_skips, hardened_container, restricted_pod
 
 NAME = "shipments-db-bootstrap"
 UID = 10001
@@ -136,39 +137,26 @@ class DatabaseRoles(Component):
         name, args = self.prefix, self._args
         region = args.region or aws.get_region(opts=pulumi.InvokeOptions(parent=self)).region
         self.service_account_name = NAME
-        sa = k8s.core.v1.ServiceAccount(
-            f"{name}-db-bootstrap-sa",
-            metadata=self.meta(NAME),
-            automount_service_account_token=False,
-            opts=self.k8s(),
-        )
-        role = aws.iam.Role(
-            f"{name}-db-bootstrap-role",
-            description=f"{name}: the database bootstrap Job (EKS Pod Identity): reads RDS's master secret",
-            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
-            tags=self.named("db-bootstrap-role"),
-            opts=self.child(),
-        )
-        self.role_arn = role.arn
-        policy = aws.iam.RolePolicy(
-            f"{name}-db-bootstrap-read-master-secret",
-            role=role.id,
-            policy=pulumi.Output.all(args.master_secret_arn, args.master_secret_kms_key_arn).apply(
-                lambda v: json.dumps(_policy(v[0], v[1], region))
-            ),
-            opts=self.child(),
-        )
-        association = aws.eks.PodIdentityAssociation(
-            f"{name}-db-bootstrap-pod-identity",
+        identity = workload_identity(
+            self,
             cluster_name=args.cluster_name,
             namespace=args.namespace,
             service_account=NAME,
-            role_arn=role.arn,
-            tags=self.named("db-bootstrap-pod-identity"),
-            opts=self.child(depends_on=[sa]),
-            **region_kw(args.region),
+            description=f"{name}: the database bootstrap Job (EKS Pod Identity): reads RDS's master secret",
+            names=IdentityNames(service_account="db-bootstrap-sa", role="db-bootstrap-role",
+                                policy="db-bootstrap-read-master-secret", association="db-bootstrap-pod-identity"),
+            policy=pulumi.Output.all(args.master_secret_arn, args.master_secret_kms_key_arn).apply(
+                lambda v: json.dumps(_policy(v[0], v[1], region))
+            ),
+            automount_token=False,
+            # The Job waits for the policy itself (and shipments.bootstrap retries a refused read
+            # while IAM propagates): the association need not.
+            association_waits_for_policy=False,
+            region_kw=region_kw(args.region),
         )
-        return [sa, association, policy]
+        self.role_arn = identity.role.arn
+        assert identity.policy is not None
+        return [identity.service_account, identity.association, identity.policy]
 
     def _job_inputs(self, owner_pw: random.RandomPassword, app_pw: random.RandomPassword
                     ) -> tuple[k8s.core.v1.ConfigMap, k8s.core.v1.Secret, pulumi.Output[str]]:
