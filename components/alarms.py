@@ -27,7 +27,6 @@ from components.base import Component
 from components.bucket import HardenedBucket
 from components.placement import locate, region_kw
 from components.settings import AlarmSettings
-from components.workload import POD_IDENTITY_TRUST_POLICY
 
 # CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
 CLOUDFRONT_METRICS_REGION = "us-east-1"
@@ -87,12 +86,8 @@ class AlarmsArgs:
     distribution_id: pulumi.Input[str] | None = None
     cdn_domain: pulumi.Input[str] | None = None
 
-    # Kubernetes tier: Container Insights metrics need the amazon-cloudwatch-observability
-    # add-on; create it here unless the cluster component already installs it.
+    # Kubernetes tier: Container Insights metrics (the Cluster installs the add-on).
     cluster_name: pulumi.Input[str] | None = None
-    install_container_insights: bool = False
-    # What the add-on waits for: its agents need schedulable nodes (e.g. the node group).
-    cluster_dependencies: Sequence[pulumi.Resource] = ()
 
     # Stateful resources (KMS keys, the artifacts bucket) get `protect` when true.
     protect: bool = False
@@ -395,32 +390,6 @@ class Alarms(Component):
 
     def _cluster_alarms(self) -> None:
         args, s = self._args, self._s
-        if args.install_container_insights:
-            # The CloudWatch agent gets its own role through EKS Pod Identity, not the node role.
-            role = aws.iam.Role(
-                f"{self.prefix}-container-insights-role",
-                description=f"{self.prefix}: CloudWatch agent (Container Insights)",
-                assume_role_policy=POD_IDENTITY_TRUST_POLICY,
-                tags=self.named("container-insights-role"),
-                opts=self.child(),
-            )
-            attachment = aws.iam.RolePolicyAttachment(
-                f"{self.prefix}-container-insights-policy",
-                role=role.name,
-                policy_arn=f"arn:{self._partition}:iam::aws:policy/CloudWatchAgentServerPolicy",
-                opts=self.child(),
-            )
-            aws.eks.Addon(
-                f"{self.prefix}-container-insights",
-                cluster_name=args.cluster_name,
-                addon_name="amazon-cloudwatch-observability",
-                resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="PRESERVE",
-                pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
-                tags=self.named("container-insights"),
-                opts=self.child(depends_on=[attachment, *args.cluster_dependencies]),
-                **self._region_kw(self._home),
-            )
         dims = {"ClusterName": args.cluster_name}
         self._alarm(_Alarm("cluster-node-cpu", "ContainerInsights", "node_cpu_utilization", dims,
                            "GreaterThanThreshold", s.node_cpu_percent,

@@ -155,6 +155,7 @@ class Cluster(Component):
             node_group = self._node_group(s, args.subnet_ids, cluster, node_sg, before)
             after = self._addons_on_nodes(cluster, node_group)
             self._kubernetes(cluster, node_group, after)
+            self._container_insights(cluster, opts)
             self._autoscaler(args, cluster, node_group)
         self._namespace()
         self.register_outputs(
@@ -506,6 +507,45 @@ class Cluster(Component):
             enable_server_side_apply=True,
             # Workloads wait for schedulable nodes and cluster DNS.
             opts=self.child(depends_on=[node_group, *after]),
+        )
+
+    def _container_insights(self, cluster: aws.eks.Cluster, opts: pulumi.ResourceOptions | None) -> None:
+        """Container Insights (the amazon-cloudwatch-observability add-on): the node metrics the
+        Cluster's watches alarm on, and the pods the capacity check counts -- its agents and the
+        operator are components/capacity.py's CONTAINER_INSIGHTS_PODS, which stacks/config.py's
+        capacity() places on every cluster it sizes. An existing cluster brings its own (or not):
+        neither this add-on nor that count applies to it."""
+        name = self.prefix
+        # These three were the Alarms component's children (of the same name, beside this one):
+        # adopted, not replaced -- a second add-on of the same name on the cluster would be refused
+        # before the old one is deleted.
+        moved = [pulumi.Alias(parent=pulumi.create_urn(name, "berth:alarms:Alarms", parent=opts.parent if opts else None))]
+        # The CloudWatch agent gets its own role through EKS Pod Identity, not the node role.
+        role = aws.iam.Role(
+            f"{name}-container-insights-role",
+            description=f"{name}: CloudWatch agent (Container Insights)",
+            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
+            tags=self.named("container-insights-role"),
+            opts=self.child(aliases=moved),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-container-insights-policy",
+            role=role.name,
+            policy_arn=self._managed("CloudWatchAgentServerPolicy"),
+            opts=self.child(aliases=moved),
+        )
+        aws.eks.Addon(
+            f"{name}-container-insights",
+            cluster_name=cluster.name,
+            addon_name="amazon-cloudwatch-observability",
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="PRESERVE",
+            pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
+            tags=self.named("container-insights"),
+            # After what the workloads wait for (the provider: the node group, CoreDNS): its agents
+            # need schedulable nodes.
+            opts=self.child(depends_on=[attachment, self.provider], aliases=moved),
+            **self._where.kw,
         )
 
     def _autoscaler(self, args: ClusterArgs, cluster: aws.eks.Cluster, node_group: aws.eks.NodeGroup) -> None:

@@ -90,8 +90,7 @@ def build(s: Settings) -> None:
         allocated_storage_gib=database.allocated_storage_gib, max_connections=database.max_connections,
         cache_member_ids=cache.member_cluster_ids, cache_node_count=cache.node_count,
         distribution_id=cdn.distribution_id, cdn_domain=cdn.viewer_domain,
-        cluster_name=cluster.cluster_name, cluster_dependencies=[cluster.provider],
-        install_container_insights=not cluster.existing,  # an existing cluster brings its own
+        cluster_name=cluster.cluster_name,
         settings=s.alarms, protect=prod, tags=tags))
 
     backups = Backups(prefix, BackupsArgs(
