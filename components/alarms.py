@@ -4,7 +4,8 @@ One SNS topic per region that holds alarms (the stack's region, us-east-1 for Cl
 global metrics, the DR region for a cross-region replica), each encrypted with its own
 KMS key whose policy lets CloudWatch and EventBridge publish. Every alarm notifies the
 topic on ALARM and on OK and says explicitly how missing data counts, so nobody has to
-guess whether silence means healthy. Tiers are optional: pass only what exists.
+guess whether silence means healthy. What to watch is each component's to say: an alarm per
+`Watch` (components/monitoring.py) the stack passes in, whichever tiers it has.
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ import pulumi_aws as aws
 from components import kms
 from components.base import Component
 from components.bucket import HardenedBucket
+from components.monitoring import Graph, Watch
 from components.placement import locate, region_kw
 from components.settings import AlarmSettings
 
-# CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
-CLOUDFRONT_METRICS_REGION = "us-east-1"
 # The uptime canary: what it calls (behind the CDN), its runtime, how long its artifacts stay.
 CANARY_PATH = "/api/health"
 CANARY_RUNTIME = "syn-nodejs-puppeteer-9.1"
 CANARY_ARTIFACT_RETENTION_DAYS = 30
+# The canary's alarm (its failures page, and it is the first sign users cannot reach the API).
+UPTIME_KEY = "uptime-api-health"
 
 CANARY_SCRIPT = """\
 const { URL } = require('url');
@@ -62,32 +64,15 @@ exports.handler = async () => {
 
 @dataclass
 class AlarmsArgs:
-    """What to watch (wiring: the tiers' identifiers) and how hard (the settings). Leave a tier's
-    wiring unset when the stack has no such tier."""
+    """What to watch (wiring: every component's watches) and how hard (the settings)."""
 
     # Who is paged, the thresholds, whether the uptime canary runs.
     settings: AlarmSettings
-
-    # Database tier: the real RDS instance identifiers, and what the thresholds are relative to
-    # (Database.allocated_storage_gib, Database.max_connections).
-    database_primary_id: pulumi.Input[str] | None = None
-    database_replica_ids: Sequence[pulumi.Input[str]] = ()
-    database_cross_region_replica_id: pulumi.Input[str] | None = None
-    database_dr_region: str | None = None
-    allocated_storage_gib: int = 20
-    max_connections: int = 100
-
-    # Cache tier: the member clusters of the replication group (primary + replicas), and how many
-    # there are (Cache.node_count: the alarms are planned before the ids are known).
-    cache_member_ids: pulumi.Input[Sequence[str]] | None = None
-    cache_node_count: int = 0
-
-    # CDN tier; the canary calls https://<cdn_domain>/api/health (Cdn.viewer_domain).
-    distribution_id: pulumi.Input[str] | None = None
+    # Wiring: the watches of the tiers the stack has (Database.watches(settings), Cache's, Cdn's,
+    # Cluster's, ...): one alarm each.
+    watches: Sequence[Watch] = ()
+    # The canary calls https://<cdn_domain>/api/health (Cdn.viewer_domain).
     cdn_domain: pulumi.Input[str] | None = None
-
-    # Kubernetes tier: Container Insights metrics (the Cluster installs the add-on).
-    cluster_name: pulumi.Input[str] | None = None
 
     # Stateful resources (KMS keys, the artifacts bucket) get `protect` when true.
     protect: bool = False
@@ -98,10 +83,12 @@ class AlarmsArgs:
     def __post_init__(self) -> None:
         if self.settings.canary and self.cdn_domain is None:
             raise ValueError("canary needs cdn_domain (the canary calls https://<cdn_domain>/api/health)")
-        if self.database_cross_region_replica_id is not None and not self.database_dr_region:
-            raise ValueError("database_cross_region_replica_id needs database_dr_region")
-        if self.cache_member_ids is not None and self.cache_node_count < 1:
-            raise ValueError("cache_member_ids needs cache_node_count >= 1 (one alarm set per member)")
+        keys = [w.key for w in self.watches]
+        if self.settings.canary:
+            keys.append(UPTIME_KEY)
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise ValueError(f"watch keys must be unique (each names an alarm): {', '.join(repeated)} repeated")
 
 
 def zip_bytes(files: dict[str, str]) -> bytes:
@@ -138,26 +125,6 @@ def canary_zip(directory: Path | None = None) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class _Alarm:
-    """One threshold alarm on one metric; the component fills in actions and tags."""
-
-    key: str
-    namespace: str
-    metric: str
-    dimensions: dict[str, pulumi.Input[str]]
-    comparison: str
-    threshold: float
-    description: str
-    statistic: str | None = "Average"
-    extended_statistic: str | None = None
-    period: int = 300
-    evaluation_periods: int = 3
-    datapoints_to_alarm: int | None = None
-    treat_missing_data: str = "missing"
-    unit: str | None = None
-
-
 class Alarms(Component):
     """SNS topics with subscriptions, CloudWatch alarms per tier, a canary, a dashboard."""
 
@@ -174,18 +141,13 @@ class Alarms(Component):
         self._account, self._partition, self._home = where.account, where.partition, where.region
         self._topics: dict[str, aws.sns.Topic] = {}
         self._alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+        self._watches: dict[str, Watch] = {}
 
         home_topic = self._topic(self._home)
         self.topic_arn = home_topic.arn
 
-        if args.database_primary_id is not None:
-            self._database_alarms()
-        if args.cache_member_ids is not None:
-            self._cache_alarms()
-        if args.distribution_id is not None:
-            self._cdn_alarms()
-        if args.cluster_name is not None:
-            self._cluster_alarms()
+        for watch in args.watches:
+            self._alarm(watch)
         self.canary_name = self._canary() if args.settings.canary else None
         self.composite_alarm_name = self._composite()
         self.alarm_names = [a.name for a in self._alarms.values()]
@@ -275,8 +237,8 @@ class Alarms(Component):
         self._topics[region] = topic
         return topic
 
-    def _alarm(self, a: _Alarm, region: str | None = None) -> aws.cloudwatch.MetricAlarm:
-        region = region or self._home
+    def _alarm(self, a: Watch) -> aws.cloudwatch.MetricAlarm:
+        region = a.region or self._home
         topic = self._topic(region)
         region_kw = self._region_kw(region)
         alarm = aws.cloudwatch.MetricAlarm(
@@ -301,103 +263,10 @@ class Alarms(Component):
             opts=self.child(),
             **region_kw,
         )
-        self._alarms[a.key] = alarm
+        self._alarms[a.key], self._watches[a.key] = alarm, a
         return alarm
 
-    # ---- tiers ------------------------------------------------------------------------
-    def _database_alarms(self) -> None:
-        args, s = self._args, self._s
-        gib = 1024**3
-        free_storage_bytes = args.allocated_storage_gib * gib * s.free_storage_percent / 100
-        connections = int(args.max_connections * s.connections_percent / 100)
-        instances: list[tuple[str, pulumi.Input[str], str | None]] = [("db-primary", args.database_primary_id, None)]
-        instances += [(f"db-replica-{i + 1}", rid, None) for i, rid in enumerate(args.database_replica_ids)]
-        if args.database_cross_region_replica_id is not None:
-            instances.append(("db-dr-replica", args.database_cross_region_replica_id, args.database_dr_region))
-
-        for key, ident, region in instances:
-            dims = {"DBInstanceIdentifier": ident}
-            self._alarm(_Alarm(f"{key}-cpu", "AWS/RDS", "CPUUtilization", dims, "GreaterThanThreshold",
-                               s.cpu_percent, f"{key}: CPU above {s.cpu_percent:g}% for 15 minutes",
-                               unit="Percent"), region)
-            self._alarm(_Alarm(f"{key}-free-storage", "AWS/RDS", "FreeStorageSpace", dims, "LessThanThreshold",
-                               free_storage_bytes,
-                               f"{key}: free storage below {s.free_storage_percent:g}% of "
-                               f"{args.allocated_storage_gib} GiB", evaluation_periods=2, unit="Bytes"), region)
-            if key == "db-primary":
-                self._alarm(_Alarm(f"{key}-freeable-memory", "AWS/RDS", "FreeableMemory", dims, "LessThanThreshold",
-                                   s.freeable_memory_mib * 1024**2,
-                                   f"{key}: freeable memory below {s.freeable_memory_mib} MiB", unit="Bytes"))
-                self._alarm(_Alarm(f"{key}-connections", "AWS/RDS", "DatabaseConnections", dims,
-                                   "GreaterThanThreshold", connections,
-                                   f"{key}: more than {connections} connections ({s.connections_percent:g}% of "
-                                   f"max_connections {args.max_connections})", statistic="Maximum",
-                                   evaluation_periods=2))
-                for metric in ("ReadLatency", "WriteLatency"):
-                    label = metric.removesuffix("Latency").lower()
-                    self._alarm(_Alarm(f"{key}-{label}-latency", "AWS/RDS", metric, dims, "GreaterThanThreshold",
-                                       s.latency_seconds,
-                                       f"{key}: {label} latency above {s.latency_seconds * 1000:g} ms",
-                                       unit="Seconds"))
-            else:
-                # A replica that stops reporting lag has stopped replicating: that is an alarm.
-                self._alarm(_Alarm(f"{key}-lag", "AWS/RDS", "ReplicaLag", dims, "GreaterThanThreshold",
-                                   s.replica_lag_seconds,
-                                   f"{key}: replication lag above {s.replica_lag_seconds:g} s",
-                                   statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
-                                   treat_missing_data="breaching", unit="Seconds"), region)
-
-    def _cache_alarms(self) -> None:
-        args, s = self._args, self._s
-        members = pulumi.Output.from_input(args.cache_member_ids)
-        for i in range(args.cache_node_count):
-            member = members.apply(lambda ids, i=i: _member(ids, i))
-            key = f"cache-{i + 1:03d}"
-            dims = {"CacheClusterId": member}
-            self._alarm(_Alarm(f"{key}-engine-cpu", "AWS/ElastiCache", "EngineCPUUtilization", dims,
-                               "GreaterThanThreshold", s.cpu_percent,
-                               f"{key}: Redis engine CPU above {s.cpu_percent:g}%", unit="Percent"))
-            self._alarm(_Alarm(f"{key}-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims,
-                               "GreaterThanThreshold", s.cache_memory_percent,
-                               f"{key}: memory usage above {s.cache_memory_percent:g}%", unit="Percent"))
-            self._alarm(_Alarm(f"{key}-evictions", "AWS/ElastiCache", "Evictions", dims, "GreaterThanThreshold", 0,
-                               f"{key}: keys evicted for lack of memory", statistic="Sum",
-                               treat_missing_data="notBreaching"))
-            # Only replicas emit ReplicationLag and roles move on failover: silence is fine.
-            self._alarm(_Alarm(f"{key}-replication-lag", "AWS/ElastiCache", "ReplicationLag", dims,
-                               "GreaterThanThreshold", s.replica_lag_seconds,
-                               f"{key}: replication lag above {s.replica_lag_seconds:g} s",
-                               statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
-                               treat_missing_data="notBreaching", unit="Seconds"))
-            self._alarm(_Alarm(f"{key}-connections", "AWS/ElastiCache", "CurrConnections", dims,
-                               "GreaterThanThreshold", s.cache_connections,
-                               f"{key}: more than {s.cache_connections} client connections",
-                               statistic="Maximum", evaluation_periods=2))
-
-    def _cdn_alarms(self) -> None:
-        args, s = self._args, self._s
-        dims = {"DistributionId": args.distribution_id, "Region": "Global"}
-        self._alarm(_Alarm("cdn-5xx-rate", "AWS/CloudFront", "5xxErrorRate", dims, "GreaterThanThreshold",
-                           s.cdn_5xx_percent, f"CDN: 5xx error rate above {s.cdn_5xx_percent:g}%",
-                           period=60, evaluation_periods=5, datapoints_to_alarm=3,
-                           treat_missing_data="notBreaching", unit="Percent"), CLOUDFRONT_METRICS_REGION)
-        # OriginLatency is one of CloudFront's additional metrics (a monitoring subscription).
-        self._alarm(_Alarm("cdn-origin-latency-p95", "AWS/CloudFront", "OriginLatency", dims,
-                           "GreaterThanThreshold", s.cdn_origin_latency_ms,
-                           f"CDN: origin latency p95 above {s.cdn_origin_latency_ms} ms", statistic=None,
-                           extended_statistic="p95", evaluation_periods=3,
-                           treat_missing_data="notBreaching"), CLOUDFRONT_METRICS_REGION)
-
-    def _cluster_alarms(self) -> None:
-        args, s = self._args, self._s
-        dims = {"ClusterName": args.cluster_name}
-        self._alarm(_Alarm("cluster-node-cpu", "ContainerInsights", "node_cpu_utilization", dims,
-                           "GreaterThanThreshold", s.node_cpu_percent,
-                           f"cluster: node CPU above {s.node_cpu_percent:g}%"))
-        self._alarm(_Alarm("cluster-node-memory", "ContainerInsights", "node_memory_utilization", dims,
-                           "GreaterThanThreshold", s.node_memory_percent,
-                           f"cluster: node memory above {s.node_memory_percent:g}%"))
-
+    # ---- the canary, the composite, the dashboard -------------------------------------
     def _canary(self) -> pulumi.Output[str]:
         """Synthetics calls https://<cdn_domain>/api/health every minute; its failures page."""
         args, name = self._args, self.prefix
@@ -434,10 +303,10 @@ class Alarms(Component):
             **self._region_kw(self._home),
         )
         # A canary that stopped running proves nothing: missing data counts as down.
-        self._alarm(_Alarm("uptime-api-health", "CloudWatchSynthetics", "SuccessPercent",
-                           {"CanaryName": canary.name}, "LessThanThreshold", 100,
-                           f"uptime: https://<cdn>{CANARY_PATH} failed", period=60, evaluation_periods=3,
-                           datapoints_to_alarm=2, treat_missing_data="breaching", unit="Percent"))
+        self._alarm(Watch(UPTIME_KEY, "CloudWatchSynthetics", "SuccessPercent", {"CanaryName": canary.name},
+                          "LessThanThreshold", 100, f"uptime: https://<cdn>{CANARY_PATH} failed", period=60,
+                          evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data="breaching",
+                          unit="Percent", graph=Graph("Uptime: /api/health success %", "uptime"), down=True))
         return canary.name
 
     def _canary_bucket(self, bucket_name: str) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
@@ -507,15 +376,18 @@ class Alarms(Component):
         return role
 
     def _composite(self) -> pulumi.Output[str] | None:
-        """ALARM when users cannot reach the API: the canary fails, or the CDN serves errors."""
-        # A composite may only name alarms of its own region; CloudFront's live in us-east-1.
-        region = self._home
-        down_keys = [k for k in ("uptime-api-health", "cdn-5xx-rate")
-                     if k in self._alarms and (k != "cdn-5xx-rate" or region == CLOUDFRONT_METRICS_REGION)]
-        if not down_keys and "cdn-5xx-rate" in self._alarms:
-            region, down_keys = CLOUDFRONT_METRICS_REGION, ["cdn-5xx-rate"]
-        if not down_keys:
+        """ALARM when users cannot reach the API: any watch marked `down` (the canary fails, the
+        CDN serves errors) is in ALARM."""
+        home = self._home
+        # The canary first: it is what users see; then the tiers' watches in the order given.
+        down = sorted((w for w in self._watches.values() if w.down), key=lambda w: w.key != UPTIME_KEY)
+        if not down:
             return None
+        # A composite may only name alarms of its own region (CloudFront's live in us-east-1):
+        # the stack's region if any is there, else the first one's.
+        regions = [w.region or home for w in down]
+        region = home if home in regions else regions[0]
+        down_keys = [w.key for w, r in zip(down, regions, strict=True) if r == region]
         topic = self._topic(region)
         members = [self._alarms[k].name for k in down_keys]
         composite = aws.cloudwatch.CompositeAlarm(
@@ -532,17 +404,21 @@ class Alarms(Component):
         return composite.alarm_name
 
     def _dashboard(self) -> pulumi.Output[str]:
-        """One row of graphs per tier, each graph drawn from the same metrics the alarms watch."""
+        """The watches' graphs, a section per tier, each graph drawn from the same metrics its
+        alarms watch (in the region they are published in)."""
         home = self._home
+        drawn: dict[Graph, list[str]] = {}
+        for key, watch in self._watches.items():
+            if watch.graph is not None:
+                drawn.setdefault(watch.graph, []).append(key)
+        sections = list(dict.fromkeys(g.section for g in drawn))
+        order = sorted(drawn, key=lambda g: (sections.index(g.section), g.place))
         widgets: list[pulumi.Output[dict[str, Any]]] = []
+        for graph in order:
+            keys = drawn[graph]
+            region = self._watches[keys[0]].region or home
 
-        def graph(title: str, keys: list[str], region: str = home) -> None:
-            present = [k for k in keys if k in self._alarms]
-            if not present:
-                return
-            specs = [self._alarms[k] for k in present]
-
-            def build(resolved: list[Any]) -> dict[str, Any]:
+            def build(resolved: list[Any], title: str = graph.title, region: str = region) -> dict[str, Any]:
                 metrics = []
                 for ns, metric, dims, stat in resolved:
                     dim_list: list[str] = []
@@ -553,26 +429,12 @@ class Alarms(Component):
                         "properties": {"title": title, "region": region, "view": "timeSeries",
                                        "stacked": False, "period": 300, "metrics": metrics}}
 
+            # From the alarms' own outputs: the dashboard is drawn once they exist.
             parts = [pulumi.Output.all(a.namespace, a.metric_name, a.dimensions,
                                        pulumi.Output.all(a.statistic, a.extended_statistic).apply(
                                            lambda s: s[1] or s[0] or "Average"))
-                     for a in specs]
+                     for a in (self._alarms[k] for k in keys)]
             widgets.append(pulumi.Output.all(*parts).apply(build))
-
-        db = [k for k in self._alarms if k.startswith("db-") and "-dr-" not in k]
-        graph("Database CPU %", [k for k in db if k.endswith("-cpu")])
-        graph("Database connections", [k for k in db if k.endswith("-connections")])
-        graph("Database free storage (bytes)", [k for k in db if k.endswith("-free-storage")])
-        graph("Database latency (s)", [k for k in db if k.endswith("-latency")])
-        graph("Replica lag (s)", [k for k in db if k.endswith("-lag")])
-        cache = [k for k in self._alarms if k.startswith("cache-")]
-        graph("Redis engine CPU %", [k for k in cache if k.endswith("-engine-cpu")])
-        graph("Redis memory %", [k for k in cache if k.endswith("-memory")])
-        graph("Redis connections", [k for k in cache if k.endswith("-connections")])
-        graph("CDN 5xx error rate %", ["cdn-5xx-rate"], CLOUDFRONT_METRICS_REGION)
-        graph("CDN origin latency p95 (ms)", ["cdn-origin-latency-p95"], CLOUDFRONT_METRICS_REGION)
-        graph("Cluster nodes CPU / memory %", ["cluster-node-cpu", "cluster-node-memory"])
-        graph("Uptime: /api/health success %", ["uptime-api-health"])
 
         body = pulumi.Output.all(*widgets).apply(lambda ws: json.dumps({"widgets": list(ws)}))
         dashboard = aws.cloudwatch.Dashboard(
@@ -583,10 +445,3 @@ class Alarms(Component):
             **self._region_kw(self._home),
         )
         return dashboard.dashboard_name
-
-
-def _member(ids: Sequence[str] | None, i: int) -> str:
-    ids = list(ids or [])
-    if i >= len(ids):
-        raise ValueError(f"cache has {len(ids)} member clusters, alarms were planned for at least {i + 1}")
-    return sorted(ids)[i]

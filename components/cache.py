@@ -19,11 +19,16 @@ import pulumi_random as random
 
 from components import kms
 from components.base import Component
+from components.monitoring import Graph, Watch
 from components.placement import locate
 from components.security import admit_from_groups
-from components.settings import CacheSettings
+from components.settings import AlarmSettings, CacheSettings
 
 PORT = 6379
+# The alarms' dashboard: the cache's graphs, in this order.
+_GRAPH_ENGINE_CPU = Graph("Redis engine CPU %", "cache", 0)
+_GRAPH_MEMORY = Graph("Redis memory %", "cache", 1)
+_GRAPH_CONNECTIONS = Graph("Redis connections", "cache", 2)
 
 
 @dataclass
@@ -94,6 +99,38 @@ class Cache(Component):
                 "kmsKeyArn": self.kms_key_arn,
             }
         )
+
+    # ---- what the alarms watch -------------------------------------------------------------
+    def watches(self, s: AlarmSettings) -> list[Watch]:
+        """One set per member cluster (primary and replicas, `node_count` of them: planned before
+        their ids are known): engine CPU, memory, evictions, replication lag, connections."""
+        out: list[Watch] = []
+        for i in range(self.node_count):
+            member = self.member_cluster_ids.apply(lambda ids, i=i: _member(ids, i))
+            key = f"cache-{i + 1:03d}"
+            dims = {"CacheClusterId": member}
+            out.append(Watch(f"{key}-engine-cpu", "AWS/ElastiCache", "EngineCPUUtilization", dims,
+                             "GreaterThanThreshold", s.cpu_percent,
+                             f"{key}: Redis engine CPU above {s.cpu_percent:g}%", unit="Percent",
+                             graph=_GRAPH_ENGINE_CPU))
+            out.append(Watch(f"{key}-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims,
+                             "GreaterThanThreshold", s.cache_memory_percent,
+                             f"{key}: memory usage above {s.cache_memory_percent:g}%", unit="Percent",
+                             graph=_GRAPH_MEMORY))
+            out.append(Watch(f"{key}-evictions", "AWS/ElastiCache", "Evictions", dims, "GreaterThanThreshold", 0,
+                             f"{key}: keys evicted for lack of memory", statistic="Sum",
+                             treat_missing_data="notBreaching"))
+            # Only replicas emit ReplicationLag and roles move on failover: silence is fine.
+            out.append(Watch(f"{key}-replication-lag", "AWS/ElastiCache", "ReplicationLag", dims,
+                             "GreaterThanThreshold", s.replica_lag_seconds,
+                             f"{key}: replication lag above {s.replica_lag_seconds:g} s",
+                             statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
+                             treat_missing_data="notBreaching", unit="Seconds"))
+            out.append(Watch(f"{key}-connections", "AWS/ElastiCache", "CurrConnections", dims,
+                             "GreaterThanThreshold", s.cache_connections,
+                             f"{key}: more than {s.cache_connections} client connections",
+                             statistic="Maximum", evaluation_periods=2, graph=_GRAPH_CONNECTIONS))
+        return out
 
     # ---- steps, in dependency order --------------------------------------------------------
     def _key_and_slow_log(self, s: CacheSettings) -> tuple[aws.kms.Key, aws.cloudwatch.LogGroup]:
@@ -226,3 +263,11 @@ class Cache(Component):
         self.primary_endpoint = group.primary_endpoint_address
         self.reader_endpoint = group.reader_endpoint_address
         self.member_cluster_ids = group.member_clusters.apply(lambda ids: sorted(ids or []))
+
+
+def _member(ids: Sequence[str] | None, i: int) -> str:
+    """The i-th member cluster id (sorted: stable across runs), once the group exists."""
+    ids = list(ids or [])
+    if i >= len(ids):
+        raise ValueError(f"cache has {len(ids)} member clusters, alarms were planned for at least {i + 1}")
+    return sorted(ids)[i]

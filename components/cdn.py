@@ -25,11 +25,14 @@ from components import kms
 from components.base import Component
 from components.bucket import HardenedBucket
 from components.certificates import dns_validated_certificate
+from components.monitoring import Graph, Watch
 from components.placement import locate
-from components.settings import API_CACHE_MAX_TTL_SECONDS, CdnSettings
+from components.settings import API_CACHE_MAX_TTL_SECONDS, AlarmSettings, CdnSettings
 
 # CloudFront only accepts certificates and CLOUDFRONT-scope web ACLs from us-east-1.
 EDGE_REGION = "us-east-1"
+# CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
+CLOUDFRONT_METRICS_REGION = "us-east-1"
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 READ_METHODS = ["GET", "HEAD"]
@@ -137,6 +140,25 @@ class Cdn(Component):
         )
 
     # ---- plumbing -----------------------------------------------------------------------
+    # ---- what the alarms watch -------------------------------------------------------------
+    def watches(self, s: AlarmSettings) -> list[Watch]:
+        """The distribution's 5xx rate (users get errors: part of "the API is down") and its origin
+        latency p95, in CloudFront's metrics region."""
+        dims = {"DistributionId": self.distribution_id, "Region": "Global"}
+        return [
+            Watch("cdn-5xx-rate", "AWS/CloudFront", "5xxErrorRate", dims, "GreaterThanThreshold",
+                  s.cdn_5xx_percent, f"CDN: 5xx error rate above {s.cdn_5xx_percent:g}%",
+                  period=60, evaluation_periods=5, datapoints_to_alarm=3, treat_missing_data="notBreaching",
+                  unit="Percent", region=CLOUDFRONT_METRICS_REGION, graph=Graph("CDN 5xx error rate %", "cdn", 0),
+                  down=True),
+            # OriginLatency is one of CloudFront's additional metrics (the monitoring subscription below).
+            Watch("cdn-origin-latency-p95", "AWS/CloudFront", "OriginLatency", dims, "GreaterThanThreshold",
+                  s.cdn_origin_latency_ms, f"CDN: origin latency p95 above {s.cdn_origin_latency_ms} ms",
+                  statistic=None, extended_statistic="p95", evaluation_periods=3,
+                  treat_missing_data="notBreaching", region=CLOUDFRONT_METRICS_REGION,
+                  graph=Graph("CDN origin latency p95 (ms)", "cdn", 1)),
+        ]
+
     # ---- steps, in dependency order --------------------------------------------------------
     def _origin_secret(self) -> None:
         """The secret the app checks: requests without it did not come through CloudFront."""

@@ -28,8 +28,9 @@ import pulumi_kubernetes as k8s
 from components import kms
 from components.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.base import Component
+from components.monitoring import Graph, Watch
 from components.placement import locate
-from components.settings import ClusterSettings, cpu_architecture, is_digest
+from components.settings import AlarmSettings, ClusterSettings, cpu_architecture, is_digest
 from components.workload import POD_IDENTITY_TRUST_POLICY
 
 # The workload namespace every app-side component deploys into.
@@ -167,6 +168,20 @@ class Cluster(Component):
                 "namespace": self.namespace,
             }
         )
+
+    # ---- what the alarms watch -------------------------------------------------------------
+    def watches(self, s: AlarmSettings) -> list[Watch]:
+        """The nodes' CPU and memory, from Container Insights (installed here on a cluster of our
+        own; an existing cluster must bring it, or these alarms see no data)."""
+        dims = {"ClusterName": self.cluster_name}
+        graph = Graph("Cluster nodes CPU / memory %", "cluster")
+        return [
+            Watch("cluster-node-cpu", "ContainerInsights", "node_cpu_utilization", dims, "GreaterThanThreshold",
+                  s.node_cpu_percent, f"cluster: node CPU above {s.node_cpu_percent:g}%", graph=graph),
+            Watch("cluster-node-memory", "ContainerInsights", "node_memory_utilization", dims,
+                  "GreaterThanThreshold", s.node_memory_percent, f"cluster: node memory above {s.node_memory_percent:g}%",
+                  graph=graph),
+        ]
 
     # ---- plumbing -----------------------------------------------------------------------
     def _managed(self, policy: str) -> str:

@@ -34,13 +34,20 @@ import pulumi_aws as aws
 
 from components import kms
 from components.base import Component
+from components.monitoring import Graph, Watch
 from components.placement import locate
 from components.security import admit_from_groups
-from components.settings import DatabaseSettings, RestoreSource
+from components.settings import AlarmSettings, DatabaseSettings, RestoreSource
 
 PORT = 5432
 DATABASE_NAME = "shipments"
 MASTER_USERNAME = "berth_admin"
+# The alarms' dashboard: the database's graphs, in this order.
+_GRAPH_CPU = Graph("Database CPU %", "database", 0)
+_GRAPH_CONNECTIONS = Graph("Database connections", "database", 1)
+_GRAPH_FREE_STORAGE = Graph("Database free storage (bytes)", "database", 2)
+_GRAPH_LATENCY = Graph("Database latency (s)", "database", 3)
+_GRAPH_REPLICA_LAG = Graph("Replica lag (s)", "database", 4)
 # Every parameter group of this component carries these; values that need a restart are
 # applied at the next reboot instead of failing the update.
 _PENDING_REBOOT = {"shared_preload_libraries", "max_connections"}
@@ -232,6 +239,59 @@ class Database(Component):
                 "maxConnections": self.max_connections,
             }
         )
+
+    # ---- what the alarms watch -------------------------------------------------------------
+    def watches(self, s: AlarmSettings) -> list[Watch]:
+        """Every instance by its real identifier: CPU and free storage (relative to the allocated
+        storage); the primary's memory, connections (relative to max_connections) and latency; each
+        replica's lag (the cross-region one alarmed in its own region, and not drawn)."""
+        gib = 1024**3
+        free_storage_bytes = self.allocated_storage_gib * gib * s.free_storage_percent / 100
+        connections = int(self.max_connections * s.connections_percent / 100)
+        instances: list[tuple[str, pulumi.Input[str], str | None]] = [("db-primary", self.primary_identifier, None)]
+        instances += [(f"db-replica-{i + 1}", rid, None) for i, rid in enumerate(self.replica_identifiers)]
+        if self.cross_region_replica_identifier is not None:
+            instances.append(("db-dr-replica", self.cross_region_replica_identifier, self.cross_region_replica_region))
+
+        out: list[Watch] = []
+        for key, ident, region in instances:
+            dims = {"DBInstanceIdentifier": ident}
+
+            def drawn(graph: Graph, region: str | None = region) -> Graph | None:
+                return graph if region is None else None
+
+            out.append(Watch(f"{key}-cpu", "AWS/RDS", "CPUUtilization", dims, "GreaterThanThreshold",
+                             s.cpu_percent, f"{key}: CPU above {s.cpu_percent:g}% for 15 minutes",
+                             unit="Percent", region=region, graph=drawn(_GRAPH_CPU)))
+            out.append(Watch(f"{key}-free-storage", "AWS/RDS", "FreeStorageSpace", dims, "LessThanThreshold",
+                             free_storage_bytes,
+                             f"{key}: free storage below {s.free_storage_percent:g}% of "
+                             f"{self.allocated_storage_gib} GiB", evaluation_periods=2, unit="Bytes", region=region,
+                             graph=drawn(_GRAPH_FREE_STORAGE)))
+            if key == "db-primary":
+                out.append(Watch(f"{key}-freeable-memory", "AWS/RDS", "FreeableMemory", dims, "LessThanThreshold",
+                                 s.freeable_memory_mib * 1024**2,
+                                 f"{key}: freeable memory below {s.freeable_memory_mib} MiB", unit="Bytes"))
+                out.append(Watch(f"{key}-connections", "AWS/RDS", "DatabaseConnections", dims,
+                                 "GreaterThanThreshold", connections,
+                                 f"{key}: more than {connections} connections ({s.connections_percent:g}% of "
+                                 f"max_connections {self.max_connections})", statistic="Maximum",
+                                 evaluation_periods=2, graph=_GRAPH_CONNECTIONS))
+                for metric in ("ReadLatency", "WriteLatency"):
+                    label = metric.removesuffix("Latency").lower()
+                    out.append(Watch(f"{key}-{label}-latency", "AWS/RDS", metric, dims, "GreaterThanThreshold",
+                                     s.latency_seconds,
+                                     f"{key}: {label} latency above {s.latency_seconds * 1000:g} ms",
+                                     unit="Seconds", graph=_GRAPH_LATENCY))
+            else:
+                # A replica that stops reporting lag has stopped replicating: that is an alarm.
+                out.append(Watch(f"{key}-lag", "AWS/RDS", "ReplicaLag", dims, "GreaterThanThreshold",
+                                 s.replica_lag_seconds,
+                                 f"{key}: replication lag above {s.replica_lag_seconds:g} s",
+                                 statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
+                                 treat_missing_data="breaching", unit="Seconds", region=region,
+                                 graph=drawn(_GRAPH_REPLICA_LAG)))
+        return out
 
     # ---- steps, in dependency order --------------------------------------------------------
     def _key(self) -> aws.kms.Key:
