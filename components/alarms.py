@@ -74,7 +74,8 @@ class AlarmsArgs:
     # The canary calls https://<cdn_domain>/api/health (Cdn.viewer_domain).
     cdn_domain: pulumi.Input[str] | None = None
 
-    # Stateful resources (KMS keys, the artifacts bucket) get `protect` when true.
+    # Stateful resources (the topics' KMS keys, the canary's bucket) are protected and retained on
+    # delete when true.
     protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).

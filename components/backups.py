@@ -52,7 +52,8 @@ class BackupsArgs:
     assets_bucket_arn: pulumi.Input[str] | None = None
     # Failed backup, copy and restore jobs are published here (Alarms.topic_arn).
     notification_topic_arn: pulumi.Input[str] | None = None
-    # Vaults and keys get `protect` (and the vault keeps its recovery points on destroy).
+    # Vaults, their keys and locks are protected and retained on delete when true (and a vault then
+    # keeps its recovery points on destroy: no force_destroy).
     protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
