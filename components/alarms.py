@@ -4,7 +4,8 @@ One SNS topic per region that holds alarms (the stack's region, us-east-1 for Cl
 global metrics, the DR region for a cross-region replica), each encrypted with its own
 KMS key whose policy lets CloudWatch and EventBridge publish. Every alarm notifies the
 topic on ALARM and on OK and says explicitly how missing data counts, so nobody has to
-guess whether silence means healthy. Tiers are optional: pass only what exists.
+guess whether silence means healthy. What to watch is each component's to say: an alarm per
+`Watch` (components/monitoring.py) the stack passes in, whichever tiers it has.
 """
 
 from __future__ import annotations
@@ -23,16 +24,18 @@ import pulumi
 import pulumi_aws as aws
 
 from components import kms
+from components.base import Component
+from components.bucket import HardenedBucket
+from components.monitoring import Graph, Watch
 from components.placement import locate, region_kw
 from components.settings import AlarmSettings
-from components.workload import POD_IDENTITY_TRUST_POLICY
 
-# CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
-CLOUDFRONT_METRICS_REGION = "us-east-1"
 # The uptime canary: what it calls (behind the CDN), its runtime, how long its artifacts stay.
 CANARY_PATH = "/api/health"
 CANARY_RUNTIME = "syn-nodejs-puppeteer-9.1"
 CANARY_ARTIFACT_RETENTION_DAYS = 30
+# The canary's alarm (its failures page, and it is the first sign users cannot reach the API).
+UPTIME_KEY = "uptime-api-health"
 
 CANARY_SCRIPT = """\
 const { URL } = require('url');
@@ -61,38 +64,18 @@ exports.handler = async () => {
 
 @dataclass
 class AlarmsArgs:
-    """What to watch (wiring: the tiers' identifiers) and how hard (the settings). Leave a tier's
-    wiring unset when the stack has no such tier."""
+    """What to watch (wiring: every component's watches) and how hard (the settings)."""
 
     # Who is paged, the thresholds, whether the uptime canary runs.
     settings: AlarmSettings
-
-    # Database tier: the real RDS instance identifiers, and what the thresholds are relative to
-    # (Database.allocated_storage_gib, Database.max_connections).
-    database_primary_id: pulumi.Input[str] | None = None
-    database_replica_ids: Sequence[pulumi.Input[str]] = ()
-    database_cross_region_replica_id: pulumi.Input[str] | None = None
-    database_dr_region: str | None = None
-    allocated_storage_gib: int = 20
-    max_connections: int = 100
-
-    # Cache tier: the member clusters of the replication group (primary + replicas), and how many
-    # there are (Cache.node_count: the alarms are planned before the ids are known).
-    cache_member_ids: pulumi.Input[Sequence[str]] | None = None
-    cache_node_count: int = 0
-
-    # CDN tier; the canary calls https://<cdn_domain>/api/health (Cdn.viewer_domain).
-    distribution_id: pulumi.Input[str] | None = None
+    # Wiring: the watches of the tiers the stack has (Database.watches(settings), Cache's, Cdn's,
+    # Cluster's, ...): one alarm each.
+    watches: Sequence[Watch] = ()
+    # The canary calls https://<cdn_domain>/api/health (Cdn.viewer_domain).
     cdn_domain: pulumi.Input[str] | None = None
 
-    # Kubernetes tier: Container Insights metrics need the amazon-cloudwatch-observability
-    # add-on; create it here unless the cluster component already installs it.
-    cluster_name: pulumi.Input[str] | None = None
-    install_container_insights: bool = False
-    # What the add-on waits for: its agents need schedulable nodes (e.g. the node group).
-    cluster_dependencies: Sequence[pulumi.Resource] = ()
-
-    # Stateful resources (KMS keys, the artifacts bucket) get `protect` when true.
+    # Stateful resources (the topics' KMS keys, the canary's bucket) are protected and retained on
+    # delete when true.
     protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
@@ -101,10 +84,12 @@ class AlarmsArgs:
     def __post_init__(self) -> None:
         if self.settings.canary and self.cdn_domain is None:
             raise ValueError("canary needs cdn_domain (the canary calls https://<cdn_domain>/api/health)")
-        if self.database_cross_region_replica_id is not None and not self.database_dr_region:
-            raise ValueError("database_cross_region_replica_id needs database_dr_region")
-        if self.cache_member_ids is not None and self.cache_node_count < 1:
-            raise ValueError("cache_member_ids needs cache_node_count >= 1 (one alarm set per member)")
+        keys = [w.key for w in self.watches]
+        if self.settings.canary:
+            keys.append(UPTIME_KEY)
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise ValueError(f"watch keys must be unique (each names an alarm): {', '.join(repeated)} repeated")
 
 
 def zip_bytes(files: dict[str, str]) -> bytes:
@@ -141,27 +126,7 @@ def canary_zip(directory: Path | None = None) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class _Alarm:
-    """One threshold alarm on one metric; the component fills in actions and tags."""
-
-    key: str
-    namespace: str
-    metric: str
-    dimensions: dict[str, pulumi.Input[str]]
-    comparison: str
-    threshold: float
-    description: str
-    statistic: str | None = "Average"
-    extended_statistic: str | None = None
-    period: int = 300
-    evaluation_periods: int = 3
-    datapoints_to_alarm: int | None = None
-    treat_missing_data: str = "missing"
-    unit: str | None = None
-
-
-class Alarms(pulumi.ComponentResource):
+class Alarms(Component):
     """SNS topics with subscriptions, CloudWatch alarms per tier, a canary, a dashboard."""
 
     topic_arn: pulumi.Output[str]
@@ -171,24 +136,19 @@ class Alarms(pulumi.ComponentResource):
     canary_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:alarms:Alarms", name, None, opts)
-        self._name, self._args, self._s = name, args, args.settings
+        super().__init__(name, opts, tags=args.tags, protect=args.protect)
+        self._args, self._s = args, args.settings
         where = locate(self, args.region)
         self._account, self._partition, self._home = where.account, where.partition, where.region
         self._topics: dict[str, aws.sns.Topic] = {}
         self._alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
+        self._watches: dict[str, Watch] = {}
 
         home_topic = self._topic(self._home)
         self.topic_arn = home_topic.arn
 
-        if args.database_primary_id is not None:
-            self._database_alarms()
-        if args.cache_member_ids is not None:
-            self._cache_alarms()
-        if args.distribution_id is not None:
-            self._cdn_alarms()
-        if args.cluster_name is not None:
-            self._cluster_alarms()
+        for watch in args.watches:
+            self._alarm(watch)
         self.canary_name = self._canary() if args.settings.canary else None
         self.composite_alarm_name = self._composite()
         self.alarm_names = [a.name for a in self._alarms.values()]
@@ -203,9 +163,6 @@ class Alarms(pulumi.ComponentResource):
         })
 
     # ---- plumbing ---------------------------------------------------------------------
-    def _child(self, **kw: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
     def _suffix(self, region: str) -> str:
         return "" if region == self._home else f"-{region}"
 
@@ -218,7 +175,7 @@ class Alarms(pulumi.ComponentResource):
         """The alarm topic of one region (alarm actions must be a topic in the alarm's region)."""
         if region in self._topics:
             return self._topics[region]
-        args, s, name, sfx = self._args, self._s, self._name, self._suffix(region)
+        s, name, sfx = self._s, self.prefix, self._suffix(region)
         region_kw = self._region_kw(region)
         root = f"arn:{self._partition}:iam::{self._account}:root"
         publishers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
@@ -236,18 +193,18 @@ class Alarms(pulumi.ComponentResource):
                 {"Sid": "AlarmPublishers", "Effect": "Allow", "Principal": {"Service": publishers},
                  "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
             ),
-            tags=args.tags,
-            opts=self._child(protect=args.protect),
+            tags=self.named(f"alarms-key{sfx}"),
+            opts=self.stateful(),
             **region_kw,
         )
         aws.kms.Alias(f"{name}-alarms-key-alias{sfx}", name=f"alias/{name}-alarms{sfx}", target_key_id=key.key_id,
-                      opts=self._child(), **region_kw)
+                      opts=self.child(), **region_kw)
         topic = aws.sns.Topic(
             f"{name}-alarms{sfx}",
             name=f"{name}-alarms",
             kms_master_key_id=key.arn,
-            tags=args.tags,
-            opts=self._child(),
+            tags=self.named(f"alarms{sfx}"),
+            opts=self.child(),
             **region_kw,
         )
         aws.sns.TopicPolicy(
@@ -268,26 +225,26 @@ class Alarms(pulumi.ComponentResource):
                      "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
                 ],
             })),
-            opts=self._child(),
+            opts=self.child(),
             **region_kw,
         )
         for i, email in enumerate(s.emails):
             aws.sns.TopicSubscription(f"{name}-alarms-email-{i}{sfx}", topic=topic.arn, protocol="email",
-                                      endpoint=email, opts=self._child(), **region_kw)
+                                      endpoint=email, opts=self.child(), **region_kw)
         for i, url in enumerate(s.https_endpoints):
             # Paging services (PagerDuty, Opsgenie) confirm subscriptions themselves.
             aws.sns.TopicSubscription(f"{name}-alarms-https-{i}{sfx}", topic=topic.arn, protocol="https",
-                                      endpoint=url, endpoint_auto_confirms=True, opts=self._child(), **region_kw)
+                                      endpoint=url, endpoint_auto_confirms=True, opts=self.child(), **region_kw)
         self._topics[region] = topic
         return topic
 
-    def _alarm(self, a: _Alarm, region: str | None = None) -> aws.cloudwatch.MetricAlarm:
-        region = region or self._home
+    def _alarm(self, a: Watch) -> aws.cloudwatch.MetricAlarm:
+        region = a.region or self._home
         topic = self._topic(region)
         region_kw = self._region_kw(region)
         alarm = aws.cloudwatch.MetricAlarm(
-            f"{self._name}-{a.key}",
-            name=f"{self._name}-{a.key}",
+            f"{self.prefix}-{a.key}",
+            name=f"{self.prefix}-{a.key}",
             alarm_description=a.description,
             namespace=a.namespace,
             metric_name=a.metric,
@@ -303,136 +260,17 @@ class Alarms(pulumi.ComponentResource):
             treat_missing_data=a.treat_missing_data,
             alarm_actions=[topic.arn],
             ok_actions=[topic.arn],
-            tags=self._args.tags,
-            opts=self._child(),
+            tags=self.named(a.key),
+            opts=self.child(),
             **region_kw,
         )
-        self._alarms[a.key] = alarm
+        self._alarms[a.key], self._watches[a.key] = alarm, a
         return alarm
 
-    # ---- tiers ------------------------------------------------------------------------
-    def _database_alarms(self) -> None:
-        args, s = self._args, self._s
-        gib = 1024**3
-        free_storage_bytes = args.allocated_storage_gib * gib * s.free_storage_percent / 100
-        connections = int(args.max_connections * s.connections_percent / 100)
-        instances: list[tuple[str, pulumi.Input[str], str | None]] = [("db-primary", args.database_primary_id, None)]
-        instances += [(f"db-replica-{i + 1}", rid, None) for i, rid in enumerate(args.database_replica_ids)]
-        if args.database_cross_region_replica_id is not None:
-            instances.append(("db-dr-replica", args.database_cross_region_replica_id, args.database_dr_region))
-
-        for key, ident, region in instances:
-            dims = {"DBInstanceIdentifier": ident}
-            self._alarm(_Alarm(f"{key}-cpu", "AWS/RDS", "CPUUtilization", dims, "GreaterThanThreshold",
-                               s.cpu_percent, f"{key}: CPU above {s.cpu_percent:g}% for 15 minutes",
-                               unit="Percent"), region)
-            self._alarm(_Alarm(f"{key}-free-storage", "AWS/RDS", "FreeStorageSpace", dims, "LessThanThreshold",
-                               free_storage_bytes,
-                               f"{key}: free storage below {s.free_storage_percent:g}% of "
-                               f"{args.allocated_storage_gib} GiB", evaluation_periods=2, unit="Bytes"), region)
-            if key == "db-primary":
-                self._alarm(_Alarm(f"{key}-freeable-memory", "AWS/RDS", "FreeableMemory", dims, "LessThanThreshold",
-                                   s.freeable_memory_mib * 1024**2,
-                                   f"{key}: freeable memory below {s.freeable_memory_mib} MiB", unit="Bytes"))
-                self._alarm(_Alarm(f"{key}-connections", "AWS/RDS", "DatabaseConnections", dims,
-                                   "GreaterThanThreshold", connections,
-                                   f"{key}: more than {connections} connections ({s.connections_percent:g}% of "
-                                   f"max_connections {args.max_connections})", statistic="Maximum",
-                                   evaluation_periods=2))
-                for metric in ("ReadLatency", "WriteLatency"):
-                    label = metric.removesuffix("Latency").lower()
-                    self._alarm(_Alarm(f"{key}-{label}-latency", "AWS/RDS", metric, dims, "GreaterThanThreshold",
-                                       s.latency_seconds,
-                                       f"{key}: {label} latency above {s.latency_seconds * 1000:g} ms",
-                                       unit="Seconds"))
-            else:
-                # A replica that stops reporting lag has stopped replicating: that is an alarm.
-                self._alarm(_Alarm(f"{key}-lag", "AWS/RDS", "ReplicaLag", dims, "GreaterThanThreshold",
-                                   s.replica_lag_seconds,
-                                   f"{key}: replication lag above {s.replica_lag_seconds:g} s",
-                                   statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
-                                   treat_missing_data="breaching", unit="Seconds"), region)
-
-    def _cache_alarms(self) -> None:
-        args, s = self._args, self._s
-        members = pulumi.Output.from_input(args.cache_member_ids)
-        for i in range(args.cache_node_count):
-            member = members.apply(lambda ids, i=i: _member(ids, i))
-            key = f"cache-{i + 1:03d}"
-            dims = {"CacheClusterId": member}
-            self._alarm(_Alarm(f"{key}-engine-cpu", "AWS/ElastiCache", "EngineCPUUtilization", dims,
-                               "GreaterThanThreshold", s.cpu_percent,
-                               f"{key}: Redis engine CPU above {s.cpu_percent:g}%", unit="Percent"))
-            self._alarm(_Alarm(f"{key}-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims,
-                               "GreaterThanThreshold", s.cache_memory_percent,
-                               f"{key}: memory usage above {s.cache_memory_percent:g}%", unit="Percent"))
-            self._alarm(_Alarm(f"{key}-evictions", "AWS/ElastiCache", "Evictions", dims, "GreaterThanThreshold", 0,
-                               f"{key}: keys evicted for lack of memory", statistic="Sum",
-                               treat_missing_data="notBreaching"))
-            # Only replicas emit ReplicationLag and roles move on failover: silence is fine.
-            self._alarm(_Alarm(f"{key}-replication-lag", "AWS/ElastiCache", "ReplicationLag", dims,
-                               "GreaterThanThreshold", s.replica_lag_seconds,
-                               f"{key}: replication lag above {s.replica_lag_seconds:g} s",
-                               statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
-                               treat_missing_data="notBreaching", unit="Seconds"))
-            self._alarm(_Alarm(f"{key}-connections", "AWS/ElastiCache", "CurrConnections", dims,
-                               "GreaterThanThreshold", s.cache_connections,
-                               f"{key}: more than {s.cache_connections} client connections",
-                               statistic="Maximum", evaluation_periods=2))
-
-    def _cdn_alarms(self) -> None:
-        args, s = self._args, self._s
-        dims = {"DistributionId": args.distribution_id, "Region": "Global"}
-        self._alarm(_Alarm("cdn-5xx-rate", "AWS/CloudFront", "5xxErrorRate", dims, "GreaterThanThreshold",
-                           s.cdn_5xx_percent, f"CDN: 5xx error rate above {s.cdn_5xx_percent:g}%",
-                           period=60, evaluation_periods=5, datapoints_to_alarm=3,
-                           treat_missing_data="notBreaching", unit="Percent"), CLOUDFRONT_METRICS_REGION)
-        # OriginLatency is one of CloudFront's additional metrics (a monitoring subscription).
-        self._alarm(_Alarm("cdn-origin-latency-p95", "AWS/CloudFront", "OriginLatency", dims,
-                           "GreaterThanThreshold", s.cdn_origin_latency_ms,
-                           f"CDN: origin latency p95 above {s.cdn_origin_latency_ms} ms", statistic=None,
-                           extended_statistic="p95", evaluation_periods=3,
-                           treat_missing_data="notBreaching"), CLOUDFRONT_METRICS_REGION)
-
-    def _cluster_alarms(self) -> None:
-        args, s = self._args, self._s
-        if args.install_container_insights:
-            # The CloudWatch agent gets its own role through EKS Pod Identity, not the node role.
-            role = aws.iam.Role(
-                f"{self._name}-container-insights-role",
-                description=f"{self._name}: CloudWatch agent (Container Insights)",
-                assume_role_policy=POD_IDENTITY_TRUST_POLICY,
-                tags=args.tags,
-                opts=self._child(),
-            )
-            attachment = aws.iam.RolePolicyAttachment(
-                f"{self._name}-container-insights-policy",
-                role=role.name,
-                policy_arn=f"arn:{self._partition}:iam::aws:policy/CloudWatchAgentServerPolicy",
-                opts=self._child(),
-            )
-            aws.eks.Addon(
-                f"{self._name}-container-insights",
-                cluster_name=args.cluster_name,
-                addon_name="amazon-cloudwatch-observability",
-                resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="PRESERVE",
-                pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
-                tags=args.tags,
-                opts=self._child(depends_on=[attachment, *args.cluster_dependencies]),
-                **self._region_kw(self._home),
-            )
-        dims = {"ClusterName": args.cluster_name}
-        self._alarm(_Alarm("cluster-node-cpu", "ContainerInsights", "node_cpu_utilization", dims,
-                           "GreaterThanThreshold", s.node_cpu_percent,
-                           f"cluster: node CPU above {s.node_cpu_percent:g}%"))
-        self._alarm(_Alarm("cluster-node-memory", "ContainerInsights", "node_memory_utilization", dims,
-                           "GreaterThanThreshold", s.node_memory_percent,
-                           f"cluster: node memory above {s.node_memory_percent:g}%"))
-
+    # ---- the canary, the composite, the dashboard -------------------------------------
     def _canary(self) -> pulumi.Output[str]:
         """Synthetics calls https://<cdn_domain>/api/health every minute; its failures page."""
-        args, name = self._args, self._name
+        args, name = self._args, self.prefix
         # Deterministic and globally unique: S3 names are shared by every account.
         bucket_name = f"{name}-canary-{self._account}-{self._home}"
         bucket, code = self._canary_bucket(bucket_name)
@@ -461,67 +299,33 @@ class Alarms(pulumi.ComponentResource):
             delete_lambda=True,
             success_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
             failure_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
-            tags=args.tags,
-            opts=self._child(),
+            tags=self.named("api-health"),
+            opts=self.child(),
             **self._region_kw(self._home),
         )
         # A canary that stopped running proves nothing: missing data counts as down.
-        self._alarm(_Alarm("uptime-api-health", "CloudWatchSynthetics", "SuccessPercent",
-                           {"CanaryName": canary.name}, "LessThanThreshold", 100,
-                           f"uptime: https://<cdn>{CANARY_PATH} failed", period=60, evaluation_periods=3,
-                           datapoints_to_alarm=2, treat_missing_data="breaching", unit="Percent"))
+        self._alarm(Watch(UPTIME_KEY, "CloudWatchSynthetics", "SuccessPercent", {"CanaryName": canary.name},
+                          "LessThanThreshold", 100, f"uptime: https://<cdn>{CANARY_PATH} failed", period=60,
+                          evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data="breaching",
+                          unit="Percent", graph=Graph("Uptime: /api/health success %", "uptime"), down=True))
         return canary.name
 
     def _canary_bucket(self, bucket_name: str) -> tuple[aws.s3.Bucket, aws.s3.BucketObjectv2]:
         """The canary's code and artifacts: private, encrypted, versioned (the code object's version
         pins the canary to the script deployed with it), artifacts expired."""
-        args, name = self._args, self._name
+        name = self.prefix
         region_kw = self._region_kw(self._home)
-        bucket_arn = f"arn:{self._partition}:s3:::{bucket_name}"
-        bucket = aws.s3.Bucket(
-            f"{name}-canary",
-            bucket=bucket_name,
-            force_destroy=not args.protect,
-            tags=args.tags,
-            opts=self._child(protect=args.protect),
-            **region_kw,
-        )
-        aws.s3.BucketPublicAccessBlock(f"{name}-canary-public-access", bucket=bucket.id, block_public_acls=True,
-                                       block_public_policy=True, ignore_public_acls=True,
-                                       restrict_public_buckets=True, opts=self._child(), **region_kw)
-        aws.s3.BucketOwnershipControls(f"{name}-canary-ownership", bucket=bucket.id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=self._child(),
-                                       **region_kw)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-canary-sse", bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"},
-                    "bucket_key_enabled": True}],
-            opts=self._child(), **region_kw,
-        )
+        bucket = HardenedBucket(self, f"{name}-canary", bucket_name=bucket_name, force_destroy=not self.protected,
+                                tags=self.named("canary"), region_kw=region_kw)
+        bucket.encrypt(bucket_key=True)
         # The code object's version id pins the canary to the script deployed with it.
-        versioning = aws.s3.BucketVersioning(f"{name}-canary-versioning", bucket=bucket.id,
-                                             versioning_configuration={"status": "Enabled"}, opts=self._child(),
-                                             **region_kw)
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-canary-lifecycle", bucket=bucket.id,
-            rules=[{"id": "expire-artifacts", "status": "Enabled", "filter": {"prefix": "artifacts/"},
-                    "expiration": {"days": CANARY_ARTIFACT_RETENTION_DAYS},
-                    "noncurrent_version_expiration": {"noncurrent_days": 7}},
-                   # Parts of an interrupted upload are billed until aborted: never keep them.
-                   {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {"prefix": ""},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
-            opts=self._child(depends_on=[versioning]), **region_kw,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-canary-policy", bucket=bucket.id,
-            policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
-                               "Action": "s3:*", "Resource": [bucket_arn, f"{bucket_arn}/*"],
-                               "Condition": {"Bool": {"aws:SecureTransport": "false"}}}],
-            }),
-            opts=self._child(), **region_kw,
-        )
+        versioning = bucket.version()
+        bucket.lifecycle([{"id": "expire-artifacts", "status": "Enabled", "filter": {"prefix": "artifacts/"},
+                           "expiration": {"days": CANARY_ARTIFACT_RETENTION_DAYS},
+                           "noncurrent_version_expiration": {"noncurrent_days": 7}}],
+                         depends_on=[versioning])
+        # The name is known (it is ours), so the policy is a plain document.
+        bucket.policy(arn=f"arn:{self._partition}:s3:::{bucket_name}")
         code = aws.s3.BucketObjectv2(
             f"{name}-canary-code",
             bucket=bucket.id,
@@ -530,15 +334,15 @@ class Alarms(pulumi.ComponentResource):
             # bridge. The zip is built here, byte-for-byte the same every run (no diff per up).
             source=pulumi.FileAsset(str(canary_zip())),
             server_side_encryption="AES256",
-            tags=args.tags,
-            opts=self._child(depends_on=[versioning]),
+            tags=self.named("canary-code"),
+            opts=self.child(depends_on=[versioning]),
             **region_kw,
         )
-        return bucket, code
+        return bucket.bucket, code
 
     def _canary_role(self, bucket_arn: str) -> aws.iam.Role:
         """What the canary's Lambda may do: its bucket, its log groups, its metrics, X-Ray."""
-        args, name = self._args, self._name
+        name = self.prefix
         role = aws.iam.Role(
             f"{name}-canary-role",
             description=f"{name}: Synthetics canary execution",
@@ -547,8 +351,8 @@ class Alarms(pulumi.ComponentResource):
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                "Action": "sts:AssumeRole"}],
             }),
-            tags=args.tags,
-            opts=self._child(),
+            tags=self.named("canary-role"),
+            opts=self.child(),
         )
         logs_arn = f"arn:{self._partition}:logs:{self._home}:{self._account}:log-group:/aws/lambda/cwsyn-*"
         aws.iam.RolePolicy(
@@ -568,47 +372,54 @@ class Alarms(pulumi.ComponentResource):
                     {"Effect": "Allow", "Action": ["xray:PutTraceSegments"], "Resource": "*"},
                 ],
             }),
-            opts=self._child(),
+            opts=self.child(),
         )
         return role
 
     def _composite(self) -> pulumi.Output[str] | None:
-        """ALARM when users cannot reach the API: the canary fails, or the CDN serves errors."""
-        # A composite may only name alarms of its own region; CloudFront's live in us-east-1.
-        region = self._home
-        down_keys = [k for k in ("uptime-api-health", "cdn-5xx-rate")
-                     if k in self._alarms and (k != "cdn-5xx-rate" or region == CLOUDFRONT_METRICS_REGION)]
-        if not down_keys and "cdn-5xx-rate" in self._alarms:
-            region, down_keys = CLOUDFRONT_METRICS_REGION, ["cdn-5xx-rate"]
-        if not down_keys:
+        """ALARM when users cannot reach the API: any watch marked `down` (the canary fails, the
+        CDN serves errors) is in ALARM."""
+        home = self._home
+        # The canary first: it is what users see; then the tiers' watches in the order given.
+        down = sorted((w for w in self._watches.values() if w.down), key=lambda w: w.key != UPTIME_KEY)
+        if not down:
             return None
+        # A composite may only name alarms of its own region (CloudFront's live in us-east-1):
+        # the stack's region if any is there, else the first one's.
+        regions = [w.region or home for w in down]
+        region = home if home in regions else regions[0]
+        down_keys = [w.key for w, r in zip(down, regions, strict=True) if r == region]
         topic = self._topic(region)
         members = [self._alarms[k].name for k in down_keys]
         composite = aws.cloudwatch.CompositeAlarm(
-            f"{self._name}-shipments-api-down",
-            alarm_name=f"{self._name}-shipments-api-down",
+            f"{self.prefix}-shipments-api-down",
+            alarm_name=f"{self.prefix}-shipments-api-down",
             alarm_description="Shipments API unreachable for users: " + ", ".join(down_keys),
             alarm_rule=pulumi.Output.all(*members).apply(lambda ns: " OR ".join(f'ALARM("{n}")' for n in ns)),
             alarm_actions=[topic.arn],
             ok_actions=[topic.arn],
-            tags=self._args.tags,
-            opts=self._child(depends_on=[self._alarms[k] for k in down_keys]),
+            tags=self.named("shipments-api-down"),
+            opts=self.child(depends_on=[self._alarms[k] for k in down_keys]),
             **self._region_kw(region),
         )
         return composite.alarm_name
 
     def _dashboard(self) -> pulumi.Output[str]:
-        """One row of graphs per tier, each graph drawn from the same metrics the alarms watch."""
+        """The watches' graphs, a section per tier, each graph drawn from the same metrics its
+        alarms watch (in the region they are published in)."""
         home = self._home
+        drawn: dict[Graph, list[str]] = {}
+        for key, watch in self._watches.items():
+            if watch.graph is not None:
+                drawn.setdefault(watch.graph, []).append(key)
+        sections = list(dict.fromkeys(g.section for g in drawn))
+        order = sorted(drawn, key=lambda g: (sections.index(g.section), g.place))
         widgets: list[pulumi.Output[dict[str, Any]]] = []
+        for graph in order:
+            keys = drawn[graph]
+            region = self._watches[keys[0]].region or home
 
-        def graph(title: str, keys: list[str], region: str = home) -> None:
-            present = [k for k in keys if k in self._alarms]
-            if not present:
-                return
-            specs = [self._alarms[k] for k in present]
-
-            def build(resolved: list[Any]) -> dict[str, Any]:
+            def build(resolved: list[Any], title: str = graph.title, region: str = region) -> dict[str, Any]:
                 metrics = []
                 for ns, metric, dims, stat in resolved:
                     dim_list: list[str] = []
@@ -619,40 +430,19 @@ class Alarms(pulumi.ComponentResource):
                         "properties": {"title": title, "region": region, "view": "timeSeries",
                                        "stacked": False, "period": 300, "metrics": metrics}}
 
+            # From the alarms' own outputs: the dashboard is drawn once they exist.
             parts = [pulumi.Output.all(a.namespace, a.metric_name, a.dimensions,
                                        pulumi.Output.all(a.statistic, a.extended_statistic).apply(
                                            lambda s: s[1] or s[0] or "Average"))
-                     for a in specs]
+                     for a in (self._alarms[k] for k in keys)]
             widgets.append(pulumi.Output.all(*parts).apply(build))
-
-        db = [k for k in self._alarms if k.startswith("db-") and "-dr-" not in k]
-        graph("Database CPU %", [k for k in db if k.endswith("-cpu")])
-        graph("Database connections", [k for k in db if k.endswith("-connections")])
-        graph("Database free storage (bytes)", [k for k in db if k.endswith("-free-storage")])
-        graph("Database latency (s)", [k for k in db if k.endswith("-latency")])
-        graph("Replica lag (s)", [k for k in db if k.endswith("-lag")])
-        cache = [k for k in self._alarms if k.startswith("cache-")]
-        graph("Redis engine CPU %", [k for k in cache if k.endswith("-engine-cpu")])
-        graph("Redis memory %", [k for k in cache if k.endswith("-memory")])
-        graph("Redis connections", [k for k in cache if k.endswith("-connections")])
-        graph("CDN 5xx error rate %", ["cdn-5xx-rate"], CLOUDFRONT_METRICS_REGION)
-        graph("CDN origin latency p95 (ms)", ["cdn-origin-latency-p95"], CLOUDFRONT_METRICS_REGION)
-        graph("Cluster nodes CPU / memory %", ["cluster-node-cpu", "cluster-node-memory"])
-        graph("Uptime: /api/health success %", ["uptime-api-health"])
 
         body = pulumi.Output.all(*widgets).apply(lambda ws: json.dumps({"widgets": list(ws)}))
         dashboard = aws.cloudwatch.Dashboard(
-            f"{self._name}-dashboard",
-            dashboard_name=f"{self._name}-shipments",
+            f"{self.prefix}-dashboard",
+            dashboard_name=f"{self.prefix}-shipments",
             dashboard_body=body,
-            opts=self._child(),
+            opts=self.child(),
             **self._region_kw(self._home),
         )
         return dashboard.dashboard_name
-
-
-def _member(ids: Sequence[str] | None, i: int) -> str:
-    ids = list(ids or [])
-    if i >= len(ids):
-        raise ValueError(f"cache has {len(ids)} member clusters, alarms were planned for at least {i + 1}")
-    return sorted(ids)[i]

@@ -36,10 +36,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.base import Component
 from components.certificates import dns_validated_certificate
+from components.identity import IdentityNames, workload_identity
 from components.placement import region_kw
 from components.settings import AppSettings, is_digest
-from components.workload import POD_IDENTITY_TRUST_POLICY, checkov_skips, hardened_container, restricted_pod
+from components.workload import checkov_skips, hardened_container, restricted_pod
 
 APP_NAME = "shipments-api"
 PORT = 8000
@@ -176,7 +178,7 @@ def _name(metadata: Any) -> str:
     return _field(metadata, "name", "name")
 
 
-class App(pulumi.ComponentResource):
+class App(Component):
     """The Shipments API: identity, config, migrations, Deployment, autoscaling, NLB, policies."""
 
     namespace: pulumi.Output[str]
@@ -194,9 +196,10 @@ class App(pulumi.ComponentResource):
     pod_labels: dict[str, str]
 
     def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:app:App", name, None, opts)
+        super().__init__(name, opts, tags=args.tags)
         s = args.settings
-        self._prefix, self._args = name, args
+        self._args = args
+        self.use_kubernetes(args.provider, namespace=args.namespace, labels=_COMMON)
         self.pod_labels = LABELS
         self.image = s.image
         self.hpa_max_replicas = s.max_replicas
@@ -227,48 +230,24 @@ class App(pulumi.ComponentResource):
             }
         )
 
-    # ---- plumbing -----------------------------------------------------------------------
-    def _k8s(self, depends_on: list[pulumi.Resource] | None = None, **kw: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=depends_on, **kw)
-
-    def _meta(self, obj_name: str | None = None, **extra: Any) -> dict[str, Any]:
-        m: dict[str, Any] = {"namespace": self._args.namespace, "labels": {**_COMMON, **extra.pop("labels", {})},
-                             **extra}
-        if obj_name:
-            m["name"] = obj_name
-        return m
-
     # ---- steps, in dependency order --------------------------------------------------------
     def _identity(self) -> tuple[k8s.core.v1.ServiceAccount, aws.eks.PodIdentityAssociation]:
         """A service account whose pods get an IAM role through EKS Pod Identity."""
-        name, args = self._prefix, self._args
+        args = self._args
         self.service_account_name = APP_NAME
-        sa = k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
-            metadata=self._meta(APP_NAME),
-            # Pods get only the projected Pod Identity token, never a Kubernetes API token.
-            automount_service_account_token=False,
-            opts=self._k8s(),
-        )
-        role = aws.iam.Role(
-            f"{name}-pod-role",
-            description=f"{name}: the Shipments API pods (EKS Pod Identity)",
-            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
-            tags={**args.tags, "Name": f"{name}-pod-role"},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.role_arn = role.arn
-        pod_identity = aws.eks.PodIdentityAssociation(
-            f"{name}-pod-identity",
+        identity = workload_identity(
+            self,
             cluster_name=args.cluster_name,
             namespace=args.namespace,
             service_account=APP_NAME,
-            role_arn=role.arn,
-            tags={**args.tags, "Name": f"{name}-pod-identity"},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa]),
-            **region_kw(args.region),
+            description=f"{self.prefix}: the Shipments API pods (EKS Pod Identity)",
+            names=IdentityNames(role="pod-role"),
+            # Pods get only the projected Pod Identity token, never a Kubernetes API token.
+            automount_token=False,
+            region_kw=region_kw(args.region),
         )
-        return sa, pod_identity
+        self.role_arn = identity.role.arn
+        return identity.service_account, identity.association
 
     def _config(self) -> tuple[k8s.core.v1.ConfigMap, pulumi.Output[dict[str, str]]]:
         """The app's non-secret settings (app/shipments/settings.py's names)."""
@@ -295,12 +274,12 @@ class App(pulumi.ComponentResource):
             lambda cidrs: {**settings, "FORWARDED_ALLOW_IPS": ",".join(cidrs)}
         )
         config_map = k8s.core.v1.ConfigMap(
-            f"{self._prefix}-config",
-            metadata=self._meta(),
+            f"{self.prefix}-config",
+            metadata=self.meta(),
             data=config_data,
             # Immutable and auto-named: a change creates a new object and rolls the Deployment.
             immutable=True,
-            opts=self._k8s(),
+            opts=self.k8s(),
         )
         return config_map, config_data
 
@@ -309,11 +288,11 @@ class App(pulumi.ComponentResource):
         """The app's Secret (its DSNs, Redis, the origin secret), the migrations' own (the schema
         owner's DSN), and the checksum that rolls the pods. Returns the app's and the migrations'
         envFrom, what the migrations wait for, and the checksum."""
-        name, args = self._prefix, self._args
+        name, args = self.prefix, self._args
         # The CDN sends this as X-Origin-Verify; the app refuses requests without it, so the
         # internet-facing load balancer cannot be used to go around CloudFront and its WAF.
         origin_secret = random.RandomPassword(
-            f"{name}-origin-secret", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-origin-secret", length=48, special=False, opts=self.child()
         )
         self.origin_secret = pulumi.Output.secret(origin_secret.result)
         secret_data = pulumi.Output.secret(pulumi.Output.all(
@@ -329,11 +308,11 @@ class App(pulumi.ComponentResource):
         ))
         secret = k8s.core.v1.Secret(
             f"{name}-secret",
-            metadata=self._meta(),
+            metadata=self.meta(),
             type="Opaque",
             string_data=secret_data,
             immutable=True,
-            opts=self._k8s(),
+            opts=self.k8s(),
         )
         env_from = [{"config_map_ref": {"name": config_map.metadata.apply(_name)}},
                     {"secret_ref": {"name": secret.metadata.apply(_name)}}]
@@ -350,11 +329,11 @@ class App(pulumi.ComponentResource):
             )
             migration_secret = k8s.core.v1.Secret(
                 f"{name}-migrate-secret",
-                metadata=self._meta(labels={"app.kubernetes.io/component": "migrations"}),
+                metadata=self.meta(labels={"app.kubernetes.io/component": "migrations"}),
                 type="Opaque",
                 string_data=migration_data,
                 immutable=True,
-                opts=self._k8s(),
+                opts=self.k8s(),
             )
             migrate_env_from = [{"secret_ref": {"name": migration_secret.metadata.apply(_name)}}]
             migrate_inputs = [migration_secret]
@@ -374,13 +353,13 @@ class App(pulumi.ComponentResource):
         """Default deny; in: the API port from the VPC, the metrics port from the monitoring
         namespace; out: PgBouncer, Redis, DNS, the Pod Identity agent (the migrations: DNS and
         PgBouncer). In place before any pod of the app starts."""
-        name, args, meta = self._prefix, self._args, self._meta
+        name, args, meta = self.prefix, self._args, self.meta
         policies = [
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-default-deny",
                 metadata=meta("default-deny"),
                 spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
-                opts=self._k8s(),
+                opts=self.k8s(),
             ),
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-ingress",
@@ -401,7 +380,7 @@ class App(pulumi.ComponentResource):
                         },
                     ],
                 },
-                opts=self._k8s(),
+                opts=self.k8s(),
             ),
         ]
         dns = {
@@ -424,7 +403,7 @@ class App(pulumi.ComponentResource):
             f"{name}-egress",
             metadata=meta(f"{APP_NAME}-egress"),
             spec={"pod_selector": {"match_labels": LABELS}, "policy_types": ["Egress"], "egress": egress},
-            opts=self._k8s(),
+            opts=self.k8s(),
         ))
         # The migrations Job only talks to the database (through PgBouncer).
         policies.append(k8s.networking.v1.NetworkPolicy(
@@ -432,7 +411,7 @@ class App(pulumi.ComponentResource):
             metadata=meta(f"{APP_NAME}-migrate-egress"),
             spec={"pod_selector": {"match_labels": _MIGRATE_LABELS}, "policy_types": ["Egress"],
                   "egress": [dns, to_pgbouncer]},
-            opts=self._k8s(),
+            opts=self.k8s(),
         ))
         return policies
 
@@ -452,8 +431,8 @@ class App(pulumi.ComponentResource):
         ttlSecondsAfterFinished: a Job the cluster deletes by itself shows up as drift and is re-run
         on every update."""
         return k8s.batch.v1.Job(
-            f"{self._prefix}-migrate",
-            metadata=self._meta(
+            f"{self.prefix}-migrate",
+            metadata=self.meta(
                 labels={"app.kubernetes.io/component": "migrations"},
                 annotations={**checkov_skips(_ENV_SKIP), "pulumi.com/replaceUnready": "true"},
             ),
@@ -488,7 +467,7 @@ class App(pulumi.ComponentResource):
                 },
             },
             # Beyond the Job's own deadline, so Kubernetes' verdict (not the await) decides.
-            opts=self._k8s(depends_on=depends_on, custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m")),
+            opts=self.k8s(depends_on=depends_on, custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m")),
         )
 
     def _deployment(self, env_from: list[dict[str, Any]], checksum: pulumi.Output[str],
@@ -498,8 +477,8 @@ class App(pulumi.ComponentResource):
         s = self._args.settings
         probe = {"http_get": {"path": "/api/health", "port": "http"}}
         return k8s.apps.v1.Deployment(
-            f"{self._prefix}-deployment",
-            metadata=self._meta(APP_NAME, annotations=checkov_skips(_ENV_SKIP)),
+            f"{self.prefix}-deployment",
+            metadata=self.meta(APP_NAME, annotations=checkov_skips(_ENV_SKIP)),
             spec={
                 "replicas": s.replicas,
                 "revision_history_limit": 5,
@@ -568,15 +547,15 @@ class App(pulumi.ComponentResource):
                 },
             },
             # The HPA owns the replica count once the Deployment exists.
-            opts=self._k8s(depends_on=depends_on, ignore_changes=["spec.replicas"]),
+            opts=self.k8s(depends_on=depends_on, ignore_changes=["spec.replicas"]),
         )
 
     def _autoscaling(self, deployment: k8s.apps.v1.Deployment) -> None:
         """An autoscaling/v2 HPA on CPU and memory (up fast, down slowly) and a PDB."""
         s = self._args.settings
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{self._prefix}-hpa",
-            metadata=self._meta(APP_NAME),
+            f"{self.prefix}-hpa",
+            metadata=self.meta(APP_NAME),
             spec={
                 "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": APP_NAME},
                 "min_replicas": s.min_replicas,
@@ -595,13 +574,13 @@ class App(pulumi.ComponentResource):
                                  "policies": [{"type": "Percent", "value": 100, "period_seconds": 30}]},
                 },
             },
-            opts=self._k8s(depends_on=[deployment]),
+            opts=self.k8s(depends_on=[deployment]),
         )
         k8s.policy.v1.PodDisruptionBudget(
-            f"{self._prefix}-pdb",
-            metadata=self._meta(APP_NAME),
+            f"{self.prefix}-pdb",
+            metadata=self.meta(APP_NAME),
             spec={"max_unavailable": 1, "selector": {"match_labels": LABELS}},
-            opts=self._k8s(),
+            opts=self.k8s(),
         )
 
     def _load_balancer(self, deployment: k8s.apps.v1.Deployment) -> None:
@@ -637,8 +616,8 @@ class App(pulumi.ComponentResource):
         else:
             pulumi.log.warn("no origin domain: the app's load balancer listens in plain TCP on port 80", self)
         service = k8s.core.v1.Service(
-            f"{self._prefix}-service",
-            metadata=self._meta(APP_NAME, annotations=lb_annotations),
+            f"{self.prefix}-service",
+            metadata=self.meta(APP_NAME, annotations=lb_annotations),
             spec={
                 "type": "LoadBalancer",
                 "selector": LABELS,
@@ -649,7 +628,7 @@ class App(pulumi.ComponentResource):
             # pulumi-kubernetes reports a Service created only once its endpoints target ready pods
             # (and, for a LoadBalancer, it has an address), waiting 10 minutes at most: created
             # before the Deployment, it would time out while the database tier is still coming up.
-            opts=self._k8s(depends_on=[deployment]),
+            opts=self.k8s(depends_on=[deployment]),
         )
         self.service_name = service.metadata.apply(_name)
         self.load_balancer_hostname = service.status.apply(_hostname)
@@ -663,22 +642,22 @@ class App(pulumi.ComponentResource):
     def _origin_certificate(self) -> pulumi.Output[str]:
         """An ACM certificate for the origin name, DNS-validated in the zone (the App's region). The
         NLB's listener refuses a certificate that is not issued yet: the ARN resolves only then."""
-        args, name = self._args, self._prefix
+        args, name = self._args, self.prefix
         assert args.origin_domain is not None
         return dns_validated_certificate(f"{name}-origin-cert", domain=args.origin_domain,
                                          zone_id=args.hosted_zone_id, parent=self, region=args.region,
-                                         tags={**args.tags, "Name": f"{name}-origin"})
+                                         tags=self.named("origin"))
 
     def _origin_record(self, lb_hostname: pulumi.Output[str]) -> pulumi.Output[str]:
         """The origin name pointing at the NLB (a CNAME: the NLB's own zone id is not ours to read)."""
         record = aws.route53.Record(
-            f"{self._prefix}-origin",
+            f"{self.prefix}-origin",
             zone_id=self._args.hosted_zone_id,
             name=self._args.origin_domain,
             type="CNAME",
             records=[lb_hostname],
             ttl=60,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         # The CDN takes this output, so it is created only once the name resolves to the NLB.
         return record.fqdn

@@ -29,16 +29,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.base import Component
 from components.capacity import AUTOSCALER_CPU_REQUEST, AUTOSCALER_MEMORY_REQUEST, AUTOSCALER_REPLICAS
+from components.identity import workload_identity
 from components.placement import Placement
 from components.settings import ClusterSettings, is_digest
-from components.workload import POD_IDENTITY_TRUST_POLICY, checkov_skips, hardened_container, restricted_pod
+from components.workload import checkov_skips, hardened_container, restricted_pod
 
 NAME = "cluster-autoscaler"
 NAMESPACE = "kube-system"
@@ -138,7 +139,7 @@ _COMMON = {**_LABELS, "app.kubernetes.io/managed-by": "pulumi"}
 
 
 
-class ClusterAutoscaler(pulumi.ComponentResource):
+class ClusterAutoscaler(Component):
     """Cluster Autoscaler for one EKS managed node group: role, identity, RBAC, Deployment, PDB, HPA."""
 
     role_arn: pulumi.Output[str]
@@ -147,8 +148,9 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     deployment: k8s.apps.v1.Deployment
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:autoscaler:ClusterAutoscaler", name, None, opts)
-        self._prefix, self._args = name, args
+        super().__init__(name, opts, tags=args.tags)
+        self._args = args
+        self.use_kubernetes(args.provider, namespace=NAMESPACE, labels=_COMMON)
         self.namespace = NAMESPACE
         self.service_account_name = NAME
         association = self._identity()
@@ -157,60 +159,39 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         self._disruption_and_scale()
         self.register_outputs({"roleArn": self.role_arn, "namespace": NAMESPACE, "serviceAccount": NAME})
 
-    # ---- plumbing -----------------------------------------------------------------------
-    def _k8s(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=depends_on)
-
-    @staticmethod
-    def _meta(namespaced: bool = True, **extra: Any) -> dict[str, Any]:
-        m: dict[str, Any] = {"name": NAME, "labels": _COMMON, **extra}
-        if namespaced:
-            m["namespace"] = NAMESPACE
-        return m
-
     # ---- steps, in dependency order --------------------------------------------------------
     def _identity(self) -> aws.eks.PodIdentityAssociation:
         """An IAM role for EKS Pod Identity that may resize this node group only, bound to the
         service account. Returns the association the Deployment waits for."""
-        name, args, w = self._prefix, self._args, self._args.where
-        role = aws.iam.Role(
-            f"{name}-role",
-            description=f"{name}: Cluster Autoscaler (EKS Pod Identity)",
-            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
-            tags={**args.tags, "Name": f"{name}-role"},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.all(args.cluster_name, args.node_group_name).apply(
-                lambda v: scaling_policy(w.partition, w.region, w.account, v[0], v[1])
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.role_arn = role.arn
-        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=self._meta(), opts=self._k8s())
-        # The Pod Identity webhook injects credentials when a pod is created, and only if an
-        # association exists then: the Deployment waits for it (a pod started earlier runs
-        # without AWS credentials until it is restarted).
-        return aws.eks.PodIdentityAssociation(
-            f"{name}-pod-identity",
+        args, w = self._args, self._args.where
+        identity = workload_identity(
+            self,
             cluster_name=args.cluster_name,
             namespace=NAMESPACE,
             service_account=NAME,
-            role_arn=role.arn,
-            tags={**args.tags, "Name": f"{name}-pod-identity"},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa, policy]),
-            region=w.region,
+            description=f"{self.prefix}: Cluster Autoscaler (EKS Pod Identity)",
+            policy=pulumi.Output.all(args.cluster_name, args.node_group_name).apply(
+                lambda v: scaling_policy(w.partition, w.region, w.account, v[0], v[1])
+            ),
+            # It watches pods and nodes through the Kubernetes API: the token stays mounted.
+            automount_token=None,
+            # Its first call describes the Auto Scaling groups: bind the role only once it may.
+            association_waits_for_policy=True,
+            region_kw={"region": w.region},
         )
+        self.role_arn = identity.role.arn
+        # The Pod Identity webhook injects credentials when a pod is created, and only if an
+        # association exists then: the Deployment waits for it (a pod started earlier runs
+        # without AWS credentials until it is restarted).
+        return identity.association
 
     def _rbac(self) -> list[pulumi.Resource]:
         """The upstream example's ClusterRole and Role, bound to the service account."""
-        name, meta = self._prefix, self._meta
+        name, meta = self.prefix, self.meta
         read = ["watch", "list", "get"]
         cluster_role = k8s.rbac.v1.ClusterRole(
             f"{name}-clusterrole",
-            metadata=meta(namespaced=False),
+            metadata=meta(NAME, namespaced=False),
             rules=[
                 {"api_groups": [""], "resources": ["events", "endpoints"], "verbs": ["create", "patch"]},
                 {"api_groups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
@@ -229,30 +210,30 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                 {"api_groups": ["coordination.k8s.io"], "resources": ["leases"], "resource_names": [NAME],
                  "verbs": ["get", "update"]},
             ],
-            opts=self._k8s(),
+            opts=self.k8s(),
         )
         role_k8s = k8s.rbac.v1.Role(
             f"{name}-role-k8s",
-            metadata=meta(),
+            metadata=meta(NAME),
             rules=[
                 {"api_groups": [""], "resources": ["configmaps"], "verbs": ["create", "list", "watch"]},
                 {"api_groups": [""], "resources": ["configmaps"],
                  "resource_names": ["cluster-autoscaler-status", "cluster-autoscaler-priority-expander"],
                  "verbs": ["delete", "get", "update", "watch"]},
             ],
-            opts=self._k8s(),
+            opts=self.k8s(),
         )
         subject = [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]
         return [
             k8s.rbac.v1.ClusterRoleBinding(
-                f"{name}-clusterrolebinding", metadata=meta(namespaced=False),
+                f"{name}-clusterrolebinding", metadata=meta(NAME, namespaced=False),
                 role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME},
-                subjects=subject, opts=self._k8s(depends_on=[cluster_role]),
+                subjects=subject, opts=self.k8s(depends_on=[cluster_role]),
             ),
             k8s.rbac.v1.RoleBinding(
-                f"{name}-rolebinding", metadata=meta(),
+                f"{name}-rolebinding", metadata=meta(NAME),
                 role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME},
-                subjects=subject, opts=self._k8s(depends_on=[role_k8s]),
+                subjects=subject, opts=self.k8s(depends_on=[role_k8s]),
             ),
         ]
 
@@ -266,8 +247,8 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             skips.append(("CKV_K8S_43", "tags pin images outside prod; the policy pack requires digests in prod"))
         probe = {"http_get": {"path": "/health-check", "port": "http"}}
         return k8s.apps.v1.Deployment(
-            f"{self._prefix}-deployment",
-            metadata=self._meta(annotations=checkov_skips(*skips)),
+            f"{self.prefix}-deployment",
+            metadata=self.meta(NAME, annotations=checkov_skips(*skips)),
             spec={
                 "replicas": AUTOSCALER_REPLICAS,
                 "revision_history_limit": 5,
@@ -307,21 +288,21 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=self._k8s(depends_on=depends_on),
+            opts=self.k8s(depends_on=depends_on),
         )
 
     def _disruption_and_scale(self) -> None:
         """A PodDisruptionBudget, and an HPA pinned at the replica count: leader election makes a
         second active copy pointless, and the HPA puts back a manual scale-out (the policy pack
         wants one per Deployment)."""
-        name = self._prefix
+        name = self.prefix
         k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb", metadata=self._meta(),
-            spec={"max_unavailable": 1, "selector": {"match_labels": _LABELS}}, opts=self._k8s(),
+            f"{name}-pdb", metadata=self.meta(NAME),
+            spec={"max_unavailable": 1, "selector": {"match_labels": _LABELS}}, opts=self.k8s(),
         )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
-            metadata=self._meta(),
+            metadata=self.meta(NAME),
             spec={
                 "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": NAME},
                 "min_replicas": AUTOSCALER_REPLICAS,
@@ -329,5 +310,5 @@ class ClusterAutoscaler(pulumi.ComponentResource):
                 "metrics": [{"type": "Resource", "resource": {
                     "name": "cpu", "target": {"type": "Utilization", "average_utilization": 80}}}],
             },
-            opts=self._k8s(depends_on=[self.deployment]),
+            opts=self.k8s(depends_on=[self.deployment]),
         )

@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import kms
+from components.base import Component
 from components.placement import locate, region_kw
 from components.settings import BackupAndDrSettings
 
@@ -52,7 +52,8 @@ class BackupsArgs:
     assets_bucket_arn: pulumi.Input[str] | None = None
     # Failed backup, copy and restore jobs are published here (Alarms.topic_arn).
     notification_topic_arn: pulumi.Input[str] | None = None
-    # Vaults and keys get `protect` (and the vault keeps its recovery points on destroy).
+    # Vaults, their keys and locks are protected and retained on delete when true (and a vault then
+    # keeps its recovery points on destroy: no force_destroy).
     protect: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     # Build in this region instead of the provider's (pulumi-aws v7 per-resource region).
@@ -64,7 +65,7 @@ class BackupsArgs:
             raise ValueError(f"dr_region ({dr_region}) must differ from region")
 
 
-class Backups(pulumi.ComponentResource):
+class Backups(Component):
     """Vaults (home and DR), backup plan and selection, replication, restore tests, alerts."""
 
     vault_arn: pulumi.Output[str]
@@ -77,23 +78,22 @@ class Backups(pulumi.ComponentResource):
     automated_backups_replication_id: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:backups:Backups", name, None, opts)
+        super().__init__(name, opts, tags=args.tags, protect=args.protect)
         s = args.settings
-        self._name, self._args = name, args
+        self._args = args
         self._where = locate(self, args.region)
 
-        vault = self._vault(f"{name}-vault", self._key(f"{name}-backup-key", self._where.region, self._where.kw),
-                            self._where.kw)
+        vault = self._vault("vault", self._key("backup-key", self._where.region, self._where.kw), self._where.kw)
         self.vault_arn, self.vault_name = vault.arn, vault.name
         dr_key, dr_vault = None, None
         if s.dr.region:
-            dr_key = self._key(f"{name}-backup-key-dr", s.dr.region, region_kw(s.dr.region))
-            dr_vault = self._vault(f"{name}-vault-dr", dr_key, region_kw(s.dr.region))
+            dr_key = self._key("backup-key-dr", s.dr.region, region_kw(s.dr.region))
+            dr_vault = self._vault("vault-dr", dr_key, region_kw(s.dr.region))
         self.dr_vault_arn = dr_vault.arn if dr_vault is not None else None
         if s.backup.vault_lock:
-            self._vault_lock(f"{name}-vault", vault, self._where.kw)
+            self._vault_lock("vault", vault, self._where.kw)
             if dr_vault is not None:
-                self._vault_lock(f"{name}-vault-dr", dr_vault, region_kw(s.dr.region))
+                self._vault_lock("vault-dr", dr_vault, region_kw(s.dr.region))
         role, attachments = self._role()
         plan = self._plan(vault, dr_vault if s.backup.copy_to_dr else None)
         self._selection(plan, role, attachments)
@@ -116,21 +116,13 @@ class Backups(pulumi.ComponentResource):
             "automatedBackupsReplicationId": self.automated_backups_replication_id,
         })
 
-    # ---- plumbing -----------------------------------------------------------------------
-    def _opts(self, **kw: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
-    def _stateful(self) -> pulumi.ResourceOptions:
-        """Vaults, their keys and locks: guarded in prod."""
-        return pulumi.ResourceOptions(parent=self, protect=self._args.protect)
-
     # ---- steps, in dependency order --------------------------------------------------------
-    def _key(self, logical: str, region: str, kw: dict[str, str]) -> aws.kms.Key:
+    def _key(self, suffix: str, region: str, kw: dict[str, str]) -> aws.kms.Key:
         """A vault's key: RDS and AWS Backup use it on the account's behalf (grants for copies)."""
-        w = self._where
+        w, logical = self._where, f"{self.prefix}-{suffix}"
         key = aws.kms.Key(
             logical,
-            description=f"{self._name} AWS Backup vault ({region})",
+            description=f"{self.prefix} AWS Backup vault ({region})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=kms.key_policy(
@@ -143,39 +135,40 @@ class Backups(pulumi.ComponentResource):
                                "StringLike": {"kms:ViaService": [f"backup.{region}.amazonaws.com",
                                                                  f"rds.{region}.amazonaws.com"]}}},
             ),
-            tags=self._args.tags,
-            opts=self._stateful(),
+            tags=self.named(suffix),
+            opts=self.stateful(),
             **kw,
         )
-        aws.kms.Alias(f"{logical}-alias", name=f"alias/{logical}", target_key_id=key.key_id, opts=self._opts(), **kw)
+        aws.kms.Alias(f"{logical}-alias", name=f"alias/{logical}", target_key_id=key.key_id, opts=self.child(), **kw)
         return key
 
-    def _vault(self, logical: str, key: aws.kms.Key, kw: dict[str, str]) -> aws.backup.Vault:
+    def _vault(self, suffix: str, key: aws.kms.Key, kw: dict[str, str]) -> aws.backup.Vault:
+        logical = f"{self.prefix}-{suffix}"
         return aws.backup.Vault(
             logical,
             name=logical,
             kms_key_arn=key.arn,
-            force_destroy=not self._args.protect,
-            tags=self._args.tags,
-            opts=self._stateful(),
+            force_destroy=not self.protected,
+            tags=self.named(suffix),
+            opts=self.stateful(),
             **kw,
         )
 
-    def _vault_lock(self, logical: str, vault: aws.backup.Vault, kw: dict[str, str]) -> None:
+    def _vault_lock(self, suffix: str, vault: aws.backup.Vault, kw: dict[str, str]) -> None:
         b = self._args.settings.backup
         aws.backup.VaultLockConfiguration(
-            f"{logical}-lock",
+            f"{self.prefix}-{suffix}-lock",
             backup_vault_name=vault.name,
             min_retention_days=b.vault_lock_min_days,
             max_retention_days=b.vault_lock_max_days,
             changeable_for_days=VAULT_LOCK_CHANGEABLE_DAYS,
-            opts=self._stateful(),
+            opts=self.stateful(),
             **kw,
         )
 
     def _role(self) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
         """The role AWS Backup runs jobs and restore tests as: AWS's managed policies for both."""
-        name = self._name
+        name = self.prefix
         role = aws.iam.Role(
             f"{name}-backup-role",
             description=f"{name}: AWS Backup jobs and restore tests",
@@ -184,15 +177,15 @@ class Backups(pulumi.ComponentResource):
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
                                "Action": "sts:AssumeRole"}],
             }),
-            tags=self._args.tags,
-            opts=self._opts(),
+            tags=self.named("backup-role"),
+            opts=self.child(),
         )
         attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-backup-role-{_slug(p)}",
                 role=role.name,
                 policy_arn=f"arn:{self._where.partition}:iam::aws:policy/{p}",
-                opts=self._opts(),
+                opts=self.child(),
             )
             for p in MANAGED_POLICIES
         ]
@@ -201,7 +194,7 @@ class Backups(pulumi.ComponentResource):
 
     def _plan(self, vault: aws.backup.Vault, copy_to: aws.backup.Vault | None) -> aws.backup.Plan:
         """Daily (continuous) and optionally monthly rules, each copied to `copy_to` if given."""
-        name, args, b = self._name, self._args, self._args.settings.backup
+        name, args, b = self.prefix, self._args, self._args.settings.backup
 
         def copy_actions(days: int) -> list[aws.backup.PlanRuleCopyActionArgs] | None:
             if copy_to is None:
@@ -233,8 +226,8 @@ class Backups(pulumi.ComponentResource):
                 copy_actions=copy_actions(b.monthly_retention_days),
                 recovery_point_tags={**args.tags, "BackupRule": "monthly"},
             ))
-        plan = aws.backup.Plan(f"{name}-plan", name=f"{name}-plan", rules=rules, tags=args.tags, opts=self._opts(),
-                               **self._where.kw)
+        plan = aws.backup.Plan(f"{name}-plan", name=f"{name}-plan", rules=rules, tags=self.named("plan"),
+                               opts=self.child(), **self._where.kw)
         self.plan_id = plan.id
         return plan
 
@@ -243,13 +236,13 @@ class Backups(pulumi.ComponentResource):
         args = self._args
         resources = [args.database_arn] + ([args.assets_bucket_arn] if args.assets_bucket_arn is not None else [])
         selection = aws.backup.Selection(
-            f"{self._name}-selection",
-            name=f"{self._name}-selection",
+            f"{self.prefix}-selection",
+            name=f"{self.prefix}-selection",
             plan_id=plan.id,
             iam_role_arn=role.arn,
             resources=resources,
             # The role must carry its policies before the first job assumes it.
-            opts=self._opts(depends_on=attachments),
+            opts=self.child(depends_on=attachments),
             **self._where.kw,
         )
         self.selection_id = selection.id
@@ -259,12 +252,12 @@ class Backups(pulumi.ComponentResource):
         dr = self._args.settings.dr
         assert dr_key is not None  # BackupAndDrSettings: replication needs dr.region, which made the key
         replication = aws.rds.InstanceAutomatedBackupsReplication(
-            f"{self._name}-rds-backup-replication",
+            f"{self.prefix}-rds-backup-replication",
             source_db_instance_arn=self._args.database_arn,
             kms_key_id=dr_key.arn,
             retention_period=dr.automated_backup_retention_days,
             region=dr.region,
-            opts=self._opts(),
+            opts=self.child(),
         )
         return replication.id
 
@@ -273,9 +266,9 @@ class Backups(pulumi.ComponentResource):
         """Every month AWS Backup restores the latest recovery points and checks they come up."""
         args, kw = self._args, self._where.kw
         # Restore testing names allow letters, digits and underscores only.
-        plan_name = re.sub(r"[^A-Za-z0-9_]", "_", f"{self._name}_monthly_restore_test")[:50]
+        plan_name = re.sub(r"[^A-Za-z0-9_]", "_", f"{self.prefix}_monthly_restore_test")[:50]
         plan = aws.backup.RestoreTestingPlan(
-            f"{self._name}-restore-testing",
+            f"{self.prefix}-restore-testing",
             name=plan_name,
             schedule_expression=RESTORE_TESTING_SCHEDULE,
             schedule_expression_timezone="Etc/UTC",
@@ -286,38 +279,38 @@ class Backups(pulumi.ComponentResource):
                 "recovery_point_types": ["SNAPSHOT", "CONTINUOUS"],
                 "selection_window_days": 31,
             },
-            tags=args.tags,
-            opts=self._opts(),
+            tags=self.named("restore-testing"),
+            opts=self.child(),
             **kw,
         )
         aws.backup.RestoreTestingSelection(
-            f"{self._name}-restore-testing-rds",
+            f"{self.prefix}-restore-testing-rds",
             name=re.sub(r"[^A-Za-z0-9_]", "_", "database")[:50],
             restore_testing_plan_name=plan.name,
             protected_resource_type="RDS",
             protected_resource_arns=[args.database_arn],
             iam_role_arn=role.arn,
             validation_window_hours=4,
-            opts=self._opts(depends_on=attachments),
+            opts=self.child(depends_on=attachments),
             **kw,
         )
         if args.assets_bucket_arn is not None:
             aws.backup.RestoreTestingSelection(
-                f"{self._name}-restore-testing-s3",
+                f"{self.prefix}-restore-testing-s3",
                 name="static_assets",
                 restore_testing_plan_name=plan.name,
                 protected_resource_type="S3",
                 protected_resource_arns=[args.assets_bucket_arn],
                 iam_role_arn=role.arn,
                 validation_window_hours=4,
-                opts=self._opts(depends_on=attachments),
+                opts=self.child(depends_on=attachments),
                 **kw,
             )
         return plan.name
 
     def _job_alerts(self) -> None:
         """Failed, aborted or expired backup/copy/restore jobs page the alarm topic."""
-        name, args, kw = self._name, self._args, self._where.kw
+        name, args, kw = self.prefix, self._args, self._where.kw
         rule = aws.cloudwatch.EventRule(
             f"{name}-backup-job-failures",
             name=f"{name}-backup-job-failures",
@@ -327,8 +320,8 @@ class Backups(pulumi.ComponentResource):
                 "detail-type": ["Backup Job State Change", "Copy Job State Change", "Restore Job State Change"],
                 "detail": {"state": ["FAILED", "ABORTED", "EXPIRED"]},
             }),
-            tags=args.tags,
-            opts=self._opts(),
+            tags=self.named("backup-job-failures"),
+            opts=self.child(),
             **kw,
         )
         aws.cloudwatch.EventTarget(
@@ -345,7 +338,7 @@ class Backups(pulumi.ComponentResource):
                 ),
             },
             retry_policy={"maximum_retry_attempts": 10, "maximum_event_age_in_seconds": 86400},
-            opts=self._opts(),
+            opts=self.child(),
             **kw,
         )
 

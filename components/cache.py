@@ -18,11 +18,17 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import kms
+from components.base import Component
+from components.monitoring import Graph, Watch
 from components.placement import locate
 from components.security import admit_from_groups
-from components.settings import CacheSettings
+from components.settings import AlarmSettings, CacheSettings
 
 PORT = 6379
+# The alarms' dashboard: the cache's graphs, in this order.
+_GRAPH_ENGINE_CPU = Graph("Redis engine CPU %", "cache", 0)
+_GRAPH_MEMORY = Graph("Redis memory %", "cache", 1)
+_GRAPH_CONNECTIONS = Graph("Redis connections", "cache", 2)
 
 
 @dataclass
@@ -46,7 +52,7 @@ def parameter_group_family(engine: str, engine_version: str) -> str:
     return f"{engine}{major}"
 
 
-class Cache(pulumi.ComponentResource):
+class Cache(Component):
     """An encrypted, authenticated ElastiCache replication group reachable only from named SGs."""
 
     replication_group_id: pulumi.Output[str]
@@ -61,9 +67,8 @@ class Cache(pulumi.ComponentResource):
     slow_log_group_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:cache:Cache", name, None, opts)
+        super().__init__(name, opts, tags=args.tags, protect=args.protect)
         s = args.settings
-        self._prefix, self._tags, self._protected = name, args.tags, args.protect
         self._where = locate(self, args.region)
         self.port = PORT
         # The primary and its replicas: what the alarms plan one set for each of.
@@ -75,8 +80,8 @@ class Cache(pulumi.ComponentResource):
             name=f"{name}-cache",
             description=f"{name} ElastiCache private subnets",
             subnet_ids=list(args.subnet_ids),
-            tags=self._named("cache-subnets"),
-            opts=self._opts(),
+            tags=self.named("cache-subnets"),
+            opts=self.child(),
             **self._where.kw,
         )
         params = self._parameter_group(s)
@@ -95,22 +100,43 @@ class Cache(pulumi.ComponentResource):
             }
         )
 
-    # ---- plumbing -----------------------------------------------------------------------
-    def _named(self, suffix: str) -> dict[str, str]:
-        return {**self._tags, "Name": f"{self._prefix}-{suffix}"}
-
-    def _opts(self) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self)
-
-    def _stateful(self) -> pulumi.ResourceOptions:
-        """Deleting these loses data (or the ability to decrypt snapshots): guarded in prod."""
-        return pulumi.ResourceOptions(parent=self, protect=self._protected, retain_on_delete=self._protected)
+    # ---- what the alarms watch -------------------------------------------------------------
+    def watches(self, s: AlarmSettings) -> list[Watch]:
+        """One set per member cluster (primary and replicas, `node_count` of them: planned before
+        their ids are known): engine CPU, memory, evictions, replication lag, connections."""
+        out: list[Watch] = []
+        for i in range(self.node_count):
+            member = self.member_cluster_ids.apply(lambda ids, i=i: _member(ids, i))
+            key = f"cache-{i + 1:03d}"
+            dims = {"CacheClusterId": member}
+            out.append(Watch(f"{key}-engine-cpu", "AWS/ElastiCache", "EngineCPUUtilization", dims,
+                             "GreaterThanThreshold", s.cpu_percent,
+                             f"{key}: Redis engine CPU above {s.cpu_percent:g}%", unit="Percent",
+                             graph=_GRAPH_ENGINE_CPU))
+            out.append(Watch(f"{key}-memory", "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims,
+                             "GreaterThanThreshold", s.cache_memory_percent,
+                             f"{key}: memory usage above {s.cache_memory_percent:g}%", unit="Percent",
+                             graph=_GRAPH_MEMORY))
+            out.append(Watch(f"{key}-evictions", "AWS/ElastiCache", "Evictions", dims, "GreaterThanThreshold", 0,
+                             f"{key}: keys evicted for lack of memory", statistic="Sum",
+                             treat_missing_data="notBreaching"))
+            # Only replicas emit ReplicationLag and roles move on failover: silence is fine.
+            out.append(Watch(f"{key}-replication-lag", "AWS/ElastiCache", "ReplicationLag", dims,
+                             "GreaterThanThreshold", s.replica_lag_seconds,
+                             f"{key}: replication lag above {s.replica_lag_seconds:g} s",
+                             statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
+                             treat_missing_data="notBreaching", unit="Seconds"))
+            out.append(Watch(f"{key}-connections", "AWS/ElastiCache", "CurrConnections", dims,
+                             "GreaterThanThreshold", s.cache_connections,
+                             f"{key}: more than {s.cache_connections} client connections",
+                             statistic="Maximum", evaluation_periods=2, graph=_GRAPH_CONNECTIONS))
+        return out
 
     # ---- steps, in dependency order --------------------------------------------------------
     def _key_and_slow_log(self, s: CacheSettings) -> tuple[aws.kms.Key, aws.cloudwatch.LogGroup]:
         """One key for the data at rest and the slow log: CloudWatch Logs may use it only for this
         log group (encryption-context condition), ElastiCache through the account."""
-        name, w = self._prefix, self._where
+        name, w = self.prefix, self._where
         log_group_name = f"/berth/{name}/redis-slow-log"
         key = aws.kms.Key(
             f"{name}-cache-key",
@@ -121,8 +147,8 @@ class Cache(pulumi.ComponentResource):
                 kms.account_admin(w.partition, w.account),
                 kms.logs_for_group(w.partition, w.region, w.account, log_group_name),
             ),
-            tags=self._named("cache-key"),
-            opts=self._stateful(),
+            tags=self.named("cache-key"),
+            opts=self.stateful(),
             **w.kw,
         )
         self.kms_key_arn = key.arn
@@ -131,8 +157,8 @@ class Cache(pulumi.ComponentResource):
             name=log_group_name,
             retention_in_days=s.log_retention_days,
             kms_key_id=key.arn,
-            tags=self._named("cache-slow-log"),
-            opts=self._opts(),
+            tags=self.named("cache-slow-log"),
+            opts=self.child(),
             **w.kw,
         )
         self.slow_log_group_name = slow_log.name
@@ -141,14 +167,14 @@ class Cache(pulumi.ComponentResource):
     def _security_group(self, vpc_id: pulumi.Input[str],
                         allowed: Sequence[pulumi.Input[str]]) -> aws.ec2.SecurityGroup:
         """Redis's port from the allowed security groups only (components/security.py)."""
-        name, kw = self._prefix, self._where.kw
+        name, kw = self.prefix, self._where.kw
         sg = aws.ec2.SecurityGroup(
             f"{name}-cache-sg",
             vpc_id=vpc_id,
             description=f"{name} ElastiCache: Redis {PORT} from the allowed security groups only",
             # No egress rules: Redis answers on established connections and never dials out.
-            tags=self._named("cache-sg"),
-            opts=self._opts(),
+            tags=self.named("cache-sg"),
+            opts=self.child(),
             **kw,
         )
         self.security_group_id = sg.id
@@ -158,15 +184,15 @@ class Cache(pulumi.ComponentResource):
             sources=allowed,
             port=PORT,
             what="Redis",
-            named=self._named,
-            opts=self._opts(),
+            named=self.named,
+            opts=self.child(),
             region_kw=kw,
         )
         return sg
 
     def _parameter_group(self, s: CacheSettings) -> aws.elasticache.ParameterGroup:
         """allkeys-lru: the app uses the cache as a cache (losing a key is a miss, never an error)."""
-        name = self._prefix
+        name = self.prefix
         family = parameter_group_family(s.engine, s.engine_version)
         return aws.elasticache.ParameterGroup(
             f"{name}-cache-params",
@@ -174,18 +200,18 @@ class Cache(pulumi.ComponentResource):
             family=family,
             description=f"{name} {s.engine} {s.engine_version}: evict any key LRU when full",
             parameters=[aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value="allkeys-lru")],
-            tags=self._named("cache-params"),
-            opts=self._opts(),
+            tags=self.named("cache-params"),
+            opts=self.child(),
             **self._where.kw,
         )
 
     def _auth_token(self) -> None:
         # Alphanumeric only: ElastiCache rejects '/', '"', '@' and spaces in AUTH tokens.
         token = random.RandomPassword(
-            f"{self._prefix}-cache-auth-token",
+            f"{self.prefix}-cache-auth-token",
             length=64,
             special=False,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+            opts=self.child(additional_secret_outputs=["result"]),
         )
         self.auth_token = pulumi.Output.secret(token.result)
 
@@ -193,7 +219,7 @@ class Cache(pulumi.ComponentResource):
                            sg: aws.ec2.SecurityGroup, subnet_group: aws.elasticache.SubnetGroup,
                            params: aws.elasticache.ParameterGroup) -> None:
         """Cluster mode off: a primary plus replicas, encrypted at rest and in transit, AUTH required."""
-        name = self._prefix
+        name = self.prefix
         group_id = f"{name}-redis"[:40]
         group = aws.elasticache.ReplicationGroup(
             f"{name}-redis",
@@ -218,7 +244,7 @@ class Cache(pulumi.ComponentResource):
             snapshot_retention_limit=s.snapshot_retention_days,
             snapshot_window=s.snapshot_window,
             maintenance_window=s.maintenance_window,
-            final_snapshot_identifier=f"{group_id}-final" if self._protected else None,
+            final_snapshot_identifier=f"{group_id}-final" if self.protected else None,
             auto_minor_version_upgrade=True,
             apply_immediately=False,
             log_delivery_configurations=[
@@ -229,11 +255,19 @@ class Cache(pulumi.ComponentResource):
                     log_type="slow-log",
                 )
             ],
-            tags=self._named("redis"),
-            opts=pulumi.ResourceOptions.merge(self._stateful(), pulumi.ResourceOptions(depends_on=[slow_log])),
+            tags=self.named("redis"),
+            opts=self.stateful(depends_on=[slow_log]),
             **self._where.kw,
         )
         self.replication_group_id = group.id
         self.primary_endpoint = group.primary_endpoint_address
         self.reader_endpoint = group.reader_endpoint_address
         self.member_cluster_ids = group.member_clusters.apply(lambda ids: sorted(ids or []))
+
+
+def _member(ids: Sequence[str] | None, i: int) -> str:
+    """The i-th member cluster id (sorted: stable across runs), once the group exists."""
+    ids = list(ids or [])
+    if i >= len(ids):
+        raise ValueError(f"cache has {len(ids)} member clusters, alarms were planned for at least {i + 1}")
+    return sorted(ids)[i]

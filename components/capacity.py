@@ -160,7 +160,8 @@ SYSTEM_PODS: tuple[SystemPod, ...] = (
     SystemPod("cluster-autoscaler", pod(AUTOSCALER_CPU_REQUEST, AUTOSCALER_MEMORY_REQUEST), False,
               AUTOSCALER_REPLICAS, "components/autoscaler.py"),
 )
-# Container Insights (amazon-cloudwatch-observability add-on), when the stack installs it.
+# Container Insights (the amazon-cloudwatch-observability add-on): the Cluster installs it on every
+# cluster it creates (components/cluster.py, `_container_insights`). Change one, change the other.
 CONTAINER_INSIGHTS_PODS: tuple[SystemPod, ...] = (
     SystemPod("cloudwatch-agent", Resources(250, 128, 1), True,
               source="amazon-cloudwatch-observability chart: agent 250m/128Mi"),

@@ -22,12 +22,17 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import kms
+from components.base import Component
+from components.bucket import HardenedBucket
 from components.certificates import dns_validated_certificate
+from components.monitoring import Graph, Watch
 from components.placement import locate
-from components.settings import API_CACHE_MAX_TTL_SECONDS, CdnSettings
+from components.settings import API_CACHE_MAX_TTL_SECONDS, AlarmSettings, CdnSettings
 
 # CloudFront only accepts certificates and CLOUDFRONT-scope web ACLs from us-east-1.
 EDGE_REGION = "us-east-1"
+# CloudFront publishes its metrics in us-east-1 only, with the dimension Region=Global.
+CLOUDFRONT_METRICS_REGION = "us-east-1"
 ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 READ_METHODS = ["GET", "HEAD"]
@@ -86,7 +91,7 @@ class CdnArgs:
             )
 
 
-class Cdn(pulumi.ComponentResource):
+class Cdn(Component):
     """CloudFront + OAC-private S3 assets + access logs + optional WAF and custom domain."""
 
     distribution_id: pulumi.Output[str]
@@ -102,23 +107,23 @@ class Cdn(pulumi.ComponentResource):
     assets_kms_key_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:cdn:Cdn", name, None, opts)
+        super().__init__(name, opts, tags=args.tags, protect=args.protect)
         s = args.settings
-        self._prefix, self._args = name, args
+        self._args = args
         self._where = locate(self, args.region)
         self._invoke = pulumi.InvokeOptions(parent=self)
 
         self._origin_secret()
-        logs, logs_pab, logs_acl = self._log_bucket()
-        assets, assets_pab = self._assets_bucket()
-        self._assets_access_logs(logs, logs_pab, assets)
+        logs, logs_acl = self._log_bucket()
+        assets = self._assets_bucket()
+        self._assets_access_logs(logs, assets)
         headers = self._security_headers()
         web_acl = self._web_acl() if s.waf else None
         self.web_acl_arn = web_acl.arn if web_acl else None
         self.certificate_arn = self._certificate() if s.domain else None
         policies = self._request_policies()
         distribution = self._distribution(assets, logs, logs_acl, headers, web_acl, policies)
-        self._assets_encryption(assets, assets_pab, distribution)
+        self._assets_encryption(assets, distribution)
         self._alias_records(distribution)
 
         self.register_outputs(
@@ -135,27 +140,24 @@ class Cdn(pulumi.ComponentResource):
         )
 
     # ---- plumbing -----------------------------------------------------------------------
-    def _named(self, suffix: str) -> dict[str, str]:
-        return {**self._args.tags, "Name": f"{self._prefix}-{suffix}"}
-
-    def _opts(self, **kw: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, **kw)
-
-    def _stateful(self) -> pulumi.ResourceOptions:
-        """Deleting these loses the assets, the logs or the key that decrypts them: guarded in prod."""
-        return pulumi.ResourceOptions(parent=self, protect=self._args.protect, retain_on_delete=self._args.protect)
-
-    def _block_public_access(self, prefix: str, bucket: aws.s3.Bucket) -> aws.s3.BucketPublicAccessBlock:
-        return aws.s3.BucketPublicAccessBlock(
-            f"{prefix}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=self._opts(),
-            **self._where.kw,
-        )
+    # ---- what the alarms watch -------------------------------------------------------------
+    def watches(self, s: AlarmSettings) -> list[Watch]:
+        """The distribution's 5xx rate (users get errors: part of "the API is down") and its origin
+        latency p95, in CloudFront's metrics region."""
+        dims = {"DistributionId": self.distribution_id, "Region": "Global"}
+        return [
+            Watch("cdn-5xx-rate", "AWS/CloudFront", "5xxErrorRate", dims, "GreaterThanThreshold",
+                  s.cdn_5xx_percent, f"CDN: 5xx error rate above {s.cdn_5xx_percent:g}%",
+                  period=60, evaluation_periods=5, datapoints_to_alarm=3, treat_missing_data="notBreaching",
+                  unit="Percent", region=CLOUDFRONT_METRICS_REGION, graph=Graph("CDN 5xx error rate %", "cdn", 0),
+                  down=True),
+            # OriginLatency is one of CloudFront's additional metrics (the monitoring subscription below).
+            Watch("cdn-origin-latency-p95", "AWS/CloudFront", "OriginLatency", dims, "GreaterThanThreshold",
+                  s.cdn_origin_latency_ms, f"CDN: origin latency p95 above {s.cdn_origin_latency_ms} ms",
+                  statistic=None, extended_statistic="p95", evaluation_periods=3,
+                  treat_missing_data="notBreaching", region=CLOUDFRONT_METRICS_REGION,
+                  graph=Graph("CDN origin latency p95 (ms)", "cdn", 1)),
+        ]
 
     # ---- steps, in dependency order --------------------------------------------------------
     def _origin_secret(self) -> None:
@@ -164,34 +166,21 @@ class Cdn(pulumi.ComponentResource):
             self.origin_secret = pulumi.Output.secret(self._args.origin_secret)
             return
         secret = random.RandomPassword(
-            f"{self._prefix}-origin-verify",
+            f"{self.prefix}-origin-verify",
             length=48,
             special=False,
-            opts=self._opts(additional_secret_outputs=["result"]),
+            opts=self.child(additional_secret_outputs=["result"]),
         )
         self.origin_secret = pulumi.Output.secret(secret.result)
 
-    def _log_bucket(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock, aws.s3.BucketAcl]:
+    def _log_bucket(self) -> tuple[HardenedBucket, aws.s3.BucketAcl]:
         """CloudFront standard logging writes through S3 ACLs as the awslogsdelivery account, so
         this bucket keeps ACLs (ObjectWriter) and SSE-S3: SSE-KMS would need the log delivery
         account granted on the key, for logs that hold no secrets."""
-        name, args, kw = self._prefix, self._args, self._where.kw
-        logs = aws.s3.Bucket(
-            f"{name}-cdn-logs",
-            bucket=f"{name}-cdn-logs-{self._where.account}",
-            force_destroy=args.force_destroy,
-            tags=self._named("cdn-logs"),
-            opts=self._stateful(),
-            **kw,
-        )
-        logs_pab = self._block_public_access(f"{name}-cdn-logs", logs)
-        logs_owner = aws.s3.BucketOwnershipControls(
-            f"{name}-cdn-logs-ownership",
-            bucket=logs.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="ObjectWriter"),
-            opts=self._opts(),
-            **kw,
-        )
+        name, args, kw = self.prefix, self._args, self._where.kw
+        logs = HardenedBucket(self, f"{name}-cdn-logs", bucket_name=f"{name}-cdn-logs-{self._where.account}",
+                              force_destroy=args.force_destroy, tags=self.named("cdn-logs"),
+                              object_ownership="ObjectWriter", region_kw=kw)
         owner_id = aws.s3.get_canonical_user_id(opts=self._invoke).id
         log_delivery_id = aws.cloudfront.get_log_delivery_canonical_user_id(opts=self._invoke).id
         logs_acl = aws.s3.BucketAcl(
@@ -207,141 +196,52 @@ class Cdn(pulumi.ComponentResource):
                     for gid in (owner_id, log_delivery_id)
                 ],
             ),
-            opts=self._opts(depends_on=[logs_owner, logs_pab]),
+            opts=self.child(depends_on=[logs.ownership, logs.public_access_block]),
             **kw,
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-cdn-logs-sse",
-            bucket=logs.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=(
-                        aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                            sse_algorithm="AES256"
-                        )
-                    ),
-                )
-            ],
-            opts=self._opts(),
-            **kw,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-cdn-logs-lifecycle",
-            bucket=logs.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-access-logs",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=args.settings.log_retention_days
-                    ),
-                    abort_incomplete_multipart_upload=(
-                        aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                            days_after_initiation=7
-                        )
-                    ),
-                )
-            ],
-            opts=self._opts(),
-            **kw,
-        )
-        self.log_bucket_name = logs.bucket
-        return logs, logs_pab, logs_acl
+        logs.encrypt()
+        logs.lifecycle([{"id": "expire-access-logs", "status": "Enabled", "filter": {"prefix": ""},
+                         "expiration": {"days": args.settings.log_retention_days}}])
+        self.log_bucket_name = logs.bucket.bucket
+        return logs, logs_acl
 
-    def _assets_bucket(self) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock]:
+    def _assets_bucket(self) -> HardenedBucket:
         """The static assets: versioned, owner-enforced; encrypted and opened to the distribution
         once it exists (_assets_encryption)."""
-        name, kw = self._prefix, self._where.kw
-        assets = aws.s3.Bucket(
-            f"{name}-assets",
-            bucket=f"{name}-assets-{self._where.account}",
-            force_destroy=self._args.force_destroy,
-            tags=self._named("assets"),
-            opts=self._stateful(),
-            **kw,
-        )
-        assets_pab = self._block_public_access(f"{name}-assets", assets)
-        aws.s3.BucketOwnershipControls(
-            f"{name}-assets-ownership",
-            bucket=assets.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=self._opts(),
-            **kw,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-assets-versioning",
-            bucket=assets.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=self._opts(),
-            **kw,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-assets-lifecycle",
-            bucket=assets.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-old-versions",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    noncurrent_version_expiration=(
-                        aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                            noncurrent_days=NONCURRENT_VERSION_RETENTION_DAYS
-                        )
-                    ),
-                    abort_incomplete_multipart_upload=(
-                        aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                            days_after_initiation=7
-                        )
-                    ),
-                )
-            ],
-            opts=self._opts(),
-            **kw,
-        )
-        self.assets_bucket_name = assets.bucket
+        name = self.prefix
+        assets = HardenedBucket(self, f"{name}-assets", bucket_name=f"{name}-assets-{self._where.account}",
+                                force_destroy=self._args.force_destroy, tags=self.named("assets"),
+                                region_kw=self._where.kw)
+        assets.version()
+        assets.lifecycle([{"id": "expire-old-versions", "status": "Enabled", "filter": {"prefix": ""},
+                           "noncurrent_version_expiration": {"noncurrent_days": NONCURRENT_VERSION_RETENTION_DAYS}}])
+        self.assets_bucket_name = assets.bucket.bucket
         self.assets_bucket_arn = assets.arn
-        return assets, assets_pab
+        return assets
 
-    def _assets_access_logs(self, logs: aws.s3.Bucket, logs_pab: aws.s3.BucketPublicAccessBlock,
-                            assets: aws.s3.Bucket) -> None:
+    def _assets_access_logs(self, logs: HardenedBucket, assets: HardenedBucket) -> None:
         """Server access logs of the assets bucket (who read or changed what, beyond CloudFront's
         own logs: direct API calls, replication, lifecycle) into the log bucket, delivered by the
         S3 logging service under a bucket policy scoped to this source bucket and account."""
-        name, kw, account = self._prefix, self._where.kw, self._where.account
-        logs_policy = aws.s3.BucketPolicy(
-            f"{name}-cdn-logs-policy",
-            bucket=logs.id,
-            policy=pulumi.Output.all(logs.arn, assets.arn).apply(lambda a: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "S3ServerAccessLogs",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "logging.s3.amazonaws.com"},
-                        "Action": "s3:PutObject",
-                        "Resource": f"{a[0]}/{S3_ACCESS_LOG_PREFIX}*",
-                        "Condition": {"ArnLike": {"aws:SourceArn": a[1]},
-                                      "StringEquals": {"aws:SourceAccount": account}},
-                    },
-                    _deny_insecure_transport(a[0]),
-                ],
-            })),
-            opts=self._opts(depends_on=[logs_pab]),
-            **kw,
+        account = self._where.account
+        logs_policy = logs.policy(
+            lambda logs_arn, assets_arn: [{
+                "Sid": "S3ServerAccessLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{logs_arn}/{S3_ACCESS_LOG_PREFIX}*",
+                "Condition": {"ArnLike": {"aws:SourceArn": assets_arn},
+                              "StringEquals": {"aws:SourceAccount": account}},
+            }],
+            others=[assets.arn],
+            depends_on=[logs.public_access_block],
         )
-        aws.s3.BucketLogging(
-            f"{name}-assets-logging",
-            bucket=assets.id,
-            target_bucket=logs.id,
-            target_prefix=S3_ACCESS_LOG_PREFIX,
-            # S3 refuses to turn logging on until the target lets the logging service write.
-            opts=self._opts(depends_on=[logs_policy]),
-            **kw,
-        )
+        # S3 refuses to turn logging on until the target lets the logging service write.
+        assets.access_logs(logs, S3_ACCESS_LOG_PREFIX, depends_on=[logs_policy])
 
     def _security_headers(self) -> aws.cloudfront.ResponseHeadersPolicy:
-        name = self._prefix
+        name = self.prefix
         return aws.cloudfront.ResponseHeadersPolicy(
             f"{name}-security-headers",
             name=f"{name}-security-headers",
@@ -362,12 +262,12 @@ class Cdn(pulumi.ComponentResource):
                     referrer_policy="strict-origin-when-cross-origin", override=True
                 ),
             ),
-            opts=self._opts(),
+            opts=self.child(),
         )
 
     def _web_acl(self) -> aws.wafv2.WebAcl:
         """Per-IP rate limit, AWS managed rules and the app's body limit, in front of CloudFront."""
-        name, s = self._prefix, self._args.settings
+        name, s = self.prefix, self._args.settings
         max_body_bytes = self._args.max_body_bytes
 
         def visibility(metric: str) -> dict[str, Any]:
@@ -425,8 +325,8 @@ class Cdn(pulumi.ComponentResource):
                     cloudfront=aws.wafv2.WebAclAssociationConfigRequestBodyCloudfrontArgs(
                         default_size_inspection_limit=WAF_BODY_LIMITS[inspection]))]),
             visibility_config=visibility(metric),  # type: ignore[arg-type]
-            tags=self._named("waf"),
-            opts=self._opts(),
+            tags=self.named("waf"),
+            opts=self.child(),
         )
         self._waf_logging(acl)
         return acl
@@ -434,8 +334,8 @@ class Cdn(pulumi.ComponentResource):
     def _waf_logging(self, acl: aws.wafv2.WebAcl) -> None:
         """Every request the WAF judged, to a KMS-encrypted log group in us-east-1 (the name must
         start with aws-waf-logs-), API keys redacted."""
-        name, partition, account = self._prefix, self._where.partition, self._where.account
-        tags = self._named("waf")
+        name, partition, account = self.prefix, self._where.partition, self._where.account
+        tags = self.named("waf")
         group_name = f"aws-waf-logs-{name}"
         key = aws.kms.Key(
             f"{name}-waf-logs-key",
@@ -446,7 +346,7 @@ class Cdn(pulumi.ComponentResource):
                                   kms.logs_for_group(partition, EDGE_REGION, account, group_name)),
             tags={**tags, "Name": f"{name}-waf-logs-key"},
             region=EDGE_REGION,
-            opts=self._stateful(),
+            opts=self.stateful(),
         )
         group = aws.cloudwatch.LogGroup(
             f"{name}-waf-logs",
@@ -455,7 +355,7 @@ class Cdn(pulumi.ComponentResource):
             kms_key_id=key.arn,
             tags={**tags, "Name": group_name},
             region=EDGE_REGION,
-            opts=self._opts(),
+            opts=self.child(),
         )
         # Our own narrow resource policy: otherwise WAF grows the account-wide AWSWAF-LOGS policy,
         # which fails once it passes its size limit (the provider's documented warning).
@@ -477,7 +377,7 @@ class Cdn(pulumi.ComponentResource):
                 }],
             })),
             region=EDGE_REGION,
-            opts=self._opts(),
+            opts=self.child(),
         )
         aws.wafv2.WebAclLoggingConfiguration(
             f"{name}-waf-logging",
@@ -486,19 +386,19 @@ class Cdn(pulumi.ComponentResource):
             # API keys travel in Authorization: they never reach the logs.
             redacted_fields=[{"single_header": {"name": "authorization"}}],  # type: ignore[list-item]
             region=EDGE_REGION,
-            opts=self._opts(depends_on=[policy]),
+            opts=self.child(depends_on=[policy]),
         )
 
     def _certificate(self) -> pulumi.Output[str]:
         """The viewers' domain's certificate, in us-east-1 (CloudFront's only source)."""
         domain = self._args.settings.domain
         assert domain is not None
-        return dns_validated_certificate(f"{self._prefix}-cert", domain=domain, zone_id=self._args.hosted_zone_id,
-                                         parent=self, region=EDGE_REGION, tags=self._named("cert"))
+        return dns_validated_certificate(f"{self.prefix}-cert", domain=domain, zone_id=self._args.hosted_zone_id,
+                                         parent=self, region=EDGE_REGION, tags=self.named("cert"))
 
     def _request_policies(self) -> _Policies:
         """What each behaviour caches and forwards, and the function that names the viewer."""
-        name, ttl = self._prefix, self._args.settings.api_cache_ttl_seconds
+        name, ttl = self.prefix, self._args.settings.api_cache_ttl_seconds
         # The app keys its per-IP limits on the viewer's address. CloudFront vouches for it in
         # `CloudFront-Viewer-Address`, but an origin request policy can add CloudFront's headers
         # only next to *every* viewer header (Host included: CloudFront would then check the
@@ -513,8 +413,8 @@ class Cdn(pulumi.ComponentResource):
             comment=f"{name}: the viewer's address, as CloudFront saw it, for the app's per-IP limits",
             code=VIEWER_ADDRESS_FUNCTION,
             publish=True,
-            tags=self._named("viewer-address"),
-            opts=self._opts(),
+            tags=self.named("viewer-address"),
+            opts=self.child(),
         )
         # Every viewer header but Host (the origin's certificate is for the origin's own name).
         app_request = aws.cloudfront.OriginRequestPolicy(
@@ -527,7 +427,7 @@ class Cdn(pulumi.ComponentResource):
                 headers=aws.cloudfront.OriginRequestPolicyHeadersConfigHeadersArgs(items=["Host"]),
             ),
             query_strings_config=aws.cloudfront.OriginRequestPolicyQueryStringsConfigArgs(query_string_behavior="all"),
-            opts=self._opts(),
+            opts=self.child(),
         )
         api_cache: aws.cloudfront.CachePolicy | None = None
         if ttl > 0:
@@ -557,7 +457,7 @@ class Cdn(pulumi.ComponentResource):
                         enable_accept_encoding_brotli=True,
                     )
                 ),
-                opts=self._opts(),
+                opts=self.child(),
             )
         return _Policies(
             caching_optimized=aws.cloudfront.get_cache_policy(name=CACHING_OPTIMIZED, opts=self._invoke).id,
@@ -615,12 +515,12 @@ class Cdn(pulumi.ComponentResource):
             minimum_protocol_version="TLSv1",
         )
 
-    def _distribution(self, assets: aws.s3.Bucket, logs: aws.s3.Bucket, logs_acl: aws.s3.BucketAcl,
+    def _distribution(self, assets: HardenedBucket, logs: HardenedBucket, logs_acl: aws.s3.BucketAcl,
                       headers: aws.cloudfront.ResponseHeadersPolicy, web_acl: aws.wafv2.WebAcl | None,
                       policies: _Policies) -> aws.cloudfront.Distribution:
         """The two origins behind the behaviours, logging into the log bucket once its ACL lets
         CloudFront write; per-distribution metrics (the alarms' OriginLatency) turned on."""
-        name, args = self._prefix, self._args
+        name, args = self.prefix, self._args
         domain = args.settings.domain
         oac = aws.cloudfront.OriginAccessControl(
             f"{name}-assets-oac",
@@ -629,7 +529,7 @@ class Cdn(pulumi.ComponentResource):
             origin_access_control_origin_type="s3",
             signing_behavior="always",
             signing_protocol="sigv4",
-            opts=self._opts(),
+            opts=self.child(),
         )
         default, ordered = self._behaviours(headers, policies)
         distribution = aws.cloudfront.Distribution(
@@ -644,7 +544,7 @@ class Cdn(pulumi.ComponentResource):
             origins=[
                 aws.cloudfront.DistributionOriginArgs(
                     origin_id="assets",
-                    domain_name=assets.bucket_regional_domain_name,
+                    domain_name=assets.bucket.bucket_regional_domain_name,
                     origin_access_control_id=oac.id,
                 ),
                 aws.cloudfront.DistributionOriginArgs(
@@ -668,14 +568,14 @@ class Cdn(pulumi.ComponentResource):
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(**default),
             ordered_cache_behaviors=[aws.cloudfront.DistributionOrderedCacheBehaviorArgs(**b) for b in ordered],
             logging_config=aws.cloudfront.DistributionLoggingConfigArgs(
-                bucket=logs.bucket_domain_name, prefix="cloudfront/", include_cookies=False
+                bucket=logs.bucket.bucket_domain_name, prefix="cloudfront/", include_cookies=False
             ),
             restrictions=aws.cloudfront.DistributionRestrictionsArgs(
                 geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
             ),
             viewer_certificate=self._viewer_certificate(),
-            tags=self._named("cdn"),
-            opts=self._opts(depends_on=[logs_acl]),
+            tags=self.named("cdn"),
+            opts=self.child(depends_on=[logs_acl]),
         )
         self.distribution_id = distribution.id
         self.distribution_arn = distribution.arn
@@ -694,16 +594,15 @@ class Cdn(pulumi.ComponentResource):
                     )
                 )
             ),
-            opts=self._opts(),
+            opts=self.child(),
         )
         return distribution
 
-    def _assets_encryption(self, assets: aws.s3.Bucket, assets_pab: aws.s3.BucketPublicAccessBlock,
-                           distribution: aws.cloudfront.Distribution) -> None:
+    def _assets_encryption(self, assets: HardenedBucket, distribution: aws.cloudfront.Distribution) -> None:
         """SSE-KMS with a customer key (rotated, S3 Bucket Key to keep KMS calls cheap); CloudFront
         decrypts through OAC only because the key policy names this distribution, and only this
         distribution may read the bucket."""
-        name, kw, w = self._prefix, self._where.kw, self._where
+        name, kw, w = self.prefix, self._where.kw, self._where
         assets_key = aws.kms.Key(
             f"{name}-assets-key",
             description=f"{name} static assets bucket",
@@ -722,47 +621,22 @@ class Cdn(pulumi.ComponentResource):
                     },
                 )
             ),
-            tags=self._named("assets-key"),
-            opts=self._stateful(),
+            tags=self.named("assets-key"),
+            opts=self.stateful(),
             **kw,
         )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-assets-sse",
-            bucket=assets.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=(
-                        aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                            sse_algorithm="aws:kms", kms_master_key_id=assets_key.arn
-                        )
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=self._opts(),
-            **kw,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-assets-policy",
-            bucket=assets.id,
-            policy=pulumi.Output.all(assets.arn, distribution.arn).apply(lambda a: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "CloudFrontOacRead",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "cloudfront.amazonaws.com"},
-                            "Action": "s3:GetObject",
-                            "Resource": f"{a[0]}/*",
-                            "Condition": {"StringEquals": {"AWS:SourceArn": a[1]}},
-                        },
-                        _deny_insecure_transport(a[0]),
-                    ],
-                }
-            )),
-            opts=self._opts(depends_on=[assets_pab]),
-            **kw,
+        assets.encrypt(assets_key.arn, bucket_key=True)
+        assets.policy(
+            lambda assets_arn, distribution_arn: [{
+                "Sid": "CloudFrontOacRead",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudfront.amazonaws.com"},
+                "Action": "s3:GetObject",
+                "Resource": f"{assets_arn}/*",
+                "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+            }],
+            others=[distribution.arn],
+            depends_on=[assets.public_access_block],
         )
         self.assets_kms_key_arn = assets_key.arn
 
@@ -773,7 +647,7 @@ class Cdn(pulumi.ComponentResource):
             return
         for record_type in ("A", "AAAA"):
             aws.route53.Record(
-                f"{self._prefix}-cdn-{record_type.lower()}",
+                f"{self.prefix}-cdn-{record_type.lower()}",
                 zone_id=zone_id,
                 name=domain,
                 type=record_type,
@@ -782,7 +656,7 @@ class Cdn(pulumi.ComponentResource):
                     zone_id=distribution.hosted_zone_id,
                     evaluate_target_health=False,
                 )],
-                opts=self._opts(),
+                opts=self.child(),
             )
 
 
@@ -795,14 +669,3 @@ class _Policies:
     all_viewer_except_host: pulumi.Input[str]
     api_cache: pulumi.Input[str] | None
     viewer_address_arn: pulumi.Input[str]
-
-
-def _deny_insecure_transport(bucket_arn: str) -> dict:
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }

@@ -27,8 +27,10 @@ import pulumi_kubernetes as k8s
 
 from components import kms
 from components.autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from components.base import Component
+from components.monitoring import Graph, Watch
 from components.placement import locate
-from components.settings import ClusterSettings, cpu_architecture, is_digest
+from components.settings import AlarmSettings, ClusterSettings, cpu_architecture, is_digest
 from components.workload import POD_IDENTITY_TRUST_POLICY
 
 # The workload namespace every app-side component deploys into.
@@ -112,7 +114,7 @@ def _assume(service: str, actions: list[str] | None = None) -> str:
     )
 
 
-class Cluster(pulumi.ComponentResource):
+class Cluster(Component):
     """An EKS cluster (or an existing one), its Kubernetes provider and workload namespace."""
 
     cluster_name: pulumi.Output[str]
@@ -129,9 +131,8 @@ class Cluster(pulumi.ComponentResource):
     existing: bool
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:cluster:Cluster", name, None, opts)
+        super().__init__(name, opts, tags=args.tags)
         s = args.settings
-        self._prefix, self._tags = name, args.tags
         self.version = s.version
         self.existing = s.existing
         # Pod identity replaces IRSA here, so no OIDC provider is created.
@@ -155,7 +156,8 @@ class Cluster(pulumi.ComponentResource):
             node_group = self._node_group(s, args.subnet_ids, cluster, node_sg, before)
             after = self._addons_on_nodes(cluster, node_group)
             self._kubernetes(cluster, node_group, after)
-            self._autoscaler(s, cluster, node_group, args.require_digest)
+            self._container_insights(cluster, opts)
+            self._autoscaler(args, cluster, node_group)
         self._namespace()
         self.register_outputs(
             {
@@ -167,13 +169,21 @@ class Cluster(pulumi.ComponentResource):
             }
         )
 
+    # ---- what the alarms watch -------------------------------------------------------------
+    def watches(self, s: AlarmSettings) -> list[Watch]:
+        """The nodes' CPU and memory, from Container Insights (installed here on a cluster of our
+        own; an existing cluster must bring it, or these alarms see no data)."""
+        dims = {"ClusterName": self.cluster_name}
+        graph = Graph("Cluster nodes CPU / memory %", "cluster")
+        return [
+            Watch("cluster-node-cpu", "ContainerInsights", "node_cpu_utilization", dims, "GreaterThanThreshold",
+                  s.node_cpu_percent, f"cluster: node CPU above {s.node_cpu_percent:g}%", graph=graph),
+            Watch("cluster-node-memory", "ContainerInsights", "node_memory_utilization", dims,
+                  "GreaterThanThreshold", s.node_memory_percent, f"cluster: node memory above {s.node_memory_percent:g}%",
+                  graph=graph),
+        ]
+
     # ---- plumbing -----------------------------------------------------------------------
-    def _named(self, suffix: str) -> dict[str, str]:
-        return {**self._tags, "Name": f"{self._prefix}-{suffix}"}
-
-    def _opts(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, depends_on=depends_on)
-
     def _managed(self, policy: str) -> str:
         return f"arn:{self._where.partition}:iam::aws:policy/{policy}"
 
@@ -188,17 +198,17 @@ class Cluster(pulumi.ComponentResource):
         self.node_security_group_id = pulumi.Output.from_input(s.existing_node_security_group_id)
         self.kubeconfig = pulumi.Output.secret(kubeconfig)
         self.provider = k8s.Provider(
-            f"{self._prefix}-k8s",
+            f"{self.prefix}-k8s",
             kubeconfig=self.kubeconfig,
             cluster_identifier=s.existing_cluster_name,
             enable_server_side_apply=True,
-            opts=self._opts(),
+            opts=self.child(),
         )
 
     # ---- a new cluster, in dependency order ---------------------------------------------
     def _key_and_log_group(self, s: ClusterSettings) -> tuple[aws.kms.Key, aws.cloudwatch.LogGroup]:
         """One key for Kubernetes secrets (envelope encryption) and the control-plane log group."""
-        name, w = self._prefix, self._where
+        name, w = self.prefix, self._where
         log_group_name = f"/aws/eks/{name}/cluster"
         key = aws.kms.Key(
             f"{name}-eks-key",
@@ -209,12 +219,12 @@ class Cluster(pulumi.ComponentResource):
                 kms.account_admin(w.partition, w.account),
                 kms.logs_for_group(w.partition, w.region, w.account, log_group_name),
             ),
-            tags=self._named("eks-key"),
-            opts=self._opts(),
+            tags=self.named("eks-key"),
+            opts=self.child(),
             **w.kw,
         )
         aws.kms.Alias(f"{name}-eks-key-alias", name=f"alias/{name}-eks", target_key_id=key.key_id,
-                      opts=self._opts(), **w.kw)
+                      opts=self.child(), **w.kw)
         self.kms_key_arn = key.arn
         # EKS writes to this exact name; creating it first sets retention and encryption.
         log_group = aws.cloudwatch.LogGroup(
@@ -222,24 +232,24 @@ class Cluster(pulumi.ComponentResource):
             name=log_group_name,
             retention_in_days=s.log_retention_days,
             kms_key_id=key.arn,
-            tags=self._named("eks-logs"),
-            opts=self._opts(),
+            tags=self.named("eks-logs"),
+            opts=self.child(),
             **w.kw,
         )
         return key, log_group
 
     def _cluster_role(self, key: aws.kms.Key) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
         """The control plane's role: EKS's managed policies and the key (the cluster waits for all)."""
-        name = self._prefix
+        name = self.prefix
         role = aws.iam.Role(
             f"{name}-eks-cluster-role",
             assume_role_policy=_assume("eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
-            tags=self._named("eks-cluster-role"),
-            opts=self._opts(),
+            tags=self.named("eks-cluster-role"),
+            opts=self.child(),
         )
         attachments: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(f"{name}-eks-cluster-{short}", role=role.name,
-                                         policy_arn=self._managed(policy), opts=self._opts())
+                                         policy_arn=self._managed(policy), opts=self.child())
             for short, policy in (("policy", "AmazonEKSClusterPolicy"),
                                   ("vpc-controller", "AmazonEKSVPCResourceController"))
         ]
@@ -254,20 +264,20 @@ class Cluster(pulumi.ComponentResource):
                     "Resource": arn,
                 }],
             })),
-            opts=self._opts(),
+            opts=self.child(),
         ))
         return role, attachments
 
     def _security_groups(self, vpc_id: pulumi.Input[str] | None) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         """The control plane's ENIs and the nodes' ENIs (which pods share under the VPC CNI). The
         node group is the one the data tiers admit."""
-        name, kw = self._prefix, self._where.kw
+        name, kw = self.prefix, self._where.kw
         control_plane_sg = aws.ec2.SecurityGroup(
             f"{name}-eks-control-plane-sg",
             vpc_id=vpc_id,
             description=f"{name} EKS control plane ENIs",
-            tags=self._named("eks-control-plane"),
-            opts=self._opts(),
+            tags=self.named("eks-control-plane"),
+            opts=self.child(),
             **kw,
         )
         node_sg = aws.ec2.SecurityGroup(
@@ -275,18 +285,18 @@ class Cluster(pulumi.ComponentResource):
             vpc_id=vpc_id,
             description=f"{name} EKS nodes and pods",
             # The AWS Load Balancer Controller adds its rules to the one SG carrying this tag.
-            tags={**self._named("eks-node"), f"kubernetes.io/cluster/{name}": "owned"},
-            opts=self._opts(),
+            tags={**self.named("eks-node"), f"kubernetes.io/cluster/{name}": "owned"},
+            opts=self.child(),
             **kw,
         )
 
         def ingress(rule: str, sg: aws.ec2.SecurityGroup, **rule_kw: Any) -> None:
-            aws.vpc.SecurityGroupIngressRule(f"{name}-{rule}", security_group_id=sg.id, tags=self._named(rule),
-                                             opts=self._opts(), **rule_kw, **kw)
+            aws.vpc.SecurityGroupIngressRule(f"{name}-{rule}", security_group_id=sg.id, tags=self.named(rule),
+                                             opts=self.child(), **rule_kw, **kw)
 
         def egress(rule: str, sg: aws.ec2.SecurityGroup, **rule_kw: Any) -> None:
-            aws.vpc.SecurityGroupEgressRule(f"{name}-{rule}", security_group_id=sg.id, tags=self._named(rule),
-                                            opts=self._opts(), **rule_kw, **kw)
+            aws.vpc.SecurityGroupEgressRule(f"{name}-{rule}", security_group_id=sg.id, tags=self.named(rule),
+                                            opts=self.child(), **rule_kw, **kw)
 
         ingress("cp-from-nodes-https", control_plane_sg, referenced_security_group_id=node_sg.id,
                 ip_protocol="tcp", from_port=443, to_port=443, description="Nodes and pods to the API server")
@@ -313,7 +323,7 @@ class Cluster(pulumi.ComponentResource):
         """The EKS control plane: private endpoint (public only from listed ranges), encrypted
         secrets, control-plane logs, access entries (API mode). It waits for its log group (EKS
         would create it unencrypted) and its role's policies."""
-        name = self._prefix
+        name = self.prefix
         public = bool(s.public_access_cidrs)
         cluster = aws.eks.Cluster(
             f"{name}-eks",
@@ -338,8 +348,8 @@ class Cluster(pulumi.ComponentResource):
             # Add-ons are managed below as aws.eks.Addon, not the unmanaged bootstrap copies.
             bootstrap_self_managed_addons=False,
             deletion_protection=s.deletion_protection,
-            tags=self._named("eks"),
-            opts=self._opts(depends_on=depends_on),
+            tags=self.named("eks"),
+            opts=self.child(depends_on=depends_on),
             **self._where.kw,
         )
         self.cluster_name = cluster.name
@@ -349,32 +359,32 @@ class Cluster(pulumi.ComponentResource):
 
     def _admin_access(self, s: ClusterSettings, cluster: aws.eks.Cluster) -> None:
         """Cluster-admin for the listed IAM roles, through access entries."""
-        name, kw = self._prefix, self._where.kw
+        name, kw = self.prefix, self._where.kw
         for principal in s.admin_role_arns:
             short = principal.rsplit("/", 1)[-1]
             entry = aws.eks.AccessEntry(f"{name}-access-{short}", cluster_name=cluster.name,
-                                        principal_arn=principal, type="STANDARD", tags=self._named(f"access-{short}"),
-                                        opts=self._opts(), **kw)
+                                        principal_arn=principal, type="STANDARD", tags=self.named(f"access-{short}"),
+                                        opts=self.child(), **kw)
             aws.eks.AccessPolicyAssociation(
                 f"{name}-access-{short}-admin",
                 cluster_name=cluster.name,
                 principal_arn=principal,
                 policy_arn=f"arn:{self._where.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope={"type": "cluster"},
-                opts=self._opts(depends_on=[entry]),
+                opts=self.child(depends_on=[entry]),
                 **kw,
             )
 
     def _addon(self, cluster: aws.eks.Cluster, addon_name: str, depends: list[pulumi.Resource],
                **addon_kw: Any) -> aws.eks.Addon:
         return aws.eks.Addon(
-            f"{self._prefix}-addon-{addon_name}",
+            f"{self.prefix}-addon-{addon_name}",
             cluster_name=cluster.name,
             addon_name=addon_name,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="PRESERVE",
-            tags=self._named(f"addon-{addon_name}"),
-            opts=self._opts(depends_on=depends),
+            tags=self.named(f"addon-{addon_name}"),
+            opts=self.child(depends_on=depends),
             **addon_kw,
             **self._where.kw,
         )
@@ -383,16 +393,16 @@ class Cluster(pulumi.ComponentResource):
                     node_sg: aws.ec2.SecurityGroup, addons: list[aws.eks.Addon]) -> aws.eks.NodeGroup:
         """The managed node group: its role, a hardened launch template, the bounds the autoscaler
         moves within. It waits for the add-ons nodes need to become Ready."""
-        name, kw = self._prefix, self._where.kw
+        name, kw = self.prefix, self._where.kw
         node_role = aws.iam.Role(
             f"{name}-eks-node-role",
             assume_role_policy=_assume("ec2.amazonaws.com"),
-            tags=self._named("eks-node-role"),
-            opts=self._opts(),
+            tags=self.named("eks-node-role"),
+            opts=self.child(),
         )
         node_attachments = [
             aws.iam.RolePolicyAttachment(f"{name}-eks-node-{short}", role=node_role.name,
-                                         policy_arn=self._managed(policy), opts=self._opts())
+                                         policy_arn=self._managed(policy), opts=self.child())
             for short, policy in (
                 ("worker", "AmazonEKSWorkerNodePolicy"),
                 ("cni", "AmazonEKS_CNI_Policy"),
@@ -426,11 +436,11 @@ class Cluster(pulumi.ComponentResource):
             ],
             monitoring={"enabled": True},
             tag_specifications=[
-                {"resource_type": "instance", "tags": self._named("eks-node")},
-                {"resource_type": "volume", "tags": self._named("eks-node")},
+                {"resource_type": "instance", "tags": self.named("eks-node")},
+                {"resource_type": "volume", "tags": self.named("eks-node")},
             ],
-            tags=self._named("eks-node-lt"),
-            opts=self._opts(),
+            tags=self.named("eks-node-lt"),
+            opts=self.child(),
             **kw,
         )
         node_group = aws.eks.NodeGroup(
@@ -447,9 +457,8 @@ class Cluster(pulumi.ComponentResource):
             update_config={"max_unavailable_percentage": 33},
             launch_template={"id": launch_template.id, "version": launch_template.latest_version.apply(str)},
             labels={"berth/node-pool": "general"},
-            tags=self._named("nodes"),
-            opts=pulumi.ResourceOptions(
-                parent=self,
+            tags=self.named("nodes"),
+            opts=self.child(
                 depends_on=[*node_attachments, *addons],
                 # The Cluster Autoscaler owns the desired size once the group exists: without
                 # this every `up` would put it back to node_desired and undo a scale-out. The
@@ -466,16 +475,16 @@ class Cluster(pulumi.ComponentResource):
     def _addons_on_nodes(self, cluster: aws.eks.Cluster, node_group: aws.eks.NodeGroup) -> list[aws.eks.Addon]:
         """Add-ons that need nodes to schedule onto: CoreDNS, the EBS CSI driver (its own pod
         identity), metrics-server (nothing waits for it). Returns what the workloads wait for."""
-        name = self._prefix
+        name = self.prefix
         ebs_role = aws.iam.Role(
             f"{name}-ebs-csi-role",
             assume_role_policy=POD_IDENTITY_TRUST_POLICY,
-            tags=self._named("ebs-csi-role"),
-            opts=self._opts(),
+            tags=self.named("ebs-csi-role"),
+            opts=self.child(),
         )
         ebs_policy = aws.iam.RolePolicyAttachment(
             f"{name}-ebs-csi-policy", role=ebs_role.name,
-            policy_arn=self._managed("service-role/AmazonEBSCSIDriverPolicy"), opts=self._opts(),
+            policy_arn=self._managed("service-role/AmazonEBSCSIDriverPolicy"), opts=self.child(),
         )
         after = [
             self._addon(cluster, "coredns", [node_group]),
@@ -506,52 +515,87 @@ class Cluster(pulumi.ComponentResource):
             )
         )
         self.provider = k8s.Provider(
-            f"{self._prefix}-k8s",
+            f"{self.prefix}-k8s",
             kubeconfig=self.kubeconfig,
             # Replace the provider (and so every object) only when the cluster itself changes.
             cluster_identifier=cluster.arn,
             enable_server_side_apply=True,
             # Workloads wait for schedulable nodes and cluster DNS.
-            opts=self._opts(depends_on=[node_group, *after]),
+            opts=self.child(depends_on=[node_group, *after]),
         )
 
-    def _autoscaler(self, s: ClusterSettings, cluster: aws.eks.Cluster, node_group: aws.eks.NodeGroup,
-                    require_digest: bool) -> None:
+    def _container_insights(self, cluster: aws.eks.Cluster, opts: pulumi.ResourceOptions | None) -> None:
+        """Container Insights (the amazon-cloudwatch-observability add-on): the node metrics the
+        Cluster's watches alarm on, and the pods the capacity check counts -- its agents and the
+        operator are components/capacity.py's CONTAINER_INSIGHTS_PODS, which stacks/config.py's
+        capacity() places on every cluster it sizes. An existing cluster brings its own (or not):
+        neither this add-on nor that count applies to it."""
+        name = self.prefix
+        # These three were the Alarms component's children (of the same name, beside this one):
+        # adopted, not replaced -- a second add-on of the same name on the cluster would be refused
+        # before the old one is deleted.
+        moved = [pulumi.Alias(parent=pulumi.create_urn(name, "berth:alarms:Alarms", parent=opts.parent if opts else None))]
+        # The CloudWatch agent gets its own role through EKS Pod Identity, not the node role.
+        role = aws.iam.Role(
+            f"{name}-container-insights-role",
+            description=f"{name}: CloudWatch agent (Container Insights)",
+            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
+            tags=self.named("container-insights-role"),
+            opts=self.child(aliases=moved),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-container-insights-policy",
+            role=role.name,
+            policy_arn=self._managed("CloudWatchAgentServerPolicy"),
+            opts=self.child(aliases=moved),
+        )
+        aws.eks.Addon(
+            f"{name}-container-insights",
+            cluster_name=cluster.name,
+            addon_name="amazon-cloudwatch-observability",
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="PRESERVE",
+            pod_identity_associations=[{"role_arn": role.arn, "service_account": "cloudwatch-agent"}],
+            tags=self.named("container-insights"),
+            # After what the workloads wait for (the provider: the node group, CoreDNS): its agents
+            # need schedulable nodes.
+            opts=self.child(depends_on=[attachment, self.provider], aliases=moved),
+            **self._where.kw,
+        )
+
+    def _autoscaler(self, args: ClusterArgs, cluster: aws.eks.Cluster, node_group: aws.eks.NodeGroup) -> None:
         """The Cluster Autoscaler. On destroy it goes before the node group (it depends on it through
         the provider), so nothing resizes the group while EKS deletes it."""
         self.autoscaler = ClusterAutoscaler(
-            f"{self._prefix}-cluster-autoscaler",
+            f"{self.prefix}-cluster-autoscaler",
             ClusterAutoscalerArgs(
                 provider=self.provider,
                 cluster_name=cluster.name,
                 node_group_name=node_group.node_group_name,
                 where=self._where,
-                settings=s,
-                require_digest=require_digest,
+                settings=args.settings,
+                require_digest=args.require_digest,
                 depends_on=[node_group],
-                tags=self._tags,
+                tags=args.tags,
             ),
-            opts=self._opts(),
+            opts=self.child(),
         )
 
     # ---- either way ------------------------------------------------------------------------
     def _namespace(self) -> None:
         """The workload namespace, restricted by Pod Security Admission."""
+        self.use_kubernetes(self.provider, labels={"app.kubernetes.io/part-of": "shipments",
+                                                   "app.kubernetes.io/managed-by": "pulumi"})
         self.namespace_resource = k8s.core.v1.Namespace(
-            f"{self._prefix}-{NAMESPACE}",
-            metadata={
-                "name": NAMESPACE,
-                "labels": {
-                    # Pod Security Admission: only pods meeting the "restricted" profile are admitted.
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "app.kubernetes.io/part-of": "shipments",
-                    "app.kubernetes.io/managed-by": "pulumi",
-                },
-            },
-            opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
+            f"{self.prefix}-{NAMESPACE}",
+            metadata=self.meta(NAMESPACE, namespaced=False, labels={
+                # Pod Security Admission: only pods meeting the "restricted" profile are admitted.
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/audit": "restricted",
+                "pod-security.kubernetes.io/warn": "restricted",
+            }),
+            opts=self.k8s(),
         )
         # The name is fixed; deriving it from the resource makes consumers wait for the namespace.
         self.namespace = self.namespace_resource.metadata.apply(lambda _: NAMESPACE)

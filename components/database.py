@@ -33,13 +33,21 @@ import pulumi
 import pulumi_aws as aws
 
 from components import kms
+from components.base import Component
+from components.monitoring import Graph, Watch
 from components.placement import locate
 from components.security import admit_from_groups
-from components.settings import DatabaseSettings, RestoreSource
+from components.settings import AlarmSettings, DatabaseSettings, RestoreSource
 
 PORT = 5432
 DATABASE_NAME = "shipments"
 MASTER_USERNAME = "berth_admin"
+# The alarms' dashboard: the database's graphs, in this order.
+_GRAPH_CPU = Graph("Database CPU %", "database", 0)
+_GRAPH_CONNECTIONS = Graph("Database connections", "database", 1)
+_GRAPH_FREE_STORAGE = Graph("Database free storage (bytes)", "database", 2)
+_GRAPH_LATENCY = Graph("Database latency (s)", "database", 3)
+_GRAPH_REPLICA_LAG = Graph("Replica lag (s)", "database", 4)
 # Every parameter group of this component carries these; values that need a restart are
 # applied at the next reboot instead of failing the update.
 _PENDING_REBOOT = {"shared_preload_libraries", "max_connections"}
@@ -69,7 +77,7 @@ class DatabaseArgs:
     dr_vpc_id: pulumi.Input[str] | None = None
     dr_subnet_ids: Sequence[pulumi.Input[str]] = ()
     dr_allowed_cidrs: Sequence[str] = ()
-    # protect=True on the primary, its key and its parameter group (production).
+    # Production: the primary, the keys and the cross-region standby are protected and retained on delete.
     protect: bool = False
 
     def __post_init__(self) -> None:
@@ -165,7 +173,7 @@ def _instance_common(s: DatabaseSettings, params: aws.rds.ParameterGroup, sg: aw
     )
 
 
-class Database(pulumi.ComponentResource):
+class Database(Component):
     """RDS PostgreSQL primary + same-region replicas + optional cross-region replica."""
 
     primary_identifier: pulumi.Output[str]
@@ -188,9 +196,8 @@ class Database(pulumi.ComponentResource):
     allocated_storage_gib: int
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:database:Database", name, None, opts)
+        super().__init__(name, opts, tags=args.tags, protect=args.protect)
         s = args.settings
-        self._prefix, self._tags, self._protected = name, args.tags, args.protect
         self._where = locate(self, args.region)
         self.port = PORT
         self.database_name = DATABASE_NAME
@@ -233,48 +240,94 @@ class Database(pulumi.ComponentResource):
             }
         )
 
-    # ---- plumbing -----------------------------------------------------------------------
-    def _named(self, suffix: str) -> dict[str, str]:
-        return {**self._tags, "Name": f"{self._prefix}-{suffix}"}
+    # ---- what the alarms watch -------------------------------------------------------------
+    def watches(self, s: AlarmSettings) -> list[Watch]:
+        """Every instance by its real identifier: CPU and free storage (relative to the allocated
+        storage); the primary's memory, connections (relative to max_connections) and latency; each
+        replica's lag (the cross-region one alarmed in its own region, and not drawn)."""
+        gib = 1024**3
+        free_storage_bytes = self.allocated_storage_gib * gib * s.free_storage_percent / 100
+        connections = int(self.max_connections * s.connections_percent / 100)
+        instances: list[tuple[str, pulumi.Input[str], str | None]] = [("db-primary", self.primary_identifier, None)]
+        instances += [(f"db-replica-{i + 1}", rid, None) for i, rid in enumerate(self.replica_identifiers)]
+        if self.cross_region_replica_identifier is not None:
+            instances.append(("db-dr-replica", self.cross_region_replica_identifier, self.cross_region_replica_region))
 
-    def _opts(self) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self)
+        out: list[Watch] = []
+        for key, ident, region in instances:
+            dims = {"DBInstanceIdentifier": ident}
+
+            def drawn(graph: Graph, region: str | None = region) -> Graph | None:
+                return graph if region is None else None
+
+            out.append(Watch(f"{key}-cpu", "AWS/RDS", "CPUUtilization", dims, "GreaterThanThreshold",
+                             s.cpu_percent, f"{key}: CPU above {s.cpu_percent:g}% for 15 minutes",
+                             unit="Percent", region=region, graph=drawn(_GRAPH_CPU)))
+            out.append(Watch(f"{key}-free-storage", "AWS/RDS", "FreeStorageSpace", dims, "LessThanThreshold",
+                             free_storage_bytes,
+                             f"{key}: free storage below {s.free_storage_percent:g}% of "
+                             f"{self.allocated_storage_gib} GiB", evaluation_periods=2, unit="Bytes", region=region,
+                             graph=drawn(_GRAPH_FREE_STORAGE)))
+            if key == "db-primary":
+                out.append(Watch(f"{key}-freeable-memory", "AWS/RDS", "FreeableMemory", dims, "LessThanThreshold",
+                                 s.freeable_memory_mib * 1024**2,
+                                 f"{key}: freeable memory below {s.freeable_memory_mib} MiB", unit="Bytes"))
+                out.append(Watch(f"{key}-connections", "AWS/RDS", "DatabaseConnections", dims,
+                                 "GreaterThanThreshold", connections,
+                                 f"{key}: more than {connections} connections ({s.connections_percent:g}% of "
+                                 f"max_connections {self.max_connections})", statistic="Maximum",
+                                 evaluation_periods=2, graph=_GRAPH_CONNECTIONS))
+                for metric in ("ReadLatency", "WriteLatency"):
+                    label = metric.removesuffix("Latency").lower()
+                    out.append(Watch(f"{key}-{label}-latency", "AWS/RDS", metric, dims, "GreaterThanThreshold",
+                                     s.latency_seconds,
+                                     f"{key}: {label} latency above {s.latency_seconds * 1000:g} ms",
+                                     unit="Seconds", graph=_GRAPH_LATENCY))
+            else:
+                # A replica that stops reporting lag has stopped replicating: that is an alarm.
+                out.append(Watch(f"{key}-lag", "AWS/RDS", "ReplicaLag", dims, "GreaterThanThreshold",
+                                 s.replica_lag_seconds,
+                                 f"{key}: replication lag above {s.replica_lag_seconds:g} s",
+                                 statistic="Maximum", period=60, evaluation_periods=5, datapoints_to_alarm=3,
+                                 treat_missing_data="breaching", unit="Seconds", region=region,
+                                 graph=drawn(_GRAPH_REPLICA_LAG)))
+        return out
 
     # ---- steps, in dependency order --------------------------------------------------------
     def _key(self) -> aws.kms.Key:
         """The tier's own key (storage, Performance Insights, the managed master secret); protected with the primary."""
-        name, w = self._prefix, self._where
+        name, w = self.prefix, self._where
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{name} RDS storage and Performance Insights",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=_account_key_policy(w.partition, w.account),
-            tags=self._named("db-key"),
-            opts=pulumi.ResourceOptions(parent=self, protect=self._protected),
+            tags=self.named("db-key"),
+            opts=self.stateful(),
             **w.kw,
         )
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}-db", target_key_id=key.key_id,
-                      opts=self._opts(), **w.kw)
+                      opts=self.child(), **w.kw)
         self.kms_key_arn = key.arn
         return key
 
     def _subnet_group(self, subnet_ids: Sequence[pulumi.Input[str]]) -> aws.rds.SubnetGroup:
-        name = self._prefix
+        name = self.prefix
         return aws.rds.SubnetGroup(
             f"{name}-subnets",
             name=f"{name}-db",
             description=f"{name} database: private subnets",
             subnet_ids=list(subnet_ids),
-            tags=self._named("db-subnets"),
-            opts=self._opts(),
+            tags=self.named("db-subnets"),
+            opts=self.child(),
             **self._where.kw,
         )
 
     def _security_group(self, vpc_id: pulumi.Input[str],
                         allowed: Sequence[pulumi.Input[str]]) -> aws.ec2.SecurityGroup:
         """5432 from the allowed security groups only (components/security.py), no egress."""
-        name, kw = self._prefix, self._where.kw
+        name, kw = self.prefix, self._where.kw
         sg = aws.ec2.SecurityGroup(
             f"{name}-db-sg",
             name=f"{name}-db",
@@ -283,8 +336,8 @@ class Database(pulumi.ComponentResource):
             # No egress: RDS initiates nothing here (replication and backups use AWS's own
             # network). Declared empty so the default allow-all egress is removed.
             egress=[],
-            tags=self._named("db-sg"),
-            opts=self._opts(),
+            tags=self.named("db-sg"),
+            opts=self.child(),
             **kw,
         )
         self.security_group_id = sg.id
@@ -294,22 +347,22 @@ class Database(pulumi.ComponentResource):
             sources=allowed,
             port=PORT,
             what="PostgreSQL",
-            named=self._named,
-            opts=self._opts(),
+            named=self.named,
+            opts=self.child(),
             region_kw=kw,
         )
         return sg
 
     def _parameter_group(self, s: DatabaseSettings) -> aws.rds.ParameterGroup:
-        name = self._prefix
+        name = self.prefix
         params = aws.rds.ParameterGroup(
             f"{name}-params",
             name=f"{name}-{parameter_family(s.engine_version)}",
             family=parameter_family(s.engine_version),
             description=f"{name} PostgreSQL parameters",
             parameters=db_parameters(s),  # type: ignore[arg-type]
-            tags=self._named("db-params"),
-            opts=self._opts(),
+            tags=self.named("db-params"),
+            opts=self.child(),
             **self._where.kw,
         )
         self.parameter_group_name = params.name
@@ -319,7 +372,7 @@ class Database(pulumi.ComponentResource):
         """Enhanced monitoring: RDS's agent writes OS metrics to the RDSOSMetrics log group. An
         inline policy with exactly the managed policy's permissions (the AmazonRDSEnhancedMonitoringRole
         document), scoped to that log group. Every instance waits for the policy."""
-        name, w = self._prefix, self._where
+        name, w = self.prefix, self._where
         role = aws.iam.Role(
             f"{name}-monitoring",
             assume_role_policy=json.dumps({
@@ -332,8 +385,8 @@ class Database(pulumi.ComponentResource):
                 }],
             }),
             description=f"{name} RDS enhanced monitoring",
-            tags=self._named("db-monitoring"),
-            opts=self._opts(),
+            tags=self.named("db-monitoring"),
+            opts=self.child(),
         )
         policy = aws.iam.RolePolicy(
             f"{name}-monitoring-logs",
@@ -356,7 +409,7 @@ class Database(pulumi.ComponentResource):
                     },
                 ],
             }),
-            opts=self._opts(),
+            opts=self.child(),
         )
         return role, policy
 
@@ -365,7 +418,7 @@ class Database(pulumi.ComponentResource):
                  region: str | None) -> aws.rds.Instance:
         """The Multi-AZ primary: new and empty, restored (snapshot, point in time) or an adopted
         promoted replica (`restore`)."""
-        name = self._prefix
+        name = self.prefix
         identifier = f"{name}-primary"
         primary_kw: dict[str, object] = dict(
             identifier=identifier,
@@ -384,18 +437,16 @@ class Database(pulumi.ComponentResource):
             master_user_secret_kms_key_id=key.arn,
             backup_retention_period=s.backup_retention_days,
             backup_window=s.backup_window,
-            delete_automated_backups=not self._protected,  # a protected primary keeps its backups past deletion
+            delete_automated_backups=not self.protected,  # a protected primary keeps its backups past deletion
             deletion_protection=s.deletion_protection,
             skip_final_snapshot=s.skip_final_snapshot,
             final_snapshot_identifier=None if s.skip_final_snapshot else f"{identifier}-final",
-            tags=self._named("db-primary"),
+            tags=self.named("db-primary"),
         )
         # The provider's 40-minute create timeout is short for a Multi-AZ instance on a busy day;
         # a timed-out create leaves the resource tainted and replaced on the next update.
-        primary_opts = pulumi.ResourceOptions(
-            parent=self, protect=self._protected, depends_on=[monitoring_policy],
-            custom_timeouts=pulumi.CustomTimeouts(create="90m", update="90m"),
-        )
+        primary_opts = self.stateful(depends_on=[monitoring_policy],
+                                     custom_timeouts=pulumi.CustomTimeouts(create="90m", update="90m"))
         restore = s.restore
         if restore is None:
             primary_kw.update(db_name=DATABASE_NAME, username=MASTER_USERNAME)
@@ -441,7 +492,7 @@ class Database(pulumi.ComponentResource):
     def _replicas(self, s: DatabaseSettings, common: dict[str, object], key: aws.kms.Key,
                   primary: aws.rds.Instance, monitoring_policy: aws.iam.RolePolicy, azs: list[str]) -> None:
         """Same-region read replicas, spread over the AZs (round robin, skipping the primary's)."""
-        name = self._prefix
+        name = self.prefix
         replica_class = s.replica_instance_class or s.instance_class
         replicas = []
         for i in range(s.replicas):
@@ -463,9 +514,8 @@ class Database(pulumi.ComponentResource):
                     # A replica cannot take a final snapshot; without this, destroy fails on it.
                     skip_final_snapshot=True,
                     deletion_protection=False,
-                    tags=self._named(f"db-replica-{i + 1}"),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[monitoring_policy],
-                                                custom_timeouts=pulumi.CustomTimeouts(create="90m")),
+                    tags=self.named(f"db-replica-{i + 1}"),
+                    opts=self.child(depends_on=[monitoring_policy], custom_timeouts=pulumi.CustomTimeouts(create="90m")),
                     **self._where.kw,
                 )
             )
@@ -476,11 +526,10 @@ class Database(pulumi.ComponentResource):
                               monitoring_policy: pulumi.Resource) -> pulumi.Output[str]:
         """A warm standby in the DR region, in the recovery VPC: its own key, parameter group,
         subnet group and security group live there."""
-        s, name, named = args.settings, self._prefix, self._named
+        s, name, named = args.settings, self.prefix, self.named
         partition, account_id = self._where.partition, self._where.account
         dr = args.dr_region
         assert dr is not None
-        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
         dr_key = aws.kms.Key(
             f"{name}-dr-key",
             description=f"{name} RDS cross-region replica ({dr})",
@@ -489,7 +538,7 @@ class Database(pulumi.ComponentResource):
             policy=_account_key_policy(partition, account_id),
             tags=named("db-dr-key"),
             region=dr,
-            opts=kept,
+            opts=self.stateful(),
         )
         dr_params = aws.rds.ParameterGroup(
             f"{name}-dr-params",
@@ -499,7 +548,7 @@ class Database(pulumi.ComponentResource):
             parameters=db_parameters(s),  # type: ignore[arg-type]
             tags=named("db-dr-params"),
             region=dr,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         subnets, sg = self._standby_network(args)
         identifier = f"{name}-dr-replica"
@@ -527,8 +576,7 @@ class Database(pulumi.ComponentResource):
             region=dr,
             # A cross-region replica first copies a snapshot across regions: often beyond the
             # provider's 40-minute default for a database of any size.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[monitoring_policy],
-                                        custom_timeouts=pulumi.CustomTimeouts(create="180m")),
+            opts=self.stateful(depends_on=[monitoring_policy], custom_timeouts=pulumi.CustomTimeouts(create="180m")),
         )
         return replica.identifier
 
@@ -537,7 +585,7 @@ class Database(pulumi.ComponentResource):
     def _standby_network(self, args: DatabaseArgs) -> tuple[aws.rds.SubnetGroup, aws.ec2.SecurityGroup]:
         """The standby's place in the recovery VPC: a subnet group of its private subnets (without one
         RDS would use the DR region's default VPC) and 5432 from the VPC's range."""
-        name, named, dr = self._prefix, self._named, args.dr_region
+        name, named, dr = self.prefix, self.named, args.dr_region
         subnets = aws.rds.SubnetGroup(
             f"{name}-recovery-subnets",
             name=f"{name}-recovery-db",
@@ -545,7 +593,7 @@ class Database(pulumi.ComponentResource):
             subnet_ids=list(args.dr_subnet_ids),
             tags=named("recovery-db-subnets"),
             region=dr,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         sg = aws.ec2.SecurityGroup(
             f"{name}-recovery-db-sg",
@@ -555,7 +603,7 @@ class Database(pulumi.ComponentResource):
             egress=[],
             tags=named("recovery-db-sg"),
             region=dr,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         # By range, not by group: the cluster that will use this database after a promotion does
         # not exist yet; whatever `berth dr rebuild` starts in the recovery VPC is admitted.
@@ -570,7 +618,7 @@ class Database(pulumi.ComponentResource):
                 description="PostgreSQL from the recovery VPC",
                 tags=named(f"recovery-db-from-{i}"),
                 region=dr,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=self.child(),
             )
         return subnets, sg
 

@@ -36,9 +36,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.base import Component
+from components.identity import IdentityNames, workload_identity
 from components.placement import region_kw
 from components.settings import DatabaseRolesSettings, is_digest
-from components.workload import POD_IDENTITY_TRUST_POLICY, checkov_skips, hardened_container, restricted_pod
+from components.workload import checkov_skips, hardened_container, restricted_pod
 
 NAME = "shipments-db-bootstrap"
 UID = 10001
@@ -89,7 +91,7 @@ def _name(metadata: Any) -> str:
     return metadata["name"]
 
 
-class DatabaseRoles(pulumi.ComponentResource):
+class DatabaseRoles(Component):
     """Role passwords + the bootstrap Job (its identity, config, Secret and NetworkPolicy)."""
 
     owner_username: str
@@ -101,8 +103,9 @@ class DatabaseRoles(pulumi.ComponentResource):
     service_account_name: str
 
     def __init__(self, name: str, args: DatabaseRolesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:database_roles:DatabaseRoles", name, None, opts)
-        self._prefix, self._args = name, args
+        super().__init__(name, opts, tags=args.tags)
+        self._args = args
+        self.use_kubernetes(args.provider, namespace=args.namespace, labels=_COMMON)
         owner_pw, app_pw = self._passwords()
         identity = self._identity()
         config, secret, checksum = self._job_inputs(owner_pw, app_pw)
@@ -117,20 +120,10 @@ class DatabaseRoles(pulumi.ComponentResource):
             "serviceAccountName": self.service_account_name,
         })
 
-    # ---- plumbing -----------------------------------------------------------------------
-    def _k8s(self) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._args.provider)
-
-    def _meta(self, obj_name: str | None = None, **extra: Any) -> dict[str, Any]:
-        m: dict[str, Any] = {"namespace": self._args.namespace, "labels": _COMMON, **extra}
-        if obj_name:
-            m["name"] = obj_name
-        return m
-
     # ---- steps, in dependency order --------------------------------------------------------
     def _passwords(self) -> tuple[random.RandomPassword, random.RandomPassword]:
         """Letters and digits: they end up in DSNs and PgBouncer's userlist."""
-        name, s, child = self._prefix, self._args.settings, pulumi.ResourceOptions(parent=self)
+        name, s, child = self.prefix, self._args.settings, self.child()
         owner_pw = random.RandomPassword(f"{name}-owner-password", length=32, special=False, opts=child)
         app_pw = random.RandomPassword(f"{name}-app-password", length=32, special=False, opts=child)
         self.owner_username, self.app_username = s.owner_role, s.app_role
@@ -141,48 +134,35 @@ class DatabaseRoles(pulumi.ComponentResource):
     def _identity(self) -> list[pulumi.Resource]:
         """A service account bound (EKS Pod Identity) to a role that may read RDS's master secret,
         nothing else. Returns what the Job waits for."""
-        name, args = self._prefix, self._args
+        name, args = self.prefix, self._args
         region = args.region or aws.get_region(opts=pulumi.InvokeOptions(parent=self)).region
         self.service_account_name = NAME
-        sa = k8s.core.v1.ServiceAccount(
-            f"{name}-db-bootstrap-sa",
-            metadata=self._meta(NAME),
-            automount_service_account_token=False,
-            opts=self._k8s(),
-        )
-        role = aws.iam.Role(
-            f"{name}-db-bootstrap-role",
-            description=f"{name}: the database bootstrap Job (EKS Pod Identity): reads RDS's master secret",
-            assume_role_policy=POD_IDENTITY_TRUST_POLICY,
-            tags={**args.tags, "Name": f"{name}-db-bootstrap-role"},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.role_arn = role.arn
-        policy = aws.iam.RolePolicy(
-            f"{name}-db-bootstrap-read-master-secret",
-            role=role.id,
-            policy=pulumi.Output.all(args.master_secret_arn, args.master_secret_kms_key_arn).apply(
-                lambda v: json.dumps(_policy(v[0], v[1], region))
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        association = aws.eks.PodIdentityAssociation(
-            f"{name}-db-bootstrap-pod-identity",
+        identity = workload_identity(
+            self,
             cluster_name=args.cluster_name,
             namespace=args.namespace,
             service_account=NAME,
-            role_arn=role.arn,
-            tags={**args.tags, "Name": f"{name}-db-bootstrap-pod-identity"},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa]),
-            **region_kw(args.region),
+            description=f"{name}: the database bootstrap Job (EKS Pod Identity): reads RDS's master secret",
+            names=IdentityNames(service_account="db-bootstrap-sa", role="db-bootstrap-role",
+                                policy="db-bootstrap-read-master-secret", association="db-bootstrap-pod-identity"),
+            policy=pulumi.Output.all(args.master_secret_arn, args.master_secret_kms_key_arn).apply(
+                lambda v: json.dumps(_policy(v[0], v[1], region))
+            ),
+            automount_token=False,
+            # The Job waits for the policy itself (and shipments.bootstrap retries a refused read
+            # while IAM propagates): the association need not.
+            association_waits_for_policy=False,
+            region_kw=region_kw(args.region),
         )
-        return [sa, association, policy]
+        self.role_arn = identity.role.arn
+        assert identity.policy is not None
+        return [identity.service_account, identity.association, identity.policy]
 
     def _job_inputs(self, owner_pw: random.RandomPassword, app_pw: random.RandomPassword
                     ) -> tuple[k8s.core.v1.ConfigMap, k8s.core.v1.Secret, pulumi.Output[str]]:
         """What the Job reads: settings (ConfigMap) and the role passwords (Secret), and a digest of
         both for the pod template."""
-        name, args, s = self._prefix, self._args, self._args.settings
+        name, args, s = self.prefix, self._args, self._args.settings
         config_data = pulumi.Output.all(args.master_secret_arn, args.primary_address).apply(lambda v: {
             "MASTER_SECRET_ARN": v[0],
             "DATABASE_HOST": v[1],
@@ -193,7 +173,7 @@ class DatabaseRoles(pulumi.ComponentResource):
             "BOOTSTRAP_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT_SECONDS),
         })
         config = k8s.core.v1.ConfigMap(
-            f"{name}-db-bootstrap-config", metadata=self._meta(), data=config_data, immutable=True, opts=self._k8s()
+            f"{name}-db-bootstrap-config", metadata=self.meta(), data=config_data, immutable=True, opts=self.k8s()
         )
         secret_data = pulumi.Output.secret(
             pulumi.Output.all(owner_pw.result, app_pw.result).apply(
@@ -201,8 +181,8 @@ class DatabaseRoles(pulumi.ComponentResource):
             )
         )
         secret = k8s.core.v1.Secret(
-            f"{name}-db-bootstrap-secret", metadata=self._meta(), type="Opaque", string_data=secret_data,
-            immutable=True, opts=self._k8s(),
+            f"{name}-db-bootstrap-secret", metadata=self.meta(), type="Opaque", string_data=secret_data,
+            immutable=True, opts=self.k8s(),
         )
         # A new password or setting is a new Job spec (Job templates are immutable, so the Job is
         # replaced and runs again). It reveals nothing.
@@ -217,8 +197,8 @@ class DatabaseRoles(pulumi.ComponentResource):
         """Its only ways out: DNS, the database, HTTPS (Secrets Manager, RDS's CA bundle), the agent."""
         args = self._args
         return k8s.networking.v1.NetworkPolicy(
-            f"{self._prefix}-db-bootstrap-policy",
-            metadata=self._meta(f"{NAME}-egress"),
+            f"{self.prefix}-db-bootstrap-policy",
+            metadata=self.meta(f"{NAME}-egress"),
             spec={
                 "pod_selector": {"match_labels": _LABELS},
                 "policy_types": ["Ingress", "Egress"],
@@ -232,7 +212,7 @@ class DatabaseRoles(pulumi.ComponentResource):
                     {"to": [{"ip_block": {"cidr": POD_IDENTITY_AGENT}}], "ports": [{"protocol": "TCP", "port": 80}]},
                 ],
             },
-            opts=self._k8s(),
+            opts=self.k8s(),
         )
 
     def _job(self, config: k8s.core.v1.ConfigMap, secret: k8s.core.v1.Secret, checksum: pulumi.Output[str],
@@ -241,8 +221,8 @@ class DatabaseRoles(pulumi.ComponentResource):
         skip = checkov_skips(("CKV_K8S_35", "the passwords reach the process as env vars from a Secret via "
                                             "envFrom, never as literals"))
         return k8s.batch.v1.Job(
-            f"{self._prefix}-db-bootstrap",
-            metadata=self._meta(annotations={**skip, "pulumi.com/replaceUnready": "true"}),
+            f"{self.prefix}-db-bootstrap",
+            metadata=self.meta(annotations={**skip, "pulumi.com/replaceUnready": "true"}),
             spec={
                 "backoff_limit": 3,
                 "active_deadline_seconds": DEADLINE_SECONDS,
@@ -269,12 +249,7 @@ class DatabaseRoles(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                provider=self._args.provider,
-                depends_on=depends_on,
-                custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m"),
-            ),
+            opts=self.k8s(depends_on=depends_on, custom_timeouts=pulumi.CustomTimeouts(create="15m", update="15m")),
         )
 
 

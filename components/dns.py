@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.base import Component
 from components.settings import DnsSettings
 
 
@@ -23,14 +24,14 @@ class DnsArgs:
     settings: DnsSettings
 
 
-class Dns(pulumi.ComponentResource):
+class Dns(Component):
     """A handle on an existing public hosted zone: `zone_id`, `zone_name`."""
 
     zone_id: str
     zone_name: str
 
     def __init__(self, name: str, args: DnsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:dns:Dns", name, None, opts)
+        super().__init__(name, opts)
         # Looked up while the program runs (not as an Output): an absent zone stops the program
         # before any resource is registered, with the provider's "no matching Route 53 Hosted Zone".
         zone_name = args.settings.zone

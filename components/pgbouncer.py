@@ -23,6 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.base import Component
 from components.pgbouncer_config import (
     CA_FILE,
     CONFIG_DIR,
@@ -109,7 +110,7 @@ class PgBouncerArgs:
 
 
 
-class PgBouncer(pulumi.ComponentResource):
+class PgBouncer(Component):
     """PgBouncer Deployment + ConfigMap + Secret + Service + PDB + NetworkPolicy in the workload namespace."""
 
     service_host: pulumi.Output[str]
@@ -124,9 +125,9 @@ class PgBouncer(pulumi.ComponentResource):
     deployment: k8s.apps.v1.Deployment
 
     def __init__(self, name: str, args: PgBouncerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("berth:pgbouncer:PgBouncer", name, None, opts)
+        super().__init__(name, opts)
         s = args.settings
-        self._prefix, self._args = name, args
+        self._args = args
         self.port = PORT
         self.rw_database = RW_DATABASE
         self.ro_database = RO_DATABASE
@@ -138,6 +139,7 @@ class PgBouncer(pulumi.ComponentResource):
             "app.kubernetes.io/part-of": "shipments",
         }
         self._common = {**self.pod_labels, "app.kubernetes.io/managed-by": "pulumi"}
+        self.use_kubernetes(args.provider, namespace=args.namespace, labels=self._common)
         self.server_connections = server_connections(s)
         self.max_client_connections = s.max_client_conn * s.replicas
 
@@ -152,10 +154,10 @@ class PgBouncer(pulumi.ComponentResource):
         )
         sa = k8s.core.v1.ServiceAccount(
             f"{name}-pgbouncer-sa",
-            metadata=self._meta(NAME),
+            metadata=self.meta(NAME),
             # PgBouncer never talks to the Kubernetes API.
             automount_service_account_token=False,
-            opts=self._k8s(),
+            opts=self.k8s(),
         )
         self.deployment = self._deployment([config, secret, sa, *args.wait_for])
         self._autoscaler()
@@ -181,13 +183,6 @@ class PgBouncer(pulumi.ComponentResource):
             }
         )
 
-    # ---- plumbing -----------------------------------------------------------------------
-    def _k8s(self, depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, provider=self._args.provider, depends_on=depends_on)
-
-    def _meta(self, obj_name: str, **extra: Any) -> dict[str, Any]:
-        return {"name": obj_name, "namespace": self._args.namespace, "labels": self._common, **extra}
-
     # ---- steps, in dependency order --------------------------------------------------------
     def _config(self) -> tuple[k8s.core.v1.ConfigMap, pulumi.Output[str], str]:
         """pgbouncer.ini (every database instance's address) and the hba file, in a ConfigMap."""
@@ -200,16 +195,16 @@ class PgBouncer(pulumi.ComponentResource):
         if args.ca_bundle_pem is not None:
             config_data["rds-ca.pem"] = args.ca_bundle_pem
         config = k8s.core.v1.ConfigMap(
-            f"{self._prefix}-pgbouncer-config", metadata=self._meta(f"{NAME}-config"), data=config_data,
-            opts=self._k8s(),
+            f"{self.prefix}-pgbouncer-config", metadata=self.meta(f"{NAME}-config"), data=config_data,
+            opts=self.k8s(),
         )
         return config, ini, hba
 
     def _userlist(self) -> tuple[k8s.core.v1.Secret, pulumi.Output[str]]:
         """The userlist Secret: the app's role, the owner's, and the exporter's stats user."""
-        name, args = self._prefix, self._args
+        name, args = self.prefix, self._args
         stats_password = random.RandomPassword(
-            f"{name}-pgbouncer-stats-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-pgbouncer-stats-password", length=32, special=False, opts=self.child()
         )
         userlist = pulumi.Output.secret(
             pulumi.Output.all(args.app_password, args.owner_password, stats_password.result).apply(
@@ -220,10 +215,10 @@ class PgBouncer(pulumi.ComponentResource):
         )
         secret = k8s.core.v1.Secret(
             f"{name}-pgbouncer-userlist",
-            metadata=self._meta(f"{NAME}-userlist"),
+            metadata=self.meta(f"{NAME}-userlist"),
             type="Opaque",
             string_data={"userlist.txt": userlist},
-            opts=self._k8s(),
+            opts=self.k8s(),
         )
         return secret, userlist
 
@@ -318,8 +313,8 @@ class PgBouncer(pulumi.ComponentResource):
             skips.append(("CKV_K8S_43", "tags pin images outside prod; the policy pack requires digests in prod"))
         init_containers, containers, volumes = self._containers()
         return k8s.apps.v1.Deployment(
-            f"{self._prefix}-pgbouncer-deployment",
-            metadata=self._meta(NAME, annotations=checkov_skips(*skips)) if skips else self._meta(NAME),
+            f"{self.prefix}-pgbouncer-deployment",
+            metadata=self.meta(NAME, annotations=checkov_skips(*skips)) if skips else self.meta(NAME),
             spec={
                 "replicas": s.replicas,
                 "revisionHistoryLimit": 5,
@@ -354,7 +349,7 @@ class PgBouncer(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=self._k8s(depends_on=depends_on),
+            opts=self.k8s(depends_on=depends_on),
         )
 
     def _autoscaler(self) -> None:
@@ -363,8 +358,8 @@ class PgBouncer(pulumi.ComponentResource):
         that count (min = max) and puts back any manual scale-out that would break it."""
         replicas = self._args.settings.replicas
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{self._prefix}-pgbouncer-hpa",
-            metadata=self._meta(NAME),
+            f"{self.prefix}-pgbouncer-hpa",
+            metadata=self.meta(NAME),
             spec={
                 "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": NAME},
                 "minReplicas": replicas,
@@ -372,15 +367,15 @@ class PgBouncer(pulumi.ComponentResource):
                 "metrics": [{"type": "Resource", "resource": {
                     "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 75}}}],
             },
-            opts=self._k8s(depends_on=[self.deployment]),
+            opts=self.k8s(depends_on=[self.deployment]),
         )
 
     def _service(self) -> k8s.core.v1.Service:
         """Created once the pods it selects are ready: pulumi-kubernetes waits (10 minutes at most)
         for a Service's endpoints, and PgBouncer's pods come only after the database tier."""
         return k8s.core.v1.Service(
-            f"{self._prefix}-pgbouncer-service",
-            metadata=self._meta(NAME),
+            f"{self.prefix}-pgbouncer-service",
+            metadata=self.meta(NAME),
             spec={
                 "type": "ClusterIP",
                 "selector": self.pod_labels,
@@ -389,15 +384,15 @@ class PgBouncer(pulumi.ComponentResource):
                     {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
                 ],
             },
-            opts=self._k8s(depends_on=[self.deployment]),
+            opts=self.k8s(depends_on=[self.deployment]),
         )
 
     def _disruption_budget(self) -> None:
         k8s.policy.v1.PodDisruptionBudget(
-            f"{self._prefix}-pgbouncer-pdb",
-            metadata=self._meta(NAME),
+            f"{self.prefix}-pgbouncer-pdb",
+            metadata=self.meta(NAME),
             spec={"maxUnavailable": 1, "selector": {"matchLabels": self.pod_labels}},
-            opts=self._k8s(),
+            opts=self.k8s(),
         )
 
     def _network_policy(self) -> None:
@@ -415,8 +410,8 @@ class PgBouncer(pulumi.ComponentResource):
         if args.ca_bundle_pem is None:
             egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]})
         k8s.networking.v1.NetworkPolicy(
-            f"{self._prefix}-pgbouncer-ingress",
-            metadata=self._meta(f"{NAME}-ingress"),
+            f"{self.prefix}-pgbouncer-ingress",
+            metadata=self.meta(f"{NAME}-ingress"),
             spec={
                 "podSelector": {"matchLabels": self.pod_labels},
                 "policyTypes": ["Ingress", "Egress"],
@@ -429,7 +424,7 @@ class PgBouncer(pulumi.ComponentResource):
                      "ports": [{"protocol": "TCP", "port": METRICS_PORT}]},
                 ],
             },
-            opts=self._k8s(),
+            opts=self.k8s(),
         )
 
 

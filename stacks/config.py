@@ -338,7 +338,8 @@ def capacity(s: Settings) -> Capacity | None:
     smallest = min(c.instance_types, key=lambda t: (cap.allocatable(t).cpu_m, cap.allocatable(t).memory_mib,
                                                    cap.allocatable(t).pods))
     node = cap.allocatable(smallest)
-    # Container Insights is installed on every cluster the stack creates (stacks/platform.py).
+    # Container Insights' pods run on every cluster the stack creates: the Cluster installs the add-on
+    # (components/cluster.py, `_container_insights`).
     system = (*cap.SYSTEM_PODS, *cap.CONTAINER_INSIGHTS_PODS)
     daemonsets = cap.per_node(system)
     free = node - daemonsets

@@ -83,15 +83,11 @@ def build(s: Settings) -> None:
         hosted_zone_id=dns.zone_id,
         settings=s.cdn, protect=prod, force_destroy=not prod, tags=tags))
 
+    # Each tier says what to watch; the alarms page on it and draw the dashboard.
     alarms = Alarms(prefix, AlarmsArgs(
-        database_primary_id=database.primary_identifier, database_replica_ids=database.replica_identifiers,
-        database_cross_region_replica_id=database.cross_region_replica_identifier,
-        database_dr_region=database.cross_region_replica_region,
-        allocated_storage_gib=database.allocated_storage_gib, max_connections=database.max_connections,
-        cache_member_ids=cache.member_cluster_ids, cache_node_count=cache.node_count,
-        distribution_id=cdn.distribution_id, cdn_domain=cdn.viewer_domain,
-        cluster_name=cluster.cluster_name, cluster_dependencies=[cluster.provider],
-        install_container_insights=not cluster.existing,  # an existing cluster brings its own
+        watches=[*database.watches(s.alarms), *cache.watches(s.alarms), *cdn.watches(s.alarms),
+                 *cluster.watches(s.alarms)],
+        cdn_domain=cdn.viewer_domain,
         settings=s.alarms, protect=prod, tags=tags))
 
     backups = Backups(prefix, BackupsArgs(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from components.alarms import AlarmsArgs
+from components.monitoring import Watch
 from components.settings import AlarmSettings
 from tests.conftest import Deployed
 
@@ -185,10 +186,13 @@ def test_cluster_nodes_are_alarmed_through_container_insights(stack: str, reques
     found = alarms(d)
     assert len(on(found, "node_cpu_utilization", ClusterName=cluster)) == 1
     assert len(on(found, "node_memory_utilization", ClusterName=cluster)) == 1
-    # moto has no EKS add-ons: the add-on is asserted on the graph, its role in moto's IAM.
+    # moto has no EKS add-ons: the add-on is asserted on the graph, its role in moto's IAM. The
+    # Cluster installs it (the capacity check counts its pods on every cluster the stack creates).
     (addon,) = [n for n in d.graph.by_type("aws:eks/addon:Addon")
                 if n.inputs["addonName"] == "amazon-cloudwatch-observability"]
     assert addon.inputs["clusterName"] == cluster
+    (owner,) = [n for n in d.graph.components if n.urn == addon.parent]
+    assert owner.type == "berth:cluster:Cluster"
     (assoc,) = addon.inputs["podIdentityAssociations"]
     assert assoc["serviceAccount"] == "cloudwatch-agent"
     role = assoc["roleArn"].rsplit("/", 1)[-1]
@@ -260,6 +264,19 @@ def test_canary_without_a_cdn_domain_is_refused() -> None:
         AlarmsArgs(settings=AlarmSettings(canary=True))
 
 
-def test_cache_alarms_need_the_member_count() -> None:
-    with pytest.raises(ValueError, match="cache_node_count"):
-        AlarmsArgs(settings=AlarmSettings(), cache_member_ids=["a-001"], cache_node_count=0)
+def test_two_watches_of_one_key_are_refused_naming_it() -> None:
+    def cpu(key: str) -> Watch:
+        return Watch(key, "AWS/RDS", "CPUUtilization", {"DBInstanceIdentifier": "x"}, "GreaterThanThreshold", 80,
+                     "cpu")
+
+    with pytest.raises(ValueError, match="db-x-cpu"):
+        AlarmsArgs(settings=AlarmSettings(), watches=[cpu("db-x-cpu"), cpu("db-y-cpu"), cpu("db-x-cpu")])
+
+
+def test_a_watch_that_cannot_be_an_alarm_is_refused() -> None:
+    with pytest.raises(ValueError, match="comparison"):
+        Watch("k", "N", "M", {}, "Above", 1, "d")
+    with pytest.raises(ValueError, match="treat_missing_data"):
+        Watch("k", "N", "M", {}, "GreaterThanThreshold", 1, "d", treat_missing_data="silent")
+    with pytest.raises(ValueError, match="datapoints_to_alarm"):
+        Watch("k", "N", "M", {}, "GreaterThanThreshold", 1, "d", evaluation_periods=2, datapoints_to_alarm=3)

@@ -167,7 +167,7 @@ def test_access_entries_api_mode_and_addons_ordered_around_the_node_group(
     addons = {n.inputs["addonName"]: n for n in g.by_type("aws:eks/addon:Addon")
               if g.component_of(n).type == "berth:cluster:Cluster"}
     assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver",
-                           "metrics-server"}
+                           "metrics-server", "amazon-cloudwatch-observability"}
     nodes = one(g, "aws:eks/nodeGroup:NodeGroup", "-nodes")
     for before in ("vpc-cni", "kube-proxy", "eks-pod-identity-agent"):
         assert addons[before].urn in nodes.dependencies, f"{before} must run before nodes join"
@@ -242,6 +242,8 @@ def test_existing_cluster_creates_no_aws_cluster_and_uses_the_secret_kubeconfig(
     (ns,) = d.graph.by_type("kubernetes:core/v1:Namespace")
     assert ns.provider == provider.name
     assert d.graph.outputs["clusterName"] == "shared-cluster"
+    # An existing cluster brings its own add-ons: no Container Insights installed by this stack.
+    assert d.graph.by_type("aws:eks/addon:Addon") == []
 
 
 def test_existing_cluster_without_its_settings_is_refused() -> None:
