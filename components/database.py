@@ -10,7 +10,7 @@ its own KMS key and parameter group there.
 
 Instead of starting empty, the primary can come from a restore source (disaster
 recovery): a DB snapshot, a point in time of a source instance, or an existing replica
-that is adopted and promoted (see `_adopt_promoted_replica_opts`).
+that is adopted and promoted (see `adopt_promoted_replica_opts`).
 
 The master user's password is RDS's to manage (`manage_master_user_password`): RDS keeps it
 in a Secrets Manager secret of its own, encrypted with this component's key, and rotates it
@@ -472,10 +472,10 @@ class Database(Component):
             )
             # `berth dr rebuild` turned the managed password on when it promoted the replica, with
             # the region's default Secrets Manager key (this stack's key did not exist yet): the
-            # import must find exactly that, and it stays so (_ADOPTED_FOR_GOOD).
+            # import must find exactly that, and it stays so (ADOPTED_FOR_GOOD).
             del primary_kw["master_user_secret_kms_key_id"]
             primary_opts = pulumi.ResourceOptions.merge(
-                primary_opts, _adopt_promoted_replica_opts(identifier, imported=restore.adopted))
+                primary_opts, adopt_promoted_replica_opts(identifier, imported=restore.adopted))
         primary = aws.rds.Instance(f"{name}-primary", **common, **primary_kw, opts=primary_opts,  # type: ignore[arg-type]
                                    **self._where.kw)
         self.primary_identifier = primary.identifier
@@ -625,7 +625,7 @@ class Database(Component):
 
 # What a promoted replica keeps from the lost region for good: its encryption, its database
 # and master user, its network placement (the recovery VPC, where the rebuilt cluster runs).
-_ADOPTED_FOR_GOOD = [
+ADOPTED_FOR_GOOD = [
     "replicateSourceDb",
     "kmsKeyId",
     "performanceInsightsKmsKeyId",
@@ -642,7 +642,7 @@ _ADOPTED_FOR_GOOD = [
 # settings it cannot read back (skip_final_snapshot true, delete_automated_backups true). Pulumi
 # refuses an import whose declared inputs differ, so the first `up` ignores them; the next one
 # (restore.adopted) applies this stack's values as ordinary modifications.
-_DIFFERS_AT_IMPORT = [
+DIFFERS_AT_IMPORT = [
     "parameterGroupName",
     "monitoringRoleArn",
     "multiAz",
@@ -657,7 +657,7 @@ _DIFFERS_AT_IMPORT = [
 ]
 
 
-def _adopt_promoted_replica_opts(identifier: str, *, imported: bool = False) -> pulumi.ResourceOptions:
+def adopt_promoted_replica_opts(identifier: str, *, imported: bool = False) -> pulumi.ResourceOptions:
     """Options that adopt an existing (cross-region) replica as this stack's primary.
 
     The real `pulumi up` of a DR stack: `berth dr rebuild` first promotes the replica
@@ -666,7 +666,7 @@ def _adopt_promoted_replica_opts(identifier: str, *, imported: bool = False) -> 
     bootstrap Job there reads; the replica's master password was the lost region's), then this
     stack imports the now standalone instance by identifier (`import_`) instead of creating one.
     Import requires the declared state to match the existing one, so the first `up` also ignores
-    what differs only then (`_DIFFERS_AT_IMPORT`); once imported (`restore.adopted`, which `berth
+    what differs only then (`DIFFERS_AT_IMPORT`); once imported (`restore.adopted`, which `berth
     dr rebuild` writes after that first `up`), a second `up` converges those as ordinary updates,
     and only what the promoted replica keeps for good stays ignored. Its security groups are
     among those: the replica was made in the recovery VPC (the source stack's) with a group that
@@ -675,8 +675,8 @@ def _adopt_promoted_replica_opts(identifier: str, *, imported: bool = False) -> 
     Offline, `berth dr rebuild` and the RDS handler do the same: promote, manage the password, adopt.
     """
     if imported:
-        return pulumi.ResourceOptions(ignore_changes=list(_ADOPTED_FOR_GOOD))
-    return pulumi.ResourceOptions(import_=identifier, ignore_changes=[*_ADOPTED_FOR_GOOD, *_DIFFERS_AT_IMPORT])
+        return pulumi.ResourceOptions(ignore_changes=list(ADOPTED_FOR_GOOD))
+    return pulumi.ResourceOptions(import_=identifier, ignore_changes=[*ADOPTED_FOR_GOOD, *DIFFERS_AT_IMPORT])
 
 
 def _secret_arn(secrets: Any) -> str:

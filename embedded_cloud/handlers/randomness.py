@@ -9,14 +9,14 @@ import string
 from embedded_cloud.handlers import Ctx, Out, Res, resource
 
 
-def _chars(r: Res) -> str:
+def password_alphabet(r: Res) -> str:
     alphabet = string.ascii_letters + string.digits
     if r.inputs.get("special", True) is not False:
         alphabet += r.inputs.get("overrideSpecial") or "!#$%&*()-_=+[]{}<>:?"
     return alphabet
 
 
-def _derive(r: Res, length: int, alphabet: str) -> str:
+def derive(r: Res, length: int, alphabet: str) -> str:
     seed = hashlib.sha256(("berth-offline/" + r.urn).encode()).digest()
     out = []
     while len(out) < length:
@@ -28,7 +28,7 @@ def _derive(r: Res, length: int, alphabet: str) -> str:
 @resource("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString")
 def password(ctx: Ctx, r: Res) -> Out:
     length = int(r.inputs.get("length") or 16)
-    value = _derive(r, length, _chars(r))
+    value = derive(r, length, password_alphabet(r))
     return "none", {"result": value, "bcryptHash": "$2a$10$" + base64.b64encode(value.encode()).decode()[:53]}
 
 

@@ -456,15 +456,15 @@ def test_the_first_up_imports_the_promoted_replica_tolerantly_and_the_next_conve
     """Pulumi refuses an import whose inputs differ from the instance: the first up ignores what
     only differs then (parameter group, Multi-AZ, monitoring role, tags, snapshot settings); once
     adopted, only what the promoted replica keeps for good stays ignored."""
-    from components.database import _ADOPTED_FOR_GOOD, _DIFFERS_AT_IMPORT, _adopt_promoted_replica_opts
+    from components.database import ADOPTED_FOR_GOOD, DIFFERS_AT_IMPORT, adopt_promoted_replica_opts
 
-    first = _adopt_promoted_replica_opts("berth-prod-dr-replica")
+    first = adopt_promoted_replica_opts("berth-prod-dr-replica")
     assert first.import_ == "berth-prod-dr-replica"
     assert {"parameterGroupName", "multiAz", "monitoringRoleArn", "skipFinalSnapshot"} <= set(first.ignore_changes)
-    later = _adopt_promoted_replica_opts("berth-prod-dr-replica", imported=True)
+    later = adopt_promoted_replica_opts("berth-prod-dr-replica", imported=True)
     assert later.import_ is None
-    assert set(later.ignore_changes) == set(_ADOPTED_FOR_GOOD)
-    assert not set(later.ignore_changes) & set(_DIFFERS_AT_IMPORT)
+    assert set(later.ignore_changes) == set(ADOPTED_FOR_GOOD)
+    assert not set(later.ignore_changes) & set(DIFFERS_AT_IMPORT)
     # (no password: RDS manages it; the managed secret's key stays the region's default one)
     assert {"kmsKeyId", "dbSubnetGroupName", "masterUserSecretKmsKeyId"} <= set(later.ignore_changes)
     assert "password" not in later.ignore_changes

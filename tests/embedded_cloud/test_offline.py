@@ -51,11 +51,11 @@ def test_no_secret_value_reaches_the_recorded_graph(prod: Deployed) -> None:
             assert "[secret]" in json.dumps(n.outputs.get(key, "[secret]"))
     # pulumi_random passwords are derived from their URN offline: none may appear anywhere.
     from embedded_cloud.handlers import Res
-    from embedded_cloud.handlers.randomness import _chars, _derive
+    from embedded_cloud.handlers.randomness import derive, password_alphabet
 
     for n in prod.graph.by_type("random:index/randomPassword:RandomPassword"):
         res = Res(n.type, n.name, n.urn, n.inputs, "us-east-1", "prod")
-        assert _derive(res, int(n.inputs.get("length") or 16), _chars(res)) not in text
+        assert derive(res, int(n.inputs.get("length") or 16), password_alphabet(res)) not in text
 
 
 def test_bad_config_fails_before_any_resource_is_registered() -> None:
