@@ -14,8 +14,6 @@ import hashlib
 import os
 import pickle
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -159,39 +157,26 @@ class EmbeddedCloud:
 
     @classmethod
     def serve(cls, warm_regions: tuple[str, ...] = ("us-east-1",)) -> EmbeddedCloud:
-        """Start a moto server in its own process on a free loopback port; stop it with close().
+        """Start a moto server in a process of its own on a free loopback port; stop it with close().
 
         A process of its own because moto's backends are process-global: servers sharing a
-        process would share one cloud.
+        process would share one cloud. It is forked warm (embedded_cloud/forks.py).
         """
-        env = {**os.environ, **_FAKE_CREDS, "BERTH_WARM_REGIONS": ",".join(warm_regions)}
-        env["PYTHONPATH"] = os.pathsep.join([str(_REPO), env.get("PYTHONPATH", "")])
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "embedded_cloud.server", "0"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd=_REPO,
-            text=True,
-        )
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.isdigit():
-            proc.kill()
-            raise RuntimeError(f"the embedded cloud's moto server did not start (said {line!r})")
-        port = int(line)
+        from embedded_cloud.forks import spawn_server  # forks imports graph, which needs nothing of this module
+
+        proc, conn, port = spawn_server(tuple(warm_regions))
         deadline = time.monotonic() + 30
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
+                if time.monotonic() > deadline or not proc.is_alive():
                     proc.kill()
                     raise RuntimeError("the embedded cloud's moto server is not accepting connections") from None
                 time.sleep(0.05)
         cloud = cls(endpoint_url=f"http://127.0.0.1:{port}")
-        cloud._server = proc
+        cloud._server = (proc, conn)
         return cloud
 
     def client(self, service: str, region: str) -> Any:
@@ -214,14 +199,12 @@ class EmbeddedCloud:
             self._mock.stop()
             self._mock = None
         if self._server is not None:
-            proc, self._server = self._server, None
-            if proc.stdin:
-                proc.stdin.close()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+            (proc, conn), self._server = self._server, None
+            conn.close()  # the server exits when its parent's end closes
+            proc.join(5)
+            if proc.is_alive():
                 proc.kill()
-                proc.wait()
+                proc.join()
 
     def __enter__(self) -> EmbeddedCloud:
         return self

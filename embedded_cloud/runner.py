@@ -18,9 +18,7 @@ import hashlib
 import json
 import os
 import runpy
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -32,6 +30,7 @@ import yaml
 
 from embedded_cloud.assets import asset_problems
 from embedded_cloud.cloud import EmbeddedCloud, share_botocore_loader, speed_up_moto
+from embedded_cloud.forks import spawn_run
 from embedded_cloud.graph import SECRET, Graph, Node
 from embedded_cloud.handlers import (
     INVOKES,
@@ -520,22 +519,11 @@ def run_isolated(
     repo: Path = REPO,
     timeout: float = 300,
 ) -> Graph:
-    """Run one stack in a fresh child process against the moto server at endpoint_url."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "graph.json"
-        cmd = [sys.executable, "-m", "embedded_cloud", stack, "--endpoint", endpoint_url, "--out", str(out),
-               "--repo", str(repo)]
-        if overrides:
-            cmd += ["--overrides", json.dumps(dict(overrides))]
-        if config is not None:
-            cfg_file = Path(tmp) / "config.json"
-            cfg_file.write_text(json.dumps(dict(config)))
-            cmd += ["--config-json", str(cfg_file)]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
-        graph = Graph.read(out) if out.exists() else None
-        if proc.returncode != 0:
-            msg = proc.stderr.strip().splitlines()
-            raise ProgramError("\n".join(msg[-30:]) or f"offline run of {stack} failed", graph)
-        assert graph is not None
-        return graph
+    """Run one stack in a fresh child process (forked warm: embedded_cloud/forks.py) against the
+    moto server at endpoint_url. Raises ProgramError (with the partial graph) when the program fails."""
+    graph, error = spawn_run(stack, endpoint_url=endpoint_url, overrides=overrides, config=config, repo=repo,
+                             timeout=timeout)
+    if error is not None:
+        raise ProgramError(error, graph)
+    assert graph is not None
+    return graph

@@ -22,6 +22,7 @@ import signal
 import socket
 import sys
 import threading
+from typing import Any
 
 # The services the program touches, in the order it first touches them.
 WARM_SERVICES = (
@@ -52,7 +53,7 @@ def warm(regions: list[str]) -> None:
                 backend[ACCOUNT_ID][region if service not in ("iam", "cloudfront") else "aws"]
 
 
-def main() -> int:
+def _prepare() -> None:
     for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         os.environ[k] = "testing"
     # AWS-managed IAM policies: loaded one by one when first named (handlers/iam.py), not all up front.
@@ -61,16 +62,38 @@ def main() -> int:
     from embedded_cloud.cloud import share_botocore_loader, speed_up_moto
 
     share_botocore_loader()
-    from moto.server import ThreadedMotoServer
-
     # Handler modules may teach moto behaviour it lacks; that must happen where moto runs.
     from embedded_cloud.handlers import load_all
 
     load_all()
     speed_up_moto()
-    port = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "0" else _free_port()
+
+
+def _start(port: int) -> Any:
+    from moto.server import ThreadedMotoServer
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    return server
+
+
+def serve_until_closed(conn: Any, warm_regions: tuple[str, ...]) -> None:
+    """A forked child's server (embedded_cloud/forks.py): sends its port on `conn`, serves until the
+    parent closes it (or goes away), then exits at once."""
+    _prepare()
+    port = _free_port()
+    _start(port)
+    conn.send(port)
+    threading.Thread(target=warm, args=(list(warm_regions),), daemon=True).start()
+    with contextlib.suppress(EOFError, OSError):
+        conn.recv()
+    os._exit(0)
+
+
+def main() -> int:
+    _prepare()
+    port = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1] != "0" else _free_port()
+    _start(port)
     print(port, flush=True)
     regions = [r for r in (os.environ.get("BERTH_WARM_REGIONS") or "us-east-1").split(",") if r]
     threading.Thread(target=warm, args=(regions,), daemon=True).start()

@@ -16,6 +16,26 @@ import pytest
 
 from embedded_cloud import EmbeddedCloud, Graph, run_isolated
 
+# Fixtures that deploy a stack into the embedded cloud or start the local topology: a test using one
+# is in the slow tier (`uv run pytest -m "not slow"` is the fast one, README). Tests that start such
+# things themselves carry @pytest.mark.slow.
+SLOW_FIXTURES = frozenset({"staging", "prod", "deployed", "deploy", "topo", "urls", "writer_key", "reader_key",
+                           "admin_key", "make_shipment", "world"})
+
+
+def _slow(item: pytest.Item) -> bool:
+    if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    # Parametrized over the deployed stacks, fetched with request.getfixturevalue(name).
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return "request" in getattr(item, "fixturenames", ()) and any(v in ("staging", "prod") for v in params.values())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") is None and _slow(item):
+            item.add_marker(pytest.mark.slow)
+
 
 @dataclass
 class Deployed:

@@ -15,6 +15,7 @@ from berth.commands.local import local_app
 from local_topology.topology import pid_alive
 
 
+@pytest.mark.slow
 def test_local_up_status_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BERTH_LOCAL_STATE_DIR", str(tmp_path))
     runner = CliRunner()

@@ -94,6 +94,7 @@ def test_credentials_come_from_pod_identity_first(pod_identity_agent: tuple[str,
     assert not none.value.retryable
 
 
+@pytest.mark.slow
 def test_the_master_secret_rds_made_is_read_from_moto() -> None:
     import certifi
 

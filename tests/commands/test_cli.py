@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from embedded_cloud.runner import REPO
@@ -20,6 +21,7 @@ def berth(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_preview_staging_prints_the_tree_and_writes_the_build(tmp_path: Path) -> None:
     out = berth("preview", "staging", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr + out.stdout
@@ -54,6 +56,7 @@ def test_preview_of_an_unknown_stack_says_which_exist() -> None:
     assert "Pulumi.qa.yaml does not exist" in out.stderr and "staging" in out.stderr
 
 
+@pytest.mark.slow
 def test_diff_staging_prod_shows_config_and_resource_differences() -> None:
     out = berth("diff", "staging", "prod", "--json")
     assert out.returncode == 0, out.stderr

@@ -292,6 +292,7 @@ def test_primary_restores_to_a_point_in_time_of_a_source_instance(deploy: Any) -
     assert seeded["DBInstanceIdentifier"] in instances(d, prefix="legacy-pitr"), "the source is untouched"
 
 
+@pytest.mark.slow
 def test_dr_stack_restores_replicated_backups_of_a_primary_in_another_region() -> None:
     # A moto server of its own: moto gives every instance the same DbiResourceId, so the
     # source must be the only primary around for the resource id to name it.

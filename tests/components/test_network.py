@@ -121,6 +121,7 @@ def test_prod_keeps_a_recovery_vpc_in_its_dr_region_and_staging_does_not(staging
     assert len(staging.graph.by_type("berth:network:Network")) == 1
 
 
+@pytest.mark.slow
 def test_an_existing_network_creates_nothing_and_carries_the_stack() -> None:
     with EmbeddedCloud.serve() as cloud:
         ec2 = cloud.client("ec2", "us-east-1")

@@ -23,6 +23,7 @@ def test_stacks_run_in_one_session_match_stacks_run_alone(staging: Deployed, pro
     assert staging.graph.signature() != prod.graph.signature()
 
 
+@pytest.mark.slow
 def test_a_second_program_in_one_process_is_refused_not_silently_merged() -> None:
     code = (
         "from embedded_cloud import run_stack\n"

@@ -91,6 +91,7 @@ def test_cli_plan_prints_the_table(world: World) -> None:
     assert world.snapshots[1] in result.output and "berth-prod-dr-replica" in result.output
 
 
+@pytest.mark.slow
 def test_a_measured_replica_ranks_first(empty_cloud: EmbeddedCloud, tmp_path: Path) -> None:
     # Built by hand in a cloud of its own: prod's primary, a snapshot copy and a replica
     # in us-west-2 whose ReplicaLag CloudWatch reports as 0.5s.
@@ -114,6 +115,7 @@ def test_a_measured_replica_ranks_first(empty_cloud: EmbeddedCloud, tmp_path: Pa
     assert p.best("snapshot").identifier == snap
 
 
+@pytest.mark.slow
 def test_rebuild_offline_restores_the_latest_snapshot_in_the_dr_region(world: World) -> None:
     messages: list[str] = []
     # Production policy wants backups copied to another region: the rebuilt stack copies
@@ -299,6 +301,7 @@ def test_dr_config_with_a_new_dr_region_and_overrides(tmp_path: Path) -> None:
     assert "# office / VPN egress" in text and text.startswith("# Disaster-recovery rebuild of prod in us-west-2")
 
 
+@pytest.mark.slow
 def test_drill_from_the_replica_end_to_end(tmp_path: Path) -> None:
     configs = _copy_configs(tmp_path / "configs")
     result = CliRunner().invoke(_cli(), ["dr", "drill", "prod", "--from", "replica", "--config-dir", str(configs),

@@ -75,6 +75,7 @@ def test_versions_compare_numerically() -> None:
     assert promotion.version_tuple("7.1") < promotion.version_tuple("7.10")
 
 
+@pytest.mark.slow
 def test_promotion_copies_only_promotable_keys_and_keeps_the_file(configs: Path) -> None:
     staging, prod = configs / "Pulumi.staging.yaml", configs / "Pulumi.prod.yaml"
     before = prod.read_text()

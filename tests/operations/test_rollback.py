@@ -76,6 +76,7 @@ def test_set_image_pins_a_digest_keeping_comments_and_refuses_a_tag(repo: Path) 
     assert staging.read_text() == after
 
 
+@pytest.mark.slow
 def test_rollback_one_step_after_two_promotions_restores_the_first_digest_only(repo: Path) -> None:
     after_first = release(repo, DA)
     after_second = release(repo, DB)

@@ -71,6 +71,7 @@ def test_a_review_environment_does_not_start_from_prod_nor_live_forever(configs:
         envs.create("pr-1", "staging", "90d", config_dir=configs)
 
 
+@pytest.mark.slow
 def test_review_environment_up_in_moto_then_destroyed_leaves_nothing(configs: Path) -> None:
     envs.create("pr-7", "staging", "3d", config_dir=configs, now=datetime.now(UTC) - timedelta(days=4))
     with EmbeddedCloud.serve() as cloud:
@@ -118,6 +119,7 @@ def test_prod_refuses_naming_its_protected_resources(prod: Deployed) -> None:
     assert len(rds.describe_db_instances()["DBInstances"]) == before  # nothing was touched
 
 
+@pytest.mark.slow
 def test_cli_destroy_prod_offline_refuses() -> None:
     result = CliRunner().invoke(berth_app, ["destroy", "prod", "--offline"], terminal_width=200)
     assert result.exit_code == 1

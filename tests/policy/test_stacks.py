@@ -133,6 +133,7 @@ def test_cli_adapter_and_offline_evaluator_agree_on_a_broken_prod(prod: Deployed
     assert cli == offline
 
 
+@pytest.mark.slow
 def test_berth_preview_exits_non_zero_naming_the_rule(tmp_path: Path) -> None:
     """The issue's demonstration: a broken prod config makes `berth preview` fail and say which rule."""
     config = apply_overrides(read_stack_config("prod"), {"berth:database.backupRetentionDays": 3})

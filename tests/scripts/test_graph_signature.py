@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "graph-signature"
 
@@ -20,6 +22,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_same_program_records_identically_and_a_changed_knob_is_named(tmp_path: Path) -> None:
     first, second, changed = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
     for out, extra in ((first, []), (second, []),
