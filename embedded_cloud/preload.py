@@ -1,6 +1,6 @@
 """Embedded cloud room: what the fork server imports once so that every forked run starts warm
-(embedded_cloud/forks.py). Imports only: nothing here runs a program, starts a cloud or makes a
-backend, so a forked child shares no state with another.
+(embedded_cloud/forks.py). Imports and caches only: nothing here runs a program, starts a cloud or
+makes a backend, so a forked child shares no state with another.
 """
 
 from __future__ import annotations
@@ -9,18 +9,23 @@ import gc
 import importlib
 import os
 
-# moto reads these when its backends start (in the child); the handlers need them set before.
+import boto3
+
+from embedded_cloud import cloud
+
+# Before moto is imported: moto reads botocore data at import, and takes the loader factory by name.
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+cloud.share_botocore_loader()
 
-import moto.server
-import pulumi
-import pulumi.runtime.mocks
-import pulumi_aws
-import pulumi_kubernetes  # noqa: F401
-import pulumi_random  # noqa: F401
+import moto.server  # noqa: E402
+import pulumi_aws  # noqa: E402
+from moto.core.routing import get_service_router  # noqa: E402
+from moto.core.utils import get_service_model  # noqa: E402
 
-from embedded_cloud import cloud, runner  # noqa: F401
-from embedded_cloud.handlers import load_all
+import stacks.platform  # noqa: E402 - the program's own modules, components included
+from embedded_cloud import runner  # noqa: E402
+from embedded_cloud.handlers import load_all  # noqa: E402
+from embedded_cloud.server import WARM_SERVICES  # noqa: E402
 
 # pulumi_aws imports its service modules on first attribute access: the ones the program uses.
 for _module in ("acm", "backup", "cloudfront", "cloudwatch", "ec2", "eks", "elasticache", "iam", "kms", "rds",
@@ -29,12 +34,25 @@ for _module in ("acm", "backup", "cloudfront", "cloudwatch", "ec2", "eks", "elas
 for _name in ("apps.v1", "autoscaling.v2", "batch.v1", "core.v1", "networking.v1", "policy.v1", "rbac.v1"):
     importlib.import_module(f"pulumi_kubernetes.{_name}")
 
-cloud.share_botocore_loader()
 load_all()
 cloud.speed_up_moto()
-import stacks.platform  # noqa: E402, F401 - the program's own modules, components included
 
-_ = pulumi, moto.server
-# What was imported lives as long as the children: out of the collector's sight, and pages that
+# What every run and every server otherwise loads first thing: botocore's models and endpoint rules
+# for each service (into the shared loader's cache, which children inherit), moto's own parsed
+# models and its request routers (a router per protocol, built on first use: moto's own cache).
+# Only caches are filled: the session and its clients are dropped.
+_session = boto3.session.Session(aws_access_key_id="preload", aws_secret_access_key="preload",
+                                 region_name="us-east-1")
+for _service in (*WARM_SERVICES, "route53", "autoscaling", "resourcegroupstaggingapi"):
+    _session.client(_service)
+    try:
+        _model = get_service_model(_service)
+        get_service_router(_service)._get_router(_model.protocol)
+    except Exception:  # a service moto routes another way is simply not warmed
+        continue
+del _session
+
+_ = moto.server, stacks.platform, runner
+# What was loaded lives as long as the children: out of the collector's sight, and pages that
 # forked children keep sharing (a collection would touch, and so copy, them all).
 gc.freeze()
