@@ -130,7 +130,7 @@ def _free_port() -> int:
 class EmbeddedCloud:
     """A moto-backed AWS: boto3 clients for any region, in-process or via a loopback server."""
 
-    def __init__(self, endpoint_url: str | None = None) -> None:
+    def __init__(self, endpoint_url: str | None = None, *, keep_state: bool = False) -> None:
         self.endpoint_url = endpoint_url
         self.account_id = ACCOUNT_ID
         self._clients: dict[tuple[str, str], Any] = {}
@@ -150,7 +150,8 @@ class EmbeddedCloud:
             from moto import mock_aws
 
             self._mock = mock_aws()
-            self._mock.start()
+            # keep_state: the moto server of this same process already holds the cloud (seeded data).
+            self._mock.start(reset=not keep_state)
         # One session, made after moto is imported: only sessions created after that carry
         # moto's request interceptor (a session made before would reach the real AWS).
         self._session = boto3.session.Session()
@@ -200,6 +201,9 @@ class EmbeddedCloud:
             self._mock = None
         if self._server is not None:
             (proc, conn), self._server = self._server, None
+            from embedded_cloud.forks import forget_server
+
+            forget_server(self.endpoint_url or "")
             conn.close()  # the server exits when its parent's end closes
             proc.join(5)
             if proc.is_alive():

@@ -8,7 +8,8 @@ from a multiprocessing *forkserver* that imported all of that once (`embedded_cl
 ran nothing: each child starts warm and still shares no runtime state with any other.
 
 `spawn_run` runs `run_stack` in such a child and hands back its graph (or the partial graph and the
-program's error); `spawn_server` starts a moto server in one and hands back its port.
+program's error); `spawn_server` starts a moto server in one and hands back its port. A server's
+process runs the first program against it itself (its own Pulumi runtime is still fresh then).
 """
 
 from __future__ import annotations
@@ -70,16 +71,15 @@ def _without_main() -> Iterator[None]:
             spawn.get_preparation_data = original  # type: ignore[assignment]
 
 
-def _run_child(stack: str, endpoint_url: str, overrides: dict[str, Any] | None, config: dict[str, Any] | None,
-               repo: str, out: str) -> None:
-    from embedded_cloud.cloud import EmbeddedCloud
+def run_and_record(stack: str, cloud: Any, overrides: dict[str, Any] | None, config: dict[str, Any] | None,
+                   repo: str, out: str) -> None:
+    """Run the program in this (fresh) process against `cloud`; write the graph and the outcome next to `out`."""
     from embedded_cloud.runner import ProgramError, run_stack
 
     result: dict[str, Any] = {"ok": False}
     graph_path = Path(out).with_suffix(".graph.json")
     try:
-        run = run_stack(stack, overrides=overrides, config=config, cloud=EmbeddedCloud(endpoint_url=endpoint_url),
-                        repo=Path(repo))
+        run = run_stack(stack, overrides=overrides, config=config, cloud=cloud, repo=Path(repo))
         run.graph.write(graph_path)
         result["ok"] = True
     except ProgramError as exc:
@@ -89,19 +89,61 @@ def _run_child(stack: str, endpoint_url: str, overrides: dict[str, Any] | None, 
     except BaseException as exc:  # anything else is still the run's failure, named, not a hang
         result["error"] = f"{type(exc).__name__}: {exc}"
     Path(out).write_text(json.dumps(result))
+
+
+def _run_child(stack: str, endpoint_url: str, overrides: dict[str, Any] | None, config: dict[str, Any] | None,
+               repo: str, out: str) -> None:
+    from embedded_cloud.cloud import EmbeddedCloud
+
+    run_and_record(stack, EmbeddedCloud(endpoint_url=endpoint_url), overrides, config, repo, out)
     # The child's asyncio loop and the SDK's threads need no orderly shutdown: the run is recorded.
     os._exit(0)
 
 
+def _outcome(stack: str, out: Path, exitcode: int | None) -> tuple[Graph | None, str | None]:
+    graph_path = out.with_suffix(".graph.json")
+    graph = Graph.read(graph_path) if graph_path.exists() else None
+    if not out.exists():
+        return graph, f"the offline run of {stack} died (exit code {exitcode})"
+    result = json.loads(out.read_text())
+    return graph, None if result["ok"] else result.get("error") or f"offline run of {stack} failed"
+
+
+# The servers this process started, by endpoint: each may run one program itself (see spawn_run).
+_SERVERS: dict[str, tuple[Connection, threading.Lock]] = {}
+
+
+def _run_in_server(endpoint_url: str, args: tuple[Any, ...], timeout: float) -> bool | None:
+    """Ask the server at endpoint_url (if this process started it) to run the program in its own
+    process; True when it did, False when it has run one already, None when it is not ours."""
+    found = _SERVERS.get(endpoint_url)
+    if found is None:
+        return None
+    conn, lock = found
+    with lock:
+        conn.send(("run", *args))
+        if not conn.poll(timeout):
+            raise TimeoutError(f"the offline run of {args[0]} did not finish within {timeout:.0f} s")
+        return conn.recv() == "done"
+
 def spawn_run(stack: str, *, endpoint_url: str, overrides: Mapping[str, Any] | None,
               config: Mapping[str, Any] | None, repo: Path, timeout: float) -> tuple[Graph | None, str | None]:
-    """Run one stack in a forked child; (graph, None) or (partial graph or None, error message)."""
-    ctx = context()
+    """Run one stack in a fresh process; (graph, None) or (partial graph or None, error message).
+
+    The first program against a server this process started runs inside that server's process,
+    on its backends directly (no HTTP between program and cloud: ~30 % less CPU a run); any other
+    run is a forked child talking to the server over HTTP."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        proc = ctx.Process(target=_run_child, daemon=True, args=(
-            stack, endpoint_url, dict(overrides) if overrides else None,
-            dict(config) if config is not None else None, str(repo), str(out)))
+        args = (stack, dict(overrides) if overrides else None, dict(config) if config is not None else None,
+                str(repo), str(out))
+        try:
+            if _run_in_server(endpoint_url, args, timeout):
+                return _outcome(stack, out, None)
+        except TimeoutError as exc:
+            return None, str(exc)
+        ctx = context()
+        proc = ctx.Process(target=_run_child, daemon=True, args=(args[0], endpoint_url, *args[1:]))
         with _without_main():
             proc.start()
         proc.join(timeout)
@@ -109,12 +151,7 @@ def spawn_run(stack: str, *, endpoint_url: str, overrides: Mapping[str, Any] | N
             proc.kill()
             proc.join()
             return None, f"the offline run of {stack} did not finish within {timeout:.0f} s"
-        graph_path = out.with_suffix(".graph.json")
-        graph = Graph.read(graph_path) if graph_path.exists() else None
-        if not out.exists():
-            return graph, f"the offline run of {stack} died (exit code {proc.exitcode})"
-        result = json.loads(out.read_text())
-        return graph, None if result["ok"] else result.get("error") or f"offline run of {stack} failed"
+        return _outcome(stack, out, proc.exitcode)
 
 
 def _server_child(conn: Connection, warm_regions: tuple[str, ...]) -> None:
@@ -134,5 +171,11 @@ def spawn_server(warm_regions: tuple[str, ...]) -> tuple[Any, Connection, int]:
     if not parent.poll(60):
         proc.kill()
         raise RuntimeError("the embedded cloud's moto server did not start within 60 s")
-    port = parent.recv()
-    return proc, parent, int(port)
+    port = int(parent.recv())
+    _SERVERS[f"http://127.0.0.1:{port}"] = (parent, threading.Lock())
+    return proc, parent, port
+
+
+def forget_server(endpoint_url: str) -> None:
+    """The server at endpoint_url is closing: runs against it can no longer be handed to it."""
+    _SERVERS.pop(endpoint_url, None)

@@ -78,15 +78,32 @@ def _start(port: int) -> Any:
 
 
 def serve_until_closed(conn: Any, warm_regions: tuple[str, ...]) -> None:
-    """A forked child's server (embedded_cloud/forks.py): sends its port on `conn`, serves until the
-    parent closes it (or goes away), then exits at once."""
+    """A forked child's server (embedded_cloud/forks.py): sends its port on `conn`, then serves until
+    the parent closes it (or goes away) and exits at once. Asked to ("run", ...), it runs that
+    program itself, once, on its own backends (its Pulumi runtime is fresh only for one program)."""
     _prepare()
     port = _free_port()
     _start(port)
     conn.send(port)
-    threading.Thread(target=warm, args=(list(warm_regions),), daemon=True).start()
-    with contextlib.suppress(EOFError, OSError):
-        conn.recv()
+    warmer = threading.Thread(target=warm, args=(list(warm_regions),), daemon=True)
+    warmer.start()
+    ran = False
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            break
+        if request[0] != "run" or ran:
+            conn.send("refused")
+            continue
+        ran = True
+        warmer.join()  # the backends it makes are the ones the program is about to use
+        from embedded_cloud.cloud import EmbeddedCloud
+        from embedded_cloud.forks import run_and_record
+
+        stack, overrides, config, repo, out = request[1:]
+        run_and_record(stack, EmbeddedCloud(keep_state=True), overrides, config, repo, out)
+        conn.send("done")
     os._exit(0)
 
 
