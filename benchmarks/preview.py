@@ -1,8 +1,12 @@
-"""Benchmarks room: wall time of `berth preview STACK` per stack (median of N), interpreter start included.
+"""Benchmarks room: `berth preview STACK` against the same program under bare Pulumi mocks, paired.
 
 Usage: uv run python benchmarks/preview.py [--runs 5] [stacks...]
-Runs the installed `berth` entry point as a user would (no tree printing, so the terminal
-is not what is measured) and prints min / median / max seconds and the resource count.
+
+For each stack, runs alternately (A B A B ...) the installed `berth preview STACK --no-tree` as a
+user would and `benchmarks/bare_mocks.py STACK` (the same program, mocks that answer nothing), after
+one warm-up of each, and prints the median wall time of each, the median and the worst of the
+per-pair ratios. Interpreter start is included in both: it is part of what a user waits for. Peak
+RSS: `/usr/bin/time -v .venv/bin/berth preview prod --no-tree` (Maximum resident set size).
 """
 
 from __future__ import annotations
@@ -17,28 +21,50 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+BIN = REPO / ".venv" / "bin"
+
+
+def _timed(cmd: list[str]) -> float:
+    """Wall seconds of one run of cmd, which must succeed."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return wall
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("stacks", nargs="*", default=["staging", "prod"])
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--json", action="store_true", help="print one JSON object per stack")
     a = p.parse_args()
-    berth = REPO / ".venv" / "bin" / "berth"
-    print(f"{'stack':<10} {'resources':>9} {'min s':>7} {'median s':>9} {'max s':>7}")
-    for stack in a.stacks:
-        times = []
-        with tempfile.TemporaryDirectory() as out:
+    rows = []
+    with tempfile.TemporaryDirectory() as out:
+        for stack in a.stacks:
+            preview = [str(BIN / "berth"), "preview", stack, "--no-tree", "--out", out]
+            bare = [str(BIN / "python"), str(REPO / "benchmarks" / "bare_mocks.py"), stack]
+            _timed(preview), _timed(bare)  # warm-up: page cache, the botocore cache
+            pv: list[float] = []
+            bm: list[float] = []
+            ratios: list[float] = []
             for _ in range(a.runs):
-                t = time.perf_counter()
-                proc = subprocess.run([str(berth), "preview", stack, "--no-tree", "--out", out],
-                                      capture_output=True, text=True, cwd=REPO)
-                times.append(time.perf_counter() - t)
-                if proc.returncode not in (0, 1):
-                    print(proc.stderr, file=sys.stderr)
-                    return 1
+                pv.append(_timed(preview))
+                bm.append(_timed(bare))
+                ratios.append(pv[-1] / bm[-1])
             nodes = len(json.loads((Path(out) / stack / "graph.json").read_text())["nodes"])
-        print(f"{stack:<10} {nodes:>9} {min(times):>7.2f} {statistics.median(times):>9.2f} {max(times):>7.2f}")
+            rows.append({"stack": stack, "resources": nodes, "preview_s": statistics.median(pv),
+                         "bare_mocks_s": statistics.median(bm), "ratio": statistics.median(ratios),
+                         "ratio_max": max(ratios)})
+    if a.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    print(f"{'stack':<10} {'resources':>9} {'preview s':>10} {'bare mocks s':>13} {'ratio':>6} {'worst':>6}")
+    for r in rows:
+        print(f"{r['stack']:<10} {r['resources']:>9} {r['preview_s']:>10.2f} {r['bare_mocks_s']:>13.2f} "
+              f"{r['ratio']:>6.2f} {r['ratio_max']:>6.2f}")
     return 0
 
 

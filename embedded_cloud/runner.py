@@ -444,10 +444,11 @@ def run_stack(
     # The collector's full passes walked the millions of objects the SDKs and moto import (pulumi_aws,
     # botocore's models): about a fifth of a prod preview. What exists now lives for the whole run, so
     # it leaves the collector's view, and young objects are collected in larger batches. Measured on
-    # `berth preview prod`: 18.2 s -> 13.4 s, peak RSS unchanged (benchmarks/README.md).
+    # `berth preview prod`: 18.2 s -> 13.4 s with (10 000, 10, 10), a further ~8 % with (50 000, 20, 20), peak RSS
+    # unchanged (benchmarks/README.md).
     gc.freeze()
     old_thresholds = gc.get_threshold()
-    gc.set_threshold(10_000, 10, 10)
+    gc.set_threshold(50_000, 20, 20)
     ctx = Ctx(cloud=cloud, stack=stack, default_region=region)
     # Account prerequisites the stack does not own (its public DNS zone), as a real account has them.
     seed_zones(ctx, cfg)
