@@ -171,6 +171,41 @@ def changes(type_: str, old_outputs: Mapping[str, Any], old_inputs: Mapping[str,
     return _input_changes(type_, old_inputs, new_inputs)
 
 
+# What AWS cannot move into another VPC in place, whatever the provider's schema says: EKS takes only
+# subnets of the cluster's VPC (UpdateClusterConfig), a DB or cache subnet group only subnets of its
+# VPC (ModifyDBSubnetGroup / ModifyCacheSubnetGroup: "subnets must be in the same VPC"), and an
+# instance or cache only security groups of its VPC. When the program replaces a VPC, each of these
+# built on it is replaced too, or the update fails at apply.
+VPC_BOUND = frozenset({
+    "aws:eks/cluster:Cluster",
+    "aws:rds/instance:Instance",
+    "aws:rds/subnetGroup:SubnetGroup",
+    "aws:elasticache/subnetGroup:SubnetGroup",
+    "aws:elasticache/replicationGroup:ReplicationGroup",
+})
+VPC = "aws:ec2/vpc:Vpc"
+
+
+def _vpc_moves(first: Graph, second: Graph, steps: list[Step]) -> None:
+    replaced = {s.urn for s in steps if s.type == VPC and s.op == "replace"}
+    if not replaced:
+        return
+    by_urn = {s.urn: s for s in steps}
+    for node in second.by_type(*VPC_BOUND):
+        # Its own VPC only: a cross-region replica waits for its source, not for the source's VPC.
+        mine = {u for u in replaced & second.waits_for(node) if (v := second.get(u)) and v.region == node.region}
+        if first.get(node.urn) is None or not mine:
+            continue
+        step = by_urn.get(node.urn)
+        if step is None:
+            step = Step(node.urn, node.type, node.name, "replace")
+            steps.append(step)
+        step.op = "replace"
+        step.changes.append(Change("vpc", "(the deployed VPC)", "(a new VPC)", True,
+                                   "AWS cannot move it into another VPC in place (the VPC it is built on "
+                                   "is replaced)"))
+
+
 def plan(first: Graph, refreshed: Mapping[str, tuple[str, dict[str, Any]]],
          first_inputs: Mapping[str, dict[str, Any]], second: Graph,
          planned: Mapping[str, dict[str, Any]]) -> list[Step]:
@@ -190,6 +225,7 @@ def plan(first: Graph, refreshed: Mapping[str, tuple[str, dict[str, Any]]],
         if found:
             op = "replace" if any(c.replace for c in found) else "update"
             steps.append(Step(node.urn, node.type, node.name, op, found))
+    _vpc_moves(first, second, steps)
     now = {n.urn for n in second.nodes}
     steps += [Step(u, n.type, n.name, "delete") for u, n in before.items() if u not in now]
     return steps

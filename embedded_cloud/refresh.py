@@ -36,7 +36,9 @@ def reader(*tokens: str) -> Callable[[Reader], Reader]:
 def rds_instance(cloud: EmbeddedCloud, region: str, id_: str, outputs: dict[str, Any]) -> dict[str, Any]:
     """aws_db_instance's Read: encryption and its key as RDS reports them (a replica inherits its
     source's), identifiers lower-cased, Multi-AZ, the storage actually allocated."""
-    db = cloud.client("rds", region).describe_db_instances(DBInstanceIdentifier=id_)["DBInstances"][0]
+    # The provider's id is the DbiResourceId; the embedded cloud's is the identifier: ask by that.
+    ident = str(outputs.get("identifier") or id_)
+    db = cloud.client("rds", region).describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
     read = {
         "identifier": db["DBInstanceIdentifier"].lower(),
         "storageEncrypted": bool(db.get("StorageEncrypted")),

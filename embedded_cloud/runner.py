@@ -307,7 +307,8 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
                 problems = asset_problems(request.type, request.name, raw)
                 if problems:
                     raise ProgramError("embedded cloud refused " + "; ".join(problems))
-                res = Res(request.type, request.name, urn, inputs, region or ctx.default_region, ctx.stack)
+                res = Res(request.type, request.name, urn, inputs, region or ctx.default_region, ctx.stack,
+                          request.importId)
                 id_, state = mocks.new_resource(res)
             else:
                 id_, state = "", {}

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, ConfigDirOpt, StackArg, YesOpt, confirm, console, echo, refusals
+from berth.commands.common import REPO, ConfigDirOpt, StackArg, YesOpt, confirm, console, echo, err, refusals
 from berth.operations import deploy, teardown
 from berth.operations.errors import OpsError
 from berth.operations.preflight import check
@@ -54,6 +54,9 @@ def preflight(
     """List every config value of STACK that a real deploy cannot use (exit 1 if any)."""
     file = StackFile.read(stack, config_dir)
     report = check(stack, file.config, registries=registries)
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(w.key)} = {escape(w.value)}: {escape(w.problem)}; "
+                  f"{escape(w.fix)}", soft_wrap=True)
     if report.ok:
         checked = " and every pinned digest is in its registry" if registries else " (registries not asked)"
         console.print(f"[bold green]✓[/bold green] {escape(file.path.name)} holds no placeholder{checked}")

@@ -87,7 +87,8 @@ def _again(stack: str, sets: dict[str, object], as_json: bool) -> None:
             console.print(f"  {escape(step.op)} {escape(step.type)} {escape(step.name)}", soft_wrap=True)
             for c in step.changes:
                 verb = "forces replacement" if c.replace else "update in place"
-                console.print(f"      {escape(c.prop)}: {escape(show_value(c.old))} -> {escape(show_value(c.new))}"
+                old, new = show_pair(c.old, c.new)
+                console.print(f"      {escape(c.prop)}: {escape(old)} -> {escape(new)}"
                               f" ({verb}: {escape(c.why)})", soft_wrap=True, highlight=False)
         for step in a.refused:
             err.print(f"[red]mandatory policy violation[/red] stateful-replacement: {escape(step.name)} "
@@ -99,10 +100,20 @@ def _again(stack: str, sets: dict[str, object], as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def show_value(value: object) -> str:
-    """A planned value on one line, cut only past 200 characters."""
-    text = "(unset)" if value is None else json.dumps(value, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= 200 else text[:197] + "..."
+def show_pair(old: object, new: object, width: int = 60) -> tuple[str, str]:
+    """Two planned values on one line each; long ones cut to a window around where they first differ,
+    so the part that changed is the part shown."""
+    a, b = (("(unset)" if v is None else v if isinstance(v, str) and "\n" not in v else json.dumps(v, default=str))
+            for v in (old, new))
+    if len(a) <= width and len(b) <= width:
+        return a, b
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    start = max(0, at - width // 3)
+
+    def cut(t: str) -> str:
+        return ("..." if start else "") + t[start:start + width] + ("..." if start + width < len(t) else "")
+
+    return cut(a), cut(b)
 
 
 @refusals

@@ -11,18 +11,19 @@ diff that every real `up` would apply again.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from berth.operations.errors import OpsError
-from berth.operations.stackfile import StackFile
+from berth.operations.stackfile import REPO, StackFile
 from embedded_cloud import EmbeddedCloud, Graph, ProgramError, run_isolated
 from embedded_cloud.plan import Step, plan
 from embedded_cloud.refresh import refresh
 from embedded_cloud.runner import apply_overrides, read_kept, write_kept
-from stacks.config import ConfigError, settings_from_config_map
+from stacks.config import ConfigError, Settings, settings_from_config_map
 
 # What a replacement destroys that no `up` can bring back: the data, or everything built on it.
 STATEFUL = frozenset({
@@ -34,6 +35,15 @@ STATEFUL = frozenset({
     "aws:kms/key:Key",
     "aws:eks/cluster:Cluster",
 })
+# Replaced in prod only as a planned operation, never as a side effect: what a database or cache is
+# placed in or configured by (a new subnet group re-places it, a parameter group of another family is
+# a major-version upgrade with its own runbook), beside the stateful resources themselves.
+REFUSED_IN_PROD = STATEFUL | {
+    "aws:rds/subnetGroup:SubnetGroup",
+    "aws:rds/parameterGroup:ParameterGroup",
+    "aws:elasticache/subnetGroup:SubnetGroup",
+    "aws:elasticache/parameterGroup:ParameterGroup",
+}
 
 
 @dataclass
@@ -66,54 +76,76 @@ class Again:
         }
 
 
-def intended_replacements(config: Mapping[str, Any]) -> set[str]:
-    """`berth:intendedReplacements`: the resource names (or URNs) whose replacement this change means."""
-    value = config.get("berth:intendedReplacements") or []
-    return {str(v) for v in value} if isinstance(value, list) else set()
-
-
-def refused_replacements(steps: list[Step], config: Mapping[str, Any]) -> list[Step]:
-    """In prod, every replacement of a stateful resource the config does not name as intended."""
-    if config.get("berth:environment") != "prod":
+def refused_replacements(steps: list[Step], settings: Settings) -> list[Step]:
+    """In prod, every replacement of a stateful resource that `berth:intendedReplacements` does not name."""
+    if settings.environment != "prod":
         return []
-    intended = intended_replacements(config)
-    return [s for s in steps if s.op == "replace" and s.type in STATEFUL
+    intended = set(settings.intended_replacements)
+    return [s for s in steps if s.op == "replace" and s.type in REFUSED_IN_PROD
             and s.name not in intended and s.urn not in intended]
 
 
-def _validated(stack: StackFile, sets: Mapping[str, Any]) -> dict[str, Any]:
+def _validated(stack: StackFile, sets: Mapping[str, Any]) -> tuple[dict[str, Any], Settings]:
     config = apply_overrides(stack.config, sets)
     try:
-        settings_from_config_map(stack.name, config)
+        return config, settings_from_config_map(stack.name, config)
     except ConfigError as exc:
         raise OpsError(f"--set makes the config of '{stack.name}' invalid (nothing was run):\n{exc}") from None
-    return config
+
+
+@dataclass
+class Deployed:
+    """A stack deployed into a served embedded cloud and refreshed: plans of its next `up` run against it."""
+
+    stack: StackFile
+    endpoint_url: str
+    first: Graph
+    refreshed: dict[str, tuple[str, dict[str, Any]]]
+    inputs: dict[str, dict[str, Any]]
+    workdir: Path
+    timeout: float
+    _plans: int = 0
+
+    def plan(self, sets: Mapping[str, Any] | None = None) -> Again:
+        """The next `up` with `sets` applied to the config (none: the program unchanged)."""
+        sets = dict(sets or {})
+        config, settings = _validated(self.stack, sets)
+        self._plans += 1
+        prior, planned_at = self.workdir / "refreshed", self.workdir / f"plan-{self._plans}"
+        if not prior.exists():
+            write_kept(prior, self.refreshed, self.inputs)
+        try:
+            second = run_isolated(self.stack.name, endpoint_url=self.endpoint_url, config=config,
+                                  repo=REPO, timeout=self.timeout, keep=planned_at, prior=prior)
+        except ProgramError as exc:
+            raise OpsError(f"the second run of '{self.stack.name}' failed offline:\n{exc}") from None
+        _, planned = read_kept(planned_at)
+        steps = plan(self.first, self.refreshed, self.inputs, second, planned)
+        return Again(self.stack.name, sets, steps, len(second.resources), refused_replacements(steps, settings))
+
+
+@contextmanager
+def deployed(stack: StackFile, timeout: float = 300) -> Iterator[Deployed]:
+    """Deploy STACK into a fresh served embedded cloud and refresh it, as a real stack stands before its
+    next `up`; the cloud lives as long as the context."""
+    stack.settings  # noqa: B018 -- the deployed config must itself be valid, before anything runs
+    with EmbeddedCloud.serve() as cloud, tempfile.TemporaryDirectory(prefix="berth-again-") as tmp:
+        url, kept = cloud.endpoint_url or "", Path(tmp) / "first"
+        try:
+            first = run_isolated(stack.name, endpoint_url=url, config=stack.config, repo=REPO,
+                                 timeout=timeout, keep=kept)
+        except ProgramError as exc:
+            raise OpsError(f"the first deploy of '{stack.name}' failed offline:\n{exc}") from None
+        state, inputs = read_kept(kept)
+        after = refresh(state, _by_urn(first, "region"), EmbeddedCloud(endpoint_url=url), _by_urn(first, "type"))
+        yield Deployed(stack, url, first, after, inputs, Path(tmp), timeout)
 
 
 def again(stack: StackFile, sets: Mapping[str, Any] | None = None, timeout: float = 300) -> Again:
     """Deploy STACK offline, refresh it, and plan the program again (with `sets` applied to its config)."""
-    sets = dict(sets or {})
-    stack.settings  # noqa: B018 -- the deployed config must itself be valid, before anything runs
-    second_config = _validated(stack, sets)
-    with EmbeddedCloud.serve() as cloud, tempfile.TemporaryDirectory(prefix="berth-again-") as tmp:
-        first_kept, refreshed_kept, second_kept = (Path(tmp) / n for n in ("first", "refreshed", "second"))
-        url = cloud.endpoint_url or ""
-        try:
-            first = run_isolated(stack.name, endpoint_url=url, config=stack.config, repo=stack.path.parent,
-                                 timeout=timeout, keep=first_kept)
-        except ProgramError as exc:
-            raise OpsError(f"the first deploy of '{stack.name}' failed offline:\n{exc}") from None
-        state, inputs = read_kept(first_kept)
-        after = refresh(state, _by_urn(first, "region"), EmbeddedCloud(endpoint_url=url), _by_urn(first, "type"))
-        write_kept(refreshed_kept, after, inputs)
-        try:
-            second = run_isolated(stack.name, endpoint_url=url, config=second_config, repo=stack.path.parent,
-                                  timeout=timeout, keep=second_kept, prior=refreshed_kept)
-        except ProgramError as exc:
-            raise OpsError(f"the second run of '{stack.name}' failed offline:\n{exc}") from None
-        _, planned = read_kept(second_kept)
-    steps = plan(first, after, inputs, second, planned)
-    return Again(stack.name, sets, steps, len(second.resources), refused_replacements(steps, second_config))
+    _validated(stack, dict(sets or {}))  # a bad --set fails before anything runs
+    with deployed(stack, timeout) as d:
+        return d.plan(sets)
 
 
 def _by_urn(graph: Graph, attr: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ be reached is a finding too: an image nobody can confirm is not deployed.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import ipaddress
 import json
 import re
@@ -27,7 +28,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stacks.config import is_digest
@@ -51,6 +52,23 @@ MANIFEST_TYPES = ", ".join((
     "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ))
+
+
+# Amazon EKS: the end of standard and of extended support per Kubernetes minor (EKS User Guide,
+# "Understand the Kubernetes version lifecycle on EKS", release calendar; as listed on
+# endoflife.date/amazon-eks, read 2026-12-08). Standard support is 14 months from the EKS release,
+# extended 12 more. Add a row when EKS releases a minor (stacks/config.py's version pattern follows).
+EKS_SUPPORT: dict[str, tuple[dt.date, dt.date]] = {
+    "1.28": (dt.date(2024, 11, 26), dt.date(2025, 11, 26)),
+    "1.29": (dt.date(2025, 3, 23), dt.date(2026, 3, 23)),
+    "1.30": (dt.date(2025, 7, 23), dt.date(2026, 7, 23)),
+    "1.31": (dt.date(2025, 11, 26), dt.date(2026, 11, 26)),
+    "1.32": (dt.date(2026, 3, 23), dt.date(2027, 3, 23)),
+    "1.33": (dt.date(2026, 7, 29), dt.date(2027, 7, 29)),
+    "1.34": (dt.date(2026, 12, 2), dt.date(2027, 12, 2)),
+    "1.35": (dt.date(2027, 3, 27), dt.date(2028, 3, 27)),
+}
+EKS_WARN_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -231,11 +249,49 @@ def registry_findings(config: Mapping[str, Any], *, opener: Opener = _open, time
     return out
 
 
+def eks_support(config: Mapping[str, Any], today: dt.date | None = None) -> tuple[list[Finding], list[Finding]]:
+    """(findings, warnings) for the cluster's Kubernetes version against EKS's support calendar and the
+    stack's upgrade policy: past extended support EKS creates nothing on it; past standard support a
+    STANDARD policy is refused (EXTENDED bills about 6x the control plane's price); within 90 days of
+    the end of standard support, a warning that names the date and what happens then."""
+    cluster = config.get("berth:cluster") or {}
+    if not isinstance(cluster, Mapping) or cluster.get("existing"):
+        return [], []
+    version = str(cluster.get("version") or "1.33")
+    policy = str(cluster.get("upgradePolicy") or "STANDARD")
+    key, today = "berth:cluster.version", today or dt.date.today()
+    if version not in EKS_SUPPORT:
+        return [], [Finding(key, version, "not in berth's EKS support calendar (berth/operations/preflight.py)",
+                            "add its dates from the EKS release calendar")]
+    standard_end, extended_end = EKS_SUPPORT[version]
+    newer = [v for v, (end, _) in EKS_SUPPORT.items() if end > today + dt.timedelta(days=EKS_WARN_DAYS)]
+    move = f"upgrade to {newer[0]} (or later)" if newer else "upgrade to a newer minor"
+    if today >= extended_end:
+        return [Finding(key, version, f"EKS support for {version} ended on {extended_end} (extended support "
+                        "included): EKS would upgrade or refuse the cluster", move)], []
+    if today >= standard_end:
+        if policy == "STANDARD":
+            return [Finding(key, version, f"standard support for {version} ended on {standard_end}: with "
+                            "berth:cluster.upgradePolicy STANDARD, EKS upgrades the control plane on its own",
+                            f"{move}, or set upgradePolicy EXTENDED (extended support until {extended_end}, "
+                            "billed at about 6x the control plane's price)")], []
+        return [], [Finding(key, version, f"in extended support since {standard_end} (billed at about 6x the "
+                            f"control plane's price) until {extended_end}", move)]
+    if (standard_end - today).days <= EKS_WARN_DAYS:
+        then = ("EKS upgrades the control plane on its own" if policy == "STANDARD"
+                else "extended support begins, billed at about 6x the control plane's price")
+        return [], [Finding(key, version, f"standard support for {version} ends on {standard_end} "
+                            f"({(standard_end - today).days} days): then {then}", move)]
+    return [], []
+
+
 @dataclass
 class Report:
     stack: str
     findings: list[Finding]
     checked_registries: bool
+    # What a real deploy can still use but someone must act on soon (EKS support ending).
+    warnings: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -246,11 +302,13 @@ class Report:
 
 
 def check(stack: str, config: Mapping[str, Any], *, registries: bool = True, opener: Opener = _open,
-          timeout: float = 10.0) -> Report:
+          timeout: float = 10.0, today: dt.date | None = None) -> Report:
     """Everything in a stack's config that a real deployment cannot use."""
     env = config.get("berth:environment")
     is_prod = env == "prod" or (env is None and (stack == "prod" or stack.startswith("prod-")))
     findings = config_findings(config, is_prod=is_prod)
+    eks_findings, warnings = eks_support(config, today)
+    findings += eks_findings
     if registries:
         findings += registry_findings(config, opener=opener, timeout=timeout)
-    return Report(stack, findings, registries)
+    return Report(stack, findings, registries, warnings)

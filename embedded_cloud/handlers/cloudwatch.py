@@ -128,5 +128,7 @@ def canary(ctx: Ctx, r: Res) -> Out:
         kw["Tags"] = r.tags()
     c = syn.create_canary(**kw)["Canary"]
     arn = ctx.arn("synthetics", r.region, f"canary:{c['Name']}")
-    return c["Name"], {"arn": arn, "engineArn": c.get("EngineArn"), "status": "RUNNING",
+    # Synthetics runs the canary as the Lambda cwsyn-<name>-<canary id> (moto leaves EngineArn out).
+    engine = c.get("EngineArn") or ctx.arn("lambda", r.region, f"function:cwsyn-{c['Name']}-{c['Id']}:1")
+    return c["Name"], {"arn": arn, "engineArn": engine, "status": "RUNNING",
                        "sourceLocationArn": c.get("Code", {}).get("SourceLocationArn")}

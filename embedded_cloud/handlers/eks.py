@@ -88,6 +88,9 @@ def cluster(ctx: Ctx, r: Res) -> Out:
         kw["encryptionConfig"] = [{"resources": enc["resources"], "provider": {"keyArn": enc["provider"]["keyArn"]}}]
     if r.tags():
         kw["tags"] = r.tags()
+    # botocore checks the support type (STANDARD | EXTENDED); unset, EKS applies EXTENDED.
+    support = (r.inputs.get("upgradePolicy") or {}).get("supportType") or "EXTENDED"
+    kw["upgradePolicy"] = {"supportType": support}
     c = eks.create_cluster(**kw)["cluster"]
     # EKS creates a cluster security group of its own; moto does not, so do it here.
     cluster_sg = ec2.create_security_group(
@@ -110,6 +113,7 @@ def cluster(ctx: Ctx, r: Res) -> Out:
         "certificateAuthority": {"data": base64.b64encode(ca.encode()).decode()},
         "identities": [{"oidcs": [{"issuer": c["identity"]["oidc"]["issuer"]}]}],
         "vpcConfig": {**vpc_in, "clusterSecurityGroupId": cluster_sg, "vpcId": vpc_id},
+        "upgradePolicy": {"supportType": support},
     }
 
 

@@ -9,6 +9,13 @@ from embedded_cloud.handlers import Ctx, Out, Res, resource
 def log_group(ctx: Ctx, r: Res) -> Out:
     logs = ctx.client("logs", r.region)
     name = r.physical_name(max_len=512)
+    arn = ctx.arn("logs", r.region, f"log-group:{name}")
+    if r.import_id:
+        # Adoption: the group must exist (as `pulumi import` reads it); nothing is created.
+        found = logs.describe_log_groups(logGroupNamePrefix=r.import_id)["logGroups"]
+        if not any(g["logGroupName"] == r.import_id for g in found):
+            raise ValueError(f"cannot import log group {r.import_id}: it does not exist")
+        return r.import_id, {"name": r.import_id, "arn": ctx.arn("logs", r.region, f"log-group:{r.import_id}")}
     kw = {"logGroupName": name}
     if r.inputs.get("kmsKeyId"):
         kw["kmsKeyId"] = r.inputs["kmsKeyId"]
@@ -17,7 +24,6 @@ def log_group(ctx: Ctx, r: Res) -> Out:
     logs.create_log_group(**kw)
     if r.inputs.get("retentionInDays"):
         logs.put_retention_policy(logGroupName=name, retentionInDays=int(r.inputs["retentionInDays"]))
-    arn = ctx.arn("logs", r.region, f"log-group:{name}")
     return name, {"name": name, "arn": arn}
 
 

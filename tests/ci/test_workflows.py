@@ -165,6 +165,7 @@ def test_pull_request_runs_lint_tests_previews_policy_and_a_real_preview() -> No
     runs = "\n".join(str(s.get("run", "")) for job in doc["jobs"].values() for s in steps(job))
     assert "ruff check" in runs and "./scripts/bootstrap" in runs and "pytest" in runs
     assert 'berth preview "$stack"' in runs and "for stack in staging prod" in runs
+    assert 'berth preview "$stack" --again' in runs  # the offline second `up`, next to the policy pack
     assert "berth diff staging prod" in runs and "GITHUB_STEP_SUMMARY" in runs
     uploads = [s for job in doc["jobs"].values() for s in steps(job) if "upload-artifact" in str(s.get("uses"))]
     assert uploads and "graph.mmd" in uploads[0]["with"]["path"] and "policy.json" in uploads[0]["with"]["path"]
