@@ -501,7 +501,14 @@ class Database(Component):
         """The groups RDS exports this instance's logs to, made first (the instance depends on them):
         retention from config, the tier's key, tags; deleted with a non-production stack. `adopt`:
         the instance is an adopted promoted replica whose groups its source stack made (and kept):
-        imported, their key, retention and tags converging on the next `up`."""
+        imported where they exist (RDS made them, or the source stack did), their key, retention and
+        tags converging on the next `up`; made where they do not."""
+        existing: set[str] = set()
+        if adopt:
+            # The DR region's own CloudWatch Logs endpoint: a regional control plane of the recovery region.
+            existing = set(aws.cloudwatch.get_log_groups(
+                log_group_name_prefix=f"{RDS_LOG_GROUP_PREFIX}{identifier}/",
+                opts=pulumi.InvokeOptions(parent=self), **region_kw).log_group_names)  # type: ignore[arg-type]
         return [
             aws.cloudwatch.LogGroup(
                 f"{self.prefix}-{role}-{log}-logs",
@@ -511,7 +518,8 @@ class Database(Component):
                 tags=self.named(f"db-{role}-{log}-logs"),
                 opts=self.child(retain_on_delete=self.protected, **(dict(
                     import_=f"{RDS_LOG_GROUP_PREFIX}{identifier}/{log}",
-                    ignore_changes=["kmsKeyId", "retentionInDays", "tags"]) if adopt else {})),
+                    ignore_changes=["kmsKeyId", "retentionInDays", "tags"])
+                    if f"{RDS_LOG_GROUP_PREFIX}{identifier}/{log}" in existing else {})),
                 **region_kw,  # type: ignore[arg-type]
             )
             for log in LOG_EXPORTS

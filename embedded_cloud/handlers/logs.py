@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
-from embedded_cloud.handlers import Ctx, Out, Res, resource
+from typing import Any
+
+from embedded_cloud.handlers import Ctx, Out, Res, invoke, resource
+
+
+def ensure_service_group(ctx: Ctx, region: str, name: str) -> None:
+    """What a service that writes logs does when its group is missing (RDS exporting a log, the
+    Container Insights agents, a Lambda): it creates the group itself -- no retention, no key, no tags.
+    A stack that made the group first is left alone; one that makes it afterwards is refused
+    (ResourceAlreadyExistsException), as on AWS."""
+    logs = ctx.client("logs", region)
+    if not any(g["logGroupName"] == name for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]):
+        logs.create_log_group(logGroupName=name)
+
+
+@invoke("aws:cloudwatch/getLogGroups:getLogGroups")
+def get_log_groups(ctx: Ctx, args: dict[str, Any], region: str) -> dict[str, Any]:
+    prefix = args.get("logGroupNamePrefix") or ""
+    where = args.get("region") or region
+    kw = {"logGroupNamePrefix": prefix} if prefix else {}
+    found = ctx.client("logs", where).describe_log_groups(**kw)["logGroups"]
+    return {"arns": [g["arn"].removesuffix(":*") for g in found], "id": where,
+            "logGroupNamePrefix": prefix, "logGroupNames": [g["logGroupName"] for g in found], "region": where}
 
 
 @resource("aws:cloudwatch/logGroup:LogGroup")
