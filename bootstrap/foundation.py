@@ -42,14 +42,6 @@ ECR_PUSH = (
 )
 # What every role needs of the registry: the preflight's digest check, a promotion's pull.
 ECR_READ = ("ecr:DescribeImages", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeRepositories")
-# The role names the workflows' repository variables take (`berth bootstrap up` prints them).
-ROLE_VARIABLES = {
-    "staging": "AWS_STAGING_ROLE_ARN",
-    "production": "AWS_PROD_ROLE_ARN",
-    "review": "AWS_REVIEW_ROLE_ARN",
-    "dr": "AWS_DR_ROLE_ARN",
-    "preview": "AWS_PREVIEW_ROLE_ARN",
-}
 
 
 def subject(repository: str, environment: str | None) -> str:
