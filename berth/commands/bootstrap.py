@@ -19,6 +19,7 @@ from berth.operations.errors import OpsError
 
 bootstrap_app = typer.Typer(no_args_is_help=True, help="The account foundation: OIDC, CI roles, ECR, runners.")
 
+DirOpt = Annotated[Path, typer.Option("--dir", help="The bootstrap project's directory.", hidden=True)]
 BootstrapStackArg = Annotated[
     str | None, typer.Argument(help="Bootstrap stack: a bootstrap/Pulumi.<stack>.yaml (default: the only one).")
 ]
@@ -45,11 +46,12 @@ def preview(
     stack: BootstrapStackArg = None,
     out: Annotated[Path, typer.Option(help="Where build/bootstrap goes.")] = REPO / "build",
     tree: Annotated[bool, typer.Option(help="Print the resource tree.")] = True,
+    directory: DirOpt = ops.BOOTSTRAP_DIR,
 ) -> None:
     """Run the bootstrap offline in the embedded cloud; write build/bootstrap/graph.json and policy.json."""
     started = time.perf_counter()
     with console.status("[bold]running the bootstrap in the embedded cloud…", spinner="dots"):
-        p = ops.preview(stack, out)
+        p = ops.preview(stack, out, directory)
     if tree:
         console.print(resource_tree(p.graph))
     console.print(type_summary(p.graph))
@@ -85,14 +87,15 @@ def up(stack: BootstrapStackArg = None, yes: YesOpt = False) -> None:
 def variables(
     stack: BootstrapStackArg = None,
     offline: Annotated[bool, typer.Option("--offline", help="From an offline run, not the deployed stack.")] = False,
+    directory: DirOpt = ops.BOOTSTRAP_DIR,
 ) -> None:
     """Print the repository variables the workflows read, from the bootstrap stack's outputs."""
     if offline:
         with console.status("[bold]running the bootstrap in the embedded cloud…", spinner="dots"):
-            outs = ops.run_offline(ops.read(stack)).outputs
+            outs = ops.run_offline(ops.read(stack, directory)).outputs
         print_variables(ops.variables(outs), ops.egress(outs), "repository variables (offline values)")
         return
-    outs = ops.outputs(stack)
+    outs = ops.outputs(stack, directory)
     print_variables(ops.variables(outs), ops.egress(outs), "repository variables")
 
 
