@@ -82,6 +82,7 @@ def up(stack: BootstrapStackArg = None, yes: YesOpt = False) -> None:
     print_variables(applied.variables, applied.egress, "repository variables")
 
 
+@bootstrap_app.command("outputs", help="The same as `vars`.")
 @bootstrap_app.command("vars")
 @refusals
 def variables(

@@ -5,7 +5,11 @@ config refused before any resource is registered."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +17,7 @@ import pytest
 from berth.operations import bootstrap as ops
 from bootstrap.inputs import RUNNER_PROJECT
 from embedded_cloud import EmbeddedCloud, Node, ProgramError, run_isolated
-from embedded_cloud.runner import apply_overrides, read_config_file
+from embedded_cloud.runner import REPO, apply_overrides, read_config_file
 from policy.evaluator import evaluate
 from tests.conftest import Deployed
 
@@ -209,3 +213,31 @@ def test_bad_config_is_refused_before_any_resource(case: str) -> None:
         assert cloud.client("iam", "us-east-1").list_roles()["Roles"] == []
     finally:
         cloud.close()
+
+
+def test_berth_bootstrap_preview_writes_the_graph_and_prints_the_variables(tmp_path: Path) -> None:
+    exe = shutil.which("berth", path=str(REPO / ".venv" / "bin")) or "berth"
+    out = subprocess.run(
+        [exe, "bootstrap", "preview", "--no-tree", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert out.returncode == 0, out.stderr + out.stdout
+    graph = json.loads((tmp_path / "bootstrap" / "graph.json").read_text())
+    assert graph["project"] == "berth-bootstrap" and graph["stack"] == "account"
+    assert json.loads((tmp_path / "bootstrap" / "policy.json").read_text())
+    lines = [line for line in out.stdout.splitlines() if line.startswith("gh variable set ")]
+    assert [line.split()[3] for line in lines] == [
+        "AWS_REGION",
+        "AWS_STAGING_ROLE_ARN",
+        "AWS_PROD_ROLE_ARN",
+        "AWS_REVIEW_ROLE_ARN",
+        "AWS_DR_ROLE_ARN",
+        "AWS_PREVIEW_ROLE_ARN",
+        "APP_IMAGE_REPOSITORY",
+    ]
+    assert "gh variable set AWS_PROD_ROLE_ARN --body arn:aws:iam::123456789012:role/berth-ci-production" in lines
+    assert graph["outputs"]["runnerEgressCidr"] in out.stdout

@@ -161,12 +161,12 @@ def test_preview_refuses_bad_config_and_writes_nothing(tmp_path: Path) -> None:
     assert not out.exists()
 
 
-def test_up_refuses_the_example_connection_before_touching_anything(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_up_refuses_the_example_connection_before_touching_anything(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_workspace(file: Any) -> Any:
         raise AssertionError("a workspace was opened")
 
+    # The CLI, the backend login and AWS all present: the example values alone refuse.
+    monkeypatch.setattr(ops.deploy, "tools", lambda region, need_aws=True: ops.deploy.Preflight())
     monkeypatch.setattr(ops, "_workspace", no_workspace)
     with pytest.raises(OpsError) as exc:
         ops.up(None, yes=True)
@@ -177,5 +177,5 @@ def test_up_refuses_the_example_connection_before_touching_anything(
 def test_the_command_is_registered() -> None:
     result = CliRunner().invoke(app, ["bootstrap", "--help"])
     assert result.exit_code == 0
-    for sub in ("preview", "up", "vars", "check", "types"):
+    for sub in ("preview", "up", "vars", "outputs", "check", "types"):
         assert sub in result.output
