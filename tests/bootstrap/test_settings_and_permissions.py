@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from berth.commands import app
 from berth.operations import bootstrap as ops
 from berth.operations.errors import OpsError
+from berth.operations.stackfile import StackFile
 from bootstrap import foundation, permissions
 from bootstrap.inputs import BootstrapConfigError, settings_from_config_map
 from embedded_cloud.runner import REPO, apply_overrides, read_config_file
@@ -137,6 +138,9 @@ def test_link_writes_the_egress_once_keeps_comments_and_replaces_an_old_one(tmp_
     assert [line for line in after if line not in before] == [
         "      - 198.18.0.9/32 # CI runners' egress (berth bootstrap)"
     ]
+    # The platform's own settings accept what was written.
+    settings = StackFile.read("staging", tmp_path).settings
+    assert settings.cluster.public_access_cidrs == ["203.0.113.0/24", "198.18.0.9/32"]
 
 
 def test_variables_need_the_outputs() -> None:
