@@ -270,7 +270,7 @@ def custom_types(graph: Graph) -> list[str]:
     return sorted({n.type for n in graph.nodes if n.custom})
 
 
-def record_types(names: list[str], build_dir: Path) -> Path:
+def record_types(names: list[str], build_dir: Path, target: Path = permissions.STACK_TYPES_FILE) -> Path:
     """Write bootstrap/stack_types.json from build/STACK/graph.json of each named platform stack."""
     out: dict[str, list[str]] = {}
     for name in names:
@@ -278,6 +278,5 @@ def record_types(names: list[str], build_dir: Path) -> Path:
         if not path.exists():
             raise OpsError(f"{path} does not exist: run `berth preview {name}` first")
         out[name] = custom_types(Graph.read(path))
-    target = permissions.STACK_TYPES_FILE
     target.write_text(json.dumps(out, indent=2) + "\n")
     return target

@@ -120,6 +120,15 @@ def test_the_recorded_types_are_those_the_program_registers(stack: str, request:
     )
 
 
+def test_types_are_recorded_from_the_preview_graphs(tmp_path: Path, staging: Deployed) -> None:
+    with pytest.raises(OpsError, match="run `berth preview staging` first"):
+        ops.record_types(["staging"], tmp_path, tmp_path / "types.json")
+    staging.graph.write(tmp_path / "staging" / "graph.json")
+    written = ops.record_types(["staging"], tmp_path, tmp_path / "types.json")
+    assert json.loads(written.read_text()) == {"staging": ops.custom_types(staging.graph)}
+    assert "aws:eks/cluster:Cluster" in json.loads(written.read_text())["staging"]
+
+
 def test_link_writes_the_egress_once_keeps_comments_and_replaces_an_old_one(tmp_path: Path) -> None:
     for name in ("staging", "prod"):
         shutil.copy(REPO / f"Pulumi.{name}.yaml", tmp_path)
