@@ -116,6 +116,22 @@ def apply_overrides(config: dict[str, Any], overrides: Mapping[str, Any]) -> dic
     return out
 
 
+def project_name(repo: Path = REPO) -> str:
+    """The `name:` of the Pulumi project in `repo` (its Pulumi.yaml): the platform's is `berth`, the
+    account bootstrap's (bootstrap/) `berth-bootstrap`. Config keys and URNs carry it."""
+    path = repo / "Pulumi.yaml"
+    if not path.exists():
+        return PROJECT
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ProgramError(f"{path} is not valid YAML: {exc}") from None
+    name = doc.get("name") if isinstance(doc, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ProgramError(f"{path} names no project (`name:`)")
+    return name
+
+
 def _runtime_config(config: Mapping[str, Any]) -> dict[str, str]:
     """As the Pulumi CLI hands config to a program: strings, structured values as JSON."""
     out: dict[str, str] = {}
@@ -487,8 +503,11 @@ def run_stack(
 ) -> RunResult:
     """Run the program for one stack in this process (once per process) and record its graph.
 
-    With `prior` (an earlier run's `state`, refreshed) it plans a second `up` instead: see CloudMocks.
-    Raises ProgramError (with the partial graph) when the program fails.
+    `repo` is the Pulumi project's directory: its `Pulumi.yaml` names the project, its
+    `Pulumi.<stack>.yaml` holds the config and its `__main__.py` is the program (the platform at the
+    repository root, the account bootstrap in bootstrap/).
+    With `prior` (an earlier run's kept state and inputs, refreshed) it plans a second `up` instead: see
+    CloudMocks. Raises ProgramError (with the partial graph) when the program fails.
     """
     started = time.perf_counter()
     cfg = dict(config) if config is not None else read_stack_config(stack, repo)
@@ -527,7 +546,8 @@ def run_stack(
     monitor = _make_monitor(mocks, ctx)
     set_all_config(_runtime_config(cfg), [])
     mocks_mod = _import_pulumi()
-    mocks_mod.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)  # type: ignore[arg-type]
+    project = project_name(repo)
+    mocks_mod.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)  # type: ignore[arg-type]
     rt_settings.SETTINGS.root_directory = str(repo)
 
     sys.path.insert(0, str(repo))
@@ -554,7 +574,7 @@ def run_stack(
         monitor.outputs.setdefault(stack_urn, outputs)
     graph = Graph(
         stack=stack,
-        project=PROJECT,
+        project=project,
         nodes=list(monitor.nodes),
         outputs=outputs,
         config=cfg,

@@ -126,6 +126,15 @@ def preflight(stack: StackFile, *, need_aws: bool = True, real_config: bool = Fa
     return pf
 
 
+def tools(region: str | None, *, need_aws: bool = True) -> Preflight:
+    """What any real Pulumi run needs, whatever the project: the CLI, a backend login, AWS credentials."""
+    pf = Preflight()
+    _check_pulumi(pf)
+    if need_aws:
+        _check_aws(pf, region)
+    return pf
+
+
 def workspace_stack(stack: StackFile) -> Any:
     """The Automation API's stack for this file (created or selected in its directory)."""
     from pulumi import automation as auto  # lazy: ~0.7 s to import, see _check_pulumi

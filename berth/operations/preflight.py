@@ -13,7 +13,9 @@ every such key with what to set instead, before any work:
 
 Where a check needs the network -- does each pinned image digest exist in its registry? --
 it asks the registry itself (the OCI distribution API: HEAD /v2/<repo>/manifests/<digest>,
-with the anonymous bearer-token handshake public registries use). A registry that cannot
+with the anonymous bearer-token handshake public registries use). A private ECR repository (the
+bootstrap's, `berth bootstrap`) answers no anonymous client: it is asked through the ECR API with
+the caller's AWS credentials (the CI role's), `DescribeImages` by digest. A registry that cannot
 be reached is a finding too: an image nobody can confirm is not deployed.
 """
 
@@ -30,6 +32,10 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from stacks.config import is_digest
 
@@ -150,6 +156,8 @@ def _image_findings(key: str, value: str, *, is_prod: bool) -> list[Finding]:
 
 
 # ---- registries ---------------------------------------------------------------------------------
+# <account>.dkr.ecr.<region>.amazonaws.com (and .amazonaws.com.cn): a private ECR registry.
+ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 @dataclass(frozen=True)
 class ImageRef:
     registry: str  # host[:port] as written, docker.io for Docker Hub
@@ -229,7 +237,37 @@ def manifest_exists(ref: ImageRef, *, opener: Opener = _open, timeout: float = 1
     raise OSError(f"registry {ref.registry} answered HTTP {status} for {ref.repository}@{ref.digest[:19]}…")
 
 
-def registry_findings(config: Mapping[str, Any], *, opener: Opener = _open, timeout: float = 10.0) -> list[Finding]:
+EcrClient = Callable[[str], Any]
+
+
+def _ecr_client(region: str) -> Any:
+    return boto3.session.Session(region_name=region).client(
+        "ecr", config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=10))
+
+
+def ecr_image_exists(ref: ImageRef, *, client: EcrClient = _ecr_client) -> bool | None:
+    """For a private ECR registry: whether it holds the digest (DescribeImages with the caller's
+    credentials); None when the reference is not ECR's. Raises OSError when nobody could tell."""
+    m = ECR_HOST.match(ref.registry)
+    if m is None:
+        return None
+    account, region = m.groups()
+    try:
+        client(region).describe_images(registryId=account, repositoryName=ref.repository,
+                                       imageIds=[{"imageDigest": ref.digest}])
+        return True
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            return False
+        raise OSError(f"ECR refused DescribeImages ({code}: {exc.response.get('Error', {}).get('Message', '')}); "
+                      "the role needs ecr:DescribeImages on the repository") from None
+    except BotoCoreError as exc:  # no credentials, no network
+        raise OSError(f"ECR could not be asked: {exc}") from None
+
+
+def registry_findings(config: Mapping[str, Any], *, opener: Opener = _open, timeout: float = 10.0,
+                      ecr: EcrClient = _ecr_client) -> list[Finding]:
     """Every digest-pinned image the registry does not hold (or that no one could confirm)."""
     out: list[Finding] = []
     for key, value in ((k, v) for top, tree in config.items() for k, v in _walk(top, tree)):
@@ -239,7 +277,10 @@ def registry_findings(config: Mapping[str, Any], *, opener: Opener = _open, time
         if ref is None or ZERO_DIGEST.search(value):
             continue  # tags and zero digests are config findings already
         try:
-            if not manifest_exists(ref, opener=opener, timeout=timeout):
+            held = ecr_image_exists(ref, client=ecr)
+            if held is None:
+                held = manifest_exists(ref, opener=opener, timeout=timeout)
+            if not held:
                 out.append(Finding(key, value, f"{ref.registry} has no manifest {ref.digest} in {ref.repository}",
                                    "pin a digest that was pushed (the build's output, or `crane digest`)"))
         except (OSError, ValueError) as exc:
@@ -302,7 +343,7 @@ class Report:
 
 
 def check(stack: str, config: Mapping[str, Any], *, registries: bool = True, opener: Opener = _open,
-          timeout: float = 10.0, today: dt.date | None = None) -> Report:
+          timeout: float = 10.0, ecr: EcrClient = _ecr_client, today: dt.date | None = None) -> Report:
     """Everything in a stack's config that a real deployment cannot use."""
     env = config.get("berth:environment")
     is_prod = env == "prod" or (env is None and (stack == "prod" or stack.startswith("prod-")))
@@ -310,5 +351,5 @@ def check(stack: str, config: Mapping[str, Any], *, registries: bool = True, ope
     eks_findings, warnings = eks_support(config, today)
     findings += eks_findings
     if registries:
-        findings += registry_findings(config, opener=opener, timeout=timeout)
+        findings += registry_findings(config, opener=opener, timeout=timeout, ecr=ecr)
     return Report(stack, findings, registries, warnings)

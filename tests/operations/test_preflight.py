@@ -7,7 +7,6 @@ the CNCF distribution server), started by the test with images pushed through it
 from __future__ import annotations
 
 import datetime as dt
-
 import hashlib
 import json
 import shutil
