@@ -3,6 +3,7 @@ ECR API with the caller's credentials (moto stands in for ECR), as CI's staging 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -67,7 +68,8 @@ def test_a_pushed_digest_is_found_and_an_unpushed_one_is_named(ecr: tuple[Any, s
 
 def test_a_missing_repository_is_a_finding_and_other_registries_still_go_over_http(ecr: tuple[Any, str]) -> None:
     other = f"{HOST}/nope@sha256:{'d' * 64}"
-    report = check("staging", {"berth:environment": "staging", "berth:app": {"image": other}}, opener=never_over_http)
+    report = check("staging", {"berth:environment": "staging", "berth:app": {"image": other}}, opener=never_over_http,
+                   today=dt.date(2026, 1, 15))
     assert [f.key for f in report.findings] == ["berth:app.image"]
     assert ecr_image_exists(parse_image(f"ghcr.io/acme/x@sha256:{'e' * 64}")) is None  # type: ignore[arg-type]
 
