@@ -3,6 +3,7 @@ ECR API with the caller's credentials (moto stands in for ECR), as CI's staging 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -46,6 +47,10 @@ def ecr(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
         client = boto3.client("ecr", region_name="us-east-1")
+        # moto's backends are per process: an in-process embedded cloud of another test in this worker
+        # (the bootstrap's registry) may already hold the name.
+        with contextlib.suppress(client.exceptions.RepositoryNotFoundException):
+            client.delete_repository(repositoryName="shipments-api", force=True)
         client.create_repository(repositoryName="shipments-api", imageTagMutability="IMMUTABLE")
         digest = client.put_image(repositoryName="shipments-api", imageManifest=MANIFEST, imageTag="abc123")["image"][
             "imageId"
