@@ -126,6 +126,14 @@ def canary_zip(directory: Path | None = None) -> Path:
     return path
 
 
+def _canary_log_group(engine_arn: str | None) -> str:
+    """/aws/lambda/<function> from the canary's engine ARN (arn:aws:lambda:<region>:<account>:function:<name>:<v>)."""
+    parts = (engine_arn or "").split(":")
+    if len(parts) < 7 or parts[5] != "function":
+        raise ValueError(f"the canary reported no Lambda engine ARN ({engine_arn!r}): its log group cannot be named")
+    return f"/aws/lambda/{parts[6]}"
+
+
 class Alarms(Component):
     """SNS topics with subscriptions, CloudWatch alarms per tier, a canary, a dashboard."""
 
@@ -195,8 +203,8 @@ class Alarms(Component):
                 {"Sid": "AlarmPublishers", "Effect": "Allow", "Principal": {"Service": publishers},
                  "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
                 # The canary's Lambda log group (made here, encrypted with this key).
-                kms.logs_for_group(self._partition, region, self._account,
-                                   f"/aws/lambda/cwsyn-{self._canary_name}-*"),
+                # Any canary Lambda's group (Synthetics may shorten a long canary name in the function's).
+                kms.logs_for_group(self._partition, region, self._account, "/aws/lambda/cwsyn-*"),
             ),
             tags=self.named(f"alarms-key{sfx}"),
             opts=self.stateful(),
@@ -315,7 +323,7 @@ class Alarms(Component):
         # lines, before this group exists, are dropped instead.
         aws.cloudwatch.LogGroup(
             f"{name}-canary-logs",
-            name=canary.engine_arn.apply(lambda arn: f"/aws/lambda/{arn.split(':')[6]}"),
+            name=canary.engine_arn.apply(_canary_log_group),
             retention_in_days=self._s.canary_log_retention_days,
             kms_key_id=self._keys[self._home].arn,
             tags=self.named("canary-logs"),

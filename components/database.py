@@ -503,6 +503,7 @@ class Database(Component):
         the instance is an adopted promoted replica whose groups its source stack made (and kept):
         imported where they exist (RDS made them, or the source stack did), their key, retention and
         tags converging on the next `up`; made where they do not."""
+        identifier = identifier.lower()
         existing: set[str] = set()
         if adopt:
             # The DR region's own CloudWatch Logs endpoint: a regional control plane of the recovery region.

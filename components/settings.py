@@ -159,7 +159,7 @@ def cpu_architecture(instance_type: str) -> Literal["arm64", "x86_64"]:
 class ClusterSettings(Model):
     """`berth:cluster`, for Cluster and its ClusterAutoscaler: EKS version, access, nodes, logs."""
 
-    version: str = Field("1.33", pattern=r"^1\.(2[89]|3[0-5])$")
+    version: str = Field("1.33", pattern=r"^1\.(2[89]|3[0-6])$")
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
     instance_types: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]] = Field(
         default_factory=lambda: ["m6i.large"], min_length=1

@@ -40,7 +40,7 @@ class Step:
     urn: str
     type: str
     name: str
-    op: str  # create | update | replace | delete
+    op: str  # create | update | replace | delete | blocked (an update AWS refuses at apply)
     changes: list[Change] = field(default_factory=list)
 
     def line(self) -> str:
@@ -171,11 +171,12 @@ def changes(type_: str, old_outputs: Mapping[str, Any], old_inputs: Mapping[str,
     return _input_changes(type_, old_inputs, new_inputs)
 
 
-# What AWS cannot move into another VPC in place, whatever the provider's schema says: EKS takes only
-# subnets of the cluster's VPC (UpdateClusterConfig), a DB or cache subnet group only subnets of its
-# VPC (ModifyDBSubnetGroup / ModifyCacheSubnetGroup: "subnets must be in the same VPC"), and an
-# instance or cache only security groups of its VPC. When the program replaces a VPC, each of these
-# built on it is replaced too, or the update fails at apply.
+# What AWS cannot move into another VPC in place, though the provider plans it as an update: EKS takes
+# only subnets of the cluster's VPC (UpdateClusterConfig), a DB or cache subnet group only subnets of
+# its VPC (ModifyDBSubnetGroup / ModifyCacheSubnetGroup: "subnets must be in the same VPC"), an
+# instance or cache only security groups of its VPC. When the program replaces a VPC, the real
+# preview shows each of these as an update, and the `up` fails at it after the new VPC exists: the
+# plan marks them `blocked`.
 VPC_BOUND = frozenset({
     "aws:eks/cluster:Cluster",
     "aws:rds/instance:Instance",
@@ -194,16 +195,16 @@ def _vpc_moves(first: Graph, second: Graph, steps: list[Step]) -> None:
     for node in second.by_type(*VPC_BOUND):
         # Its own VPC only: a cross-region replica waits for its source, not for the source's VPC.
         mine = {u for u in replaced & second.waits_for(node) if (v := second.get(u)) and v.region == node.region}
-        if first.get(node.urn) is None or not mine:
-            continue
         step = by_urn.get(node.urn)
+        if first.get(node.urn) is None or not mine or (step is not None and step.op == "replace"):
+            continue
         if step is None:
-            step = Step(node.urn, node.type, node.name, "replace")
+            step = Step(node.urn, node.type, node.name, "blocked")
             steps.append(step)
-        step.op = "replace"
-        step.changes.append(Change("vpc", "(the deployed VPC)", "(a new VPC)", True,
-                                   "AWS cannot move it into another VPC in place (the VPC it is built on "
-                                   "is replaced)"))
+        step.op = "blocked"
+        step.changes.append(Change("vpc", "(the deployed VPC)", "(a new VPC)", False,
+                                   "the provider plans an update AWS refuses: it cannot move into another VPC "
+                                   "in place, so the `up` fails here (replace it deliberately, or keep the VPC)"))
 
 
 def plan(first: Graph, refreshed: Mapping[str, tuple[str, dict[str, Any]]],

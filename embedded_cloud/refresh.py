@@ -62,6 +62,17 @@ def replication_group(cloud: EmbeddedCloud, region: str, id_: str, outputs: dict
     return read
 
 
+@reader("aws:eks/cluster:Cluster")
+def eks_cluster(cloud: EmbeddedCloud, region: str, id_: str, outputs: dict[str, Any]) -> dict[str, Any]:
+    """aws_eks_cluster's Read: the version the control plane runs (EKS upgrades it itself at the end of
+    standard support under a STANDARD policy), and the upgrade policy EKS reports."""
+    c = cloud.client("eks", region).describe_cluster(name=str(outputs.get("name") or id_))["cluster"]
+    read: dict[str, Any] = {"version": c["version"]}
+    if c.get("upgradePolicy"):
+        read["upgradePolicy"] = {"supportType": c["upgradePolicy"]["supportType"]}
+    return read
+
+
 def refresh(state: Mapping[str, tuple[str, dict[str, Any]]], regions: Mapping[str, str], cloud: EmbeddedCloud,
             types: Mapping[str, str]) -> State:
     """The state after `pulumi refresh`: each resource's outputs with what its type's reader reads from

@@ -86,7 +86,8 @@ def _again(stack: str, sets: dict[str, object], as_json: bool) -> None:
         for step in a.steps:
             console.print(f"  {escape(step.op)} {escape(step.type)} {escape(step.name)}", soft_wrap=True)
             for c in step.changes:
-                verb = "forces replacement" if c.replace else "update in place"
+                verb = ("forces replacement" if c.replace else "fails at apply" if step.op == "blocked"
+                        else "update in place")
                 old, new = show_pair(c.old, c.new)
                 console.print(f"      {escape(c.prop)}: {escape(old)} -> {escape(new)}"
                               f" ({verb}: {escape(c.why)})", soft_wrap=True, highlight=False)
@@ -94,7 +95,7 @@ def _again(stack: str, sets: dict[str, object], as_json: bool) -> None:
             err.print(f"[red]mandatory policy violation[/red] stateful-replacement: {escape(step.name)} "
                       f"({escape(step.type)}) would be replaced in prod; if that is meant, name it in "
                       "berth:intendedReplacements", soft_wrap=True)
-    if a.refused:
+    if a.refused or a.blocked:
         raise typer.Exit(1)
     if a.steps and not sets:
         raise typer.Exit(1)

@@ -60,6 +60,11 @@ class Again:
     def changed(self) -> bool:
         return bool(self.steps)
 
+    @property
+    def blocked(self) -> list[Step]:
+        """Updates the provider would plan and AWS refuse at apply: the `up` would fail."""
+        return [s for s in self.steps if s.op == "blocked"]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
@@ -81,7 +86,7 @@ def refused_replacements(steps: list[Step], settings: Settings) -> list[Step]:
     if settings.environment != "prod":
         return []
     intended = set(settings.intended_replacements)
-    return [s for s in steps if s.op == "replace" and s.type in REFUSED_IN_PROD
+    return [s for s in steps if s.op in ("replace", "blocked") and s.type in REFUSED_IN_PROD
             and s.name not in intended and s.urn not in intended]
 
 

@@ -73,6 +73,7 @@ EKS_SUPPORT: dict[str, tuple[dt.date, dt.date]] = {
     "1.33": (dt.date(2026, 7, 29), dt.date(2027, 7, 29)),
     "1.34": (dt.date(2026, 12, 2), dt.date(2027, 12, 2)),
     "1.35": (dt.date(2027, 3, 27), dt.date(2028, 3, 27)),
+    "1.36": (dt.date(2027, 8, 2), dt.date(2028, 8, 2)),
 }
 EKS_WARN_DAYS = 90
 
@@ -312,15 +313,17 @@ def eks_support(config: Mapping[str, Any], today: dt.date | None = None) -> tupl
                         "included): EKS would upgrade or refuse the cluster", move)], []
     if today >= standard_end:
         if policy == "STANDARD":
-            return [Finding(key, version, f"standard support for {version} ended on {standard_end}: with "
-                            "berth:cluster.upgradePolicy STANDARD, EKS upgrades the control plane on its own",
-                            f"{move}, or set upgradePolicy EXTENDED (extended support until {extended_end}, "
-                            "billed at about 6x the control plane's price)")], []
+            return [Finding(key, version, f"standard support for {version} ended on {standard_end}: EKS "
+                            "refuses berth:cluster.upgradePolicy STANDARD for a cluster in extended support "
+                            "(UpdateClusterConfig fails; a cluster created without a policy got EXTENDED)",
+                            f"{move} one minor at a time, or set upgradePolicy EXTENDED (extended support until "
+                            f"{extended_end}, billed at about 6x the control plane's price)")], []
         return [], [Finding(key, version, f"in extended support since {standard_end} (billed at about 6x the "
                             f"control plane's price) until {extended_end}", move)]
     if (standard_end - today).days <= EKS_WARN_DAYS:
-        then = ("EKS upgrades the control plane on its own" if policy == "STANDARD"
-                else "extended support begins, billed at about 6x the control plane's price")
+        then = ("EKS upgrades the control plane on its own, and every `up` that still names "
+                f"{version} fails until berth:cluster.version is bumped (EKS cannot downgrade)"
+                if policy == "STANDARD" else "extended support begins, billed at about 6x the control plane's price")
         return [], [Finding(key, version, f"standard support for {version} ends on {standard_end} "
                             f"({(standard_end - today).days} days): then {then}", move)]
     return [], []
