@@ -91,13 +91,35 @@ def test_moving_the_network_replaces_the_cluster_and_the_data_tiers_and_prod_ref
     assert any(c.new == "(known after replacement)" for c in deployment.changes)
 
 
-def test_command_prints_one_line_when_nothing_changes_and_exits_1_naming_each_change() -> None:
+def test_command_prints_one_line_when_nothing_changes_and_exits_1_naming_each_change(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command over the operation's answers (the operation itself is tested on real deploys above)."""
+    from berth.operations import again as agains
+    from embedded_cloud.plan import Change, Step
+
+    urn = "urn:pulumi:prod::berth::aws:rds/subnetGroup:SubnetGroup::berth-prod-subnets"
+    moved = Step(urn, "aws:rds/subnetGroup:SubnetGroup", "berth-prod-subnets", "replace",
+                 [Change("name", "berth-prod-db", "berth-prod-db2", True, "the program sets a different value")])
+    answers = {
+        "none": Again("staging", {}, [], 209),
+        "changed": Again("staging", {}, [moved], 209),
+        "refused": Again("prod", {"berth:x.y": 1}, [moved], 305, [moved]),
+    }
+    pick = {"which": "none"}
+    monkeypatch.setattr(agains, "again", lambda stack, sets=None, timeout=300: answers[pick["which"]])
     runner = CliRunner()
     ok = runner.invoke(berth_app, ["preview", "staging", "--again"])
     assert ok.exit_code == 0, ok.output
-    assert "second up of staging (the program unchanged): nothing would change" in " ".join(ok.output.split())
-    refused = runner.invoke(berth_app, ["preview", "prod", "--again", "--set", "berth:network.cidr=10.30.0.0/16",
-                                        "--json"])
+    assert "second up of staging (the program unchanged): nothing would change (209 resources)" in " ".join(
+        ok.output.split())
+    pick["which"] = "changed"
+    changed = runner.invoke(berth_app, ["preview", "staging", "--again"])
+    assert changed.exit_code == 1
+    text = " ".join(changed.output.split())
+    assert "replace aws:rds/subnetGroup:SubnetGroup berth-prod-subnets" in text
+    assert "name: berth-prod-db -> berth-prod-db2 (forces replacement" in text
+    pick["which"] = "refused"
+    refused = runner.invoke(berth_app, ["preview", "prod", "--again", "--set", "berth:x.y=1", "--json"])
     assert refused.exit_code == 1
     assert '"op": "replace"' in refused.output and '"refused": true' in refused.output
 
