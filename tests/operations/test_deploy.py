@@ -155,6 +155,10 @@ class FakeStack:
     def destroy(self, **kw: Any) -> Any:
         self.calls.append(("destroy", kw))
 
+    def export_stack(self) -> Any:
+        # A new stack: nothing deployed, nothing for `berth up` to adopt first.
+        return type("D", (), {"deployment": {"resources": []}})()
+
 
 @pytest.fixture
 def ready(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
