@@ -544,11 +544,13 @@ class Database(Component):
                     # Same region: the source's identifier (no subnet group: it inherits the
                     # primary's, which is what makes the identifier form valid).
                     replicate_source_db=primary.identifier,
-                    # RDS encrypts a replica of an encrypted source with the source's key and reports
-                    # StorageEncrypted=true; the provider's storage_encrypted is ForceNew and not
+                    # RDS encrypts a replica as its source is (the provider sends nothing for it) and
+                    # reports StorageEncrypted; the provider's storage_encrypted is ForceNew and not
                     # Computed, so leaving it unset plans a replacement of every replica on every
-                    # `up` (terraform-provider-aws#34434). kms_key_id is Computed: left to RDS.
-                    storage_encrypted=True,
+                    # `up` (terraform-provider-aws#34434). The primary's own value (not True: a primary
+                    # restored from an unencrypted snapshot has unencrypted replicas). kms_key_id is
+                    # Computed: left to RDS.
+                    storage_encrypted=primary.storage_encrypted,
                     availability_zone=az,
                     # Readers scale out; the primary's standby is what survives an AZ.
                     multi_az=False,
