@@ -16,8 +16,10 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from components import catalog
 
 _DIGEST = re.compile(r"^[\w.\-/:]+@sha256:[0-9a-f]{64}$")
 _IMAGE = re.compile(r"^[\w.\-/:]+(@sha256:[0-9a-f]{64})?$")
@@ -151,6 +153,17 @@ class NetworkSettings(Model):
 _GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
 
 
+def _ec2_instance_type(value: str) -> str:
+    known = catalog.ec2_instance_types()
+    if value not in known:
+        raise ValueError(catalog.refusal("an EC2 instance type", value, frozenset(known),
+                                         "(a name such as m6i.large that EC2 sells)"))
+    return value
+
+
+Ec2InstanceType = Annotated[str, AfterValidator(_ec2_instance_type)]
+
+
 def cpu_architecture(instance_type: str) -> Literal["arm64", "x86_64"]:
     """The CPU architecture of an EC2 instance type (Graviton types are arm64)."""
     return "arm64" if _GRAVITON.match(instance_type) else "x86_64"
@@ -161,9 +174,7 @@ class ClusterSettings(Model):
 
     version: str = Field("1.33", pattern=r"^1\.(2[89]|3[0-4])$")
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
-    instance_types: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]] = Field(
-        default_factory=lambda: ["m6i.large"], min_length=1
-    )
+    instance_types: list[Ec2InstanceType] = Field(default_factory=lambda: ["m6i.large"], min_length=1)
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     node_min: int = Field(2, ge=1, le=100)
     node_max: int = Field(4, ge=1, le=100)
@@ -255,6 +266,8 @@ def _postgres_major(value: str) -> str:
 
 
 PostgresMajor = Annotated[str, AfterValidator(_postgres_major)]
+# The RDS engine Database creates (components/database.py).
+DATABASE_ENGINE = "postgres"
 
 
 class DatabaseSettings(Model):
@@ -263,8 +276,9 @@ class DatabaseSettings(Model):
     # The major only: RDS picks the default minor on create and upgrades minors in the
     # maintenance window (auto_minor_version_upgrade); the provider keeps "16" without a diff.
     engine_version: PostgresMajor = "16"
-    instance_class: str = Field("db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-    replica_instance_class: str | None = Field(None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    # An RDS instance class RDS offers for PostgreSQL at engineVersion (components/catalog.py).
+    instance_class: str = "db.t4g.medium"
+    replica_instance_class: str | None = None
     replicas: int = Field(1, ge=0, le=5)
     allocated_storage_gib: int = Field(50, ge=20, le=65536)
     max_allocated_storage_gib: int = Field(200, ge=20, le=65536)
@@ -284,6 +298,18 @@ class DatabaseSettings(Model):
     monitoring_interval_seconds: Literal[1, 5, 10, 15, 30, 60] = 60
     cross_region_replica: bool = False
     restore: RestoreSource | None = None
+
+    @field_validator("instance_class", "replica_instance_class")
+    @classmethod
+    def _offered(cls, value: str | None, info: ValidationInfo) -> str | None:
+        version = info.data.get("engine_version")
+        if value is None or version is None:  # a bad engineVersion is reported on its own
+            return value
+        allowed = catalog.rds_instance_classes(DATABASE_ENGINE, version)
+        if value not in allowed:
+            raise ValueError(catalog.refusal(f"an RDS instance class offered for PostgreSQL {version}", value, allowed,
+                                             "(a name such as db.r6g.large)"))
+        return value
 
     @model_validator(mode="after")
     def _storage(self) -> DatabaseSettings:
@@ -349,7 +375,8 @@ class CacheSettings(Model):
 
     engine: Literal["redis", "valkey"] = "redis"
     engine_version: str = Field("7.1", pattern=r"^(7\.[0-9]|8\.[0-9])$")
-    node_type: str = Field("cache.t4g.small", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    # A node type ElastiCache sells in some region (stacks/config.py checks the stack's own).
+    node_type: str = "cache.t4g.small"
     replicas: int = Field(1, ge=0, le=5)
     multi_az: bool = True
     automatic_failover: bool = True
@@ -357,6 +384,15 @@ class CacheSettings(Model):
     snapshot_window: DailyWindow = "02:00-03:00"
     maintenance_window: MaintenanceWindow = "sun:05:30-sun:06:30"
     log_retention_days: LogRetentionDays = 30
+
+    @field_validator("node_type")
+    @classmethod
+    def _sold(cls, value: str) -> str:
+        allowed = catalog.cache_node_types()
+        if value not in allowed:
+            raise ValueError(catalog.refusal("an ElastiCache node type", value, allowed,
+                                             "(a name such as cache.t4g.small)"))
+        return value
 
     @model_validator(mode="after")
     def _failover(self) -> CacheSettings:

@@ -53,6 +53,7 @@ def preflight(
 ) -> None:
     """List every config value of STACK that a real deploy cannot use (exit 1 if any)."""
     file = StackFile.read(stack, config_dir)
+    file.settings  # noqa: B018 -- a config AWS would refuse is refused before any registry is asked
     report = check(stack, file.config, registries=registries)
     if report.ok:
         checked = " and every pinned digest is in its registry" if registries else " (registries not asked)"

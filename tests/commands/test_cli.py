@@ -50,6 +50,23 @@ def test_preview_of_a_broken_config_exits_non_zero_naming_the_key(tmp_path: Path
     assert "Traceback" not in out.stderr
 
 
+def test_preview_of_a_size_aws_would_refuse_fails_before_any_resource(tmp_path: Path) -> None:
+    cfg = yaml.safe_load((REPO / "Pulumi.staging.yaml").read_text())
+    cfg["config"]["berth:database"]["instanceClass"] = "db.t4g.enormous"
+    cfg["config"]["berth:cache"]["nodeType"] = "cache.t4g.huge"
+    bad = tmp_path / "Pulumi.staging.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    out = berth("preview", "staging", "--config", str(bad), "--out", str(tmp_path))
+    assert out.returncode == 1, out.stdout
+    assert "berth:database.instanceClass = 'db.t4g.enormous'" in out.stderr
+    assert "nearest: db.t4g." in out.stderr
+    assert "berth:cache.nodeType = 'cache.t4g.huge'" in out.stderr and "nearest: cache.t4g." in out.stderr
+    assert not (tmp_path / "staging" / "graph.json").exists()
+    shutil.copy(REPO / "Pulumi.yaml", tmp_path)
+    out = berth("preflight", "staging", "--no-registries", "--config-dir", str(tmp_path))
+    assert out.returncode == 1 and "berth:database.instanceClass = 'db.t4g.enormous'" in out.stderr
+
+
 def test_preview_of_an_unknown_stack_says_which_exist() -> None:
     out = berth("preview", "qa")
     assert out.returncode == 1
