@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
+from rich.table import Table
 
 from berth.operations.errors import OpsError
 from berth.operations.stackfile import REPO
@@ -25,8 +26,10 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask: for scrip
 ConfigDirOpt = Annotated[Path, typer.Option("--config-dir", help="Where the Pulumi.<stack>.yaml files are.",
                                             hidden=True)]
 
-__all__ = ["REPO", "ConfigDirOpt", "StackArg", "YesOpt", "confirm", "console", "echo", "err", "fail",
-           "parse_set", "refusals", "show_diff"]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (its shape: docs/json.md).")]
+
+__all__ = ["REPO", "ConfigDirOpt", "JsonOpt", "StackArg", "YesOpt", "confirm", "console", "echo", "err", "fail",
+           "parse_set", "print_json", "print_table", "refusals", "show_diff"]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -51,6 +54,27 @@ def refusals(fn: Callable[..., None]) -> Callable[..., None]:
 def echo(text: str) -> None:
     """An operation's progress line, printed as given (no markup)."""
     console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def print_table(table: Table, out: Console | None = None) -> None:
+    """A table fitted to the terminal; where output is a log or a pipe, as wide as its data needs, so
+    no cell cuts a digest, key or ARN (a CI log has no width to respect)."""
+    out = out or console
+    if out.is_terminal:
+        out.print(table)
+        return
+    needed = out.measure(table, options=out.options.update_width(100_000)).maximum
+    width = out.width
+    out.width = max(width, needed)  # print(width=) is capped at the console's own width
+    try:
+        out.print(table, crop=False)
+    finally:
+        out.width = width
+
+
+def print_json(data: Any) -> None:
+    """A `--json` result on stdout: plain JSON, nothing else on that stream."""
+    print(json.dumps(data, indent=1, default=str))
 
 
 def confirm(question: str) -> bool:

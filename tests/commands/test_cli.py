@@ -76,8 +76,9 @@ def test_preview_of_an_unknown_stack_says_which_exist() -> None:
 @pytest.mark.slow
 def test_diff_staging_prod_shows_config_and_resource_differences() -> None:
     out = berth("diff", "staging", "prod", "--json")
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # like git diff --exit-code: they differ
     d = json.loads(out.stdout)
+    assert d["differs"] is True and d["stacks"] == ["staging", "prod"]
     config = {row["key"]: (row["staging"], row["prod"]) for row in d["config"]}
     assert config["berth:database.replicas"] == (1, 2)
     assert config["berth:network.natGateways"] == ("single", "one_per_az")
@@ -87,7 +88,29 @@ def test_diff_staging_prod_shows_config_and_resource_differences() -> None:
     changed = {c["name"]: c for c in d["changed"]}
     vpc = {i["input"]: (i["staging"], i["prod"]) for i in changed["berth-<stack>-vpc"]["inputs"]}
     assert vpc["cidrBlock"] == ("10.10.0.0/16", "10.20.0.0/16")
+    # Stack names are normalised everywhere: no row differs only by a URN or a name naming its stack,
+    # and policies compare statement by statement.
+    rows = [(c["name"], i) for c in d["changed"] for i in c["inputs"]]
+    for name, row in rows:
+        values = json.dumps([row["staging"], row["prod"]])
+        assert "staging" not in values and "urn:pulumi:prod" not in values, (name, row)
+    assert "berth-<stack>-alarms-key-alias" not in changed  # its target key differs only by stack
+    assert len(changed) < 60
 
     table = berth("diff", "staging", "prod")
-    assert table.returncode == 0
+    assert table.returncode == 1
     assert "berth:database.replicas" in table.stdout and "aws:ec2/natGateway:NatGateway" in table.stdout
+    # The differing part of a long value: the pinned PgBouncer digest, whole, in a log 200 columns wide.
+    pgbouncer = changed["berth-<stack>-pgbouncer-deployment"]["inputs"]
+    (image,) = [i["prod"] for i in pgbouncer if i["input"].endswith("containers[0].image")]
+    assert image.split("@")[1] in table.stdout
+
+
+@pytest.mark.slow
+def test_diff_of_a_stack_with_itself_is_one_line_and_exit_0() -> None:
+    out = berth("diff", "staging", "staging")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines() == [
+        "staging and staging do not differ (config, resources and their inputs, stack names aside)"]
+    out = berth("diff", "staging", "staging", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["differs"] is False

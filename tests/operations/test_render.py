@@ -47,3 +47,13 @@ def test_manifests_are_the_kubernetes_objects_with_names_and_namespaces(prod: De
         assert yaml.safe_load(yaml.safe_dump(obj)) == obj
     secret_payloads = [o.get("stringData") for o in objs.values() if o["kind"] == "Secret"]
     assert secret_payloads and all(set(p.values()) == {"[secret]"} for p in secret_payloads if p)
+
+
+def test_diff_excerpts_show_the_part_that_differs() -> None:
+    policy_a = '{"Statement": [{"Effect": "Allow", "Resource": "' + "x" * 200 + 'arn:aws:s3:::a-bucket/*"}]}'
+    policy_b = policy_a.replace("a-bucket", "b-bucket")
+    ea, eb = render.excerpt(policy_a, policy_b, width=60)
+    assert "a-bucket" in ea and "b-bucket" in eb and ea.startswith("…") and len(ea) <= 62
+    assert render.excerpt("short", "other") == ("short", "other")
+    digest = "ghcr.io/o/api@sha256:" + "a" * 64
+    assert render.excerpt("ghcr.io/o/api:1.0", digest)[1].endswith("a" * 64)
