@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -114,3 +115,39 @@ def test_diff_of_a_stack_with_itself_is_one_line_and_exit_0() -> None:
         "staging and staging do not differ (config, resources and their inputs, stack names aside)"]
     out = berth("diff", "staging", "staging", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["differs"] is False
+
+
+def on_a_terminal(*args: str) -> str:
+    """`berth ARGS` with stdout and stderr on a pseudo-terminal, as a person sees it (80 columns)."""
+    import pty
+
+    exe = shutil.which("berth", path=str(REPO / ".venv" / "bin")) or "berth"
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([exe, *args], stdout=follower, stderr=follower, cwd=REPO,
+                            env={**os.environ, "COLUMNS": "80", "TERM": "xterm"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(leader)
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
+
+
+def test_version_short_help_and_flags_without_a_type() -> None:
+    out = berth("--version")
+    assert out.returncode == 0 and out.stdout.strip() == "berth 0.1.0"
+    out = berth("diff", "-h")
+    assert out.returncode == 0 and "--json" in out.stdout and "-h, --help" in out.stdout
+    shown = on_a_terminal("diff", "-h")
+    assert "--json" in shown and "Usage" in shown
+    assert "<bool>" not in shown, shown  # a flag takes no value
+    # Where stderr is a log, a usage error is one plain line (no box wrapped at 80 columns).
+    out = berth("diff", "staging", "--json", "true", "extra")
+    assert out.returncode == 2 and "Error: Got unexpected extra argument" in out.stderr and "╭" not in out.stderr
