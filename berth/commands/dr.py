@@ -111,6 +111,9 @@ def rebuild(
             # A fresh embedded cloud holds no material: the rebuild refuses, as it should.
             endpoint = scope.enter_context(EmbeddedCloud.serve()).endpoint_url
         factory = clients(endpoint)
+        if offline:
+            # A rehearsal writes its Pulumi.STACK-dr.yaml beside copies, never beside the real configs.
+            config_dir = dr.rehearsal_configs(stack, config_dir)
         r = dr.rebuild(stack, factory, config_dir=config_dir, region=region, kind=source,
                        new_dr_region=new_dr_region, offline=offline, endpoint_url=endpoint, yes=yes,
                        confirm=confirm, echo=echo, overrides=parse_set(set_))

@@ -23,10 +23,16 @@ def create(
     name: Annotated[str, typer.Argument(help=f"The stack name: {envs.NAME_RULE}.")],
     src: Annotated[str, typer.Option("--from", help="The stack whose config it starts from.")] = "staging",
     ttl: Annotated[str, typer.Option(help="How long it may live: 12h, 3d, 1w (at most 30d).")] = "3d",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing Pulumi.NAME.yaml (says what it was).")]
+    = False,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Write Pulumi.NAME.yaml: SRC's config, smallest sizes, destroyable, an Expires tag, its own VPC range."""
-    env = envs.create(name, src, ttl, config_dir=config_dir)
+    env = envs.create(name, src, ttl, config_dir=config_dir, force=force)
+    old = env.replaced
+    if old is not None:
+        was = f"{old.expires:%Y-%m-%dT%H:%M:%SZ}" if old.expires else "?"
+        echo(f"replaced {env.path.name}: it was from {old.source or '?'}, VPC {old.cidr or '?'}, expiring {was}")
     echo(f"wrote {env.path.name}: from {src}, VPC {env.cidr}, expires {env.expires:%Y-%m-%dT%H:%M:%SZ}")
 
 

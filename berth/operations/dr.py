@@ -600,6 +600,17 @@ def rebuild(
     return r
 
 
+def rehearsal_configs(stack: str, config_dir: Path, out_dir: Path | None = None) -> Path:
+    """A copy of the stack files (without STACK's DR file) for a rehearsal to write into, so an
+    offline rebuild or drill never writes next to the real configs: out_dir, or a new temp dir."""
+    work = Path(tempfile.mkdtemp(prefix="berth-rehearsal-")) if out_dir is None else out_dir
+    work.mkdir(parents=True, exist_ok=True)
+    for f in config_dir.glob("Pulumi.*.yaml"):
+        if f.name != f"Pulumi.{dr_stack_name(stack)}.yaml":
+            (work / f.name).write_text(f.read_text())
+    return work
+
+
 def mark_adopted(text: str) -> str:
     """A DR config whose replica restore has been imported: `restore.adopted: true`, comments kept."""
     y = _yaml()
@@ -821,11 +832,7 @@ def drill(
     region = settings.dr.region
     steps: list[Step] = []
     d = Drill(stack, region, steps)
-    work = Path(tempfile.mkdtemp(prefix="berth-drill-")) if out_dir is None else out_dir
-    work.mkdir(parents=True, exist_ok=True)
-    for f in config_dir.glob("Pulumi.*.yaml"):
-        if f.name != f"Pulumi.{dr_stack_name(stack)}.yaml":
-            (work / f.name).write_text(f.read_text())
+    work = rehearsal_configs(stack, config_dir, out_dir)
     try:
         with EmbeddedCloud.serve(warm_regions=(settings.region, region)) as cloud:
             with _timed(steps, f"deploy {stack} in {settings.region} (embedded cloud)"):
