@@ -83,6 +83,31 @@ LogRetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 
 DOMAIN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$"
 
 
+# Every pattern above and below, in words: what a validation error says instead of the regex
+# (stacks/config.py looks the pattern up; tests/stacks/test_config.py checks each has its words).
+PATTERN_WORDS: dict[str, str] = {
+    r"^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$":
+        "a weekly window ddd:hh:mm-ddd:hh:mm in UTC, such as sun:04:30-sun:05:30",
+    r"^\d{2}:\d{2}-\d{2}:\d{2}$": "a daily window hh:mm-hh:mm in UTC, such as 03:00-04:00",
+    DOMAIN: "a lower-case DNS name such as shipments.example.com",
+    r"^vpc-[0-9a-f]{8,17}$": "a VPC id such as vpc-0123456789abcdef0",
+    r"^subnet-[0-9a-f]{8,17}$": "a subnet id such as subnet-0123456789abcdef0",
+    r"^1\.(2[89]|3[0-4])$": "an EKS version from 1.28 to 1.34, such as \"1.33\" (quoted)",
+    r"^arn:aws[\w-]*:iam::\d{12}:role/.+$": "an IAM role ARN such as arn:aws:iam::123456789012:role/admins",
+    r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$":
+        "an EKS cluster name: 1-100 letters, digits, hyphens and underscores, starting with a letter or digit",
+    r"^sg-[0-9a-f]{8,17}$": "a security group id such as sg-0123456789abcdef0",
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$": "a UTC time such as 2026-01-31T23:59:00Z",
+    r"^(7\.[0-9]|8\.[0-9])$": "an engine version major.minor from 7.0 to 8.9, such as \"7.1\" (quoted)",
+    r"^\d+m?$": "a Kubernetes CPU quantity in whole cores or millicores, such as 1 or 250m",
+    r"^\d+(Mi|Gi)$": "a Kubernetes memory quantity in Mi or Gi, such as 256Mi or 1Gi",
+    r"^https?://[^/\s]+$": "an origin: http:// or https:// and a host, no path, such as https://app.example.com",
+    r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$": "an e-mail address such as oncall@example.com",
+    r"^https://\S+$": "an https:// URL",
+    r"^/[\w\-./?=&%]*$": "a URL path starting with /, such as /api/health/ready",
+}
+
+
 class Model(BaseModel):
     """Strict base: camelCase keys in the file, unknown keys rejected, values re-validated on copy."""
 

@@ -32,6 +32,7 @@ from components import pgbouncer_config as pgb
 from components.pgbouncer_config import MIGRATE_POOL_SIZE, server_connections
 from components.settings import (
     DATABASE_ENGINE,
+    PATTERN_WORDS,
     AlarmSettings,
     AppSettings,
     BackupAndDrSettings,
@@ -450,7 +451,8 @@ def _describe(err: Any, raw: Mapping[str, Any]) -> str:
     if kind == "value_error":
         msg = msg.removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
-        msg = f"does not match the allowed form {err['ctx']['pattern']}"
+        pattern = err["ctx"]["pattern"]
+        msg = f"not {PATTERN_WORDS[pattern]}" if pattern in PATTERN_WORDS else f"does not match {pattern}"
     if kind == "literal_error":
         msg = f"allowed values are {err['ctx']['expected']}"
     if isinstance(value, Mapping) and kind == "value_error" and len(loc) <= 1:

@@ -18,8 +18,10 @@ from rich.table import Table
 from berth.operations.errors import OpsError
 from berth.operations.stackfile import REPO
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: a sentence is never broken at the terminal's width (a CI log keeps each message on one
+# line, greppable); tables are laid out by print_table.
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 StackArg = Annotated[str, typer.Argument(help="Stack name: a Pulumi.<stack>.yaml at the repo root.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask: for scripts and CI.")]
@@ -61,13 +63,13 @@ def print_table(table: Table, out: Console | None = None) -> None:
     no cell cuts a digest, key or ARN (a CI log has no width to respect)."""
     out = out or console
     if out.is_terminal:
-        out.print(table)
+        out.print(table, soft_wrap=False)
         return
     needed = out.measure(table, options=out.options.update_width(100_000)).maximum
     width = out.width
     out.width = max(width, needed)  # print(width=) is capped at the console's own width
     try:
-        out.print(table, crop=False)
+        out.print(table, crop=False, soft_wrap=False)
     finally:
         out.width = width
 

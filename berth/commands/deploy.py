@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, ConfigDirOpt, StackArg, YesOpt, confirm, console, echo, refusals
+from berth.commands.common import REPO, ConfigDirOpt, StackArg, YesOpt, confirm, console, echo, print_table, refusals
 from berth.operations import deploy, teardown
 from berth.operations.errors import OpsError
 from berth.operations.preflight import check
@@ -23,7 +23,7 @@ def up(stack: StackArg, yes: YesOpt = False, config_dir: ConfigDirOpt = REPO) ->
     table = Table("output", "value", title=f"{escape(stack)} outputs")
     for k, v in outputs.items():
         table.add_row(escape(k), escape(json.dumps(v) if not isinstance(v, str) else v))
-    console.print(table)
+    print_table(table)
 
 
 @refusals
@@ -62,10 +62,10 @@ def preflight(
     table = Table(title=f"{escape(file.path.name)}: {len(report.findings)} value(s) a real deploy cannot use",
                   show_lines=True)
     for col in ("key", "value", "problem", "set instead"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col)
     for f in report.findings:
         table.add_row(escape(f.key), escape(f.value), escape(f.problem), escape(f.fix))
-    console.print(table)
+    print_table(table)
     raise OpsError(f"{stack} is not ready for a real deploy: fix the {len(report.findings)} value(s) above")
 
 

@@ -21,6 +21,7 @@ from berth.commands.common import (
     echo,
     err,
     parse_set,
+    print_table,
     refusals,
 )
 from berth.operations import dr
@@ -36,8 +37,9 @@ def _print_plan(p: dr.DrPlan) -> None:
     table = Table(title=f"recovery material for {escape(p.stack)} in {p.region} (best first)")
     table.add_column("#")
     table.add_column("kind")
+    # Identifiers and ARNs are what an operator copies: fold them, never cut them (and in a log
+    # print_table makes the table as wide as they are).
     table.add_column("material", overflow="fold")
-    # Identifiers and ARNs are what an operator copies: fold them, never cut them.
     table.add_column("identifier", overflow="fold")
     table.add_column("recovery point (UTC)")
     table.add_column("RPO")
@@ -46,7 +48,7 @@ def _print_plan(p: dr.DrPlan) -> None:
         table.add_row(str(i), o.kind, escape(o.source), escape(o.identifier),
                       o.recovery_point.strftime("%Y-%m-%d %H:%M:%S") if o.recovery_point else "?",
                       dr.humanize(o.rpo_seconds), escape(o.detail))
-    console.print(table)
+    print_table(table)
     for n in p.notes:
         err.print(f"[yellow]note:[/yellow] {escape(n)}", soft_wrap=True)
 
@@ -57,7 +59,7 @@ def _print_checks(checks: list[dr.TierCheck]) -> None:
     table = Table("tier", "ok", "detail", title="tiers in the DR region")
     for c in checks:
         table.add_row(c.tier, "[green]yes[/green]" if c.ok else "[red]NO[/red]", escape(c.detail))
-    console.print(table)
+    print_table(table)
 
 
 def _print_steps(steps: list[dr.Step]) -> None:
@@ -65,7 +67,7 @@ def _print_steps(steps: list[dr.Step]) -> None:
     for s in steps:
         table.add_row(escape(s.name), f"{s.seconds:.1f}")
     table.add_row("[bold]total[/bold]", f"[bold]{sum(s.seconds for s in steps):.1f}[/bold]")
-    console.print(table)
+    print_table(table)
 
 
 @dr_app.command("plan")

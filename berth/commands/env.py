@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, ConfigDirOpt, YesOpt, confirm, console, echo, refusals
+from berth.commands.common import REPO, ConfigDirOpt, YesOpt, confirm, echo, print_table, refusals
 from berth.operations import envs, teardown
 from berth.operations.aws import clients
 from berth.operations.errors import OpsError
@@ -46,7 +46,7 @@ def listing(config_dir: ConfigDirOpt = REPO) -> None:
         state = "[red]expired[/red]" if e.expired(now) else "live"
         table.add_row(escape(e.name), escape(e.source or "?"), e.cidr or "?",
                       f"{e.expires:%Y-%m-%d %H:%M}" if e.expires else "?", state)
-    console.print(table)
+    print_table(table)
 
 
 @env_app.command("destroy")

@@ -39,7 +39,7 @@ def preview(
     graph = p.graph
     if tree:
         console.print(resource_tree(graph))
-    console.print(type_summary(graph))
+    print_table(type_summary(graph))
     target = out / stack
     console.print(
         f"[bold green]✓[/bold green] {len(graph.resources)} resources in {len(graph.components)} components "

@@ -12,7 +12,18 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, ConfigDirOpt, StackArg, YesOpt, confirm, console, echo, refusals, show_diff
+from berth.commands.common import (
+    REPO,
+    ConfigDirOpt,
+    StackArg,
+    YesOpt,
+    confirm,
+    console,
+    echo,
+    print_table,
+    refusals,
+    show_diff,
+)
 from berth.operations import loadtest as lt
 from berth.operations import promote as promotion
 from berth.operations import rollback as rb
@@ -49,8 +60,8 @@ def promote(
     summary = Table("key", f"{escape(dst)} before", "after", title=f"promoted {escape(src)} -> {escape(dst)}")
     for c in p.changes:
         summary.add_row(escape(c.key), escape(str(c.old)), escape(str(c.new)))
-    console.print(summary)
-    console.print(f"gates passed: {', '.join(p.gates_passed)}")
+    print_table(summary)
+    echo(f"gates passed: {', '.join(p.gates_passed)}")
 
 
 @refusals
@@ -86,7 +97,7 @@ def loadtest(
                             f"{r.duration_seconds:.1f}s, {r.connections} connections")
         for name, measured, target, met in verdict.rows():
             table.add_row(name, measured, target, "[green]yes[/green]" if met else "[red]NO[/red]")
-        console.print(table)
+        print_table(table)
     if not verdict.ok:
         raise OpsError(f"the load gate failed ({stack}'s SLOs): " + "; ".join(verdict.misses)
                        + f"\n  {verdict.summary()}")
@@ -122,13 +133,13 @@ def rollback(
     r = rb.rollback(stack, to=to, steps=steps, config_dir=config_dir, offline=offline, yes=yes, apply=apply,
                     confirm=confirm, echo=echo, show_diff=show_diff)
     table = Table("#", "image", "from", title=f"{escape(stack)} release history (newest first)")
-    table.columns[1].overflow = "fold"
     for i, rel in enumerate(r.releases):
         mark = " [bold](was)[/bold]" if rel.image == r.current else (" [bold](now)[/bold]" if rel.image == r.target
                                                                      else "")
         table.add_row(str(i), escape(rel.image) + mark, escape(rel.source))
-    console.print(table)
-    echo(f"rolled back from {r.current}\n            to {r.target}\ngates passed: {', '.join(r.gates_passed)}")
+    print_table(table)
+    # The operation has said what it rolled back from and to: only the gates are left to say.
+    echo(f"gates passed: {', '.join(r.gates_passed)}")
 
 
 @refusals

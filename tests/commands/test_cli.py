@@ -151,3 +151,26 @@ def test_version_short_help_and_flags_without_a_type() -> None:
     # Where stderr is a log, a usage error is one plain line (no box wrapped at 80 columns).
     out = berth("diff", "staging", "--json", "true", "extra")
     assert out.returncode == 2 and "Error: Got unexpected extra argument" in out.stderr and "╭" not in out.stderr
+
+
+def test_a_ci_log_80_columns_wide_gets_whole_keys_values_and_error_lines(tmp_path: Path) -> None:
+    def at_80(*args: str) -> subprocess.CompletedProcess[str]:
+        exe = shutil.which("berth", path=str(REPO / ".venv" / "bin")) or "berth"
+        return subprocess.run([exe, *args], capture_output=True, text=True, cwd=REPO, timeout=120,
+                              env={**os.environ, "COLUMNS": "80"})
+
+    out = at_80("preflight", "staging", "--no-registries")
+    assert out.returncode == 1
+    for whole in ("berth:cluster.publicAccessCidrs[0]", "https://staging.shipments.example.com",
+                  "an example/reserved domain (RFC 2606): nobody receives it"):
+        assert whole in out.stdout, out.stdout
+    (error,) = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert error == "error: staging is not ready for a real deploy: fix the 4 value(s) above"
+    # Bracketed text the user wrote comes back as written, in one line.
+    cfg = yaml.safe_load((REPO / "Pulumi.staging.yaml").read_text())
+    cfg["config"]["berth:network"]["cidr"] = "10.10.0.0/16[internal]"
+    (tmp_path / "Pulumi.staging.yaml").write_text(yaml.safe_dump(cfg))
+    shutil.copy(REPO / "Pulumi.yaml", tmp_path)
+    out = at_80("preflight", "staging", "--no-registries", "--config-dir", str(tmp_path))
+    assert "  - berth:network.cidr = '10.10.0.0/16[internal]': not an IPv4 CIDR block such as 10.0.0.0/16 " \
+           "('16[internal]' is not a valid netmask)" in out.stderr.splitlines()

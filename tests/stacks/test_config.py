@@ -262,3 +262,28 @@ def test_the_autoscaler_image_follows_the_cluster_version() -> None:
     ok = with_(with_(load("staging"), "cluster.version", "1.34"), "cluster.autoscalerImage",
                "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.0")
     assert parse_settings("staging", ok).cluster.autoscaler_image.endswith(":v1.34.0")
+
+
+# ---- patterns the user must match are explained in words -------------------------------------
+def test_every_pattern_a_setting_must_match_is_explained_in_words() -> None:
+    import ast
+
+    from components import settings as component_settings
+    from components.settings import PATTERN_WORDS
+
+    patterns: set[str] = set()
+    for path in (REPO / "components" / "settings.py", REPO / "stacks" / "config.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "pattern":
+                value = node.value
+                patterns.add(value.value if isinstance(value, ast.Constant)
+                             else getattr(component_settings, value.id))  # type: ignore[attr-defined]
+    assert len(patterns) >= 15
+    assert patterns - set(PATTERN_WORDS) == set(), "give these patterns their words in PATTERN_WORDS"
+
+
+def test_a_pattern_error_reads_as_words_and_bracketed_values_stay_literal() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("staging", with_(load("staging"), "alarms.emails", ["ops[at]example"]))
+    (problem,) = exc.value.problems
+    assert problem == "berth:alarms.emails[0] = 'ops[at]example': not an e-mail address such as oncall@example.com"
