@@ -30,7 +30,7 @@ ConfigDirOpt = Annotated[Path, typer.Option("--config-dir", help="Where the Pulu
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON (its shape: docs/json.md).")]
 
-__all__ = ["REPO", "ConfigDirOpt", "JsonOpt", "StackArg", "YesOpt", "confirm", "console", "echo", "err", "fail",
+__all__ = ["REPO", "ConfigDirOpt", "JsonOpt", "StackArg", "YesOpt", "confirm", "console", "echo", "echo_err", "err", "fail",
            "parse_set", "print_json", "print_table", "refusals", "show_diff"]
 
 
@@ -77,6 +77,11 @@ def print_table(table: Table, out: Console | None = None) -> None:
 def print_json(data: Any) -> None:
     """A `--json` result on stdout: plain JSON, nothing else on that stream."""
     print(json.dumps(data, indent=1, default=str))
+
+
+def echo_err(text: str) -> None:
+    """Progress on stderr, for commands whose stdout is a --json document."""
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def confirm(question: str) -> bool:

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, ConfigDirOpt, StackArg, YesOpt, confirm, console, echo, print_table, refusals
+from berth.commands.common import (
+    REPO,
+    ConfigDirOpt,
+    JsonOpt,
+    StackArg,
+    YesOpt,
+    confirm,
+    console,
+    echo,
+    print_json,
+    print_table,
+    refusals,
+)
 from berth.operations import deploy, teardown
 from berth.operations.errors import OpsError
 from berth.operations.preflight import check
@@ -49,12 +62,19 @@ def preflight(
     stack: StackArg,
     registries: Annotated[bool, typer.Option("--registries/--no-registries",
                                              help="Ask each image's registry whether it holds the digest.")] = True,
+    as_json: JsonOpt = False,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """List every config value of STACK that a real deploy cannot use (exit 1 if any)."""
     file = StackFile.read(stack, config_dir)
     file.settings  # noqa: B018 -- a config AWS would refuse is refused before any registry is asked
     report = check(stack, file.config, registries=registries)
+    if as_json:
+        print_json({"stack": stack, "ok": report.ok, "checkedRegistries": report.checked_registries,
+                    "findings": [asdict(f) for f in report.findings]})
+        if not report.ok:
+            raise typer.Exit(1)
+        return
     if report.ok:
         checked = " and every pinned digest is in its registry" if registries else " (registries not asked)"
         console.print(f"[bold green]✓[/bold green] {escape(file.path.name)} holds no placeholder{checked}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,13 +13,16 @@ from rich.table import Table
 from berth.commands.common import (
     REPO,
     ConfigDirOpt,
+    JsonOpt,
     StackArg,
     YesOpt,
     confirm,
     console,
     echo,
+    echo_err,
     err,
     parse_set,
+    print_json,
     print_table,
     refusals,
 )
@@ -76,14 +78,13 @@ def plan(
     stack: StackArg,
     region: Annotated[str | None, typer.Option(help="Look here instead of berth:dr.region.")] = None,
     endpoint: Annotated[str | None, typer.Option(help="A moto server (embedded cloud) instead of AWS.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    as_json: JsonOpt = False,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """List the recovery material of STACK in its DR region and the RPO each gives, best first."""
     p = dr.plan(stack, clients(endpoint), config_dir=config_dir, region=region)
     if as_json:
-        console.print_json(json.dumps({"stack": p.stack, "region": p.region, "at": p.at.isoformat(),
-                                       "options": [o.as_dict() for o in p.options], "notes": p.notes}))
+        print_json(p.as_dict())
     else:
         _print_plan(p)
     if not p.options:
@@ -138,10 +139,17 @@ def drill(
     new_dr_region: Annotated[str | None, typer.Option(
         help="Where the rebuilt stack copies its backups (default: back to STACK's region).")] = None,
     out: Annotated[Path | None, typer.Option(help="Keep the drill's Pulumi.STACK-dr.yaml here.")] = None,
+    as_json: JsonOpt = False,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Run the whole recovery offline: deploy, seed, plan, rebuild, verify, policy; print timings and RPO."""
-    d = dr.drill(stack, config_dir=config_dir, out_dir=out, kind=source, new_dr_region=new_dr_region, echo=echo)
+    d = dr.drill(stack, config_dir=config_dir, out_dir=out, kind=source, new_dr_region=new_dr_region,
+                 echo=echo if not as_json else echo_err)
+    if as_json:
+        print_json(d.as_dict())
+        if not d.ok:
+            raise typer.Exit(1)
+        return
     if d.plan is not None:
         _print_plan(d.plan)
     _print_checks(d.checks)

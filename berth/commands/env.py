@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, ConfigDirOpt, YesOpt, confirm, echo, print_table, refusals
+from berth.commands.common import REPO, ConfigDirOpt, JsonOpt, YesOpt, confirm, echo, print_json, print_table, refusals
 from berth.operations import envs, teardown
 from berth.operations.aws import clients
 from berth.operations.errors import OpsError
@@ -38,9 +38,14 @@ def create(
 
 @env_app.command("list")
 @refusals
-def listing(config_dir: ConfigDirOpt = REPO) -> None:
+def listing(as_json: JsonOpt = False, config_dir: ConfigDirOpt = REPO) -> None:
     """The review environments here, with their expiry."""
     now = datetime.now(UTC)
+    if as_json:
+        print_json([{"name": e.name, "from": e.source, "cidr": e.cidr,
+                     "expires": f"{e.expires:%Y-%m-%dT%H:%M:%SZ}" if e.expires else None,
+                     "expired": e.expired(now)} for e in envs.listing(config_dir)])
+        return
     table = Table("name", "from", "VPC", "expires (UTC)", "state", title="review environments")
     for e in envs.listing(config_dir):
         state = "[red]expired[/red]" if e.expired(now) else "live"

@@ -28,6 +28,7 @@ def preview(
     config: Annotated[
         Path | None, typer.Option(help="Use this stack config file instead of Pulumi.STACK.yaml.", exists=True)
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run STACK offline: print the resource tree and a summary, check policy, write build/STACK/."""
     if cloud:
@@ -37,14 +38,20 @@ def preview(
     with console.status(f"[bold]running {escape(stack)} in the embedded cloud…", spinner="dots"):
         p = previews.preview(stack, out, config)
     graph = p.graph
+    if as_json:
+        print_json(previews.as_dict(p, summary(graph)))
+        if p.report.mandatory_failures:
+            raise typer.Exit(1)
+        return
     if tree:
         console.print(resource_tree(graph))
     print_table(type_summary(graph))
     target = out / stack
+    files = sorted(w.name for w in p.written if w.parent == target)
     console.print(
         f"[bold green]✓[/bold green] {len(graph.resources)} resources in {len(graph.components)} components "
-        f"({time.perf_counter() - started:.1f}s); wrote {escape(str(target))}/graph.json, graph.mmd, timeline.mmd, "
-        f"{p.manifests} manifests, policy.json"
+        f"({time.perf_counter() - started:.1f}s); wrote {escape(str(target))}/: {escape(', '.join(files))} and "
+        f"manifests/ ({p.manifests} Kubernetes objects)"
     )
     console.print(f"[bold]timeline:[/bold] {escape(summary(graph))}")
     if p.placeholders:
@@ -57,11 +64,20 @@ def preview(
 
 
 @refusals
-def policy(stack: StackArg) -> None:
-    """Run STACK offline and print the policy pack's report (non-zero on mandatory violations)."""
+def policy(
+    stack: StackArg,
+    out: Annotated[Path, typer.Option(help="Where build/STACK/policy.json goes.")] = REPO / "build",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run STACK offline, print the policy pack's report and write build/STACK/policy.json (non-zero on
+    mandatory violations)."""
     with console.status(f"[bold]running {escape(stack)} in the embedded cloud…", spinner="dots"):
-        report = previews.policy(stack)
-    report.render(console)
+        report = previews.policy(stack, out)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        report.render(console)
+        echo(f"wrote {out / stack / 'policy.json'}")
     if report.mandatory_failures:
         raise typer.Exit(1)
 

@@ -115,6 +115,11 @@ class DrPlan:
     def best(self, kind: str | None = None) -> RecoveryOption | None:
         return next((o for o in self.options if kind is None or o.kind == kind), None)
 
+    def as_dict(self) -> dict[str, Any]:
+        """`berth dr plan --json` (docs/json.md)."""
+        return {"stack": self.stack, "region": self.region, "sourceRegion": self.source_region,
+                "at": self.at.isoformat(), "options": [o.as_dict() for o in self.options], "notes": self.notes}
+
 
 # ---- plan ---------------------------------------------------------------------------------
 def recovery_network(ec2: Any, name_prefix: str, stack: str) -> dict[str, Any] | None:
@@ -788,6 +793,23 @@ class Drill:
         """From the decision to rebuild (the plan) to a verified platform."""
         names = ("plan", "write", "promote", "bring", "verify")
         return sum(s.seconds for s in self.steps if s.name.startswith(names))
+
+    def as_dict(self) -> dict[str, Any]:
+        """`berth dr drill --json` (docs/json.md)."""
+        return {
+            "stack": self.stack,
+            "region": self.region,
+            "ok": self.ok,
+            "error": self.error,
+            "restoredFrom": self.option.as_dict() if self.option else None,
+            "rpoSeconds": self.rpo_seconds,
+            "rtoSeconds": round(self.rto_seconds, 3),
+            "checks": [{"tier": c.tier, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "policyFailures": self.policy_failures,
+            "steps": [{"name": st.name, "seconds": round(st.seconds, 3)} for st in self.steps],
+            "configPath": str(self.config_path) if self.config_path else None,
+            "plan": self.plan.as_dict() if self.plan else None,
+        }
 
 
 def seed_snapshot(clients: ClientFactory, primary: str, source_region: str, dr_region: str,

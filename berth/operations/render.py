@@ -142,9 +142,16 @@ def write_build(graph: Graph, out_dir: Path, policy: dict[str, Any] | None = Non
         (mdir / fname).write_text(yaml.safe_dump(obj, sort_keys=False))
         written.append(mdir / fname)
     if policy is not None:
-        (out_dir / "policy.json").write_text(json.dumps(policy, indent=1, default=str))
-        written.append(out_dir / "policy.json")
+        written.append(write_policy(out_dir, policy))
     return written
+
+
+def write_policy(out_dir: Path, policy: dict[str, Any]) -> Path:
+    """out_dir/policy.json: the policy pack's report (`berth preview` and `berth policy`)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "policy.json"
+    path.write_text(json.dumps(policy, indent=1, default=str))
+    return path
 
 
 # ---- diff between environments ----------------------------------------------------------
