@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
-from pathlib import Path
-
-import os
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,8 +53,18 @@ def keys_as_documented(command: str, actual: dict[str, object]) -> None:
 
 def test_every_command_with_json_is_documented() -> None:
     commands = json_commands()
-    for needed in ("berth preview", "berth policy", "berth preflight", "berth diff", "berth env list",
-                   "berth dr plan", "berth dr drill", "berth loadtest", "berth local up", "berth local status"):
+    for needed in (
+        "berth preview",
+        "berth policy",
+        "berth preflight",
+        "berth diff",
+        "berth env list",
+        "berth dr plan",
+        "berth dr drill",
+        "berth loadtest",
+        "berth local up",
+        "berth local status",
+    ):
         assert needed in commands, f"{needed} takes no --json"
     for command in commands:
         documented(command)
@@ -83,8 +92,13 @@ def test_env_list_json(tmp_path: Path) -> None:
 
 
 def test_drill_json_shape() -> None:
-    d = dr.Drill("prod", "us-west-2", [dr.Step("plan", 0.5), dr.Step("verify every tier", 1.0)],
-                 checks=[dr.TierCheck("database", True, "available")], rpo_seconds=2.0)
+    d = dr.Drill(
+        "prod",
+        "us-west-2",
+        [dr.Step("plan", 0.5), dr.Step("verify every tier", 1.0)],
+        checks=[dr.TierCheck("database", True, "available")],
+        rpo_seconds=2.0,
+    )
     out = d.as_dict()
     keys_as_documented("berth dr drill", out)
     assert out["ok"] is True and out["rtoSeconds"] == 1.5 and out["checks"][0]["tier"] == "database"
@@ -94,8 +108,9 @@ def test_drill_json_shape() -> None:
 def berth(*args: str) -> subprocess.CompletedProcess[str]:
     """Each run in its own process: the Pulumi runtime runs one program per process."""
     exe = shutil.which("berth", path=str(REPO / ".venv" / "bin")) or "berth"
-    return subprocess.run([exe, *args], capture_output=True, text=True, cwd=REPO, timeout=300,
-                          env={**os.environ, "COLUMNS": "80"})
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, cwd=REPO, timeout=300, env={**os.environ, "COLUMNS": "80"}
+    )
 
 
 @pytest.mark.slow
