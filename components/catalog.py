@@ -166,3 +166,11 @@ def refusal(what: str, value: str, allowed: frozenset[str] | set[str], where: st
     near = nearest(value, allowed)
     hint = f"nearest: {', '.join(near)}" if near else f"for example {', '.join(sorted(allowed)[:3])}"
     return f"not {what} {where}; {hint} ({len(allowed)} offered)"
+
+
+def warm() -> None:
+    """Read every table now (the embedded cloud's fork server does, so forked runs start with them)."""
+    ec2_instance_types()
+    _rds_by_version()
+    _rds_by_region()
+    _cache_node_types()
