@@ -89,7 +89,11 @@ def confirm(question: str) -> bool:
 
 
 def show_diff(diff: str) -> None:
-    console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+    """A unified diff: coloured on a terminal (long lines wrapped, not cut), as plain lines in a log."""
+    if not console.is_terminal:
+        console.print(diff.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+        return
+    console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default", word_wrap=True))
 
 
 def parse_set(values: list[str] | None) -> dict[str, Any]:
