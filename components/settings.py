@@ -92,7 +92,7 @@ PATTERN_WORDS: dict[str, str] = {
     DOMAIN: "a lower-case DNS name such as shipments.example.com",
     r"^vpc-[0-9a-f]{8,17}$": "a VPC id such as vpc-0123456789abcdef0",
     r"^subnet-[0-9a-f]{8,17}$": "a subnet id such as subnet-0123456789abcdef0",
-    r"^1\.(2[89]|3[0-4])$": "an EKS version from 1.28 to 1.34, such as \"1.33\" (quoted)",
+    r"^1\.(2[89]|3[0-6])$": "an EKS version from 1.28 to 1.36, such as \"1.33\" (quoted)",
     r"^arn:aws[\w-]*:iam::\d{12}:role/.+$": "an IAM role ARN such as arn:aws:iam::123456789012:role/admins",
     r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$":
         "an EKS cluster name: 1-100 letters, digits, hyphens and underscores, starting with a letter or digit",
@@ -197,7 +197,7 @@ def cpu_architecture(instance_type: str) -> Literal["arm64", "x86_64"]:
 class ClusterSettings(Model):
     """`berth:cluster`, for Cluster and its ClusterAutoscaler: EKS version, access, nodes, logs."""
 
-    version: str = Field("1.33", pattern=r"^1\.(2[89]|3[0-4])$")
+    version: str = Field("1.33", pattern=r"^1\.(2[89]|3[0-6])$")
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
     instance_types: list[Ec2InstanceType] = Field(default_factory=lambda: ["m6i.large"], min_length=1)
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
@@ -206,6 +206,13 @@ class ClusterSettings(Model):
     node_desired: int = Field(2, ge=1, le=100)
     node_disk_gib: int = Field(50, ge=20, le=1000)
     log_retention_days: LogRetentionDays = 90
+    # Container Insights' groups (/aws/containerinsights/<cluster>/{performance,application,host,
+    # dataplane}): made by the stack before the add-on writes, with this retention and the cluster's key.
+    container_log_retention_days: LogRetentionDays = 30
+    # What EKS does when the version's standard support ends: STANDARD upgrades the control plane
+    # automatically; EXTENDED keeps the version and bills extended support (about 6x the control
+    # plane's price). Chosen here, never by a default nobody read; `berth preflight` warns 90 days ahead.
+    upgrade_policy: Literal["STANDARD", "EXTENDED"] = "STANDARD"
     admin_role_arns: list[Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")]] = Field(
         default_factory=list
     )
@@ -309,6 +316,9 @@ class DatabaseSettings(Model):
     max_allocated_storage_gib: int = Field(200, ge=20, le=65536)
     iops: int | None = Field(None, ge=3000, le=80000)
     multi_az: bool = True
+    # The exported postgresql (slow statements, with their literal values) and upgrade logs: the
+    # stack makes each instance's groups before RDS writes, with this retention and the tier's key.
+    log_retention_days: LogRetentionDays = 30
     backup_retention_days: int = Field(7, ge=1, le=35)
     backup_window: DailyWindow = "03:00-04:00"
     maintenance_window: MaintenanceWindow = "sun:04:30-sun:05:30"
@@ -528,6 +538,8 @@ class AlarmSettings(Model):
     node_cpu_percent: float = Field(80, gt=0, le=100)
     node_memory_percent: float = Field(80, gt=0, le=100)
     canary: bool = False
+    # The canary's Lambda log group (/aws/lambda/cwsyn-<canary>-<id>), made by the stack.
+    canary_log_retention_days: LogRetentionDays = 30
 
 
 # ---- backups.py: Backups (with the DR area) -------------------------------------------------------

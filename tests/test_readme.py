@@ -45,7 +45,7 @@ class Command:
 def readme_commands(text: str | None = None) -> list[Command]:
     text = (REPO / "README.md").read_text() if text is None else text
     out: list[Command] = []
-    for block in re.findall(r"^```bash\n(.*?)^```", text, re.M | re.S):
+    for block in re.findall(r"^[ \t]*```bash\n(.*?)^[ \t]*```", text, re.M | re.S):
         for line in block.splitlines():
             if not line.strip() or line.lstrip().startswith("#"):
                 continue

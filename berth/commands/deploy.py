@@ -19,6 +19,7 @@ from berth.commands.common import (
     confirm,
     console,
     echo,
+    err,
     print_json,
     print_table,
     refusals,
@@ -71,10 +72,14 @@ def preflight(
     report = check(stack, file.config, registries=registries)
     if as_json:
         print_json({"stack": stack, "ok": report.ok, "checkedRegistries": report.checked_registries,
-                    "findings": [asdict(f) for f in report.findings]})
+                    "findings": [asdict(f) for f in report.findings],
+                    "warnings": [asdict(w) for w in report.warnings]})
         if not report.ok:
             raise typer.Exit(1)
         return
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(w.key)} = {escape(w.value)}: {escape(w.problem)}; "
+                  f"{escape(w.fix)}", soft_wrap=True)
     if report.ok:
         checked = " and every pinned digest is in its registry" if registries else " (registries not asked)"
         console.print(f"[bold green]✓[/bold green] {escape(file.path.name)} holds no placeholder{checked}")

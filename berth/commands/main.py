@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import typer.core
 
-from berth.commands import deploy, dr, env, local, preview, release
+from berth.commands import bootstrap, deploy, dr, env, local, preview, release
 
 app = typer.Typer(
     name="berth",
@@ -48,7 +48,8 @@ def _options(
 ) -> None:
     """The Shipments API platform: preview offline, compare environments, deploy, promote, recover."""
 
-for room in (preview, deploy, release, dr, env, local):
+
+for room in (preview, deploy, release, dr, env, local, bootstrap):
     room.register(app)
 
 
