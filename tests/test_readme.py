@@ -60,7 +60,8 @@ def test_the_readme_commands_are_found_and_every_skip_says_why() -> None:
     runnable = [c for c in commands if not c.skipped]
     assert len(runnable) >= 12, [c.line for c in runnable]
     assert {"uv run berth preview staging", "uv run berth dr drill prod", "uv run berth local up"} <= {
-        c.command for c in runnable}
+        c.command for c in runnable
+    }
     # What runs is the berth command (run from the copy's code); the rest says why it is not run.
     assert all(c.command.startswith("uv run berth ") for c in runnable), [c.line for c in runnable]
     assert {c.command.split()[0] for c in commands if c.skipped} == {"./scripts/bootstrap", "uv", "pulumi"}
@@ -71,8 +72,13 @@ def test_the_readme_commands_are_found_and_every_skip_says_why() -> None:
 
 def sandbox(dest: Path) -> Path:
     """What a clone of this checkout holds (tracked and new, not ignored files), copied to dest."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
     for name in filter(None, listed):
         src = REPO / name
         if src.is_file():
@@ -85,8 +91,13 @@ def sandbox(dest: Path) -> Path:
 def test_every_unmarked_readme_command_runs_offline_as_written(tmp_path: Path) -> None:
     repo = sandbox(tmp_path / "clone")
     venv_bin = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-           "PYTHONPATH": str(repo), "BERTH_LOCAL_STATE_DIR": str(tmp_path / "local"), "COLUMNS": "120"}
+    env = {
+        **os.environ,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(repo),
+        "BERTH_LOCAL_STATE_DIR": str(tmp_path / "local"),
+        "COLUMNS": "120",
+    }
     env.pop("VIRTUAL_ENV", None)
     failures: list[str] = []
     try:
@@ -94,8 +105,9 @@ def test_every_unmarked_readme_command_runs_offline_as_written(tmp_path: Path) -
             if c.skipped:
                 continue
             run = c.command.removeprefix("uv run ")
-            proc = subprocess.run(["bash", "-c", run], cwd=repo, env=env, input="y\n", capture_output=True,
-                                  text=True, timeout=900)
+            proc = subprocess.run(
+                ["bash", "-c", run], cwd=repo, env=env, input="y\n", capture_output=True, text=True, timeout=900
+            )
             if proc.returncode != c.expected_exit:
                 tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
                 failures.append(f"{c.command}: exit {proc.returncode}, documented {c.expected_exit}\n{tail}")

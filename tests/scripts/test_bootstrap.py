@@ -13,11 +13,18 @@ import pytest
 
 from embedded_cloud.runner import REPO
 
-SERVERS = {"postgresql": "usr/lib/postgresql/15/bin/postgres", "pgbouncer": "usr/sbin/pgbouncer",
-           "redis-server": "usr/bin/redis-server", "wrk": "usr/bin/wrk", "docker-registry": "usr/bin/docker-registry"}
+SERVERS = {
+    "postgresql": "usr/lib/postgresql/15/bin/postgres",
+    "pgbouncer": "usr/sbin/pgbouncer",
+    "redis-server": "usr/bin/redis-server",
+    "wrk": "usr/bin/wrk",
+    "docker-registry": "usr/bin/docker-registry",
+}
 
 
-def machine(tmp_path: Path, *, uid: int, os_id: str, present: set[str], npm: bool = True) -> tuple[Path, dict[str, str]]:
+def machine(
+    tmp_path: Path, *, uid: int, os_id: str, present: set[str], npm: bool = True
+) -> tuple[Path, dict[str, str]]:
     repo, root, bin_dir, log = tmp_path / "repo", tmp_path / "root", tmp_path / "bin", tmp_path / "calls.log"
     (repo / "scripts").mkdir(parents=True)
     (repo / "tools").mkdir()
@@ -46,8 +53,13 @@ def machine(tmp_path: Path, *, uid: int, os_id: str, present: set[str], npm: boo
 
 
 def run(repo: Path, env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    proc = subprocess.run([shutil.which("bash") or "/bin/bash", str(repo / "scripts" / "bootstrap"), *args], capture_output=True, text=True,
-                          env=env, timeout=60)
+    proc = subprocess.run(
+        [shutil.which("bash") or "/bin/bash", str(repo / "scripts" / "bootstrap"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     log = repo.parent / "calls.log"
     return proc, log.read_text().splitlines() if log.exists() else []
 
@@ -103,5 +115,6 @@ def test_the_ci_machine_still_gets_every_server(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "apt-get install -y -qq postgresql pgbouncer redis-server wrk docker-registry nodejs npm" in calls
     assert {c for c in calls if c.startswith("systemctl stop")} == {
-        f"systemctl stop {s}" for s in ("postgresql", "pgbouncer", "redis-server", "docker-registry")}
+        f"systemctl stop {s}" for s in ("postgresql", "pgbouncer", "redis-server", "docker-registry")
+    }
     assert os.access(REPO / "scripts" / "bootstrap", os.X_OK)

@@ -13,8 +13,9 @@ SCRIPT = REPO / "scripts" / "config-reference"
 
 
 def test_the_config_reference_is_current() -> None:
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--check"], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--check"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
 
 
