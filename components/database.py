@@ -37,7 +37,7 @@ from components.base import Component
 from components.monitoring import Graph, Watch
 from components.placement import locate
 from components.security import admit_from_groups
-from components.settings import AlarmSettings, DatabaseSettings, RestoreSource
+from components.settings import DATABASE_ENGINE, AlarmSettings, DatabaseSettings, RestoreSource
 
 PORT = 5432
 # What each instance exports to CloudWatch Logs, and where RDS writes it: a group RDS would otherwise
@@ -426,7 +426,7 @@ class Database(Component):
         identifier = f"{name}-primary"
         primary_kw: dict[str, object] = dict(
             identifier=identifier,
-            engine="postgres",
+            engine=DATABASE_ENGINE,
             engine_version=s.engine_version,
             allocated_storage=s.allocated_storage_gib,
             db_subnet_group_name=subnet_group.name,

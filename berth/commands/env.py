@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, ConfigDirOpt, YesOpt, confirm, console, echo, refusals
+from berth.commands.common import REPO, ConfigDirOpt, JsonOpt, YesOpt, confirm, echo, print_json, print_table, refusals
 from berth.operations import envs, teardown
 from berth.operations.aws import clients
 from berth.operations.errors import OpsError
@@ -23,24 +23,35 @@ def create(
     name: Annotated[str, typer.Argument(help=f"The stack name: {envs.NAME_RULE}.")],
     src: Annotated[str, typer.Option("--from", help="The stack whose config it starts from.")] = "staging",
     ttl: Annotated[str, typer.Option(help="How long it may live: 12h, 3d, 1w (at most 30d).")] = "3d",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing Pulumi.NAME.yaml (says what it was).")]
+    = False,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Write Pulumi.NAME.yaml: SRC's config, smallest sizes, destroyable, an Expires tag, its own VPC range."""
-    env = envs.create(name, src, ttl, config_dir=config_dir)
+    env = envs.create(name, src, ttl, config_dir=config_dir, force=force)
+    old = env.replaced
+    if old is not None:
+        was = f"{old.expires:%Y-%m-%dT%H:%M:%SZ}" if old.expires else "?"
+        echo(f"replaced {env.path.name}: it was from {old.source or '?'}, VPC {old.cidr or '?'}, expiring {was}")
     echo(f"wrote {env.path.name}: from {src}, VPC {env.cidr}, expires {env.expires:%Y-%m-%dT%H:%M:%SZ}")
 
 
 @env_app.command("list")
 @refusals
-def listing(config_dir: ConfigDirOpt = REPO) -> None:
+def listing(as_json: JsonOpt = False, config_dir: ConfigDirOpt = REPO) -> None:
     """The review environments here, with their expiry."""
     now = datetime.now(UTC)
+    if as_json:
+        print_json([{"name": e.name, "from": e.source, "cidr": e.cidr,
+                     "expires": f"{e.expires:%Y-%m-%dT%H:%M:%SZ}" if e.expires else None,
+                     "expired": e.expired(now)} for e in envs.listing(config_dir)])
+        return
     table = Table("name", "from", "VPC", "expires (UTC)", "state", title="review environments")
     for e in envs.listing(config_dir):
         state = "[red]expired[/red]" if e.expired(now) else "live"
         table.add_row(escape(e.name), escape(e.source or "?"), e.cidr or "?",
                       f"{e.expires:%Y-%m-%d %H:%M}" if e.expires else "?", state)
-    console.print(table)
+    print_table(table)
 
 
 @env_app.command("destroy")
