@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -50,14 +51,26 @@ CONNECTION_ERRORS = (
     TimeoutError,
 )
 
-LAG_SQL = """
+# Replication lag is measured against the primary, never from the replica's own view (a replica
+# that stopped receiving WAL has replayed all it received and would call itself current). Each check
+# samples the primary's WAL position first, then each replica's replayed position: a replica that has
+# replayed up to a sample taken at time t has every write acknowledged before t, so its staleness is
+# at most now - t. Without news (the primary or the replica does not answer, or the monitor stalls)
+# that bound only grows, and pick_replica() drops a replica whose bound passed max_lag at once.
+PRIMARY_LSN_SQL = "SELECT pg_current_wal_lsn()::text"
+REPLICA_SQL = """
 SELECT pg_is_in_recovery() AS in_recovery,
-       CASE WHEN NOT pg_is_in_recovery() THEN 0
-            WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
-            ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0)
-       END::float8 AS lag,
-       pg_is_wal_replay_paused() AS paused
+       (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
+       pg_is_in_recovery() AND pg_is_wal_replay_paused() AS paused
 """
+
+
+def parse_lsn(text: str | None) -> int | None:
+    """A pg_lsn's text ('16/B374D848') as an integer (None stays None: no WAL replayed yet)."""
+    if not text:
+        return None
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) | int(low, 16)
 
 
 class DatabaseUnavailable(Exception):
@@ -94,6 +107,9 @@ class Replica:
     last_check: float = 0.0
     ejections: int = 0
     reason: str = "not checked yet"
+    # Monotonic time of the newest primary WAL sample this replica is known to have replayed:
+    # its staleness is at most now - fresh_as_of.
+    fresh_as_of: float = float("-inf")
 
     def failed(self, exc: BaseException) -> None:
         message = f"{type(exc).__name__}: {exc}"[:300]
@@ -126,6 +142,9 @@ class Database:
     _rr: int = 0
     _monitor: asyncio.Task[None] | None = None
     _primary_used: float = 0.0  # monotonic time of the primary's last statement that answered
+    # (monotonic time, primary WAL position) samples, oldest first, kept for max_lag + a margin.
+    primary_unreachable: bool = False  # the last WAL sample failed
+    _wal_samples: deque[tuple[float, int]] = field(default_factory=deque)
 
     async def start(self) -> None:
         self.primary = await self._pool(self.dsn, self.pool_min)
@@ -178,14 +197,45 @@ class Database:
                 log.exception("replica check failed")
 
     async def check_replicas(self) -> None:
+        if not self.replicas:
+            return
+        await self._sample_primary()
         await asyncio.gather(*(self._check(r) for r in self.replicas))
+
+    async def _sample_primary(self) -> None:
+        """Record the primary's WAL position now (the anchor replicas are measured against)."""
+        assert self.primary is not None
+        taken = time.monotonic()
+        try:
+            async with self.primary.acquire(timeout=1.0) as conn:
+                lsn = parse_lsn(await conn.fetchval(PRIMARY_LSN_SQL, timeout=1.0))
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            log.warning("replica lag: primary position unknown", extra={"error": f"{type(exc).__name__}"})
+            self.primary_unreachable = True
+            return
+        self.primary_unreachable = False
+        if lsn is None:
+            return
+        samples = self._wal_samples
+        if samples and lsn < samples[-1][1]:
+            # A smaller position than before: a different primary (a failover to a node whose WAL
+            # is behind what we saw). What we measured against no longer exists.
+            samples.clear()
+        samples.append((taken, lsn))
+        horizon = taken - self.max_lag - 4 * self.check_interval
+        while len(samples) > 1 and samples[0][0] < horizon:
+            samples.popleft()
+
+    def staleness(self, replica: Replica, now: float | None = None) -> float:
+        """Seconds of writes the replica may be missing, at most (inf when never measured)."""
+        return (time.monotonic() if now is None else now) - replica.fresh_as_of
 
     async def _check(self, replica: Replica) -> None:
         assert replica.pool is not None
         replica.last_check = time.time()
         try:
             async with replica.pool.acquire(timeout=1.0) as conn:
-                row = await conn.fetchrow(LAG_SQL, timeout=1.0)
+                row = await conn.fetchrow(REPLICA_SQL, timeout=1.0)
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
             replica.reachable = False
             replica.lag_seconds = None
@@ -194,9 +244,19 @@ class Database:
             return
         replica.reachable = True
         replica.error = replica.last_error = None
-        replica.lag_seconds = round(float(row["lag"]), 3)
-        if replica.lag_seconds > self.max_lag:
-            replica.eject(f"lag {replica.lag_seconds}s > {self.max_lag}s")
+        position = parse_lsn(row["lsn"])
+        if position is not None:
+            # The newest primary sample (all taken before this query) the replica has replayed.
+            for taken, lsn in reversed(self._wal_samples):
+                if lsn <= position:
+                    replica.fresh_as_of = max(replica.fresh_as_of, taken)
+                    break
+        now = time.monotonic()
+        lag = self.staleness(replica, now)
+        replica.lag_seconds = round(lag, 3) if lag != float("inf") else None
+        if lag > self.max_lag:
+            why = "no position measured against the primary" if lag == float("inf") else f"lag {lag:.1f}s"
+            replica.eject(f"{why} > {self.max_lag}s" + (" (replay paused)" if row["paused"] else ""))
         else:
             if not replica.in_pool:
                 log.info("replica joined the read pool", extra={"replica": replica.name})
@@ -204,11 +264,28 @@ class Database:
             replica.reason = "healthy"
 
     def pick_replica(self) -> Replica | None:
-        healthy = [r for r in self.replicas if r.in_pool]
+        now = time.monotonic()
+        healthy = [r for r in self.replicas if r.in_pool and now - r.fresh_as_of <= self.max_lag]
+        if len(healthy) < len(self.replicas):
+            for r in self.replicas:
+                if r.in_pool and r not in healthy:
+                    r.eject(f"no news for {now - r.fresh_as_of:.1f}s > {self.max_lag}s")
         if not healthy:
             return None
         self._rr = (self._rr + 1) % len(healthy)
         return healthy[self._rr]
+
+    def serving(self, replica: Replica) -> bool:
+        """Whether reads may go to the replica now (what pick_replica decides)."""
+        return replica.in_pool and self.staleness(replica) <= self.max_lag
+
+    def stale_replica(self) -> Replica | None:
+        """A reachable replica out of the pool only because nothing could be measured (the primary
+        does not answer): the last resort of a read the primary cannot serve."""
+        for r in self.replicas:
+            if r.reachable and r.pool is not None and r.fresh_as_of != float("-inf"):
+                return r
+        return None
 
     # -- running transactions ---------------------------------------------------------------------
     async def _transaction(
@@ -311,6 +388,14 @@ class Database:
                 on_retry=count,
             )
         except CONNECTION_ERRORS as exc:
+            # The primary is down for this process too, so the replicas' staleness could not be
+            # measured: rather than 503, a reachable replica answers a read that did not ask for
+            # the primary (during an outage no write commits there through this process).
+            last = None if primary or not self.primary_unreachable else self.stale_replica()
+            if last is not None and last is not replica and last.pool is not None:
+                with contextlib.suppress(*CONNECTION_ERRORS):
+                    METRICS.replica_fallbacks.inc()
+                    return await self._statement(last.pool, fn)
             raise DatabaseUnavailable("database unavailable") from exc
 
     async def ping_primary(self) -> float:

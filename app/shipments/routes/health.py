@@ -63,7 +63,11 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
             "endpoint": r.endpoint,
             "reachable": r.reachable,
             "lag_seconds": r.lag_seconds,
-            "in_read_pool": r.in_pool,
+            # At most this many seconds of writes missing, measured against the primary, now.
+            "staleness_seconds": (
+                round(services.db.staleness(r), 3) if services.db.staleness(r) != float("inf") else None
+            ),
+            "in_read_pool": services.db.serving(r),
             "reason": r.reason,
             "ejections": r.ejections,
             "error": r.error,
@@ -71,7 +75,7 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
         for r in services.db.replicas
     ]
     for r in services.db.replicas:
-        METRICS.replica_in_pool.labels(r.name).set(1 if r.in_pool else 0)
+        METRICS.replica_in_pool.labels(r.name).set(1 if services.db.serving(r) else 0)
         if r.lag_seconds is not None:
             METRICS.replica_lag.labels(r.name).set(r.lag_seconds)
     degraded = not redis_ok or any(not r["in_read_pool"] for r in replicas)
