@@ -68,8 +68,15 @@ class Settings(BaseModel):
     body_read_timeout_seconds: float = Field(10.0, gt=0)
     keep_alive_timeout_seconds: int = Field(10, ge=1)
     max_concurrency: int = Field(1000, ge=2)
+    # Open connections per client address (IPv6: per /64) outside FORWARDED_ALLOW_IPS; 0: no cap.
+    max_connections_per_address: int = Field(64, ge=0)
+    # A client that stops reading its answer is cut off after this long.
+    send_timeout_seconds: float = Field(10.0, gt=0)
     # Prometheus' /metrics, on a listener of its own that no Service exposes (0: none).
     metrics_port: int = Field(9100, ge=0, le=65535)
+    # Liveness and readiness, on a listener client traffic does not reach (0: none; then the
+    # probes share the API's port).
+    health_port: int = Field(8081, ge=0, le=65535)
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -118,7 +125,10 @@ ENV_VARS: dict[str, str] = {
     "BODY_READ_TIMEOUT_SECONDS": "body_read_timeout_seconds",
     "KEEP_ALIVE_TIMEOUT_SECONDS": "keep_alive_timeout_seconds",
     "MAX_CONCURRENCY": "max_concurrency",
+    "MAX_CONNECTIONS_PER_ADDRESS": "max_connections_per_address",
+    "SEND_TIMEOUT_SECONDS": "send_timeout_seconds",
     "METRICS_PORT": "metrics_port",
+    "HEALTH_PORT": "health_port",
 }
 _LISTS = {"database_ro_urls", "cors_origins", "forwarded_allow_ips"}
 

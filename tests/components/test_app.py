@@ -147,12 +147,19 @@ def test_deployment_rolls_safely_and_runs_hardened(request: pytest.FixtureReques
     (c,) = pod["containers"]
     assert c["command"] == ["python", "-m", "shipments.server"]
     assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"},
-                          {"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
+                          {"name": "metrics", "containerPort": 9100, "protocol": "TCP"},
+                          {"name": "health", "containerPort": 8081, "protocol": "TCP"}]
     annotations = d.inputs["spec"]["template"]["metadata"]["annotations"]
     assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == ("true", "9100")
     assert c["startupProbe"]["httpGet"]["path"] == "/api/health"
     assert c["livenessProbe"]["httpGet"]["path"] == "/api/health"
     assert c["readinessProbe"]["httpGet"]["path"] == "/api/health/ready"
+    # Probes on the health listener, which client traffic through the Service cannot fill; the
+    # Service targets the API's port only.
+    assert {c[p]["httpGet"]["port"] for p in ("startupProbe", "livenessProbe", "readinessProbe")} == {"health"}
+    assert app_config(g).inputs["data"]["HEALTH_PORT"] == "8081"
+    service = app_node(g, "kubernetes:core/v1:Service")
+    assert [port["targetPort"] for port in service.inputs["spec"]["ports"]] == ["http"]
     assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}
     sc = c["securityContext"]
     assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and sc["allowPrivilegeEscalation"] is False
@@ -450,9 +457,10 @@ def test_network_policies_default_deny_and_admit_only_the_needed_paths(
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in deny and "egress" not in deny
     ingress = policies["shipments-api-ingress"]["ingress"]
-    # The API port from the VPC (the load balancer's path); the metrics port from Prometheus' namespace.
+    # The API port from the VPC (the load balancer's path), the health port from the nodes (the
+    # kubelet); the metrics port from Prometheus' namespace.
     assert ingress == [{"from": [{"ipBlock": {"cidr": g.config["berth:network"]["cidr"]}}],
-                        "ports": [{"protocol": "TCP", "port": 8000}]},
+                        "ports": [{"protocol": "TCP", "port": 8000}, {"protocol": "TCP", "port": 8081}]},
                        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
                         "ports": [{"protocol": "TCP", "port": 9100}]}]
     egress = policies["shipments-api-egress"]["egress"]

@@ -31,6 +31,9 @@ async def ready(request: Request) -> JSONResponse:
     shared by every request meanwhile; the answer names failed parts only (details go to the log)."""
     if LIFECYCLE.draining:
         return JSONResponse({"status": "draining", "failed": ["draining"]}, 503)
+    if getattr(request.app.state, "services", None) is None:
+        # The health listener answers before the API's lifespan has made the services.
+        return JSONResponse({"status": "starting", "failed": ["starting"]}, 503)
     services = services_of(request)
     now = time.monotonic()
     if services.ready_cache and now - services.ready_cache[0] < 1.0:
