@@ -60,6 +60,19 @@ end
 return newer
 """
 
+# A write whose outcome is unknown (its connection failed with the statement in flight) would,
+# had it committed, have made version ARGV[1]: drop any cached version older than that and
+# announce it, so every process stops answering the version the write may have replaced.
+FORGET_OLDER_LUA = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+)|'))
+  if (not v) or v < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
+end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+"""
+
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 
 
@@ -302,6 +315,7 @@ class ShipmentCache:
         self.l1_enabled = False  # only while the invalidation subscription is live
         self._inflight: dict[str, asyncio.Future[CachedShipment | None]] = {}
         self._set_if_newer = link.script(SET_IF_NEWER_LUA)
+        self._forget_older = link.script(FORGET_OLDER_LUA)
         self._task: asyncio.Task[None] | None = None
         # Other channels carried by the same subscription (API key revocations), and what to run
         # each time it is (re)established: messages sent meanwhile may have been missed.
@@ -503,15 +517,18 @@ class ShipmentCache:
             METRICS.hit("redis")
             return entry
         METRICS.miss()
-        return await self._load_once(key, loader)
+        return await self._load_once(key, loader, primary=skip_l1)
 
-    async def _load_once(self, key: str, loader: Loader) -> CachedShipment | None:
-        """Single flight: concurrent misses of one key in this process share one database load."""
-        pending = self._inflight.get(key)
+    async def _load_once(self, key: str, loader: Loader, *, primary: bool = False) -> CachedShipment | None:
+        """Single flight: concurrent misses of one key in this process share one database load,
+        and only a load from the same source: a read that must see its writer's own writes
+        (`primary`) never joins another client's load, which may come from a replica."""
+        flight = f"{key}|p" if primary else key
+        pending = self._inflight.get(flight)
         if pending is not None:
             return await asyncio.shield(pending)
         future: asyncio.Future[CachedShipment | None] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        self._inflight[flight] = future
         try:
             METRICS.cache_loads.inc()
             value = await loader()
@@ -523,7 +540,7 @@ class ShipmentCache:
             future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
             raise
         finally:
-            del self._inflight[key]
+            del self._inflight[flight]
 
     async def put(
         self, key: str, value: dict[str, Any], *, publish: bool, also: Sequence[Command] = ()
@@ -547,6 +564,17 @@ class ShipmentCache:
         if self.l1_enabled:
             self.l1.set(key, entry, version)
         return entry
+
+    async def forget(self, key: str, version: int, *, also: Sequence[Command] = ()) -> None:
+        """After a write of `key` whose outcome is unknown, that would have made `version`: no
+        process may keep answering an older version from its cache (it may have been replaced).
+        Redis drops it and every process tombstones it; when Redis cannot be told, every cached
+        shipment is swept once it can (as for an owed write too many to remember)."""
+        self.l1.invalidate(key, version)
+        command = self._forget_older.command([KEY_PREFIX + key], [version, CHANNEL, f"{key}:{version}"])
+        if await self.link.batch([command, *also]) is None:
+            log.warning("ambiguous write not announced: every process will drop its L1", extra={"key": key})
+            self._owed_all = True
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -74,7 +74,12 @@ def parse_lsn(text: str | None) -> int | None:
 
 
 class DatabaseUnavailable(Exception):
-    """No database could serve the request (maps to 503 with Retry-After)."""
+    """No database could serve the request (maps to 503 with Retry-After). `ambiguous`: a write's
+    statement was in flight when the connection failed, so it may have committed."""
+
+    def __init__(self, message: str, *, ambiguous: bool = False):
+        super().__init__(message)
+        self.ambiguous = ambiguous
 
 
 class ConnectPhaseError(Exception):
@@ -355,8 +360,10 @@ class Database:
                 attempts=5,
                 on_retry=count,
             )
-        except (ConnectPhaseError, *CONNECTION_ERRORS) as exc:
+        except ConnectPhaseError as exc:
             raise DatabaseUnavailable("primary database unavailable") from exc
+        except CONNECTION_ERRORS as exc:
+            raise DatabaseUnavailable("primary database unavailable", ambiguous=True) from exc
 
     async def read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, primary: bool = False) -> T:
         """Run fn (ONE read-only statement) on a healthy replica, else (or when asked, or on error)
