@@ -181,16 +181,16 @@ async def principal(request: Request) -> Principal:
         return cached
     client = rate_limit_bucket(request.client.host) if request.client else "unknown"
     limit = services.settings.rate_limit_auth_failures_per_minute
+    # Reserved as a failure before any lookup (refunded when the key is found): concurrent unknown
+    # keys from one address cost at most the limit's worth of lookups, however many arrive at once.
+    decision, ticket = await services.guard.auth_attempt(client, limit)
+    if ticket is None:
+        raise _auth_throttled(request, decision)
     if cached is None:
-        decision = await services.guard.auth_failure(client, limit, record=False)
-        if not decision.allowed:
-            raise _auth_throttled(request, decision)
         found = await keys.fetch(digest)  # type: ignore[arg-type]
         if found is not None:
+            services.guard.refund_auth(ticket)
             return found
-    decision = await services.guard.auth_failure(client, limit, record=True)
-    if not decision.allowed:
-        raise _auth_throttled(request, decision)
     raise _unauthorized("unknown or revoked API key")
 
 

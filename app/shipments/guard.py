@@ -50,6 +50,15 @@ class _Ask:
     releases: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class AuthTicket:
+    """One reserved failed authentication: its member of the Redis window, or its local stamp."""
+
+    key: str
+    member: str | None
+    stamp: float | None
+
+
 class Guard:
     def __init__(self, link: RedisLink, ryw_seconds: float, window_seconds: float = WINDOW_SECONDS):
         self.link = link
@@ -71,33 +80,51 @@ class Guard:
         # client hammering with bad keys then costs this process no Redis call either.
         self._auth_blocked: OrderedDict[str, float] = OrderedDict()
 
-    async def auth_failure(self, client: str, limit: int, *, record: bool) -> Decision:
-        """The failed-authentication throttle of `client` (an address): with record=False, may it
-        still try a key that needs a lookup? With record=True, count a failure (refused once over
-        the limit). Failures only are counted: a client with good keys is never slowed down."""
+    async def auth_attempt(self, client: str, limit: int) -> tuple[Decision, AuthTicket | None]:
+        """Reserve one failed authentication of `client` (an address) BEFORE the key is looked up:
+        (refused once over the limit, None) or (allowed, a ticket). Reserving first makes the
+        bound hold under concurrency: N simultaneous unknown keys from one address cost at most
+        `limit` lookups, not N. A lookup that finds the key gives its ticket back (refund_auth):
+        only failures stay counted, so a client with good keys is never slowed down."""
         key = f"rl:authfail:{client}"
         now = time.monotonic()
         until = self._auth_blocked.get(key)
         if until is not None:
             if until > now:
-                return Decision(False, limit, 0, max(1, math.ceil(until - now)))
+                return Decision(False, limit, 0, max(1, math.ceil(until - now))), None
             del self._auth_blocked[key]
 
-        asked = [self._script.command([key], [limit, self._window_ms, 1 if record else 0, 0, redis_member()])]
+        member = redis_member()
+        asked = [self._script.command([key], [limit, self._window_ms, 1, 0, member])]
         results = await self.link.batch(asked)
+        ticket: AuthTicket | None = None
         if results is not None:
-            decision = decision_from_redis(results[0], limit, looked=not record)
+            decision = decision_from_redis(results[0], limit)
             backend = "redis"
+            if decision.allowed:
+                ticket = AuthTicket(key, f"{member}:1", None)
         else:
-            decision = self.local.hit(key, limit, self.window, record=record)
+            stamp = time.monotonic()
+            decision = self.local.hit(key, limit, self.window, record=True, now=stamp)
             backend = "local"
+            if decision.allowed:
+                ticket = AuthTicket(key, None, stamp)
         if not decision.allowed:
             METRICS.block("auth", backend)
             self._auth_blocked[key] = now + max(decision.reset_seconds, 1)
             self._auth_blocked.move_to_end(key)
             while len(self._auth_blocked) > MAX_KEYS:
                 self._auth_blocked.popitem(last=False)
-        return decision
+        return decision, ticket
+
+    def refund_auth(self, ticket: AuthTicket) -> None:
+        """The looked-up key was good: its reservation is not a failure (goes back in this turn's
+        pipeline, or out of the local window it was counted in)."""
+        if ticket.member is not None:
+            self._ask.releases.append((ticket.key, [ticket.member]))
+            self.link.wake()
+        elif ticket.stamp is not None:
+            self.local.forget(ticket.key, ticket.stamp)
 
     async def admit(self, who: Principal, kind: str, limit: int) -> tuple[Decision, bool]:
         """check() for a request of `who` of `kind` ("read" or "write"). Only a read by a key that
