@@ -40,7 +40,12 @@ from components.base import Component
 from components.certificates import dns_validated_certificate
 from components.identity import IdentityNames, workload_identity
 from components.placement import region_kw
-from components.settings import AppSettings, is_digest
+from components.settings import (
+    ORIGIN_READ_TIMEOUT_SECONDS,
+    REQUEST_BUDGET_MARGIN_SECONDS,
+    AppSettings,
+    is_digest,
+)
 from components.workload import checkov_skips, hardened_container, restricted_pod
 
 APP_NAME = "shipments-api"
@@ -266,6 +271,8 @@ class App(Component):
             "CACHE_TTL_SECONDS": str(s.cache_ttl_seconds),
             "REPLICA_MAX_LAG_SECONDS": str(s.replica_lag_threshold_seconds),
             "READ_YOUR_WRITES_SECONDS": str(s.read_your_writes_seconds),
+            # Every request, retries included, is answered before the CDN gives up on the origin.
+            "REQUEST_TIME_BUDGET_SECONDS": str(ORIGIN_READ_TIMEOUT_SECONDS - REQUEST_BUDGET_MARGIN_SECONDS),
             "CORS_ORIGINS": ",".join(s.cors_origins),
             "MAX_BODY_BYTES": str(s.max_body_bytes),
             "LOG_LEVEL": s.log_level.upper(),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import deque
@@ -36,6 +37,9 @@ from .backoff import retry_async
 from .metrics import METRICS
 
 log = logging.getLogger("shipments.db")
+# When the current request started (time.perf_counter(); set by middleware.Observability): the
+# database calls of one request, retries included, share REQUEST_TIME_BUDGET_SECONDS from then.
+REQUEST_STARTED: contextvars.ContextVar[float | None] = contextvars.ContextVar("request_started", default=None)
 T = TypeVar("T")
 
 # Transient: safe to retry the whole transaction.
@@ -58,6 +62,8 @@ CONNECTION_ERRORS = (
 # at most now - t. Without news (the primary or the replica does not answer, or the monitor stalls)
 # that bound only grows, and pick_replica() drops a replica whose bound passed max_lag at once.
 PRIMARY_LSN_SQL = "SELECT pg_current_wal_lsn()::text"
+# A standby, or a primary with default_transaction_read_only (what RDS does to a full disk's writes).
+READ_ONLY_SQL = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::bool"
 REPLICA_SQL = """
 SELECT pg_is_in_recovery() AS in_recovery,
        (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
@@ -80,6 +86,11 @@ class DatabaseUnavailable(Exception):
     def __init__(self, message: str, *, ambiguous: bool = False):
         super().__init__(message)
         self.ambiguous = ambiguous
+
+
+class PrimaryReadOnly(DatabaseUnavailable):
+    """The read-write address answered read-only (a standby, a demoted node, a primary in
+    read-only mode): nothing was written; 503 with Retry-After, and readiness says so."""
 
 
 class ConnectPhaseError(Exception):
@@ -149,6 +160,11 @@ class Database:
     _primary_used: float = 0.0  # monotonic time of the primary's last statement that answered
     # (monotonic time, primary WAL position) samples, oldest first, kept for max_lag + a margin.
     primary_unreachable: bool = False  # the last WAL sample failed
+    # The read-write address answered read-only at the last ping or write (readiness reports it).
+    primary_read_only: bool = False
+    # Seconds a request may spend in database calls, retries included (REQUEST_TIME_BUDGET_SECONDS),
+    # counted from the request's start (REQUEST_STARTED); 0: unbounded.
+    request_budget: float = 0.0
     _wal_samples: deque[tuple[float, int]] = field(default_factory=deque)
 
     async def start(self) -> None:
@@ -317,8 +333,16 @@ class Database:
             raise
 
     async def _statement(self, pool: asyncpg.Pool, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        async with pool.acquire(timeout=self.command_timeout) as conn:
+        conn = await pool.acquire(timeout=self.command_timeout)
+        try:
             return await fn(conn)
+        except (asyncio.CancelledError, TimeoutError):
+            # A statement cut off (the request's budget, the command timeout): releasing it would
+            # wait for its cancellation, on a server that may be the one not answering.
+            conn.terminate()
+            raise
+        finally:
+            await pool.release(conn)
 
     async def _autocommit(self, pool: asyncpg.Pool, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """fn's statements each in its own implicit transaction; a failure to get a connection is
@@ -337,13 +361,52 @@ class Database:
             result = await fn(conn)
             self._primary_used = time.monotonic()
             return result
+        except (asyncio.CancelledError, TimeoutError):
+            conn.terminate()  # as in _statement: never wait on the cancellation
+            raise
         finally:
             await pool.release(conn)
+
+    def remaining(self) -> float | None:
+        """Seconds left of this request's database budget (None: no budget, or not in a request)."""
+        started = REQUEST_STARTED.get()
+        if started is None or not self.request_budget:
+            return None
+        return started + self.request_budget - time.perf_counter()
 
     async def write(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, transaction: bool = True) -> T:
         """Run fn on the primary, retrying transient failures: in a read-write transaction, or with
         transaction=False statement by statement (for fn that writes with one statement: its
-        statements after that one only read)."""
+        statements after that one only read). Within the request's time budget: past it, 503
+        (ambiguous: a statement may have been in flight)."""
+        left = self.remaining()
+        if left is None:
+            return await self._write(fn, transaction)
+        if left <= 0:
+            raise DatabaseUnavailable("the request's time budget is spent")
+        try:
+            async with asyncio.timeout(left):
+                return await self._write(fn, transaction)
+        except TimeoutError as exc:
+            raise DatabaseUnavailable(
+                "the database did not answer within the request's time budget", ambiguous=True
+            ) from exc
+
+    async def read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, primary: bool = False) -> T:
+        """Run fn (ONE read-only statement) on a healthy replica, else (or when asked, or on error)
+        on the primary; retries included, within the request's time budget (past it, 503)."""
+        left = self.remaining()
+        if left is None:
+            return await self._read(fn, primary)
+        if left <= 0:
+            raise DatabaseUnavailable("the request's time budget is spent")
+        try:
+            async with asyncio.timeout(left):
+                return await self._read(fn, primary)
+        except TimeoutError as exc:
+            raise DatabaseUnavailable("the database did not answer within the request's time budget") from exc
+
+    async def _write(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], transaction: bool) -> T:
         assert self.primary is not None
         pool = self.primary
 
@@ -360,14 +423,15 @@ class Database:
                 attempts=5,
                 on_retry=count,
             )
+        except asyncpg.ReadOnlySQLTransactionError as exc:
+            self.primary_read_only = True
+            raise PrimaryReadOnly("the primary database is read-only (a failover may be under way)") from exc
         except ConnectPhaseError as exc:
             raise DatabaseUnavailable("primary database unavailable") from exc
         except CONNECTION_ERRORS as exc:
             raise DatabaseUnavailable("primary database unavailable", ambiguous=True) from exc
 
-    async def read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, primary: bool = False) -> T:
-        """Run fn (ONE read-only statement) on a healthy replica, else (or when asked, or on error)
-        on the primary."""
+    async def _read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], primary: bool) -> T:
         assert self.primary is not None
         replica = None if primary else self.pick_replica()
         if replica is not None and replica.pool is not None:
@@ -406,11 +470,15 @@ class Database:
             raise DatabaseUnavailable("database unavailable") from exc
 
     async def ping_primary(self) -> float:
-        """Round-trip latency to the primary in seconds; raises when it does not answer."""
+        """Round-trip latency to the primary in seconds; raises when it does not answer, and
+        PrimaryReadOnly when it answers read-only (writes would fail)."""
         assert self.primary is not None
         start = time.perf_counter()
         async with self.primary.acquire(timeout=1.0) as conn:
-            await conn.fetchval("SELECT 1", timeout=1.0)
+            read_only = await conn.fetchval(READ_ONLY_SQL, timeout=1.0)
+        self.primary_read_only = bool(read_only)
+        if read_only:
+            raise PrimaryReadOnly("the primary database is read-only")
         return time.perf_counter() - start
 
     @property

@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cfg.db_command_timeout,
             cfg.replica_max_lag_seconds,
             cfg.replica_check_interval_seconds,
+            request_budget=cfg.request_time_budget_seconds,
         )
         await db.start()
         link = RedisLink(cfg.redis_url, cfg.redis_socket_timeout)

@@ -46,6 +46,9 @@ class Settings(BaseModel):
     replica_max_lag_seconds: float = Field(5.0, gt=0)
     replica_check_interval_seconds: float = Field(1.0, gt=0)
     read_your_writes_seconds: float = Field(5.0, ge=0)
+    # A request's database calls, retries included, end within this (503 past it): below the CDN's
+    # origin read timeout (CloudFront: 30 s), so the client gets the app's 503, not a 504.
+    request_time_budget_seconds: float = Field(25.0, gt=0)
     cors_origins: tuple[str, ...] = ()
     # Above the largest schema-valid body (a 5000-character message, \uXXXX-escaped), so only
     # bodies that could never be valid are cut off with 413.
@@ -113,6 +116,7 @@ ENV_VARS: dict[str, str] = {
     "REPLICA_MAX_LAG_SECONDS": "replica_max_lag_seconds",
     "REPLICA_CHECK_INTERVAL_SECONDS": "replica_check_interval_seconds",
     "READ_YOUR_WRITES_SECONDS": "read_your_writes_seconds",
+    "REQUEST_TIME_BUDGET_SECONDS": "request_time_budget_seconds",
     "CORS_ORIGINS": "cors_origins",
     "MAX_BODY_BYTES": "max_body_bytes",
     "DRAIN_SECONDS": "drain_seconds",

@@ -309,6 +309,12 @@ def test_configmap_names_only_settings_the_app_reads(request: pytest.FixtureRequ
     assert data["RATE_LIMIT_READS_PER_MINUTE"] == "100"
     assert data["CORS_ORIGINS"] == ",".join(app["corsOrigins"])
     assert float(data["REPLICA_MAX_LAG_SECONDS"]) == app["replicaLagThresholdSeconds"]
+    # Every request (retries included) is answered before CloudFront's origin read timeout: the
+    # viewer gets the app's 503 with Retry-After, never the CDN's 504.
+    (distribution,) = g.by_type("aws:cloudfront/distribution:Distribution")
+    (origin,) = [o for o in distribution.inputs["origins"] if o["originId"] == "app"]
+    read_timeout = origin["customOriginConfig"]["originReadTimeout"]
+    assert 0 < float(data["REQUEST_TIME_BUDGET_SECONDS"]) <= read_timeout - 5, (data, read_timeout)
 
 
 # ---- images ----------------------------------------------------------------------------------

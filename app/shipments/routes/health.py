@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from ..db import PrimaryReadOnly
 from ..deps import ERRORS, LIFECYCLE, SECURED, AdminReader, Services, services_of
 from ..metrics import METRICS
 from ..settings import APP_VERSION
@@ -55,7 +56,9 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
     services = services_of(request)
     try:
         latency = await services.db.ping_primary()
-        primary: dict[str, Any] = {"reachable": True, "latency_ms": round(latency * 1000, 2)}
+        primary: dict[str, Any] = {"reachable": True, "read_only": False, "latency_ms": round(latency * 1000, 2)}
+    except PrimaryReadOnly:
+        primary = {"reachable": True, "read_only": True, "error": "PrimaryReadOnly"}
     except Exception as exc:  # reported, not raised: this endpoint describes failures
         log.warning("primary check failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
         primary = {"reachable": False, "error": type(exc).__name__}
@@ -83,7 +86,9 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
             METRICS.replica_lag.labels(r.name).set(r.lag_seconds)
     degraded = not redis_ok or any(not r["in_read_pool"] for r in replicas)
     return {
-        "status": "unavailable" if not primary["reachable"] else ("degraded" if degraded else "ok"),
+        "status": "unavailable"
+        if not primary["reachable"] or primary.get("read_only")
+        else ("degraded" if degraded else "ok"),
         "draining": LIFECYCLE.draining,
         "primary": {"endpoint": services.db.endpoint, **primary},
         "replicas": replicas,
@@ -105,6 +110,11 @@ async def _check_readiness(services: Services) -> tuple[int, dict[str, Any]]:
     try:
         await services.db.ping_primary()
         checks["primary"] = "ok"
+    except PrimaryReadOnly:
+        # It answers, but every write would fail: not ready (the address points at a standby or a
+        # node in read-only mode, e.g. during a failover).
+        log.warning("readiness: primary is read-only")
+        checks["primary"] = "read_only"
     except Exception as exc:  # any failure means "not ready", whatever its type
         log.warning("readiness: primary failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
         checks["primary"] = "failed"
