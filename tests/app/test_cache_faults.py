@@ -16,17 +16,6 @@ import pytest
 from local_topology.topology import Topology
 
 from .conftest import auth, wait_for
-from .test_faults import _all_ready
-
-
-@pytest.fixture
-def redis_stopped(topo: Topology, client: httpx.Client, urls: list[str]) -> Iterator[None]:
-    topo.stop_service("redis")
-    try:
-        yield
-    finally:
-        topo.start_service("redis")
-        wait_for(lambda: _all_ready(client, urls), timeout=20, what="both apps ready again")
 
 
 @pytest.fixture
