@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from . import jsonbody
+from .db import READ_SOURCE
 from .lru import VersionedLRU
 from .metrics import METRICS
 
@@ -308,9 +310,13 @@ class RedisLink:
 
 
 class ShipmentCache:
-    def __init__(self, link: RedisLink, ttl: int, l1_size: int, l1_ttl: float):
+    def __init__(self, link: RedisLink, ttl: int, l1_size: int, l1_ttl: float, replica_fill_ttl: float | None = None):
         self.link = link
         self.ttl = ttl
+        # How long a fill a replica answered may be served (REPLICA_MAX_LAG_SECONDS): the replica
+        # may miss that much of the latest writes, and when Redis lost the newer write-through
+        # (a restart, a flush) nothing newer is there to refuse it. None: the full TTL.
+        self.replica_fill_ttl = replica_fill_ttl
         self.l1 = VersionedLRU(l1_size, l1_ttl)
         self.l1_enabled = False  # only while the invalidation subscription is live
         self._inflight: dict[str, asyncio.Future[CachedShipment | None]] = {}
@@ -412,8 +418,8 @@ class ShipmentCache:
             log.warning("malformed invalidation message", extra={"data": repr(data)[:100]})
 
     # -- invalidations owed ---------------------------------------------------------------------
-    def _write_through(self, key: str, entry: CachedShipment, *, publish: bool) -> Command:
-        args: list[Any] = [entry.body, entry.version, self.ttl]
+    def _write_through(self, key: str, entry: CachedShipment, *, publish: bool, ttl: int | None = None) -> Command:
+        args: list[Any] = [entry.body, entry.version, ttl or self.ttl]
         if publish:
             args += [CHANNEL, f"{key}:{entry.version}"]
         return self._set_if_newer.command([KEY_PREFIX + key], args)
@@ -507,13 +513,16 @@ class ShipmentCache:
                 return entry
         # Redis may still hold an older version than this process wrote while it could not tell
         # Redis: read the database until that write-through is delivered.
-        found = await self.link.batch([("GET", KEY_PREFIX + key)]) if not self.owes(key) else None
+        asked = [("GET", KEY_PREFIX + key), ("PTTL", KEY_PREFIX + key)]
+        found = await self.link.batch(asked) if not self.owes(key) else None
         raw = found[0] if found is not None else None
         if raw is not None:
             version, _, body = raw.partition(b"|")
             entry = CachedShipment(int(version), body)
             if self.l1_enabled:
-                self.l1.set(key, entry, entry.version)
+                # The L1 copy never outlives Redis's (a replica's fill lives shorter there).
+                left = found[1] / 1000 if found is not None and found[1] > 0 else None
+                self.l1.set(key, entry, entry.version, left)
             METRICS.hit("redis")
             return entry
         METRICS.miss()
@@ -531,8 +540,10 @@ class ShipmentCache:
         self._inflight[flight] = future
         try:
             METRICS.cache_loads.inc()
+            READ_SOURCE.set(None)
             value = await loader()
-            entry = await self.put(key, value, publish=False) if value is not None else None
+            ttl = self.replica_fill_ttl if READ_SOURCE.get() == "replica" else None
+            entry = await self.put(key, value, publish=False, ttl=ttl) if value is not None else None
             future.set_result(entry)
             return entry
         except BaseException as exc:
@@ -543,7 +554,13 @@ class ShipmentCache:
             del self._inflight[flight]
 
     async def put(
-        self, key: str, value: dict[str, Any], *, publish: bool, also: Sequence[Command] = ()
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        publish: bool,
+        also: Sequence[Command] = (),
+        ttl: float | None = None,
     ) -> CachedShipment:
         """Store a value (write-through after a write, or a fill after a miss); publish on writes.
         `also`: more commands for the same round trip. Returns the value as cached: its body is
@@ -553,7 +570,8 @@ class ShipmentCache:
         # The script publishes the invalidation itself, after the SET (see SET_IF_NEWER_LUA). `also`
         # (the read-your-writes marker) may still land before it when the script must be loaded
         # first; harmless: the writer's client has no answer before the write-through has landed.
-        commands = [self._write_through(key, entry, publish=publish), *also]
+        redis_ttl = max(1, math.ceil(ttl)) if ttl is not None else None
+        commands = [self._write_through(key, entry, publish=publish, ttl=redis_ttl), *also]
         results = await self.link.batch(commands)
         if publish:
             if results is None:
@@ -562,7 +580,7 @@ class ShipmentCache:
                 del self._owed[key]  # delivered by this write-through
             self.l1.invalidate(key, version)
         if self.l1_enabled:
-            self.l1.set(key, entry, version)
+            self.l1.set(key, entry, version, ttl)
         return entry
 
     async def forget(self, key: str, version: int, *, also: Sequence[Command] = ()) -> None:

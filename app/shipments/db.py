@@ -40,6 +40,9 @@ log = logging.getLogger("shipments.db")
 # When the current request started (time.perf_counter(); set by middleware.Observability): the
 # database calls of one request, retries included, share REQUEST_TIME_BUDGET_SECONDS from then.
 REQUEST_STARTED: contextvars.ContextVar[float | None] = contextvars.ContextVar("request_started", default=None)
+# Where this task's last read() was answered: "replica" or "primary" (the cache bounds the life of
+# what a replica answered: it may miss the last REPLICA_MAX_LAG_SECONDS of writes).
+READ_SOURCE: contextvars.ContextVar[str | None] = contextvars.ContextVar("read_source", default=None)
 T = TypeVar("T")
 
 # Transient: safe to retry the whole transaction.
@@ -436,7 +439,9 @@ class Database:
         replica = None if primary else self.pick_replica()
         if replica is not None and replica.pool is not None:
             try:
-                return await self._statement(replica.pool, fn)
+                result = await self._statement(replica.pool, fn)
+                READ_SOURCE.set("replica")
+                return result
             except CONNECTION_ERRORS as exc:
                 replica.failed(exc)
                 replica.eject("error on read")
@@ -452,12 +457,14 @@ class Database:
 
         try:
             # A read is idempotent: any connection error may be retried.
-            return await retry_async(
+            result = await retry_async(
                 lambda: self._statement(pool, fn),
                 retry_on=(*RETRYABLE_SQL, *CONNECTION_ERRORS),
                 attempts=4,
                 on_retry=count,
             )
+            READ_SOURCE.set("primary")
+            return result
         except CONNECTION_ERRORS as exc:
             # The primary is down for this process too, so the replicas' staleness could not be
             # measured: rather than 503, a reachable replica answers a read that did not ask for
@@ -466,7 +473,9 @@ class Database:
             if last is not None and last is not replica and last.pool is not None:
                 with contextlib.suppress(*CONNECTION_ERRORS):
                     METRICS.replica_fallbacks.inc()
-                    return await self._statement(last.pool, fn)
+                    result = await self._statement(last.pool, fn)
+                    READ_SOURCE.set("replica")
+                    return result
             raise DatabaseUnavailable("database unavailable") from exc
 
     async def ping_primary(self) -> float:

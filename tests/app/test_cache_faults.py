@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from local_topology.topology import Topology
 
@@ -153,3 +154,49 @@ def test_read_your_writes_holds_with_redis_down_under_concurrent_replica_loads(
         assert sum(f.result() for f in loads) > 40, "the other clients' reads must overlap the writer's"
     assert time.monotonic() - started < 4, "the replica (still behind) must be in the read pool throughout"
     assert versions == [2] * 40, versions
+
+
+def test_a_lagging_replicas_fill_after_redis_lost_its_data_lives_no_longer_than_the_lag_bound(
+    topo: Topology,
+    client: httpx.Client,
+    urls: list[str],
+    writer_key: str,
+    reader_key: str,
+    make_shipment: Callable[..., dict[str, Any]],
+) -> None:
+    a, b = urls
+    max_lag = 5.0  # REPLICA_MAX_LAG_SECONDS: how long a replica's fill may be served
+    s = make_shipment(writer_key, url=a)
+    item = f"/api/shipments/{s['id']}"
+    wait_for(
+        lambda: topo.replica_sql(f"SELECT version FROM shipments WHERE id = '{s['id']}'") == "1",
+        what="the row on the replica",
+    )
+    _cache_everywhere(client, urls, item, reader_key, 1)
+    topo.replica_sql("SELECT pg_wal_replay_pause()")
+    try:
+        assert (
+            client.patch(
+                f"{a}{item}", json={"origin": "Porto"}, headers=auth(writer_key, **{"If-Match": '"1"'})
+            ).status_code
+            == 200
+        )
+        # Redis loses everything (a flush; a restart without persistence does the same): version 2's
+        # write-through is gone, and nothing newer is left to refuse a fill of version 1.
+        redis.Redis.from_url(topo.redis_url).flushall()
+        filled = client.get(f"{b}{item}", headers=auth(reader_key))
+        filled_at = time.monotonic()
+        # Within the lag bound a reader may be answered what the replica has (version 1)...
+        assert filled.json()["version"] == 1, "the read must have filled from the lagging replica"
+    finally:
+        topo.replica_sql("SELECT pg_wal_replay_resume()")
+    wait_for(
+        lambda: topo.replica_sql(f"SELECT version FROM shipments WHERE id = '{s['id']}'") == "2",
+        what="the replica caught up",
+    )
+    # ...but not for the cache TTL (300 s): once the fill's life (the lag bound) is over, everyone
+    # gets version 2.
+    time.sleep(max(0.0, filled_at + max_lag + 0.5 - time.monotonic()))
+    for url in urls:
+        seen = client.get(f"{url}{item}", headers=auth(reader_key)).json()
+        assert seen["version"] == 2 and seen["origin"] == "Porto", (url, seen["version"])
