@@ -583,6 +583,16 @@ class ShipmentCache:
             self.l1.set(key, entry, version, ttl)
         return entry
 
+    def database_changed(self) -> None:
+        """The primary is on a new timeline (a promoted replica, a restore): versions cached from the
+        old one may be lost and their numbers reissued with other data, which a version comparison
+        cannot tell apart. Everything goes: this L1 at once, then Redis is swept and every process
+        told to drop its L1 (as for owed writes too many to remember)."""
+        log.warning("database changed: every cached shipment is dropped")
+        self._owed.clear()
+        self._owed_all = True
+        self._distrust_l1()
+
     async def forget(self, key: str, version: int, *, also: Sequence[Command] = ()) -> None:
         """After a write of `key` whose outcome is unknown, that would have made `version`: no
         process may keep answering an older version from its cache (it may have been replaced).

@@ -64,7 +64,10 @@ CONNECTION_ERRORS = (
 # replayed up to a sample taken at time t has every write acknowledged before t, so its staleness is
 # at most now - t. Without news (the primary or the replica does not answer, or the monitor stalls)
 # that bound only grows, and pick_replica() drops a replica whose bound passed max_lag at once.
-PRIMARY_LSN_SQL = "SELECT pg_current_wal_lsn()::text"
+# The position, and the timeline (the first 8 hex digits of the WAL file's name): a promoted
+# replica or a point-in-time restore starts a new one, and versions written on the old timeline
+# after the fork are lost (the cache must forget them: Database.on_new_timeline).
+PRIMARY_LSN_SQL = "SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS walfile"
 # A standby, or a primary with default_transaction_read_only (what RDS does to a full disk's writes).
 READ_ONLY_SQL = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::bool"
 REPLICA_SQL = """
@@ -163,6 +166,10 @@ class Database:
     _primary_used: float = 0.0  # monotonic time of the primary's last statement that answered
     # (monotonic time, primary WAL position) samples, oldest first, kept for max_lag + a margin.
     primary_unreachable: bool = False  # the last WAL sample failed
+    # The primary's timeline as last sampled, and what to run when it changes (the cache forgets
+    # everything: versions written on the old timeline after the fork may be reissued with other data).
+    timeline: int | None = None
+    on_new_timeline: list[Callable[[], None]] = field(default_factory=list)
     # The read-write address answered read-only at the last ping or write (readiness reports it).
     primary_read_only: bool = False
     # Seconds a request may spend in database calls, retries included (REQUEST_TIME_BUDGET_SECONDS),
@@ -221,10 +228,9 @@ class Database:
                 log.exception("replica check failed")
 
     async def check_replicas(self) -> None:
-        if not self.replicas:
-            return
         await self._sample_primary()
-        await asyncio.gather(*(self._check(r) for r in self.replicas))
+        if self.replicas:
+            await asyncio.gather(*(self._check(r) for r in self.replicas))
 
     async def _sample_primary(self) -> None:
         """Record the primary's WAL position now (the anchor replicas are measured against)."""
@@ -232,15 +238,30 @@ class Database:
         taken = time.monotonic()
         try:
             async with self.primary.acquire(timeout=1.0) as conn:
-                lsn = parse_lsn(await conn.fetchval(PRIMARY_LSN_SQL, timeout=1.0))
+                row = await conn.fetchrow(PRIMARY_LSN_SQL, timeout=1.0)
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
-            log.warning("replica lag: primary position unknown", extra={"error": f"{type(exc).__name__}"})
+            if not self.primary_unreachable:
+                log.warning("replica lag: primary position unknown", extra={"error": f"{type(exc).__name__}"})
             self.primary_unreachable = True
             return
         self.primary_unreachable = False
+        lsn = parse_lsn(row["lsn"])
         if lsn is None:
             return
+        timeline = int(row["walfile"][:8], 16)
         samples = self._wal_samples
+        if self.timeline is not None and timeline != self.timeline:
+            log.warning(
+                "the primary is on a new timeline (a failover or a restore)",
+                extra={"timeline": timeline, "was": self.timeline},
+            )
+            samples.clear()
+            for replica in self.replicas:
+                replica.fresh_as_of = float("-inf")  # measured against a primary that is gone
+            self.timeline = timeline
+            for hook in self.on_new_timeline:
+                hook()
+        self.timeline = timeline
         if samples and lsn < samples[-1][1]:
             # A smaller position than before: a different primary (a failover to a node whose WAL
             # is behind what we saw). What we measured against no longer exists.

@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cfg.l1_cache_ttl_seconds,
             replica_fill_ttl=cfg.replica_max_lag_seconds if cfg.database_ro_urls else None,
         )
+        db.on_new_timeline.append(cache.database_changed)
         keys = KeyStore(db, accept_legacy=cfg.accept_legacy_api_keys)
         services = Services(cfg, db, link, cache, Guard(link, cfg.read_your_writes_seconds), keys)
         # Revocations ride on the cache's invalidation subscription; on (re)subscribing, notices
