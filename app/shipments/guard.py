@@ -111,7 +111,9 @@ class Guard:
                 ticket = AuthTicket(key, None, stamp)
         if not decision.allowed:
             METRICS.block("auth", backend)
-            self._auth_blocked[key] = now + max(decision.reset_seconds, 1)
+            # For a second only: the window may be full of reservations of lookups still in flight
+            # that will be refunded (good keys), so Redis is asked again soon.
+            self._auth_blocked[key] = now + 1
             self._auth_blocked.move_to_end(key)
             while len(self._auth_blocked) > MAX_KEYS:
                 self._auth_blocked.popitem(last=False)

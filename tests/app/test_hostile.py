@@ -628,3 +628,25 @@ def test_concurrent_forged_keys_from_one_address_cost_at_most_the_bound(
     time.sleep(11)
     primary, replica = (after - b for after, b in zip(_key_scans(topo), before, strict=True))
     assert primary <= AUTH_FAILURES and replica <= AUTH_FAILURES, (primary, replica)
+
+
+def test_a_burst_of_one_good_uncached_key_is_never_throttled_as_failures(topo: Topology, urls: list[str]) -> None:
+    """Failures are reserved before the lookup, but a burst of requests with one good key the process
+    has not cached shares one lookup (and one reservation): none of them is refused."""
+    key = topo.create_key("reader", "burst")
+    wait_for(
+        lambda: topo.replica_sql(f"SELECT count(*) FROM api_keys WHERE key_hash = '{hash_key(key)}'") == "1",
+        what="the key on the replica",
+    )
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
+        transport = httpx.AsyncHTTPTransport(local_address=unique_ip(), limits=limits)
+        async with httpx.AsyncClient(transport=transport, timeout=30) as c:
+            responses = await asyncio.gather(
+                *(c.get(f"{urls[1]}/api/shipments", params={"limit": 1}, headers=auth(key)) for _ in range(50))
+            )
+        return [r.status_code for r in responses]
+
+    codes = asyncio.run(burst())
+    assert codes == [200] * 50, sorted(codes)
