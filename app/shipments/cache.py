@@ -33,6 +33,12 @@ from .metrics import METRICS
 
 log = logging.getLogger("shipments.cache")
 CHANNEL = "shipments:invalidate"
+# When Redis's shipments began (wall-clock seconds, set by the first process that finds it missing:
+# a new Redis, or one that lost its data in a restart, a flush or a failover). Until
+# `replica_fill_ttl` after that, a write-through newer than what a lagging replica answers may be
+# missing from Redis, so nothing would refuse the replica's older version: fills from replicas are
+# then cached for that long only.
+BORN_KEY = "shipments:cache-born"
 KEY_PREFIX = "shipment:"
 
 # The message on CHANNEL that tells every process to drop its whole L1 (the fallback when a
@@ -313,10 +319,11 @@ class ShipmentCache:
     def __init__(self, link: RedisLink, ttl: int, l1_size: int, l1_ttl: float, replica_fill_ttl: float | None = None):
         self.link = link
         self.ttl = ttl
-        # How long a fill a replica answered may be served (REPLICA_MAX_LAG_SECONDS): the replica
-        # may miss that much of the latest writes, and when Redis lost the newer write-through
-        # (a restart, a flush) nothing newer is there to refuse it. None: the full TTL.
+        # How long a fill a replica answered may be served while Redis may have lost a newer
+        # write-through (REPLICA_MAX_LAG_SECONDS after its data began: BORN_KEY): the replica may
+        # miss that much of the latest writes. None: the full TTL always.
         self.replica_fill_ttl = replica_fill_ttl
+        self._born: float | None = None  # BORN_KEY as last read
         self.l1 = VersionedLRU(l1_size, l1_ttl)
         self.l1_enabled = False  # only while the invalidation subscription is live
         self._inflight: dict[str, asyncio.Future[CachedShipment | None]] = {}
@@ -494,6 +501,10 @@ class ShipmentCache:
                     return False
             if cursor == 0:
                 break
+        # What Redis holds began now: fills from replicas are careful again for the lag bound.
+        ok, _ = await self.link.call(lambda c: c.delete(BORN_KEY))
+        if not ok:
+            return False
         ok, _ = await self.link.call(lambda c: c.publish(CHANNEL, FLUSH_L1))
         return ok
 
@@ -513,8 +524,12 @@ class ShipmentCache:
                 return entry
         # Redis may still hold an older version than this process wrote while it could not tell
         # Redis: read the database until that write-through is delivered.
-        asked = [("GET", KEY_PREFIX + key), ("PTTL", KEY_PREFIX + key)]
+        # Also: when Redis's data began (set now if it has none: it lost it, or is new).
+        now = time.time()
+        asked = [("GET", KEY_PREFIX + key), ("PTTL", KEY_PREFIX + key), ("SET", BORN_KEY, repr(now), "NX", "GET")]
         found = await self.link.batch(asked) if not self.owes(key) else None
+        if found is not None:
+            self._born = float(found[2]) if found[2] is not None else now
         raw = found[0] if found is not None else None
         if raw is not None:
             version, _, body = raw.partition(b"|")
@@ -527,6 +542,12 @@ class ShipmentCache:
             return entry
         METRICS.miss()
         return await self._load_once(key, loader, primary=skip_l1)
+
+    def _redis_young(self) -> bool:
+        """Whether Redis's data began less than the replica fill TTL ago (or that is unknown)."""
+        if self.replica_fill_ttl is None:
+            return False
+        return self._born is None or time.time() - self._born < self.replica_fill_ttl + 1.0
 
     async def _load_once(self, key: str, loader: Loader, *, primary: bool = False) -> CachedShipment | None:
         """Single flight: concurrent misses of one key in this process share one database load,
@@ -542,7 +563,7 @@ class ShipmentCache:
             METRICS.cache_loads.inc()
             READ_SOURCE.set(None)
             value = await loader()
-            ttl = self.replica_fill_ttl if READ_SOURCE.get() == "replica" else None
+            ttl = self.replica_fill_ttl if READ_SOURCE.get() == "replica" and self._redis_young() else None
             entry = await self.put(key, value, publish=False, ttl=ttl) if value is not None else None
             future.set_result(entry)
             return entry
