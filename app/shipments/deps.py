@@ -216,13 +216,7 @@ async def _look_up(
     """(the key's principal or None, the throttle's refusal or None). A failure is reserved before
     the lookup and refunded when the key is found: concurrent unknown keys from one address cost at
     most the limit's worth of lookups, however many arrive at once."""
-    decision, ticket = await services.guard.auth_attempt(client, limit)
-    if ticket is None:
-        return None, decision
-    found = await keys.fetch(digest)
-    if found is not None:
-        services.guard.refund_auth(ticket)
-    return found, None
+    return await services.guard.auth_lookup(client, limit, lambda: keys.fetch(digest))
 
 
 def access(role: str, kind: str) -> Callable[..., Awaitable[Principal]]:

@@ -16,8 +16,9 @@ import math
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .auth import Principal
 from .cache import Command, Part, RedisLink
@@ -35,6 +36,11 @@ from .ratelimit import (
 )
 
 MAX_KEYS = 10000
+# A refused failed-authentication reservation asks again after these pauses (seconds) when this
+# process has no lookup of that address to wait for: other processes' lookups of good keys may
+# hold slots they are about to give back. Costs a refused request ~0.35 s and 3 Redis calls.
+AUTH_RETRY_DELAYS = (0.05, 0.1, 0.2)
+T = TypeVar("T")
 
 
 @dataclass
@@ -79,8 +85,49 @@ class Guard:
         # Addresses known to be over the failed-authentication limit, until when (monotonic): a
         # client hammering with bad keys then costs this process no Redis call either.
         self._auth_blocked: OrderedDict[str, float] = OrderedDict()
+        # Lookups in flight per address (auth_lookup): what a refused reservation may wait for.
+        self._auth_pending: dict[str, set[asyncio.Future[None]]] = {}
 
-    async def auth_attempt(self, client: str, limit: int) -> tuple[Decision, AuthTicket | None]:
+    async def auth_lookup(
+        self, client: str, limit: int, lookup: Callable[[], Awaitable[T | None]]
+    ) -> tuple[T | None, Decision | None]:
+        """Run `lookup` (a key lookup for `client`, an address) under the failed-authentication
+        throttle: (what it found, None), or (None, the refusal) without running it. A failure is
+        reserved before the lookup and refunded when the key is found, so concurrent unknown keys
+        cost at most `limit` lookups. A refusal while this process still has lookups of that
+        address in flight waits for one to settle and asks again: their reservations may be
+        refunds to come (good keys), so a burst of good keys is delayed, not refused."""
+        key = f"rl:authfail:{client}"
+        retries = list(AUTH_RETRY_DELAYS)
+        while True:
+            settling = self._auth_pending.get(key)
+            decision, ticket = await self.auth_attempt(client, limit, block=not (settling or retries))
+            if ticket is not None:
+                break
+            settling = self._auth_pending.get(key)
+            if settling:
+                await asyncio.wait(set(settling), return_when=asyncio.FIRST_COMPLETED)
+            elif retries:
+                # Other processes' lookups of this address may hold slots they will give back.
+                await asyncio.sleep(retries.pop(0))
+            else:
+                return None, decision
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._auth_pending.setdefault(key, set()).add(done)
+        try:
+            found = await lookup()
+            if found is not None:
+                await self.refund_auth(ticket)
+            return found, None
+        finally:
+            pending = self._auth_pending.get(key)
+            if pending is not None:
+                pending.discard(done)
+                if not pending:
+                    del self._auth_pending[key]
+            done.set_result(None)
+
+    async def auth_attempt(self, client: str, limit: int, *, block: bool = True) -> tuple[Decision, AuthTicket | None]:
         """Reserve one failed authentication of `client` (an address) BEFORE the key is looked up:
         (refused once over the limit, None) or (allowed, a ticket). Reserving first makes the
         bound hold under concurrency: N simultaneous unknown keys from one address cost at most
@@ -109,23 +156,22 @@ class Guard:
             backend = "local"
             if decision.allowed:
                 ticket = AuthTicket(key, None, stamp)
-        if not decision.allowed:
+        if not decision.allowed and block:
             METRICS.block("auth", backend)
             # For a second only: the window may be full of reservations of lookups still in flight
-            # that will be refunded (good keys), so Redis is asked again soon.
+            # elsewhere that will be refunded (good keys), so Redis is asked again soon.
             self._auth_blocked[key] = now + 1
             self._auth_blocked.move_to_end(key)
             while len(self._auth_blocked) > MAX_KEYS:
                 self._auth_blocked.popitem(last=False)
         return decision, ticket
 
-    def refund_auth(self, ticket: AuthTicket) -> None:
-        """The looked-up key was good: its reservation is not a failure (goes back in this turn's
-        pipeline, or out of the local window it was counted in)."""
-        if ticket.member is not None:
-            self._ask.releases.append((ticket.key, [ticket.member]))
-            self.link.wake()
-        elif ticket.stamp is not None:
+    async def refund_auth(self, ticket: AuthTicket) -> None:
+        """The looked-up key was good: its reservation is not a failure. Given back before the
+        lookups waiting on this one ask again (auth_lookup), so they find the slot free."""
+        if ticket.member is not None and await self.link.batch([("ZREM", ticket.key, ticket.member)]) is not None:
+            return
+        if ticket.stamp is not None:
             self.local.forget(ticket.key, ticket.stamp)
 
     async def admit(self, who: Principal, kind: str, limit: int) -> tuple[Decision, bool]:
