@@ -16,7 +16,7 @@ import redis
 
 from local_topology.topology import Topology
 
-from .conftest import auth, wait_for
+from .conftest import auth, detailed, wait_for
 
 
 @pytest.fixture
@@ -115,6 +115,7 @@ def test_read_your_writes_holds_with_redis_down_under_concurrent_replica_loads(
     client: httpx.Client,
     urls: list[str],
     writer_key: str,
+    admin_key: str,
     make_shipment: Callable[..., dict[str, Any]],
     redis_stopped: None,
     replay_paused: None,
@@ -129,6 +130,12 @@ def test_read_your_writes_holds_with_redis_down_under_concurrent_replica_loads(
     wait_for(
         lambda: topo.replica_sql(f"SELECT count(*) FROM shipments WHERE id = '{s['id']}'") == "1",
         what="the row on the replica",
+    )
+    # In the read pool (a test before may have left it out for a moment): the race needs its loads.
+    wait_for(
+        lambda: detailed(client, url, admin_key)["replicas"][0]["in_read_pool"],
+        interval=0.5,
+        what="the replica in the read pool",
     )
     topo.replica_sql("SELECT pg_wal_replay_pause()")
     p = client.patch(f"{url}{item}", json={"origin": "Lyon"}, headers=auth(writer_key, **{"If-Match": '"1"'}))
@@ -162,6 +169,7 @@ def test_a_lagging_replicas_fill_after_redis_lost_its_data_lives_no_longer_than_
     urls: list[str],
     writer_key: str,
     reader_key: str,
+    admin_key: str,
     make_shipment: Callable[..., dict[str, Any]],
 ) -> None:
     a, b = urls
@@ -173,6 +181,12 @@ def test_a_lagging_replicas_fill_after_redis_lost_its_data_lives_no_longer_than_
         what="the row on the replica",
     )
     _cache_everywhere(client, urls, item, reader_key, 1)
+    for url in urls:  # a test before may have left the replica out of the pool for a moment
+        wait_for(
+            lambda u=url: detailed(client, u, admin_key)["replicas"][0]["in_read_pool"],
+            interval=0.5,
+            what="the replica in the read pool",
+        )
     topo.replica_sql("SELECT pg_wal_replay_pause()")
     try:
         assert (

@@ -68,11 +68,9 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
             "name": r.name,
             "endpoint": r.endpoint,
             "reachable": r.reachable,
-            "lag_seconds": r.lag_seconds,
-            # At most this many seconds of writes missing, measured against the primary, now.
-            "staleness_seconds": (
-                round(services.db.staleness(r), 3) if services.db.staleness(r) != float("inf") else None
-            ),
+            # At most this many seconds of writes missing, measured against the primary, now (it
+            # grows between checks when there is no news: what in_read_pool is decided on).
+            "lag_seconds": _seconds(services.db.staleness(r)),
             "in_read_pool": services.db.serving(r),
             "reason": r.reason,
             "ejections": r.ejections,
@@ -82,8 +80,8 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
     ]
     for r in services.db.replicas:
         METRICS.replica_in_pool.labels(r.name).set(1 if services.db.serving(r) else 0)
-        if r.lag_seconds is not None:
-            METRICS.replica_lag.labels(r.name).set(r.lag_seconds)
+        if (lag := _seconds(services.db.staleness(r))) is not None:
+            METRICS.replica_lag.labels(r.name).set(lag)
     degraded = not redis_ok or any(not r["in_read_pool"] for r in replicas)
     return {
         "status": "unavailable"
@@ -103,6 +101,11 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
         "uptime_seconds": round(time.time() - LIFECYCLE.started, 1),
         "version": APP_VERSION,
     }
+
+
+def _seconds(value: float) -> float | None:
+    """A staleness for the answer: None when never measured."""
+    return round(value, 3) if value != float("inf") else None
 
 
 async def _check_readiness(services: Services) -> tuple[int, dict[str, Any]]:
