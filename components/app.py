@@ -9,8 +9,8 @@ see it); the Deployment (rolling with maxUnavailable 0, probes, requests/limits,
 security context, zone spread, graceful drain); an autoscaling/v2 HPA; a PDB; an
 internet-facing NLB Service terminating TLS with an ACM certificate (its hostname is the
 CDN's app origin); NetworkPolicies: default deny, ingress to the API port only from the VPC
-(the load balancer's path through the nodes) and to the metrics port only from the monitoring
-namespace, egress only to PgBouncer, Redis, DNS and the pod identity agent (the migrations
+(the load balancer's path through the nodes), to the health port (the kubelet's probes) from the
+nodes and to the metrics port only from the monitoring namespace, egress only to PgBouncer, Redis, DNS and the pod identity agent (the migrations
 Job: DNS and PgBouncer only).
 
 Least privilege: the app trusts forwarded headers (CloudFront's X-Viewer-Address, with the origin
@@ -40,13 +40,21 @@ from components.base import Component
 from components.certificates import dns_validated_certificate
 from components.identity import IdentityNames, workload_identity
 from components.placement import region_kw
-from components.settings import AppSettings, is_digest
+from components.settings import (
+    ORIGIN_READ_TIMEOUT_SECONDS,
+    REQUEST_BUDGET_MARGIN_SECONDS,
+    AppSettings,
+    is_digest,
+)
 from components.workload import checkov_skips, hardened_container, restricted_pod
 
 APP_NAME = "shipments-api"
 PORT = 8000
 # The metrics listener (shipments.server): reached from the monitoring namespace only, on no Service.
 METRICS_PORT = 9100
+# The health listener (shipments.server): liveness and readiness, where the kubelet probes; on no
+# Service, so client traffic through the load balancer cannot starve the probes.
+HEALTH_PORT = 8081
 # Prometheus: the namespace allowed to scrape the metrics port.
 METRICS_NAMESPACE = "monitoring"
 UID = 10001
@@ -255,6 +263,7 @@ class App(Component):
         settings = {
             "PORT": str(PORT),
             "METRICS_PORT": str(METRICS_PORT),
+            "HEALTH_PORT": str(HEALTH_PORT),
             "DB_POOL_MAX": str(s.db_pool_size),
             "RATE_LIMIT_READS_PER_MINUTE": str(s.rate_limit_reads_per_minute),
             "RATE_LIMIT_WRITES_PER_MINUTE": str(s.rate_limit_writes_per_minute),
@@ -262,6 +271,8 @@ class App(Component):
             "CACHE_TTL_SECONDS": str(s.cache_ttl_seconds),
             "REPLICA_MAX_LAG_SECONDS": str(s.replica_lag_threshold_seconds),
             "READ_YOUR_WRITES_SECONDS": str(s.read_your_writes_seconds),
+            # Every request, retries included, is answered before the CDN gives up on the origin.
+            "REQUEST_TIME_BUDGET_SECONDS": str(ORIGIN_READ_TIMEOUT_SECONDS - REQUEST_BUDGET_MARGIN_SECONDS),
             "CORS_ORIGINS": ",".join(s.cors_origins),
             "MAX_BODY_BYTES": str(s.max_body_bytes),
             "LOG_LEVEL": s.log_level.upper(),
@@ -368,9 +379,11 @@ class App(Component):
                     "pod_selector": {"match_labels": LABELS},
                     "policy_types": ["Ingress"],
                     "ingress": [
+                        # The API from the load balancer's path; the health listener from the nodes
+                        # (the kubelet's probes; the VPC CNI's agent also admits the node's own IP).
                         {
                             "from": [{"ip_block": {"cidr": c}} for c in args.load_balancer_source_cidrs],
-                            "ports": [{"protocol": "TCP", "port": PORT}],
+                            "ports": [{"protocol": "TCP", "port": PORT}, {"protocol": "TCP", "port": HEALTH_PORT}],
                         },
                         # Prometheus, from its namespace, on the metrics listener only.
                         {
@@ -475,7 +488,10 @@ class App(Component):
         """Rolling with maxUnavailable 0, probes, requests/limits, restricted security context,
         zone spread, graceful drain."""
         s = self._args.settings
-        probe = {"http_get": {"path": "/api/health", "port": "http"}}
+        # Probes go to the health listener: a flood on the API's port (idle connections, clients
+        # that do not read, the concurrency cap reached) must not fail liveness (a restart loop)
+        # nor readiness for what strangers do. Readiness there is the same answer as the API's.
+        probe = {"http_get": {"path": "/api/health", "port": "health"}}
         return k8s.apps.v1.Deployment(
             f"{self.prefix}-deployment",
             metadata=self.meta(APP_NAME, annotations=checkov_skips(_ENV_SKIP)),
@@ -522,9 +538,11 @@ class App(Component):
                                 "image": s.image,
                                 "image_pull_policy": "Always",
                                 "command": ["python", "-m", "shipments.server"],
-                                # The Service exposes "http" only; "metrics" is for the monitoring namespace.
+                                # The Service exposes "http" only; "metrics" is for the monitoring
+                                # namespace, "health" for the kubelet.
                                 "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"},
-                                          {"name": "metrics", "container_port": METRICS_PORT, "protocol": "TCP"}],
+                                          {"name": "metrics", "container_port": METRICS_PORT, "protocol": "TCP"},
+                                          {"name": "health", "container_port": HEALTH_PORT, "protocol": "TCP"}],
                                 "env_from": env_from,
                                 "resources": self._resources(),
                                 "security_context": _CONTAINER_SECURITY,
@@ -532,7 +550,7 @@ class App(Component):
                                 "liveness_probe": {**probe, "period_seconds": 10, "timeout_seconds": 2,
                                                    "failure_threshold": 3},
                                 "readiness_probe": {
-                                    "http_get": {"path": "/api/health/ready", "port": "http"},
+                                    "http_get": {"path": "/api/health/ready", "port": "health"},
                                     "period_seconds": 5,
                                     "timeout_seconds": 2,
                                     "failure_threshold": 2,

@@ -27,7 +27,7 @@ from components.bucket import HardenedBucket
 from components.certificates import dns_validated_certificate
 from components.monitoring import Graph, Watch
 from components.placement import locate
-from components.settings import API_CACHE_MAX_TTL_SECONDS, AlarmSettings, CdnSettings
+from components.settings import API_CACHE_MAX_TTL_SECONDS, ORIGIN_READ_TIMEOUT_SECONDS, AlarmSettings, CdnSettings
 
 # CloudFront only accepts certificates and CLOUDFRONT-scope web ACLs from us-east-1.
 EDGE_REGION = "us-east-1"
@@ -555,7 +555,7 @@ class Cdn(Component):
                         https_port=443,
                         origin_protocol_policy="https-only",
                         origin_ssl_protocols=["TLSv1.2"],
-                        origin_read_timeout=30,
+                        origin_read_timeout=ORIGIN_READ_TIMEOUT_SECONDS,
                         origin_keepalive_timeout=5,
                     ),
                     custom_headers=[

@@ -482,6 +482,11 @@ class AppSettings(Model):
 # ---- cdn.py: Cdn ----------------------------------------------------------------------------------
 # The longest the app's Cache-Control may keep a shipment read at the edge (the API cache policy's max).
 API_CACHE_MAX_TTL_SECONDS = 60
+# CloudFront's origin read timeout for the app (components/cdn.py): past it the viewer gets a 504.
+# The app's request time budget (components/app.py, REQUEST_TIME_BUDGET_SECONDS) stays a margin
+# below it, so a request that cannot be served is answered the app's 503 with Retry-After instead.
+ORIGIN_READ_TIMEOUT_SECONDS = 30
+REQUEST_BUDGET_MARGIN_SECONDS = 5
 
 
 class CdnSettings(Model):

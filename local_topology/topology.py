@@ -128,6 +128,8 @@ class Service:
     stop_signal: int = signal.SIGTERM
     # An app process's metrics listener (Prometheus' /metrics; the API's port does not serve it).
     metrics_port: int | None = None
+    # Its health listener (the probes': liveness and readiness, on a port client traffic cannot fill).
+    health_port: int | None = None
 
 
 class Topology:
@@ -199,6 +201,12 @@ class Topology:
         port = int(app_url.rsplit(":", 1)[1])
         (service,) = [s for s in self.services.values() if s.port == port and s.metrics_port]
         return f"http://127.0.0.1:{service.metrics_port}/metrics"
+
+    def health_url(self, app_url: str) -> str:
+        """The health listener of the app process at `app_url` (what the kubelet probes)."""
+        port = int(app_url.rsplit(":", 1)[1])
+        (service,) = [s for s in self.services.values() if s.port == port and s.health_port]
+        return f"http://127.0.0.1:{service.health_port}"
 
     @property
     def redis_url(self) -> str:
@@ -517,16 +525,20 @@ class Topology:
         if name is None:
             self._extra_apps += 1
             name = f"app-extra{self._extra_apps}"
-        port = metrics_port = free_port()
+        port = free_port()
+        metrics_port = health_port = port
         while metrics_port == port:
             metrics_port = free_port()
+        while health_port in (port, metrics_port):
+            health_port = free_port()
         service = Service(
             name,
             [sys.executable, "-m", "shipments.server"],
             port,
             str(self.root / "logs" / f"{name}.log"),
-            env={"METRICS_PORT": str(metrics_port), **(env or {}), "PORT": str(port)},
+            env={"METRICS_PORT": str(metrics_port), "HEALTH_PORT": str(health_port), **(env or {}), "PORT": str(port)},
             metrics_port=metrics_port,
+            health_port=health_port,
         )
         self._spawn(service)
         url = f"http://127.0.0.1:{port}"

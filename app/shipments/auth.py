@@ -15,6 +15,7 @@ ACCEPT_LEGACY_API_KEYS is true, and `python -m shipments.keys list` shows which 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -23,7 +24,7 @@ import time
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 
@@ -109,6 +110,10 @@ class KeyStore:
         self._known: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._revoked: OrderedDict[str, float] = OrderedDict()
+        # Lookups in flight by digest: concurrent requests with one uncached key share one lookup
+        # (and one reservation of the failed-authentication throttle: deps.principal).
+        # Each: (the principal or None, the throttle's refusal or None).
+        self.inflight: dict[str, asyncio.Future[tuple[Principal | None, Any]]] = {}
 
     def bearer(self, authorization: str) -> str | None:
         """The hash to look up the key of an `Authorization: Bearer <key>` header value by, or None

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,11 +27,18 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from . import jsonbody
+from .db import READ_SOURCE
 from .lru import VersionedLRU
 from .metrics import METRICS
 
 log = logging.getLogger("shipments.cache")
 CHANNEL = "shipments:invalidate"
+# When Redis's shipments began (wall-clock seconds, set by the first process that finds it missing:
+# a new Redis, or one that lost its data in a restart, a flush or a failover). Until
+# `replica_fill_ttl` after that, a write-through newer than what a lagging replica answers may be
+# missing from Redis, so nothing would refuse the replica's older version: fills from replicas are
+# then cached for that long only.
+BORN_KEY = "shipments:cache-born"
 KEY_PREFIX = "shipment:"
 
 # The message on CHANNEL that tells every process to drop its whole L1 (the fallback when a
@@ -58,6 +66,19 @@ if ARGV[5] then
   redis.call('PUBLISH', ARGV[4], ARGV[5])
 end
 return newer
+"""
+
+# A write whose outcome is unknown (its connection failed with the statement in flight) would,
+# had it committed, have made version ARGV[1]: drop any cached version older than that and
+# announce it, so every process stops answering the version the write may have replaced.
+FORGET_OLDER_LUA = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local v = tonumber(string.match(cur, '^(%d+)|'))
+  if (not v) or v < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
+end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
 """
 
 REDIS_ERRORS = (RedisError, OSError, TimeoutError)
@@ -295,13 +316,19 @@ class RedisLink:
 
 
 class ShipmentCache:
-    def __init__(self, link: RedisLink, ttl: int, l1_size: int, l1_ttl: float):
+    def __init__(self, link: RedisLink, ttl: int, l1_size: int, l1_ttl: float, replica_fill_ttl: float | None = None):
         self.link = link
         self.ttl = ttl
+        # How long a fill a replica answered may be served while Redis may have lost a newer
+        # write-through (REPLICA_MAX_LAG_SECONDS after its data began: BORN_KEY): the replica may
+        # miss that much of the latest writes. None: the full TTL always.
+        self.replica_fill_ttl = replica_fill_ttl
+        self._born: float | None = None  # BORN_KEY as last read
         self.l1 = VersionedLRU(l1_size, l1_ttl)
         self.l1_enabled = False  # only while the invalidation subscription is live
         self._inflight: dict[str, asyncio.Future[CachedShipment | None]] = {}
         self._set_if_newer = link.script(SET_IF_NEWER_LUA)
+        self._forget_older = link.script(FORGET_OLDER_LUA)
         self._task: asyncio.Task[None] | None = None
         # Other channels carried by the same subscription (API key revocations), and what to run
         # each time it is (re)established: messages sent meanwhile may have been missed.
@@ -398,8 +425,8 @@ class ShipmentCache:
             log.warning("malformed invalidation message", extra={"data": repr(data)[:100]})
 
     # -- invalidations owed ---------------------------------------------------------------------
-    def _write_through(self, key: str, entry: CachedShipment, *, publish: bool) -> Command:
-        args: list[Any] = [entry.body, entry.version, self.ttl]
+    def _write_through(self, key: str, entry: CachedShipment, *, publish: bool, ttl: int | None = None) -> Command:
+        args: list[Any] = [entry.body, entry.version, ttl or self.ttl]
         if publish:
             args += [CHANNEL, f"{key}:{entry.version}"]
         return self._set_if_newer.command([KEY_PREFIX + key], args)
@@ -474,6 +501,10 @@ class ShipmentCache:
                     return False
             if cursor == 0:
                 break
+        # What Redis holds began now: fills from replicas are careful again for the lag bound.
+        ok, _ = await self.link.call(lambda c: c.delete(BORN_KEY))
+        if not ok:
+            return False
         ok, _ = await self.link.call(lambda c: c.publish(CHANNEL, FLUSH_L1))
         return ok
 
@@ -493,29 +524,47 @@ class ShipmentCache:
                 return entry
         # Redis may still hold an older version than this process wrote while it could not tell
         # Redis: read the database until that write-through is delivered.
-        found = await self.link.batch([("GET", KEY_PREFIX + key)]) if not self.owes(key) else None
+        # Also: when Redis's data began (set now if it has none: it lost it, or is new).
+        now = time.time()
+        asked = [("GET", KEY_PREFIX + key), ("PTTL", KEY_PREFIX + key), ("SET", BORN_KEY, repr(now), "NX", "GET")]
+        found = await self.link.batch(asked) if not self.owes(key) else None
+        if found is not None:
+            self._born = float(found[2]) if found[2] is not None else now
         raw = found[0] if found is not None else None
         if raw is not None:
             version, _, body = raw.partition(b"|")
             entry = CachedShipment(int(version), body)
             if self.l1_enabled:
-                self.l1.set(key, entry, entry.version)
+                # The L1 copy never outlives Redis's (a replica's fill lives shorter there).
+                left = found[1] / 1000 if found is not None and found[1] > 0 else None
+                self.l1.set(key, entry, entry.version, left)
             METRICS.hit("redis")
             return entry
         METRICS.miss()
-        return await self._load_once(key, loader)
+        return await self._load_once(key, loader, primary=skip_l1)
 
-    async def _load_once(self, key: str, loader: Loader) -> CachedShipment | None:
-        """Single flight: concurrent misses of one key in this process share one database load."""
-        pending = self._inflight.get(key)
+    def _redis_young(self) -> bool:
+        """Whether Redis's data began less than the replica fill TTL ago (or that is unknown)."""
+        if self.replica_fill_ttl is None:
+            return False
+        return self._born is None or time.time() - self._born < self.replica_fill_ttl + 1.0
+
+    async def _load_once(self, key: str, loader: Loader, *, primary: bool = False) -> CachedShipment | None:
+        """Single flight: concurrent misses of one key in this process share one database load,
+        and only a load from the same source: a read that must see its writer's own writes
+        (`primary`) never joins another client's load, which may come from a replica."""
+        flight = f"{key}|p" if primary else key
+        pending = self._inflight.get(flight)
         if pending is not None:
             return await asyncio.shield(pending)
         future: asyncio.Future[CachedShipment | None] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        self._inflight[flight] = future
         try:
             METRICS.cache_loads.inc()
+            READ_SOURCE.set(None)
             value = await loader()
-            entry = await self.put(key, value, publish=False) if value is not None else None
+            ttl = self.replica_fill_ttl if READ_SOURCE.get() == "replica" and self._redis_young() else None
+            entry = await self.put(key, value, publish=False, ttl=ttl) if value is not None else None
             future.set_result(entry)
             return entry
         except BaseException as exc:
@@ -523,10 +572,16 @@ class ShipmentCache:
             future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
             raise
         finally:
-            del self._inflight[key]
+            del self._inflight[flight]
 
     async def put(
-        self, key: str, value: dict[str, Any], *, publish: bool, also: Sequence[Command] = ()
+        self,
+        key: str,
+        value: dict[str, Any],
+        *,
+        publish: bool,
+        also: Sequence[Command] = (),
+        ttl: float | None = None,
     ) -> CachedShipment:
         """Store a value (write-through after a write, or a fill after a miss); publish on writes.
         `also`: more commands for the same round trip. Returns the value as cached: its body is
@@ -536,7 +591,8 @@ class ShipmentCache:
         # The script publishes the invalidation itself, after the SET (see SET_IF_NEWER_LUA). `also`
         # (the read-your-writes marker) may still land before it when the script must be loaded
         # first; harmless: the writer's client has no answer before the write-through has landed.
-        commands = [self._write_through(key, entry, publish=publish), *also]
+        redis_ttl = max(1, math.ceil(ttl)) if ttl is not None else None
+        commands = [self._write_through(key, entry, publish=publish, ttl=redis_ttl), *also]
         results = await self.link.batch(commands)
         if publish:
             if results is None:
@@ -545,8 +601,29 @@ class ShipmentCache:
                 del self._owed[key]  # delivered by this write-through
             self.l1.invalidate(key, version)
         if self.l1_enabled:
-            self.l1.set(key, entry, version)
+            self.l1.set(key, entry, version, ttl)
         return entry
+
+    def database_changed(self) -> None:
+        """The primary is on a new timeline (a promoted replica, a restore): versions cached from the
+        old one may be lost and their numbers reissued with other data, which a version comparison
+        cannot tell apart. Everything goes: this L1 at once, then Redis is swept and every process
+        told to drop its L1 (as for owed writes too many to remember)."""
+        log.warning("database changed: every cached shipment is dropped")
+        self._owed.clear()
+        self._owed_all = True
+        self._distrust_l1()
+
+    async def forget(self, key: str, version: int, *, also: Sequence[Command] = ()) -> None:
+        """After a write of `key` whose outcome is unknown, that would have made `version`: no
+        process may keep answering an older version from its cache (it may have been replaced).
+        Redis drops it and every process tombstones it; when Redis cannot be told, every cached
+        shipment is swept once it can (as for an owed write too many to remember)."""
+        self.l1.invalidate(key, version)
+        command = self._forget_older.command([KEY_PREFIX + key], [version, CHANNEL, f"{key}:{version}"])
+        if await self.link.batch([command, *also]) is None:
+            log.warning("ambiguous write not announced: every process will drop its L1", extra={"key": key})
+            self._owed_all = True
 
     def stats(self) -> dict[str, Any]:
         return {

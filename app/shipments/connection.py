@@ -16,6 +16,15 @@ timeout, and server.py uses them. It has none for these, so they are written her
 - a body-read timeout: a body not complete BODY_READ_TIMEOUT_SECONDS after its head gets 408 (or,
   when the app has answered already, e.g. 403 or 413 without reading it, the connection is closed).
 
+- a per-address connection cap: a peer (IPv4 address, IPv6 /64) outside the trusted proxies
+  (FORWARDED_ALLOW_IPS) with MAX_CONNECTIONS_PER_ADDRESS connections open has further ones closed at
+  once, before they count against `limit_concurrency`: one client's idle sockets cannot fill the
+  server. The proxies (the load balancer's path, CloudFront) are exempt: behind them the peer is
+  not the client.
+- a send timeout: a connection whose answer has sat unsent (the transport's buffer over its high
+  water mark: the client stopped reading) for SEND_TIMEOUT_SECONDS is aborted, so a client that
+  does not read cannot hold its slot, its request task and the queued bytes for ever.
+
 The 503 of the concurrency cap is uvicorn's, with a JSON body and Retry-After like the API's errors.
 """
 
@@ -24,11 +33,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+
+from .forwarded import parse_address, parse_trusted, rate_limit_bucket
 
 log = logging.getLogger("shipments.server")
 
@@ -40,11 +52,20 @@ LINGER_SECONDS = 2.0
 LINGER_BYTES = 1 << 20
 
 
+# A flood logs its refusals at most this often (one line per refused connection would be the flood).
+_REFUSAL_LOG_SECONDS = 10.0
+
+
 @dataclass(frozen=True)
 class Limits:
     max_header_bytes: int = 32768
     header_read_timeout: float = 10.0
     body_read_timeout: float = 10.0
+    # 0: no per-address cap.
+    max_connections_per_address: int = 0
+    send_timeout: float = 10.0
+    # FORWARDED_ALLOW_IPS: peers exempt from the per-address cap.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 _OVER_CAPACITY = json.dumps(
@@ -73,10 +94,20 @@ async def over_capacity(scope: Any, receive: Any, send: Any) -> None:
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     limits = Limits()
 
+    # Per server (with_limits makes a class per listener): open connections per address bucket.
+    per_address: dict[str, int] = {}
+    trusted: tuple[bool, tuple[Any, ...]] = (False, ())
+    refused_since_log = 0
+    last_refusal_log = 0.0
+
     @classmethod
     def with_limits(cls, limits: Limits) -> type[LimitedHttpToolsProtocol]:
         """A protocol class for uvicorn's `http=` setting (uvicorn instantiates it per connection)."""
-        return type(cls.__name__, (cls,), {"limits": limits})
+        return type(
+            cls.__name__,
+            (cls,),
+            {"limits": limits, "per_address": {}, "trusted": parse_trusted(limits.trusted_proxies)},
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -86,15 +117,82 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._lingering: int | None = None  # bytes dropped since a refusal
+        self._bucket: str | None = None  # counted in per_address under this key
+        self._send_timer: asyncio.TimerHandle | None = None
 
     # -- connection --------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        cap = self.limits.max_connections_per_address
+        if cap and self.client and not self._is_proxy(self.client[0]):
+            bucket = rate_limit_bucket(self.client[0])
+            open_now = self.per_address.get(bucket, 0)
+            if open_now >= cap:
+                self._refuse_connection(bucket)
+                return
+            self.per_address[bucket] = open_now + 1
+            self._bucket = bucket
         self._head_timer = self.loop.call_later(self.limits.header_read_timeout, self._head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_timers()
+        if self._bucket is not None:
+            left = self.per_address.get(self._bucket, 1) - 1
+            if left > 0:
+                self.per_address[self._bucket] = left
+            else:
+                self.per_address.pop(self._bucket, None)
+            self._bucket = None
         super().connection_lost(exc)
+
+    def _is_proxy(self, host: str) -> bool:
+        any_peer, networks = self.trusted
+        if any_peer:
+            return True
+        address = parse_address(host)
+        return address is not None and any(address in n for n in networks)
+
+    def _refuse_connection(self, bucket: str) -> None:
+        """Over the per-address cap: closed before it reads a byte (no answer: nothing was asked)."""
+        cls = type(self)
+        cls.refused_since_log += 1
+        now = time.monotonic()
+        if now - cls.last_refusal_log >= _REFUSAL_LOG_SECONDS:
+            log.warning(
+                "connections refused: per-address cap",
+                extra={
+                    "peer": bucket,
+                    "cap": self.limits.max_connections_per_address,
+                    "refused": cls.refused_since_log,
+                },
+            )
+            cls.last_refusal_log, cls.refused_since_log = now, 0
+        self.transport.abort()
+
+    # -- flow control: a client that does not read -------------------------------------------------
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._send_timer is None:
+            self._send_timer = self.loop.call_later(self.limits.send_timeout, self._send_timeout)
+
+    def resume_writing(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+        super().resume_writing()
+
+    def _send_timeout(self) -> None:
+        self._send_timer = None
+        if self.transport.is_closing():
+            return
+        pending = self.transport.get_write_buffer_size()
+        client = self.client[0] if self.client else "?"
+        log.info(
+            "connection aborted: client not reading",
+            extra={"peer": client, "seconds": self.limits.send_timeout, "unsent_bytes": pending},
+        )
+        # abort, not close: close would wait for the unsent bytes to drain, which is the problem.
+        self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self._lingering is not None:
@@ -173,10 +271,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     # -- timeouts and refusals -------------------------------------------------------------------------
     def _cancel_timers(self) -> None:
-        for timer in (self._head_timer, self._body_timer):
+        for timer in (self._head_timer, self._body_timer, self._send_timer):
             if timer is not None:
                 timer.cancel()
-        self._head_timer = self._body_timer = None
+        self._head_timer = self._body_timer = self._send_timer = None
 
     def _head_timeout(self) -> None:
         self._head_timer = None

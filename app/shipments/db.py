@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -35,6 +37,12 @@ from .backoff import retry_async
 from .metrics import METRICS
 
 log = logging.getLogger("shipments.db")
+# When the current request started (time.perf_counter(); set by middleware.Observability): the
+# database calls of one request, retries included, share REQUEST_TIME_BUDGET_SECONDS from then.
+REQUEST_STARTED: contextvars.ContextVar[float | None] = contextvars.ContextVar("request_started", default=None)
+# Where this task's last read() was answered: "replica" or "primary" (the cache bounds the life of
+# what a replica answered: it may miss the last REPLICA_MAX_LAG_SECONDS of writes).
+READ_SOURCE: contextvars.ContextVar[str | None] = contextvars.ContextVar("read_source", default=None)
 T = TypeVar("T")
 
 # Transient: safe to retry the whole transaction.
@@ -50,18 +58,45 @@ CONNECTION_ERRORS = (
     TimeoutError,
 )
 
-LAG_SQL = """
+# Replication lag is measured against the primary, never from the replica's own view (a replica
+# that stopped receiving WAL has replayed all it received and would call itself current). Each check
+# samples the primary's WAL position first, then each replica's replayed position: a replica that has
+# replayed up to a sample taken at time t has every write acknowledged before t, so its staleness is
+# at most now - t. Without news (the primary or the replica does not answer, or the monitor stalls)
+# that bound only grows, and pick_replica() drops a replica whose bound passed max_lag at once.
+# The position, and the timeline (the first 8 hex digits of the WAL file's name): a promoted
+# replica or a point-in-time restore starts a new one, and versions written on the old timeline
+# after the fork are lost (the cache must forget them: Database.on_new_timeline).
+PRIMARY_LSN_SQL = "SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS walfile"
+# A standby, or a primary with default_transaction_read_only (what RDS does to a full disk's writes).
+READ_ONLY_SQL = "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::bool"
+REPLICA_SQL = """
 SELECT pg_is_in_recovery() AS in_recovery,
-       CASE WHEN NOT pg_is_in_recovery() THEN 0
-            WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
-            ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()), 0)
-       END::float8 AS lag,
-       pg_is_wal_replay_paused() AS paused
+       (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn,
+       pg_is_in_recovery() AND pg_is_wal_replay_paused() AS paused
 """
 
 
+def parse_lsn(text: str | None) -> int | None:
+    """A pg_lsn's text ('16/B374D848') as an integer (None stays None: no WAL replayed yet)."""
+    if not text:
+        return None
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
 class DatabaseUnavailable(Exception):
-    """No database could serve the request (maps to 503 with Retry-After)."""
+    """No database could serve the request (maps to 503 with Retry-After). `ambiguous`: a write's
+    statement was in flight when the connection failed, so it may have committed."""
+
+    def __init__(self, message: str, *, ambiguous: bool = False):
+        super().__init__(message)
+        self.ambiguous = ambiguous
+
+
+class PrimaryReadOnly(DatabaseUnavailable):
+    """The read-write address answered read-only (a standby, a demoted node, a primary in
+    read-only mode): nothing was written; 503 with Retry-After, and readiness says so."""
 
 
 class ConnectPhaseError(Exception):
@@ -94,6 +129,9 @@ class Replica:
     last_check: float = 0.0
     ejections: int = 0
     reason: str = "not checked yet"
+    # Monotonic time of the newest primary WAL sample this replica is known to have replayed:
+    # its staleness is at most now - fresh_as_of.
+    fresh_as_of: float = float("-inf")
 
     def failed(self, exc: BaseException) -> None:
         message = f"{type(exc).__name__}: {exc}"[:300]
@@ -126,6 +164,18 @@ class Database:
     _rr: int = 0
     _monitor: asyncio.Task[None] | None = None
     _primary_used: float = 0.0  # monotonic time of the primary's last statement that answered
+    # (monotonic time, primary WAL position) samples, oldest first, kept for max_lag + a margin.
+    primary_unreachable: bool = False  # the last WAL sample failed
+    # The primary's timeline as last sampled, and what to run when it changes (the cache forgets
+    # everything: versions written on the old timeline after the fork may be reissued with other data).
+    timeline: int | None = None
+    on_new_timeline: list[Callable[[], None]] = field(default_factory=list)
+    # The read-write address answered read-only at the last ping or write (readiness reports it).
+    primary_read_only: bool = False
+    # Seconds a request may spend in database calls, retries included (REQUEST_TIME_BUDGET_SECONDS),
+    # counted from the request's start (REQUEST_STARTED); 0: unbounded.
+    request_budget: float = 0.0
+    _wal_samples: deque[tuple[float, int]] = field(default_factory=deque)
 
     async def start(self) -> None:
         self.primary = await self._pool(self.dsn, self.pool_min)
@@ -178,14 +228,59 @@ class Database:
                 log.exception("replica check failed")
 
     async def check_replicas(self) -> None:
-        await asyncio.gather(*(self._check(r) for r in self.replicas))
+        await self._sample_primary()
+        if self.replicas:
+            await asyncio.gather(*(self._check(r) for r in self.replicas))
+
+    async def _sample_primary(self) -> None:
+        """Record the primary's WAL position now (the anchor replicas are measured against)."""
+        assert self.primary is not None
+        taken = time.monotonic()
+        try:
+            async with self.primary.acquire(timeout=1.0) as conn:
+                row = await conn.fetchrow(PRIMARY_LSN_SQL, timeout=1.0)
+        except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            if not self.primary_unreachable:
+                log.warning("replica lag: primary position unknown", extra={"error": f"{type(exc).__name__}"})
+            self.primary_unreachable = True
+            return
+        self.primary_unreachable = False
+        lsn = parse_lsn(row["lsn"])
+        if lsn is None:
+            return
+        timeline = int(row["walfile"][:8], 16)
+        samples = self._wal_samples
+        if self.timeline is not None and timeline != self.timeline:
+            log.warning(
+                "the primary is on a new timeline (a failover or a restore)",
+                extra={"timeline": timeline, "was": self.timeline},
+            )
+            samples.clear()
+            for replica in self.replicas:
+                replica.fresh_as_of = float("-inf")  # measured against a primary that is gone
+            self.timeline = timeline
+            for hook in self.on_new_timeline:
+                hook()
+        self.timeline = timeline
+        if samples and lsn < samples[-1][1]:
+            # A smaller position than before: a different primary (a failover to a node whose WAL
+            # is behind what we saw). What we measured against no longer exists.
+            samples.clear()
+        samples.append((taken, lsn))
+        horizon = taken - self.max_lag - 4 * self.check_interval
+        while len(samples) > 1 and samples[0][0] < horizon:
+            samples.popleft()
+
+    def staleness(self, replica: Replica, now: float | None = None) -> float:
+        """Seconds of writes the replica may be missing, at most (inf when never measured)."""
+        return (time.monotonic() if now is None else now) - replica.fresh_as_of
 
     async def _check(self, replica: Replica) -> None:
         assert replica.pool is not None
         replica.last_check = time.time()
         try:
             async with replica.pool.acquire(timeout=1.0) as conn:
-                row = await conn.fetchrow(LAG_SQL, timeout=1.0)
+                row = await conn.fetchrow(REPLICA_SQL, timeout=1.0)
         except (*CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
             replica.reachable = False
             replica.lag_seconds = None
@@ -194,9 +289,19 @@ class Database:
             return
         replica.reachable = True
         replica.error = replica.last_error = None
-        replica.lag_seconds = round(float(row["lag"]), 3)
-        if replica.lag_seconds > self.max_lag:
-            replica.eject(f"lag {replica.lag_seconds}s > {self.max_lag}s")
+        position = parse_lsn(row["lsn"])
+        if position is not None:
+            # The newest primary sample (all taken before this query) the replica has replayed.
+            for taken, lsn in reversed(self._wal_samples):
+                if lsn <= position:
+                    replica.fresh_as_of = max(replica.fresh_as_of, taken)
+                    break
+        now = time.monotonic()
+        lag = self.staleness(replica, now)
+        replica.lag_seconds = round(lag, 3) if lag != float("inf") else None
+        if lag > self.max_lag:
+            why = "no position measured against the primary" if lag == float("inf") else f"lag {lag:.1f}s"
+            replica.eject(f"{why} > {self.max_lag}s" + (" (replay paused)" if row["paused"] else ""))
         else:
             if not replica.in_pool:
                 log.info("replica joined the read pool", extra={"replica": replica.name})
@@ -204,11 +309,28 @@ class Database:
             replica.reason = "healthy"
 
     def pick_replica(self) -> Replica | None:
-        healthy = [r for r in self.replicas if r.in_pool]
+        now = time.monotonic()
+        healthy = [r for r in self.replicas if r.in_pool and now - r.fresh_as_of <= self.max_lag]
+        if len(healthy) < len(self.replicas):
+            for r in self.replicas:
+                if r.in_pool and r not in healthy:
+                    r.eject(f"no news for {now - r.fresh_as_of:.1f}s > {self.max_lag}s")
         if not healthy:
             return None
         self._rr = (self._rr + 1) % len(healthy)
         return healthy[self._rr]
+
+    def serving(self, replica: Replica) -> bool:
+        """Whether reads may go to the replica now (what pick_replica decides)."""
+        return replica.in_pool and self.staleness(replica) <= self.max_lag
+
+    def stale_replica(self) -> Replica | None:
+        """A reachable replica out of the pool only because nothing could be measured (the primary
+        does not answer): the last resort of a read the primary cannot serve."""
+        for r in self.replicas:
+            if r.reachable and r.pool is not None and r.fresh_as_of != float("-inf"):
+                return r
+        return None
 
     # -- running transactions ---------------------------------------------------------------------
     async def _transaction(
@@ -235,8 +357,16 @@ class Database:
             raise
 
     async def _statement(self, pool: asyncpg.Pool, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        async with pool.acquire(timeout=self.command_timeout) as conn:
+        conn = await pool.acquire(timeout=self.command_timeout)
+        try:
             return await fn(conn)
+        except (asyncio.CancelledError, TimeoutError):
+            # A statement cut off (the request's budget, the command timeout): releasing it would
+            # wait for its cancellation, on a server that may be the one not answering.
+            conn.terminate()
+            raise
+        finally:
+            await pool.release(conn)
 
     async def _autocommit(self, pool: asyncpg.Pool, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """fn's statements each in its own implicit transaction; a failure to get a connection is
@@ -255,13 +385,52 @@ class Database:
             result = await fn(conn)
             self._primary_used = time.monotonic()
             return result
+        except (asyncio.CancelledError, TimeoutError):
+            conn.terminate()  # as in _statement: never wait on the cancellation
+            raise
         finally:
             await pool.release(conn)
+
+    def remaining(self) -> float | None:
+        """Seconds left of this request's database budget (None: no budget, or not in a request)."""
+        started = REQUEST_STARTED.get()
+        if started is None or not self.request_budget:
+            return None
+        return started + self.request_budget - time.perf_counter()
 
     async def write(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, transaction: bool = True) -> T:
         """Run fn on the primary, retrying transient failures: in a read-write transaction, or with
         transaction=False statement by statement (for fn that writes with one statement: its
-        statements after that one only read)."""
+        statements after that one only read). Within the request's time budget: past it, 503
+        (ambiguous: a statement may have been in flight)."""
+        left = self.remaining()
+        if left is None:
+            return await self._write(fn, transaction)
+        if left <= 0:
+            raise DatabaseUnavailable("the request's time budget is spent")
+        try:
+            async with asyncio.timeout(left):
+                return await self._write(fn, transaction)
+        except TimeoutError as exc:
+            raise DatabaseUnavailable(
+                "the database did not answer within the request's time budget", ambiguous=True
+            ) from exc
+
+    async def read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, primary: bool = False) -> T:
+        """Run fn (ONE read-only statement) on a healthy replica, else (or when asked, or on error)
+        on the primary; retries included, within the request's time budget (past it, 503)."""
+        left = self.remaining()
+        if left is None:
+            return await self._read(fn, primary)
+        if left <= 0:
+            raise DatabaseUnavailable("the request's time budget is spent")
+        try:
+            async with asyncio.timeout(left):
+                return await self._read(fn, primary)
+        except TimeoutError as exc:
+            raise DatabaseUnavailable("the database did not answer within the request's time budget") from exc
+
+    async def _write(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], transaction: bool) -> T:
         assert self.primary is not None
         pool = self.primary
 
@@ -278,17 +447,22 @@ class Database:
                 attempts=5,
                 on_retry=count,
             )
-        except (ConnectPhaseError, *CONNECTION_ERRORS) as exc:
+        except asyncpg.ReadOnlySQLTransactionError as exc:
+            self.primary_read_only = True
+            raise PrimaryReadOnly("the primary database is read-only (a failover may be under way)") from exc
+        except ConnectPhaseError as exc:
             raise DatabaseUnavailable("primary database unavailable") from exc
+        except CONNECTION_ERRORS as exc:
+            raise DatabaseUnavailable("primary database unavailable", ambiguous=True) from exc
 
-    async def read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], *, primary: bool = False) -> T:
-        """Run fn (ONE read-only statement) on a healthy replica, else (or when asked, or on error)
-        on the primary."""
+    async def _read(self, fn: Callable[[asyncpg.Connection], Awaitable[T]], primary: bool) -> T:
         assert self.primary is not None
         replica = None if primary else self.pick_replica()
         if replica is not None and replica.pool is not None:
             try:
-                return await self._statement(replica.pool, fn)
+                result = await self._statement(replica.pool, fn)
+                READ_SOURCE.set("replica")
+                return result
             except CONNECTION_ERRORS as exc:
                 replica.failed(exc)
                 replica.eject("error on read")
@@ -304,21 +478,37 @@ class Database:
 
         try:
             # A read is idempotent: any connection error may be retried.
-            return await retry_async(
+            result = await retry_async(
                 lambda: self._statement(pool, fn),
                 retry_on=(*RETRYABLE_SQL, *CONNECTION_ERRORS),
                 attempts=4,
                 on_retry=count,
             )
+            READ_SOURCE.set("primary")
+            return result
         except CONNECTION_ERRORS as exc:
+            # The primary is down for this process too, so the replicas' staleness could not be
+            # measured: rather than 503, a reachable replica answers a read that did not ask for
+            # the primary (during an outage no write commits there through this process).
+            last = None if primary or not self.primary_unreachable else self.stale_replica()
+            if last is not None and last is not replica and last.pool is not None:
+                with contextlib.suppress(*CONNECTION_ERRORS):
+                    METRICS.replica_fallbacks.inc()
+                    result = await self._statement(last.pool, fn)
+                    READ_SOURCE.set("replica")
+                    return result
             raise DatabaseUnavailable("database unavailable") from exc
 
     async def ping_primary(self) -> float:
-        """Round-trip latency to the primary in seconds; raises when it does not answer."""
+        """Round-trip latency to the primary in seconds; raises when it does not answer, and
+        PrimaryReadOnly when it answers read-only (writes would fail)."""
         assert self.primary is not None
         start = time.perf_counter()
         async with self.primary.acquire(timeout=1.0) as conn:
-            await conn.fetchval("SELECT 1", timeout=1.0)
+            read_only = await conn.fetchval(READ_ONLY_SQL, timeout=1.0)
+        self.primary_read_only = bool(read_only)
+        if read_only:
+            raise PrimaryReadOnly("the primary database is read-only")
         return time.perf_counter() - start
 
     @property

@@ -181,17 +181,42 @@ async def principal(request: Request) -> Principal:
         return cached
     client = rate_limit_bucket(request.client.host) if request.client else "unknown"
     limit = services.settings.rate_limit_auth_failures_per_minute
-    if cached is None:
-        decision = await services.guard.auth_failure(client, limit, record=False)
-        if not decision.allowed:
+    if cached is False:
+        # A key known to be bad: counted as a failure, no lookup.
+        decision, ticket = await services.guard.auth_attempt(client, limit)
+        if ticket is None:
             raise _auth_throttled(request, decision)
-        found = await keys.fetch(digest)  # type: ignore[arg-type]
-        if found is not None:
-            return found
-    decision = await services.guard.auth_failure(client, limit, record=True)
-    if not decision.allowed:
+        raise _unauthorized("unknown or revoked API key")
+    pending = keys.inflight.get(digest)  # type: ignore[arg-type]
+    if pending is None:
+        # This request leads the lookup of this key; requests with the same key meanwhile share its
+        # outcome (one lookup, one reservation: a burst of one good key costs one slot).
+        pending = asyncio.get_running_loop().create_future()
+        keys.inflight[digest] = pending  # type: ignore[index]
+        try:
+            pending.set_result(await _look_up(services, keys, digest, client, limit))  # type: ignore[arg-type]
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            if keys.inflight.get(digest) is pending:  # type: ignore[arg-type]
+                del keys.inflight[digest]  # type: ignore[arg-type]
+    found, decision = await asyncio.shield(pending)
+    if found is not None:
+        return found
+    if decision is not None:
         raise _auth_throttled(request, decision)
     raise _unauthorized("unknown or revoked API key")
+
+
+async def _look_up(
+    services: Services, keys: KeyStore, digest: str, client: str, limit: int
+) -> tuple[Principal | None, Decision | None]:
+    """(the key's principal or None, the throttle's refusal or None). A failure is reserved before
+    the lookup and refunded when the key is found: concurrent unknown keys from one address cost at
+    most the limit's worth of lookups, however many arrive at once."""
+    return await services.guard.auth_lookup(client, limit, lambda: keys.fetch(digest))
 
 
 def access(role: str, kind: str) -> Callable[..., Awaitable[Principal]]:

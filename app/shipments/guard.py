@@ -16,8 +16,9 @@ import math
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .auth import Principal
 from .cache import Command, Part, RedisLink
@@ -35,6 +36,11 @@ from .ratelimit import (
 )
 
 MAX_KEYS = 10000
+# A refused failed-authentication reservation asks again after these pauses (seconds) when this
+# process has no lookup of that address to wait for: other processes' lookups of good keys may
+# hold slots they are about to give back. Costs a refused request ~0.35 s and 3 Redis calls.
+AUTH_RETRY_DELAYS = (0.05, 0.1, 0.2)
+T = TypeVar("T")
 
 
 @dataclass
@@ -48,6 +54,15 @@ class _Ask:
     markers: dict[str, list[asyncio.Future[bool]]] = field(default_factory=dict)
     # (key, members) of expired leases' unused permits, given back before any new reservation
     releases: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AuthTicket:
+    """One reserved failed authentication: its member of the Redis window, or its local stamp."""
+
+    key: str
+    member: str | None
+    stamp: float | None
 
 
 class Guard:
@@ -70,34 +85,94 @@ class Guard:
         # Addresses known to be over the failed-authentication limit, until when (monotonic): a
         # client hammering with bad keys then costs this process no Redis call either.
         self._auth_blocked: OrderedDict[str, float] = OrderedDict()
+        # Lookups in flight per address (auth_lookup): what a refused reservation may wait for.
+        self._auth_pending: dict[str, set[asyncio.Future[None]]] = {}
 
-    async def auth_failure(self, client: str, limit: int, *, record: bool) -> Decision:
-        """The failed-authentication throttle of `client` (an address): with record=False, may it
-        still try a key that needs a lookup? With record=True, count a failure (refused once over
-        the limit). Failures only are counted: a client with good keys is never slowed down."""
+    async def auth_lookup(
+        self, client: str, limit: int, lookup: Callable[[], Awaitable[T | None]]
+    ) -> tuple[T | None, Decision | None]:
+        """Run `lookup` (a key lookup for `client`, an address) under the failed-authentication
+        throttle: (what it found, None), or (None, the refusal) without running it. A failure is
+        reserved before the lookup and refunded when the key is found, so concurrent unknown keys
+        cost at most `limit` lookups. A refusal while this process still has lookups of that
+        address in flight waits for one to settle and asks again: their reservations may be
+        refunds to come (good keys), so a burst of good keys is delayed, not refused."""
+        key = f"rl:authfail:{client}"
+        retries = list(AUTH_RETRY_DELAYS)
+        while True:
+            settling = self._auth_pending.get(key)
+            decision, ticket = await self.auth_attempt(client, limit, block=not (settling or retries))
+            if ticket is not None:
+                break
+            settling = self._auth_pending.get(key)
+            if settling:
+                await asyncio.wait(set(settling), return_when=asyncio.FIRST_COMPLETED)
+            elif retries:
+                # Other processes' lookups of this address may hold slots they will give back.
+                await asyncio.sleep(retries.pop(0))
+            else:
+                return None, decision
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._auth_pending.setdefault(key, set()).add(done)
+        try:
+            found = await lookup()
+            if found is not None:
+                await self.refund_auth(ticket)
+            return found, None
+        finally:
+            pending = self._auth_pending.get(key)
+            if pending is not None:
+                pending.discard(done)
+                if not pending:
+                    del self._auth_pending[key]
+            done.set_result(None)
+
+    async def auth_attempt(self, client: str, limit: int, *, block: bool = True) -> tuple[Decision, AuthTicket | None]:
+        """Reserve one failed authentication of `client` (an address) BEFORE the key is looked up:
+        (refused once over the limit, None) or (allowed, a ticket). Reserving first makes the
+        bound hold under concurrency: N simultaneous unknown keys from one address cost at most
+        `limit` lookups, not N. A lookup that finds the key gives its ticket back (refund_auth):
+        only failures stay counted, so a client with good keys is never slowed down."""
         key = f"rl:authfail:{client}"
         now = time.monotonic()
         until = self._auth_blocked.get(key)
         if until is not None:
             if until > now:
-                return Decision(False, limit, 0, max(1, math.ceil(until - now)))
+                return Decision(False, limit, 0, max(1, math.ceil(until - now))), None
             del self._auth_blocked[key]
 
-        asked = [self._script.command([key], [limit, self._window_ms, 1 if record else 0, 0, redis_member()])]
+        member = redis_member()
+        asked = [self._script.command([key], [limit, self._window_ms, 1, 0, member])]
         results = await self.link.batch(asked)
+        ticket: AuthTicket | None = None
         if results is not None:
-            decision = decision_from_redis(results[0], limit, looked=not record)
+            decision = decision_from_redis(results[0], limit)
             backend = "redis"
+            if decision.allowed:
+                ticket = AuthTicket(key, f"{member}:1", None)
         else:
-            decision = self.local.hit(key, limit, self.window, record=record)
+            stamp = time.monotonic()
+            decision = self.local.hit(key, limit, self.window, record=True, now=stamp)
             backend = "local"
-        if not decision.allowed:
+            if decision.allowed:
+                ticket = AuthTicket(key, None, stamp)
+        if not decision.allowed and block:
             METRICS.block("auth", backend)
-            self._auth_blocked[key] = now + max(decision.reset_seconds, 1)
+            # For a second only: the window may be full of reservations of lookups still in flight
+            # elsewhere that will be refunded (good keys), so Redis is asked again soon.
+            self._auth_blocked[key] = now + 1
             self._auth_blocked.move_to_end(key)
             while len(self._auth_blocked) > MAX_KEYS:
                 self._auth_blocked.popitem(last=False)
-        return decision
+        return decision, ticket
+
+    async def refund_auth(self, ticket: AuthTicket) -> None:
+        """The looked-up key was good: its reservation is not a failure. Given back before the
+        lookups waiting on this one ask again (auth_lookup), so they find the slot free."""
+        if ticket.member is not None and await self.link.batch([("ZREM", ticket.key, ticket.member)]) is not None:
+            return
+        if ticket.stamp is not None:
+            self.local.forget(ticket.key, ticket.stamp)
 
     async def admit(self, who: Principal, kind: str, limit: int) -> tuple[Decision, bool]:
         """check() for a request of `who` of `kind` ("read" or "write"). Only a read by a key that

@@ -39,13 +39,15 @@ class VersionedLRU:
         self._data.move_to_end(key)
         return value
 
-    def set(self, key: str, value: Any, version: int) -> bool:
-        """Store value unless a newer version (or a tombstone of a newer version) is already known."""
+    def set(self, key: str, value: Any, version: int, ttl: float | None = None) -> bool:
+        """Store value unless a newer version (or a tombstone of a newer version) is already known;
+        `ttl` shortens the entry's life below the cache's (never lengthens it)."""
         current = self._data.get(key)
         now = self._clock()
         if current is not None and current[2] > now and current[1] > version:
             return False
-        self._data[key] = (value, version, now + self.ttl)
+        life = self.ttl if ttl is None else min(self.ttl, ttl)
+        self._data[key] = (value, version, now + life)
         self._data.move_to_end(key)
         while len(self._data) > self.maxsize:
             self._data.popitem(last=False)

@@ -44,10 +44,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cfg.db_command_timeout,
             cfg.replica_max_lag_seconds,
             cfg.replica_check_interval_seconds,
+            request_budget=cfg.request_time_budget_seconds,
         )
         await db.start()
         link = RedisLink(cfg.redis_url, cfg.redis_socket_timeout)
-        cache = ShipmentCache(link, cfg.cache_ttl_seconds, cfg.l1_cache_size, cfg.l1_cache_ttl_seconds)
+        cache = ShipmentCache(
+            link,
+            cfg.cache_ttl_seconds,
+            cfg.l1_cache_size,
+            cfg.l1_cache_ttl_seconds,
+            replica_fill_ttl=cfg.replica_max_lag_seconds if cfg.database_ro_urls else None,
+        )
+        db.on_new_timeline.append(cache.database_changed)
         keys = KeyStore(db, accept_legacy=cfg.accept_legacy_api_keys)
         services = Services(cfg, db, link, cache, Guard(link, cfg.read_your_writes_seconds), keys)
         # Revocations ride on the cache's invalidation subscription; on (re)subscribing, notices

@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .db import REQUEST_STARTED
 from .deps import error_body
 from .forwarded import ClientAddress
 from .hotpath import HotReads
@@ -80,6 +81,8 @@ class Observability:
             request_id = os.urandom(16).hex()  # 32 hex digits, like uuid4().hex at a third of the cost
         token = REQUEST_ID.set(request_id)
         start = time.perf_counter()
+        # The database's time budget counts from here (the request's task ends with its context).
+        REQUEST_STARTED.set(start)
         status = 500
         started = False
         state = scope.setdefault("state", {})

@@ -26,6 +26,7 @@ key quiet for longer than that starts again from one.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import uuid
@@ -162,9 +163,11 @@ class LocalSlidingWindow:
         self._max_keys = max_keys
         self._logs: OrderedDict[str, deque[float]] = OrderedDict()
 
-    def hit(self, key: str, limit: int, window: float = WINDOW_SECONDS, record: bool = True) -> Decision:
+    def hit(
+        self, key: str, limit: int, window: float = WINDOW_SECONDS, record: bool = True, now: float | None = None
+    ) -> Decision:
         """Count a request (or with record=False only ask whether one would be allowed)."""
-        now = self._clock()
+        now = self._clock() if now is None else now
         log = self._logs.get(key)
         if log is None:
             log = self._logs[key] = deque()
@@ -180,3 +183,11 @@ class LocalSlidingWindow:
         if len(log) >= limit:
             reset = math.ceil(log[0] + window - now)
         return Decision(allowed, limit, limit - len(log), max(reset, 0))
+
+    def forget(self, key: str, stamp: float) -> None:
+        """Take back one request counted at `stamp` (a reservation that turned out not to count)."""
+        log = self._logs.get(key)
+        if log is not None:
+            # Already out of the window: nothing to take back.
+            with contextlib.suppress(ValueError):
+                log.remove(stamp)

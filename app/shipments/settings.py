@@ -46,6 +46,9 @@ class Settings(BaseModel):
     replica_max_lag_seconds: float = Field(5.0, gt=0)
     replica_check_interval_seconds: float = Field(1.0, gt=0)
     read_your_writes_seconds: float = Field(5.0, ge=0)
+    # A request's database calls, retries included, end within this (503 past it): below the CDN's
+    # origin read timeout (CloudFront: 30 s), so the client gets the app's 503, not a 504.
+    request_time_budget_seconds: float = Field(25.0, gt=0)
     cors_origins: tuple[str, ...] = ()
     # Above the largest schema-valid body (a 5000-character message, \uXXXX-escaped), so only
     # bodies that could never be valid are cut off with 413.
@@ -68,8 +71,15 @@ class Settings(BaseModel):
     body_read_timeout_seconds: float = Field(10.0, gt=0)
     keep_alive_timeout_seconds: int = Field(10, ge=1)
     max_concurrency: int = Field(1000, ge=2)
+    # Open connections per client address (IPv6: per /64) outside FORWARDED_ALLOW_IPS; 0: no cap.
+    max_connections_per_address: int = Field(64, ge=0)
+    # A client that stops reading its answer is cut off after this long.
+    send_timeout_seconds: float = Field(10.0, gt=0)
     # Prometheus' /metrics, on a listener of its own that no Service exposes (0: none).
     metrics_port: int = Field(9100, ge=0, le=65535)
+    # Liveness and readiness, on a listener client traffic does not reach (0: none; then the
+    # probes share the API's port).
+    health_port: int = Field(8081, ge=0, le=65535)
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -106,6 +116,7 @@ ENV_VARS: dict[str, str] = {
     "REPLICA_MAX_LAG_SECONDS": "replica_max_lag_seconds",
     "REPLICA_CHECK_INTERVAL_SECONDS": "replica_check_interval_seconds",
     "READ_YOUR_WRITES_SECONDS": "read_your_writes_seconds",
+    "REQUEST_TIME_BUDGET_SECONDS": "request_time_budget_seconds",
     "CORS_ORIGINS": "cors_origins",
     "MAX_BODY_BYTES": "max_body_bytes",
     "DRAIN_SECONDS": "drain_seconds",
@@ -118,7 +129,10 @@ ENV_VARS: dict[str, str] = {
     "BODY_READ_TIMEOUT_SECONDS": "body_read_timeout_seconds",
     "KEEP_ALIVE_TIMEOUT_SECONDS": "keep_alive_timeout_seconds",
     "MAX_CONCURRENCY": "max_concurrency",
+    "MAX_CONNECTIONS_PER_ADDRESS": "max_connections_per_address",
+    "SEND_TIMEOUT_SECONDS": "send_timeout_seconds",
     "METRICS_PORT": "metrics_port",
+    "HEALTH_PORT": "health_port",
 }
 _LISTS = {"database_ro_urls", "cors_origins", "forwarded_allow_ips"}
 

@@ -59,6 +59,21 @@ def admin_key(topo: Topology) -> str:
     return topo.create_key("admin", "test")
 
 
+@pytest.fixture
+def redis_stopped(topo: Topology, client: httpx.Client, urls: list[str]) -> Iterator[None]:
+    """Redis is down for the test; started again (and both apps ready) afterwards."""
+    topo.stop_service("redis")
+    try:
+        yield
+    finally:
+        topo.start_service("redis")
+        wait_for(
+            lambda: all(client.get(f"{u}/api/health/ready").status_code == 200 for u in urls),
+            timeout=20,
+            what="both apps ready again",
+        )
+
+
 def auth(key: str, **extra: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}", **extra}
 

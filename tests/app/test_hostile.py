@@ -86,8 +86,11 @@ def cdn(key: str | None = None, client: str | None = None, **extra: str | bytes)
     X-Viewer-Address (what the distribution's function sets) and X-Forwarded-For with whatever the
     viewer sent followed by the viewer's address (what CloudFront appends)."""
     viewer = client or unique_ip()
-    headers: dict[str, Any] = {"X-Origin-Verify": SECRET, "X-Viewer-Address": viewer,
-                               "X-Forwarded-For": f"6.6.6.6, {viewer}"}
+    headers: dict[str, Any] = {
+        "X-Origin-Verify": SECRET,
+        "X-Viewer-Address": viewer,
+        "X-Forwarded-For": f"6.6.6.6, {viewer}",
+    }
     if key is not None:
         headers["Authorization"] = f"Bearer {key}".encode()  # bytes: some keys tried are not ASCII
     headers.update(extra)
@@ -598,3 +601,52 @@ def test_the_access_log_says_which_key_changed_what(
         ("PATCH", 200, key_id, s["id"], 2),
     ]
     assert writer_key not in log.path.read_text()
+
+
+def test_concurrent_forged_keys_from_one_address_cost_at_most_the_bound(
+    topo: Topology, urls: list[str], client: httpx.Client, reader_key: str
+) -> None:
+    """The throttle reserves a failure before the lookup: 200 unknown keys at once, 50 in flight at
+    a time, cost at most AUTH_FAILURES lookups (each: the replica, then the primary), not 200."""
+    forger = unique_ip()
+    # The reader's key is looked up (and cached) first, as is the session's own traffic: settled stats.
+    assert client.get(f"{urls[0]}/api/shipments", headers=auth(reader_key)).status_code == 200
+    time.sleep(11)  # statistics reach pg_stat_* up to 10 s after a transaction
+    before = _key_scans(topo)
+
+    async def flood() -> list[int]:
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
+        transport = httpx.AsyncHTTPTransport(local_address=forger, limits=limits)
+        async with httpx.AsyncClient(transport=transport, timeout=30) as c:
+            responses = await asyncio.gather(
+                *(c.get(f"{urls[0]}/api/shipments", headers=auth(_forged_key())) for _ in range(200))
+            )
+        return [r.status_code for r in responses]
+
+    codes = asyncio.run(flood())
+    assert sorted(set(codes)) == [401, 429] and codes.count(401) <= AUTH_FAILURES, codes
+    time.sleep(11)
+    primary, replica = (after - b for after, b in zip(_key_scans(topo), before, strict=True))
+    assert primary <= AUTH_FAILURES and replica <= AUTH_FAILURES, (primary, replica)
+
+
+def test_a_burst_of_one_good_uncached_key_is_never_throttled_as_failures(topo: Topology, urls: list[str]) -> None:
+    """Failures are reserved before the lookup, but a burst of requests with one good key the process
+    has not cached shares one lookup (and one reservation): none of them is refused."""
+    key = topo.create_key("reader", "burst")
+    wait_for(
+        lambda: topo.replica_sql(f"SELECT count(*) FROM api_keys WHERE key_hash = '{hash_key(key)}'") == "1",
+        what="the key on the replica",
+    )
+
+    async def burst() -> list[int]:
+        limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
+        transport = httpx.AsyncHTTPTransport(local_address=unique_ip(), limits=limits)
+        async with httpx.AsyncClient(transport=transport, timeout=30) as c:
+            responses = await asyncio.gather(
+                *(c.get(f"{urls[1]}/api/shipments", params={"limit": 1}, headers=auth(key)) for _ in range(50))
+            )
+        return [r.status_code for r in responses]
+
+    codes = asyncio.run(burst())
+    assert codes == [200] * 50, sorted(codes)

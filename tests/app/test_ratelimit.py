@@ -156,3 +156,28 @@ def test_leased_permits_left_unused_go_back_and_a_quiet_key_is_counted_exactly_a
 
     # 99, 98 (A holds one more), 96 (B cannot see A's), then 96 and 95: three used, A's one returned.
     assert asyncio.run(run()) == [99, 98, 96, 96, 95]
+
+
+def test_with_redis_unreachable_each_process_limits_from_its_own_window_within_the_stated_bound(
+    topo: Topology,
+    client: httpx.Client,
+    urls: list[str],
+    writer_key: str,
+    make_shipment: Callable[..., dict[str, Any]],
+    redis_stopped: None,
+) -> None:
+    """app/README's bound for the fallback: each process admits a key at most `limit` times per
+    window from its own in-process window, so with P processes at most P x limit (here 2 x 100),
+    plus what Redis admitted earlier in the same window; and never fewer than `limit` per process."""
+    s = make_shipment(writer_key)
+    reader = topo.create_key("reader", "fallback")
+    limit = 100
+    admitted = {}
+    for url in urls:
+        codes = [
+            client.get(f"{url}/api/shipments/{s['id']}", headers=auth(reader)).status_code for _ in range(limit + 10)
+        ]
+        assert set(codes) <= {200, 429}
+        admitted[url] = codes.count(200)
+        assert codes == [200] * limit + [429] * 10, (url, codes.count(200))
+    assert sum(admitted.values()) == len(urls) * limit

@@ -4,6 +4,7 @@ leaves the read pool and rejoins."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -101,3 +102,78 @@ def test_lagging_replica_leaves_the_read_pool_and_rejoins(
         interval=0.5,
         what="the replica to rejoin",
     )
+
+
+@pytest.fixture
+def wal_cut(topo: Topology) -> Iterator[Callable[[], None]]:
+    """Stop WAL reaching the replica (its walreceiver is disconnected and cannot log in again) while
+    the replica itself stays up and answers: the replica has replayed all it received, so by its
+    own account it is current."""
+
+    def cut() -> None:
+        topo.primary_sql("ALTER ROLE replicator NOLOGIN")
+        topo.primary_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_replication")
+        wait_for(lambda: topo.primary_sql("SELECT count(*) FROM pg_stat_replication") == "0", what="walsender gone")
+
+    try:
+        yield cut
+    finally:
+        topo.primary_sql("ALTER ROLE replicator LOGIN")
+
+
+def test_a_replica_that_stops_receiving_wal_leaves_the_read_pool_within_the_bound(
+    topo: Topology,
+    client: httpx.Client,
+    urls: list[str],
+    writer_key: str,
+    reader_key: str,
+    admin_key: str,
+    make_shipment: Callable[..., dict[str, Any]],
+    wal_cut: Callable[[], None],
+) -> None:
+    # REPLICA_MAX_LAG_SECONDS (5) + REPLICA_CHECK_INTERVAL_SECONDS (1): README's bound, plus a
+    # second for this machine's scheduling.
+    bound = 5 + 1 + 1.0
+    seed = make_shipment(writer_key)
+    wait_for(lambda: _replicated(topo, seed["id"]), what="seed row on the replica")
+    for url in urls:
+        wait_for(
+            lambda u=url: detailed(client, u, admin_key)["replicas"][0]["in_read_pool"],
+            interval=0.5,
+            what="the replica in the read pool",
+        )
+        assert client.get(f"{url}/api/shipments", headers=auth(reader_key)).status_code == 200
+    wal_cut()
+    cut_at = time.monotonic()
+    written: list[dict[str, Any]] = []
+    left: dict[str, float] = {}
+    while len(left) < len(urls) and time.monotonic() - cut_at < bound + 5:
+        written.append(make_shipment(writer_key, url=urls[len(written) % 2]))
+        for url in urls:
+            if url not in left and not detailed(client, url, admin_key)["replicas"][0]["in_read_pool"]:
+                left[url] = time.monotonic() - cut_at
+        time.sleep(0.6)  # the writer's key may write 20 times a minute
+    assert not _replicated(topo, written[-1]["id"]), "the replica must not be receiving WAL"
+    assert set(left) == set(urls), f"the replica stayed in the read pool for {time.monotonic() - cut_at:.1f}s"
+    assert max(left.values()) <= bound, left
+    for url in urls:
+        d = detailed(client, url, admin_key)
+        assert d["reads_from"] == "primary" and d["replicas"][0]["reachable"] is True
+        assert d["replicas"][0]["lag_seconds"] is None or d["replicas"][0]["lag_seconds"] > 5
+        # Reads now come from the primary: another client sees the newest row.
+        listed = client.get(f"{url}/api/shipments", params={"limit": 5}, headers=auth(reader_key)).json()["items"]
+        assert written[-1]["id"] in {s["id"] for s in listed}
+    # Past the read-your-writes window the writer still reads its own write.
+    mine = make_shipment(writer_key, url=urls[0])
+    time.sleep(5.5)
+    listed = client.get(f"{urls[1]}/api/shipments", params={"limit": 5}, headers=auth(writer_key)).json()["items"]
+    assert mine["id"] in {s["id"] for s in listed}
+
+    topo.primary_sql("ALTER ROLE replicator LOGIN")
+    for url in urls:
+        wait_for(
+            lambda u=url: detailed(client, u, admin_key)["replicas"][0]["in_read_pool"],
+            timeout=30,
+            interval=0.5,
+            what="the replica to rejoin once WAL flows again",
+        )

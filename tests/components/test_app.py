@@ -147,12 +147,19 @@ def test_deployment_rolls_safely_and_runs_hardened(request: pytest.FixtureReques
     (c,) = pod["containers"]
     assert c["command"] == ["python", "-m", "shipments.server"]
     assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"},
-                          {"name": "metrics", "containerPort": 9100, "protocol": "TCP"}]
+                          {"name": "metrics", "containerPort": 9100, "protocol": "TCP"},
+                          {"name": "health", "containerPort": 8081, "protocol": "TCP"}]
     annotations = d.inputs["spec"]["template"]["metadata"]["annotations"]
     assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/port"]) == ("true", "9100")
     assert c["startupProbe"]["httpGet"]["path"] == "/api/health"
     assert c["livenessProbe"]["httpGet"]["path"] == "/api/health"
     assert c["readinessProbe"]["httpGet"]["path"] == "/api/health/ready"
+    # Probes on the health listener, which client traffic through the Service cannot fill; the
+    # Service targets the API's port only.
+    assert {c[p]["httpGet"]["port"] for p in ("startupProbe", "livenessProbe", "readinessProbe")} == {"health"}
+    assert app_config(g).inputs["data"]["HEALTH_PORT"] == "8081"
+    service = app_node(g, "kubernetes:core/v1:Service")
+    assert [port["targetPort"] for port in service.inputs["spec"]["ports"]] == ["http"]
     assert set(c["resources"]["requests"]) == set(c["resources"]["limits"]) == {"cpu", "memory"}
     sc = c["securityContext"]
     assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and sc["allowPrivilegeEscalation"] is False
@@ -302,6 +309,12 @@ def test_configmap_names_only_settings_the_app_reads(request: pytest.FixtureRequ
     assert data["RATE_LIMIT_READS_PER_MINUTE"] == "100"
     assert data["CORS_ORIGINS"] == ",".join(app["corsOrigins"])
     assert float(data["REPLICA_MAX_LAG_SECONDS"]) == app["replicaLagThresholdSeconds"]
+    # Every request (retries included) is answered before CloudFront's origin read timeout: the
+    # viewer gets the app's 503 with Retry-After, never the CDN's 504.
+    (distribution,) = g.by_type("aws:cloudfront/distribution:Distribution")
+    (origin,) = [o for o in distribution.inputs["origins"] if o["originId"] == "app"]
+    read_timeout = origin["customOriginConfig"]["originReadTimeout"]
+    assert 0 < float(data["REQUEST_TIME_BUDGET_SECONDS"]) <= read_timeout - 5, (data, read_timeout)
 
 
 # ---- images ----------------------------------------------------------------------------------
@@ -450,9 +463,10 @@ def test_network_policies_default_deny_and_admit_only_the_needed_paths(
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in deny and "egress" not in deny
     ingress = policies["shipments-api-ingress"]["ingress"]
-    # The API port from the VPC (the load balancer's path); the metrics port from Prometheus' namespace.
+    # The API port from the VPC (the load balancer's path), the health port from the nodes (the
+    # kubelet); the metrics port from Prometheus' namespace.
     assert ingress == [{"from": [{"ipBlock": {"cidr": g.config["berth:network"]["cidr"]}}],
-                        "ports": [{"protocol": "TCP", "port": 8000}]},
+                        "ports": [{"protocol": "TCP", "port": 8000}, {"protocol": "TCP", "port": 8081}]},
                        {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
                         "ports": [{"protocol": "TCP", "port": 9100}]}]
     egress = policies["shipments-api-egress"]["egress"]

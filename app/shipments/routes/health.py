@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from ..db import PrimaryReadOnly
 from ..deps import ERRORS, LIFECYCLE, SECURED, AdminReader, Services, services_of
 from ..metrics import METRICS
 from ..settings import APP_VERSION
@@ -31,6 +32,9 @@ async def ready(request: Request) -> JSONResponse:
     shared by every request meanwhile; the answer names failed parts only (details go to the log)."""
     if LIFECYCLE.draining:
         return JSONResponse({"status": "draining", "failed": ["draining"]}, 503)
+    if getattr(request.app.state, "services", None) is None:
+        # The health listener answers before the API's lifespan has made the services.
+        return JSONResponse({"status": "starting", "failed": ["starting"]}, 503)
     services = services_of(request)
     now = time.monotonic()
     if services.ready_cache and now - services.ready_cache[0] < 1.0:
@@ -52,7 +56,9 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
     services = services_of(request)
     try:
         latency = await services.db.ping_primary()
-        primary: dict[str, Any] = {"reachable": True, "latency_ms": round(latency * 1000, 2)}
+        primary: dict[str, Any] = {"reachable": True, "read_only": False, "latency_ms": round(latency * 1000, 2)}
+    except PrimaryReadOnly:
+        primary = {"reachable": True, "read_only": True, "error": "PrimaryReadOnly"}
     except Exception as exc:  # reported, not raised: this endpoint describes failures
         log.warning("primary check failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
         primary = {"reachable": False, "error": type(exc).__name__}
@@ -62,8 +68,10 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
             "name": r.name,
             "endpoint": r.endpoint,
             "reachable": r.reachable,
-            "lag_seconds": r.lag_seconds,
-            "in_read_pool": r.in_pool,
+            # At most this many seconds of writes missing, measured against the primary, now (it
+            # grows between checks when there is no news: what in_read_pool is decided on).
+            "lag_seconds": _seconds(services.db.staleness(r)),
+            "in_read_pool": services.db.serving(r),
             "reason": r.reason,
             "ejections": r.ejections,
             "error": r.error,
@@ -71,12 +79,14 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
         for r in services.db.replicas
     ]
     for r in services.db.replicas:
-        METRICS.replica_in_pool.labels(r.name).set(1 if r.in_pool else 0)
-        if r.lag_seconds is not None:
-            METRICS.replica_lag.labels(r.name).set(r.lag_seconds)
+        METRICS.replica_in_pool.labels(r.name).set(1 if services.db.serving(r) else 0)
+        if (lag := _seconds(services.db.staleness(r))) is not None:
+            METRICS.replica_lag.labels(r.name).set(lag)
     degraded = not redis_ok or any(not r["in_read_pool"] for r in replicas)
     return {
-        "status": "unavailable" if not primary["reachable"] else ("degraded" if degraded else "ok"),
+        "status": "unavailable"
+        if not primary["reachable"] or primary.get("read_only")
+        else ("degraded" if degraded else "ok"),
         "draining": LIFECYCLE.draining,
         "primary": {"endpoint": services.db.endpoint, **primary},
         "replicas": replicas,
@@ -93,11 +103,21 @@ async def detailed(request: Request, _who: AdminReader) -> dict[str, Any]:
     }
 
 
+def _seconds(value: float) -> float | None:
+    """A staleness for the answer: None when never measured."""
+    return round(value, 3) if value != float("inf") else None
+
+
 async def _check_readiness(services: Services) -> tuple[int, dict[str, Any]]:
     checks: dict[str, str] = {}
     try:
         await services.db.ping_primary()
         checks["primary"] = "ok"
+    except PrimaryReadOnly:
+        # It answers, but every write would fail: not ready (the address points at a standby or a
+        # node in read-only mode, e.g. during a failover).
+        log.warning("readiness: primary is read-only")
+        checks["primary"] = "read_only"
     except Exception as exc:  # any failure means "not ready", whatever its type
         log.warning("readiness: primary failed", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
         checks["primary"] = "failed"

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from ..answers import document, shipments_page
+from ..db import DatabaseUnavailable
 from ..deps import ERRORS, SECURED, Reader, Writer, parse_cursor, parse_if_match, row_to_shipment, services_of
 from ..metrics import METRICS
 from ..models import Shipment, ShipmentCreate, ShipmentPage, ShipmentUpdate, Status
@@ -115,7 +116,7 @@ async def update_shipment(
     expected = parse_if_match(if_match)
     changes = body.model_dump(exclude_unset=True)
 
-    async def update(conn: asyncpg.Connection) -> tuple[asyncpg.Record | None, int | None]:
+    async def update(conn: asyncpg.Connection) -> tuple[asyncpg.Record | None, asyncpg.Record | None]:
         row = await conn.fetchrow(
             """UPDATE shipments SET origin = COALESCE($3, origin),
                       destination = COALESCE($4, destination),
@@ -131,13 +132,20 @@ async def update_shipment(
         )
         if row is not None:
             return row, None
-        current = await conn.fetchval("SELECT version FROM shipments WHERE id = $1", shipment_id)
-        return None, current
+        # The current row, not only its version: a 409 also refreshes the caches (below).
+        return None, await conn.fetchrow("SELECT * FROM shipments WHERE id = $1", shipment_id)
 
-    # One UPDATE ... RETURNING; when it matched nothing, the version is read to tell 404 from 409.
-    row, current = await services.db.write(update, transaction=False)
+    # One UPDATE ... RETURNING; when it matched nothing, the row is read to tell 404 from 409.
+    try:
+        row, found = await services.db.write(update, transaction=False)
+    except DatabaseUnavailable as exc:
+        if exc.ambiguous:
+            # It may have committed version expected + 1: the caches must not keep answering
+            # `expected`, and the writer's reads go to the primary as after any write.
+            await services.cache.forget(str(shipment_id), expected + 1, also=services.guard.mark_write(who.key_id))
+        raise
     if row is None:
-        if current is None:
+        if found is None:
             raise HTTPException(
                 404,
                 detail={
@@ -147,6 +155,10 @@ async def update_shipment(
                 },
             )
         METRICS.conflicts.inc()
+        # The client's copy was stale, and so may be what the caches hold (a write whose answer
+        # was lost, a change behind the app's back): the current row replaces any older version.
+        await services.cache.put(str(shipment_id), row_to_shipment(found), publish=True)
+        current = found["version"]
         raise HTTPException(
             409,
             detail={
