@@ -72,14 +72,15 @@ def _without_main() -> Iterator[None]:
 
 
 def run_and_record(stack: str, cloud: Any, overrides: dict[str, Any] | None, config: dict[str, Any] | None,
-                   repo: str, out: str) -> None:
+                   repo: str, out: str, zone_ids: dict[str, str] | None = None) -> None:
     """Run the program in this (fresh) process against `cloud`; write the graph and the outcome next to `out`."""
     from embedded_cloud.runner import ProgramError, run_stack
 
     result: dict[str, Any] = {"ok": False}
     graph_path = Path(out).with_suffix(".graph.json")
     try:
-        run = run_stack(stack, overrides=overrides, config=config, cloud=cloud, repo=Path(repo))
+        run = run_stack(stack, overrides=overrides, config=config, cloud=cloud, repo=Path(repo),
+                        zone_ids=zone_ids or {})
         run.graph.write(graph_path)
         result["ok"] = True
     except ProgramError as exc:
@@ -92,10 +93,10 @@ def run_and_record(stack: str, cloud: Any, overrides: dict[str, Any] | None, con
 
 
 def _run_child(stack: str, endpoint_url: str, overrides: dict[str, Any] | None, config: dict[str, Any] | None,
-               repo: str, out: str) -> None:
+               repo: str, out: str, zone_ids: dict[str, str] | None) -> None:
     from embedded_cloud.cloud import EmbeddedCloud
 
-    run_and_record(stack, EmbeddedCloud(endpoint_url=endpoint_url), overrides, config, repo, out)
+    run_and_record(stack, EmbeddedCloud(endpoint_url=endpoint_url), overrides, config, repo, out, zone_ids)
     # The child's asyncio loop and the SDK's threads need no orderly shutdown: the run is recorded.
     os._exit(0)
 
@@ -127,7 +128,8 @@ def _run_in_server(endpoint_url: str, args: tuple[Any, ...], timeout: float) -> 
         return conn.recv() == "done"
 
 def spawn_run(stack: str, *, endpoint_url: str, overrides: Mapping[str, Any] | None,
-              config: Mapping[str, Any] | None, repo: Path, timeout: float) -> tuple[Graph | None, str | None]:
+              config: Mapping[str, Any] | None, repo: Path, timeout: float,
+              zone_ids: Mapping[str, str] | None = None) -> tuple[Graph | None, str | None]:
     """Run one stack in a fresh process; (graph, None) or (partial graph or None, error message).
 
     The first program against a server this process started runs inside that server's process,
@@ -135,8 +137,9 @@ def spawn_run(stack: str, *, endpoint_url: str, overrides: Mapping[str, Any] | N
     run is a forked child talking to the server over HTTP."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
+        # zone_ids travels explicitly: a forked child has the fork server's environment, not ours.
         args = (stack, dict(overrides) if overrides else None, dict(config) if config is not None else None,
-                str(repo), str(out))
+                str(repo), str(out), dict(zone_ids or {}))
         try:
             if _run_in_server(endpoint_url, args, timeout):
                 return _outcome(stack, out, None)

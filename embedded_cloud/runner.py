@@ -17,6 +17,7 @@ import gc
 import hashlib
 import json
 import os
+import re
 import runpy
 import sys
 import threading
@@ -47,6 +48,10 @@ from embedded_cloud.handlers.route53 import seed_zones
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "berth"
+# The knob for the account's AZ mapping where no caller passes `zone_ids`: "us-east-1a=use1-az3,...".
+ZONE_IDS_ENV = "BERTH_ZONE_IDS"
+_ZONE_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
+_ZONE_ID = re.compile(r"^[a-z]{2,4}\d-az\d+$")
 
 
 class ProgramError(Exception):
@@ -124,6 +129,24 @@ def _runtime_config(config: Mapping[str, Any]) -> dict[str, str]:
             out[key] = "true" if value else "false"
         else:
             out[key] = json.dumps(value)
+    return out
+
+
+def parse_zone_ids(value: str | Mapping[str, str] | None) -> dict[str, str]:
+    """An account's zone name -> zone ID mapping, from a mapping or "us-east-1a=use1-az3,..."."""
+    if not value:
+        return {}
+    pairs = value.items() if isinstance(value, Mapping) else (
+        tuple(part.split("=", 1)) if "=" in part else (part, "") for part in value.split(",") if part.strip())
+    out: dict[str, str] = {}
+    for name, zone_id in pairs:
+        name, zone_id = str(name).strip(), str(zone_id).strip()
+        if not _ZONE_NAME.match(name) or not _ZONE_ID.match(zone_id):
+            raise ProgramError(f"zone mapping {name}={zone_id!r}: write ZONE_NAME=ZONE_ID pairs such as "
+                               f"us-east-1a=use1-az3, separated by commas ({ZONE_IDS_ENV})")
+        out[name] = zone_id
+    if len(set(out.values())) != len(out):
+        raise ProgramError(f"zone mapping {out}: two zone names cannot share one zone ID")
     return out
 
 
@@ -415,9 +438,12 @@ def run_stack(
     overrides: Mapping[str, Any] | None = None,
     cloud: EmbeddedCloud | None = None,
     repo: Path = REPO,
+    zone_ids: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run the program for one stack in this process (once per process) and record its graph.
 
+    `zone_ids`: the account's AZ mapping where it differs from moto's (zone name -> zone ID);
+    without it, the BERTH_ZONE_IDS environment variable, else moto's mapping.
     Raises ProgramError (with the partial graph) when the program fails.
     """
     started = time.perf_counter()
@@ -449,7 +475,8 @@ def run_stack(
     gc.freeze()
     old_thresholds = gc.get_threshold()
     gc.set_threshold(50_000, 20, 20)
-    ctx = Ctx(cloud=cloud, stack=stack, default_region=region)
+    ctx = Ctx(cloud=cloud, stack=stack, default_region=region,
+              zone_ids=parse_zone_ids(zone_ids if zone_ids is not None else os.environ.get(ZONE_IDS_ENV)))
     # Account prerequisites the stack does not own (its public DNS zone), as a real account has them.
     seed_zones(ctx, cfg)
     mocks = CloudMocks(ctx)
@@ -519,11 +546,14 @@ def run_isolated(
     config: Mapping[str, Any] | None = None,
     repo: Path = REPO,
     timeout: float = 300,
+    zone_ids: Mapping[str, str] | None = None,
 ) -> Graph:
     """Run one stack in a fresh child process (forked warm: embedded_cloud/forks.py) against the
-    moto server at endpoint_url. Raises ProgramError (with the partial graph) when the program fails."""
+    moto server at endpoint_url (`zone_ids`: see run_stack). Raises ProgramError (with the partial
+    graph) when the program fails."""
+    zones = parse_zone_ids(zone_ids if zone_ids is not None else os.environ.get(ZONE_IDS_ENV))
     graph, error = spawn_run(stack, endpoint_url=endpoint_url, overrides=overrides, config=config, repo=repo,
-                             timeout=timeout)
+                             timeout=timeout, zone_ids=zones)
     if error is not None:
         raise ProgramError(error, graph)
     assert graph is not None
