@@ -1,8 +1,9 @@
 """Operations room: review environments -- a short-lived stack per pull request.
 
 `create(name, src="staging", ttl="3d")` writes `Pulumi.<name>.yaml`: the source's config at the
-smallest sizes the settings allow, everything destroyable, an `Expires` tag on every resource
-and a VPC range of its own. Two AZs, not one: `berth:network.azCount` has a minimum of 2
+smallest sizes the settings allow, everything destroyable, an `Expires` tag on every resource,
+a VPC range of its own and the review CI role (the source's `cluster.reviewCiRoleArn`) as its
+cluster's CI role. Two AZs, not one: `berth:network.azCount` has a minimum of 2
 because EKS and RDS subnet groups refuse subnets in a single AZ, so "single AZ" here means
 one NAT gateway, no Multi-AZ database or cache, and one of everything that has replicas.
 `listing()` reads the review stacks in a directory with their expiry; `expired()` asks the
@@ -161,6 +162,14 @@ def create(name: str, src: str = "staging", ttl: str = "3d", *, config_dir: Path
         raise OpsError(f"a review environment starts from a non-production stack, not {src!r}")
     expires = ((now or datetime.now(UTC)) + span).replace(microsecond=0)
     cfg = apply_overrides(src_cfg, SMALLEST)
+    # A review environment deploys through the review CI role (its pull-request workflow's), not
+    # the source's deploy role: that role gets its cluster-admin access entry.
+    review_role = source.settings.cluster.review_ci_role_arn
+    if review_role is None and not source.settings.cluster.existing:
+        raise OpsError(f"{source.path.name} names no berth:cluster.reviewCiRoleArn: a review environment's cluster "
+                       "grants access to the review CI role (the one `berth bootstrap` made for review "
+                       "environments); set it there first")
+    cfg = apply_overrides(cfg, {"berth:cluster.ciRoleArn": review_role, "berth:cluster.reviewCiRoleArn": None})
     tags = dict(cfg.get("berth:tags") or {})
     tags.update({EXPIRES_TAG: expires.strftime("%Y-%m-%dT%H:%M:%SZ"), REVIEW_OF_TAG: src})
     cfg["berth:tags"] = tags
