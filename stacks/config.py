@@ -540,3 +540,9 @@ def existing_kubeconfig(settings: Settings) -> Any:
     import pulumi
 
     return pulumi.Config(PROJECT).require_secret("kubeconfig") if settings.cluster.existing else None
+
+
+def instance_vcpus(instance_type: str) -> int | None:
+    """The vCPUs of an EC2 instance type the capacity table knows (components/capacity.py), else None."""
+    known = cap.INSTANCE_TYPES.get(instance_type)
+    return known.vcpus if known else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,7 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from berth.commands.common import REPO, ConfigDirOpt, StackArg, YesOpt, confirm, console, echo, refusals
-from berth.operations import deploy, teardown
+from berth.operations import deploy, quotas, teardown
+from berth.operations.aws import clients
 from berth.operations.errors import OpsError
 from berth.operations.preflight import check
 from berth.operations.stackfile import StackFile
@@ -49,23 +51,46 @@ def preflight(
     stack: StackArg,
     registries: Annotated[bool, typer.Option("--registries/--no-registries",
                                              help="Ask each image's registry whether it holds the digest.")] = True,
+    account: Annotated[bool, typer.Option(
+        "--account/--no-account", help="Compare what STACK needs (build/STACK/quotas.json) with the account's "
+                                       "quotas and usage (Service Quotas, describe calls).")] = True,
+    endpoint: Annotated[str | None, typer.Option(help="A moto server (embedded cloud) instead of AWS.")] = None,
+    build: Annotated[Path, typer.Option(help="Where `berth preview` wrote build/STACK.")] = REPO / "build",
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
-    """List every config value of STACK that a real deploy cannot use (exit 1 if any)."""
+    """List every config value of STACK that a real deploy cannot use, and every quota it will not fit (exit 1 if any)."""
     file = StackFile.read(stack, config_dir)
     report = check(stack, file.config, registries=registries)
+    problems = len(report.findings)
     if report.ok:
         checked = " and every pinned digest is in its registry" if registries else " (registries not asked)"
         console.print(f"[bold green]✓[/bold green] {escape(file.path.name)} holds no placeholder{checked}")
-        return
-    table = Table(title=f"{escape(file.path.name)}: {len(report.findings)} value(s) a real deploy cannot use",
-                  show_lines=True)
-    for col in ("key", "value", "problem", "set instead"):
-        table.add_column(col, overflow="fold")
-    for f in report.findings:
-        table.add_row(escape(f.key), escape(f.value), escape(f.problem), escape(f.fix))
-    console.print(table)
-    raise OpsError(f"{stack} is not ready for a real deploy: fix the {len(report.findings)} value(s) above")
+    else:
+        table = Table(title=f"{escape(file.path.name)}: {len(report.findings)} value(s) a real deploy cannot use",
+                      show_lines=True)
+        for col in ("key", "value", "problem", "set instead"):
+            table.add_column(col, overflow="fold")
+        for f in report.findings:
+            table.add_row(escape(f.key), escape(f.value), escape(f.problem), escape(f.fix))
+        console.print(table)
+    if account:
+        file.settings  # noqa: B018 - a config that does not parse is refused before the offline run
+        fit = quotas.account_check(quotas.for_config(stack, file.config, build), clients(endpoint))
+        problems += len(fit.findings)
+        for w in fit.warnings:
+            console.print(f"[yellow]warning:[/yellow] {escape(w)}")
+        if fit.ok:
+            console.print(f"[bold green]✓[/bold green] {escape(stack)} fits the account's quotas "
+                          f"({len(fit.checked)} checked)")
+        else:
+            table = Table(title=f"{escape(stack)}: {len(fit.findings)} quota(s) it will not fit", show_lines=True)
+            for col in ("quota", "where", "problem", "to make it fit"):
+                table.add_column(col, overflow="fold")
+            for f in fit.findings:
+                table.add_row(escape(f.key), escape(f.value), escape(f.problem), escape(f.fix))
+            console.print(table)
+    if problems:
+        raise OpsError(f"{stack} is not ready for a real deploy: fix the {problems} finding(s) above")
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,7 @@ import io
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from ruamel.yaml import YAML
 
-from berth.operations import deploy
+from berth.operations import deploy, quotas
 from berth.operations.errors import Confirm, OpsError, Printer
 from berth.operations.stackfile import REPO, StackFile
 from embedded_cloud.runner import ProgramError, apply_overrides, read_stack_config, stack_file
@@ -90,6 +90,8 @@ class ReviewEnv:
     source: str | None
     expires: datetime | None
     cidr: str | None
+    # What the account check found worth saying that does not refuse (a new account's CloudFront).
+    warnings: list[str] = field(default_factory=list)
 
     def expired(self, now: datetime | None = None) -> bool:
         return self.expires is not None and self.expires <= (now or datetime.now(UTC))
@@ -152,8 +154,12 @@ def _yaml() -> YAML:
 
 
 def create(name: str, src: str = "staging", ttl: str = "3d", *, config_dir: Path = REPO,
-           now: datetime | None = None) -> ReviewEnv:
-    """Write Pulumi.<name>.yaml from src's config (see the module docstring); validated before written."""
+           now: datetime | None = None, client: quotas.ClientFactory | None = None) -> ReviewEnv:
+    """Write Pulumi.<name>.yaml from src's config (see the module docstring); validated before written.
+
+    With `client` (the account's, or an embedded cloud's), it is written only if it fits the
+    account's quotas beside what runs there already (berth/operations/quotas.py): a review
+    environment that would fail half-way through its `up` is refused before anything exists."""
     validate_name(name)
     span = parse_ttl(ttl)
     source = StackFile.read(src, config_dir)
@@ -189,8 +195,16 @@ def create(name: str, src: str = "staging", ttl: str = "3d", *, config_dir: Path
         review.settings  # noqa: B018 - validated before anything is written
     except OpsError as exc:
         raise OpsError(f"the review environment's config would be invalid: {exc.message}") from None
+    warnings: list[str] = []
+    if client is not None:
+        fit = quotas.account_check(quotas.for_config(name, cfg), client)
+        if not fit.ok:
+            lines = "\n".join(f"  - {f}" for f in fit.findings)
+            raise OpsError(f"review environment {name} would not fit the account's quotas; nothing was written:\n"
+                           f"{lines}")
+        warnings = fit.warnings
     review.path.write_text(text)
-    return ReviewEnv(name, review.path, src, expires, cfg["berth:network"]["cidr"])
+    return ReviewEnv(name, review.path, src, expires, cfg["berth:network"]["cidr"], warnings)
 
 
 def read(name: str, config_dir: Path = REPO) -> ReviewEnv | None:
