@@ -14,7 +14,9 @@ Operations never import a component: they read config files and stack outputs.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -29,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from berth.operations import preflight as placeholders
 from berth.operations.errors import Confirm, OpsError, Printer
 from berth.operations.stackfile import StackFile
+from stacks.config import ClusterSettings
 
 POLICY_PACK_DIR = "policy"
 INSTALL_PULUMI = "install the Pulumi CLI: curl -fsSL https://get.pulumi.com | sh (then add ~/.pulumi/bin to PATH)"
@@ -49,6 +52,7 @@ class Preflight:
     pulumi: str | None = None
     pulumi_version: str | None = None
     aws_identity: str | None = None
+    aws_arn: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -101,6 +105,7 @@ def _check_aws(pf: Preflight, region: str | None) -> None:
         pf.problems.append(f"the AWS credentials found ({creds.method}) were not accepted by STS ({exc}): {SET_AWS}")
         return
     pf.aws_identity = f"{ident.get('Arn')} (account {ident.get('Account')})"
+    pf.aws_arn = str(ident.get("Arn") or "")
 
 
 def preflight(stack: StackFile, *, need_aws: bool = True, real_config: bool = False) -> Preflight:
@@ -123,7 +128,44 @@ def preflight(stack: StackFile, *, need_aws: bool = True, real_config: bool = Fa
     _check_pulumi(pf)
     if need_aws:
         _check_aws(pf, stack.region)
+        if pf.aws_arn:
+            with contextlib.suppress(OpsError):  # a config that does not parse is a problem already
+                problem = cluster_access_problem(pf.aws_arn, stack.settings.cluster)
+                if problem:
+                    pf.problems.append(problem)
     return pf
+
+
+def role_of(caller_arn: str) -> str | None:
+    """The IAM role ARN behind an STS caller ARN (assumed-role session or the role itself), else None."""
+    m = re.match(r"^arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$", caller_arn)
+    if m:
+        return f"arn:{m[1]}:iam::{m[2]}:role/{m[3]}"
+    return caller_arn if re.match(r"^arn:aws[\w-]*:iam::\d{12}:role/.+$", caller_arn) else None
+
+
+def cluster_access_problem(caller_arn: str, cluster: ClusterSettings) -> str | None:
+    """Why the identity running `pulumi up` could not drive the stack's Kubernetes resources, or None.
+
+    The Kubernetes provider authenticates as this identity (`aws eks get-token` in its kubeconfig),
+    and the cluster grants access only through its declared entries: the CI role and the admin
+    roles hold cluster admin; anyone else (a read-only role, a user, another role) would see every
+    Kubernetes call Unauthorized, late, after the AWS resources were made. STS reports an assumed
+    role without its IAM path, so roles compare by account and name."""
+    if cluster.existing:
+        return None
+    admins = [a for a in [cluster.ci_role_arn, *cluster.admin_role_arns] if a]
+
+    def key(arn: str) -> tuple[str, str]:
+        parts = arn.split(":")
+        return parts[4], arn.rsplit("/", 1)[-1]
+
+    role = role_of(caller_arn)
+    if role is not None and key(role) in {key(a) for a in admins}:
+        return None
+    return (f"{caller_arn} has no cluster-admin access entry on this stack's cluster (berth:cluster.ciRoleArn and "
+            f"adminRoleArns: {', '.join(admins) or 'none'}): its Kubernetes resources would be refused as "
+            "Unauthorized; run as the CI deploy role (or an admin role), or add this role to adminRoleArns")
 
 
 def workspace_stack(stack: StackFile) -> Any:

@@ -211,3 +211,20 @@ def test_destroy_always_asks(ready: dict[str, Any]) -> None:
 def test_policy_pack_is_where_up_points() -> None:
     assert (REPO / deploy.POLICY_PACK_DIR / "PulumiPolicy.yaml").exists()
     assert os.path.isdir(deploy._policy_packs(REPO)[0])
+
+
+def test_only_a_role_with_a_cluster_admin_entry_may_drive_the_kubernetes_resources() -> None:
+    """The Kubernetes provider authenticates as whoever runs `up`: the CI role (as CI assumes it, an
+    STS session) and the admin roles pass; the read-only role, a user, another role are refused."""
+    cluster = StackFile.read("prod").settings.cluster
+    assert cluster.ci_role_arn and cluster.admin_role_arns and cluster.read_only_role_arns
+    session = "arn:aws:sts::123456789012:assumed-role/berth-deploy-production/berth-prod-4242"
+    assert deploy.role_of(session) == cluster.ci_role_arn
+    assert deploy.cluster_access_problem(session, cluster) is None
+    assert deploy.cluster_access_problem(cluster.admin_role_arns[0], cluster) is None
+    oncall = "arn:aws:sts::123456789012:assumed-role/platform-oncall/alice"
+    problem = deploy.cluster_access_problem(oncall, cluster)
+    assert problem and "has no cluster-admin access entry" in problem and cluster.ci_role_arn in problem
+    assert deploy.cluster_access_problem("arn:aws:iam::123456789012:user/bob", cluster)
+    # Same role name in another account: not the same principal.
+    assert deploy.cluster_access_problem(session.replace("123456789012", "210987654321"), cluster)
