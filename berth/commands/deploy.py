@@ -75,7 +75,12 @@ def preflight(
         console.print(table)
     if account:
         file.settings  # noqa: B018 - a config that does not parse is refused before the offline run
-        fit = quotas.account_check(quotas.for_config(stack, file.config, build), clients(endpoint))
+        try:
+            client = clients(endpoint)
+        except OpsError as exc:
+            console.print(f"[red]account not checked:[/red] {escape(exc.message)} (or --no-account)")
+            raise OpsError(f"{stack} is not ready for a real deploy: fix the {problems + 1} finding(s) above") from None
+        fit = quotas.account_check(quotas.for_config(stack, file.config, build), client)
         problems += len(fit.findings)
         for w in fit.warnings:
             console.print(f"[yellow]warning:[/yellow] {escape(w)}")

@@ -140,3 +140,15 @@ def test_berth_preflight_reads_quotas_json_and_names_what_will_not_fit(
     assert result.exit_code == 1, out
     assert "2 quota(s) it will not fit" in out and "L-0263D0A3" in out and "L-34B43A08" in out
     assert "warning: the account holds no CloudFront distribution" in out
+
+
+def test_preflight_without_credentials_says_the_account_was_not_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = CliRunner().invoke(berth_app, ["preflight", "staging", "--no-registries"], terminal_width=250)
+    out = " ".join(result.output.split())
+    assert result.exit_code == 1
+    assert "account not checked: no AWS credentials found" in out and "--no-account" in out
