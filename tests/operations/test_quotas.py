@@ -152,3 +152,17 @@ def test_preflight_without_credentials_says_the_account_was_not_checked(monkeypa
     out = " ".join(result.output.split())
     assert result.exit_code == 1
     assert "account not checked: no AWS credentials found" in out and "--no-account" in out
+
+
+@pytest.mark.slow
+def test_berth_env_create_asks_the_account_and_refuses_writing_nothing(cloud: EmbeddedCloud, configs: Path) -> None:
+    _fill_addresses(cloud, 5)
+    args = ["env", "create", "pr-21", "--from", "staging", "--ttl", "1d", "--config-dir", str(configs)]
+    refused = CliRunner().invoke(berth_app, [*args, "--endpoint", cloud.endpoint_url or ""], terminal_width=250)
+    assert refused.exit_code == 1
+    assert "would not fit the account's quotas; nothing was written" in " ".join(refused.output.split())
+    assert not (configs / "Pulumi.pr-21.yaml").exists()
+    # Offline, on purpose: written, and it says the account was not asked.
+    unchecked = CliRunner().invoke(berth_app, [*args, "--no-quotas"], terminal_width=250)
+    assert unchecked.exit_code == 0 and "(account quotas not checked)" in unchecked.output
+    assert (configs / "Pulumi.pr-21.yaml").exists()
