@@ -29,6 +29,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from berth.operations import preflight as placeholders
+from berth.operations import quotas
 from berth.operations.errors import Confirm, OpsError, Printer
 from berth.operations.stackfile import StackFile
 from stacks.config import ClusterSettings
@@ -53,6 +54,7 @@ class Preflight:
     pulumi_version: str | None = None
     aws_identity: str | None = None
     aws_arn: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -133,7 +135,20 @@ def preflight(stack: StackFile, *, need_aws: bool = True, real_config: bool = Fa
                 problem = cluster_access_problem(pf.aws_arn, stack.settings.cluster)
                 if problem:
                     pf.problems.append(problem)
+        if real_config and pf.aws_arn and not pf.problems:
+            # What `berth preflight` checks of the account, before an `up` that would otherwise stop
+            # half-way (AddressLimitExceeded, a vCPU limit): only once everything else passes, as it
+            # needs an offline run of the program (~10 s) when build/STACK/quotas.json is stale.
+            fit = quotas.account_check(quotas.for_config(stack.name, stack.config, repo / "build"), aws_clients())
+            pf.problems += [f"{stack.name} will not fit the account's quotas: {f}" for f in fit.findings]
+            pf.warnings += fit.warnings
     return pf
+
+
+def aws_clients() -> quotas.ClientFactory:
+    """`(service, region) -> client` on the credentials `_check_aws` accepted."""
+    session = boto3.session.Session()
+    return lambda service, region: session.client(service, region_name=region)
 
 
 def role_of(caller_arn: str) -> str | None:
@@ -189,7 +204,8 @@ def require(stack: StackFile, action: str, need_aws: bool = True, real_config: b
 
 def preview_cloud(stack: StackFile, *, echo: Printer = print) -> Mapping[str, int]:
     """`pulumi preview -s STACK --policy-pack policy` against the real cloud; the change summary."""
-    require(stack, f"preview {stack.name} against the cloud", real_config=True)
+    for warning in require(stack, f"preview {stack.name} against the cloud", real_config=True).warnings:
+        echo(f"warning: {warning}")
     st = workspace_stack(stack)
     result = st.preview(policy_packs=_policy_packs(stack.path.parent), on_output=echo, diff=True)
     return {str(k): int(v) for k, v in (result.change_summary or {}).items()}
@@ -207,7 +223,8 @@ def up(
     Returns the stack outputs. Refuses (OpsError) before any work when the CLI, the backend
     login, AWS credentials, the policy pack or a valid config is missing.
     """
-    require(stack, f"deploy {stack.name}", real_config=True)
+    for warning in require(stack, f"deploy {stack.name}", real_config=True).warnings:
+        echo(f"warning: {warning}")
     st = workspace_stack(stack)
     packs = _policy_packs(stack.path.parent)
     if stack.is_prod and not yes:
