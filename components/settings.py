@@ -541,6 +541,9 @@ class DrSettings(Model):
     # The recovery VPC's range in the DR region (distinct from the home VPC, so both can be
     # peered): the cross-region replica lives there, and a rebuild brings the platform up in it.
     rebuild_cidr: VpcCidr = "10.64.0.0/16"
+    # The CI role a DR rebuild deploys with (`berth dr rebuild` makes it the rebuilt stack's
+    # cluster.ciRoleArn, so that role holds the new cluster's admin entry); not used otherwise.
+    ci_role_arn: RoleArn | None = None
 
 
 class BackupAndDrSettings(Model):

@@ -40,6 +40,7 @@ PLACEHOLDER_KEYS = {
     "berth:cluster.ciRoleArn",
     "berth:cluster.adminRoleArns[0]",
     "berth:cluster.readOnlyRoleArns[0]",
+    "berth:dr.ciRoleArn",
 }
 IMAGE_KEYS = {"berth:app.image", "berth:pgbouncer.image", "berth:pgbouncer.exporterImage",
               "berth:pgbouncer.caFetchImage", "berth:cluster.autoscalerImage"}
@@ -203,6 +204,7 @@ def real_looking(tmp: Path, registry: str) -> Path:
     c["berth:cluster"]["ciRoleArn"] = "arn:aws:iam::210987654321:role/berth-deploy-production"
     c["berth:cluster"]["adminRoleArns"] = ["arn:aws:iam::210987654321:role/platform-break-glass"]
     c["berth:cluster"]["readOnlyRoleArns"] = ["arn:aws:iam::210987654321:role/platform-oncall"]
+    c["berth:dr"]["ciRoleArn"] = "arn:aws:iam::210987654321:role/berth-deploy-dr"
     c["berth:alarms"]["httpsEndpoints"] = ["https://events.pagerduty.com/integration/" + "0f" * 16 + "/enqueue"]
     out = tmp / "configs"
     out.mkdir()
