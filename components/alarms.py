@@ -126,6 +126,14 @@ def canary_zip(directory: Path | None = None) -> Path:
     return path
 
 
+def _canary_log_group(engine_arn: str | None) -> str:
+    """/aws/lambda/<function> from the canary's engine ARN (arn:aws:lambda:<region>:<account>:function:<name>:<v>)."""
+    parts = (engine_arn or "").split(":")
+    if len(parts) < 7 or parts[5] != "function":
+        raise ValueError(f"the canary reported no Lambda engine ARN ({engine_arn!r}): its log group cannot be named")
+    return f"/aws/lambda/{parts[6]}"
+
+
 class Alarms(Component):
     """SNS topics with subscriptions, CloudWatch alarms per tier, a canary, a dashboard."""
 
@@ -141,6 +149,8 @@ class Alarms(Component):
         where = locate(self, args.region)
         self._account, self._partition, self._home = where.account, where.partition, where.region
         self._topics: dict[str, aws.sns.Topic] = {}
+        self._keys: dict[str, aws.kms.Key] = {}
+        self._canary_name = f"{self.prefix}-api-health".lower()
         self._alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
         self._watches: dict[str, Watch] = {}
 
@@ -192,11 +202,15 @@ class Alarms(Component):
                 # below is what limits publishing to this account.
                 {"Sid": "AlarmPublishers", "Effect": "Allow", "Principal": {"Service": publishers},
                  "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
+                # The canary's Lambda log group (made here, encrypted with this key).
+                # Any canary Lambda's group (Synthetics may shorten a long canary name in the function's).
+                kms.logs_for_group(self._partition, region, self._account, "/aws/lambda/cwsyn-*"),
             ),
             tags=self.named(f"alarms-key{sfx}"),
             opts=self.stateful(),
             **region_kw,
         )
+        self._keys[region] = key
         aws.kms.Alias(f"{name}-alarms-key-alias{sfx}", name=f"alias/{name}-alarms{sfx}", target_key_id=key.key_id,
                       opts=self.child(), **region_kw)
         topic = aws.sns.Topic(
@@ -277,7 +291,7 @@ class Alarms(Component):
         role = self._canary_role(f"arn:{self._partition}:s3:::{bucket_name}")
         canary = aws.synthetics.Canary(
             f"{name}-api-health",
-            name=f"{name}-api-health".lower(),
+            name=self._canary_name,
             runtime_version=CANARY_RUNTIME,
             handler="apiHealth.handler",
             s3_bucket=bucket.id,
@@ -300,6 +314,19 @@ class Alarms(Component):
             success_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
             failure_retention_period=CANARY_ARTIFACT_RETENTION_DAYS,
             tags=self.named("api-health"),
+            opts=self.child(),
+            **self._region_kw(self._home),
+        )
+        # Synthetics names the canary's Lambda cwsyn-<canary>-<id> (the id is AWS's, known once the
+        # canary exists), so its group can only follow the canary; the role may not create log
+        # groups, so the Lambda never makes its own (unexpiring, unencrypted) one: the first run's
+        # lines, before this group exists, are dropped instead.
+        aws.cloudwatch.LogGroup(
+            f"{name}-canary-logs",
+            name=canary.engine_arn.apply(_canary_log_group),
+            retention_in_days=self._s.canary_log_retention_days,
+            kms_key_id=self._keys[self._home].arn,
+            tags=self.named("canary-logs"),
             opts=self.child(),
             **self._region_kw(self._home),
         )
@@ -365,8 +392,9 @@ class Alarms(Component):
                      "Resource": f"{bucket_arn}/*"},
                     {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": bucket_arn},
                     {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
-                    {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream",
-                                                   "logs:PutLogEvents"], "Resource": logs_arn},
+                    # No logs:CreateLogGroup: the stack makes the group (see _canary).
+                    {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                     "Resource": logs_arn},
                     {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
                      "Condition": {"StringEquals": {"cloudwatch:namespace": "CloudWatchSynthetics"}}},
                     {"Effect": "Allow", "Action": ["xray:PutTraceSegments"], "Resource": "*"},

@@ -44,6 +44,11 @@ ADDONS_AFTER_NODES = ("coredns", "aws-ebs-csi-driver")
 METRICS_SERVER = "metrics-server"
 # EKS access policies by level (arn:<partition>:eks::aws:cluster-access-policy/<name>).
 ACCESS_POLICIES = {"admin": "AmazonEKSClusterAdminPolicy", "view": "AmazonEKSViewPolicy"}
+# Where the amazon-cloudwatch-observability add-on writes: the CloudWatch agent's performance
+# events and Fluent Bit's application, host and dataplane logs (Container Insights user guide,
+# "Set up Fluent Bit as a DaemonSet").
+CONTAINER_INSIGHTS_PREFIX = "/aws/containerinsights/"
+CONTAINER_INSIGHTS_GROUPS = ("performance", "application", "host", "dataplane")
 
 
 @dataclass
@@ -158,7 +163,7 @@ class Cluster(Component):
             node_group = self._node_group(s, args.subnet_ids, cluster, node_sg, before)
             after = self._addons_on_nodes(cluster, node_group)
             self._kubernetes(cluster, node_group, [*after, *ci_grant])
-            self._container_insights(cluster, opts)
+            self._container_insights(cluster, key, s, opts)
             self._autoscaler(args, cluster, node_group)
         self._namespace()
         self.register_outputs(
@@ -219,7 +224,8 @@ class Cluster(Component):
             deletion_window_in_days=30,
             policy=kms.key_policy(
                 kms.account_admin(w.partition, w.account),
-                kms.logs_for_group(w.partition, w.region, w.account, log_group_name),
+                kms.logs_for_group(w.partition, w.region, w.account, log_group_name,
+                                   f"{CONTAINER_INSIGHTS_PREFIX}{name}/*"),
             ),
             tags=self.named("eks-key"),
             opts=self.child(),
@@ -331,6 +337,7 @@ class Cluster(Component):
             f"{name}-eks",
             name=name,
             version=s.version,
+            upgrade_policy={"support_type": s.upgrade_policy},
             role_arn=role.arn,
             vpc_config={
                 "subnet_ids": subnet_ids,
@@ -543,7 +550,8 @@ class Cluster(Component):
             opts=self.child(depends_on=[node_group, *after]),
         )
 
-    def _container_insights(self, cluster: aws.eks.Cluster, opts: pulumi.ResourceOptions | None) -> None:
+    def _container_insights(self, cluster: aws.eks.Cluster, key: aws.kms.Key, s: ClusterSettings,
+                            opts: pulumi.ResourceOptions | None) -> None:
         """Container Insights (the amazon-cloudwatch-observability add-on): the node metrics the
         Cluster's watches alarm on, and the pods the capacity check counts -- its agents and the
         operator are components/capacity.py's CONTAINER_INSIGHTS_PODS, which stacks/config.py's
@@ -568,6 +576,20 @@ class Cluster(Component):
             policy_arn=self._managed("CloudWatchAgentServerPolicy"),
             opts=self.child(aliases=moved),
         )
+        # The agents write these groups, making them (no expiry, no key) if they are missing: the
+        # stack makes them first, and removes them with a non-production stack.
+        groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-container-insights-{kind}",
+                name=f"{CONTAINER_INSIGHTS_PREFIX}{name}/{kind}",
+                retention_in_days=s.container_log_retention_days,
+                kms_key_id=key.arn,
+                tags=self.named(f"container-insights-{kind}"),
+                opts=self.child(retain_on_delete=self.protected),
+                **self._where.kw,
+            )
+            for kind in CONTAINER_INSIGHTS_GROUPS
+        ]
         aws.eks.Addon(
             f"{name}-container-insights",
             cluster_name=cluster.name,
@@ -578,7 +600,7 @@ class Cluster(Component):
             tags=self.named("container-insights"),
             # After what the workloads wait for (the provider: the node group, CoreDNS): its agents
             # need schedulable nodes.
-            opts=self.child(depends_on=[attachment, self.provider], aliases=moved),
+            opts=self.child(depends_on=[attachment, self.provider, *groups], aliases=moved),
             **self._where.kw,
         )
 

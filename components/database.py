@@ -40,6 +40,10 @@ from components.security import admit_from_groups
 from components.settings import AlarmSettings, DatabaseSettings, RestoreSource
 
 PORT = 5432
+# What each instance exports to CloudWatch Logs, and where RDS writes it: a group RDS would otherwise
+# make itself (no expiry, no key, no tags, left behind by a destroy) unless it exists first.
+LOG_EXPORTS = ("postgresql", "upgrade")
+RDS_LOG_GROUP_PREFIX = "/aws/rds/instance/"
 DATABASE_NAME = "shipments"
 MASTER_USERNAME = "berth_admin"
 # The alarms' dashboard: the database's graphs, in this order.
@@ -160,7 +164,7 @@ def _instance_common(s: DatabaseSettings, params: aws.rds.ParameterGroup, sg: aw
         performance_insights_retention_period=s.performance_insights_retention_days,
         monitoring_interval=s.monitoring_interval_seconds,
         monitoring_role_arn=monitoring_role.arn,
-        enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+        enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
         iam_database_authentication_enabled=True,
         # The config names the major only: RDS applies minor upgrades in the maintenance window
         # (and forces them when a minor is retired); the provider keeps "16" against the actual
@@ -302,7 +306,7 @@ class Database(Component):
             description=f"{name} RDS storage and Performance Insights",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=_account_key_policy(w.partition, w.account),
+            policy=_account_key_policy(w.partition, w.account, w.region),
             tags=self.named("db-key"),
             opts=self.stateful(),
             **w.kw,
@@ -476,6 +480,9 @@ class Database(Component):
             del primary_kw["master_user_secret_kms_key_id"]
             primary_opts = pulumi.ResourceOptions.merge(
                 primary_opts, adopt_promoted_replica_opts(identifier, imported=restore.adopted))
+        adopting = restore is not None and restore.kind not in ("snapshot", "pitr") and not restore.adopted
+        logs = self._log_groups(identifier, "primary", key, s.log_retention_days, self._where.kw, adopting)
+        primary_opts = pulumi.ResourceOptions.merge(primary_opts, pulumi.ResourceOptions(depends_on=logs))
         primary = aws.rds.Instance(f"{name}-primary", **common, **primary_kw, opts=primary_opts,  # type: ignore[arg-type]
                                    **self._where.kw)
         self.primary_identifier = primary.identifier
@@ -489,6 +496,36 @@ class Database(Component):
         )
         return primary
 
+    def _log_groups(self, identifier: str, role: str, key: aws.kms.Key, retention: int,
+                    region_kw: dict[str, object], adopt: bool = False) -> list[aws.cloudwatch.LogGroup]:
+        """The groups RDS exports this instance's logs to, made first (the instance depends on them):
+        retention from config, the tier's key, tags; deleted with a non-production stack. `adopt`:
+        the instance is an adopted promoted replica whose groups its source stack made (and kept):
+        imported where they exist (RDS made them, or the source stack did), their key, retention and
+        tags converging on the next `up`; made where they do not."""
+        identifier = identifier.lower()
+        existing: set[str] = set()
+        if adopt:
+            # The DR region's own CloudWatch Logs endpoint: a regional control plane of the recovery region.
+            existing = set(aws.cloudwatch.get_log_groups(
+                log_group_name_prefix=f"{RDS_LOG_GROUP_PREFIX}{identifier}/",
+                opts=pulumi.InvokeOptions(parent=self), **region_kw).log_group_names)  # type: ignore[arg-type]
+        return [
+            aws.cloudwatch.LogGroup(
+                f"{self.prefix}-{role}-{log}-logs",
+                name=f"{RDS_LOG_GROUP_PREFIX}{identifier}/{log}",
+                retention_in_days=retention,
+                kms_key_id=key.arn,
+                tags=self.named(f"db-{role}-{log}-logs"),
+                opts=self.child(retain_on_delete=self.protected, **(dict(
+                    import_=f"{RDS_LOG_GROUP_PREFIX}{identifier}/{log}",
+                    ignore_changes=["kmsKeyId", "retentionInDays", "tags"])
+                    if f"{RDS_LOG_GROUP_PREFIX}{identifier}/{log}" in existing else {})),
+                **region_kw,  # type: ignore[arg-type]
+            )
+            for log in LOG_EXPORTS
+        ]
+
     def _replicas(self, s: DatabaseSettings, common: dict[str, object], key: aws.kms.Key,
                   primary: aws.rds.Instance, monitoring_policy: aws.iam.RolePolicy, azs: list[str]) -> None:
         """Same-region read replicas, spread over the AZs (round robin, skipping the primary's)."""
@@ -497,6 +534,8 @@ class Database(Component):
         replicas = []
         for i in range(s.replicas):
             az = azs[(i + 1) % len(azs)] if azs else None
+            logs = self._log_groups(f"{name}-replica-{i + 1}", f"replica-{i + 1}", key, s.log_retention_days,
+                                    self._where.kw)
             replicas.append(
                 aws.rds.Instance(
                     f"{name}-replica-{i + 1}",
@@ -505,6 +544,11 @@ class Database(Component):
                     # Same region: the source's identifier (no subnet group: it inherits the
                     # primary's, which is what makes the identifier form valid).
                     replicate_source_db=primary.identifier,
+                    # RDS encrypts a replica of an encrypted source with the source's key and reports
+                    # StorageEncrypted=true; the provider's storage_encrypted is ForceNew and not
+                    # Computed, so leaving it unset plans a replacement of every replica on every
+                    # `up` (terraform-provider-aws#34434). kms_key_id is Computed: left to RDS.
+                    storage_encrypted=True,
                     availability_zone=az,
                     # Readers scale out; the primary's standby is what survives an AZ.
                     multi_az=False,
@@ -515,7 +559,8 @@ class Database(Component):
                     skip_final_snapshot=True,
                     deletion_protection=False,
                     tags=self.named(f"db-replica-{i + 1}"),
-                    opts=self.child(depends_on=[monitoring_policy], custom_timeouts=pulumi.CustomTimeouts(create="90m")),
+                    opts=self.child(depends_on=[monitoring_policy, *logs],
+                                    custom_timeouts=pulumi.CustomTimeouts(create="90m")),
                     **self._where.kw,
                 )
             )
@@ -535,7 +580,7 @@ class Database(Component):
             description=f"{name} RDS cross-region replica ({dr})",
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=_account_key_policy(partition, account_id),
+            policy=_account_key_policy(partition, account_id, dr),
             tags=named("db-dr-key"),
             region=dr,
             opts=self.stateful(),
@@ -552,6 +597,7 @@ class Database(Component):
         )
         subnets, sg = self._standby_network(args)
         identifier = f"{name}-dr-replica"
+        logs = self._log_groups(identifier, "dr-replica", dr_key, s.log_retention_days, {"region": dr})
         replica = aws.rds.Instance(
             f"{name}-dr-replica",
             **{**common, "parameter_group_name": dr_params.name,  # type: ignore[arg-type]
@@ -576,7 +622,8 @@ class Database(Component):
             region=dr,
             # A cross-region replica first copies a snapshot across regions: often beyond the
             # provider's 40-minute default for a database of any size.
-            opts=self.stateful(depends_on=[monitoring_policy], custom_timeouts=pulumi.CustomTimeouts(create="180m")),
+            opts=self.stateful(depends_on=[monitoring_policy, *logs],
+                               custom_timeouts=pulumi.CustomTimeouts(create="180m")),
         )
         return replica.identifier
 
@@ -692,6 +739,8 @@ def _secret_arn(secrets: Any) -> str:
     return ""
 
 
-def _account_key_policy(partition: str, account_id: str) -> str:
-    """The account administers the key; RDS uses it through the caller's grants (kms:ViaService)."""
-    return kms.key_policy(kms.account_admin(partition, account_id))
+def _account_key_policy(partition: str, account_id: str, region: str) -> str:
+    """The account administers the key; RDS uses it through the caller's grants (kms:ViaService);
+    CloudWatch Logs in the key's region encrypts the instances' exported log groups with it."""
+    return kms.key_policy(kms.account_admin(partition, account_id),
+                          kms.logs_for_group(partition, region, account_id, f"{RDS_LOG_GROUP_PREFIX}*"))

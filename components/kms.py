@@ -25,8 +25,10 @@ def account_admin(partition: str, account_id: str) -> dict[str, Any]:
     }
 
 
-def logs_for_group(partition: str, region: str, account_id: str, log_group_name: str) -> dict[str, Any]:
-    """CloudWatch Logs in this region may use the key, for this one log group only."""
+def logs_for_group(partition: str, region: str, account_id: str, log_group_name: str,
+                   *more: str) -> dict[str, Any]:
+    """CloudWatch Logs in this region may use the key, for these log groups only (names may end in *)."""
+    arns = [f"arn:{partition}:logs:{region}:{account_id}:log-group:{n}" for n in (log_group_name, *more)]
     return {
         "Sid": "CloudWatchLogs",
         "Effect": "Allow",
@@ -35,8 +37,7 @@ def logs_for_group(partition: str, region: str, account_id: str, log_group_name:
         "Resource": "*",
         "Condition": {
             "ArnLike": {
-                "kms:EncryptionContext:aws:logs:arn":
-                    f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group_name}"
+                "kms:EncryptionContext:aws:logs:arn": arns[0] if len(arns) == 1 else arns
             }
         },
     }

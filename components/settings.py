@@ -163,7 +163,7 @@ RoleArn = Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/[A-Za-z
 class ClusterSettings(Model):
     """`berth:cluster`, for Cluster and its ClusterAutoscaler: EKS version, access, nodes, logs."""
 
-    version: str = Field("1.33", pattern=r"^1\.(2[89]|3[0-4])$")
+    version: str = Field("1.33", pattern=r"^1\.(2[89]|3[0-6])$")
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
     instance_types: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]] = Field(
         default_factory=lambda: ["m6i.large"], min_length=1
@@ -174,6 +174,13 @@ class ClusterSettings(Model):
     node_desired: int = Field(2, ge=1, le=100)
     node_disk_gib: int = Field(50, ge=20, le=1000)
     log_retention_days: LogRetentionDays = 90
+    # Container Insights' groups (/aws/containerinsights/<cluster>/{performance,application,host,
+    # dataplane}): made by the stack before the add-on writes, with this retention and the cluster's key.
+    container_log_retention_days: LogRetentionDays = 30
+    # What EKS does when the version's standard support ends: STANDARD upgrades the control plane
+    # automatically; EXTENDED keeps the version and bills extended support (about 6x the control
+    # plane's price). Chosen here, never by a default nobody read; `berth preflight` warns 90 days ahead.
+    upgrade_policy: Literal["STANDARD", "EXTENDED"] = "STANDARD"
     # Who reaches the Kubernetes API, declared (EKS access entries; the creator gets no implicit
     # admin): the environment's CI deploy role (cluster admin: it runs `pulumi up` and its
     # Kubernetes provider), named admin / break-glass roles (cluster admin) and read-only on-call
@@ -289,6 +296,9 @@ class DatabaseSettings(Model):
     max_allocated_storage_gib: int = Field(200, ge=20, le=65536)
     iops: int | None = Field(None, ge=3000, le=80000)
     multi_az: bool = True
+    # The exported postgresql (slow statements, with their literal values) and upgrade logs: the
+    # stack makes each instance's groups before RDS writes, with this retention and the tier's key.
+    log_retention_days: LogRetentionDays = 30
     backup_retention_days: int = Field(7, ge=1, le=35)
     backup_window: DailyWindow = "03:00-04:00"
     maintenance_window: MaintenanceWindow = "sun:04:30-sun:05:30"
@@ -486,6 +496,8 @@ class AlarmSettings(Model):
     node_cpu_percent: float = Field(80, gt=0, le=100)
     node_memory_percent: float = Field(80, gt=0, le=100)
     canary: bool = False
+    # The canary's Lambda log group (/aws/lambda/cwsyn-<canary>-<id>), made by the stack.
+    canary_log_retention_days: LogRetentionDays = 30
 
 
 # ---- backups.py: Backups (with the DR area) -------------------------------------------------------

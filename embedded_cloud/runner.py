@@ -39,12 +39,14 @@ from embedded_cloud.handlers import (
     Ctx,
     Res,
     Unmodelled,
+    echoed,
     generic,
     handler_for,
     load_all,
     unwrap_secrets,
 )
 from embedded_cloud.handlers.route53 import seed_zones
+from embedded_cloud.plan import changes
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "berth"
@@ -119,6 +121,22 @@ def apply_overrides(config: dict[str, Any], overrides: Mapping[str, Any]) -> dic
     return out
 
 
+def project_name(repo: Path = REPO) -> str:
+    """The `name:` of the Pulumi project in `repo` (its Pulumi.yaml): the platform's is `berth`, the
+    account bootstrap's (bootstrap/) `berth-bootstrap`. Config keys and URNs carry it."""
+    path = repo / "Pulumi.yaml"
+    if not path.exists():
+        return PROJECT
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ProgramError(f"{path} is not valid YAML: {exc}") from None
+    name = doc.get("name") if isinstance(doc, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ProgramError(f"{path} names no project (`name:`)")
+    return name
+
+
 def _runtime_config(config: Mapping[str, Any]) -> dict[str, str]:
     """As the Pulumi CLI hands config to a program: strings, structured values as JSON."""
     out: dict[str, str] = {}
@@ -157,14 +175,51 @@ def _import_pulumi() -> Any:
     return mocks
 
 
-class CloudMocks:
-    """pulumi.runtime.Mocks answered by the handlers (moto); a type with no handler is refused by name."""
+# A value a planned replacement will only know once it exists (`pulumi preview`'s "output<string>").
+UNKNOWN = "(known after replacement)"
+# A deployed stack as the next run plans against it: (urn -> (id, outputs), urn -> inputs).
+Kept = tuple[dict[str, tuple[str, dict[str, Any]]], dict[str, dict[str, Any]]]
 
-    def __init__(self, ctx: Ctx) -> None:
+
+class CloudMocks:
+    """pulumi.runtime.Mocks answered by the handlers (moto); a type with no handler is refused by name.
+
+    With `prior` (a deployed stack's state, urn -> (id, outputs as the cloud reports them)) it plans
+    instead of deploying, as `pulumi preview` of a second `up` does: a resource the stack already has
+    answers with its state (the new inputs over it), or, when the provider would replace it, with its
+    new inputs and UNKNOWN for what the cloud fills in (so what is built from it plans a change too);
+    nothing is created in the cloud; a resource the stack does not have yet (it would be created)
+    answers with its inputs and a placeholder id. Every registration's inputs
+    (unredacted) are kept in `inputs`, deploying or planning."""
+
+    def __init__(self, ctx: Ctx, prior: Kept | None = None) -> None:
         self.ctx = ctx
         self._answers: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.prior, self.prior_inputs = prior if prior is not None else (None, {})
+        self.inputs: dict[str, dict[str, Any]] = {}
+
+    def _plan(self, res: Res) -> tuple[str, dict[str, Any]]:
+        assert self.prior is not None
+        if res.urn in self.prior:
+            id_, outputs = self.prior[res.urn]
+            if any(c.replace for c in changes(res.type, outputs, self.prior_inputs.get(res.urn, {}), res.inputs)):
+                # Replaced: what the provider computes is not known until the new one exists, so
+                # everything built from it plans a change too (as `pulumi preview` shows).
+                return UNKNOWN, _unknown_over(outputs, res.inputs)
+            return id_, _overlay(outputs, res.inputs)
+        if echoed(res.type):  # no cloud behind it: its answer is the same as a deploy's
+            return self._deploy(res)
+        return generic(self.ctx, res)[0], dict(res.inputs)
 
     def new_resource(self, res: Res) -> tuple[str, dict[str, Any]]:
+        self.inputs[res.urn] = res.inputs
+        if self.prior is not None:
+            id_, outputs = self._plan(res)
+            self.ctx.state[res.urn] = (id_, outputs)
+            return id_, outputs
+        return self._deploy(res)
+
+    def _deploy(self, res: Res) -> tuple[str, dict[str, Any]]:
         try:
             handler = handler_for(res.type, res.name)
         except Unmodelled as exc:
@@ -201,6 +256,30 @@ class CloudMocks:
 
     def register_invoke_transform(self, transform: Any) -> None:  # pragma: no cover - unused
         pass
+
+
+def _unknown_over(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A replaced resource's planned outputs: its new inputs, and unknown wherever the cloud fills in."""
+    out: dict[str, Any] = {}
+    for key, old in outputs.items():
+        if key not in inputs:
+            out[key] = UNKNOWN
+        elif isinstance(old, dict) and isinstance(inputs[key], dict):
+            out[key] = _unknown_over(old, inputs[key])
+        else:
+            out[key] = inputs[key]
+    return {**inputs, **out}
+
+
+def _overlay(outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """A planned resource's outputs: the new inputs over its state, object by object, so what the cloud
+    or the provider filled in inside an object the program sets (a Kubernetes object's generated
+    metadata.name) stays as the state has it, as `pulumi preview` keeps it."""
+    out = dict(outputs)
+    for key, value in inputs.items():
+        old = out.get(key)
+        out[key] = _overlay(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
 
 
 def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
@@ -267,7 +346,8 @@ def _make_monitor(mocks: CloudMocks, ctx: Ctx) -> Any:
                 problems = asset_problems(request.type, request.name, raw)
                 if problems:
                     raise ProgramError("embedded cloud refused " + "; ".join(problems))
-                res = Res(request.type, request.name, urn, inputs, region or ctx.default_region, ctx.stack)
+                res = Res(request.type, request.name, urn, inputs, region or ctx.default_region, ctx.stack,
+                          request.importId)
                 id_, state = mocks.new_resource(res)
             else:
                 id_, state = "", {}
@@ -429,6 +509,10 @@ def _redact(values: dict[str, Any], secret_keys: list[str]) -> dict[str, Any]:
 class RunResult:
     graph: Graph
     cloud: EmbeddedCloud
+    # urn -> (id, outputs): what the cloud answered, unredacted (the next run's `prior`)
+    state: dict[str, tuple[str, dict[str, Any]]]
+    # urn -> the inputs each resource was registered with (unredacted)
+    inputs: dict[str, dict[str, Any]]
 
 
 def run_stack(
@@ -438,12 +522,17 @@ def run_stack(
     overrides: Mapping[str, Any] | None = None,
     cloud: EmbeddedCloud | None = None,
     repo: Path = REPO,
+    prior: Kept | None = None,
     zone_ids: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run the program for one stack in this process (once per process) and record its graph.
 
-    `zone_ids`: the account's AZ mapping where it differs from moto's (zone name -> zone ID);
-    without it, the BERTH_ZONE_IDS environment variable, else moto's mapping.
+    `repo` is the Pulumi project's directory: its `Pulumi.yaml` names the project, its
+    `Pulumi.<stack>.yaml` holds the config and its `__main__.py` is the program (the platform at the
+    repository root, the account bootstrap in bootstrap/).
+    With `prior` (an earlier run's kept state and inputs, refreshed) it plans a second `up` instead: see
+    CloudMocks. `zone_ids`: the account's AZ mapping where it differs from moto's (zone name -> zone
+    ID); without it, the BERTH_ZONE_IDS environment variable, else moto's mapping.
     Raises ProgramError (with the partial graph) when the program fails.
     """
     started = time.perf_counter()
@@ -478,12 +567,14 @@ def run_stack(
     ctx = Ctx(cloud=cloud, stack=stack, default_region=region,
               zone_ids=parse_zone_ids(zone_ids if zone_ids is not None else os.environ.get(ZONE_IDS_ENV)))
     # Account prerequisites the stack does not own (its public DNS zone), as a real account has them.
-    seed_zones(ctx, cfg)
-    mocks = CloudMocks(ctx)
+    if prior is None:
+        seed_zones(ctx, cfg)
+    mocks = CloudMocks(ctx, prior)
     monitor = _make_monitor(mocks, ctx)
     set_all_config(_runtime_config(cfg), [])
     mocks_mod = _import_pulumi()
-    mocks_mod.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)  # type: ignore[arg-type]
+    project = project_name(repo)
+    mocks_mod.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)  # type: ignore[arg-type]
     rt_settings.SETTINGS.root_directory = str(repo)
 
     sys.path.insert(0, str(repo))
@@ -510,7 +601,7 @@ def run_stack(
         monitor.outputs.setdefault(stack_urn, outputs)
     graph = Graph(
         stack=stack,
-        project=PROJECT,
+        project=project,
         nodes=list(monitor.nodes),
         outputs=outputs,
         config=cfg,
@@ -522,7 +613,7 @@ def run_stack(
             n.outputs = monitor.outputs[n.urn]
     if error is not None:
         raise ProgramError(_explain(error), graph) from error
-    return RunResult(graph=graph, cloud=cloud)
+    return RunResult(graph=graph, cloud=cloud, state=dict(ctx.state), inputs=mocks.inputs)
 
 
 def _explain(error: BaseException) -> str:
@@ -546,15 +637,51 @@ def run_isolated(
     config: Mapping[str, Any] | None = None,
     repo: Path = REPO,
     timeout: float = 300,
+    keep: Path | None = None,
+    prior: Path | None = None,
     zone_ids: Mapping[str, str] | None = None,
 ) -> Graph:
     """Run one stack in a fresh child process (forked warm: embedded_cloud/forks.py) against the
-    moto server at endpoint_url (`zone_ids`: see run_stack). Raises ProgramError (with the partial
-    graph) when the program fails."""
+    moto server at endpoint_url. Raises ProgramError (with the partial graph) when the program fails.
+
+    `keep`: also write the run's unredacted state and inputs there as JSON (`read_kept`); `prior`:
+    such a file (its state refreshed) to plan a second `up` against (CloudMocks); `zone_ids`: see run_stack."""
     zones = parse_zone_ids(zone_ids if zone_ids is not None else os.environ.get(ZONE_IDS_ENV))
     graph, error = spawn_run(stack, endpoint_url=endpoint_url, overrides=overrides, config=config, repo=repo,
-                             timeout=timeout, zone_ids=zones)
+                             timeout=timeout, keep=keep, prior=prior, zone_ids=zones)
     if error is not None:
         raise ProgramError(error, graph)
     assert graph is not None
     return graph
+
+
+def write_kept(path: Path, state: Mapping[str, tuple[str, dict[str, Any]]],
+               inputs: Mapping[str, dict[str, Any]]) -> None:
+    """A run's unredacted state (urn -> [id, outputs]) and inputs, as JSON (assets as their text)."""
+    path.write_text(json.dumps({"state": {u: [i, o] for u, (i, o) in state.items()}, "inputs": inputs},
+                               default=_asset_json))
+
+
+def _asset_json(value: Any) -> Any:
+    """An asset or archive as the engine compares it: by its content's hash (a file's bytes, a
+    string's text, an archive's members), never by the Python object's identity."""
+    if hasattr(value, "assets"):  # AssetArchive
+        return {"archive": {k: _asset_json(v) for k, v in sorted(value.assets.items())}}
+    if hasattr(value, "text"):  # StringAsset
+        return {"asset": hashlib.sha256(str(value.text).encode()).hexdigest()}
+    path = getattr(value, "path", None)
+    if path is not None:  # FileAsset, FileArchive
+        p = Path(path)
+        if p.is_file():
+            return {"asset": hashlib.sha256(p.read_bytes()).hexdigest()}
+        if p.is_dir():
+            return {"archive": {str(f.relative_to(p)): hashlib.sha256(f.read_bytes()).hexdigest()
+                                for f in sorted(p.rglob("*")) if f.is_file()}}
+    uri = getattr(value, "uri", None)
+    return {"uri": uri} if uri is not None else str(value)
+
+
+def read_kept(path: Path) -> Kept:
+    """What write_kept wrote: (state, inputs)."""
+    data = json.loads(path.read_text())
+    return {u: (i, o) for u, (i, o) in data["state"].items()}, data["inputs"]

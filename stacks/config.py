@@ -140,6 +140,9 @@ class Settings(Model):
     backup: BackupSettings = BackupSettings()
     dr: DrSettings = DrSettings()
     slo: SloSettings = SloSettings()
+    # The resources (logical names, e.g. berth-prod-subnets) whose replacement this change means to make:
+    # `berth preview --again` refuses any other replacement of a stateful prod resource.
+    intended_replacements: tuple[str, ...] = ()
 
     @field_validator("tags")
     @classmethod
@@ -489,7 +492,7 @@ def raw_from_config_map(config: Mapping[str, Any]) -> dict[str, Any]:
     return raw
 
 
-KNOWN_KEYS = ("environment", "tags", *AREAS)
+KNOWN_KEYS = ("environment", "tags", *AREAS, "intendedReplacements")
 
 
 def load_settings() -> Settings:

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, ConfigDirOpt, StackArg, YesOpt, confirm, console, echo, refusals
+from berth.commands.common import REPO, ConfigDirOpt, StackArg, YesOpt, confirm, console, echo, err, refusals
 from berth.operations import deploy, quotas, teardown
 from berth.operations.aws import clients
 from berth.operations.errors import OpsError
@@ -62,6 +62,9 @@ def preflight(
     file = StackFile.read(stack, config_dir)
     report = check(stack, file.config, registries=registries)
     problems = len(report.findings)
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(w.key)} = {escape(w.value)}: {escape(w.problem)}; "
+                  f"{escape(w.fix)}", soft_wrap=True)
     if report.ok:
         checked = " and every pinned digest is in its registry" if registries else " (registries not asked)"
         console.print(f"[bold green]✓[/bold green] {escape(file.path.name)} holds no placeholder{checked}")
@@ -81,13 +84,13 @@ def preflight(
             console.print(f"[red]account not checked:[/red] {escape(exc.message)} (or --no-account)")
             raise OpsError(f"{stack} is not ready for a real deploy: fix the {problems + 1} finding(s) above") from None
         fit = quotas.account_check(quotas.for_config(stack, file.config, build), client)
-        problems += len(fit.findings)
+        problems += len(fit.findings) + (1 if fit.unreadable else 0)
         for w in fit.warnings:
             console.print(f"[yellow]warning:[/yellow] {escape(w)}")
-        if fit.ok:
+        if fit.ok and not fit.unreadable:
             console.print(f"[bold green]✓[/bold green] {escape(stack)} fits the account's quotas "
                           f"({len(fit.checked)} checked)")
-        else:
+        elif fit.findings:
             table = Table(title=f"{escape(stack)}: {len(fit.findings)} quota(s) it will not fit", show_lines=True)
             for col in ("quota", "where", "problem", "to make it fit"):
                 table.add_column(col, overflow="fold")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from berth.commands import deploy, dr, env, local, preview, release
+from berth.commands import bootstrap, deploy, dr, env, local, preview, release
 
 app = typer.Typer(
     name="berth",
@@ -14,7 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for room in (preview, deploy, release, dr, env, local):
+for room in (preview, deploy, release, dr, env, local, bootstrap):
     room.register(app)
 
 

@@ -11,8 +11,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, StackArg, console, echo, err, refusals
+from berth.commands.common import REPO, StackArg, console, echo, err, parse_set, refusals
 from berth.commands.views import resource_tree, show, type_summary
+from berth.operations import again as agains
 from berth.operations import deploy
 from berth.operations import preview as previews
 from berth.operations.errors import OpsError
@@ -29,8 +30,20 @@ def preview(
     config: Annotated[
         Path | None, typer.Option(help="Use this stack config file instead of Pulumi.STACK.yaml.", exists=True)
     ] = None,
+    again: Annotated[bool, typer.Option(
+        "--again", help="Plan the second `up`: deploy offline, refresh, run the program again and list every "
+                        "update or replace it would make (exit 1 if any).")] = False,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE", help="With --again: what this config edit would do to the deployed stack, "
+                                           "e.g. berth:app.replicas=4 (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="With --again: print the plan as JSON.")] = False,
 ) -> None:
     """Run STACK offline: print the resource tree and a summary, check policy, write build/STACK/."""
+    if set_ and not again:
+        raise OpsError("--set needs --again: it shows what a config edit would do to the deployed stack")
+    if again:
+        _again(stack, parse_set(set_), as_json)
+        return
     if cloud:
         deploy.preview_cloud(StackFile.read(stack), echo=echo)
         return
@@ -55,6 +68,53 @@ def preview(
     p.report.render(console)
     if p.report.mandatory_failures:
         raise OpsError(f"{len(p.report.mandatory_failures)} mandatory policy violation(s) in stack '{stack}'")
+
+
+def _again(stack: str, sets: dict[str, object], as_json: bool) -> None:
+    with console.status(f"[bold]deploying {escape(stack)} offline, refreshing it, planning it again…"):
+        a = agains.again(StackFile.read(stack), sets)
+    if as_json:
+        print(json.dumps(a.to_dict(), indent=1, default=str))
+    else:
+        what = "the program unchanged" if not sets else "with " + ", ".join(f"{k}={v}" for k, v in sets.items())
+        if not a.steps:
+            console.print(f"[bold green]✓[/bold green] second up of {escape(stack)} ({escape(what)}): "
+                          f"nothing would change ({a.resources} resources)", soft_wrap=True)
+            return
+        console.print(f"second up of {escape(stack)} ({escape(what)}): {len(a.steps)} resource(s) would change",
+                      soft_wrap=True)
+        for step in a.steps:
+            console.print(f"  {escape(step.op)} {escape(step.type)} {escape(step.name)}", soft_wrap=True)
+            for c in step.changes:
+                verb = ("forces replacement" if c.replace else "fails at apply" if step.op == "blocked"
+                        else "update in place")
+                old, new = show_pair(c.old, c.new)
+                console.print(f"      {escape(c.prop)}: {escape(old)} -> {escape(new)}"
+                              f" ({verb}: {escape(c.why)})", soft_wrap=True, highlight=False)
+        for step in a.refused:
+            err.print(f"[red]mandatory policy violation[/red] stateful-replacement: {escape(step.name)} "
+                      f"({escape(step.type)}) would be replaced in prod; if that is meant, name it in "
+                      "berth:intendedReplacements", soft_wrap=True)
+    if a.refused or a.blocked:
+        raise typer.Exit(1)
+    if a.steps and not sets:
+        raise typer.Exit(1)
+
+
+def show_pair(old: object, new: object, width: int = 60) -> tuple[str, str]:
+    """Two planned values on one line each; long ones cut to a window around where they first differ,
+    so the part that changed is the part shown."""
+    a, b = (("(unset)" if v is None else v if isinstance(v, str) and "\n" not in v else json.dumps(v, default=str))
+            for v in (old, new))
+    if len(a) <= width and len(b) <= width:
+        return a, b
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    start = max(0, at - width // 3)
+
+    def cut(t: str) -> str:
+        return ("..." if start else "") + t[start:start + width] + ("..." if start + width < len(t) else "")
+
+    return cut(a), cut(b)
 
 
 @refusals

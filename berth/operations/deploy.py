@@ -28,10 +28,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from berth.operations import adopt, quotas
 from berth.operations import preflight as placeholders
-from berth.operations import quotas
 from berth.operations.errors import Confirm, OpsError, Printer
-from berth.operations.stackfile import StackFile
+from berth.operations.stackfile import REPO, StackFile
+from embedded_cloud import EmbeddedCloud, Graph, run_isolated
 from stacks.config import ClusterSettings
 
 POLICY_PACK_DIR = "policy"
@@ -183,6 +184,15 @@ def cluster_access_problem(caller_arn: str, cluster: ClusterSettings) -> str | N
             "Unauthorized; run as the CI deploy role (or an admin role), or add this role to adminRoleArns")
 
 
+def tools(region: str | None, *, need_aws: bool = True) -> Preflight:
+    """What any real Pulumi run needs, whatever the project: the CLI, a backend login, AWS credentials."""
+    pf = Preflight()
+    _check_pulumi(pf)
+    if need_aws:
+        _check_aws(pf, region)
+    return pf
+
+
 def workspace_stack(stack: StackFile) -> Any:
     """The Automation API's stack for this file (created or selected in its directory)."""
     from pulumi import automation as auto  # lazy: ~0.7 s to import, see _check_pulumi
@@ -231,8 +241,40 @@ def up(
         st.preview(policy_packs=packs, on_output=echo, diff=True)
         if confirm is None or not confirm(f"Deploy these changes to production stack '{stack.name}'?"):
             raise OpsError(f"not deployed: {stack.name} was left as it is (pass --yes to skip the question)")
+    adopt_service_log_groups(stack, st, echo=echo)
     result = st.up(policy_packs=packs, on_output=echo)
     return {k: v.value for k, v in result.outputs.items()}
+
+
+def _log_group_exists(region: str | None, name: str) -> bool:
+    logs = boto3.client("logs", region_name=region, config=Config(retries={"mode": "standard"}))
+    found = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    return any(g["logGroupName"] == name for g in found)
+
+
+def _offline_graph(stack: StackFile) -> Graph:
+    with EmbeddedCloud.serve() as cloud:
+        return run_isolated(stack.name, endpoint_url=cloud.endpoint_url or "", config=stack.config, repo=REPO)
+
+
+def adopt_service_log_groups(stack: StackFile, st: Any, *, echo: Printer = print,
+                             exists: Any = _log_group_exists, graph: Graph | None = None) -> list[str]:
+    """Import the service log groups AWS already made for a deployed stack that now declares them
+    (berth/operations/adopt.py); a new stack has none to adopt. The names imported."""
+    deployment = st.export_stack().deployment or {}
+    managed, engines = adopt.state_of(deployment)
+    if not managed:
+        return []
+    graph = graph if graph is not None else _offline_graph(stack)
+    todo = adopt.pending(adopt.service_log_groups(graph, engines), managed, lambda r, n: exists(r or stack.region, n))
+    if not todo:
+        return []
+    resources, table = adopt.import_request(todo, stack.region)
+    echo(f"adopting {len(todo)} log group(s) AWS made before {stack.name} declared them: "
+         + ", ".join(a.group for a in todo))
+    st.import_resources(message=f"berth: adopt {len(todo)} service log group(s)", resources=resources,
+                        name_table=table, generate_code=False, on_output=echo)
+    return [a.group for a in todo]
 
 
 def destroy(

@@ -13,13 +13,16 @@ every such key with what to set instead, before any work:
 
 Where a check needs the network -- does each pinned image digest exist in its registry? --
 it asks the registry itself (the OCI distribution API: HEAD /v2/<repo>/manifests/<digest>,
-with the anonymous bearer-token handshake public registries use). A registry that cannot
+with the anonymous bearer-token handshake public registries use). A private ECR repository (the
+bootstrap's, `berth bootstrap`) answers no anonymous client: it is asked through the ECR API with
+the caller's AWS credentials (the CI role's), `DescribeImages` by digest. A registry that cannot
 be reached is a finding too: an image nobody can confirm is not deployed.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import ipaddress
 import json
 import re
@@ -27,8 +30,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from stacks.config import is_digest
 
@@ -51,6 +58,24 @@ MANIFEST_TYPES = ", ".join((
     "application/vnd.docker.distribution.manifest.list.v2+json",
     "application/vnd.docker.distribution.manifest.v2+json",
 ))
+
+
+# Amazon EKS: the end of standard and of extended support per Kubernetes minor (EKS User Guide,
+# "Understand the Kubernetes version lifecycle on EKS", release calendar; as listed on
+# endoflife.date/amazon-eks, read 2026-12-08). Standard support is 14 months from the EKS release,
+# extended 12 more. Add a row when EKS releases a minor (stacks/config.py's version pattern follows).
+EKS_SUPPORT: dict[str, tuple[dt.date, dt.date]] = {
+    "1.28": (dt.date(2024, 11, 26), dt.date(2025, 11, 26)),
+    "1.29": (dt.date(2025, 3, 23), dt.date(2026, 3, 23)),
+    "1.30": (dt.date(2025, 7, 23), dt.date(2026, 7, 23)),
+    "1.31": (dt.date(2025, 11, 26), dt.date(2026, 11, 26)),
+    "1.32": (dt.date(2026, 3, 23), dt.date(2027, 3, 23)),
+    "1.33": (dt.date(2026, 7, 29), dt.date(2027, 7, 29)),
+    "1.34": (dt.date(2026, 12, 2), dt.date(2027, 12, 2)),
+    "1.35": (dt.date(2027, 3, 27), dt.date(2028, 3, 27)),
+    "1.36": (dt.date(2027, 8, 2), dt.date(2028, 8, 2)),
+}
+EKS_WARN_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -132,6 +157,8 @@ def _image_findings(key: str, value: str, *, is_prod: bool) -> list[Finding]:
 
 
 # ---- registries ---------------------------------------------------------------------------------
+# <account>.dkr.ecr.<region>.amazonaws.com (and .amazonaws.com.cn): a private ECR registry.
+ECR_HOST = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 @dataclass(frozen=True)
 class ImageRef:
     registry: str  # host[:port] as written, docker.io for Docker Hub
@@ -211,7 +238,37 @@ def manifest_exists(ref: ImageRef, *, opener: Opener = _open, timeout: float = 1
     raise OSError(f"registry {ref.registry} answered HTTP {status} for {ref.repository}@{ref.digest[:19]}…")
 
 
-def registry_findings(config: Mapping[str, Any], *, opener: Opener = _open, timeout: float = 10.0) -> list[Finding]:
+EcrClient = Callable[[str], Any]
+
+
+def _ecr_client(region: str) -> Any:
+    return boto3.session.Session(region_name=region).client(
+        "ecr", config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=10))
+
+
+def ecr_image_exists(ref: ImageRef, *, client: EcrClient = _ecr_client) -> bool | None:
+    """For a private ECR registry: whether it holds the digest (DescribeImages with the caller's
+    credentials); None when the reference is not ECR's. Raises OSError when nobody could tell."""
+    m = ECR_HOST.match(ref.registry)
+    if m is None:
+        return None
+    account, region = m.groups()
+    try:
+        client(region).describe_images(registryId=account, repositoryName=ref.repository,
+                                       imageIds=[{"imageDigest": ref.digest}])
+        return True
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            return False
+        raise OSError(f"ECR refused DescribeImages ({code}: {exc.response.get('Error', {}).get('Message', '')}); "
+                      "the role needs ecr:DescribeImages on the repository") from None
+    except BotoCoreError as exc:  # no credentials, no network
+        raise OSError(f"ECR could not be asked: {exc}") from None
+
+
+def registry_findings(config: Mapping[str, Any], *, opener: Opener = _open, timeout: float = 10.0,
+                      ecr: EcrClient = _ecr_client) -> list[Finding]:
     """Every digest-pinned image the registry does not hold (or that no one could confirm)."""
     out: list[Finding] = []
     for key, value in ((k, v) for top, tree in config.items() for k, v in _walk(top, tree)):
@@ -221,7 +278,10 @@ def registry_findings(config: Mapping[str, Any], *, opener: Opener = _open, time
         if ref is None or ZERO_DIGEST.search(value):
             continue  # tags and zero digests are config findings already
         try:
-            if not manifest_exists(ref, opener=opener, timeout=timeout):
+            held = ecr_image_exists(ref, client=ecr)
+            if held is None:
+                held = manifest_exists(ref, opener=opener, timeout=timeout)
+            if not held:
                 out.append(Finding(key, value, f"{ref.registry} has no manifest {ref.digest} in {ref.repository}",
                                    "pin a digest that was pushed (the build's output, or `crane digest`)"))
         except (OSError, ValueError) as exc:
@@ -231,11 +291,51 @@ def registry_findings(config: Mapping[str, Any], *, opener: Opener = _open, time
     return out
 
 
+def eks_support(config: Mapping[str, Any], today: dt.date | None = None) -> tuple[list[Finding], list[Finding]]:
+    """(findings, warnings) for the cluster's Kubernetes version against EKS's support calendar and the
+    stack's upgrade policy: past extended support EKS creates nothing on it; past standard support a
+    STANDARD policy is refused (EXTENDED bills about 6x the control plane's price); within 90 days of
+    the end of standard support, a warning that names the date and what happens then."""
+    cluster = config.get("berth:cluster") or {}
+    if not isinstance(cluster, Mapping) or cluster.get("existing"):
+        return [], []
+    version = str(cluster.get("version") or "1.33")
+    policy = str(cluster.get("upgradePolicy") or "STANDARD")
+    key, today = "berth:cluster.version", today or dt.date.today()
+    if version not in EKS_SUPPORT:
+        return [], [Finding(key, version, "not in berth's EKS support calendar (berth/operations/preflight.py)",
+                            "add its dates from the EKS release calendar")]
+    standard_end, extended_end = EKS_SUPPORT[version]
+    newer = [v for v, (end, _) in EKS_SUPPORT.items() if end > today + dt.timedelta(days=EKS_WARN_DAYS)]
+    move = f"upgrade to {newer[0]} (or later)" if newer else "upgrade to a newer minor"
+    if today >= extended_end:
+        return [Finding(key, version, f"EKS support for {version} ended on {extended_end} (extended support "
+                        "included): EKS would upgrade or refuse the cluster", move)], []
+    if today >= standard_end:
+        if policy == "STANDARD":
+            return [Finding(key, version, f"standard support for {version} ended on {standard_end}: EKS "
+                            "refuses berth:cluster.upgradePolicy STANDARD for a cluster in extended support "
+                            "(UpdateClusterConfig fails; a cluster created without a policy got EXTENDED)",
+                            f"{move} one minor at a time, or set upgradePolicy EXTENDED (extended support until "
+                            f"{extended_end}, billed at about 6x the control plane's price)")], []
+        return [], [Finding(key, version, f"in extended support since {standard_end} (billed at about 6x the "
+                            f"control plane's price) until {extended_end}", move)]
+    if (standard_end - today).days <= EKS_WARN_DAYS:
+        then = ("EKS upgrades the control plane on its own, and every `up` that still names "
+                f"{version} fails until berth:cluster.version is bumped (EKS cannot downgrade)"
+                if policy == "STANDARD" else "extended support begins, billed at about 6x the control plane's price")
+        return [], [Finding(key, version, f"standard support for {version} ends on {standard_end} "
+                            f"({(standard_end - today).days} days): then {then}", move)]
+    return [], []
+
+
 @dataclass
 class Report:
     stack: str
     findings: list[Finding]
     checked_registries: bool
+    # What a real deploy can still use but someone must act on soon (EKS support ending).
+    warnings: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -246,11 +346,13 @@ class Report:
 
 
 def check(stack: str, config: Mapping[str, Any], *, registries: bool = True, opener: Opener = _open,
-          timeout: float = 10.0) -> Report:
+          timeout: float = 10.0, ecr: EcrClient = _ecr_client, today: dt.date | None = None) -> Report:
     """Everything in a stack's config that a real deployment cannot use."""
     env = config.get("berth:environment")
     is_prod = env == "prod" or (env is None and (stack == "prod" or stack.startswith("prod-")))
     findings = config_findings(config, is_prod=is_prod)
+    eks_findings, warnings = eks_support(config, today)
+    findings += eks_findings
     if registries:
-        findings += registry_findings(config, opener=opener, timeout=timeout)
-    return Report(stack, findings, registries)
+        findings += registry_findings(config, opener=opener, timeout=timeout, ecr=ecr)
+    return Report(stack, findings, registries, warnings)

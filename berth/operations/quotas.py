@@ -284,6 +284,9 @@ class AccountReport:
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
+    # Why the account could not be read (credentials without service-quotas:Get* or a describe call):
+    # `berth preflight` counts it as a problem; `berth up` and `berth env create` go on, warning.
+    unreadable: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -319,8 +322,10 @@ def account_check(stack_needs: StackNeeds, client: ClientFactory) -> AccountRepo
         if any(n.quota == "cloudfront-distributions" for n in wanted) and usage.distributions() == 0:
             report.warnings.append(NEW_ACCOUNT_CDN)
     except (BotoCoreError, ClientError) as exc:
-        report.findings.append(Finding("quotas", stack, f"could not read the account's quotas or usage ({exc})",
-                                       "run with credentials that may call service-quotas:Get* and the describe calls"))
+        report.unreadable = (f"could not read the account's quotas or usage for {stack} ({exc}): the credentials "
+                             "need servicequotas:GetServiceQuota, servicequotas:GetAWSDefaultServiceQuota and the "
+                             "describe/list calls (ec2, eks, rds, elasticache, elasticloadbalancing, cloudfront)")
+        report.warnings.append(f"quotas not checked: {report.unreadable}")
     return report
 
 

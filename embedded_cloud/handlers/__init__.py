@@ -142,6 +142,8 @@ class Res:
     inputs: dict[str, Any]
     region: str
     stack: str
+    # `import_`: the id of an existing resource the stack adopts instead of creating one.
+    import_id: str = ""
 
     def physical_name(self, key: str = "name", max_len: int = 63, sep: str = "-") -> str:
         """The name the provider would use: the explicit input, else Pulumi's auto-name."""

@@ -7,12 +7,15 @@ moto's alarms (every alarm its rule names must exist), then answered like `gener
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 from typing import Any
 
 from botocore.validate import validate_parameters
 
 from embedded_cloud.handlers import Ctx, Out, Res, resource, tag_list
+from embedded_cloud.handlers.logs import ensure_service_group
 
 _METRIC_ALARM_PARAMS = {
     "alarmDescription": "AlarmDescription",
@@ -90,6 +93,21 @@ def dashboard(ctx: Ctx, r: Res) -> Out:
     return name, {"dashboardArn": f"arn:aws:cloudwatch::{ctx.account_id}:dashboard/{name}"}
 
 
+def _role_may(ctx: Ctx, role_arn: str, action: str) -> bool:
+    """Whether a role's inline policies allow an action (by name or by a wildcard covering it)."""
+    iam = ctx.client("iam", "us-east-1")
+    role = role_arn.rsplit("/", 1)[-1]
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        for st in doc.get("Statement", []):
+            actions = st.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            if st.get("Effect") == "Allow" and any(fnmatch.fnmatch(action, a) for a in actions):
+                return True
+    return False
+
+
 @resource("aws:synthetics/canary:Canary")
 def canary(ctx: Ctx, r: Res) -> Out:
     syn = ctx.client("synthetics", r.region)
@@ -128,5 +146,10 @@ def canary(ctx: Ctx, r: Res) -> Out:
         kw["Tags"] = r.tags()
     c = syn.create_canary(**kw)["Canary"]
     arn = ctx.arn("synthetics", r.region, f"canary:{c['Name']}")
-    return c["Name"], {"arn": arn, "engineArn": c.get("EngineArn"), "status": "RUNNING",
+    # Synthetics runs the canary as the Lambda cwsyn-<name>-<canary id> (moto leaves EngineArn out).
+    engine = c.get("EngineArn") or ctx.arn("lambda", r.region, f"function:cwsyn-{c['Name']}-{c['Id']}:1")
+    # The canary starts at once; its Lambda makes its own log group when its role allows it.
+    if i.get("startCanary") and _role_may(ctx, i["executionRoleArn"], "logs:CreateLogGroup"):
+        ensure_service_group(ctx, r.region, f"/aws/lambda/{engine.split(':')[6]}")
+    return c["Name"], {"arn": arn, "engineArn": engine, "status": "RUNNING",
                        "sourceLocationArn": c.get("Code", {}).get("SourceLocationArn")}

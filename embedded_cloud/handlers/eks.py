@@ -27,6 +27,7 @@ from typing import Any
 
 from components.zones import EKS_UNSUPPORTED_ZONE_IDS
 from embedded_cloud.handlers import Ctx, Out, Res, resource, short_hash, tag_list, validated
+from embedded_cloud.handlers.logs import ensure_service_group
 
 
 def teach_moto() -> None:
@@ -102,6 +103,9 @@ def cluster(ctx: Ctx, r: Res) -> Out:
         kw["encryptionConfig"] = [{"resources": enc["resources"], "provider": {"keyArn": enc["provider"]["keyArn"]}}]
     if r.tags():
         kw["tags"] = r.tags()
+    # botocore checks the support type (STANDARD | EXTENDED); unset, EKS applies EXTENDED.
+    support = (r.inputs.get("upgradePolicy") or {}).get("supportType") or "EXTENDED"
+    kw["upgradePolicy"] = {"supportType": support}
     c = eks.create_cluster(**kw)["cluster"]
     # EKS creates a cluster security group of its own; moto does not, so do it here.
     cluster_sg = ec2.create_security_group(
@@ -124,6 +128,7 @@ def cluster(ctx: Ctx, r: Res) -> Out:
         "certificateAuthority": {"data": base64.b64encode(ca.encode()).decode()},
         "identities": [{"oidcs": [{"issuer": c["identity"]["oidc"]["issuer"]}]}],
         "vpcConfig": {**vpc_in, "clusterSecurityGroupId": cluster_sg, "vpcId": vpc_id},
+        "upgradePolicy": {"supportType": support},
     }
 
 
@@ -223,6 +228,10 @@ def addon(ctx: Ctx, r: Res) -> Out:
     c = _cluster(ctx, r)
     name = r.inputs["addonName"]
     version = r.inputs.get("addonVersion") or f"v0.0.0-eksbuild.{c['version']}"
+    if name == "amazon-cloudwatch-observability":
+        # Its CloudWatch agent and Fluent Bit start writing at once, making any group that is missing.
+        for kind in ("performance", "application", "host", "dataplane"):
+            ensure_service_group(ctx, r.region, f"/aws/containerinsights/{c['name']}/{kind}")
     return f"{c['name']}:{name}", {
         "arn": ctx.arn("eks", r.region, f"addon/{c['name']}/{name}/{short_hash(r.urn, n=8)}"),
         "addonVersion": version,

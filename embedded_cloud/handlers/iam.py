@@ -121,3 +121,22 @@ def policy(ctx: Ctx, r: Res) -> Out:
         kw["Tags"] = tag_list(r.tags())
     p = iam.create_policy(**kw)["Policy"]
     return p["Arn"], {"arn": p["Arn"], "name": name, "policyId": p["PolicyId"]}
+
+
+@resource("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+def oidc_provider(ctx: Ctx, r: Res) -> Out:
+    """An IAM OIDC identity provider. moto refuses a second provider for the same URL, as IAM does
+    (EntityAlreadyExists): one per issuer per account, which is why the bootstrap is per account."""
+    iam = ctx.client("iam", "us-east-1")
+    url = r.inputs["url"]
+    if not str(url).startswith("https://"):
+        raise ValueError(f"ValidationError: the provider URL must begin with https:// (got {url!r})")
+    kw: dict[str, Any] = {"Url": url, "ClientIDList": list(r.inputs.get("clientIdLists") or [])}
+    # Since 2024 IAM secures GitHub's (and other well-known) issuers by its own trusted CAs: the provider
+    # computes the thumbprint when none is given.
+    thumbprints = list(r.inputs.get("thumbprintLists") or ["0" * 40])
+    kw["ThumbprintList"] = thumbprints
+    if r.tags():
+        kw["Tags"] = tag_list(r.tags())
+    arn = iam.create_open_id_connect_provider(**kw)["OpenIDConnectProviderArn"]
+    return arn, {"arn": arn, "thumbprintLists": thumbprints}

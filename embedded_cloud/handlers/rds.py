@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 
 from embedded_cloud.handlers import Ctx, Out, Res, resource, short_hash, tag_list, validated
+from embedded_cloud.handlers.logs import ensure_service_group
 
 
 def teach_moto() -> None:
@@ -252,6 +253,9 @@ def instance(ctx: Ctx, r: Res) -> Out:
     else:
         kw = _params(rds, "CreateDBInstance", inputs)
         db = rds.create_db_instance(Tags=tags, **kw)["DBInstance"]
+    # RDS writes each exported log to /aws/rds/instance/<id>/<log>, creating the group if missing.
+    for log in inputs.get("enabledCloudwatchLogsExports") or []:
+        ensure_service_group(ctx, r.region, f"/aws/rds/instance/{ident}/{log}")
     return ident, _outputs(ctx, r.region, db)
 
 

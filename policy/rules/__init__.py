@@ -6,6 +6,7 @@ from policy.rules import (  # noqa: F401 - imported for their registrations
     elasticache,
     kms,
     kubernetes,
+    logs,
     network,
     ordering,
     rds,

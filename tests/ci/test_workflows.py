@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
+from berth.operations.bootstrap import variables as bootstrap_variables
+from bootstrap.inputs import RUNNER_PROJECT
+
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 ACTIONLINT = REPO / "tools" / "actionlint.cjs"
@@ -137,6 +140,9 @@ def deployed_stack(job: dict[str, Any]) -> str | None:
         run = str(s.get("run", ""))
         if re.search(r"berth (promote staging|rollback) prod .*--apply", run):
             return "prod"
+        up = re.search(r"berth (?:up|destroy) ([\w-]+)", run)
+        if up and "--offline" not in run:
+            return up.group(1)
     return None
 
 
@@ -165,6 +171,7 @@ def test_pull_request_runs_lint_tests_previews_policy_and_a_real_preview() -> No
     runs = "\n".join(str(s.get("run", "")) for job in doc["jobs"].values() for s in steps(job))
     assert "ruff check" in runs and "./scripts/bootstrap" in runs and "pytest" in runs
     assert 'berth preview "$stack"' in runs and "for stack in staging prod" in runs
+    assert 'berth preview "$stack" --again' in runs  # the offline second `up`, next to the policy pack
     assert "berth diff staging prod" in runs and "GITHUB_STEP_SUMMARY" in runs
     uploads = [s for job in doc["jobs"].values() for s in steps(job) if "upload-artifact" in str(s.get("uses"))]
     assert uploads and "graph.mmd" in uploads[0]["with"]["path"] and "policy.json" in uploads[0]["with"]["path"]
@@ -203,3 +210,131 @@ def test_readme_documents_the_delivery_pipeline_and_its_setup() -> None:
     assert "```mermaid" in section
     for must in ("OIDC", "State backend", "production", "PULUMI_ACCESS_TOKEN", "AWS_PROD_ROLE_ARN", "review-env"):
         assert must in section, must
+
+
+# ---- where the jobs that reach a cluster API run ----------------------------------------------------
+# GitHub-hosted runners leave from many changing addresses no cluster endpoint can admit; the CodeBuild
+# runners of `berth bootstrap` leave through one NAT address every platform stack's publicAccessCidrs
+# holds. The label form is AWS's: codebuild-<project>-<run id>-<run attempt>.
+RUNNER_LABEL = f"codebuild-{RUNNER_PROJECT}-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}"
+GITHUB_HOSTED = re.compile(r"^(ubuntu|windows|macos)-", re.IGNORECASE)
+# A berth command that reaches AWS control planes or a cluster: deploys (up/destroy, promote and
+# rollback with --apply, review environments), the real preview, disaster recovery.
+CLUSTER_BERTH = re.compile(
+    r"\bberth\s+("
+    r"up\b|destroy\b(?!.*--offline)|preview\b.*--cloud|promote\b.*--apply|rollback\b.*--apply"
+    r"|env\s+(create|destroy)\b|dr\b)")
+PULUMI_CLI = re.compile(r"(^|[\s;&|(`$])pulumi\s+[a-z]")
+
+
+def cluster_work(job: dict[str, Any]) -> list[str]:
+    """What in a job runs pulumi or a cluster-touching berth command (empty: nothing)."""
+    found = []
+    for s in steps(job):
+        if str(s.get("uses", "")).startswith("pulumi/actions@"):
+            found.append(f"pulumi/actions {s.get('with', {}).get('command', '(install and login)')}")
+        for line in str(s.get("run", "")).replace("\\\n", " ").splitlines():
+            if CLUSTER_BERTH.search(line) or PULUMI_CLI.search(line):
+                found.append(line.strip())
+    return found
+
+
+def runner_labels(job: dict[str, Any]) -> list[str]:
+    runs_on = job.get("runs-on")
+    if isinstance(runs_on, dict):
+        runs_on = runs_on.get("labels", [])
+    return [str(x) for x in (runs_on if isinstance(runs_on, list) else [runs_on])]
+
+
+def misplaced(doc: dict[str, Any]) -> list[str]:
+    """Jobs that run pulumi or a cluster-touching berth command on a GitHub-hosted label."""
+    out = []
+    for name, job in doc["jobs"].items():
+        work = cluster_work(job)
+        hosted = [label for label in runner_labels(job) if GITHUB_HOSTED.match(label)]
+        if work and hosted:
+            out.append(f"{name}: {work[0]!r} on {hosted[0]}")
+    return out
+
+
+def test_jobs_that_touch_a_cluster_run_on_the_codebuild_runner() -> None:
+    touching = 0
+    for path in WORKFLOWS:
+        doc = load(path)
+        assert misplaced(doc) == [], path.name
+        for name, job in doc["jobs"].items():
+            if cluster_work(job):
+                touching += 1
+                assert runner_labels(job) == [RUNNER_LABEL], f"{path.name}:{name} runs on {job.get('runs-on')}"
+    # staging deploy, cloud preview, promote, rollback, review deploy + destroy, drill, restore test
+    assert touching == 8
+
+
+HOSTED_CASES = {
+    "promote on ubuntu": ("ubuntu-24.04", [{"run": "uv run berth promote staging prod --apply --yes"}]),
+    "pulumi action in a label list": (["ubuntu-latest"], [{"uses": "pulumi/actions@x", "with": {"command": "up"}}]),
+    "pulumi CLI on macOS": ("macos-15", [{"run": "set -e\npulumi stack output cdnDomainName -s staging"}]),
+    "review environment on windows": ("windows-2022", [{"run": "uv run berth env create pr-1 --from staging"}]),
+    "dr on a labels group": ({"group": "x", "labels": ["ubuntu-22.04"]}, [{"run": "uv run berth dr plan prod"}]),
+    "berth up continued over lines": ("ubuntu-24.04", [{"run": "uv run berth \\\nup staging --yes"}]),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTED_CASES), ids=lambda c: c.replace(" ", "-"))
+def test_the_check_fails_a_cluster_job_on_a_github_hosted_label(case: str) -> None:
+    runs_on, job_steps = HOSTED_CASES[case]
+    doc = {"jobs": {"deploy": {"runs-on": runs_on, "steps": job_steps}}}
+    assert len(misplaced(doc)) == 1, case
+    doc["jobs"]["deploy"]["runs-on"] = RUNNER_LABEL
+    assert misplaced(doc) == []
+
+
+def test_the_check_leaves_jobs_that_reach_no_cluster_where_they_are() -> None:
+    doc = {"jobs": {
+        "lint": {"runs-on": "ubuntu-24.04", "steps": [{"run": "uv run --locked ruff check ."}]},
+        "offline": {"runs-on": "ubuntu-24.04", "steps": [{"run": 'uv run berth preview "$stack" --no-tree'},
+                                                          {"run": "uv run berth destroy staging --offline"},
+                                                          {"run": "uv run berth env expired --region us-east-1"}]},
+        "env": {"runs-on": "ubuntu-24.04", "steps": [{"run": "echo $PULUMI_ACCESS_TOKEN"}]},
+    }}
+    assert misplaced(doc) == []
+
+
+def test_the_image_goes_to_the_bootstraps_ecr_through_the_oidc_role_and_staging_runs_its_digest() -> None:
+    jobs = load(REPO / ".github" / "workflows" / "main.yml")["jobs"]
+    image = jobs["image"]
+    uses = [str(s.get("uses", "")).split("@")[0] for s in steps(image)]
+    assert uses.index("aws-actions/configure-aws-credentials") < uses.index("aws-actions/amazon-ecr-login") \
+        < uses.index("docker/build-push-action")
+    assert image["environment"] == "staging" and image["permissions"]["id-token"] == "write"
+    build = next(s for s in steps(image) if str(s.get("uses", "")).startswith("docker/build-push-action@"))
+    assert build["with"]["tags"].startswith("${{ vars.APP_IMAGE_REPOSITORY }}:")
+    assert "ghcr.io" not in (REPO / ".github" / "workflows" / "main.yml").read_text()
+    ref = next(s for s in steps(image) if s.get("id") == "ref")
+    assert "${IMAGE}@${DIGEST}" in ref["run"]  # pinned by digest, never the tag
+    deploy = jobs["deploy-staging"]
+    runs = [str(s.get("run", "")) for s in steps(deploy)]
+    # The same preflight `berth up` runs (the digest asked of ECR with the role), not a bare pulumi up.
+    assert "uv run berth up staging --yes" in runs
+    assert not any(s.get("with", {}).get("command") for s in steps(deploy)
+                   if str(s.get("uses", "")).startswith("pulumi/actions@"))
+
+
+def test_every_aws_variable_the_workflows_read_is_one_berth_bootstrap_prints() -> None:
+    outputs = {"region": "us-east-1", "imageRepositoryUrl": "r", "runnerProject": RUNNER_PROJECT,
+               "runnerEgressCidr": "198.18.0.1/32",
+               "roleArns": {k: k for k in ("staging", "production", "review", "dr", "preview")}}
+    printed = set(bootstrap_variables(outputs))
+    read = {v for path in WORKFLOWS for v in re.findall(r"vars\.([A-Z_]+)", path.read_text())}
+    assert read - {"PULUMI_BACKEND_URL"} == printed
+
+
+def test_each_role_is_assumed_only_in_the_environment_its_trust_names() -> None:
+    expected = {"AWS_STAGING_ROLE_ARN": "staging", "AWS_PROD_ROLE_ARN": "production", "AWS_REVIEW_ROLE_ARN": "review",
+                "AWS_DR_ROLE_ARN": "dr", "AWS_PREVIEW_ROLE_ARN": None}
+    for path in WORKFLOWS:
+        for name, job in load(path)["jobs"].items():
+            for s in steps(job):
+                if str(s.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+                    var = re.search(r"vars\.([A-Z_]+)", s["with"]["role-to-assume"]).group(1)  # type: ignore[union-attr]
+                    assert job.get("environment") == expected[var], f"{path.name}:{name} assumes {var}"

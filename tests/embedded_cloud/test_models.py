@@ -212,3 +212,36 @@ def test_availability_zones_answer_with_the_accounts_zone_ids(ctx: Ctx) -> None:
     answer = azs(swapped, {"state": "available", "excludeZoneIds": ["use1-az3"]}, "us-east-1")
     assert answer["names"][0] == "us-east-1b" and "use1-az3" not in answer["zoneIds"]
     assert dict(zip(answer["names"], answer["zoneIds"], strict=True))["us-east-1e"] == "use1-az6"
+
+
+def test_ecr_repository_needs_a_usable_kms_key_and_a_valid_lifecycle(ctx: Ctx) -> None:
+    with pytest.raises(ValueError, match="KmsException"):
+        _make(ctx, "aws:ecr/repository:Repository", "r0", name="ghost-key", imageTagMutability="IMMUTABLE",
+              encryptionConfigurations=[{"encryptionType": "KMS",
+                                         "kmsKey": "arn:aws:kms:us-east-1:123456789012:key/nope"}])
+    name, out = _make(ctx, "aws:ecr/repository:Repository", "r", name="app", imageTagMutability="IMMUTABLE")
+    assert out["repositoryUrl"].endswith(".dkr.ecr.us-east-1.amazonaws.com/app")
+    with pytest.raises(Exception, match=r"InvalidParameter|Lifecycle"):  # moto checks the rules as ECR does
+        _make(ctx, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "l", repository=name,
+              policy='{"rules": [{"rulePriority": 1, "selection": {"tagStatus": "untagged"}, '
+                     '"action": {"type": "expire"}}]}')
+
+
+def test_codebuild_webhook_on_workflow_jobs_needs_a_github_project(ctx: Ctx) -> None:
+    with pytest.raises(ValueError, match="ResourceNotFoundException: project ghost"):
+        _make(ctx, "aws:codebuild/webhook:Webhook", "w0", projectName="ghost",
+              filterGroups=[{"filters": [{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]}])
+    role, _ = _make(ctx, "aws:iam/role:Role", "cbr", name="cb-role", assumeRolePolicy='{"Version": "2012-10-17", '
+                    '"Statement": [{"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, '
+                    '"Action": "sts:AssumeRole"}]}')
+    common = {"artifacts": {"type": "NO_ARTIFACTS"}, "serviceRole": f"arn:aws:iam::123456789012:role/{role}",
+              "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                              "computeType": "BUILD_GENERAL1_SMALL"}}
+    _make(ctx, "aws:codebuild/project:Project", "s3p", name="from-s3", source={"type": "S3", "location": "b/src.zip"},
+          **common)
+    with pytest.raises(ValueError, match="WORKFLOW_JOB_QUEUED needs a GitHub source"):
+        _make(ctx, "aws:codebuild/webhook:Webhook", "w1", projectName="from-s3",
+              filterGroups=[{"filters": [{"type": "EVENT", "pattern": "WORKFLOW_JOB_QUEUED"}]}])
+    with pytest.raises(ValueError, match="no such role"):
+        _make(ctx, "aws:codebuild/project:Project", "p0", name="p0", source={"type": "S3", "location": "b/src.zip"},
+              **{**common, "serviceRole": "arn:aws:iam::123456789012:role/ghost"})

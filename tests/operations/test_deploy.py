@@ -156,6 +156,10 @@ class FakeStack:
     def destroy(self, **kw: Any) -> Any:
         self.calls.append(("destroy", kw))
 
+    def export_stack(self) -> Any:
+        # A new stack: nothing deployed, nothing for `berth up` to adopt first.
+        return type("D", (), {"deployment": {"resources": []}})()
+
 
 @pytest.fixture
 def ready(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -219,7 +223,7 @@ def test_only_a_role_with_a_cluster_admin_entry_may_drive_the_kubernetes_resourc
     STS session) and the admin roles pass; the read-only role, a user, another role are refused."""
     cluster = StackFile.read("prod").settings.cluster
     assert cluster.ci_role_arn and cluster.admin_role_arns and cluster.read_only_role_arns
-    session = "arn:aws:sts::123456789012:assumed-role/berth-deploy-production/berth-prod-4242"
+    session = "arn:aws:sts::123456789012:assumed-role/berth-ci-production/berth-prod-4242"
     assert deploy.role_of(session) == cluster.ci_role_arn
     assert deploy.cluster_access_problem(session, cluster) is None
     assert deploy.cluster_access_problem(cluster.admin_role_arns[0], cluster) is None
@@ -246,7 +250,7 @@ def test_up_refuses_a_stack_the_account_quotas_cannot_hold_before_touching_anyth
     file = StackFile.read("staging", tmp_path)
 
     def as_ci(pf: deploy.Preflight, region: str | None) -> None:
-        pf.aws_arn = "arn:aws:sts::123456789012:assumed-role/berth-deploy-staging/ci-7"
+        pf.aws_arn = "arn:aws:sts::123456789012:assumed-role/berth-ci-staging/ci-7"
 
     monkeypatch.setattr(deploy, "_check_pulumi", lambda pf: None)
     monkeypatch.setattr(deploy, "_check_aws", as_ci)

@@ -6,6 +6,7 @@ the CNCF distribution server), started by the test with images pushed through it
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import shutil
@@ -55,7 +56,8 @@ def unreachable(req: Any, timeout: float) -> Any:
 
 
 def test_todays_prod_config_lists_every_placeholder_key() -> None:
-    report = check("prod", read_stack_config("prod"), opener=unreachable)
+    # A day when prod's Kubernetes minor was well within EKS standard support (see the EKS tests).
+    report = check("prod", read_stack_config("prod"), opener=unreachable, today=dt.date(2026, 1, 15))
     keys = {f.key for f in report.findings}
     # Offline-detectable placeholders, and every image nobody could confirm.
     assert keys >= PLACEHOLDER_KEYS
@@ -71,12 +73,13 @@ def test_todays_prod_config_lists_every_placeholder_key() -> None:
 def test_staging_tags_are_fine_but_prod_tags_and_old_catalogues_are_not() -> None:
     cfg = {"berth:environment": "prod", "berth:pgbouncer": {"image": "bitnami/pgbouncer:1.23.1",
                                                             "caFetchImage": "curlimages/curl:8.11.1@sha256:" + "0" * 64}}
-    found = {(f.key, f.problem.split(":")[0]) for f in check("prod", cfg, registries=False).findings}
+    found = {(f.key, f.problem.split(":")[0])
+             for f in check("prod", cfg, registries=False, today=dt.date(2026, 1, 15)).findings}
     assert ("berth:pgbouncer.image", "Bitnami's free image catalogue was withdrawn in 2025") in found
     assert ("berth:pgbouncer.image", "a mutable tag in production") in found
     assert ("berth:pgbouncer.caFetchImage", "an all-zero digest") in found
     staging = {"berth:environment": "staging", "berth:pgbouncer": {"image": "ghcr.io/cloudnative-pg/pgbouncer:1.25.2"}}
-    assert check("staging", staging, registries=False).ok
+    assert check("staging", staging, registries=False, today=dt.date(2026, 1, 15)).ok
 
 
 def test_image_references_map_onto_the_distribution_api() -> None:
@@ -192,8 +195,10 @@ def real_looking(tmp: Path, registry: str) -> Path:
         ("berth:pgbouncer", "image"): ("cloudnative-pg/pgbouncer", "1.25.2"),
         ("berth:pgbouncer", "exporterImage"): ("prometheuscommunity/pgbouncer-exporter", "v0.12.1"),
         ("berth:pgbouncer", "caFetchImage"): ("curlimages/curl", "8.11.1"),
-        ("berth:cluster", "autoscalerImage"): ("autoscaling/cluster-autoscaler", "v1.33.1"),
+        ("berth:cluster", "autoscalerImage"): ("autoscaling/cluster-autoscaler", "v1.35.0"),
     }
+    # A minor in EKS standard support on the day the test runs (the committed 1.33 left it in 2026-07).
+    c["berth:cluster"]["version"] = "1.35"
     for (ns, key), (repo, tag) in images.items():
         c[ns][key] = f"{registry}/{repo}:{tag}@{push(registry, repo, tag)}"
     c["berth:cluster"]["publicAccessCidrs"] = ["62.210.16.0/24"]
@@ -201,10 +206,10 @@ def real_looking(tmp: Path, registry: str) -> Path:
     c["berth:dns"]["zone"] = "acme-logistics.io"
     c["berth:cdn"]["domain"] = "shipments.acme-logistics.io"
     c["berth:alarms"]["emails"] = ["platform-oncall@acme-logistics.io"]
-    c["berth:cluster"]["ciRoleArn"] = "arn:aws:iam::210987654321:role/berth-deploy-production"
+    c["berth:cluster"]["ciRoleArn"] = "arn:aws:iam::210987654321:role/berth-ci-production"
     c["berth:cluster"]["adminRoleArns"] = ["arn:aws:iam::210987654321:role/platform-break-glass"]
     c["berth:cluster"]["readOnlyRoleArns"] = ["arn:aws:iam::210987654321:role/platform-oncall"]
-    c["berth:dr"]["ciRoleArn"] = "arn:aws:iam::210987654321:role/berth-deploy-dr"
+    c["berth:dr"]["ciRoleArn"] = "arn:aws:iam::210987654321:role/berth-ci-dr"
     c["berth:alarms"]["httpsEndpoints"] = ["https://events.pagerduty.com/integration/" + "0f" * 16 + "/enqueue"]
     out = tmp / "configs"
     out.mkdir()
@@ -253,5 +258,42 @@ def test_up_refuses_placeholders_first_and_touches_nothing(monkeypatch: pytest.M
 def test_arns_in_aws_example_accounts_and_fake_pager_keys_are_named() -> None:
     cfg = {"berth:cluster": {"adminRoleArns": ["arn:aws:iam::123456789012:role/platform-admin"]},
            "berth:alarms": {"httpsEndpoints": ["https://events.pagerduty.com/integration/" + "a" * 32 + "/enqueue"]}}
-    (finding,) = check("prod", cfg, registries=False).findings
+    (finding,) = check("prod", cfg, registries=False, today=dt.date(2026, 1, 15)).findings
     assert finding.key == "berth:cluster.adminRoleArns[0]" and "example account 123456789012" in finding.problem
+
+
+def test_eks_support_calendar_warns_90_days_ahead_and_refuses_what_eks_would() -> None:
+    """The configured Kubernetes minor against EKS's calendar and the stack's upgrade policy."""
+    cfg = {"berth:environment": "staging", "berth:cluster": {"version": "1.33"}}
+
+    def judge(today: dt.date, policy: str = "STANDARD") -> tuple[list[str], list[str]]:
+        c = {**cfg, "berth:cluster": {**cfg["berth:cluster"], "upgradePolicy": policy}}
+        report = check("staging", c, registries=False, today=today)
+        return [f.problem for f in report.findings], [w.problem for w in report.warnings]
+
+    assert judge(dt.date(2026, 4, 29)) == ([], [])  # 91 days before the end of standard support
+    findings, warnings = judge(dt.date(2026, 4, 30))  # 90 days before
+    assert findings == [] and len(warnings) == 1
+    assert "ends on 2026-07-29 (90 days): then EKS upgrades the control plane on its own" in warnings[0]
+    assert "extended support begins" in judge(dt.date(2026, 6, 1), "EXTENDED")[1][0]
+    # Past standard support: STANDARD is what EKS refuses to keep; EXTENDED deploys, with a warning.
+    findings, warnings = judge(dt.date(2026, 12, 8))
+    assert len(findings) == 1 and "standard support for 1.33 ended on 2026-07-29" in findings[0]
+    findings, warnings = judge(dt.date(2026, 12, 8), "EXTENDED")
+    assert findings == [] and "in extended support since 2026-07-29" in warnings[0]
+    # Past extended support nothing deploys.
+    assert "ended on 2027-07-29" in judge(dt.date(2027, 8, 1), "EXTENDED")[0][0]
+    # The suggested move is a minor that is not itself about to end.
+    report = check("staging", cfg, registries=False, today=dt.date(2026, 12, 8))
+    assert report.findings[0].fix.startswith("upgrade to 1.35")
+
+
+def test_preflight_prints_eks_support_warnings_without_refusing(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from berth.operations import preflight as preflight_ops
+
+    monkeypatch.setitem(preflight_ops.EKS_SUPPORT, "1.33", (dt.date.today() + dt.timedelta(days=30),
+                                                            dt.date.today() + dt.timedelta(days=400)))
+    result = CliRunner().invoke(_cli(), ["preflight", "staging", "--no-registries"])
+    assert "warning: berth:cluster.version = 1.33: standard support for 1.33 ends on" in " ".join(
+        result.output.split())

@@ -166,3 +166,22 @@ def test_berth_env_create_asks_the_account_and_refuses_writing_nothing(cloud: Em
     unchecked = CliRunner().invoke(berth_app, [*args, "--no-quotas"], terminal_width=250)
     assert unchecked.exit_code == 0 and "(account quotas not checked)" in unchecked.output
     assert (configs / "Pulumi.pr-21.yaml").exists()
+
+
+def test_an_account_that_cannot_be_read_is_a_warning_not_a_pass(cloud: EmbeddedCloud) -> None:
+    """Credentials without service-quotas:Get* (or a describe call): `berth up`/`env create` go on with a
+    warning naming the permissions; `berth preflight` counts it as a problem (unreadable is set)."""
+    from botocore.exceptions import ClientError
+
+    def denied(service: str, region: str) -> object:
+        if service == "service-quotas":
+            class Denied:
+                def get_service_quota(self, **kw: object) -> None:
+                    raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetServiceQuota")
+            return Denied()
+        return cloud.client(service, region)
+
+    needs = quotas.StackNeeds("pr-1", [quotas.Need("vpcs", "us-east-1", 1, resources=["vpc"])], set())
+    report = quotas.account_check(needs, denied)
+    assert report.findings == [] and report.unreadable and "AccessDeniedException" in report.unreadable
+    assert "servicequotas:GetServiceQuota" in report.warnings[0]

@@ -135,7 +135,11 @@ def golden() -> StackView:
             "multiAz": True, "deletionProtection": True, "skipFinalSnapshot": False,
             "parameterGroupName": "berth-prod-pg", "engineVersion": "16", "autoMinorVersionUpgrade": True,
             "dbSubnetGroupName": "berth-prod-db", "address": "primary.example",
-        }, protect=True),
+            "enabledCloudwatchLogsExports": ["postgresql"],
+        }, protect=True, dependencies=[urn("aws:cloudwatch/logGroup:LogGroup", "primary-postgresql-logs")]),
+        res("aws:cloudwatch/logGroup:LogGroup", "primary-postgresql-logs", {
+            "name": "/aws/rds/instance/berth-prod-primary/postgresql", "retentionInDays": 30, "kmsKeyId": KEY_ARN,
+        }),
         res("aws:rds/instance:Instance", "replica", {
             **rds_common, "identifier": "berth-prod-replica-1", "replicateSourceDb": "berth-prod-primary",
             "arn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:berth-prod-replica-1", "parameterGroupName": "berth-prod-pg",
@@ -404,6 +408,7 @@ MUTATIONS: dict[str, Mutation] = {
         r for r in v.resources if r.name == "nodes").ignore_changes.clear(), "prod"),
     "stack-service-after-its-pods": ("pgbouncer-service", lambda v: next(
         r for r in v.resources if r.name == "pgbouncer-service").dependencies.clear(), "prod"),
+    "stack-service-log-groups": ("primary", lambda v: drop(v, "primary-postgresql-logs"), "prod"),
     "stack-workload-ordering": ("migrate", lambda v: next(
         r for r in v.resources if r.name == "migrate").dependencies.clear(), "prod"),
 }

@@ -260,6 +260,8 @@ CASES: dict[str, Callable[[Graph], str]] = {
     "s3-abort-incomplete-multipart": _drop_companion(
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "canary"),
     "stack-teardown-by-environment": lambda g: (setattr(primary(g), "protect", False), primary(g).urn)[1],
+    "stack-service-log-groups": lambda g: (drop(g, lambda n: n.type == "aws:cloudwatch/logGroup:LogGroup" and str(
+        n.inputs.get("name", "")).endswith("-primary/postgresql")), primary(g).urn)[1],
 }
 
 
