@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.validate import validate_parameters
 
-from embedded_cloud.handlers import Ctx, Out, Res, resource, tag_list
+from embedded_cloud.handlers import Ctx, Out, Res, resource, short_hash, tag_list
 from embedded_cloud.handlers.logs import ensure_service_group
 
 _METRIC_ALARM_PARAMS = {
@@ -147,7 +147,8 @@ def canary(ctx: Ctx, r: Res) -> Out:
     c = syn.create_canary(**kw)["Canary"]
     arn = ctx.arn("synthetics", r.region, f"canary:{c['Name']}")
     # Synthetics runs the canary as the Lambda cwsyn-<name>-<canary id> (moto leaves EngineArn out).
-    engine = c.get("EngineArn") or ctx.arn("lambda", r.region, f"function:cwsyn-{c['Name']}-{c['Id']}:1")
+    # (moto's canary id is random; a stable stand-in keeps the offline graph deterministic)
+    engine = c.get("EngineArn") or ctx.arn("lambda", r.region, f"function:cwsyn-{c['Name']}-{short_hash(r.urn, n=12)}:1")
     # The canary starts at once; its Lambda makes its own log group when its role allows it.
     if i.get("startCanary") and _role_may(ctx, i["executionRoleArn"], "logs:CreateLogGroup"):
         ensure_service_group(ctx, r.region, f"/aws/lambda/{engine.split(':')[6]}")
