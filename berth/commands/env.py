@@ -23,18 +23,28 @@ def create(
     name: Annotated[str, typer.Argument(help=f"The stack name: {envs.NAME_RULE}.")],
     src: Annotated[str, typer.Option("--from", help="The stack whose config it starts from.")] = "staging",
     ttl: Annotated[str, typer.Option(help="How long it may live: 12h, 3d, 1w (at most 30d).")] = "3d",
-    check_quotas: Annotated[bool, typer.Option(
+    check_quotas: Annotated[bool | None, typer.Option(
         "--quotas/--no-quotas", help="Refuse (writing nothing) when it would not fit the account's quotas beside "
-                                     "what runs there (needs AWS credentials, or --endpoint).")] = True,
+                                     "what runs there. Default: when AWS credentials (or --endpoint) are at hand; "
+                                     "--quotas insists on it.")] = None,
     endpoint: Annotated[str | None, typer.Option(help="A moto server (embedded cloud) instead of AWS.")] = None,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Write Pulumi.NAME.yaml: SRC's config, smallest sizes, destroyable, an Expires tag, its own VPC range."""
-    env = envs.create(name, src, ttl, config_dir=config_dir, client=clients(endpoint) if check_quotas else None)
+    client = None
+    note = " (account quotas not checked)"
+    if check_quotas is not False:
+        try:
+            client = clients(endpoint)
+            note = ""
+        except OpsError as exc:
+            if check_quotas:
+                raise
+            note = f" (account quotas not checked: {exc.message})"
+    env = envs.create(name, src, ttl, config_dir=config_dir, client=client)
     for w in env.warnings:
         echo(f"warning: {w}")
-    echo(f"wrote {env.path.name}: from {src}, VPC {env.cidr}, expires {env.expires:%Y-%m-%dT%H:%M:%SZ}"
-         + ("" if check_quotas else " (account quotas not checked)"))
+    echo(f"wrote {env.path.name}: from {src}, VPC {env.cidr}, expires {env.expires:%Y-%m-%dT%H:%M:%SZ}{note}")
 
 
 @env_app.command("list")

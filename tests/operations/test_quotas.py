@@ -185,3 +185,19 @@ def test_an_account_that_cannot_be_read_is_a_warning_not_a_pass(cloud: EmbeddedC
     report = quotas.account_check(needs, denied)
     assert report.findings == [] and report.unreadable and "AccessDeniedException" in report.unreadable
     assert "servicequotas:GetServiceQuota" in report.warnings[0]
+
+
+def test_env_create_without_credentials_writes_and_says_the_account_was_not_asked(
+    configs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    args = ["env", "create", "pr-22", "--config-dir", str(configs)]
+    ok = CliRunner().invoke(berth_app, args, terminal_width=250)
+    assert ok.exit_code == 0 and "(account quotas not checked: no AWS credentials found" in ok.output
+    assert (configs / "Pulumi.pr-22.yaml").exists()
+    insisted = CliRunner().invoke(berth_app, [*args, "--quotas"], terminal_width=250)
+    assert insisted.exit_code == 1 and "no AWS credentials found" in insisted.output
