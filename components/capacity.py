@@ -15,8 +15,8 @@ Allocatable per node, as the EKS-optimized AL2023 AMI (nodeadm) configures the k
   reports as capacity is below the nominal figure: Karpenter's `vmMemoryOverheadPercent`
   default, 0.075, estimates it the same way).
 
-Instance figures (vCPUs, GiB, ENIs, IPv4 per ENI) are EC2's published ones. A type missing
-here is refused by the capacity check (add its row rather than guess).
+Instance figures (vCPUs, GiB, ENIs, IPv4 per ENI) are EC2's own (DescribeInstanceTypes, as moto
+ships them: components/catalog.py), so any real instance type can be sized.
 """
 
 from __future__ import annotations
@@ -25,35 +25,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from components.catalog import InstanceType, ec2_instance_types
+
 VM_MEMORY_OVERHEAD = 0.075
 EVICTION_HARD_MIB = 100
-
-
-@dataclass(frozen=True)
-class InstanceType:
-    vcpus: int
-    memory_gib: float
-    enis: int
-    ipv4_per_eni: int
-
-
-# EC2 instance types the stacks use, and their close relatives.
-INSTANCE_TYPES: dict[str, InstanceType] = {
-    "t3.medium": InstanceType(2, 4, 3, 6),
-    "t3.large": InstanceType(2, 8, 3, 12),
-    "t3.xlarge": InstanceType(4, 16, 4, 15),
-    "m6i.large": InstanceType(2, 8, 3, 10),
-    "m6i.xlarge": InstanceType(4, 16, 4, 15),
-    "m6i.2xlarge": InstanceType(8, 32, 4, 15),
-    "m6a.large": InstanceType(2, 8, 3, 10),
-    "m6a.xlarge": InstanceType(4, 16, 4, 15),
-    "m7i.large": InstanceType(2, 8, 3, 10),
-    "m7i.xlarge": InstanceType(4, 16, 4, 15),
-    "m6g.large": InstanceType(2, 8, 3, 10),
-    "m7g.large": InstanceType(2, 8, 3, 10),
-    "c6i.large": InstanceType(2, 4, 3, 10),
-    "r6i.large": InstanceType(2, 16, 3, 10),
-}
 
 
 @dataclass(frozen=True)
@@ -117,8 +92,8 @@ def kube_reserved_cpu_m(vcpus: int) -> int:
 
 
 def allocatable(instance_type: str) -> Resources:
-    """What the kubelet of one node offers to pods (KeyError for a type not in the table)."""
-    t = INSTANCE_TYPES[instance_type]
+    """What the kubelet of one node offers to pods (KeyError for a type EC2 does not sell)."""
+    t = ec2_instance_types()[instance_type]
     pods = max_pods(t)
     memory = int(t.memory_gib * 1024 * (1 - VM_MEMORY_OVERHEAD)) - (11 * pods + 255) - EVICTION_HARD_MIB
     return Resources(t.vcpus * 1000 - kube_reserved_cpu_m(t.vcpus), memory, pods)

@@ -37,7 +37,7 @@ from components.base import Component
 from components.monitoring import Graph, Watch
 from components.placement import locate
 from components.security import admit_from_groups
-from components.settings import AlarmSettings, DatabaseSettings, RestoreSource
+from components.settings import DATABASE_ENGINE, AlarmSettings, DatabaseSettings, RestoreSource
 
 PORT = 5432
 # What each instance exports to CloudWatch Logs, and where RDS writes it: a group RDS would otherwise
@@ -426,7 +426,7 @@ class Database(Component):
         identifier = f"{name}-primary"
         primary_kw: dict[str, object] = dict(
             identifier=identifier,
-            engine="postgres",
+            engine=DATABASE_ENGINE,
             engine_version=s.engine_version,
             allocated_storage=s.allocated_storage_gib,
             db_subnet_group_name=subnet_group.name,
@@ -544,11 +544,13 @@ class Database(Component):
                     # Same region: the source's identifier (no subnet group: it inherits the
                     # primary's, which is what makes the identifier form valid).
                     replicate_source_db=primary.identifier,
-                    # RDS encrypts a replica of an encrypted source with the source's key and reports
-                    # StorageEncrypted=true; the provider's storage_encrypted is ForceNew and not
+                    # RDS encrypts a replica as its source is (the provider sends nothing for it) and
+                    # reports StorageEncrypted; the provider's storage_encrypted is ForceNew and not
                     # Computed, so leaving it unset plans a replacement of every replica on every
-                    # `up` (terraform-provider-aws#34434). kms_key_id is Computed: left to RDS.
-                    storage_encrypted=True,
+                    # `up` (terraform-provider-aws#34434). The primary's own value (not True: a primary
+                    # restored from an unencrypted snapshot has unencrypted replicas). kms_key_id is
+                    # Computed: left to RDS.
+                    storage_encrypted=primary.storage_encrypted,
                     availability_zone=az,
                     # Readers scale out; the primary's standby is what survives an AZ.
                     multi_az=False,

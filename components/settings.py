@@ -16,8 +16,10 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from components import catalog
 
 _DIGEST = re.compile(r"^[\w.\-/:]+@sha256:[0-9a-f]{64}$")
 _IMAGE = re.compile(r"^[\w.\-/:]+(@sha256:[0-9a-f]{64})?$")
@@ -79,6 +81,31 @@ Cidr = Annotated[str, AfterValidator(_cidr)]
 VpcCidr = Annotated[str, AfterValidator(_private_cidr)]
 LogRetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653]
 DOMAIN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,}$"
+
+
+# Every pattern above and below, in words: what a validation error says instead of the regex
+# (stacks/config.py looks the pattern up; tests/stacks/test_config.py checks each has its words).
+PATTERN_WORDS: dict[str, str] = {
+    r"^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$":
+        "a weekly window ddd:hh:mm-ddd:hh:mm in UTC, such as sun:04:30-sun:05:30",
+    r"^\d{2}:\d{2}-\d{2}:\d{2}$": "a daily window hh:mm-hh:mm in UTC, such as 03:00-04:00",
+    DOMAIN: "a lower-case DNS name such as shipments.example.com",
+    r"^vpc-[0-9a-f]{8,17}$": "a VPC id such as vpc-0123456789abcdef0",
+    r"^subnet-[0-9a-f]{8,17}$": "a subnet id such as subnet-0123456789abcdef0",
+    r"^1\.(2[89]|3[0-6])$": "an EKS version from 1.28 to 1.36, such as \"1.33\" (quoted)",
+    r"^arn:aws[\w-]*:iam::\d{12}:role/.+$": "an IAM role ARN such as arn:aws:iam::123456789012:role/admins",
+    r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$":
+        "an EKS cluster name: 1-100 letters, digits, hyphens and underscores, starting with a letter or digit",
+    r"^sg-[0-9a-f]{8,17}$": "a security group id such as sg-0123456789abcdef0",
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$": "a UTC time such as 2026-01-31T23:59:00Z",
+    r"^(7\.[0-9]|8\.[0-9])$": "an engine version major.minor from 7.0 to 8.9, such as \"7.1\" (quoted)",
+    r"^\d+m?$": "a Kubernetes CPU quantity in whole cores or millicores, such as 1 or 250m",
+    r"^\d+(Mi|Gi)$": "a Kubernetes memory quantity in Mi or Gi, such as 256Mi or 1Gi",
+    r"^https?://[^/\s]+$": "an origin: http:// or https:// and a host, no path, such as https://app.example.com",
+    r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$": "an e-mail address such as oncall@example.com",
+    r"^https://\S+$": "an https:// URL",
+    r"^/[\w\-./?=&%]*$": "a URL path starting with /, such as /api/health/ready",
+}
 
 
 class Model(BaseModel):
@@ -151,13 +178,24 @@ class NetworkSettings(Model):
 _GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*\.")
 
 
+def _ec2_instance_type(value: str) -> str:
+    known = catalog.ec2_instance_types()
+    if value not in known:
+        raise ValueError(catalog.refusal("an EC2 instance type", value, frozenset(known),
+                                         "(a name such as m6i.large that EC2 sells)"))
+    return value
+
+
+Ec2InstanceType = Annotated[str, AfterValidator(_ec2_instance_type)]
+
+
 def cpu_architecture(instance_type: str) -> Literal["arm64", "x86_64"]:
     """The CPU architecture of an EC2 instance type (Graviton types are arm64)."""
     return "arm64" if _GRAVITON.match(instance_type) else "x86_64"
 
 
 # An IAM role's ARN, as EKS access entries take it (a role, not an STS assumed-role session).
-RoleArn = Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$")]
+RoleArn = Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")]
 
 
 class ClusterSettings(Model):
@@ -165,9 +203,7 @@ class ClusterSettings(Model):
 
     version: str = Field("1.33", pattern=r"^1\.(2[89]|3[0-6])$")
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
-    instance_types: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]] = Field(
-        default_factory=lambda: ["m6i.large"], min_length=1
-    )
+    instance_types: list[Ec2InstanceType] = Field(default_factory=lambda: ["m6i.large"], min_length=1)
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     node_min: int = Field(2, ge=1, le=100)
     node_max: int = Field(4, ge=1, le=100)
@@ -281,6 +317,8 @@ def _postgres_major(value: str) -> str:
 
 
 PostgresMajor = Annotated[str, AfterValidator(_postgres_major)]
+# The RDS engine Database creates (components/database.py).
+DATABASE_ENGINE = "postgres"
 
 
 class DatabaseSettings(Model):
@@ -289,8 +327,9 @@ class DatabaseSettings(Model):
     # The major only: RDS picks the default minor on create and upgrades minors in the
     # maintenance window (auto_minor_version_upgrade); the provider keeps "16" without a diff.
     engine_version: PostgresMajor = "16"
-    instance_class: str = Field("db.t4g.medium", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-    replica_instance_class: str | None = Field(None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    # An RDS instance class RDS offers for PostgreSQL at engineVersion (components/catalog.py).
+    instance_class: str = "db.t4g.medium"
+    replica_instance_class: str | None = None
     replicas: int = Field(1, ge=0, le=5)
     allocated_storage_gib: int = Field(50, ge=20, le=65536)
     max_allocated_storage_gib: int = Field(200, ge=20, le=65536)
@@ -313,6 +352,18 @@ class DatabaseSettings(Model):
     monitoring_interval_seconds: Literal[1, 5, 10, 15, 30, 60] = 60
     cross_region_replica: bool = False
     restore: RestoreSource | None = None
+
+    @field_validator("instance_class", "replica_instance_class")
+    @classmethod
+    def _offered(cls, value: str | None, info: ValidationInfo) -> str | None:
+        version = info.data.get("engine_version")
+        if value is None or version is None:  # a bad engineVersion is reported on its own
+            return value
+        allowed = catalog.rds_instance_classes(DATABASE_ENGINE, version)
+        if value not in allowed:
+            raise ValueError(catalog.refusal(f"an RDS instance class offered for PostgreSQL {version}", value, allowed,
+                                             "(a name such as db.r6g.large)"))
+        return value
 
     @model_validator(mode="after")
     def _storage(self) -> DatabaseSettings:
@@ -378,7 +429,8 @@ class CacheSettings(Model):
 
     engine: Literal["redis", "valkey"] = "redis"
     engine_version: str = Field("7.1", pattern=r"^(7\.[0-9]|8\.[0-9])$")
-    node_type: str = Field("cache.t4g.small", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    # A node type ElastiCache sells in some region (stacks/config.py checks the stack's own).
+    node_type: str = "cache.t4g.small"
     replicas: int = Field(1, ge=0, le=5)
     multi_az: bool = True
     automatic_failover: bool = True
@@ -386,6 +438,15 @@ class CacheSettings(Model):
     snapshot_window: DailyWindow = "02:00-03:00"
     maintenance_window: MaintenanceWindow = "sun:05:30-sun:06:30"
     log_retention_days: LogRetentionDays = 30
+
+    @field_validator("node_type")
+    @classmethod
+    def _sold(cls, value: str) -> str:
+        allowed = catalog.cache_node_types()
+        if value not in allowed:
+            raise ValueError(catalog.refusal("an ElastiCache node type", value, allowed,
+                                             "(a name such as cache.t4g.small)"))
+        return value
 
     @model_validator(mode="after")
     def _failover(self) -> CacheSettings:

@@ -27,9 +27,12 @@ from pydantic import (
 )
 
 from components import capacity as cap
+from components import catalog
 from components import pgbouncer_config as pgb
 from components.pgbouncer_config import MIGRATE_POOL_SIZE, server_connections
 from components.settings import (
+    DATABASE_ENGINE,
+    PATTERN_WORDS,
     AlarmSettings,
     AppSettings,
     BackupAndDrSettings,
@@ -191,6 +194,7 @@ class Settings(Model):
                 f"berth:network.flowLogsRetentionDays ({self.network.flow_logs_retention_days}) in prod: the "
                 "control plane's audit log must cover the period the flow logs do"
             )
+        problems += offered_in_regions(self)
         problems += connection_budget(self).problems
         cap = capacity(self)
         problems += cap.problems if cap is not None else []
@@ -244,6 +248,35 @@ class Settings(Model):
             "ManagedBy": "pulumi",
             **self.tags,
         }
+
+
+def offered_in_regions(s: Settings) -> list[str]:
+    """Sizes sold somewhere but not where this stack puts them: the database classes and cache node
+    type in aws:region (and the replica's class in dr.region), the node types in aws:region."""
+    problems: list[str] = []
+    db = s.database
+    places = [("berth:database.instanceClass", db.instance_class, s.region)]
+    if db.replicas:
+        places.append(("berth:database.replicaInstanceClass", db.replica_instance_class or db.instance_class, s.region))
+    if db.cross_region_replica and s.dr.region is not None:
+        places.append(("berth:database.replicaInstanceClass", db.replica_instance_class or db.instance_class,
+                       s.dr.region))
+    for key, value, region in places:
+        allowed = catalog.rds_instance_classes_in(DATABASE_ENGINE, region)
+        if allowed and value not in allowed:
+            problems.append(f"{key} = {value!r}: " + catalog.refusal(
+                "an RDS instance class for PostgreSQL", value, allowed, f"in {region}"))
+    allowed = catalog.cache_node_types(s.region)
+    if allowed and s.cache.node_type not in allowed:
+        problems.append(f"berth:cache.nodeType = {s.cache.node_type!r}: " + catalog.refusal(
+            "an ElastiCache node type", s.cache.node_type, allowed, f"in {s.region}"))
+    if not s.cluster.existing:
+        offered = catalog.ec2_offered_in(s.region)
+        for i, t in enumerate(s.cluster.instance_types):
+            if offered and t not in offered:
+                problems.append(f"berth:cluster.instanceTypes[{i}] = {t!r}: "
+                                + catalog.refusal("an EC2 instance type", t, offered, f"offered in {s.region}"))
+    return sorted(set(problems), key=problems.index)
 
 
 class ConnectionBudget(BaseModel):
@@ -335,13 +368,6 @@ def capacity(s: Settings) -> Capacity | None:
     if s.cluster.existing:
         return None
     c = s.cluster
-    unknown = [t for t in c.instance_types if t not in cap.INSTANCE_TYPES]
-    if unknown:
-        return Capacity(instance_type=",".join(unknown), node_max=c.node_max, node_allocatable={},
-                        daemonsets_per_node={}, node_free={}, workloads=[], requested={}, cluster_free={},
-                        nodes_needed=None, problems=[
-                            f"capacity: berth:cluster.instanceTypes {unknown} have no allocatable figures in "
-                            f"components/capacity.py (known: {', '.join(sorted(cap.INSTANCE_TYPES))})"])
     smallest = min(c.instance_types, key=lambda t: (cap.allocatable(t).cpu_m, cap.allocatable(t).memory_mib,
                                                    cap.allocatable(t).pods))
     node = cap.allocatable(smallest)
@@ -432,11 +458,13 @@ def _describe(err: Any, raw: Mapping[str, Any]) -> str:
     if kind == "value_error":
         msg = msg.removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
-        msg = f"does not match the allowed form {err['ctx']['pattern']}"
+        pattern = err["ctx"]["pattern"]
+        msg = f"not {PATTERN_WORDS[pattern]}" if pattern in PATTERN_WORDS else f"does not match {pattern}"
     if kind == "literal_error":
         msg = f"allowed values are {err['ctx']['expected']}"
     if isinstance(value, Mapping) and kind == "value_error" and len(loc) <= 1:
-        return f"{key}: {msg}"
+        # A stack-wide problem that names its own key already reads right without a prefix.
+        return msg if not loc and msg.startswith(("berth:", "aws:")) else f"{key}: {msg}"
     shown = json.dumps(value) if not isinstance(value, str) else repr(value)
     return f"{key} = {shown}: {msg}"
 
@@ -546,6 +574,6 @@ def existing_kubeconfig(settings: Settings) -> Any:
 
 
 def instance_vcpus(instance_type: str) -> int | None:
-    """The vCPUs of an EC2 instance type the capacity table knows (components/capacity.py), else None."""
-    known = cap.INSTANCE_TYPES.get(instance_type)
+    """The vCPUs of an EC2 instance type (components/catalog.py: the data moto ships), else None."""
+    known = catalog.ec2_instance_types().get(instance_type)
     return known.vcpus if known else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,13 +13,17 @@ from rich.table import Table
 from berth.commands.common import (
     REPO,
     ConfigDirOpt,
+    JsonOpt,
     StackArg,
     YesOpt,
     confirm,
     console,
     echo,
+    echo_err,
     err,
     parse_set,
+    print_json,
+    print_table,
     refusals,
 )
 from berth.operations import dr
@@ -36,8 +39,9 @@ def _print_plan(p: dr.DrPlan) -> None:
     table = Table(title=f"recovery material for {escape(p.stack)} in {p.region} (best first)")
     table.add_column("#")
     table.add_column("kind")
+    # Identifiers and ARNs are what an operator copies: fold them, never cut them (and in a log
+    # print_table makes the table as wide as they are).
     table.add_column("material", overflow="fold")
-    # Identifiers and ARNs are what an operator copies: fold them, never cut them.
     table.add_column("identifier", overflow="fold")
     table.add_column("recovery point (UTC)")
     table.add_column("RPO")
@@ -46,7 +50,7 @@ def _print_plan(p: dr.DrPlan) -> None:
         table.add_row(str(i), o.kind, escape(o.source), escape(o.identifier),
                       o.recovery_point.strftime("%Y-%m-%d %H:%M:%S") if o.recovery_point else "?",
                       dr.humanize(o.rpo_seconds), escape(o.detail))
-    console.print(table)
+    print_table(table)
     for n in p.notes:
         err.print(f"[yellow]note:[/yellow] {escape(n)}", soft_wrap=True)
 
@@ -57,7 +61,7 @@ def _print_checks(checks: list[dr.TierCheck]) -> None:
     table = Table("tier", "ok", "detail", title="tiers in the DR region")
     for c in checks:
         table.add_row(c.tier, "[green]yes[/green]" if c.ok else "[red]NO[/red]", escape(c.detail))
-    console.print(table)
+    print_table(table)
 
 
 def _print_steps(steps: list[dr.Step]) -> None:
@@ -65,7 +69,7 @@ def _print_steps(steps: list[dr.Step]) -> None:
     for s in steps:
         table.add_row(escape(s.name), f"{s.seconds:.1f}")
     table.add_row("[bold]total[/bold]", f"[bold]{sum(s.seconds for s in steps):.1f}[/bold]")
-    console.print(table)
+    print_table(table)
 
 
 @dr_app.command("plan")
@@ -74,14 +78,13 @@ def plan(
     stack: StackArg,
     region: Annotated[str | None, typer.Option(help="Look here instead of berth:dr.region.")] = None,
     endpoint: Annotated[str | None, typer.Option(help="A moto server (embedded cloud) instead of AWS.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    as_json: JsonOpt = False,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """List the recovery material of STACK in its DR region and the RPO each gives, best first."""
     p = dr.plan(stack, clients(endpoint), config_dir=config_dir, region=region)
     if as_json:
-        console.print_json(json.dumps({"stack": p.stack, "region": p.region, "at": p.at.isoformat(),
-                                       "options": [o.as_dict() for o in p.options], "notes": p.notes}))
+        print_json(p.as_dict())
     else:
         _print_plan(p)
     if not p.options:
@@ -111,6 +114,9 @@ def rebuild(
             # A fresh embedded cloud holds no material: the rebuild refuses, as it should.
             endpoint = scope.enter_context(EmbeddedCloud.serve()).endpoint_url
         factory = clients(endpoint)
+        if offline:
+            # A rehearsal writes its Pulumi.STACK-dr.yaml beside copies, never beside the real configs.
+            config_dir = dr.rehearsal_configs(stack, config_dir)
         r = dr.rebuild(stack, factory, config_dir=config_dir, region=region, kind=source,
                        new_dr_region=new_dr_region, offline=offline, endpoint_url=endpoint, yes=yes,
                        confirm=confirm, echo=echo, overrides=parse_set(set_))
@@ -133,10 +139,17 @@ def drill(
     new_dr_region: Annotated[str | None, typer.Option(
         help="Where the rebuilt stack copies its backups (default: back to STACK's region).")] = None,
     out: Annotated[Path | None, typer.Option(help="Keep the drill's Pulumi.STACK-dr.yaml here.")] = None,
+    as_json: JsonOpt = False,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Run the whole recovery offline: deploy, seed, plan, rebuild, verify, policy; print timings and RPO."""
-    d = dr.drill(stack, config_dir=config_dir, out_dir=out, kind=source, new_dr_region=new_dr_region, echo=echo)
+    d = dr.drill(stack, config_dir=config_dir, out_dir=out, kind=source, new_dr_region=new_dr_region,
+                 echo=echo if not as_json else echo_err)
+    if as_json:
+        print_json(d.as_dict())
+        if not d.ok:
+            raise typer.Exit(1)
+        return
     if d.plan is not None:
         _print_plan(d.plan)
     _print_checks(d.checks)

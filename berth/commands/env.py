@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, ConfigDirOpt, YesOpt, confirm, console, echo, refusals
+from berth.commands.common import REPO, ConfigDirOpt, JsonOpt, YesOpt, confirm, echo, print_json, print_table, refusals
 from berth.operations import envs, teardown
 from berth.operations.aws import clients
 from berth.operations.errors import OpsError
@@ -28,6 +28,8 @@ def create(
                                      "what runs there. Default: when AWS credentials (or --endpoint) are at hand; "
                                      "--quotas insists on it.")] = None,
     endpoint: Annotated[str | None, typer.Option(help="A moto server (embedded cloud) instead of AWS.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing Pulumi.NAME.yaml (says what it was).")]
+    = False,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Write Pulumi.NAME.yaml: SRC's config, smallest sizes, destroyable, an Expires tag, its own VPC range."""
@@ -41,7 +43,11 @@ def create(
             if check_quotas:
                 raise
             note = f" (account quotas not checked: {exc.message})"
-    env = envs.create(name, src, ttl, config_dir=config_dir, client=client)
+    env = envs.create(name, src, ttl, config_dir=config_dir, force=force, client=client)
+    old = env.replaced
+    if old is not None:
+        was = f"{old.expires:%Y-%m-%dT%H:%M:%SZ}" if old.expires else "?"
+        echo(f"replaced {env.path.name}: it was from {old.source or '?'}, VPC {old.cidr or '?'}, expiring {was}")
     for w in env.warnings:
         echo(f"warning: {w}")
     echo(f"wrote {env.path.name}: from {src}, VPC {env.cidr}, expires {env.expires:%Y-%m-%dT%H:%M:%SZ}{note}")
@@ -49,15 +55,20 @@ def create(
 
 @env_app.command("list")
 @refusals
-def listing(config_dir: ConfigDirOpt = REPO) -> None:
+def listing(as_json: JsonOpt = False, config_dir: ConfigDirOpt = REPO) -> None:
     """The review environments here, with their expiry."""
     now = datetime.now(UTC)
+    if as_json:
+        print_json([{"name": e.name, "from": e.source, "cidr": e.cidr,
+                     "expires": f"{e.expires:%Y-%m-%dT%H:%M:%SZ}" if e.expires else None,
+                     "expired": e.expired(now)} for e in envs.listing(config_dir)])
+        return
     table = Table("name", "from", "VPC", "expires (UTC)", "state", title="review environments")
     for e in envs.listing(config_dir):
         state = "[red]expired[/red]" if e.expired(now) else "live"
         table.add_row(escape(e.name), escape(e.source or "?"), e.cidr or "?",
                       f"{e.expires:%Y-%m-%d %H:%M}" if e.expires else "?", state)
-    console.print(table)
+    print_table(table)
 
 
 @env_app.command("destroy")

@@ -5,16 +5,27 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, StackArg, console, echo, err, parse_set, refusals
-from berth.commands.views import resource_tree, show, type_summary
+from berth.commands.common import (
+    REPO,
+    JsonOpt,
+    StackArg,
+    console,
+    echo,
+    err,
+    parse_set,
+    print_json,
+    print_table,
+    refusals,
+)
+from berth.commands.views import resource_tree, type_summary
 from berth.operations import again as agains
-from berth.operations import deploy
+from berth.operations import deploy, render
 from berth.operations import preview as previews
 from berth.operations.errors import OpsError
 from berth.operations.stackfile import StackFile
@@ -36,7 +47,7 @@ def preview(
     set_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="KEY=VALUE", help="With --again: what this config edit would do to the deployed stack, "
                                            "e.g. berth:app.replicas=4 (repeatable).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="With --again: print the plan as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run STACK offline: print the resource tree and a summary, check policy, write build/STACK/."""
     if set_ and not again:
@@ -51,14 +62,20 @@ def preview(
     with console.status(f"[bold]running {escape(stack)} in the embedded cloud…", spinner="dots"):
         p = previews.preview(stack, out, config)
     graph = p.graph
+    if as_json:
+        print_json(previews.as_dict(p, summary(graph)))
+        if p.report.mandatory_failures:
+            raise typer.Exit(1)
+        return
     if tree:
         console.print(resource_tree(graph))
-    console.print(type_summary(graph))
+    print_table(type_summary(graph))
     target = out / stack
+    files = sorted(w.name for w in p.written if w.parent == target)
     console.print(
         f"[bold green]✓[/bold green] {len(graph.resources)} resources in {len(graph.components)} components "
-        f"({time.perf_counter() - started:.1f}s); wrote {escape(str(target))}/graph.json, graph.mmd, timeline.mmd, "
-        f"{p.manifests} manifests, policy.json"
+        f"({time.perf_counter() - started:.1f}s); wrote {escape(str(target))}/: {escape(', '.join(files))} and "
+        f"manifests/ ({p.manifests} Kubernetes objects)"
     )
     console.print(f"[bold]timeline:[/bold] {escape(summary(graph))}")
     if p.placeholders:
@@ -74,7 +91,7 @@ def _again(stack: str, sets: dict[str, object], as_json: bool) -> None:
     with console.status(f"[bold]deploying {escape(stack)} offline, refreshing it, planning it again…"):
         a = agains.again(StackFile.read(stack), sets)
     if as_json:
-        print(json.dumps(a.to_dict(), indent=1, default=str))
+        print_json(a.to_dict())
     else:
         what = "the program unchanged" if not sets else "with " + ", ".join(f"{k}={v}" for k, v in sets.items())
         if not a.steps:
@@ -118,54 +135,78 @@ def show_pair(old: object, new: object, width: int = 60) -> tuple[str, str]:
 
 
 @refusals
-def policy(stack: StackArg) -> None:
-    """Run STACK offline and print the policy pack's report (non-zero on mandatory violations)."""
+def policy(
+    stack: StackArg,
+    out: Annotated[Path, typer.Option(help="Where build/STACK/policy.json goes.")] = REPO / "build",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run STACK offline, print the policy pack's report and write build/STACK/policy.json (non-zero on
+    mandatory violations)."""
     with console.status(f"[bold]running {escape(stack)} in the embedded cloud…", spinner="dots"):
-        report = previews.policy(stack)
-    report.render(console)
+        report = previews.policy(stack, out)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        report.render(console)
+        echo(f"wrote {out / stack / 'policy.json'}")
     if report.mandatory_failures:
         raise typer.Exit(1)
 
 
 @refusals
-def diff(
-    stack_a: StackArg,
-    stack_b: StackArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the difference as JSON.")] = False,
-) -> None:
-    """What differs between two environments: config key by key, resources by type and by name."""
+def diff(stack_a: StackArg, stack_b: StackArg, as_json: JsonOpt = False) -> None:
+    """What differs between two environments: config key by key, resources by type and by name
+    (both stacks' names read <stack>). Exit 1 when anything differs, like `git diff --exit-code`."""
     a_file, b_file = StackFile.read(stack_a), StackFile.read(stack_b)
     with console.status(f"[bold]running {escape(stack_a)} and {escape(stack_b)} in the embedded cloud…"):
         d = previews.diff(a_file, b_file)
     if as_json:
-        print(json.dumps(d, indent=1, default=str))
-        return
-    a, b = stack_a, stack_b
-    t = Table(title=f"config: {escape(a)} vs {escape(b)}")
-    for col in ("key", a, b):
-        t.add_column(escape(col))
-    for row in d["config"]:
-        t.add_row(escape(row["key"]), show(row[a]), show(row[b]))
-    console.print(t)
-    t = Table(title="resources by type")
-    for col in ("type", a, b):
-        t.add_column(escape(col), justify="left" if col == "type" else "right")
-    for row in d["types"]:
-        t.add_row(row["type"], str(row[a]), str(row[b]))
-    console.print(t)
+        print_json(d)
+    elif not d["differs"]:
+        echo(f"{stack_a} and {stack_b} do not differ (config, resources and their inputs, stack names aside)")
+    else:
+        _print_diff(d, stack_a, stack_b)
+    if d["differs"]:
+        raise typer.Exit(1)
+
+
+def _print_diff(d: dict[str, Any], a: str, b: str) -> None:
+    if d["config"]:
+        t = Table(title=f"config: {escape(a)} vs {escape(b)}")
+        for col in ("key", a, b):
+            t.add_column(escape(col))
+        for row in d["config"]:
+            t.add_row(escape(row["key"]), *map(escape, excerpt_cells(row[a], row[b])))
+        print_table(t)
+    if d["types"]:
+        t = Table(title="resources by type")
+        for col in ("type", a, b):
+            t.add_column(escape(col), justify="left" if col == "type" else "right")
+        for row in d["types"]:
+            t.add_row(row["type"], str(row[a]), str(row[b]))
+        print_table(t)
     for side in (a, b):
-        only = d[f"only_in_{side}"]
+        only = d.get(f"only_in_{side}", [])
         if only:
             console.print(f"[bold]only in {escape(side)}[/bold] ({len(only)}):")
             for item in only:
-                console.print(f"  {escape(str(item))}")
-    t = Table(title="same resource, different inputs")
-    for col in ("resource", "input", a, b):
-        t.add_column(escape(col))
-    for ch in d["changed"]:
-        for i, row in enumerate(ch["inputs"]):
-            t.add_row(escape(ch["name"]) if i == 0 else "", escape(row["input"]), show(row[a]), show(row[b]))
-    console.print(t)
+                echo(f"  {item}")
+    if d["changed"]:
+        t = Table(title="same resource, different inputs (the differing part of long values)")
+        for col in ("resource", "input", a, b):
+            t.add_column(escape(col))
+        for ch in d["changed"]:
+            for i, row in enumerate(ch["inputs"]):
+                t.add_row(escape(ch["name"]) if i == 0 else "", escape(row["input"]),
+                          *map(escape, excerpt_cells(row[a], row[b])))
+        print_table(t)
+
+
+def excerpt_cells(a: object, b: object) -> tuple[str, str]:
+    """Two differing values for table cells: — for nothing, the differing part of long values."""
+    if a is None or b is None:
+        return tuple("—" if v is None else render.excerpt(v, "")[0] for v in (a, b))  # type: ignore[return-value]
+    return render.excerpt(a, b)
 
 
 def register(app: typer.Typer) -> None:

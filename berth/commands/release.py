@@ -4,15 +4,29 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from berth.commands.common import REPO, ConfigDirOpt, StackArg, YesOpt, confirm, console, echo, refusals, show_diff
+from berth.commands.common import (
+    REPO,
+    ConfigDirOpt,
+    JsonOpt,
+    StackArg,
+    YesOpt,
+    confirm,
+    console,
+    echo,
+    print_json,
+    print_table,
+    refusals,
+    show_diff,
+)
 from berth.operations import loadtest as lt
 from berth.operations import promote as promotion
 from berth.operations import rollback as rb
@@ -36,21 +50,25 @@ def promote(
         "--skip-load", help="Do not load SRC against DST's SLOs (offline use).")] = False,
     load_url: Annotated[str | None, typer.Option(
         "--load-url", help="Load this base URL instead of SRC's CDN domain.")] = None,
+    load_key: Annotated[str | None, typer.Option(
+        "--load-key", envvar="BERTH_LOAD_KEY",
+        help="A reader API key of SRC: the load gate then also reads the API with it (env BERTH_LOAD_KEY).")]
+    = None,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Copy the promotable keys (app image, app settings, engine minor versions) from SRC to DST."""
     p = promotion.promote(
         src, dst, config_dir=config_dir, offline=offline, skip_health=skip_health, yes=yes, apply=apply,
         confirm=confirm, echo=echo, show_diff=show_diff, url=health_url, skip_load=skip_load,
-        load_url=load_url,
+        load_url=load_url, load_key=load_key,
     )
     if not p.changes:
         return
     summary = Table("key", f"{escape(dst)} before", "after", title=f"promoted {escape(src)} -> {escape(dst)}")
     for c in p.changes:
         summary.add_row(escape(c.key), escape(str(c.old)), escape(str(c.new)))
-    console.print(summary)
-    console.print(f"gates passed: {', '.join(p.gates_passed)}")
+    print_table(summary)
+    echo(f"gates passed: {', '.join(p.gates_passed)}")
 
 
 @refusals
@@ -65,20 +83,25 @@ def loadtest(
     p95: Annotated[float | None, typer.Option(help="Target p95, ms.")] = None,
     p99: Annotated[float | None, typer.Option(help="Target p99, ms.")] = None,
     errors: Annotated[float | None, typer.Option(help="Target error share, percent.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    header: Annotated[list[str] | None, typer.Option(
+        "--header", "-H", help="'Name: value' on every request (repeatable), e.g. 'Authorization: Bearer KEY'.")]
+    = None,
+    as_json: JsonOpt = False,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Drive a bounded load at URL and check the SLOs; exit non-zero with the figures when one is missed."""
     slo = StackFile.read(stack, config_dir).settings.slo
     given = {"rate": rate, "duration_seconds": duration, "connections": connections, "path": path,
              "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "error_percent": errors}
+    headers = dict(lt.parse_header(h) for h in header or [])
     try:
         slo = type(slo).model_validate({**slo.model_dump(), **{k: v for k, v in given.items() if v is not None}})
     except ValidationError as exc:
-        raise OpsError(f"invalid load gate options: {exc.errors()[0]['msg']}") from None
-    verdict = lt.gate(url, slo)
+        raise OpsError("invalid load gate options:\n" + "\n".join(
+            f"  - {_option_error(e, given)}" for e in exc.errors())) from None
+    verdict = lt.gate(url, slo, headers=headers)
     if as_json:
-        print(json.dumps({"ok": verdict.ok, "misses": verdict.misses, **verdict.result.as_dict()}, indent=1))
+        print_json({"ok": verdict.ok, "misses": verdict.misses, **verdict.result.as_dict()})
     else:
         r = verdict.result
         table = Table("measure", "measured", "target", "met",
@@ -86,11 +109,33 @@ def loadtest(
                             f"{r.duration_seconds:.1f}s, {r.connections} connections")
         for name, measured, target, met in verdict.rows():
             table.add_row(name, measured, target, "[green]yes[/green]" if met else "[red]NO[/red]")
-        console.print(table)
+        print_table(table)
     if not verdict.ok:
         raise OpsError(f"the load gate failed ({stack}'s SLOs): " + "; ".join(verdict.misses)
                        + f"\n  {verdict.summary()}")
-    console.print(f"[bold green]load gate passed[/bold green] ({escape(stack)}'s SLOs)")
+    if not as_json:
+        console.print(f"[bold green]load gate passed[/bold green] ({escape(stack)}'s SLOs)")
+
+
+# The loadtest options behind each field of berth:slo, as the user typed them.
+_OPTIONS = {"rate": "--rate", "duration_seconds": "--duration", "connections": "--connections", "path": "--path",
+            "p50_ms": "--p50", "p95_ms": "--p95", "p99_ms": "--p99", "error_percent": "--errors"}
+_FILE_KEYS = {"p50Ms": "--p50", "p95Ms": "--p95", "p99Ms": "--p99", "rate": "--rate", "connections": "--connections"}
+
+
+def _option_error(e: Any, given: dict[str, Any]) -> str:
+    """A validation error as the option that caused it, its value and what is allowed."""
+    msg = str(e["msg"]).removeprefix("Value error, ")
+    if e["loc"]:
+        field = str(e["loc"][0])
+        option = _OPTIONS.get(field, field)
+        shown = given.get(field)
+        if e["type"] == "string_pattern_mismatch":
+            msg = "not a URL path starting with /, such as /api/health/ready"
+        return f"{option} {shown!r}: {msg}" if shown is not None else f"{option} (from berth:slo): {msg}"
+    for key, option in _FILE_KEYS.items():  # a rule between fields names them as the file does
+        msg = re.sub(rf"\b{key}\b", option, msg)
+    return msg
 
 
 @refusals
@@ -122,13 +167,13 @@ def rollback(
     r = rb.rollback(stack, to=to, steps=steps, config_dir=config_dir, offline=offline, yes=yes, apply=apply,
                     confirm=confirm, echo=echo, show_diff=show_diff)
     table = Table("#", "image", "from", title=f"{escape(stack)} release history (newest first)")
-    table.columns[1].overflow = "fold"
     for i, rel in enumerate(r.releases):
         mark = " [bold](was)[/bold]" if rel.image == r.current else (" [bold](now)[/bold]" if rel.image == r.target
                                                                      else "")
         table.add_row(str(i), escape(rel.image) + mark, escape(rel.source))
-    console.print(table)
-    echo(f"rolled back from {r.current}\n            to {r.target}\ngates passed: {', '.join(r.gates_passed)}")
+    print_table(table)
+    # The operation has said what it rolled back from and to: only the gates are left to say.
+    echo(f"gates passed: {', '.join(r.gates_passed)}")
 
 
 @refusals

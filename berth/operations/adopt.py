@@ -67,12 +67,21 @@ def import_request(adoptions: list[Adoption], default_region: str | None) -> tup
     table = {f"parent{i}": urn for i, urn in enumerate(parents)}
     by_urn = {urn: name for name, urn in table.items()}
     resources = []
+    version = _provider_version()
     for a in adoptions:
-        r: dict[str, Any] = {"type": LOG_GROUP, "name": a.name, "id": a.import_id(default_region)}
+        # The installed provider's version: the import then uses the provider the `up` uses (no
+        # unversioned default provider recorded, no provider change on the next `up`).
+        r: dict[str, Any] = {"type": LOG_GROUP, "name": a.name, "id": a.import_id(default_region), "version": version}
         if a.parent:
             r["parent"] = by_urn[a.parent]
         resources.append(r)
     return resources, table
+
+
+def _provider_version() -> str:
+    from importlib.metadata import version
+
+    return version("pulumi-aws")
 
 
 def state_of(deployment: Mapping[str, Any]) -> tuple[set[str], dict[str, str]]:

@@ -237,11 +237,12 @@ def up(
         echo(f"warning: {warning}")
     st = workspace_stack(stack)
     packs = _policy_packs(stack.path.parent)
+    # Before the preview, so what is approved is what runs (imports, then in-place updates).
+    adopt_service_log_groups(stack, st, echo=echo)
     if stack.is_prod and not yes:
         st.preview(policy_packs=packs, on_output=echo, diff=True)
         if confirm is None or not confirm(f"Deploy these changes to production stack '{stack.name}'?"):
             raise OpsError(f"not deployed: {stack.name} was left as it is (pass --yes to skip the question)")
-    adopt_service_log_groups(stack, st, echo=echo)
     result = st.up(policy_packs=packs, on_output=echo)
     return {k: v.value for k, v in result.outputs.items()}
 
@@ -263,17 +264,29 @@ def adopt_service_log_groups(stack: StackFile, st: Any, *, echo: Printer = print
     (berth/operations/adopt.py); a new stack has none to adopt. The names imported."""
     deployment = st.export_stack().deployment or {}
     managed, engines = adopt.state_of(deployment)
-    if not managed:
-        return []
     graph = graph if graph is not None else _offline_graph(stack)
     todo = adopt.pending(adopt.service_log_groups(graph, engines), managed, lambda r, n: exists(r or stack.region, n))
+    if not managed:
+        # A new stack has no parent to import under; the program itself imports an adopted replica's
+        # groups (components/database.py). Anything else is a leftover its create would collide with.
+        restore = stack.settings.database.restore
+        mine = f"/aws/rds/instance/{str(restore.replica_identifier).lower()}/" if restore and \
+            restore.kind == "replica" else None
+        left = [a.group for a in todo if not (mine and a.group.startswith(mine))]
+        if left:
+            raise OpsError(f"cannot deploy {stack.name}: log groups it would create already exist (left by an earlier "
+                           f"stack of this name, or made by AWS): {', '.join(left)}. Delete them if their events "
+                           "are not needed (aws logs delete-log-group --log-group-name NAME), or export them first; "
+                           "nothing was changed")
+        return []
     if not todo:
         return []
     resources, table = adopt.import_request(todo, stack.region)
     echo(f"adopting {len(todo)} log group(s) AWS made before {stack.name} declared them: "
          + ", ".join(a.group for a in todo))
+    # Unprotected (the CLI's import protects by default): the `up` then applies the program's options.
     st.import_resources(message=f"berth: adopt {len(todo)} service log group(s)", resources=resources,
-                        name_table=table, generate_code=False, on_output=echo)
+                        name_table=table, protect=False, generate_code=False, on_output=echo)
     return [a.group for a in todo]
 
 

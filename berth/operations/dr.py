@@ -115,6 +115,11 @@ class DrPlan:
     def best(self, kind: str | None = None) -> RecoveryOption | None:
         return next((o for o in self.options if kind is None or o.kind == kind), None)
 
+    def as_dict(self) -> dict[str, Any]:
+        """`berth dr plan --json` (docs/json.md)."""
+        return {"stack": self.stack, "region": self.region, "sourceRegion": self.source_region,
+                "at": self.at.isoformat(), "options": [o.as_dict() for o in self.options], "notes": self.notes}
+
 
 # ---- plan ---------------------------------------------------------------------------------
 def recovery_network(ec2: Any, name_prefix: str, stack: str) -> dict[str, Any] | None:
@@ -603,6 +608,17 @@ def rebuild(
     return r
 
 
+def rehearsal_configs(stack: str, config_dir: Path, out_dir: Path | None = None) -> Path:
+    """A copy of the stack files (without STACK's DR file) for a rehearsal to write into, so an
+    offline rebuild or drill never writes next to the real configs: out_dir, or a new temp dir."""
+    work = Path(tempfile.mkdtemp(prefix="berth-rehearsal-")) if out_dir is None else out_dir
+    work.mkdir(parents=True, exist_ok=True)
+    for f in config_dir.glob("Pulumi.*.yaml"):
+        if f.name != f"Pulumi.{dr_stack_name(stack)}.yaml":
+            (work / f.name).write_text(f.read_text())
+    return work
+
+
 def mark_adopted(text: str) -> str:
     """A DR config whose replica restore has been imported: `restore.adopted: true`, comments kept."""
     y = _yaml()
@@ -781,6 +797,23 @@ class Drill:
         names = ("plan", "write", "promote", "bring", "verify")
         return sum(s.seconds for s in self.steps if s.name.startswith(names))
 
+    def as_dict(self) -> dict[str, Any]:
+        """`berth dr drill --json` (docs/json.md)."""
+        return {
+            "stack": self.stack,
+            "region": self.region,
+            "ok": self.ok,
+            "error": self.error,
+            "restoredFrom": self.option.as_dict() if self.option else None,
+            "rpoSeconds": self.rpo_seconds,
+            "rtoSeconds": round(self.rto_seconds, 3),
+            "checks": [{"tier": c.tier, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "policyFailures": self.policy_failures,
+            "steps": [{"name": st.name, "seconds": round(st.seconds, 3)} for st in self.steps],
+            "configPath": str(self.config_path) if self.config_path else None,
+            "plan": self.plan.as_dict() if self.plan else None,
+        }
+
 
 def seed_snapshot(clients: ClientFactory, primary: str, source_region: str, dr_region: str,
                   name: str | None = None) -> str:
@@ -824,11 +857,7 @@ def drill(
     region = settings.dr.region
     steps: list[Step] = []
     d = Drill(stack, region, steps)
-    work = Path(tempfile.mkdtemp(prefix="berth-drill-")) if out_dir is None else out_dir
-    work.mkdir(parents=True, exist_ok=True)
-    for f in config_dir.glob("Pulumi.*.yaml"):
-        if f.name != f"Pulumi.{dr_stack_name(stack)}.yaml":
-            (work / f.name).write_text(f.read_text())
+    work = rehearsal_configs(stack, config_dir, out_dir)
     try:
         with EmbeddedCloud.serve(warm_regions=(settings.region, region)) as cloud:
             with _timed(steps, f"deploy {stack} in {settings.region} (embedded cloud)"):

@@ -90,6 +90,8 @@ class ReviewEnv:
     source: str | None
     expires: datetime | None
     cidr: str | None
+    # What `create --force` overwrote: the environment this file described before.
+    replaced: ReviewEnv | None = None
     # What the account check found worth saying that does not refuse (a new account's CloudFront).
     warnings: list[str] = field(default_factory=list)
 
@@ -154,14 +156,29 @@ def _yaml() -> YAML:
 
 
 def create(name: str, src: str = "staging", ttl: str = "3d", *, config_dir: Path = REPO,
-           now: datetime | None = None, client: quotas.ClientFactory | None = None) -> ReviewEnv:
+           now: datetime | None = None, force: bool = False,
+           client: quotas.ClientFactory | None = None) -> ReviewEnv:
     """Write Pulumi.<name>.yaml from src's config (see the module docstring); validated before written.
 
+    An existing Pulumi.<name>.yaml is refused (its environment may be deployed, and writing it again
+    would reset its expiry) unless `force`; the ReviewEnv then names what it replaced (`replaced`).
     With `client` (the account's, or an embedded cloud's), it is written only if it fits the
     account's quotas beside what runs there already (berth/operations/quotas.py): a review
     environment that would fail half-way through its `up` is refused before anything exists."""
     validate_name(name)
     span = parse_ttl(ttl)
+    existing = stack_file(name, config_dir)
+    previous = read(name, config_dir) if existing.exists() else None
+    if existing.exists() and not force:
+        what = (f"review environment {name} from {previous.source}, expiring "
+                f"{previous.expires:%Y-%m-%dT%H:%M:%SZ}" if previous and previous.expires
+                else "a stack that is not a review environment")
+        raise OpsError(f"{existing.name} already exists ({what}); nothing was written. Its environment may "
+                       f"be deployed: destroy it first (berth env destroy {name}), or replace the file with "
+                       f"--force")
+    if previous is None and existing.exists():
+        raise OpsError(f"{existing.name} is not a review environment (no {EXPIRES_TAG} tag): --force replaces "
+                       "only review environments; nothing was written")
     source = StackFile.read(src, config_dir)
     src_cfg = source.config
     if source.is_prod:
@@ -204,7 +221,8 @@ def create(name: str, src: str = "staging", ttl: str = "3d", *, config_dir: Path
                            f"{lines}")
         warnings = fit.warnings
     review.path.write_text(text)
-    return ReviewEnv(name, review.path, src, expires, cfg["berth:network"]["cidr"], warnings)
+    return ReviewEnv(name, review.path, src, expires, cfg["berth:network"]["cidr"], replaced=previous,
+                     warnings=warnings)
 
 
 def read(name: str, config_dir: Path = REPO) -> ReviewEnv | None:

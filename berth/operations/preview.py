@@ -4,7 +4,7 @@ environments (`berth diff`), both run in the embedded cloud."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +55,28 @@ def preview(stack: str, out: Path, config_file: Path | None = None) -> Preview:
     return Preview(stack, graph, report, written, placeholders)
 
 
-def policy(stack: str) -> Report:
-    """Run STACK offline and evaluate the policy pack on its graph."""
-    return evaluate(run_offline(stack))
+def policy(stack: str, out: Path | None = None) -> Report:
+    """Run STACK offline and evaluate the policy pack on its graph; with `out`, write the report to
+    out/STACK/policy.json (the file `berth preview` writes there too)."""
+    report = evaluate(run_offline(stack))
+    if out is not None:
+        render.write_policy(out / stack, report.to_dict())
+    return report
+
+
+def as_dict(p: Preview, summary: str) -> dict[str, Any]:
+    """`berth preview --json` (docs/json.md)."""
+    return {
+        "stack": p.stack,
+        "ok": p.report.passed,
+        "resources": len(p.graph.resources),
+        "components": len(p.graph.components),
+        "types": dict(sorted(p.graph.type_counts().items())),
+        "written": [str(w) for w in p.written],
+        "timeline": summary,
+        "placeholders": [asdict(f) for f in p.placeholders],
+        "policy": p.report.to_dict(),
+    }
 
 
 def _run_served(stack: StackFile) -> Graph:
@@ -69,8 +88,11 @@ def _run_served(stack: StackFile) -> Graph:
 def diff(a: StackFile, b: StackFile) -> dict[str, Any]:
     """Both stacks run offline side by side (each in its own embedded cloud), then compared."""
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            ga, gb = pool.map(_run_served, [a, b])
+        if a.path == b.path and a.text == b.text:  # one stack against itself: one run
+            ga = gb = _run_served(a)
+        else:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                ga, gb = pool.map(_run_served, [a, b])
     except ProgramError as exc:
         raise OpsError(str(exc)) from None
     return render.diff_graphs(ga, gb)

@@ -314,18 +314,27 @@ def load_base(outputs: Mapping[str, Any]) -> str | None:
     return url.removesuffix(HEALTH_PATH) if url else None
 
 
-def gate_load(url: str | None, src: str, dst_settings: Settings) -> tuple[str, str] | None:
-    """The release meets the target's SLOs under a bounded load on the source (berth.operations.loadtest)."""
+def gate_load(url: str | None, src: str, dst_settings: Settings, key: str | None = None,
+              reads_per_minute: int | None = None) -> tuple[str, str] | None:
+    """The release meets the target's SLOs under a bounded load on the source (berth.operations.loadtest):
+    the SLO's path (the readiness probe) at the SLO's rate and, given a reader `key`, an authenticated
+    read of the API (a page of shipments) paced within that key's read limit (`reads_per_minute`,
+    the source's app.rateLimitReadsPerMinute)."""
     if url is None:
         return ("load", f"{src} exports no public domain ({', '.join(DOMAIN_OUTPUTS)}); nothing to load "
                         f"(--skip-load when checking offline)")
-    try:
-        verdict = loadtest.gate(url, dst_settings.slo)
-    except OpsError as exc:
-        return ("load", f"{exc.message} (--skip-load when checking offline)")
-    if not verdict.ok:
-        return ("load", f"{src} misses {dst_settings.stack}'s SLOs under load: {'; '.join(verdict.misses)} "
-                        f"[{verdict.summary()}]")
+    phases = [(dst_settings.slo, None)]
+    if key is not None:
+        api = loadtest.authenticated_read(dst_settings.slo, reads_per_minute or dst_settings.app.rate_limit_reads_per_minute)
+        phases.append((api, {"Authorization": f"Bearer {key}"}))
+    for slo, headers in phases:
+        try:
+            verdict = loadtest.gate(url, slo, headers=headers)
+        except OpsError as exc:
+            return ("load", f"{exc.message} (--skip-load when checking offline)")
+        if not verdict.ok:
+            return ("load", f"{src} misses {dst_settings.stack}'s SLOs under load on {slo.path}: "
+                            f"{'; '.join(verdict.misses)} [{verdict.summary()}]")
     return None
 
 
@@ -364,12 +373,14 @@ def promote(
     url: str | None = None,
     skip_load: bool = False,
     load_url: str | None = None,
+    load_key: str | None = None,
 ) -> Promotion:
     """Promote src's promotable keys into dst's config file, behind every gate.
 
     `source` is an already deployed source (an offline Graph, or real outputs) to read
     instead of deploying/reading it here; `url` overrides the health URL, `load_url` the
-    base URL the load gate drives; `evaluate` the policy evaluator. Raises PromotionRefused (nothing written) when a gate fails.
+    base URL the load gate drives, `load_key` a reader key it loads the API with (not only the
+    readiness probe); `evaluate` the policy evaluator. Raises PromotionRefused (nothing written) when a gate fails.
     """
     src_file, dst_file = StackFile.read(src, config_dir), StackFile.read(dst, config_dir)
     if apply:
@@ -389,7 +400,9 @@ def promote(
     dst_settings = p.promoted.settings
 
     def load_gate(state: Graph | Mapping[str, Any]) -> tuple[str, str] | None:
-        return None if skip_load else gate_load(load_url or load_base(_outputs(state)), src, dst_settings)
+        return None if skip_load else gate_load(load_url or load_base(_outputs(state)), src, dst_settings,
+                                                key=load_key,
+                                                reads_per_minute=src_file.settings.app.rate_limit_reads_per_minute)
 
     evaluate = evaluate or default_evaluator()
     if source is not None:

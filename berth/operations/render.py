@@ -144,9 +144,16 @@ def write_build(graph: Graph, out_dir: Path, policy: dict[str, Any] | None = Non
         written.append(mdir / fname)
     written.append(quotas.write(graph, out_dir))
     if policy is not None:
-        (out_dir / "policy.json").write_text(json.dumps(policy, indent=1, default=str))
-        written.append(out_dir / "policy.json")
+        written.append(write_policy(out_dir, policy))
     return written
+
+
+def write_policy(out_dir: Path, policy: dict[str, Any]) -> Path:
+    """out_dir/policy.json: the policy pack's report (`berth preview` and `berth policy`)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "policy.json"
+    path.write_text(json.dumps(policy, indent=1, default=str))
+    return path
 
 
 # ---- diff between environments ----------------------------------------------------------
@@ -163,18 +170,98 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _neutral(graph: Graph, text: str) -> str:
-    return text.replace(f"berth-{graph.stack}", "berth-<stack>").replace(f"/berth/berth-{graph.stack}", "/berth/<stack>")
+def _neutral(stack: str, text: str) -> str:
+    """The stack's name as `<stack>` wherever it stands as a name of its own: in URNs
+    (urn:pulumi:staging::...), physical names (berth-staging-vpc), paths (/berth/staging) and
+    values (platform-staging@..., Environment=staging); not inside a longer word (prod in product)."""
+    return re.sub(rf"(?<![A-Za-z0-9]){re.escape(stack)}(?![A-Za-z0-9])", "<stack>", text)
 
 
-def _comparable_inputs(graph: Graph, node: Node) -> dict[str, Any]:
-    stripped = strip_ids(node.inputs, graph)
-    return json.loads(_neutral(graph, json.dumps(stripped, default=str)))
+def _unpack(value: Any) -> Any:
+    """JSON documents held in string inputs (policies, container definitions) as structures, so they
+    compare statement by statement rather than as one long string."""
+    if isinstance(value, dict):
+        return {k: _unpack(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unpack(v) for v in value]
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+        return _unpack(parsed) if isinstance(parsed, dict | list) else value
+    return value
+
+
+def leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a nested value with its path: policy.Statement[0].Principal.AWS -> ..."""
+    out: dict[str, Any] = {}
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            out.update(leaves(v, f"{prefix}.{k}" if prefix else str(k)))
+    elif isinstance(value, list) and value:
+        for i, v in enumerate(value):
+            out.update(leaves(v, f"{prefix}[{i}]"))
+    else:
+        out[prefix] = value
+    return out
+
+
+# What a run picks at random: UUIDs (with a secret's 6-letter suffix), auto-name suffixes
+# (berth-staging-config-f102001a, berth-staging-nodes-bd6150d), load balancer hostnames: hex runs
+# after a hyphen. (Digests follow a colon and stay.)
+_RANDOM = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(-[A-Za-z]{6}(?![0-9A-Za-z]))?"
+    r"|(?<=-)(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,}(?![0-9A-Za-z])"
+)
+
+
+def _comparable(graph: Graph, value: Any) -> dict[str, Any]:
+    text = _RANDOM.sub("<random>", _neutral(graph.stack, json.dumps(value, default=str)))
+    return leaves(_unpack(json.loads(text)))
+
+
+def _comparable_inputs(graph: Graph, node: Node) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A resource's inputs twice: with cloud-assigned values as references to their origin, and as
+    given. A difference counts only when both differ: the same reference to another stack's own
+    resource (its key's ARN) is no difference, and neither is the same value reached from another
+    origin (the one account id)."""
+    return _comparable(graph, strip_ids(node.inputs, graph)), _comparable(graph, node.inputs)
+
+
+def excerpt(a: Any, b: Any, width: int = 100) -> tuple[str, str]:
+    """Two long differing values cut to the part that differs, with a little context either side
+    (… marks what was cut); short values whole."""
+    ta = (a if isinstance(a, str) else json.dumps(a)).replace("\n", "\\n")
+    tb = (b if isinstance(b, str) else json.dumps(b)).replace("\n", "\\n")
+    if len(ta) <= width and len(tb) <= width:
+        return ta, tb
+    if not ta or not tb:  # one side only: its beginning
+        return tuple(t if len(t) <= width else t[: width - 1] + "…" for t in (ta, tb))  # type: ignore[return-value]
+    start = 0
+    while start < min(len(ta), len(tb)) and ta[start] == tb[start]:
+        start += 1
+    end = 0
+    while end < min(len(ta), len(tb)) - start and ta[-1 - end] == tb[-1 - end]:
+        end += 1
+    context = 12
+    lo = max(0, start - context)
+
+    def cut(t: str) -> str:
+        hi = min(len(t), len(t) - end + context)
+        piece = t[lo:hi]
+        if len(piece) > width:
+            piece = piece[: width - 1] + "…"
+        return ("…" if lo > 0 else "") + piece + ("…" if hi < len(t) and not piece.endswith("…") else "")
+
+    return cut(ta), cut(tb)
 
 
 def diff_graphs(a: Graph, b: Graph) -> dict[str, Any]:
-    """Config key by key; resources by type (counts); differing inputs by logical name."""
-    ca, cb = flatten(a.config), flatten(b.config)
+    """Config key by key; resources by type (counts); differing inputs by logical name. Both stacks'
+    names read `<stack>` everywhere, so a reference that only names its own stack is no difference."""
+    ca = flatten(json.loads(_neutral(a.stack, json.dumps(a.config, default=str))))
+    cb = flatten(json.loads(_neutral(b.stack, json.dumps(b.config, default=str))))
     config = [
         {"key": k, a.stack: ca.get(k), b.stack: cb.get(k)}
         for k in sorted(set(ca) | set(cb))
@@ -186,26 +273,26 @@ def diff_graphs(a: Graph, b: Graph) -> dict[str, Any]:
         for t in sorted(set(ta) | set(tb))
         if ta.get(t, 0) != tb.get(t, 0)
     ]
-    na = {(_neutral(a, n.name), n.type): n for n in a.nodes if n.custom}
-    nb = {(_neutral(b, n.name), n.type): n for n in b.nodes if n.custom}
+    na = {(_neutral(a.stack, n.name), n.type): n for n in a.nodes if n.custom}
+    nb = {(_neutral(b.stack, n.name), n.type): n for n in b.nodes if n.custom}
     only_a = sorted(f"{t} {name}" for name, t in set(na) - set(nb))
     only_b = sorted(f"{t} {name}" for name, t in set(nb) - set(na))
     changed = []
     for key in sorted(set(na) & set(nb)):
-        ia, ib = _comparable_inputs(a, na[key]), _comparable_inputs(b, nb[key])
-        fa, fb = flatten(ia), flatten(ib)
+        (fa, raw_a), (fb, raw_b) = _comparable_inputs(a, na[key]), _comparable_inputs(b, nb[key])
         diffs = [
             {"input": k, a.stack: fa.get(k), b.stack: fb.get(k)}
             for k in sorted(set(fa) | set(fb))
-            if fa.get(k) != fb.get(k) and not k.startswith("tags") and not k.startswith("tagsAll")
+            if fa.get(k) != fb.get(k) and raw_a.get(k) != raw_b.get(k) and not k.startswith("tags")
         ]
         if diffs:
             changed.append({"name": key[0], "type": key[1], "inputs": diffs})
+    only = {f"only_in_{a.stack}": only_a, f"only_in_{b.stack}": only_b} if a.stack != b.stack else {}
     return {
         "stacks": [a.stack, b.stack],
+        "differs": bool(config or types or only_a or only_b or changed),
         "config": config,
         "types": types,
-        f"only_in_{a.stack}": only_a,
-        f"only_in_{b.stack}": only_b,
+        **only,
         "changed": changed,
     }

@@ -5,6 +5,7 @@ and a promotion refused when its source misses the target's SLOs."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ from berth.operations.stackfile import StackFile
 from embedded_cloud.runner import REPO
 from local_topology.topology import Topology
 from stacks.config import SloSettings
+from tests.commands.test_json import keys_as_documented
 
 SHORT = ["--rate", "40", "--duration", "4", "--connections", "4"]
 
@@ -78,3 +80,53 @@ def test_a_promotion_whose_source_misses_the_slo_is_refused(topo: Topology, tmp_
     assert exc.value.gates == ["load"]
     assert "staging misses prod's SLOs under load" in str(exc.value) and "p99" in str(exc.value)
     assert prod.read_text() == before
+
+
+def test_errors_are_broken_down_by_status_code(topo: Topology) -> None:
+    slo = SloSettings(rate=20, duration_seconds=2, connections=2, path="/api/shipments")
+    verdict = loadtest.gate(topo.app_urls[0], slo)  # no key: every answer is a 401
+    assert set(verdict.result.status_codes) == {"401"}
+    assert verdict.result.status_codes["401"] == verdict.result.requests
+    (miss,) = [m for m in verdict.misses if m.startswith("errors")]
+    assert f"HTTP 401 x{verdict.result.requests}" in miss
+
+
+def test_a_header_loads_an_authenticated_path(topo: Topology) -> None:
+    key = topo.create_key("reader", "loadtest")
+    result = CliRunner().invoke(cli(), ["loadtest", topo.app_urls[0], "--path", "/api/shipments", "--rate", "10",
+                                        "--duration", "2", "--connections", "2", "-H", f"Authorization: Bearer {key}",
+                                        "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    keys_as_documented("berth loadtest", figures)
+    assert figures["status_codes"] == {"200": figures["requests"]} and figures["requests"] >= 10
+
+
+def test_invalid_loadtest_options_are_each_named(topo: Topology) -> None:
+    result = CliRunner().invoke(cli(), ["loadtest", topo.app_urls[0], "--rate", "0", "--path", "nope",
+                                        "-H", "Authorization Bearer x"], terminal_width=200)
+    assert result.exit_code == 1
+    assert "--header 'Authorization Bearer x': give it as 'Name: value'" in result.output
+    result = CliRunner().invoke(cli(), ["loadtest", topo.app_urls[0], "--rate", "0", "--path", "nope"],
+                                terminal_width=200)
+    assert result.exit_code == 1
+    assert "--rate 0: Input should be greater than or equal to 1" in result.output
+    assert "--path 'nope': not a URL path starting with /" in result.output
+
+
+def test_the_promotion_load_gate_reads_the_api_with_the_key_it_is_given(topo: Topology, tmp_path: Path) -> None:
+    for stack in ("staging", "prod"):
+        shutil.copy(REPO / f"Pulumi.{stack}.yaml", tmp_path / f"Pulumi.{stack}.yaml")
+    staging, prod = tmp_path / "Pulumi.staging.yaml", tmp_path / "Pulumi.prod.yaml"
+    staging.write_text(staging.read_text().replace("    cacheTtlSeconds: 60", "    cacheTtlSeconds: 45"))
+    prod.write_text(prod.read_text() + "  berth:slo:\n    rate: 20\n    durationSeconds: 2\n    connections: 2\n")
+    image = StackFile.read("staging", tmp_path).config["berth:app"]["image"]
+    with pytest.raises(promotion.PromotionRefused) as exc:
+        promotion.promote("staging", "prod", config_dir=tmp_path, yes=True, skip_health=True,
+                          source={"appImage": image}, load_url=topo.app_urls[0], load_key="not-a-key")
+    assert exc.value.gates == ["load"]
+    assert "under load on /api/shipments?limit=10" in str(exc.value) and "HTTP 401" in str(exc.value)
+    key = topo.create_key("reader", "promotion-gate")
+    p = promotion.promote("staging", "prod", config_dir=tmp_path, yes=True, skip_health=True,
+                          source={"appImage": image}, load_url=topo.app_urls[0], load_key=key)
+    assert "load" in p.gates_passed

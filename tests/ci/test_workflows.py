@@ -140,9 +140,10 @@ def deployed_stack(job: dict[str, Any]) -> str | None:
         run = str(s.get("run", ""))
         if re.search(r"berth (promote staging|rollback) prod .*--apply", run):
             return "prod"
-        up = re.search(r"berth (?:up|destroy) ([\w-]+)", run)
+        up = re.search(r"berth (?:up|destroy) \"?([\w${}-]+)\"?", run)
         if up and "--offline" not in run:
-            return up.group(1)
+            # A stack named from the pull request's number, as the job's env spells it.
+            return up.group(1).replace("${PR_NUMBER}", "${{ github.event.pull_request.number }}")
     return None
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from berth.operations.adopt import service_log_groups
 from berth.operations.deploy import adopt_service_log_groups
+from berth.operations.errors import OpsError
 from berth.operations.stackfile import StackFile
 from tests.conftest import Deployed
 
@@ -52,6 +55,11 @@ def test_groups_rds_and_the_agents_made_are_imported_once_and_new_ones_are_left_
     again = FakeStack([*state, *({"urn": u, "type": "aws:cloudwatch/logGroup:LogGroup"} for u in declared)])
     assert adopt_service_log_groups(StackFile.read("prod"), again, echo=lambda _: None, graph=graph,
                                     exists=lambda region, name: True) == []
+    # A new stack has no parent to import under: leftovers its creates would collide with are named.
     fresh = FakeStack([])
+    with pytest.raises(OpsError, match=r"log groups it would create already exist .*berth-prod-primary/postgresql"):
+        adopt_service_log_groups(StackFile.read("prod"), fresh, echo=lambda _: None, graph=graph,
+                                 exists=lambda region, name: True)
+    assert fresh.imported is None
     assert adopt_service_log_groups(StackFile.read("prod"), fresh, echo=lambda _: None, graph=graph,
-                                    exists=lambda region, name: True) == [] and fresh.imported is None
+                                    exists=lambda region, name: False) == []

@@ -173,6 +173,8 @@ def ready(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(deploy, "preflight", lambda *a, **k: deploy.Preflight())
     monkeypatch.setattr(deploy, "workspace_stack", workspace)
+    # The adoption of service log groups is tested on its own (tests/operations/test_adopt.py).
+    monkeypatch.setattr(deploy, "adopt_service_log_groups", lambda *a, **k: [])
     return made
 
 

@@ -346,3 +346,22 @@ def test_verify_refuses_a_database_and_a_cluster_in_different_vpcs(world: World)
     eks.inputs["vpcConfig"] = {**eks.inputs["vpcConfig"], "subnetIds": [subnet]}
     (db,) = [c for c in dr.verify(graph, world.client, "us-east-1") if c.tier == "database"]
     assert not db.ok and "they cannot talk" in db.detail
+
+
+def test_an_offline_rebuild_writes_its_dr_file_beside_copies_not_the_real_configs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configs = _copy_configs(tmp_path / "configs")
+    seen: dict[str, Path] = {}
+
+    def rebuild(stack: str, clients: Any, *, config_dir: Path, **kw: Any) -> Any:
+        seen["config_dir"] = config_dir
+        (config_dir / "Pulumi.prod-dr.yaml").write_text("config: {}\n")  # what the real one writes
+        raise OpsError("stopped here")
+
+    monkeypatch.setattr(dr, "rebuild", rebuild)
+    result = CliRunner().invoke(_cli(), ["dr", "rebuild", "prod", "--offline", "--endpoint", "http://127.0.0.1:9",
+                                         "--config-dir", str(configs)])
+    assert result.exit_code == 1 and "stopped here" in result.output
+    assert seen["config_dir"] != configs and (seen["config_dir"] / "Pulumi.prod.yaml").exists()
+    assert not (configs / "Pulumi.prod-dr.yaml").exists()

@@ -285,3 +285,14 @@ def test_cli_promote_refusal_exits_non_zero(configs: Path) -> None:
     assert result.exit_code == 1
     assert "promotion refused" in result.output and "mutable tag" in result.output
     assert _config(configs / "Pulumi.prod.yaml")["berth:app"]["image"] == D1
+
+
+@pytest.mark.slow
+def test_cli_promotion_in_a_log_shows_the_digest_whole(configs: Path) -> None:
+    _set(configs / "Pulumi.staging.yaml", "app", "image", D2)
+    result = CliRunner().invoke(berth_app, ["promote", "staging", "prod", "--offline", "--skip-health", "--skip-load",
+                                            "--yes", "--config-dir", str(configs)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    # In the diff shown before writing and in the summary after: never cut at 80 columns.
+    assert f"+    image: {D2}" in result.output
+    assert any(D1 in line and D2 in line for line in result.output.splitlines()), result.output

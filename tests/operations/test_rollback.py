@@ -85,7 +85,8 @@ def test_rollback_one_step_after_two_promotions_restores_the_first_digest_only(r
     result = CliRunner().invoke(cli(), ["rollback", "prod", "--steps", "1", "--offline", "--yes",
                                         "--config-dir", str(repo)], terminal_width=250)
     assert result.exit_code == 0, result.output
-    assert f"rolled back from {DB}" in result.output and f"to {DA}" in result.output
+    assert f"rolled prod back from {DB} to {DA}" in result.output
+    assert result.output.count(" back from ") == 1  # the result is said once
     assert "gates passed: digest, history, config, policy" in result.output
     # Nothing but the image changed: the file is byte for byte what the first release wrote.
     assert (repo / "Pulumi.prod.yaml").read_text() == after_first

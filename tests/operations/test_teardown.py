@@ -52,7 +52,7 @@ def test_review_environment_is_staging_small_destroyable_and_expiring(configs: P
     # A second review environment gets a range of its own, the same name the same range.
     other = envs.create("pr-39", "staging", "1d", config_dir=configs, now=now)
     assert not ipaddress.IPv4Network(other.cidr).overlaps(ipaddress.IPv4Network(env.cidr))
-    assert envs.create("pr-7", "staging", "1d", config_dir=configs).cidr == env.cidr
+    assert envs.create("pr-7", "staging", "1d", config_dir=configs, force=True).cidr == env.cidr
     assert [e.name for e in envs.listing(configs)] == ["pr-39", "pr-7"]
 
 
@@ -62,6 +62,26 @@ def test_review_environment_names_are_stack_and_aws_safe(configs: Path, name: st
         envs.create(name, "staging", config_dir=configs)
     assert "is not allowed: use 1-20 characters of a-z, 0-9 and single hyphens" in exc.value.message
     assert not (configs / f"Pulumi.{name}.yaml").exists()
+
+
+def test_creating_an_existing_review_environment_is_refused_unless_forced(configs: Path) -> None:
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    first = envs.create("pr-7", "staging", "3d", config_dir=configs, now=now)
+    text = first.path.read_text()
+    with pytest.raises(OpsError) as exc:
+        envs.create("pr-7", "staging", "1d", config_dir=configs)
+    assert "Pulumi.pr-7.yaml already exists (review environment pr-7 from staging, expiring 2026-01-04T12:00:00Z)" \
+        in exc.value.message and "--force" in exc.value.message
+    assert first.path.read_text() == text  # expiry not reset
+    again = envs.create("pr-7", "staging", "1d", config_dir=configs, now=now, force=True)
+    assert again.replaced is not None and again.replaced.expires == now + timedelta(days=3)
+    assert again.expires == now + timedelta(days=1)
+    # A stack that is not a review environment is never overwritten.
+    (configs / "Pulumi.qa.yaml").write_text((configs / "Pulumi.staging.yaml").read_text())
+    with pytest.raises(OpsError, match=r"already exists \(a stack that is not a review environment\)"):
+        envs.create("qa", "staging", config_dir=configs)
+    with pytest.raises(OpsError, match="is not a review environment"):
+        envs.create("qa", "staging", config_dir=configs, force=True)
 
 
 def test_a_review_environment_does_not_start_from_prod_nor_live_forever(configs: Path) -> None:
@@ -124,6 +144,24 @@ def test_cli_destroy_prod_offline_refuses() -> None:
     result = CliRunner().invoke(berth_app, ["destroy", "prod", "--offline"], terminal_width=200)
     assert result.exit_code == 1
     assert "refusing to destroy stack 'prod'" in result.output and "berth-prod-primary" in result.output
+
+
+@pytest.mark.slow
+def test_cli_rehearsals_change_nothing_on_disk(configs: Path) -> None:
+    runner = CliRunner()
+    made = runner.invoke(berth_app, ["env", "create", "pr-7", "--config-dir", str(configs)])
+    assert made.exit_code == 0, made.output
+    before = {p.name: p.read_text() for p in configs.iterdir()}
+    again = runner.invoke(berth_app, ["env", "create", "pr-7", "--config-dir", str(configs)])
+    assert again.exit_code == 1 and "already exists" in again.output
+    forced = runner.invoke(berth_app, ["env", "create", "pr-7", "--force", "--config-dir", str(configs)])
+    assert forced.exit_code == 0 and "replaced Pulumi.pr-7.yaml: it was from staging" in forced.output
+    before = {p.name: p.read_text() for p in configs.iterdir()}
+    rehearsal = runner.invoke(berth_app, ["env", "destroy", "pr-7", "--offline", "--config-dir", str(configs)],
+                              terminal_width=200)
+    assert rehearsal.exit_code == 0, rehearsal.output
+    assert "nothing of it is left in the embedded cloud" in rehearsal.output
+    assert {p.name: p.read_text() for p in configs.iterdir()} == before
 
 
 def _graph(*nodes: Node) -> Graph:

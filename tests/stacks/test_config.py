@@ -44,7 +44,7 @@ def test_staging_and_prod_load_with_their_environment_values() -> None:
     [
         ("database.replicas", 7, "berth:database.replicas", "less than or equal to 5"),
         ("database.replicas", "two", "berth:database.replicas", "integer"),
-        ("database.instanceClass", "m5.large", "berth:database.instanceClass", "^db\\."),
+        ("database.instanceClass", "m5.large", "berth:database.instanceClass", "nearest: db.m5.large"),
         ("database.colour", "blue", "berth:database.colour", "allowed keys here"),
         ("network.cidr", "10.0.0.0/33", "berth:network.cidr", "not an IPv4 CIDR"),
         ("network.cidr", "8.8.0.0/16", "berth:network.cidr", "private"),
@@ -54,7 +54,7 @@ def test_staging_and_prod_load_with_their_environment_values() -> None:
         ("dr.region", "atlantis-1", "berth:dr.region", "not an AWS region"),
         ("cluster.nodeMin", 5, "berth:cluster", "nodeMin <= nodeDesired <= nodeMax"),
         ("cluster.publicAccessCidrs", ["0.0.0.0/0"], "berth:cluster", "0.0.0.0/0"),
-        ("cache.nodeType", "r6g.large", "berth:cache.nodeType", "^cache\\."),
+        ("cache.nodeType", "r6g.large", "berth:cache.nodeType", "nearest: cache.r6g.large"),
         ("app.maxReplicas", 1, "berth:app", "minReplicas <= replicas <= maxReplicas"),
         ("backup.vaultLockMaxDays", 30, "berth:backup", "vaultLockMaxDays"),
     ],
@@ -165,8 +165,66 @@ def test_an_hpa_max_that_does_not_fit_node_max_is_refused_with_the_numbers() -> 
 def test_a_pod_bigger_than_a_node_and_an_unknown_instance_type_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"capacity: .*cannot place 13 of them \(app\)"):
         parse_settings("prod", with_(load("prod"), "app.cpuRequest", "1500m"))
-    with pytest.raises(ConfigError, match=r"instanceTypes \['x9.large'\] have no allocatable figures.*m6i.large"):
-        parse_settings("prod", with_(load("prod"), "cluster.instanceTypes", ["x9.large"]))
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("prod", with_(load("prod"), "cluster.instanceTypes", ["m6i.large", "m6i.larg"]))
+    (problem,) = exc.value.problems
+    assert problem.startswith("berth:cluster.instanceTypes[1] = 'm6i.larg': not an EC2 instance type")
+    assert "nearest: m6i.large" in problem
+
+
+# ---- sizes AWS would refuse, from the data moto and cfn-lint ship (components/catalog.py) ------
+@pytest.mark.parametrize(
+    ("path", "value", "key", "nearest"),
+    [
+        ("database.instanceClass", "db.t4g.enormous", "berth:database.instanceClass", "db.t4g."),
+        ("database.replicaInstanceClass", "db.r6g.larg", "berth:database.replicaInstanceClass", "db.r6g.large"),
+        ("cache.nodeType", "cache.t4g.huge", "berth:cache.nodeType", "cache.t4g."),
+    ],
+)
+def test_a_size_aws_does_not_sell_is_refused_naming_key_value_and_the_nearest(
+    path: str, value: str, key: str, nearest: str
+) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("prod", with_(load("prod"), path, value))
+    (problem,) = exc.value.problems
+    assert problem.startswith(f"{key} = {value!r}: not ")
+    assert f"nearest: {nearest}" in problem
+
+
+def test_an_instance_class_is_checked_for_the_engine_version_and_the_region() -> None:
+    # db.t3.micro is sold for PostgreSQL, but not db.m1.small (retired), and no class is sold for
+    # a major the data does not know.
+    ok = parse_settings("staging", with_(load("staging"), "database.instanceClass", "db.t3.micro"))
+    assert ok.database.instance_class == "db.t3.micro"
+    with pytest.raises(ConfigError, match=r"berth:database.instanceClass = 'db.m1.small': not an RDS instance class "
+                                          r"offered for PostgreSQL 16"):
+        parse_settings("staging", with_(load("staging"), "database.instanceClass", "db.m1.small"))
+    # A size sold in us-east-1 but not in every region is refused where it is not sold.
+    from components import catalog
+    from components.settings import aws_regions
+
+    node = "cache.c7gn.large"
+    region = next(r for r in sorted(aws_regions()) if node not in catalog.cache_node_types(r)
+                  and catalog.cache_node_types(r) and "t3.large" in catalog.ec2_offered_in(r))
+    raw = with_(with_(load("staging"), "cache.nodeType", node), "region", region)
+    assert parse_settings("staging", with_(raw, "region", "us-east-1")).cache.node_type == node
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("staging", raw)
+    (problem,) = exc.value.problems
+    assert problem.startswith(f"berth:cache.nodeType = '{node}': not an ElastiCache node type in {region}")
+
+
+def test_any_instance_type_ec2_sells_is_sized_from_its_own_figures() -> None:
+    for t in ("m7i.2xlarge", "c7g.large"):
+        s = parse_settings("prod", with_(load("prod"), "cluster.instanceTypes", [t]))
+        sized = capacity(s)
+        assert sized is not None and sized.instance_type == t and sized.fits
+    big = capacity(parse_settings("prod", with_(load("prod"), "cluster.instanceTypes", ["m7i.2xlarge"])))
+    small = capacity(parse_settings("prod", with_(load("prod"), "cluster.instanceTypes", ["c7g.large"])))
+    assert big is not None and small is not None
+    # 8 vCPUs / 32 GiB against 2 vCPUs / 4 GiB (DescribeInstanceTypes).
+    assert big.node_allocatable["cpu_m"] == 8000 - 90 and small.node_allocatable["cpu_m"] == 2000 - 70
+    assert big.node_allocatable["memory_mib"] > 7 * small.node_allocatable["memory_mib"]
 
 
 def test_an_existing_cluster_is_not_sized_here() -> None:
@@ -179,7 +237,9 @@ def test_allocatable_follows_the_eks_formulas() -> None:
     from components import capacity as cap
 
     # eni-max-pods.txt of amazon-eks-ami.
-    assert [cap.max_pods(cap.INSTANCE_TYPES[t]) for t in ("t3.medium", "t3.large", "m6i.large", "m6i.xlarge")] == [
+    from components.catalog import ec2_instance_types
+
+    assert [cap.max_pods(ec2_instance_types()[t]) for t in ("t3.medium", "t3.large", "m6i.large", "m6i.xlarge")] == [
         17, 35, 29, 58]
     assert [cap.kube_reserved_cpu_m(n) for n in (1, 2, 4, 8)] == [60, 70, 80, 90]
     assert cap.memory_mib("1Gi") == 1024 and cap.memory_mib("512M") == 489 and cap.cpu_millicores("1.5") == 1500
@@ -202,6 +262,31 @@ def test_the_autoscaler_image_follows_the_cluster_version() -> None:
     ok = with_(with_(load("staging"), "cluster.version", "1.34"), "cluster.autoscalerImage",
                "registry.k8s.io/autoscaling/cluster-autoscaler:v1.34.0")
     assert parse_settings("staging", ok).cluster.autoscaler_image.endswith(":v1.34.0")
+
+
+# ---- patterns the user must match are explained in words -------------------------------------
+def test_every_pattern_a_setting_must_match_is_explained_in_words() -> None:
+    import ast
+
+    from components import settings as component_settings
+    from components.settings import PATTERN_WORDS
+
+    patterns: set[str] = set()
+    for path in (REPO / "components" / "settings.py", REPO / "stacks" / "config.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.keyword) and node.arg == "pattern":
+                value = node.value
+                patterns.add(value.value if isinstance(value, ast.Constant)
+                             else getattr(component_settings, value.id))  # type: ignore[attr-defined]
+    assert len(patterns) >= 15
+    assert patterns - set(PATTERN_WORDS) == set(), "give these patterns their words in PATTERN_WORDS"
+
+
+def test_a_pattern_error_reads_as_words_and_bracketed_values_stay_literal() -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("staging", with_(load("staging"), "alarms.emails", ["ops[at]example"]))
+    (problem,) = exc.value.problems
+    assert problem == "berth:alarms.emails[0] = 'ops[at]example': not an e-mail address such as oncall@example.com"
 
 
 def test_both_stacks_declare_who_reaches_the_cluster_api() -> None:
