@@ -66,8 +66,9 @@ def preflight(
     registries: Annotated[bool, typer.Option("--registries/--no-registries",
                                              help="Ask each image's registry whether it holds the digest.")] = True,
     account: Annotated[bool, typer.Option(
-        "--account/--no-account", help="Compare what STACK needs (build/STACK/quotas.json) with the account's "
-                                       "quotas and usage (Service Quotas, describe calls).")] = True,
+        "--account/--no-account", help="Also compare what STACK needs (build/STACK/quotas.json) with the "
+                                       "account's quotas and usage (Service Quotas, describe calls; AWS "
+                                       "credentials or --endpoint). `berth up` always does.")] = False,
     endpoint: Annotated[str | None, typer.Option(help="A moto server (embedded cloud) instead of AWS.")] = None,
     build: Annotated[Path, typer.Option(help="Where `berth preview` wrote build/STACK.")] = REPO / "build",
     as_json: JsonOpt = False,

@@ -134,7 +134,7 @@ def test_berth_preflight_reads_quotas_json_and_names_what_will_not_fit(
     write_build(staging.graph, tmp_path / "staging")
     assert quotas.read(tmp_path / "staging" / "quotas.json", read_stack_config("staging")) is not None
     _fill_addresses(cloud, 5)
-    result = CliRunner().invoke(berth_app, ["preflight", "staging", "--no-registries", "--endpoint",
+    result = CliRunner().invoke(berth_app, ["preflight", "staging", "--no-registries", "--account", "--endpoint",
                                             cloud.endpoint_url or "", "--build", str(tmp_path)], terminal_width=250)
     out = " ".join(result.output.split())
     assert result.exit_code == 1, out
@@ -148,7 +148,8 @@ def test_preflight_without_credentials_says_the_account_was_not_checked(monkeypa
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    result = CliRunner().invoke(berth_app, ["preflight", "staging", "--no-registries"], terminal_width=250)
+    result = CliRunner().invoke(berth_app, ["preflight", "staging", "--no-registries", "--account"],
+                                terminal_width=250)
     out = " ".join(result.output.split())
     assert result.exit_code == 1
     assert "account not checked: no AWS credentials found" in out and "--no-account" in out
@@ -158,13 +159,14 @@ def test_preflight_without_credentials_says_the_account_was_not_checked(monkeypa
 def test_berth_env_create_asks_the_account_and_refuses_writing_nothing(cloud: EmbeddedCloud, configs: Path) -> None:
     _fill_addresses(cloud, 5)
     args = ["env", "create", "pr-21", "--from", "staging", "--ttl", "1d", "--config-dir", str(configs)]
-    refused = CliRunner().invoke(berth_app, [*args, "--endpoint", cloud.endpoint_url or ""], terminal_width=250)
+    refused = CliRunner().invoke(berth_app, [*args, "--quotas", "--endpoint", cloud.endpoint_url or ""],
+                                 terminal_width=250)
     assert refused.exit_code == 1
     assert "would not fit the account's quotas; nothing was written" in " ".join(refused.output.split())
     assert not (configs / "Pulumi.pr-21.yaml").exists()
     # Offline, on purpose: written, and it says the account was not asked.
-    unchecked = CliRunner().invoke(berth_app, [*args, "--no-quotas"], terminal_width=250)
-    assert unchecked.exit_code == 0 and "(account quotas not checked)" in unchecked.output
+    unchecked = CliRunner().invoke(berth_app, args, terminal_width=250)
+    assert unchecked.exit_code == 0 and "(account quotas not checked: --quotas)" in unchecked.output
     assert (configs / "Pulumi.pr-21.yaml").exists()
 
 
@@ -187,7 +189,7 @@ def test_an_account_that_cannot_be_read_is_a_warning_not_a_pass(cloud: EmbeddedC
     assert "servicequotas:GetServiceQuota" in report.warnings[0]
 
 
-def test_env_create_without_credentials_writes_and_says_the_account_was_not_asked(
+def test_env_create_asked_for_quotas_without_credentials_refuses_writing_nothing(
     configs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for var in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
@@ -196,8 +198,6 @@ def test_env_create_without_credentials_writes_and_says_the_account_was_not_aske
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     args = ["env", "create", "pr-22", "--config-dir", str(configs)]
-    ok = CliRunner().invoke(berth_app, args, terminal_width=250)
-    assert ok.exit_code == 0 and "(account quotas not checked: no AWS credentials found" in ok.output
-    assert (configs / "Pulumi.pr-22.yaml").exists()
     insisted = CliRunner().invoke(berth_app, [*args, "--quotas"], terminal_width=250)
     assert insisted.exit_code == 1 and "no AWS credentials found" in insisted.output
+    assert not (configs / "Pulumi.pr-22.yaml").exists()
