@@ -42,6 +42,8 @@ ADDONS_BEFORE_NODES = ("vpc-cni", "kube-proxy", "eks-pod-identity-agent")
 ADDONS_AFTER_NODES = ("coredns", "aws-ebs-csi-driver")
 # The resource metrics API (metrics.k8s.io) the HPAs read; EKS does not install it by itself.
 METRICS_SERVER = "metrics-server"
+# EKS access policies by level (arn:<partition>:eks::aws:cluster-access-policy/<name>).
+ACCESS_POLICIES = {"admin": "AmazonEKSClusterAdminPolicy", "view": "AmazonEKSViewPolicy"}
 # Where the amazon-cloudwatch-observability add-on writes: the CloudWatch agent's performance
 # events and Fluent Bit's application, host and dataplane logs (Container Insights user guide,
 # "Set up Fluent Bit as a DaemonSet").
@@ -150,7 +152,7 @@ class Cluster(Component):
             role, role_policies = self._cluster_role(key)
             control_plane_sg, node_sg = self._security_groups(args.vpc_id)
             cluster = self._control_plane(s, args.subnet_ids, role, [log_group, *role_policies], key, control_plane_sg)
-            self._admin_access(s, cluster)
+            ci_grant = self._access(s, cluster)
             before = [
                 # The VPC CNI enforces the NetworkPolicies the workloads declare.
                 self._addon(cluster, "vpc-cni", [cluster],
@@ -160,7 +162,7 @@ class Cluster(Component):
             ]
             node_group = self._node_group(s, args.subnet_ids, cluster, node_sg, before)
             after = self._addons_on_nodes(cluster, node_group)
-            self._kubernetes(cluster, node_group, after)
+            self._kubernetes(cluster, node_group, [*after, *ci_grant])
             self._container_insights(cluster, key, s, opts)
             self._autoscaler(args, cluster, node_group)
         self._namespace()
@@ -349,14 +351,20 @@ class Cluster(Component):
             enabled_cluster_log_types=LOG_TYPES,
             access_config={
                 "authentication_mode": "API",
-                # The identity running `pulumi up` needs access to create the workloads.
-                "bootstrap_cluster_creator_admin_permissions": True,
+                # No implicit admin for whoever created the cluster: access is the entries
+                # declared in _access (the CI role's among them), whoever runs the first `up`.
+                "bootstrap_cluster_creator_admin_permissions": False,
             },
             # Add-ons are managed below as aws.eks.Addon, not the unmanaged bootstrap copies.
             bootstrap_self_managed_addons=False,
             deletion_protection=s.deletion_protection,
             tags=self.named("eks"),
-            opts=self.child(depends_on=depends_on),
+            # bootstrapClusterCreatorAdminPermissions is ForceNew in terraform-provider-aws (EKS
+            # takes it at CreateCluster only): without this, every cluster made while it was true
+            # would be replaced (and a protected prod cluster refused). Ignored on update, a new
+            # cluster still gets false; an existing one keeps its creator's entry until removed
+            # by hand (`aws eks delete-access-entry`, once the declared entries are in place).
+            opts=self.child(depends_on=depends_on, ignore_changes=["accessConfig.bootstrapClusterCreatorAdminPermissions"]),
             **self._where.kw,
         )
         self.cluster_name = cluster.name
@@ -364,23 +372,32 @@ class Cluster(Component):
         self.cluster_security_group_id = cluster.vpc_config.cluster_security_group_id
         return cluster
 
-    def _admin_access(self, s: ClusterSettings, cluster: aws.eks.Cluster) -> None:
-        """Cluster-admin for the listed IAM roles, through access entries."""
+    def _access(self, s: ClusterSettings, cluster: aws.eks.Cluster) -> list[pulumi.Resource]:
+        """Who reaches the Kubernetes API, declared as access entries with access policies: the CI
+        deploy role and the admin roles get AmazonEKSClusterAdminPolicy, the read-only roles
+        AmazonEKSViewPolicy, cluster-wide; nobody else (the creator included) has an entry.
+        Returns the CI role's grant: the Kubernetes provider (every workload) waits for it."""
         name, kw = self.prefix, self._where.kw
-        for principal in s.admin_role_arns:
+        grants = [(arn, ACCESS_POLICIES["admin"], "admin") for arn in [s.ci_role_arn, *s.admin_role_arns] if arn]
+        grants += [(arn, ACCESS_POLICIES["view"], "view") for arn in s.read_only_role_arns]
+        ci_grant: list[pulumi.Resource] = []
+        for principal, policy, level in grants:
             short = principal.rsplit("/", 1)[-1]
             entry = aws.eks.AccessEntry(f"{name}-access-{short}", cluster_name=cluster.name,
                                         principal_arn=principal, type="STANDARD", tags=self.named(f"access-{short}"),
                                         opts=self.child(), **kw)
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-access-{short}-admin",
+            association = aws.eks.AccessPolicyAssociation(
+                f"{name}-access-{short}-{level}",
                 cluster_name=cluster.name,
                 principal_arn=principal,
-                policy_arn=f"arn:{self._where.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                policy_arn=f"arn:{self._where.partition}:eks::aws:cluster-access-policy/{policy}",
                 access_scope={"type": "cluster"},
                 opts=self.child(depends_on=[entry]),
                 **kw,
             )
+            if principal == s.ci_role_arn:
+                ci_grant = [entry, association]
+        return ci_grant
 
     def _addon(self, cluster: aws.eks.Cluster, addon_name: str, depends: list[pulumi.Resource],
                **addon_kw: Any) -> aws.eks.Addon:
@@ -513,7 +530,7 @@ class Cluster(Component):
         return after
 
     def _kubernetes(self, cluster: aws.eks.Cluster, node_group: aws.eks.NodeGroup,
-                  after: list[aws.eks.Addon]) -> None:
+                    after: list[pulumi.Resource]) -> None:
         """The Kubernetes provider every workload uses: a kubeconfig made from the cluster's outputs."""
         region = self._where.region
         self.kubeconfig = pulumi.Output.secret(
@@ -527,7 +544,9 @@ class Cluster(Component):
             # Replace the provider (and so every object) only when the cluster itself changes.
             cluster_identifier=cluster.arn,
             enable_server_side_apply=True,
-            # Workloads wait for schedulable nodes and cluster DNS.
+            # Workloads wait for schedulable nodes, cluster DNS and the CI role's access: the
+            # provider authenticates as whoever runs `pulumi up` (`aws eks get-token`), which in
+            # CI is that role; without its entry every Kubernetes call would be Unauthorized.
             opts=self.child(depends_on=[node_group, *after]),
         )
 

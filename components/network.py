@@ -19,6 +19,7 @@ from components import kms
 from components.base import Component
 from components.placement import locate
 from components.settings import ExistingNetwork, NetworkSettings
+from components.zones import EKS_UNSUPPORTED_ZONE_IDS, choose_zones
 
 
 @dataclass
@@ -79,11 +80,10 @@ class Network(Component):
 
     # ---- steps, in dependency order --------------------------------------------------------
     def _zones(self, az_count: int) -> list[str]:
-        zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self),
-                                           **self._where.kw)
-        if len(zones.names) < az_count:
-            raise ValueError(f"region has {len(zones.names)} availability zones, {az_count} requested")
-        return list(zones.names[:az_count])
+        """The zones by zone ID: EKS refuses control-plane subnets in some (components/zones.py)."""
+        zones = aws.get_availability_zones(state="available", exclude_zone_ids=sorted(EKS_UNSUPPORTED_ZONE_IDS),
+                                           opts=pulumi.InvokeOptions(parent=self), **self._where.kw)
+        return choose_zones(zones.names, zones.zone_ids, az_count, self._where.region)
 
     def _vpc(self, cidr: str) -> aws.ec2.Vpc:
         """The VPC, and its default security group emptied: nothing can silently fall back onto it."""

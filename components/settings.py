@@ -194,6 +194,10 @@ def cpu_architecture(instance_type: str) -> Literal["arm64", "x86_64"]:
     return "arm64" if _GRAVITON.match(instance_type) else "x86_64"
 
 
+# An IAM role's ARN, as EKS access entries take it (a role, not an STS assumed-role session).
+RoleArn = Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")]
+
+
 class ClusterSettings(Model):
     """`berth:cluster`, for Cluster and its ClusterAutoscaler: EKS version, access, nodes, logs."""
 
@@ -213,9 +217,16 @@ class ClusterSettings(Model):
     # automatically; EXTENDED keeps the version and bills extended support (about 6x the control
     # plane's price). Chosen here, never by a default nobody read; `berth preflight` warns 90 days ahead.
     upgrade_policy: Literal["STANDARD", "EXTENDED"] = "STANDARD"
-    admin_role_arns: list[Annotated[str, Field(pattern=r"^arn:aws[\w-]*:iam::\d{12}:role/.+$")]] = Field(
-        default_factory=list
-    )
+    # Who reaches the Kubernetes API, declared (EKS access entries; the creator gets no implicit
+    # admin): the environment's CI deploy role (cluster admin: it runs `pulumi up` and its
+    # Kubernetes provider), named admin / break-glass roles (cluster admin) and read-only on-call
+    # roles (AmazonEKSViewPolicy). A new cluster needs ciRoleArn: nobody else could deploy to it.
+    ci_role_arn: RoleArn | None = None
+    admin_role_arns: list[RoleArn] = Field(default_factory=list)
+    read_only_role_arns: list[RoleArn] = Field(default_factory=list)
+    # The CI role review environments made from this stack deploy with (`berth env create` sets
+    # it as their ciRoleArn); not used by the cluster itself.
+    review_ci_role_arn: RoleArn | None = None
     # EKS refuses to delete a protected cluster; staging turns it off to be disposable.
     deletion_protection: bool = True
     # The Cluster Autoscaler's image (registry.k8s.io); its minor must be the cluster's
@@ -240,6 +251,14 @@ class ClusterSettings(Model):
             raise ValueError("publicAccessCidrs must not contain 0.0.0.0/0; list the operators' ranges")
         if self.existing and not (self.existing_cluster_name and self.existing_node_security_group_id):
             raise ValueError("existing: true needs existingClusterName and existingNodeSecurityGroupId")
+        named = [*([self.ci_role_arn] if self.ci_role_arn else []), *self.admin_role_arns, *self.read_only_role_arns]
+        twice = sorted({a for a in named if named.count(a) > 1})
+        short = [a.rsplit("/", 1)[-1] for a in set(named)]
+        twice += sorted({a for a in set(named) if short.count(a.rsplit("/", 1)[-1]) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)}: a role (or a role name) named more than once across ciRoleArn, "
+                             "adminRoleArns and readOnlyRoleArns: EKS holds one access entry per principal and "
+                             "the entries are named after the role; name each role once")
         if len({cpu_architecture(t) for t in self.instance_types}) != 1:
             raise ValueError(f"instanceTypes mix CPU architectures ({self.instance_types}): the node group runs one AMI")
         tag = re.search(r":v(\d+)\.(\d+)\.\d+(@|$)", self.autoscaler_image)
@@ -600,6 +619,9 @@ class DrSettings(Model):
     # The recovery VPC's range in the DR region (distinct from the home VPC, so both can be
     # peered): the cross-region replica lives there, and a rebuild brings the platform up in it.
     rebuild_cidr: VpcCidr = "10.64.0.0/16"
+    # The CI role a DR rebuild deploys with (`berth dr rebuild` makes it the rebuilt stack's
+    # cluster.ciRoleArn, so that role holds the new cluster's admin entry); not used otherwise.
+    ci_role_arn: RoleArn | None = None
 
 
 class BackupAndDrSettings(Model):

@@ -72,16 +72,19 @@ def _without_main() -> Iterator[None]:
 
 
 def run_and_record(stack: str, cloud: Any, overrides: dict[str, Any] | None, config: dict[str, Any] | None,
-                   repo: str, out: str, keep: str | None = None, prior: str | None = None) -> None:
+                   repo: str, out: str, keep: str | None = None, prior: str | None = None,
+                   zone_ids: dict[str, str] | None = None) -> None:
     """Run the program in this (fresh) process against `cloud`; write the graph and the outcome next to `out`
-    (and the unredacted state to `keep`; with `prior`, plan against that state: runner.CloudMocks)."""
+    (and the unredacted state to `keep`; with `prior`, plan against that state: runner.CloudMocks;
+    `zone_ids`: the account's AZ mapping, runner.run_stack)."""
     from embedded_cloud.runner import ProgramError, read_kept, run_stack, write_kept
 
     result: dict[str, Any] = {"ok": False}
     graph_path = Path(out).with_suffix(".graph.json")
     try:
         before = read_kept(Path(prior)) if prior else None
-        run = run_stack(stack, overrides=overrides, config=config, cloud=cloud, repo=Path(repo), prior=before)
+        run = run_stack(stack, overrides=overrides, config=config, cloud=cloud, repo=Path(repo), prior=before,
+                        zone_ids=zone_ids or {})
         run.graph.write(graph_path)
         if keep:
             write_kept(Path(keep), run.state, run.inputs)
@@ -96,10 +99,11 @@ def run_and_record(stack: str, cloud: Any, overrides: dict[str, Any] | None, con
 
 
 def _run_child(stack: str, endpoint_url: str, overrides: dict[str, Any] | None, config: dict[str, Any] | None,
-               repo: str, out: str, keep: str | None, prior: str | None) -> None:
+               repo: str, out: str, keep: str | None, prior: str | None, zone_ids: dict[str, str] | None) -> None:
     from embedded_cloud.cloud import EmbeddedCloud
 
-    run_and_record(stack, EmbeddedCloud(endpoint_url=endpoint_url), overrides, config, repo, out, keep, prior)
+    run_and_record(stack, EmbeddedCloud(endpoint_url=endpoint_url), overrides, config, repo, out, keep, prior,
+                   zone_ids)
     # The child's asyncio loop and the SDK's threads need no orderly shutdown: the run is recorded.
     os._exit(0)
 
@@ -132,7 +136,7 @@ def _run_in_server(endpoint_url: str, args: tuple[Any, ...], timeout: float) -> 
 
 def spawn_run(stack: str, *, endpoint_url: str, overrides: Mapping[str, Any] | None,
               config: Mapping[str, Any] | None, repo: Path, timeout: float, keep: Path | None = None,
-              prior: Path | None = None) -> tuple[Graph | None, str | None]:
+              prior: Path | None = None, zone_ids: Mapping[str, str] | None = None) -> tuple[Graph | None, str | None]:
     """Run one stack in a fresh process; (graph, None) or (partial graph or None, error message).
 
     The first program against a server this process started runs inside that server's process,
@@ -140,8 +144,9 @@ def spawn_run(stack: str, *, endpoint_url: str, overrides: Mapping[str, Any] | N
     run is a forked child talking to the server over HTTP."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
+        # zone_ids travels explicitly: a forked child has the fork server's environment, not ours.
         args = (stack, dict(overrides) if overrides else None, dict(config) if config is not None else None,
-                str(repo), str(out), str(keep) if keep else None, str(prior) if prior else None)
+                str(repo), str(out), str(keep) if keep else None, str(prior) if prior else None, dict(zone_ids or {}))
         try:
             if _run_in_server(endpoint_url, args, timeout):
                 return _outcome(stack, out, None)

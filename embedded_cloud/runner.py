@@ -17,6 +17,7 @@ import gc
 import hashlib
 import json
 import os
+import re
 import runpy
 import sys
 import threading
@@ -49,6 +50,10 @@ from embedded_cloud.plan import changes
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "berth"
+# The knob for the account's AZ mapping where no caller passes `zone_ids`: "us-east-1a=use1-az3,...".
+ZONE_IDS_ENV = "BERTH_ZONE_IDS"
+_ZONE_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
+_ZONE_ID = re.compile(r"^[a-z]{2,4}\d-az\d+$")
 
 
 class ProgramError(Exception):
@@ -142,6 +147,24 @@ def _runtime_config(config: Mapping[str, Any]) -> dict[str, str]:
             out[key] = "true" if value else "false"
         else:
             out[key] = json.dumps(value)
+    return out
+
+
+def parse_zone_ids(value: str | Mapping[str, str] | None) -> dict[str, str]:
+    """An account's zone name -> zone ID mapping, from a mapping or "us-east-1a=use1-az3,..."."""
+    if not value:
+        return {}
+    pairs = value.items() if isinstance(value, Mapping) else (
+        tuple(part.split("=", 1)) if "=" in part else (part, "") for part in value.split(",") if part.strip())
+    out: dict[str, str] = {}
+    for name, zone_id in pairs:
+        name, zone_id = str(name).strip(), str(zone_id).strip()
+        if not _ZONE_NAME.match(name) or not _ZONE_ID.match(zone_id):
+            raise ProgramError(f"zone mapping {name}={zone_id!r}: write ZONE_NAME=ZONE_ID pairs such as "
+                               f"us-east-1a=use1-az3, separated by commas ({ZONE_IDS_ENV})")
+        out[name] = zone_id
+    if len(set(out.values())) != len(out):
+        raise ProgramError(f"zone mapping {out}: two zone names cannot share one zone ID")
     return out
 
 
@@ -500,6 +523,7 @@ def run_stack(
     cloud: EmbeddedCloud | None = None,
     repo: Path = REPO,
     prior: Kept | None = None,
+    zone_ids: Mapping[str, str] | None = None,
 ) -> RunResult:
     """Run the program for one stack in this process (once per process) and record its graph.
 
@@ -507,7 +531,9 @@ def run_stack(
     `Pulumi.<stack>.yaml` holds the config and its `__main__.py` is the program (the platform at the
     repository root, the account bootstrap in bootstrap/).
     With `prior` (an earlier run's kept state and inputs, refreshed) it plans a second `up` instead: see
-    CloudMocks. Raises ProgramError (with the partial graph) when the program fails.
+    CloudMocks. `zone_ids`: the account's AZ mapping where it differs from moto's (zone name -> zone
+    ID); without it, the BERTH_ZONE_IDS environment variable, else moto's mapping.
+    Raises ProgramError (with the partial graph) when the program fails.
     """
     started = time.perf_counter()
     cfg = dict(config) if config is not None else read_stack_config(stack, repo)
@@ -538,7 +564,8 @@ def run_stack(
     gc.freeze()
     old_thresholds = gc.get_threshold()
     gc.set_threshold(50_000, 20, 20)
-    ctx = Ctx(cloud=cloud, stack=stack, default_region=region)
+    ctx = Ctx(cloud=cloud, stack=stack, default_region=region,
+              zone_ids=parse_zone_ids(zone_ids if zone_ids is not None else os.environ.get(ZONE_IDS_ENV)))
     # Account prerequisites the stack does not own (its public DNS zone), as a real account has them.
     if prior is None:
         seed_zones(ctx, cfg)
@@ -612,14 +639,16 @@ def run_isolated(
     timeout: float = 300,
     keep: Path | None = None,
     prior: Path | None = None,
+    zone_ids: Mapping[str, str] | None = None,
 ) -> Graph:
     """Run one stack in a fresh child process (forked warm: embedded_cloud/forks.py) against the
     moto server at endpoint_url. Raises ProgramError (with the partial graph) when the program fails.
 
     `keep`: also write the run's unredacted state and inputs there as JSON (`read_kept`); `prior`:
-    such a file (its state refreshed) to plan a second `up` against (CloudMocks)."""
+    such a file (its state refreshed) to plan a second `up` against (CloudMocks); `zone_ids`: see run_stack."""
+    zones = parse_zone_ids(zone_ids if zone_ids is not None else os.environ.get(ZONE_IDS_ENV))
     graph, error = spawn_run(stack, endpoint_url=endpoint_url, overrides=overrides, config=config, repo=repo,
-                             timeout=timeout, keep=keep, prior=prior)
+                             timeout=timeout, keep=keep, prior=prior, zone_ids=zones)
     if error is not None:
         raise ProgramError(error, graph)
     assert graph is not None

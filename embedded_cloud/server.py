@@ -101,8 +101,8 @@ def serve_until_closed(conn: Any, warm_regions: tuple[str, ...]) -> None:
         from embedded_cloud.cloud import EmbeddedCloud
         from embedded_cloud.forks import run_and_record
 
-        stack, overrides, config, repo, out, keep, prior = request[1:]
-        run_and_record(stack, EmbeddedCloud(keep_state=True), overrides, config, repo, out, keep, prior)
+        stack, overrides, config, repo, out, keep, prior, zone_ids = request[1:]
+        run_and_record(stack, EmbeddedCloud(keep_state=True), overrides, config, repo, out, keep, prior, zone_ids)
         conn.send("done")
     os._exit(0)
 

@@ -181,6 +181,10 @@ class Settings(Model):
         if self.cdn.waf and self.app.max_body_bytes > 65536:
             problems.append(f"berth:app.maxBodyBytes ({self.app.max_body_bytes}) exceeds the 65536 bytes a CloudFront "
                             f"WAF can inspect: with berth:cdn.waf on, larger bodies would be blocked unread")
+        if not self.cluster.existing and self.cluster.ci_role_arn is None:
+            problems.append("berth:cluster.ciRoleArn is required for a new cluster: its creator gets no implicit "
+                            "access (access entries are declared), so name the CI deploy role that runs `pulumi up` "
+                            "(arn:aws:iam::ACCOUNT:role/NAME)")
         if self.is_prod and not self.cdn.domain:
             problems.append("berth:cdn.domain is required in production: with CloudFront's default certificate "
                             "the minimum TLS version does not apply (TLSv1 stays allowed)")
@@ -567,3 +571,9 @@ def existing_kubeconfig(settings: Settings) -> Any:
     import pulumi
 
     return pulumi.Config(PROJECT).require_secret("kubeconfig") if settings.cluster.existing else None
+
+
+def instance_vcpus(instance_type: str) -> int | None:
+    """The vCPUs of an EC2 instance type (components/catalog.py: the data moto ships), else None."""
+    known = catalog.ec2_instance_types().get(instance_type)
+    return known.vcpus if known else None

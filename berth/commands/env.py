@@ -23,17 +23,25 @@ def create(
     name: Annotated[str, typer.Argument(help=f"The stack name: {envs.NAME_RULE}.")],
     src: Annotated[str, typer.Option("--from", help="The stack whose config it starts from.")] = "staging",
     ttl: Annotated[str, typer.Option(help="How long it may live: 12h, 3d, 1w (at most 30d).")] = "3d",
+    check_quotas: Annotated[bool, typer.Option(
+        "--quotas/--no-quotas", help="Refuse (writing nothing) when it would not fit the account's quotas beside "
+                                     "what runs there (AWS credentials, or --endpoint).")] = False,
+    endpoint: Annotated[str | None, typer.Option(help="A moto server (embedded cloud) instead of AWS.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing Pulumi.NAME.yaml (says what it was).")]
     = False,
     config_dir: ConfigDirOpt = REPO,
 ) -> None:
     """Write Pulumi.NAME.yaml: SRC's config, smallest sizes, destroyable, an Expires tag, its own VPC range."""
-    env = envs.create(name, src, ttl, config_dir=config_dir, force=force)
+    client = clients(endpoint) if check_quotas else None
+    note = "" if check_quotas else " (account quotas not checked: --quotas)"
+    env = envs.create(name, src, ttl, config_dir=config_dir, force=force, client=client)
     old = env.replaced
     if old is not None:
         was = f"{old.expires:%Y-%m-%dT%H:%M:%SZ}" if old.expires else "?"
         echo(f"replaced {env.path.name}: it was from {old.source or '?'}, VPC {old.cidr or '?'}, expiring {was}")
-    echo(f"wrote {env.path.name}: from {src}, VPC {env.cidr}, expires {env.expires:%Y-%m-%dT%H:%M:%SZ}")
+    for w in env.warnings:
+        echo(f"warning: {w}")
+    echo(f"wrote {env.path.name}: from {src}, VPC {env.cidr}, expires {env.expires:%Y-%m-%dT%H:%M:%SZ}{note}")
 
 
 @env_app.command("list")

@@ -14,7 +14,9 @@ Operations never import a component: they read config files and stack outputs.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -26,11 +28,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from berth.operations import adopt
+from berth.operations import adopt, quotas
 from berth.operations import preflight as placeholders
 from berth.operations.errors import Confirm, OpsError, Printer
 from berth.operations.stackfile import REPO, StackFile
 from embedded_cloud import EmbeddedCloud, Graph, run_isolated
+from stacks.config import ClusterSettings
 
 POLICY_PACK_DIR = "policy"
 INSTALL_PULUMI = "install the Pulumi CLI: curl -fsSL https://get.pulumi.com | sh (then add ~/.pulumi/bin to PATH)"
@@ -51,6 +54,8 @@ class Preflight:
     pulumi: str | None = None
     pulumi_version: str | None = None
     aws_identity: str | None = None
+    aws_arn: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -103,6 +108,7 @@ def _check_aws(pf: Preflight, region: str | None) -> None:
         pf.problems.append(f"the AWS credentials found ({creds.method}) were not accepted by STS ({exc}): {SET_AWS}")
         return
     pf.aws_identity = f"{ident.get('Arn')} (account {ident.get('Account')})"
+    pf.aws_arn = str(ident.get("Arn") or "")
 
 
 def preflight(stack: StackFile, *, need_aws: bool = True, real_config: bool = False) -> Preflight:
@@ -125,7 +131,57 @@ def preflight(stack: StackFile, *, need_aws: bool = True, real_config: bool = Fa
     _check_pulumi(pf)
     if need_aws:
         _check_aws(pf, stack.region)
+        if pf.aws_arn:
+            with contextlib.suppress(OpsError):  # a config that does not parse is a problem already
+                problem = cluster_access_problem(pf.aws_arn, stack.settings.cluster)
+                if problem:
+                    pf.problems.append(problem)
+        if real_config and pf.aws_arn and not pf.problems:
+            # What `berth preflight` checks of the account, before an `up` that would otherwise stop
+            # half-way (AddressLimitExceeded, a vCPU limit): only once everything else passes, as it
+            # needs an offline run of the program (~10 s) when build/STACK/quotas.json is stale.
+            fit = quotas.account_check(quotas.for_config(stack.name, stack.config, repo / "build"), aws_clients())
+            pf.problems += [f"{stack.name} will not fit the account's quotas: {f}" for f in fit.findings]
+            pf.warnings += fit.warnings
     return pf
+
+
+def aws_clients() -> quotas.ClientFactory:
+    """`(service, region) -> client` on the credentials `_check_aws` accepted."""
+    session = boto3.session.Session()
+    return lambda service, region: session.client(service, region_name=region)
+
+
+def role_of(caller_arn: str) -> str | None:
+    """The IAM role ARN behind an STS caller ARN (assumed-role session or the role itself), else None."""
+    m = re.match(r"^arn:(aws[\w-]*):sts::(\d{12}):assumed-role/([^/]+)/.+$", caller_arn)
+    if m:
+        return f"arn:{m[1]}:iam::{m[2]}:role/{m[3]}"
+    return caller_arn if re.match(r"^arn:aws[\w-]*:iam::\d{12}:role/.+$", caller_arn) else None
+
+
+def cluster_access_problem(caller_arn: str, cluster: ClusterSettings) -> str | None:
+    """Why the identity running `pulumi up` could not drive the stack's Kubernetes resources, or None.
+
+    The Kubernetes provider authenticates as this identity (`aws eks get-token` in its kubeconfig),
+    and the cluster grants access only through its declared entries: the CI role and the admin
+    roles hold cluster admin; anyone else (a read-only role, a user, another role) would see every
+    Kubernetes call Unauthorized, late, after the AWS resources were made. STS reports an assumed
+    role without its IAM path, so roles compare by account and name."""
+    if cluster.existing:
+        return None
+    admins = [a for a in [cluster.ci_role_arn, *cluster.admin_role_arns] if a]
+
+    def key(arn: str) -> tuple[str, str]:
+        parts = arn.split(":")
+        return parts[4], arn.rsplit("/", 1)[-1]
+
+    role = role_of(caller_arn)
+    if role is not None and key(role) in {key(a) for a in admins}:
+        return None
+    return (f"{caller_arn} has no cluster-admin access entry on this stack's cluster (berth:cluster.ciRoleArn and "
+            f"adminRoleArns: {', '.join(admins) or 'none'}): its Kubernetes resources would be refused as "
+            "Unauthorized; run as the CI deploy role (or an admin role), or add this role to adminRoleArns")
 
 
 def tools(region: str | None, *, need_aws: bool = True) -> Preflight:
@@ -158,7 +214,8 @@ def require(stack: StackFile, action: str, need_aws: bool = True, real_config: b
 
 def preview_cloud(stack: StackFile, *, echo: Printer = print) -> Mapping[str, int]:
     """`pulumi preview -s STACK --policy-pack policy` against the real cloud; the change summary."""
-    require(stack, f"preview {stack.name} against the cloud", real_config=True)
+    for warning in require(stack, f"preview {stack.name} against the cloud", real_config=True).warnings:
+        echo(f"warning: {warning}")
     st = workspace_stack(stack)
     result = st.preview(policy_packs=_policy_packs(stack.path.parent), on_output=echo, diff=True)
     return {str(k): int(v) for k, v in (result.change_summary or {}).items()}
@@ -176,7 +233,8 @@ def up(
     Returns the stack outputs. Refuses (OpsError) before any work when the CLI, the backend
     login, AWS credentials, the policy pack or a valid config is missing.
     """
-    require(stack, f"deploy {stack.name}", real_config=True)
+    for warning in require(stack, f"deploy {stack.name}", real_config=True).warnings:
+        echo(f"warning: {warning}")
     st = workspace_stack(stack)
     packs = _policy_packs(stack.path.parent)
     # Before the preview, so what is approved is what runs (imports, then in-place updates).

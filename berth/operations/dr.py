@@ -394,6 +394,9 @@ def dr_config_text(
         # a standby name until the cut-over moves the public one (CloudFront associate-alias).
         zone = (cfg.get("berth:dns") or {}).get("zone") or str(cdn["domain"]).split(".", 1)[-1]
         put(cdn, "domain", f"{dr_stack_name(stack)}.{zone}", "# standby name; the public one moves at cut-over")
+    if settings.dr.ci_role_arn:
+        # The rebuild is deployed by the DR deploy role: its cluster grants that role admin.
+        put(block("berth:cluster"), "ciRoleArn", settings.dr.ci_role_arn, "# berth:dr.ciRoleArn: the DR deploy role")
     db = block("berth:database")
     put(db, "restore", CommentedMap(option.restore))
     keep_copying = new_dr_region is not None

@@ -1,8 +1,9 @@
 """Operations room: review environments -- a short-lived stack per pull request.
 
 `create(name, src="staging", ttl="3d")` writes `Pulumi.<name>.yaml`: the source's config at the
-smallest sizes the settings allow, everything destroyable, an `Expires` tag on every resource
-and a VPC range of its own. Two AZs, not one: `berth:network.azCount` has a minimum of 2
+smallest sizes the settings allow, everything destroyable, an `Expires` tag on every resource,
+a VPC range of its own and the review CI role (the source's `cluster.reviewCiRoleArn`) as its
+cluster's CI role. Two AZs, not one: `berth:network.azCount` has a minimum of 2
 because EKS and RDS subnet groups refuse subnets in a single AZ, so "single AZ" here means
 one NAT gateway, no Multi-AZ database or cache, and one of everything that has replicas.
 `listing()` reads the review stacks in a directory with their expiry; `expired()` asks the
@@ -16,7 +17,7 @@ import io
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from ruamel.yaml import YAML
 
-from berth.operations import deploy
+from berth.operations import deploy, quotas
 from berth.operations.errors import Confirm, OpsError, Printer
 from berth.operations.stackfile import REPO, StackFile
 from embedded_cloud.runner import ProgramError, apply_overrides, read_stack_config, stack_file
@@ -91,6 +92,8 @@ class ReviewEnv:
     cidr: str | None
     # What `create --force` overwrote: the environment this file described before.
     replaced: ReviewEnv | None = None
+    # What the account check found worth saying that does not refuse (a new account's CloudFront).
+    warnings: list[str] = field(default_factory=list)
 
     def expired(self, now: datetime | None = None) -> bool:
         return self.expires is not None and self.expires <= (now or datetime.now(UTC))
@@ -153,11 +156,15 @@ def _yaml() -> YAML:
 
 
 def create(name: str, src: str = "staging", ttl: str = "3d", *, config_dir: Path = REPO,
-           now: datetime | None = None, force: bool = False) -> ReviewEnv:
+           now: datetime | None = None, force: bool = False,
+           client: quotas.ClientFactory | None = None) -> ReviewEnv:
     """Write Pulumi.<name>.yaml from src's config (see the module docstring); validated before written.
 
     An existing Pulumi.<name>.yaml is refused (its environment may be deployed, and writing it again
-    would reset its expiry) unless `force`; the ReviewEnv then names what it replaced (`replaced`)."""
+    would reset its expiry) unless `force`; the ReviewEnv then names what it replaced (`replaced`).
+    With `client` (the account's, or an embedded cloud's), it is written only if it fits the
+    account's quotas beside what runs there already (berth/operations/quotas.py): a review
+    environment that would fail half-way through its `up` is refused before anything exists."""
     validate_name(name)
     span = parse_ttl(ttl)
     existing = stack_file(name, config_dir)
@@ -178,6 +185,14 @@ def create(name: str, src: str = "staging", ttl: str = "3d", *, config_dir: Path
         raise OpsError(f"a review environment starts from a non-production stack, not {src!r}")
     expires = ((now or datetime.now(UTC)) + span).replace(microsecond=0)
     cfg = apply_overrides(src_cfg, SMALLEST)
+    # A review environment deploys through the review CI role (its pull-request workflow's), not
+    # the source's deploy role: that role gets its cluster-admin access entry.
+    review_role = source.settings.cluster.review_ci_role_arn
+    if review_role is None and not source.settings.cluster.existing:
+        raise OpsError(f"{source.path.name} names no berth:cluster.reviewCiRoleArn: a review environment's cluster "
+                       "grants access to the review CI role (the one `berth bootstrap` made for review "
+                       "environments); set it there first")
+    cfg = apply_overrides(cfg, {"berth:cluster.ciRoleArn": review_role, "berth:cluster.reviewCiRoleArn": None})
     tags = dict(cfg.get("berth:tags") or {})
     tags.update({EXPIRES_TAG: expires.strftime("%Y-%m-%dT%H:%M:%SZ"), REVIEW_OF_TAG: src})
     cfg["berth:tags"] = tags
@@ -197,8 +212,17 @@ def create(name: str, src: str = "staging", ttl: str = "3d", *, config_dir: Path
         review.settings  # noqa: B018 - validated before anything is written
     except OpsError as exc:
         raise OpsError(f"the review environment's config would be invalid: {exc.message}") from None
+    warnings: list[str] = []
+    if client is not None:
+        fit = quotas.account_check(quotas.for_config(name, cfg), client)
+        if not fit.ok:
+            lines = "\n".join(f"  - {f}" for f in fit.findings)
+            raise OpsError(f"review environment {name} would not fit the account's quotas; nothing was written:\n"
+                           f"{lines}")
+        warnings = fit.warnings
     review.path.write_text(text)
-    return ReviewEnv(name, review.path, src, expires, cfg["berth:network"]["cidr"], replaced=previous)
+    return ReviewEnv(name, review.path, src, expires, cfg["berth:network"]["cidr"], replaced=previous,
+                     warnings=warnings)
 
 
 def read(name: str, config_dir: Path = REPO) -> ReviewEnv | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from berth.operations import quotas
 from berth.operations.timeline import gantt
 from embedded_cloud.graph import SECRET, Graph, Node, strip_ids
 
@@ -125,7 +126,7 @@ def manifests(graph: Graph) -> dict[str, dict[str, Any]]:
 
 
 def write_build(graph: Graph, out_dir: Path, policy: dict[str, Any] | None = None) -> list[Path]:
-    """Write graph.json, graph.mmd, timeline.mmd, manifests/*.yaml (and policy.json) under out_dir."""
+    """Write graph.json, graph.mmd, timeline.mmd, manifests/*.yaml, quotas.json (and policy.json) under out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     graph.write(out_dir / "graph.json")
@@ -141,6 +142,7 @@ def write_build(graph: Graph, out_dir: Path, policy: dict[str, Any] | None = Non
     for fname, obj in manifests(graph).items():
         (mdir / fname).write_text(yaml.safe_dump(obj, sort_keys=False))
         written.append(mdir / fname)
+    written.append(quotas.write(graph, out_dir))
     if policy is not None:
         written.append(write_policy(out_dir, policy))
     return written

@@ -186,6 +186,13 @@ class Ctx:
     # urn -> (id, outputs) of everything registered so far
     state: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # The account's availability-zone mapping where it differs from moto's (zone name -> zone ID):
+    # AWS shuffles names per account; a run may be told that, say, us-east-1a is use1-az3 here.
+    zone_ids: dict[str, str] = field(default_factory=dict)
+
+    def zone_id(self, zone_name: str, default: str) -> str:
+        """The zone ID this account gives a zone name (the run's mapping, else moto's `default`)."""
+        return self.zone_ids.get(zone_name, default)
 
     @property
     def account_id(self) -> str:

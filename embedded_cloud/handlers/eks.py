@@ -2,7 +2,12 @@
 
 moto's EKS knows clusters and node groups; add-ons, access entries, access policy
 associations and pod identity associations are answered here after checking, in moto,
-that their cluster exists (so a wrong cluster name fails like it would on AWS). The node
+that their cluster exists (so a wrong cluster name fails like it would on AWS). Access entries
+and their policies are checked as EKS checks them (the principal is an IAM role or user, one
+entry per principal, the policy one EKS defines, the scope cluster or namespace, an association
+needs its entry); `access_entries()` lists a cluster's, as ListAccessEntries would. CreateCluster
+refuses subnets in the zone IDs EKS does not support (components/zones.py), by the account's
+zone mapping (`Ctx.zone_id`). The node
 launch template is created in moto's EC2.
 
 A managed node group is backed by an EC2 Auto Scaling group that EKS creates and tags
@@ -17,9 +22,11 @@ Lazy pulumi/moto imports here: see embedded_cloud/__init__.py.
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
-from embedded_cloud.handlers import Ctx, Out, Res, resource, short_hash, tag_list
+from components.zones import EKS_UNSUPPORTED_ZONE_IDS
+from embedded_cloud.handlers import Ctx, Out, Res, resource, short_hash, tag_list, validated
 from embedded_cloud.handlers.logs import ensure_service_group
 
 
@@ -74,7 +81,14 @@ def cluster(ctx: Ctx, r: Res) -> Out:
     name = r.physical_name(max_len=100)
     vpc_in = dict(r.inputs.get("vpcConfig") or {})
     subnets = vpc_in.get("subnetIds") or []
-    vpc_id = ec2.describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"] if subnets else None
+    found = ec2.describe_subnets(SubnetIds=subnets)["Subnets"] if subnets else []
+    vpc_id = found[0]["VpcId"] if found else None
+    refused = sorted({f"{sn['AvailabilityZone']} ({zid})" for sn in found
+                      if (zid := ctx.zone_id(sn["AvailabilityZone"], sn["AvailabilityZoneId"])) in EKS_UNSUPPORTED_ZONE_IDS})
+    if refused:
+        raise ValueError(f"UnsupportedAvailabilityZoneException: Cannot create cluster '{name}' because "
+                         f"{', '.join(refused)}, the targeted availability zone, does not currently have sufficient "
+                         f"capacity to support the cluster (EKS refuses control-plane subnets in these zone IDs)")
     vpc_config: dict[str, Any] = {"subnetIds": subnets}
     for key in ("securityGroupIds", "endpointPrivateAccess", "endpointPublicAccess", "publicAccessCidrs"):
         if vpc_in.get(key) is not None:
@@ -224,22 +238,88 @@ def addon(ctx: Ctx, r: Res) -> Out:
     }
 
 
+# CreateAccessEntry's principal: an IAM role or user, never an STS session (EKS User Guide, "Create
+# access entries": the role's ARN, not the assumed-role ARN).
+_PRINCIPAL = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$")
+ACCESS_ENTRY_TYPES = frozenset({"STANDARD", "EC2", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX",
+                                "HYPERPOD_LINUX"})
+# The access policies EKS defines (`aws eks list-access-policies`; EKS User Guide, "Review access
+# policy permissions"): AssociateAccessPolicy refuses any other ARN.
+ACCESS_POLICIES = frozenset({
+    "AmazonEKSAdminPolicy", "AmazonEKSClusterAdminPolicy", "AmazonEKSEditPolicy", "AmazonEKSViewPolicy",
+    "AmazonEKSAdminViewPolicy", "AmazonEKSSecretReaderPolicy", "AmazonEKSAutoNodePolicy",
+    "AmazonEKSBlockStoragePolicy", "AmazonEKSComputePolicy", "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingPolicy", "AmazonEKSClusterInsightsPolicy", "AmazonEKSHybridPolicy",
+})
+_POLICY = re.compile(r"^arn:aws[\w-]*:eks::aws:cluster-access-policy/(?P<name>[A-Za-z0-9]+)$")
+
+
+def access_entries(ctx: Ctx, cluster_name: str) -> dict[str, dict[str, Any]]:
+    """The access entries of a cluster, by principal ARN, each with its associated policies
+    (`policies`: [{policyArn, accessScope}]), as ListAccessEntries / ListAssociatedAccessPolicies answer."""
+    out = {o["principalArn"]: {**o, "policies": []}
+           for _, o in ctx.find("aws:eks/accessEntry:AccessEntry", clusterName=cluster_name)}
+    for _, o in ctx.find("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", clusterName=cluster_name):
+        out[o["principalArn"]]["policies"].append({"policyArn": o["policyArn"], "accessScope": o["accessScope"]})
+    return out
+
+
 @resource("aws:eks/accessEntry:AccessEntry")
 def access_entry(ctx: Ctx, r: Res) -> Out:
     c = _cluster(ctx, r)
     principal = r.inputs["principalArn"]
+    kind = r.inputs.get("type") or "STANDARD"
+    groups = list(r.inputs.get("kubernetesGroups") or [])
+    params: dict[str, Any] = {"clusterName": c["name"], "principalArn": principal, "type": kind}
+    if groups:
+        params["kubernetesGroups"] = groups
+    validated(ctx, "eks", "CreateAccessEntry", params, r.region)
+    if not _PRINCIPAL.match(principal):
+        raise ValueError(f"InvalidParameterException: principalArn {principal!r} is not an IAM role or user ARN "
+                         "(arn:aws:iam::ACCOUNT:role/NAME; an STS assumed-role ARN is a session, not a principal)")
+    if kind not in ACCESS_ENTRY_TYPES:
+        raise ValueError(f"InvalidParameterException: type {kind!r}: one of {', '.join(sorted(ACCESS_ENTRY_TYPES))}")
+    if kind == "STANDARD" and any(g.startswith("system:") for g in groups):
+        raise ValueError("InvalidParameterException: kubernetesGroups of a STANDARD entry cannot start with "
+                         "'system:' (use an access policy instead)")
+    if principal in access_entries(ctx, c["name"]):
+        raise ValueError(f"ResourceInUseException: the access entry for {principal} already exists on cluster "
+                         f"{c['name']}")
     return f"{c['name']}:{principal}", {
+        "clusterName": c["name"],
         "accessEntryArn": ctx.arn("eks", r.region, f"access-entry/{c['name']}/role/{short_hash(principal)}"),
-        "type": r.inputs.get("type") or "STANDARD",
+        "type": kind,
         "userName": r.inputs.get("userName") or principal,
-        "kubernetesGroups": r.inputs.get("kubernetesGroups") or [],
+        "kubernetesGroups": groups,
     }
 
 
 @resource("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
 def access_policy_association(ctx: Ctx, r: Res) -> Out:
     c = _cluster(ctx, r)
-    return f"{c['name']}#{r.inputs['principalArn']}#{r.inputs['policyArn']}", {}
+    principal, policy = r.inputs["principalArn"], r.inputs["policyArn"]
+    scope = dict(r.inputs.get("accessScope") or {})
+    validated(ctx, "eks", "AssociateAccessPolicy",
+              {"clusterName": c["name"], "principalArn": principal, "policyArn": policy,
+               "accessScope": {k: v for k, v in scope.items() if k in ("type", "namespaces")}}, r.region)
+    m = _POLICY.match(policy)
+    if m is None or m["name"] not in ACCESS_POLICIES:
+        raise ValueError(f"InvalidParameterException: policyArn {policy!r} is not an EKS access policy "
+                         f"(arn:aws:eks::aws:cluster-access-policy/NAME, NAME one of {', '.join(sorted(ACCESS_POLICIES))})")
+    if scope.get("type") not in ("cluster", "namespace"):
+        raise ValueError(f"InvalidParameterException: accessScope.type {scope.get('type')!r}: cluster or namespace")
+    if (scope["type"] == "namespace") != bool(scope.get("namespaces")):
+        raise ValueError("InvalidParameterException: accessScope.namespaces is required with type namespace and "
+                         "not allowed with type cluster")
+    entry = access_entries(ctx, c["name"]).get(principal)
+    if entry is None:
+        raise ValueError(f"ResourceNotFoundException: no access entry for {principal} on cluster {c['name']}: "
+                         "create the entry first")
+    if any(p["policyArn"] == policy for p in entry["policies"]):
+        raise ValueError(f"ResourceInUseException: {policy} is already associated with {principal}")
+    return f"{c['name']}#{principal}#{policy}", {"clusterName": c["name"], "accessScope": scope,
+                                                "associatedAt": "2026-01-01T00:00:00Z",
+                                                "modifiedAt": "2026-01-01T00:00:00Z"}
 
 
 @resource("aws:eks/podIdentityAssociation:PodIdentityAssociation")

@@ -10,9 +10,13 @@ from embedded_cloud.handlers import Ctx, invoke
 
 @invoke("aws:index/getAvailabilityZones:getAvailabilityZones")
 def availability_zones(ctx: Ctx, args: dict[str, Any], region: str) -> dict[str, Any]:
+    """The region's zones as this account sees them: moto's, with the account's own name -> ID
+    mapping where the run was given one (`zone_ids`), less what the program excludes."""
     filters = [{"Name": "state", "Values": [args["state"]]}] if args.get("state") else []
     zones = ctx.client("ec2", region).describe_availability_zones(Filters=filters)["AvailabilityZones"]
-    zones = [z for z in zones if z["ZoneName"] not in (args.get("excludeNames") or [])]
+    zones = [{**z, "ZoneId": ctx.zone_id(z["ZoneName"], z["ZoneId"])} for z in zones]
+    zones = [z for z in zones if z["ZoneName"] not in (args.get("excludeNames") or [])
+             and z["ZoneId"] not in (args.get("excludeZoneIds") or [])]
     zones.sort(key=lambda z: z["ZoneName"])
     return {
         "id": region,

@@ -159,13 +159,14 @@ def test_a_ci_log_80_columns_wide_gets_whole_keys_values_and_error_lines(tmp_pat
         return subprocess.run([exe, *args], capture_output=True, text=True, cwd=REPO, timeout=120,
                               env={**os.environ, "COLUMNS": "80"})
 
-    out = at_80("preflight", "staging", "--no-registries")
+    out = at_80("preflight", "staging", "--no-registries", "--no-account")
     assert out.returncode == 1
     for whole in ("berth:cluster.publicAccessCidrs[0]", "https://staging.shipments.example.com",
                   "an example/reserved domain (RFC 2606): nobody receives it"):
         assert whole in out.stdout, out.stdout
     (error,) = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert error == "error: staging is not ready for a real deploy: fix the 4 value(s) above"
+    # Four placeholders, and the four example-account roles that reach the cluster API.
+    assert error == "error: staging is not ready for a real deploy: fix the 8 finding(s) above"
     # Bracketed text the user wrote comes back as written, in one line.
     cfg = yaml.safe_load((REPO / "Pulumi.staging.yaml").read_text())
     cfg["config"]["berth:network"]["cidr"] = "10.10.0.0/16[internal]"

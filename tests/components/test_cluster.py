@@ -403,3 +403,35 @@ def test_the_capacity_arithmetic_is_a_stack_output(request: pytest.FixtureReques
     app_max = d.graph.config["berth:app"]["maxReplicas"]
     assert {"name": "app", "pods": app_max + 1, "cpu_m": 250, "memory_mib": 256} in cap["workloads"]
     assert cap["requested"]["cpu_m"] <= cap["cluster_free"]["cpu_m"]
+
+
+ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
+ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_the_declared_roles_reach_the_cluster_api(request: pytest.FixtureRequest, stack: str) -> None:
+    d: Deployed = request.getfixturevalue(stack)
+    g, c = d.graph, cluster_config(d)
+    cluster = one(g, "aws:eks/cluster:Cluster", "-eks")
+    # The creator (whoever runs the first `up`) gets no implicit admin; the flag, ForceNew in the
+    # provider, is ignored on update so existing clusters are not replaced for it.
+    assert cluster.inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+    assert "accessConfig.bootstrapClusterCreatorAdminPermissions" in cluster.ignore_changes
+    policies: dict[str, set[str]] = {}
+    for n in g.by_type(ASSOCIATION):
+        assert n.inputs["accessScope"] == {"type": "cluster"}
+        policies.setdefault(n.inputs["principalArn"], set()).add(n.inputs["policyArn"].rsplit("/", 1)[-1])
+    entries = {n.inputs["principalArn"] for n in g.by_type(ACCESS_ENTRY)}
+    admin = {"AmazonEKSClusterAdminPolicy"}
+    assert policies == {c["ciRoleArn"]: admin, **{a: admin for a in c["adminRoleArns"]},
+                        **{r: {"AmazonEKSViewPolicy"} for r in c["readOnlyRoleArns"]}}
+    assert entries == set(policies)
+    # A role not listed -- the node role, the cluster's own role, anyone else -- has no entry.
+    roles = {n.outputs.get("arn") for n in g.by_type("aws:iam/role:Role")}
+    assert roles and not roles & entries
+    assert "arn:aws:iam::123456789012:role/someone-else" not in entries
+    # The Kubernetes provider (every workload) waits for the CI role's access.
+    (provider,) = g.by_type("pulumi:providers:kubernetes")
+    ci = [n.urn for n in [*g.by_type(ACCESS_ENTRY), *g.by_type(ASSOCIATION)] if n.inputs["principalArn"] == c["ciRoleArn"]]
+    assert len(ci) == 2 and set(ci) <= set(provider.dependencies)

@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 
+from components.zones import EKS_UNSUPPORTED_ZONE_IDS, choose_zones
 from embedded_cloud import EmbeddedCloud, read_stack_config, run_isolated
 from tests.conftest import Deployed
 
@@ -143,3 +144,34 @@ def test_an_existing_network_creates_nothing_and_carries_the_stack() -> None:
         db = cloud.client("rds", "us-east-1").describe_db_instances(
             DBInstanceIdentifier="berth-adopted-primary")["DBInstances"][0]
         assert db["DBSubnetGroup"]["VpcId"] == vpc
+
+
+def test_zones_are_chosen_by_id_in_name_order_skipping_those_eks_refuses() -> None:
+    names = ["us-east-1c", "us-east-1a", "us-east-1b", "us-east-1d"]
+    ids = ["use1-az2", "use1-az3", "use1-az1", "use1-az4"]
+    assert choose_zones(names, ids, 3, "us-east-1") == ["us-east-1b", "us-east-1c", "us-east-1d"]
+    # The same answer every run, whatever order the API lists them in.
+    assert choose_zones(list(reversed(names)), list(reversed(ids)), 3, "us-east-1") == choose_zones(
+        names, ids, 3, "us-east-1")
+    assert {"use1-az3", "usw1-az2", "cac1-az3"} == EKS_UNSUPPORTED_ZONE_IDS
+    with pytest.raises(ValueError, match=r"us-west-1 has 1 availability zones EKS accepts, 2 requested "
+                                         r"\(us-west-1c \(usw1-az2\) excluded"):
+        choose_zones(["us-west-1b", "us-west-1c"], ["usw1-az1", "usw1-az2"], 2, "us-west-1")
+
+
+def test_an_account_where_us_east_1a_is_use1_az3_gets_its_subnets_elsewhere(deploy) -> None:
+    """In this account us-east-1a is the zone EKS refuses: the network takes b, c and d, and the
+    cluster (which the embedded cloud's EKS refuses in use1-az3) is created."""
+    d = deploy("azmap", config=read_stack_config("staging"),
+               zone_ids={"us-east-1a": "use1-az3", "us-east-1e": "use1-az6"})
+    zones = {s["AvailabilityZone"] for s in private_subnets(d)}
+    assert zones == {"us-east-1b", "us-east-1c", "us-east-1d"}
+    subnets = d.graph.by_type("aws:ec2/subnet:Subnet")
+    assert len(subnets) == 6 and "us-east-1a" not in {n.inputs["availabilityZone"] for n in subnets}
+    assert d.graph.by_type("aws:eks/cluster:Cluster")
+
+
+def test_the_default_zone_mapping_keeps_the_first_three_zones(staging: Deployed) -> None:
+    """moto's (and most accounts') us-east-1a..c are supported IDs: existing stacks' subnets stay put."""
+    assert {n.inputs["availabilityZone"] for n in staging.graph.by_type("aws:ec2/subnet:Subnet")} == {
+        "us-east-1a", "us-east-1b", "us-east-1c"}

@@ -136,6 +136,84 @@ def test_waf_logs_only_to_an_aws_waf_logs_group(ctx: Ctx) -> None:
               logDestinationConfigs=["arn:aws:logs:us-east-1:123456789012:log-group:waf"])
 
 
+# ---- EKS: access entries, and the zone IDs it refuses ----------------------------------------------
+def _eks_cluster(ctx: Ctx, name: str) -> str:
+    ctx.client("eks").create_cluster(name=name, roleArn="arn:aws:iam::123456789012:role/eks",
+                                     resourcesVpcConfig={"subnetIds": []})
+    return name
+
+
+ROLE = "arn:aws:iam::123456789012:role/oncall"
+VIEW = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+
+
+def test_access_entries_and_policies_are_refused_as_eks_refuses_them(ctx: Ctx) -> None:
+    from embedded_cloud.handlers.eks import access_entries
+
+    cluster = _eks_cluster(ctx, "access")
+    entry, aset = "aws:eks/accessEntry:AccessEntry", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+    with pytest.raises(ValueError, match=r"InvalidParameterException: principalArn .* not an IAM role or user ARN"):
+        _make(ctx, entry, "sts", clusterName=cluster, principalArn="arn:aws:sts::123456789012:assumed-role/ci/run-1")
+    with pytest.raises(ValueError, match="InvalidParameterException: type 'ADMIN'"):
+        _make(ctx, entry, "kind", clusterName=cluster, principalArn=ROLE, type="ADMIN")
+    with pytest.raises(ValueError, match="ResourceNotFoundException: no access entry for"):
+        _make(ctx, aset, "early", clusterName=cluster, principalArn=ROLE, policyArn=VIEW,
+              accessScope={"type": "cluster"})
+    _make(ctx, entry, "ok", clusterName=cluster, principalArn=ROLE, type="STANDARD")
+    with pytest.raises(ValueError, match=r"ResourceInUseException: the access entry for .* already exists"):
+        _make(ctx, entry, "again", clusterName=cluster, principalArn=ROLE)
+    with pytest.raises(ValueError, match="is not an EKS access policy"):
+        _make(ctx, aset, "made-up", clusterName=cluster, principalArn=ROLE,
+              policyArn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSGodModePolicy", accessScope={"type": "cluster"})
+    with pytest.raises(ValueError, match=r"accessScope\.type 'account': cluster or namespace"):
+        _make(ctx, aset, "scope", clusterName=cluster, principalArn=ROLE, policyArn=VIEW, accessScope={"type": "account"})
+    with pytest.raises(ValueError, match="namespaces is required with type namespace"):
+        _make(ctx, aset, "ns", clusterName=cluster, principalArn=ROLE, policyArn=VIEW, accessScope={"type": "namespace"})
+    _make(ctx, aset, "view", clusterName=cluster, principalArn=ROLE, policyArn=VIEW, accessScope={"type": "cluster"})
+    found = access_entries(ctx, cluster)
+    assert list(found) == [ROLE]
+    assert found[ROLE]["policies"] == [{"policyArn": VIEW, "accessScope": {"type": "cluster"}}]
+    # A role nobody declared has no entry: nothing grants it access.
+    assert "arn:aws:iam::123456789012:role/someone-else" not in found
+
+
+def test_eks_refuses_control_plane_subnets_in_the_zone_ids_it_does_not_support(ctx: Ctx) -> None:
+    ec2 = ctx.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    subnet = {az: ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
+              for az, cidr in (("us-east-1a", "10.77.0.0/24"), ("us-east-1b", "10.77.1.0/24"),
+                               ("us-east-1e", "10.77.2.0/24"))}
+    cluster = "aws:eks/cluster:Cluster"
+    # moto's own mapping puts us-east-1e on use1-az3.
+    with pytest.raises(ValueError, match=r"UnsupportedAvailabilityZoneException: .*us-east-1e \(use1-az3\)"):
+        _make(ctx, cluster, "in-e", name="in-e", roleArn="arn:aws:iam::123456789012:role/eks",
+              vpcConfig={"subnetIds": [subnet["us-east-1b"], subnet["us-east-1e"]]})
+    # An account where us-east-1a is use1-az3 (and us-east-1e another zone).
+    swapped = Ctx(cloud=ctx.cloud, stack="t", default_region="us-east-1",
+                  zone_ids={"us-east-1a": "use1-az3", "us-east-1e": "use1-az6"})
+    with pytest.raises(ValueError, match=r"us-east-1a \(use1-az3\)"):
+        handler_for(cluster, "in-a")(swapped, Res(cluster, "in-a", "urn:pulumi:t::p::x::in-a", {
+            "name": "in-a", "roleArn": "arn:aws:iam::123456789012:role/eks",
+            "vpcConfig": {"subnetIds": [subnet["us-east-1a"], subnet["us-east-1b"]]}}, "us-east-1", "t"))
+    _, out = handler_for(cluster, "in-e-ok")(swapped, Res(cluster, "in-e-ok", "urn:pulumi:t::p::x::in-e-ok", {
+        "name": "in-e-ok", "roleArn": "arn:aws:iam::123456789012:role/eks",
+        "vpcConfig": {"subnetIds": [subnet["us-east-1b"], subnet["us-east-1e"]]}}, "us-east-1", "t"))
+    assert out["vpcConfig"]["vpcId"] == vpc
+
+
+def test_availability_zones_answer_with_the_accounts_zone_ids(ctx: Ctx) -> None:
+    from embedded_cloud.handlers import INVOKES
+
+    azs = INVOKES["aws:index/getAvailabilityZones:getAvailabilityZones"]
+    default = azs(ctx, {"state": "available"}, "us-east-1")
+    assert dict(zip(default["names"], default["zoneIds"], strict=True))["us-east-1a"] == "use1-az6"
+    swapped = Ctx(cloud=ctx.cloud, stack="t", default_region="us-east-1",
+                  zone_ids={"us-east-1a": "use1-az3", "us-east-1e": "use1-az6"})
+    answer = azs(swapped, {"state": "available", "excludeZoneIds": ["use1-az3"]}, "us-east-1")
+    assert answer["names"][0] == "us-east-1b" and "use1-az3" not in answer["zoneIds"]
+    assert dict(zip(answer["names"], answer["zoneIds"], strict=True))["us-east-1e"] == "use1-az6"
+
+
 def test_ecr_repository_needs_a_usable_kms_key_and_a_valid_lifecycle(ctx: Ctx) -> None:
     with pytest.raises(ValueError, match="KmsException"):
         _make(ctx, "aws:ecr/repository:Repository", "r0", name="ghost-key", imageTagMutability="IMMUTABLE",

@@ -8,6 +8,7 @@ The Pulumi CLI is genuinely absent here. A fake `pulumi` script (answering `vers
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,52 @@ def test_destroy_always_asks(ready: dict[str, Any]) -> None:
 def test_policy_pack_is_where_up_points() -> None:
     assert (REPO / deploy.POLICY_PACK_DIR / "PulumiPolicy.yaml").exists()
     assert os.path.isdir(deploy._policy_packs(REPO)[0])
+
+
+def test_only_a_role_with_a_cluster_admin_entry_may_drive_the_kubernetes_resources() -> None:
+    """The Kubernetes provider authenticates as whoever runs `up`: the CI role (as CI assumes it, an
+    STS session) and the admin roles pass; the read-only role, a user, another role are refused."""
+    cluster = StackFile.read("prod").settings.cluster
+    assert cluster.ci_role_arn and cluster.admin_role_arns and cluster.read_only_role_arns
+    session = "arn:aws:sts::123456789012:assumed-role/berth-ci-production/berth-prod-4242"
+    assert deploy.role_of(session) == cluster.ci_role_arn
+    assert deploy.cluster_access_problem(session, cluster) is None
+    assert deploy.cluster_access_problem(cluster.admin_role_arns[0], cluster) is None
+    oncall = "arn:aws:sts::123456789012:assumed-role/platform-oncall/alice"
+    problem = deploy.cluster_access_problem(oncall, cluster)
+    assert problem and "has no cluster-admin access entry" in problem and cluster.ci_role_arn in problem
+    assert deploy.cluster_access_problem("arn:aws:iam::123456789012:user/bob", cluster)
+    # Same role name in another account: not the same principal.
+    assert deploy.cluster_access_problem(session.replace("123456789012", "210987654321"), cluster)
+
+
+@pytest.mark.slow
+def test_up_refuses_a_stack_the_account_quotas_cannot_hold_before_touching_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_workspace: list[Any]
+) -> None:
+    """Everything else passes (the CLI, the CI role's session, real-looking config): the Elastic IPs
+    are full, so `berth up` says which quota and what to request, and never opens the workspace."""
+    from berth.operations import preflight as placeholders
+    from embedded_cloud import EmbeddedCloud
+
+    shutil.copy(REPO / "Pulumi.staging.yaml", tmp_path / "Pulumi.staging.yaml")
+    (tmp_path / "policy").mkdir()
+    shutil.copy(REPO / "policy" / "PulumiPolicy.yaml", tmp_path / "policy" / "PulumiPolicy.yaml")
+    file = StackFile.read("staging", tmp_path)
+
+    def as_ci(pf: deploy.Preflight, region: str | None) -> None:
+        pf.aws_arn = "arn:aws:sts::123456789012:assumed-role/berth-ci-staging/ci-7"
+
+    monkeypatch.setattr(deploy, "_check_pulumi", lambda pf: None)
+    monkeypatch.setattr(deploy, "_check_aws", as_ci)
+    monkeypatch.setattr(deploy.placeholders, "check", lambda *a, **k: placeholders.Report("staging", [], True))
+    with EmbeddedCloud.serve() as cloud:
+        for _ in range(5):
+            cloud.client("ec2", "us-east-1").allocate_address(Domain="vpc")
+        monkeypatch.setattr(deploy, "aws_clients", lambda: cloud.client)
+        with pytest.raises(OpsError) as exc:
+            deploy.up(file, yes=True)
+    message = " ".join(exc.value.message.split())
+    assert "cannot deploy staging: nothing was changed" in message
+    assert "staging will not fit the account's quotas: quota ec2/L-0263D0A3" in message
+    assert no_workspace == []

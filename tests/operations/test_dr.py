@@ -290,6 +290,10 @@ def test_dr_config_with_a_new_dr_region_and_overrides(tmp_path: Path) -> None:
     assert cfg["berth:database"]["crossRegionReplica"] is True
     assert cfg["berth:backup"]["copyToDr"] is True
     assert cfg["berth:app"]["originDomain"] == origin
+    # The rebuilt cluster's admin entry is the DR deploy role's (the role that runs the rebuild).
+    prod_cfg = read_stack_config("prod", configs)
+    assert cfg["berth:cluster"]["ciRoleArn"] == prod_cfg["berth:dr"]["ciRoleArn"] != prod_cfg["berth:cluster"]["ciRoleArn"]
+    assert cfg["berth:cluster"]["adminRoleArns"] == prod_cfg["berth:cluster"]["adminRoleArns"]
     assert dr.region_bound_refs(cfg, "us-east-1") == []
     assert dr.region_bound_refs(read_stack_config("prod", configs), "us-east-1") == []
     # A regional ARN of the lost region is named; CloudFront's us-east-1 certificates are not.

@@ -37,6 +37,11 @@ PLACEHOLDER_KEYS = {
     "berth:cdn.domain",
     "berth:alarms.emails[0]",
     "berth:alarms.httpsEndpoints[0]",
+    # Who reaches the cluster API: roles in AWS's example account.
+    "berth:cluster.ciRoleArn",
+    "berth:cluster.adminRoleArns[0]",
+    "berth:cluster.readOnlyRoleArns[0]",
+    "berth:dr.ciRoleArn",
 }
 IMAGE_KEYS = {"berth:app.image", "berth:pgbouncer.image", "berth:pgbouncer.exporterImage",
               "berth:pgbouncer.caFetchImage", "berth:cluster.autoscalerImage"}
@@ -62,6 +67,7 @@ def test_todays_prod_config_lists_every_placeholder_key() -> None:
     assert "documentation address range" in by_key["berth:cluster.publicAccessCidrs[0]"].problem
     assert "example/reserved domain" in by_key["berth:dns.zone"].problem
     assert "could not confirm" in by_key["berth:app.image"].problem
+    assert "the ARN is in the example account 123456789012" in by_key["berth:cluster.ciRoleArn"].problem
 
 
 def test_staging_tags_are_fine_but_prod_tags_and_old_catalogues_are_not() -> None:
@@ -200,6 +206,10 @@ def real_looking(tmp: Path, registry: str) -> Path:
     c["berth:dns"]["zone"] = "acme-logistics.io"
     c["berth:cdn"]["domain"] = "shipments.acme-logistics.io"
     c["berth:alarms"]["emails"] = ["platform-oncall@acme-logistics.io"]
+    c["berth:cluster"]["ciRoleArn"] = "arn:aws:iam::210987654321:role/berth-ci-production"
+    c["berth:cluster"]["adminRoleArns"] = ["arn:aws:iam::210987654321:role/platform-break-glass"]
+    c["berth:cluster"]["readOnlyRoleArns"] = ["arn:aws:iam::210987654321:role/platform-oncall"]
+    c["berth:dr"]["ciRoleArn"] = "arn:aws:iam::210987654321:role/berth-ci-dr"
     c["berth:alarms"]["httpsEndpoints"] = ["https://events.pagerduty.com/integration/" + "0f" * 16 + "/enqueue"]
     out = tmp / "configs"
     out.mkdir()
@@ -211,7 +221,7 @@ def real_looking(tmp: Path, registry: str) -> Path:
 
 def test_real_looking_config_passes_and_an_unpushed_digest_is_named(registry: str, tmp_path: Path) -> None:
     configs = real_looking(tmp_path, registry)
-    ok = CliRunner().invoke(_cli(), ["preflight", "prod", "--config-dir", str(configs)])
+    ok = CliRunner().invoke(_cli(), ["preflight", "prod", "--no-account", "--config-dir", str(configs)])
     assert ok.exit_code == 0, ok.output
     assert "every pinned digest is in its registry" in " ".join(ok.output.split())
     # A digest that was never pushed: the registry says 404 and preflight names the key.
@@ -219,7 +229,7 @@ def test_real_looking_config_passes_and_an_unpushed_digest_is_named(registry: st
     cfg = yaml.safe_load(text)
     cfg["config"]["berth:app"]["image"] = f"{registry}/berth/shipments-api:1.4.1@sha256:" + "c" * 64
     (configs / "Pulumi.prod.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    bad = CliRunner().invoke(_cli(), ["preflight", "prod", "--config-dir", str(configs)])
+    bad = CliRunner().invoke(_cli(), ["preflight", "prod", "--no-account", "--config-dir", str(configs)])
     assert bad.exit_code == 1
     out = "".join(bad.output.split())
     assert "berth:app.image" in out and "hasnomanifest" in out

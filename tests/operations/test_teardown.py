@@ -205,3 +205,22 @@ def test_review_environment_file_is_plain_config(configs: Path) -> None:
     doc = yaml.safe_load(env.path.read_text())
     assert set(doc) == {"config"} and doc["config"]["berth:tags"]["ReviewOf"] == "staging"
     assert env.path.read_text().startswith("# Review environment pr-8")
+
+
+def test_a_review_environment_deploys_through_the_review_ci_role(configs: Path) -> None:
+    staging = read_stack_config("staging", configs)["berth:cluster"]
+    env = envs.create("pr-8", "staging", "1d", config_dir=configs)
+    cluster = read_stack_config(env.name, configs)["berth:cluster"]
+    # Its cluster's CI (cluster-admin) entry is the review role's, never staging's deploy role.
+    assert cluster["ciRoleArn"] == staging["reviewCiRoleArn"] != staging["ciRoleArn"]
+    assert "reviewCiRoleArn" not in cluster
+    assert cluster["adminRoleArns"] == staging["adminRoleArns"]
+
+
+def test_a_review_environment_is_refused_when_its_source_names_no_review_role(configs: Path) -> None:
+    text = (configs / "Pulumi.staging.yaml").read_text()
+    lines = [line for line in text.splitlines() if "reviewCiRoleArn:" not in line]
+    (configs / "Pulumi.staging.yaml").write_text("\n".join(lines) + "\n")
+    with pytest.raises(OpsError, match=r"names no berth:cluster\.reviewCiRoleArn"):
+        envs.create("pr-9", "staging", "1d", config_dir=configs)
+    assert not (configs / "Pulumi.pr-9.yaml").exists()

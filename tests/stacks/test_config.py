@@ -287,3 +287,38 @@ def test_a_pattern_error_reads_as_words_and_bracketed_values_stay_literal() -> N
         parse_settings("staging", with_(load("staging"), "alarms.emails", ["ops[at]example"]))
     (problem,) = exc.value.problems
     assert problem == "berth:alarms.emails[0] = 'ops[at]example': not an e-mail address such as oncall@example.com"
+
+
+def test_both_stacks_declare_who_reaches_the_cluster_api() -> None:
+    for stack in ("staging", "prod"):
+        c = parse_settings(stack, load(stack)).cluster
+        assert c.ci_role_arn and c.admin_role_arns and c.read_only_role_arns, stack
+    assert parse_settings("staging", load("staging")).cluster.review_ci_role_arn
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        (None, "berth:cluster.ciRoleArn is required for a new cluster"),
+        ("arn:aws:sts::210987654321:assumed-role/deploy/ci", "arn:aws"),
+        ("deploy", "arn:aws"),
+        ("arn:aws:iam::210987654321:role/platform-oncall", "named more than once"),
+    ],
+)
+def test_the_ci_role_is_required_an_iam_role_and_named_once(value: Any, hint: str) -> None:
+    raw = load("prod")
+    raw["cluster"]["readOnlyRoleArns"] = ["arn:aws:iam::210987654321:role/platform-oncall"]
+    if value is None:
+        del raw["cluster"]["ciRoleArn"]
+    else:
+        raw["cluster"]["ciRoleArn"] = value
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("prod", raw)
+    assert hint in str(exc.value) and "ciRoleArn" in str(exc.value)
+
+
+def test_an_existing_cluster_needs_no_ci_role_here() -> None:
+    raw = load("staging")
+    del raw["cluster"]["ciRoleArn"]
+    raw["cluster"].update(existing=True, existingClusterName="shared", existingNodeSecurityGroupId="sg-0123456789abcdef0")
+    assert parse_settings("staging", raw).cluster.ci_role_arn is None
