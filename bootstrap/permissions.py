@@ -60,6 +60,15 @@ BY_PACKAGE: dict[str, tuple[str, ...]] = {
     "pulumi": (),
 }
 READ_VERBS = ("Describe", "List", "Get")
+# What `berth up` asks before it deploys (berth/operations/quotas.py, deploy.py): the account's quotas
+# and usage, the load balancers and distributions it counts, the service log groups it adopts.
+PREFLIGHT_ACTIONS = (
+    "servicequotas:GetServiceQuota",
+    "servicequotas:GetAWSDefaultServiceQuota",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "cloudfront:ListDistributions",
+    "logs:DescribeLogGroups",
+)
 
 
 def services_for(type_: str) -> tuple[str, ...]:
@@ -93,7 +102,7 @@ def uncovered(types: Iterable[str]) -> list[str]:
 
 def deploy_actions(types: Iterable[str]) -> list[str]:
     """The actions a role deploying these resource types is allowed: `service:*` per service used."""
-    out: set[str] = set()
+    out: set[str] = set(PREFLIGHT_ACTIONS)
     for t in types:
         for s in services_for(t):
             out.add(s if ":" in s else f"{s}:*")
@@ -108,7 +117,7 @@ def read_actions(types: Iterable[str]) -> list[str]:
         service, _, verb = action.partition(":")
         if verb == "*":
             out.update(f"{service}:{v}*" for v in READ_VERBS)
-        elif verb.startswith(READ_VERBS):
+        elif verb.startswith(READ_VERBS) and action not in PREFLIGHT_ACTIONS:  # a preview deploys nothing
             out.add(action)
     return sorted(out)
 

@@ -103,16 +103,20 @@ def variables(
 @bootstrap_app.command("check")
 @refusals
 def check(stack: BootstrapStackArg = None) -> None:
-    """Fail when a platform stack's cluster endpoint does not admit the deployed runners' egress address."""
+    """Fail when a platform stack's cluster endpoint does not admit the deployed runners' egress address, or
+    a stack does not name the bootstrap's roles (deploy, review, DR)."""
     file = ops.read(stack)
-    cidr = ops.egress(ops.outputs(stack))
+    outs = ops.outputs(stack)
+    cidr = ops.egress(outs)
     missing = ops.unlinked(cidr, ops.platform_stacks(file))
-    if missing:
-        raise OpsError(
-            f"berth:cluster.publicAccessCidrs of {', '.join(missing)} does not admit the runners' egress "
-            f"{cidr}: run `berth bootstrap up` (it writes them) and commit the files"
-        )
-    console.print(f"[bold green]✓[/bold green] every platform stack admits the runners' egress {escape(cidr)}")
+    roles = ops.unlinked_roles(file, dict(outs.get("roleArns") or {}))
+    if missing or roles:
+        where = [f"berth:cluster.publicAccessCidrs of {', '.join(missing)} does not admit the runners' egress {cidr}"]\
+            if missing else []
+        where += [f"{r} is not the bootstrap's role" for r in roles]
+        raise OpsError("; ".join(where) + ": run `berth bootstrap up` (it writes them) and commit the files")
+    console.print(f"[bold green]✓[/bold green] every platform stack admits the runners' egress {escape(cidr)} "
+                  "and names the bootstrap's roles")
 
 
 @bootstrap_app.command("types")

@@ -182,6 +182,85 @@ def link_text(text: str, cidr: str, source: str) -> str:
     return buf.getvalue()
 
 
+# Which platform config key each environment kind's role goes to (in each stack the kind names): the
+# deploy role holds the cluster's admin entry (berth:cluster.ciRoleArn), review environments are made
+# from staging's config with its reviewCiRoleArn, a DR rebuild deploys as berth:dr.ciRoleArn, and the
+# read-only preview role (pulumi-kubernetes reads the cluster during `preview`) gets a view entry.
+ROLE_KEYS = {
+    "staging": ("berth:cluster", "ciRoleArn"),
+    "production": ("berth:cluster", "ciRoleArn"),
+    "review": ("berth:cluster", "reviewCiRoleArn"),
+    "dr": ("berth:dr", "ciRoleArn"),
+}
+ROLE_COMMENT = "berth bootstrap's role"
+
+
+def role_assignments(file: BootstrapFile, role_arns: dict[str, str]) -> dict[str, dict[tuple[str, str], str]]:
+    """stack -> {(area, key): role ARN} for every platform stack the environments name."""
+    out: dict[str, dict[tuple[str, str], str]] = {}
+    for kind, env in file.settings.environments.items():
+        if kind in ROLE_KEYS and kind in role_arns:
+            for stack in env.stacks:
+                out.setdefault(stack, {})[ROLE_KEYS[kind]] = str(role_arns[kind])
+    return out
+
+
+def roles_text(text: str, assignments: dict[tuple[str, str], str], preview_role: str | None, source: str) -> str:
+    """The stack file's text with each role ARN at its key (and the preview role among readOnlyRoleArns,
+    once), comments and order kept."""
+    y = _yaml()
+    doc = y.load(text)
+    config = doc.get("config") if isinstance(doc, CommentedMap) else None
+    if not isinstance(config, CommentedMap):
+        raise OpsError(f"{source} has no `config:` map")
+    for (area, key), arn in assignments.items():
+        block = config.get(area)
+        if block is None:
+            block = config[area] = CommentedMap()
+        if not isinstance(block, CommentedMap):
+            raise OpsError(f"{source}: {area} must be a map to take {key}")
+        if block.get(key) != arn:
+            block[key] = arn
+            block.yaml_add_eol_comment(ROLE_COMMENT, key, column=0)
+    if preview_role:
+        cluster = config.get("berth:cluster")
+        if isinstance(cluster, CommentedMap):
+            viewers = cluster.get("readOnlyRoleArns")
+            if viewers is None:
+                viewers = cluster["readOnlyRoleArns"] = CommentedSeq()
+            if preview_role not in viewers:
+                viewers.append(preview_role)
+                viewers.yaml_add_eol_comment(ROLE_COMMENT + " (preview)", len(viewers) - 1, column=0)
+    buf = io.StringIO()
+    y.dump(doc, buf)
+    return buf.getvalue()
+
+
+def link_roles(file: BootstrapFile, role_arns: dict[str, str], config_dir: Path = REPO) -> list[Path]:
+    """Write the bootstrap's roles into the platform stacks' files; the files that changed."""
+    changed = []
+    previewed = set(file.settings.environments["staging"].stacks) if "staging" in file.settings.environments else set()
+    for name, assignments in sorted(role_assignments(file, role_arns).items()):
+        sf = StackFile.read(name, config_dir)
+        preview = str(role_arns["preview"]) if name in previewed and "preview" in role_arns else None
+        new = roles_text(sf.text, assignments, preview, sf.path.name)
+        if new != sf.text:
+            sf.path.write_text(new)
+            changed.append(sf.path)
+    return changed
+
+
+def unlinked_roles(file: BootstrapFile, role_arns: dict[str, str], config_dir: Path = REPO) -> list[str]:
+    """`stack: key` for each role the platform stacks do not name as the bootstrap made it."""
+    out = []
+    for name, assignments in sorted(role_assignments(file, role_arns).items()):
+        config = StackFile.read(name, config_dir).config
+        for (area, key), arn in assignments.items():
+            if (config.get(area) or {}).get(key) != arn:
+                out.append(f"{name}: {area}.{key}")
+    return out
+
+
 def platform_stacks(file: BootstrapFile) -> list[str]:
     """The platform stacks the bootstrap's environments deploy (their files must admit the runners)."""
     return sorted({s for env in file.settings.environments.values() for s in env.stacks})
@@ -255,7 +334,9 @@ def up(
     result = st.up(policy_packs=packs, on_output=echo)
     outs = {k: v.value for k, v in result.outputs.items()}
     cidr = egress(outs)
-    return Applied(variables(outs), cidr, link(cidr, platform_stacks(file), config_dir))
+    linked = link(cidr, platform_stacks(file), config_dir)
+    linked += [p for p in link_roles(file, dict(outs.get("roleArns") or {}), config_dir) if p not in linked]
+    return Applied(variables(outs), cidr, linked)
 
 
 def outputs(stack: str | None, directory: Path = BOOTSTRAP_DIR) -> dict[str, Any]:

@@ -97,9 +97,14 @@ def test_the_permission_table_refuses_a_type_it_does_not_know() -> None:
     with pytest.raises(KeyError, match="aws:sqs/queue:Queue"):
         permissions.services_for("aws:sqs/queue:Queue")
     assert permissions.uncovered(["aws:sqs/queue:Queue", "aws:ec2/vpc:Vpc"]) == ["aws:sqs/queue:Queue"]
+    # Besides the types' services: what `berth up` asks before deploying (quotas, usage, log groups).
     assert permissions.deploy_actions(["aws:cloudwatch/logGroup:LogGroup", "kubernetes:core/v1:Service"]) == [
+        "cloudfront:ListDistributions",
         "eks:DescribeCluster",
+        "elasticloadbalancing:DescribeLoadBalancers",
         "logs:*",
+        "servicequotas:GetAWSDefaultServiceQuota",
+        "servicequotas:GetServiceQuota",
     ]
     assert permissions.read_actions(["aws:eks/cluster:Cluster"]) == ["eks:Describe*", "eks:Get*", "eks:List*"]
 
@@ -150,6 +155,28 @@ def test_link_writes_the_egress_once_keeps_comments_and_replaces_an_old_one(tmp_
     # The platform's own settings accept what was written.
     settings = StackFile.read("staging", tmp_path).settings
     assert settings.cluster.public_access_cidrs == ["203.0.113.0/24", "198.18.0.9/32"]
+
+
+def test_link_roles_names_the_bootstraps_roles_in_each_stack_once(tmp_path: Path) -> None:
+    for name in ("staging", "prod"):
+        shutil.copy(REPO / f"Pulumi.{name}.yaml", tmp_path)
+    file = ops.read(None)
+    arns = {kind: f"arn:aws:iam::210987654321:role/berth-ci-{kind}"
+            for kind in ("staging", "production", "review", "dr", "preview")}
+    assert set(ops.unlinked_roles(file, arns, tmp_path)) == {
+        "staging: berth:cluster.ciRoleArn", "staging: berth:cluster.reviewCiRoleArn",
+        "prod: berth:cluster.ciRoleArn", "prod: berth:dr.ciRoleArn"}
+    changed = ops.link_roles(file, arns, tmp_path)
+    assert sorted(p.name for p in changed) == ["Pulumi.prod.yaml", "Pulumi.staging.yaml"]
+    assert ops.unlinked_roles(file, arns, tmp_path) == []
+    assert ops.link_roles(file, arns, tmp_path) == []  # a second run changes nothing
+    staging, prod = StackFile.read("staging", tmp_path), StackFile.read("prod", tmp_path)
+    assert staging.settings.cluster.ci_role_arn == arns["staging"]
+    assert staging.settings.cluster.review_ci_role_arn == arns["review"]
+    assert staging.settings.cluster.read_only_role_arns.count(arns["preview"]) == 1  # the preview role reads
+    assert prod.settings.cluster.ci_role_arn == arns["production"] and prod.settings.dr.ci_role_arn == arns["dr"]
+    assert arns["preview"] not in prod.settings.cluster.read_only_role_arns
+    assert "# berth bootstrap's role" in staging.text
 
 
 def test_variables_need_the_outputs() -> None:
