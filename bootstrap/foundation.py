@@ -163,7 +163,8 @@ def build(s: BootstrapSettings) -> Foundation:
     every = permissions.types_of({st for env in s.environments.values() for st in env.stacks})
     roles: dict[str, aws.iam.Role] = {}
     for kind, (environment, types, push) in [*kinds.items(), ("preview", (None, every, False))]:
-        actions = permissions.read_actions(types) if kind == "preview" else permissions.deploy_actions(types)
+        actions = permissions.read_actions(types) if kind == "preview" else sorted(
+            {*permissions.deploy_actions(types), *permissions.KIND_ACTIONS.get(kind, ())})
         role = aws.iam.Role(
             f"ci-{kind}",
             name=f"berth-ci-{kind}",

@@ -95,7 +95,7 @@ class Runners(Model):
         "BUILD_GENERAL1_MEDIUM"
     )
     image: str = "aws/codebuild/standard:7.0"
-    build_timeout_minutes: int = Field(120, ge=5, le=2160)
+    build_timeout_minutes: int = Field(150, ge=5, le=2160)  # above the longest job (120 min)
 
     @field_validator("design")
     @classmethod

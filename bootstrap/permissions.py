@@ -60,6 +60,9 @@ BY_PACKAGE: dict[str, tuple[str, ...]] = {
     "pulumi": (),
 }
 READ_VERBS = ("Describe", "List", "Get")
+# What a kind's jobs ask besides deploying its stacks: the nightly sweep finds expired review
+# environments through the Resource Groups Tagging API (berth/operations/envs.py `expired`).
+KIND_ACTIONS: dict[str, tuple[str, ...]] = {"review": ("tag:GetResources",)}
 # What `berth up` asks before it deploys (berth/operations/quotas.py, deploy.py): the account's quotas
 # and usage, the load balancers and distributions it counts, the service log groups it adopts.
 PREFLIGHT_ACTIONS = (

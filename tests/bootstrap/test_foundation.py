@@ -105,6 +105,10 @@ def test_deploy_roles_get_their_stacks_services_and_the_preview_role_only_reads(
     assert staging["StackServices"]["Condition"]["StringEquals"]["aws:RequestedRegion"] == ["us-east-1", "us-west-2"]
     prod = {s["Sid"]: s for s in policies["ci-production"]["Statement"]}
     assert "ecr:PutImage" not in prod["Registry"]["Action"] and "ecr:DescribeImages" in prod["Registry"]["Action"]
+    # berth up's account checks, and the nightly sweep's tag search for the review role only.
+    assert "servicequotas:GetServiceQuota" in services and "tag:GetResources" not in services
+    review = {s["Sid"]: s for s in policies["ci-review"]["Statement"]}
+    assert "tag:GetResources" in review["StackServices"]["Action"]
     preview = {s["Sid"]: s for s in policies["ci-preview"]["Statement"]}
     reads = preview["StackServices"]["Action"]
     assert reads and all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in reads), reads
