@@ -18,6 +18,7 @@ from berth.commands.common import (
     console,
     echo,
     err,
+    fail,
     parse_set,
     print_json,
     print_table,
@@ -153,13 +154,16 @@ def policy(
         raise typer.Exit(1)
 
 
-@refusals
 def diff(stack_a: StackArg, stack_b: StackArg, as_json: JsonOpt = False) -> None:
     """What differs between two environments: config key by key, resources by type and by name
-    (both stacks' names read <stack>). Exit 1 when anything differs, like `git diff --exit-code`."""
-    a_file, b_file = StackFile.read(stack_a), StackFile.read(stack_b)
-    with console.status(f"[bold]running {escape(stack_a)} and {escape(stack_b)} in the embedded cloud…"):
-        d = previews.diff(a_file, b_file)
+    (both stacks' names read <stack>). Exit 1 when anything differs, like `git diff --exit-code`;
+    2 when the comparison could not be made (a missing stack, a program that fails)."""
+    try:
+        a_file, b_file = StackFile.read(stack_a), StackFile.read(stack_b)
+        with console.status(f"[bold]running {escape(stack_a)} and {escape(stack_b)} in the embedded cloud…"):
+            d = previews.diff(a_file, b_file)
+    except OpsError as exc:
+        raise fail(exc.message, code=2) from None
     if as_json:
         print_json(d)
     elif not d["differs"]:

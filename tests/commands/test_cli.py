@@ -115,6 +115,9 @@ def test_diff_of_a_stack_with_itself_is_one_line_and_exit_0() -> None:
         "staging and staging do not differ (config, resources and their inputs, stack names aside)"]
     out = berth("diff", "staging", "staging", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["differs"] is False
+    # A comparison that could not be made is not a difference: 2, as git diff keeps 1 for differences.
+    out = berth("diff", "staging", "nosuch")
+    assert out.returncode == 2 and "no stack 'nosuch'" in out.stderr
 
 
 def on_a_terminal(*args: str) -> str:
