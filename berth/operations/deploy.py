@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -95,14 +96,28 @@ def _check_pulumi(pf: Preflight) -> None:
                            f"{LOGIN_PULUMI}")
 
 
+def regional_session(region: str | None) -> boto3.session.Session:
+    """A session whose STS client uses `region`'s own endpoint (sts.REGION.amazonaws.com), never
+    the global one (sts.amazonaws.com, served from us-east-1), whatever AWS_STS_REGIONAL_ENDPOINTS
+    or the profile say: a preflight must not depend on a region other than the one it deploys to."""
+    core = botocore.session.get_session()
+    core.set_config_variable("sts_regional_endpoints", "regional")
+    return boto3.session.Session(botocore_session=core, region_name=region)
+
+
+def sts_client(session: boto3.session.Session) -> Any:
+    """STS of the session's region, one attempt: a preflight reports, it does not wait."""
+    return session.client("sts", config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10))
+
+
 def _check_aws(pf: Preflight, region: str | None) -> None:
-    session = boto3.session.Session(region_name=region)
+    session = regional_session(region)
     creds = session.get_credentials()
     if creds is None:
         pf.problems.append(f"no AWS credentials found: {SET_AWS}")
         return
     try:
-        sts = session.client("sts", config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10))
+        sts = sts_client(session)
         ident = sts.get_caller_identity()
     except (BotoCoreError, ClientError) as exc:
         pf.problems.append(f"the AWS credentials found ({creds.method}) were not accepted by STS ({exc}): {SET_AWS}")
@@ -111,11 +126,14 @@ def _check_aws(pf: Preflight, region: str | None) -> None:
     pf.aws_arn = str(ident.get("Arn") or "")
 
 
-def preflight(stack: StackFile, *, need_aws: bool = True, real_config: bool = False) -> Preflight:
+def preflight(stack: StackFile, *, need_aws: bool = True, real_config: bool = False,
+              aws_region: str | None = None) -> Preflight:
     """Check everything a real deployment of `stack` needs; never changes anything.
 
     `real_config` also refuses config that cannot be real (berth/operations/preflight.py:
     documentation ranges, example accounts and hosts, images whose digest the registry does not hold).
+    `aws_region`: where the credentials are checked (default the stack's region); a DR rebuild
+    checks them in the DR region, as the source region may be the one that is down.
     """
     pf = Preflight()
     try:
@@ -130,7 +148,7 @@ def preflight(stack: StackFile, *, need_aws: bool = True, real_config: bool = Fa
         pf.problems.append(f"the policy pack is missing: {repo / POLICY_PACK_DIR / 'PulumiPolicy.yaml'} does not exist")
     _check_pulumi(pf)
     if need_aws:
-        _check_aws(pf, stack.region)
+        _check_aws(pf, aws_region or stack.region)
         if pf.aws_arn:
             with contextlib.suppress(OpsError):  # a config that does not parse is a problem already
                 problem = cluster_access_problem(pf.aws_arn, stack.settings.cluster)
@@ -204,9 +222,10 @@ def _policy_packs(repo: Path) -> list[str]:
     return [str(repo / POLICY_PACK_DIR)]
 
 
-def require(stack: StackFile, action: str, need_aws: bool = True, real_config: bool = False) -> Preflight:
+def require(stack: StackFile, action: str, need_aws: bool = True, real_config: bool = False,
+            aws_region: str | None = None) -> Preflight:
     """The preflight, refusing (OpsError naming every problem) unless it passes."""
-    pf = preflight(stack, need_aws=need_aws, real_config=real_config)
+    pf = preflight(stack, need_aws=need_aws, real_config=real_config, aws_region=aws_region)
     if not pf.ok:
         raise pf.refusal(action)
     return pf

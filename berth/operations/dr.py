@@ -543,8 +543,10 @@ def rebuild(
     stack = file.name
     dr_stack = dr_stack_name(stack)
     if not offline:
-        # Everything a real rebuild needs is checked before the first change.
-        deploy.require(file, f"rebuild {stack} in the DR region", real_config=True)
+        # Everything a real rebuild needs is checked before the first change, in the DR region
+        # only: the source region's STS is exactly what may be unreachable today.
+        deploy.require(file, f"rebuild {stack} in the DR region", real_config=True,
+                       aws_region=region or file.settings.dr.region)
     steps: list[Step] = []
     with _timed(steps, "plan"):
         p = plan(file, clients, region=region, outputs=outputs)

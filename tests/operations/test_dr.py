@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from berth.commands import app as berth_app
 from berth.operations import dr
 from berth.operations.errors import OpsError
+from berth.operations.stackfile import StackFile
 from embedded_cloud import EmbeddedCloud, Graph, read_stack_config, run_isolated
 from embedded_cloud.runner import REPO
 from stacks.config import RestoreSource
@@ -224,6 +225,51 @@ def test_real_rebuild_without_pulumi_refuses_before_touching_anything(tmp_path: 
         dr.rebuild("prod", clients, config_dir=configs)
     assert "get.pulumi.com" in exc.value.message and "nothing was changed" in exc.value.message
     assert touched == [] and not (configs / "Pulumi.prod-dr.yaml").exists()
+
+
+def test_real_rebuild_checks_credentials_in_the_dr_region_only(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The source region may be the one that is down: the rebuild's preflight asks the DR region's
+    own STS endpoint, even where the environment asks for the global one."""
+    from berth.operations import deploy
+    from berth.operations import preflight as placeholders
+    from tests.operations.test_deploy import fake_pulumi
+
+    configs = _copy_configs(tmp_path / "configs")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_pulumi(bin_dir)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy")  # would send us-east-1 to sts.amazonaws.com
+    monkeypatch.setattr(placeholders, "registry_findings", lambda *a, **k: [])  # no registry on the network here
+    asked: list[str] = []
+    real = deploy.sts_client
+
+    def recording(session: Any) -> Any:
+        client = real(session)
+        asked.append(client.meta.endpoint_url)
+        stub = Stubber(client)
+        stub.add_response("get_caller_identity", {"Account": "123456789012", "UserId": "AIDA",
+                                                  "Arn": "arn:aws:iam::123456789012:user/dr"})
+        stub.activate()
+        return client
+
+    monkeypatch.setattr(deploy, "sts_client", recording)
+
+    def clients(service: str, region: str) -> Any:
+        raise AssertionError("the cloud was queried before the preflight passed")
+
+    with pytest.raises(OpsError, match="nothing was changed"):  # prod's committed stand-ins refuse
+        dr.rebuild("prod", clients, config_dir=configs)
+    assert asked == [f"https://sts.{DR_REGION}.amazonaws.com"]
+    # Without the rebuild's region, the same preflight of prod would have asked us-east-1's.
+    asked.clear()
+    deploy.preflight(StackFile.read("prod", configs))
+    assert asked == ["https://sts.us-east-1.amazonaws.com"]
 
 
 def _stubbed(service: str, region: str) -> Any:
