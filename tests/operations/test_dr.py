@@ -411,3 +411,16 @@ def test_an_offline_rebuild_writes_its_dr_file_beside_copies_not_the_real_config
     assert result.exit_code == 1 and "stopped here" in result.output
     assert seen["config_dir"] != configs and (seen["config_dir"] / "Pulumi.prod.yaml").exists()
     assert not (configs / "Pulumi.prod-dr.yaml").exists()
+
+
+def test_real_clients_use_regional_sts_even_when_the_profile_says_legacy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DR commands' real clients never reach STS's global endpoint (served from us-east-1), whatever
+    AWS_STS_REGIONAL_ENDPOINTS says: legacy would send us-west-2 to sts.amazonaws.com."""
+    from berth.operations.aws import clients
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", "legacy")
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS"):
+        monkeypatch.delenv(var, raising=False)
+    assert clients(None)("sts", "us-west-2").meta.endpoint_url == "https://sts.us-west-2.amazonaws.com"
