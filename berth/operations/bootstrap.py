@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from berth.operations import deploy, render
 from berth.operations.errors import Confirm, OpsError, Printer
 from berth.operations.policy import Report, evaluate
 from berth.operations.preflight import config_findings
-from berth.operations.stackfile import REPO, StackFile
+from berth.operations.stackfile import REPO, StackFile, round_trip_yaml
 from bootstrap import permissions
 from bootstrap.inputs import BootstrapConfigError, BootstrapSettings, settings_from_config_map
 from embedded_cloud import Graph, ProgramError, run_stack
@@ -137,14 +136,6 @@ def egress(outputs: dict[str, Any]) -> str:
 
 
 # ---- the platform stacks admit the runners' egress -----------------------------------------------
-def _yaml() -> YAML:
-    y = YAML()
-    y.preserve_quotes = True
-    y.width = 4096
-    y.indent(mapping=2, sequence=4, offset=2)
-    return y
-
-
 def _bootstrap_entries(seq: CommentedSeq) -> list[int]:
     """Indexes of the list entries an earlier `berth bootstrap up` wrote (its comment marks them)."""
     out = []
@@ -158,7 +149,7 @@ def _bootstrap_entries(seq: CommentedSeq) -> list[int]:
 def link_text(text: str, cidr: str, source: str) -> str:
     """The stack file's text with `cidr` in berth:cluster.publicAccessCidrs (replacing the entry an
     earlier bootstrap wrote), comments and order kept."""
-    y = _yaml()
+    y = round_trip_yaml()
     doc = y.load(text)
     config = doc.get("config") if isinstance(doc, CommentedMap) else None
     cluster = config.get("berth:cluster") if isinstance(config, CommentedMap) else None
@@ -208,7 +199,7 @@ def role_assignments(file: BootstrapFile, role_arns: dict[str, str]) -> dict[str
 def roles_text(text: str, assignments: dict[tuple[str, str], str], preview_role: str | None, source: str) -> str:
     """The stack file's text with each role ARN at its key (and the preview role among readOnlyRoleArns,
     once), comments and order kept."""
-    y = _yaml()
+    y = round_trip_yaml()
     doc = y.load(text)
     config = doc.get("config") if isinstance(doc, CommentedMap) else None
     if not isinstance(config, CommentedMap):

@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from berth.operations import deploy
 from berth.operations.errors import Confirm, OpsError, Printer
 from berth.operations.policy import default_evaluator, describe_violation
-from berth.operations.stackfile import REPO, StackFile
+from berth.operations.stackfile import REPO, StackFile, round_trip_yaml
 from embedded_cloud import EmbeddedCloud, ProgramError, run_isolated
 from embedded_cloud.graph import Graph, Node
 from embedded_cloud.runner import stack_file
@@ -341,14 +340,6 @@ def dr_stack_name(stack: str) -> str:
     return f"{stack}-dr"
 
 
-def _yaml() -> YAML:
-    y = YAML()
-    y.preserve_quotes = True
-    y.width = 4096
-    y.indent(mapping=2, sequence=4, offset=2)
-    return y
-
-
 def dr_config_text(
     stack: str | StackFile,
     option: RecoveryOption,
@@ -362,7 +353,7 @@ def dr_config_text(
     """Pulumi.<stack>-dr.yaml: the stack's config rebuilt in the option's region."""
     file = StackFile.of(stack, config_dir)
     stack, src_text, settings = file.name, file.text, file.settings
-    y = _yaml()
+    y = round_trip_yaml()
     doc = y.load(src_text)
     cfg = doc["config"]
 
@@ -623,7 +614,7 @@ def rehearsal_configs(stack: str, config_dir: Path, out_dir: Path | None = None)
 
 def mark_adopted(text: str) -> str:
     """A DR config whose replica restore has been imported: `restore.adopted: true`, comments kept."""
-    y = _yaml()
+    y = round_trip_yaml()
     doc = y.load(text)
     restore = doc["config"]["berth:database"]["restore"]
     restore["adopted"] = True

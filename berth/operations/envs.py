@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
-from ruamel.yaml import YAML
 
 from berth.operations import deploy, quotas
 from berth.operations.errors import Confirm, OpsError, Printer
-from berth.operations.stackfile import REPO, StackFile
+from berth.operations.stackfile import REPO, StackFile, round_trip_yaml
 from embedded_cloud.runner import ProgramError, apply_overrides, read_stack_config, stack_file
 
 EXPIRES_TAG = "Expires"
@@ -148,13 +147,6 @@ def allocate_cidr(name: str, config_dir: Path) -> str:
     raise OpsError(f"no free /16 left in the review pool {REVIEW_POOL}: destroy an old review environment first")
 
 
-def _yaml() -> YAML:
-    y = YAML()
-    y.width = 4096
-    y.indent(mapping=2, sequence=4, offset=2)
-    return y
-
-
 def create(name: str, src: str = "staging", ttl: str = "3d", *, config_dir: Path = REPO,
            now: datetime | None = None, force: bool = False,
            client: quotas.ClientFactory | None = None) -> ReviewEnv:
@@ -201,7 +193,7 @@ def create(name: str, src: str = "staging", ttl: str = "3d", *, config_dir: Path
         cfg = apply_overrides(cfg, {f"berth:{area}.replicas": min(int(current), 1)})
     cfg = apply_overrides(cfg, {"berth:network.cidr": allocate_cidr(name, config_dir)})
     buf = io.StringIO()
-    _yaml().dump({"config": cfg}, buf)
+    round_trip_yaml(preserve_quotes=False).dump({"config": cfg}, buf)
     text = (
         f"# Review environment {name}: written by `berth env create {name} --from {src} --ttl {ttl}`;\n"
         f"# {src}'s config at the smallest sizes, everything destroyable. Expires {tags[EXPIRES_TAG]}.\n"

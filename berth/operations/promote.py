@@ -33,14 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import ScalarString
 
 from berth.operations import deploy, loadtest
 from berth.operations.errors import Confirm, OpsError, Printer
 from berth.operations.policy import Evaluate, default_evaluator, describe_violation
-from berth.operations.stackfile import REPO, StackFile
+from berth.operations.stackfile import REPO, StackFile, round_trip_yaml
 from embedded_cloud import EmbeddedCloud, ProgramError, run_isolated
 from embedded_cloud.graph import Graph
 from stacks.config import IMAGE_KEYS, PROMOTABLE, VERSION_KEYS, Settings, is_digest
@@ -160,14 +159,6 @@ def version_tuple(version: str) -> tuple[int, ...]:
 
 
 # ---- the file -----------------------------------------------------------------------------
-def _yaml() -> YAML:
-    y = YAML()
-    y.preserve_quotes = True
-    y.width = 4096
-    y.indent(mapping=2, sequence=4, offset=2)
-    return y
-
-
 def _styled(old: Any, new: Any) -> Any:
     # Keep the target's quoting: engineVersion: "16.4" stays a quoted string.
     if isinstance(old, ScalarString) and isinstance(new, str):
@@ -177,7 +168,7 @@ def _styled(old: Any, new: Any) -> Any:
 
 def rewrite(text: str, values: Mapping[str, Any]) -> str:
     """Set dotted keys in a Pulumi.<stack>.yaml text, keeping comments, order and quoting."""
-    y = _yaml()
+    y = round_trip_yaml()
     doc = y.load(text)
     cfg = doc["config"]
     for key, value in values.items():

@@ -12,11 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from berth.operations.errors import OpsError
 from embedded_cloud.runner import REPO, ProgramError, config_from_text, stack_file
 from stacks.config import ConfigError, Settings, settings_from_config_map
 
-__all__ = ["REPO", "StackFile"]
+__all__ = ["REPO", "StackFile", "round_trip_yaml"]
+
+
+def round_trip_yaml(preserve_quotes: bool = True) -> YAML:
+    """The one ruamel.yaml set-up every operation that edits a stack file uses: comments, order and
+    (by default) quoting kept, long values never folded, the files' 2/4/2 indentation."""
+    y = YAML()
+    y.preserve_quotes = preserve_quotes
+    y.width = 4096
+    y.indent(mapping=2, sequence=4, offset=2)
+    return y
 
 
 @dataclass
