@@ -46,6 +46,8 @@ class Bare(pulumi.runtime.Mocks):
         if args.typ == "aws:eks/cluster:Cluster":
             out.update(endpoint="https://bench.eks.amazonaws.com", certificateAuthority={"data": "Y2E="},
                        vpcConfig={**(out.get("vpcConfig") or {}), "clusterSecurityGroupId": "sg-bench"})
+        if args.typ == "aws:synthetics/canary:Canary":
+            out.update(engineArn=f"arn:aws:lambda:us-east-1:123456789012:function:cwsyn-{args.name}-bench:1")
         if args.typ.startswith("random:"):
             out.update(result="bench-password-0123456789", hex="00ff", b64Url="AP8")
         if args.typ == "aws:rds/instance:Instance":
