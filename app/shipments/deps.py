@@ -98,10 +98,10 @@ def row_to_shipment(row: asyncpg.Record) -> dict[str, Any]:
 
 # --- request helpers ------------------------------------------------------------------------------
 
-# A strong ETag holding a version: 1 to 10 ASCII digits, no leading zero. Checked with a pattern
+# A strong ETag holding a version: 1 to 19 ASCII digits, no leading zero. Checked with a pattern
 # before int(): str.isdigit() accepts "³" and int() refuses strings of thousands of digits.
-_IF_MATCH = re.compile(r'"([1-9][0-9]{0,9})"', re.ASCII)
-MAX_VERSION = 2**31 - 1  # the column is a PostgreSQL integer
+_IF_MATCH = re.compile(r'"([1-9][0-9]{0,18})"', re.ASCII)
+MAX_VERSION = 2**63 - 1  # the column is a PostgreSQL bigint (a timeline's versions start at 2^32 x (timeline - 1))
 
 
 def parse_if_match(value: str | None) -> int:

@@ -305,11 +305,12 @@ def test_cursor_timestamps_are_normalised_to_utc() -> None:
 
 # --- If-Match ---------------------------------------------------------------------------------------------
 def test_if_match_takes_only_a_strong_etag_of_a_version() -> None:
-    assert parse_if_match('"1"') == 1 and parse_if_match(' "2147483647" ') == 2**31 - 1
+    assert parse_if_match('"1"') == 1 and parse_if_match(' "9223372036854775807" ') == 2**63 - 1
+    assert parse_if_match('"4294967296"') == 2**32  # the first version of a second timeline
     with pytest.raises(HTTPException) as missing:
         parse_if_match(None)
     assert missing.value.status_code == 428
-    for bad in ('"³"', '"' + "9" * 5000 + '"', '"2147483648"', 'W/"1"', "1", "*", '"1", "2"', '"01"', '"0"', '""'):
+    for bad in ('"³"', '"' + "9" * 5000 + '"', '"9223372036854775808"', 'W/"1"', "1", "*", '"1", "2"', '"01"', '"0"', '""'):
         with pytest.raises(HTTPException) as refused:
             parse_if_match(bad)
         assert refused.value.status_code == 422, bad

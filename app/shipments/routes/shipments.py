@@ -117,11 +117,17 @@ async def update_shipment(
     changes = body.model_dump(exclude_unset=True)
 
     async def update(conn: asyncpg.Connection) -> tuple[asyncpg.Record | None, asyncpg.Record | None]:
+        # The next version is above every number an earlier primary timeline may have issued (the
+        # timeline: the first 8 hex digits of the WAL file's name): after a failover to a replica
+        # that missed the last writes, their versions are never issued again with other data, so an
+        # If-Match or a cached copy holding one can only be refused (409), never match a new body.
         row = await conn.fetchrow(
             """UPDATE shipments SET origin = COALESCE($3, origin),
                       destination = COALESCE($4, destination),
                       weight_kg = COALESCE($5, weight_kg), status = COALESCE($6, status),
-                      version = version + 1, updated_at = clock_timestamp()
+                      version = GREATEST(version + 1, (('x' || substr(pg_walfile_name(pg_current_wal_lsn()),
+                                1, 8))::bit(32)::bigint - 1) << 32),
+                      updated_at = clock_timestamp()
                WHERE id = $1 AND version = $2 RETURNING *""",
             shipment_id,
             expected,
