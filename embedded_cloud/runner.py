@@ -488,16 +488,33 @@ def _recordable(value: Any) -> Any:
         return [_recordable(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, pulumi.StringAsset):
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return describe_asset(value)
+    return value
 
+
+def describe_asset(value: Any, by_content: bool = False) -> Any:
+    """An asset or archive as data: the graph names a file by its path; with `by_content` (a kept state
+    the next run diffs against, as the engine compares assets) a file is its bytes' hash. A string
+    is its text's hash either way, an archive its members, a remote one its URI."""
+    import pulumi
+
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {k: describe_asset(v, by_content) for k, v in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.StringAsset):
         return {"asset": "string", "sha256": hashlib.sha256(value.text.encode()).hexdigest()}
-    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
-        return {"asset": type(value).__name__, "path": str(value.path)}
     if isinstance(value, pulumi.RemoteAsset | pulumi.RemoteArchive):
         return {"asset": type(value).__name__, "uri": value.uri}
-    if isinstance(value, pulumi.AssetArchive):
-        return {"archive": {k: _recordable(v) for k, v in sorted(value.assets.items())}}
-    return value
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        p = Path(value.path)
+        if not by_content:
+            return {"asset": type(value).__name__, "path": str(value.path)}
+        if p.is_file():
+            return {"asset": type(value).__name__, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+        if p.is_dir():
+            return {"archive": {str(f.relative_to(p)): hashlib.sha256(f.read_bytes()).hexdigest()
+                                for f in sorted(p.rglob("*")) if f.is_file()}}
+    return str(value)
 
 
 def _redact(values: dict[str, Any], secret_keys: list[str]) -> dict[str, Any]:
@@ -659,26 +676,7 @@ def write_kept(path: Path, state: Mapping[str, tuple[str, dict[str, Any]]],
                inputs: Mapping[str, dict[str, Any]]) -> None:
     """A run's unredacted state (urn -> [id, outputs]) and inputs, as JSON (assets as their text)."""
     path.write_text(json.dumps({"state": {u: [i, o] for u, (i, o) in state.items()}, "inputs": inputs},
-                               default=_asset_json))
-
-
-def _asset_json(value: Any) -> Any:
-    """An asset or archive as the engine compares it: by its content's hash (a file's bytes, a
-    string's text, an archive's members), never by the Python object's identity."""
-    if hasattr(value, "assets"):  # AssetArchive
-        return {"archive": {k: _asset_json(v) for k, v in sorted(value.assets.items())}}
-    if hasattr(value, "text"):  # StringAsset
-        return {"asset": hashlib.sha256(str(value.text).encode()).hexdigest()}
-    path = getattr(value, "path", None)
-    if path is not None:  # FileAsset, FileArchive
-        p = Path(path)
-        if p.is_file():
-            return {"asset": hashlib.sha256(p.read_bytes()).hexdigest()}
-        if p.is_dir():
-            return {"archive": {str(f.relative_to(p)): hashlib.sha256(f.read_bytes()).hexdigest()
-                                for f in sorted(p.rglob("*")) if f.is_file()}}
-    uri = getattr(value, "uri", None)
-    return {"uri": uri} if uri is not None else str(value)
+                               default=lambda v: describe_asset(v, by_content=True)))
 
 
 def read_kept(path: Path) -> Kept:

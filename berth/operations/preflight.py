@@ -37,7 +37,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from stacks.config import is_digest
+from stacks.config import ClusterSettings, is_digest
 
 EXAMPLE_ACCOUNTS = {"123456789012", "000000000000", "111111111111", "999999999999"}
 # RFC 5737 / RFC 3849 documentation ranges, and ranges no operator's traffic comes from.
@@ -299,8 +299,8 @@ def eks_support(config: Mapping[str, Any], today: dt.date | None = None) -> tupl
     cluster = config.get("berth:cluster") or {}
     if not isinstance(cluster, Mapping) or cluster.get("existing"):
         return [], []
-    version = str(cluster.get("version") or "1.33")
-    policy = str(cluster.get("upgradePolicy") or "STANDARD")
+    version = str(cluster.get("version") or ClusterSettings().version)
+    policy = str(cluster.get("upgradePolicy") or ClusterSettings().upgrade_policy)
     key, today = "berth:cluster.version", today or dt.date.today()
     if version not in EKS_SUPPORT:
         return [], [Finding(key, version, "not in berth's EKS support calendar (berth/operations/preflight.py)",
